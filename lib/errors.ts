@@ -1,0 +1,180 @@
+/**
+ * Typed errors. Every failure the library reports is one of these classes, each with a stable
+ * string `code` that callers can switch on (messages may improve; codes do not change).
+ *
+ * Native code creates plain `Error`s carrying a `code`; the runtime wrapper maps them onto these
+ * classes (see `fromNative`), so users see one family of errors whatever layer failed.
+ * @module
+ */
+
+/** The stable error codes. */
+export type ErrorCode =
+  | 'ERR_INVALID_ARGUMENT'
+  | 'ERR_INVALID_SHAPE'
+  | 'ERR_INVALID_DTYPE'
+  | 'ERR_STATE_DICT'
+  | 'ERR_INVALID_FILE'
+  | 'ERR_UNSUPPORTED'
+  | 'ERR_DISPOSED'
+  | 'ERR_NOT_TRAINABLE'
+  | 'ERR_NATIVE_LOAD'
+  | 'ERR_BACKEND'
+  | 'ERR_BACKEND_UNAVAILABLE'
+  | 'ERR_OUT_OF_MEMORY';
+
+/** Base class of every error this library throws. */
+export class ResnetError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** An option or argument has the wrong type or value. */
+export class InvalidArgumentError extends ResnetError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_INVALID_ARGUMENT', message, options);
+  }
+}
+
+/** A tensor's shape does not fit what the operation needs (rank, channels, spatial size, length). */
+export class ShapeError extends ResnetError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_INVALID_SHAPE', message, options);
+  }
+}
+
+/** A tensor's dtype is not one the operation accepts. */
+export class DTypeError extends ResnetError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_INVALID_DTYPE', message, options);
+  }
+}
+
+/** One entry of a {@link StateDictError}'s report, naming the key as PyTorch does. */
+export interface ShapeMismatch {
+  key: string;
+  expected: readonly number[];
+  received: readonly number[];
+}
+
+/** `loadStateDict` found missing keys, unexpected keys or shape mismatches (PyTorch's wording). */
+export class StateDictError extends ResnetError {
+  readonly missingKeys: readonly string[];
+  readonly unexpectedKeys: readonly string[];
+  readonly shapeMismatches: readonly ShapeMismatch[];
+  constructor(
+    message: string,
+    report: { missingKeys?: readonly string[]; unexpectedKeys?: readonly string[]; shapeMismatches?: readonly ShapeMismatch[] },
+  ) {
+    super('ERR_STATE_DICT', message);
+    this.missingKeys = report.missingKeys ?? [];
+    this.unexpectedKeys = report.unexpectedKeys ?? [];
+    this.shapeMismatches = report.shapeMismatches ?? [];
+  }
+}
+
+/** A file (safetensors, checkpoint, ONNX) is malformed, truncated or hostile. */
+export class InvalidFileError extends ResnetError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_INVALID_FILE', message, options);
+  }
+}
+
+/** The request is valid but this library (or this backend) does not implement it. */
+export class UnsupportedError extends ResnetError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_UNSUPPORTED', message, options);
+  }
+}
+
+/** The object was disposed and can no longer be used. */
+export class DisposedError extends ResnetError {
+  constructor(message: string) {
+    super('ERR_DISPOSED', message);
+  }
+}
+
+/** Training is not supported: this is an inference library. */
+export class NotTrainableError extends ResnetError {
+  constructor(message: string) {
+    super('ERR_NOT_TRAINABLE', message);
+  }
+}
+
+/** The native addon could not be loaded. */
+export class NativeLoadError extends ResnetError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_NATIVE_LOAD', message, options);
+  }
+}
+
+/** A backend (oneDNN, cuDNN) reported a failure while compiling or running. */
+export class BackendError extends ResnetError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_BACKEND', message, options);
+  }
+}
+
+/** The requested backend or device is not available on this machine. */
+export class BackendUnavailableError extends ResnetError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_BACKEND_UNAVAILABLE', message, options);
+  }
+}
+
+/** Memory for weights or activations could not be allocated. */
+export class OutOfMemoryError extends ResnetError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_OUT_OF_MEMORY', message, options);
+  }
+}
+
+const byCode: Record<ErrorCode, new (message: string) => ResnetError> = {
+  ERR_INVALID_ARGUMENT: InvalidArgumentError,
+  ERR_INVALID_SHAPE: ShapeError,
+  ERR_INVALID_DTYPE: DTypeError,
+  ERR_STATE_DICT: class extends StateDictError {
+    constructor(m: string) {
+      super(m, {});
+    }
+  },
+  ERR_INVALID_FILE: InvalidFileError,
+  ERR_UNSUPPORTED: UnsupportedError,
+  ERR_DISPOSED: DisposedError,
+  ERR_NOT_TRAINABLE: NotTrainableError,
+  ERR_NATIVE_LOAD: NativeLoadError,
+  ERR_BACKEND: BackendError,
+  ERR_BACKEND_UNAVAILABLE: BackendUnavailableError,
+  ERR_OUT_OF_MEMORY: OutOfMemoryError,
+};
+
+/**
+ * Turns an error thrown by the native addon (a plain `Error` with a `code`) into the matching
+ * typed error. `callSite` is an Error created before the call went asynchronous, so the stack
+ * shows the user's own frames (sharp's habit).
+ * @internal
+ */
+export function fromNative(error: unknown, callSite?: Error): ResnetError {
+  if (error instanceof ResnetError) return error;
+  const e = error as { code?: unknown; message?: unknown };
+  const code = typeof e?.code === 'string' && e.code in byCode ? (e.code as ErrorCode) : 'ERR_BACKEND';
+  const message = typeof e?.message === 'string' ? e.message : String(error);
+  const typed = new byCode[code](message);
+  if (callSite?.stack) typed.stack = `${typed.name}: ${message}\n${callSite.stack.split('\n').slice(1).join('\n')}`;
+  return typed;
+}
+
+/** sharp's shape for argument errors: "Expected {what} for {name} but received {value}". */
+export function invalidArgument(what: string, name: string, value: unknown): InvalidArgumentError {
+  let shown: string;
+  try {
+    shown = typeof value === 'string' ? JSON.stringify(value) : typeof value === 'bigint' ? `${value}n` : String(JSON.stringify(value) ?? value);
+  } catch {
+    shown = String(value);
+  }
+  if (shown.length > 80) shown = `${shown.slice(0, 77)}...`;
+  return new InvalidArgumentError(`Expected ${what} for ${name} but received ${shown}`);
+}
