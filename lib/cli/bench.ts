@@ -1,0 +1,157 @@
+/**
+ * `resnet bench`: throughput and latency of a model on this machine, optionally side by side with
+ * onnxruntime-node running the same weights (exported to ONNX) with the same thread count. The two
+ * engines alternate run by run, so drift on a shared machine hits both equally; figures are medians.
+ * @module
+ */
+import { performance } from 'node:perf_hooks';
+import { getModel, listModels, setNumThreads, getNumThreads, toOnnxBytes, Tensor, Tracer, macsPerSample, manualSeed } from '../index.js';
+import { InvalidArgumentError, UnsupportedError } from '../errors.js';
+import { formatTable, median, quantile } from './stats.js';
+import { startProgress } from './progress.js';
+
+/** Options of {@link runBench}. */
+export interface BenchOptions {
+  model: string;
+  batches: number[];
+  iters: number;
+  warmup: number;
+  threads?: number;
+  inputSize: number;
+  compare?: 'onnxruntime';
+  json?: boolean;
+}
+
+/** One engine at one batch size. */
+export interface BenchRow {
+  model: string;
+  batch: number;
+  engine: string;
+  imgPerSec: number;
+  msMedian: number;
+  msP90: number;
+  gflops: number;
+  /** Our img/s divided by the competitor's, on our rows when comparing. */
+  ratio?: number;
+}
+
+type OrtModule = typeof import('onnxruntime-node');
+
+async function loadOnnxRuntime(): Promise<OrtModule> {
+  try {
+    return await import('onnxruntime-node');
+  } catch (cause) {
+    throw new UnsupportedError(
+      '--compare onnxruntime needs the onnxruntime-node package: install it with `ONNXRUNTIME_NODE_INSTALL=skip npm install onnxruntime-node` (its CPU binaries ship in the package)',
+      { cause },
+    );
+  }
+}
+
+function randomInput(length: number, seed: number): Float32Array {
+  // A fixed LCG keeps both engines on identical, reproducible pixels without touching the model's generator.
+  const data = new Float32Array(length);
+  let s = seed >>> 0;
+  for (let i = 0; i < length; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    data[i] = s / 2 ** 31 - 1;
+  }
+  return data;
+}
+
+/** Runs the benchmark and returns its rows (also printed as a table unless `json`). */
+export async function runBench(options: BenchOptions): Promise<BenchRow[]> {
+  if (!listModels().includes(options.model as never)) {
+    throw new InvalidArgumentError(`Unknown model ${JSON.stringify(options.model)}; choose one of ${listModels().join(', ')}`);
+  }
+  if (options.threads !== undefined) setNumThreads(options.threads);
+  const threads = getNumThreads();
+  manualSeed(0);
+  const model = getModel(options.model);
+  const size = options.inputSize;
+  const sample = [3, size, size];
+  const macs = macsPerSample(Tracer.trace(model, sample));
+  const ort = options.compare === 'onnxruntime' ? await loadOnnxRuntime() : undefined;
+  const session = ort
+    ? await ort.InferenceSession.create(toOnnxBytes(model, { inputShape: sample, dynamicBatch: true }), {
+        intraOpNumThreads: threads,
+        interOpNumThreads: 1,
+        executionMode: 'sequential',
+        graphOptimizationLevel: 'all',
+      })
+    : undefined;
+
+  const rows: BenchRow[] = [];
+  const steps = options.batches.length * (options.warmup + options.iters);
+  const progress = startProgress(steps, `${options.model}`);
+  let done = 0;
+  try {
+    for (const batch of options.batches) {
+      const data = randomInput(batch * 3 * size * size, batch);
+      const x = Tensor.from(data, [batch, ...sample]);
+      const feeds = ort ? { input: new ort.Tensor('float32', data, [batch, ...sample]) } : undefined;
+      const times: { ours: number[]; ort: number[] } = { ours: [], ort: [] };
+      for (let i = 0; i < options.warmup + options.iters; i++) {
+        const label = `${options.model} batch ${batch}: ${i < options.warmup ? 'warm-up' : 'run'} ${i + 1}/${options.warmup + options.iters}`;
+        progress.update(done, label);
+        let t0 = performance.now();
+        await model.forward(x);
+        const ours = performance.now() - t0;
+        let theirs = NaN;
+        if (session && feeds) {
+          t0 = performance.now();
+          await session.run(feeds);
+          theirs = performance.now() - t0;
+        }
+        if (i >= options.warmup) {
+          times.ours.push(ours);
+          if (session) times.ort.push(theirs);
+        }
+        progress.update(++done);
+      }
+      const row = (engine: string, ms: number[]): BenchRow => {
+        const m = median(ms);
+        return {
+          model: options.model,
+          batch,
+          engine,
+          imgPerSec: (batch * 1000) / m,
+          msMedian: m,
+          msP90: quantile(ms, 0.9),
+          gflops: (2 * macs * batch) / (m * 1e6),
+        };
+      };
+      const ours = row('resnet-cudnn (cpu)', times.ours);
+      rows.push(ours);
+      if (session) {
+        const theirs = row(`onnxruntime-node ${ort!.env.versions.common}`, times.ort);
+        ours.ratio = ours.imgPerSec / theirs.imgPerSec;
+        rows.push(theirs);
+      }
+    }
+  } finally {
+    progress.stop();
+    await session?.release();
+  }
+  if (!options.json) {
+    console.log(
+      `${options.model}, ${size}x${size}, float32, ${threads} thread(s), ${options.iters} timed runs after ${options.warmup} warm-up (medians${session ? ', engines interleaved' : ''})`,
+    );
+    console.log(
+      formatTable(
+        ['model', 'batch', 'engine', 'img/s', 'ms median', 'ms p90', 'GFLOP/s', 'ratio'],
+        rows.map((r) => [
+          r.model,
+          r.batch,
+          r.engine,
+          r.imgPerSec.toFixed(2),
+          r.msMedian.toFixed(1),
+          r.msP90.toFixed(1),
+          r.gflops.toFixed(1),
+          r.ratio === undefined ? '' : `${r.ratio.toFixed(3)}x`,
+        ]),
+      ),
+    );
+  }
+  return rows;
+}

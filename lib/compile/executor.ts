@@ -1,0 +1,117 @@
+/**
+ * The forward executor: what `Module.forward` calls. It validates the input, traces and lowers the
+ * module once per input shape and weights version, compiles once per batch size, and runs.
+ * @module
+ */
+import { DTypeError, ShapeError, fromNative } from '../errors.js';
+import { Tensor, formatShape } from '../tensor.js';
+import { Tracer } from '../nn/trace.js';
+import type { ForwardExecutor, Module } from '../nn/module.js';
+import type { Graph } from './graph.js';
+import { lower } from './lower.js';
+import { PromiseLru } from './cache.js';
+import { compileGraph, type Executable } from '../runtime/engine.js';
+import { getNumThreads } from '../runtime/threads.js';
+
+/** How many compiled batch sizes/shapes one module keeps (a server with a few batch sizes fits). */
+const EXECUTABLES_PER_MODULE = 8;
+
+interface ModuleCache {
+  version: number;
+  graphs: Map<string, { graph: Graph; outputShape: readonly number[] }>;
+  executables: PromiseLru<Executable>;
+}
+
+/** Checks a forward input and returns its float32 NCHW data. */
+export function forwardInput(x: unknown): { data: Float32Array; shape: [number, number, number, number] } {
+  if (!(x instanceof Tensor)) {
+    throw new DTypeError(`forward: expected a Tensor but received ${x === null ? 'null' : typeof x}; build one with Tensor.from(data, [N, C, H, W])`);
+  }
+  if (x.dtype !== 'float32' && x.dtype !== 'uint8') {
+    throw new DTypeError(`forward: expected a float32 or uint8 tensor but received ${x.dtype}; convert it with tensor.to('float32')`);
+  }
+  if (x.ndim !== 4) {
+    throw new ShapeError(`forward: expected a 4-D input [N, C, H, W] but received shape ${formatShape(x.shape)}`);
+  }
+  if (x.shape[0] === 0) throw new ShapeError(`forward: the batch is empty (shape ${formatShape(x.shape)})`);
+  const data = x.dtype === 'float32' ? (x.data as Float32Array) : Float32Array.from(x.data as Uint8Array);
+  return { data, shape: x.shape as [number, number, number, number] };
+}
+
+/**
+ * Counts the runs in flight on each executable, so one evicted from the cache (or left behind by new
+ * weights) is disposed only after its last run has finished.
+ */
+class Leases {
+  private readonly inFlight = new Map<Executable, number>();
+  private readonly retired = new Set<Executable>();
+
+  async use<T>(executable: Executable, run: (e: Executable) => Promise<T>): Promise<T> {
+    this.inFlight.set(executable, (this.inFlight.get(executable) ?? 0) + 1);
+    try {
+      return await run(executable);
+    } finally {
+      const left = this.inFlight.get(executable)! - 1;
+      if (left > 0) this.inFlight.set(executable, left);
+      else {
+        this.inFlight.delete(executable);
+        if (this.retired.delete(executable)) executable.dispose();
+      }
+    }
+  }
+
+  retire(executable: Executable): void {
+    if (this.inFlight.has(executable)) this.retired.add(executable);
+    else executable.dispose();
+  }
+}
+
+/** Compiles and runs modules on the native CPU engine, caching per shape, batch and weights version. */
+export class CompiledExecutor implements ForwardExecutor {
+  private readonly modules = new WeakMap<Module, ModuleCache>();
+  private readonly leases = new Leases();
+
+  private cacheOf(module: Module): ModuleCache {
+    let cache = this.modules.get(module);
+    if (!cache || cache.version !== module.version) {
+      cache?.executables.clear();
+      cache = {
+        version: module.version,
+        graphs: new Map(),
+        executables: new PromiseLru(EXECUTABLES_PER_MODULE, (e) => this.leases.retire(e)),
+      };
+      this.modules.set(module, cache);
+    }
+    return cache;
+  }
+
+  /** The lowered graph of `module` for per-sample input shape `[C, H, W]` (cached). */
+  graphFor(module: Module, sampleShape: readonly number[]): { graph: Graph; outputShape: readonly number[] } {
+    const cache = this.cacheOf(module);
+    const key = sampleShape.join('x');
+    let entry = cache.graphs.get(key);
+    if (!entry) {
+      const trace = Tracer.trace(module, sampleShape);
+      entry = { graph: lower(trace), outputShape: trace.output.shape };
+      cache.graphs.set(key, entry);
+    }
+    return entry;
+  }
+
+  async forward(module: Module, x: Tensor): Promise<Tensor> {
+    const callSite = new Error();
+    const { data, shape } = forwardInput(x);
+    const [batch, ...sample] = shape;
+    const { graph, outputShape } = this.graphFor(module, sample);
+    const threads = getNumThreads();
+    const cache = this.cacheOf(module);
+    const key = `${sample.join('x')}/${batch}/cpu/${threads}`;
+    try {
+      const executable = await cache.executables.get(key, () => compileGraph(graph, { backend: 'cpu', batch, threads }));
+      const [output] = await this.leases.use(executable, (e) => e.run(data));
+      return Tensor.from(output!, [batch, ...outputShape]);
+    } catch (error) {
+      throw fromNative(error, callSite);
+    }
+  }
+}

@@ -1,0 +1,228 @@
+/**
+ * Lowering: a traced module ({@link Trace}) → the fused op list the native engine runs ({@link Graph}).
+ *
+ * Fusions, each legal only when the intermediate value has exactly one reader and is not an output:
+ * - BatchNorm after a conv is folded into the conv's weights and bias
+ *   (w' = w·γ/√(σ²+ε), b' = (b − μ)·γ/√(σ²+ε) + β);
+ * - a residual `add` is fused into the conv that produced its later operand (the earlier operand is then
+ *   already computed), becoming `conv + bias + residual`;
+ * - ReLU after a conv (or after a fused add) becomes the conv's ReLU;
+ * - `flatten` feeding a linear layer disappears (the linear op flattens in C, H, W order itself).
+ * Whatever cannot fuse stays a standalone op (a lone BatchNorm becomes a 1×1 depthwise conv).
+ * @module
+ */
+import type { Trace, TraceNode } from '../nn/trace.js';
+import type { BatchNorm2d } from '../nn/batchnorm.js';
+import type { Graph, GraphOp, ConvOp, AddOp, Pair } from './graph.js';
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/** Per-channel affine form of an inference-mode BatchNorm: y = x·scale + shift, computed in float64. */
+export function batchNormAffine(bn: BatchNorm2d): { scale: Float64Array; shift: Float64Array } {
+  const c = bn.numFeatures;
+  const gamma = bn.weight.data as Float32Array;
+  const beta = bn.bias.data as Float32Array;
+  const mean = bn.runningMean.data as Float32Array;
+  const variance = bn.runningVar.data as Float32Array;
+  const scale = new Float64Array(c);
+  const shift = new Float64Array(c);
+  for (let i = 0; i < c; i++) {
+    scale[i] = gamma[i]! / Math.sqrt(variance[i]! + bn.eps);
+    shift[i] = beta[i]! - mean[i]! * scale[i]!;
+  }
+  return { scale, shift };
+}
+
+/** Options of {@link lower}. */
+export interface LowerOptions {
+  /** Trace values to return, in order (default: the trace's output). */
+  outputs?: readonly number[];
+}
+
+/** Lowers a trace to a fused graph. Weights are copied: later edits to the module do not leak in. */
+export function lower(trace: Trace, options: LowerOptions = {}): Graph {
+  const outputs = options.outputs ?? [trace.output.id];
+  const readers = new Array<number>(trace.values.length).fill(0);
+  for (const node of trace.nodes) for (const input of node.inputs) readers[input]!++;
+  for (const out of outputs) readers[out]! += 1; // an output is read by the caller: never fuse it away
+
+  const values: { shape: readonly number[] }[] = [];
+  const ops: Mutable<GraphOp>[] = [];
+  /** Trace value id → graph value id. */
+  const valueOf = new Map<number, number>();
+  /** Graph value id → index of the op that writes it. */
+  const producer = new Map<number, number>();
+
+  const newValue = (shape: readonly number[]): number => values.push({ shape: [...shape] }) - 1;
+  const input = newValue(trace.input.shape);
+  valueOf.set(trace.input.id, input);
+  const graphValue = (traceId: number): number => {
+    const v = valueOf.get(traceId);
+    if (v === undefined) throw new Error(`lower: trace value ${traceId} read before it was written`);
+    return v;
+  };
+  /** The op producing the node's (single) input when that value has no other reader. */
+  const soleProducer = (node: TraceNode, index = 0): Mutable<GraphOp> | undefined => {
+    const traceInput = node.inputs[index]!;
+    if (readers[traceInput] !== 1) return undefined;
+    const opIndex = producer.get(graphValue(traceInput));
+    return opIndex === undefined ? undefined : ops[opIndex];
+  };
+  const emit = (op: Mutable<GraphOp>, node: TraceNode): void => {
+    producer.set(op.dst, ops.length);
+    ops.push(op);
+    valueOf.set(node.output, op.dst);
+  };
+  const alias = (node: TraceNode, graphId: number): void => {
+    valueOf.set(node.output, graphId);
+  };
+  const outShape = (node: TraceNode): readonly number[] => trace.values[node.output]!.shape;
+
+  for (const node of trace.nodes) {
+    switch (node.op) {
+      case 'conv2d': {
+        const m = node.module;
+        const bias = new Float32Array(m.outChannels);
+        if (m.bias) bias.set(m.bias.data as Float32Array);
+        emit(
+          {
+            op: 'conv',
+            src: graphValue(node.inputs[0]!),
+            dst: newValue(outShape(node)),
+            residual: -1,
+            relu: false,
+            outChannels: m.outChannels,
+            kernel: pair(m.kernelSize),
+            stride: pair(m.stride),
+            padding: pair(m.padding),
+            dilation: pair(m.dilation),
+            groups: m.groups,
+            weight: Float32Array.from(m.weight.data as Float32Array),
+            bias,
+          },
+          node,
+        );
+        break;
+      }
+      case 'batch_norm2d': {
+        const { scale, shift } = batchNormAffine(node.module);
+        const conv = soleProducer(node);
+        if (conv?.op === 'conv' && conv.residual < 0 && !conv.relu) {
+          foldIntoConv(conv, scale, shift);
+          alias(node, conv.dst);
+        } else {
+          const c = node.module.numFeatures;
+          emit(
+            {
+              op: 'conv',
+              src: graphValue(node.inputs[0]!),
+              dst: newValue(outShape(node)),
+              residual: -1,
+              relu: false,
+              outChannels: c,
+              kernel: [1, 1],
+              stride: [1, 1],
+              padding: [0, 0],
+              dilation: [1, 1],
+              groups: c,
+              weight: Float32Array.from(scale),
+              bias: Float32Array.from(shift),
+            },
+            node,
+          );
+        }
+        break;
+      }
+      case 'relu': {
+        const op = soleProducer(node);
+        if ((op?.op === 'conv' || op?.op === 'add') && !op.relu) {
+          op.relu = true;
+          alias(node, op.dst);
+        } else {
+          emit({ op: 'relu', src: graphValue(node.inputs[0]!), dst: newValue(outShape(node)) }, node);
+        }
+        break;
+      }
+      case 'add': {
+        const [a, b] = [graphValue(node.inputs[0]!), graphValue(node.inputs[1]!)];
+        // The operand written last: the other one is already computed when its conv runs.
+        const later = (producer.get(a) ?? -1) > (producer.get(b) ?? -1) ? 0 : 1;
+        const conv = soleProducer(node, later);
+        const other = later === 0 ? b : a;
+        if (conv?.op === 'conv' && conv.residual < 0 && !conv.relu && other !== conv.dst) {
+          (conv as Mutable<ConvOp>).residual = other;
+          alias(node, conv.dst);
+        } else {
+          const add: Mutable<AddOp> = { op: 'add', a, b, dst: newValue(outShape(node)), relu: false };
+          emit(add, node);
+        }
+        break;
+      }
+      case 'max_pool2d': {
+        const m = node.module;
+        emit(
+          {
+            op: 'maxpool',
+            src: graphValue(node.inputs[0]!),
+            dst: newValue(outShape(node)),
+            kernel: pair(m.kernelSize),
+            stride: pair(m.stride),
+            padding: pair(m.padding),
+            dilation: pair(m.dilation),
+            ceilMode: m.ceilMode,
+          },
+          node,
+        );
+        break;
+      }
+      case 'adaptive_avg_pool2d':
+        emit({ op: 'adaptive_avgpool', src: graphValue(node.inputs[0]!), dst: newValue(outShape(node)) }, node);
+        break;
+      case 'flatten': {
+        // Fed only to a linear layer, flatten is free: the linear op reads its input in C, H, W order.
+        const onlyReader = readers[node.output] === 1 ? trace.nodes.find((n) => n.inputs.includes(node.output)) : undefined;
+        if (onlyReader?.op === 'linear') alias(node, graphValue(node.inputs[0]!));
+        else emit({ op: 'flatten', src: graphValue(node.inputs[0]!), dst: newValue(outShape(node)) }, node);
+        break;
+      }
+      case 'linear': {
+        const m = node.module;
+        const bias = new Float32Array(m.outFeatures);
+        if (m.bias) bias.set(m.bias.data as Float32Array);
+        emit(
+          {
+            op: 'linear',
+            src: graphValue(node.inputs[0]!),
+            dst: newValue(outShape(node)),
+            outFeatures: m.outFeatures,
+            weight: Float32Array.from(m.weight.data as Float32Array),
+            bias,
+          },
+          node,
+        );
+        break;
+      }
+      default: {
+        const never: never = node;
+        throw new Error(`lower: unknown op ${(never as TraceNode).op}`);
+      }
+    }
+  }
+  return { values, input, outputs: outputs.map(graphValue), ops };
+}
+
+function pair(p: readonly number[]): Pair {
+  return [p[0]!, p[1]!];
+}
+
+/** Folds a per-output-channel affine map into a conv's weights and bias (float64 arithmetic). */
+function foldIntoConv(conv: Mutable<ConvOp>, scale: Float64Array, shift: Float64Array): void {
+  const perChannel = conv.weight.length / conv.outChannels;
+  const weight = conv.weight as Float32Array;
+  const bias = conv.bias as Float32Array;
+  for (let o = 0; o < conv.outChannels; o++) {
+    const s = scale[o]!;
+    for (let i = o * perChannel; i < (o + 1) * perChannel; i++) weight[i] = weight[i]! * s;
+    bias[o] = bias[o]! * s + shift[o]!;
+  }
+}

@@ -1,0 +1,32 @@
+/**
+ * resnet-cudnn: torchvision's ResNets for Node.js, on oneDNN (CPU) and cuDNN (GPU).
+ *
+ * ```ts
+ * import { resnet50, Tensor, loadSafetensors } from 'resnet-cudnn';
+ * const model = resnet50();
+ * model.loadStateDict(await loadSafetensors('resnet50.safetensors'));
+ * const logits = await model.forward(Tensor.from(pixels, [8, 3, 224, 224]));
+ * ```
+ * @module
+ */
+import { setForwardExecutor } from './nn/module.js';
+import { CompiledExecutor } from './compile/executor.js';
+
+export * from './errors.js';
+export * from './tensor.js';
+export * from './nn/index.js';
+export { Tracer, type Trace, type TraceNode, type TraceValue } from './nn/trace.js';
+export * from './models/resnet.js';
+export * from './models/registry.js';
+export * from './random.js';
+export * from './io/safetensors.js';
+export * from './io/onnx.js';
+export { lower, batchNormAffine, type LowerOptions } from './compile/lower.js';
+export type * from './compile/graph.js';
+export { macsPerSample } from './compile/flops.js';
+export { backendInfo } from './runtime/engine.js';
+export { setNumThreads, getNumThreads } from './runtime/threads.js';
+export { version } from './version.js';
+
+// Model code knows nothing of backends (DESIGN.md): the entry point plugs the compiled executor in.
+setForwardExecutor(new CompiledExecutor());
