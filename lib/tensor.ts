@@ -4,7 +4,7 @@
  * dicts read from files keep their dtype until they are loaded into a model.
  * @module
  */
-import { DTypeError, invalidArgument, ShapeError } from './errors.js';
+import { DTypeError, InvalidArgumentError, invalidArgument, ShapeError } from './errors.js';
 
 /** The element types a {@link Tensor} can hold. */
 export type DType = 'float32' | 'float64' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
@@ -144,11 +144,28 @@ export class Tensor<D extends DType = DType> {
 
   /**
    * Wraps data in a tensor of the given shape. A typed array of the dtype's own type is used as is
-   * (no copy); a plain array of numbers is copied. The length must equal the product of the shape.
-   * The dtype defaults from the array type (Float32Array → float32, Uint8Array → uint8, …).
+   * (no copy): for float16 and bfloat16 that is a Uint16Array of raw bits. Anything else (a plain
+   * array, another typed array) is copied and its values converted: to float16/bfloat16 with
+   * round-to-nearest-even, to integers by truncation toward zero, to bool as "non-zero".
+   * The length must equal the product of the shape.
+   * The dtype defaults from the array type (Float32Array → float32, Uint8Array → uint8, BigInt64Array
+   * or an array of bigints → int64, a plain array of numbers → float32, …).
    */
+  static from(data: Float32Array | readonly number[], shape: readonly number[]): Tensor<'float32'>;
+  static from(data: Float64Array, shape: readonly number[]): Tensor<'float64'>;
+  static from(data: Uint8Array | Uint8ClampedArray, shape: readonly number[]): Tensor<'uint8'>;
+  static from(data: Int8Array, shape: readonly number[]): Tensor<'int8'>;
+  static from(data: Int16Array, shape: readonly number[]): Tensor<'int16'>;
+  static from(data: Int32Array, shape: readonly number[]): Tensor<'int32'>;
+  static from(data: BigInt64Array | readonly bigint[], shape: readonly number[]): Tensor<'int64'>;
+  static from<D extends DType>(data: DTypeArrays[D] | ArrayLike<number> | ArrayLike<bigint>, shape: readonly number[], dtype: D): Tensor<D>;
   static from<D extends DType = 'float32'>(
-    data: DTypeArrays[D] | ArrayLike<number> | readonly bigint[],
+    data: DTypeArrays[D] | ArrayLike<number> | ArrayLike<bigint>,
+    shape: readonly number[],
+    dtype?: D,
+  ): Tensor<D>;
+  static from<D extends DType = 'float32'>(
+    data: DTypeArrays[D] | ArrayLike<number> | ArrayLike<bigint>,
     shape: readonly number[],
     dtype?: D,
   ): Tensor<D> {
@@ -157,16 +174,11 @@ export class Tensor<D extends DType = DType> {
       throw invalidArgument(`one of ${Object.keys(arrayTypes).join(', ')}`, 'dtype', dtype);
     }
     const resolved = (dtype ?? inferDType(data)) as D;
-    const Ctor = arrayTypes[resolved] as unknown as { new (x: ArrayLike<number> | ArrayLike<bigint>): DTypeArrays[D] };
     let array: DTypeArrays[D];
     if (data instanceof (arrayTypes[resolved] as unknown as typeof Float32Array)) {
       array = data as DTypeArrays[D];
-    } else if (Array.isArray(data) || ArrayBuffer.isView(data)) {
-      if (resolved === 'int64' && !(data instanceof BigInt64Array)) {
-        array = BigInt64Array.from(data as ArrayLike<number>, (v) => BigInt(v)) as DTypeArrays[D];
-      } else {
-        array = new Ctor(data as ArrayLike<number>);
-      }
+    } else if (Array.isArray(data) || (ArrayBuffer.isView(data) && !(data instanceof DataView))) {
+      array = convertValues(data as ArrayLike<number | bigint>, resolved);
     } else {
       throw invalidArgument('a typed array or an array of numbers', 'data', typeof data);
     }
@@ -182,6 +194,7 @@ export class Tensor<D extends DType = DType> {
   /** A tensor of zeros. */
   static zeros<D extends DType = 'float32'>(shape: readonly number[], dtype: D = 'float32' as D): Tensor<D> {
     checkShape(shape);
+    if (!isDType(dtype)) throw invalidArgument(`one of ${Object.keys(arrayTypes).join(', ')}`, 'dtype', dtype);
     const Ctor = arrayTypes[dtype] as unknown as { new (n: number): DTypeArrays[D] };
     return new Tensor(new Ctor(numelOf(shape)), shape, dtype);
   }
@@ -198,7 +211,11 @@ export class Tensor<D extends DType = DType> {
 
   /** The same data with another shape of equal element count (no copy). */
   reshape(shape: readonly number[]): Tensor<D> {
-    return Tensor.from(this.data, shape, this.dtype);
+    checkShape(shape);
+    if (numelOf(shape) !== this.numel) {
+      throw new ShapeError(`reshape: shape ${formatShape(shape)} is invalid for input of size ${this.numel}`);
+    }
+    return new Tensor(this.data, shape, this.dtype);
   }
 
   /** A float32 copy (or this tensor itself when it is float32 already). int64 values convert exactly up to 2^53. */
@@ -222,18 +239,31 @@ export class Tensor<D extends DType = DType> {
     return new Tensor(out, this.shape, 'float32');
   }
 
-  /** This tensor's data converted to `dtype` (a new tensor; float → integer truncates toward zero). */
+  /**
+   * This tensor's data converted to `dtype` (a new tensor, or this one when the dtype is already
+   * `dtype`). Values pass through float64, so integers up to 2^53 convert exactly; float → integer
+   * truncates toward zero (and wraps, as typed arrays do); → bool is "non-zero".
+   */
   to<T extends DType>(dtype: T): Tensor<T> {
     if (!isDType(dtype)) throw invalidArgument(`one of ${Object.keys(arrayTypes).join(', ')}`, 'dtype', dtype);
     if ((dtype as DType) === this.dtype) return this as unknown as Tensor<T>;
-    const values = this.toFloat32().data;
-    const Ctor = arrayTypes[dtype] as unknown as { new (n: number): DTypeArrays[T] };
-    const out = new Ctor(values.length);
-    if (dtype === 'float16') for (let i = 0; i < values.length; i++) (out as Uint16Array)[i] = floatToHalf(values[i]!);
-    else if (dtype === 'bfloat16') for (let i = 0; i < values.length; i++) (out as Uint16Array)[i] = floatToBfloat16(values[i]!);
-    else if (dtype === 'int64') for (let i = 0; i < values.length; i++) (out as BigInt64Array)[i] = BigInt(Math.trunc(values[i]!));
-    else (out as Float32Array).set(values);
-    return new Tensor(out, this.shape, dtype);
+    if (dtype === 'float32') return this.toFloat32() as unknown as Tensor<T>;
+    return new Tensor(convertValues(this.toFloat64Values(), dtype), this.shape, dtype);
+  }
+
+  /** The values as float64 numbers (half-precision bits decoded, int64 rounded beyond 2^53). */
+  private toFloat64Values(): Float64Array {
+    const src = this.data;
+    switch (this.dtype) {
+      case 'float16':
+        return Float64Array.from(src as Uint16Array, halfToFloat);
+      case 'bfloat16':
+        return Float64Array.from(src as Uint16Array, bfloat16ToFloat);
+      case 'int64':
+        return Float64Array.from(src as BigInt64Array, Number);
+      default:
+        return new Float64Array(src as Exclude<TensorData, BigInt64Array>);
+    }
   }
 
   private rows(op: string): { rows: number; cols: number; values: Float32Array } {
@@ -315,7 +345,52 @@ export class Tensor<D extends DType = DType> {
   }
 }
 
+/** number → int64, truncating toward zero as PyTorch's casts do. */
+function toInt64(v: number | bigint): bigint {
+  if (typeof v === 'bigint') return v;
+  if (!Number.isFinite(v)) throw new InvalidArgumentError(`Cannot convert ${v} to int64: expected finite values`);
+  return BigInt(Math.trunc(v));
+}
+
+/** A fresh typed array of `dtype` holding `source`'s values converted (not its bits reinterpreted). */
+function convertValues<D extends DType>(source: ArrayLike<number | bigint>, dtype: D): DTypeArrays[D] {
+  const n = source.length;
+  const number = (i: number): number => Number(source[i]!);
+  let out: TensorData;
+  switch (dtype) {
+    case 'int64':
+      out = BigInt64Array.from(source, toInt64);
+      break;
+    case 'float16':
+      out = new Uint16Array(n);
+      for (let i = 0; i < n; i++) out[i] = floatToHalf(number(i));
+      break;
+    case 'bfloat16':
+      out = new Uint16Array(n);
+      for (let i = 0; i < n; i++) out[i] = floatToBfloat16(number(i));
+      break;
+    case 'bool':
+      out = new Uint8Array(n);
+      for (let i = 0; i < n; i++) out[i] = number(i) !== 0 ? 1 : 0;
+      break;
+    default: {
+      const Ctor = arrayTypes[dtype] as unknown as {
+        new (n: number | ArrayLike<number>): Exclude<TensorData, BigInt64Array>;
+      };
+      if (ArrayBuffer.isView(source) && !(source instanceof BigInt64Array) && !(source instanceof BigUint64Array)) {
+        out = new Ctor(source as ArrayLike<number>);
+        break;
+      }
+      out = new Ctor(n);
+      // Typed-array stores do the rest: truncation and wrapping for integers, rounding for floats.
+      for (let i = 0; i < n; i++) out[i] = number(i);
+    }
+  }
+  return out as DTypeArrays[D];
+}
+
 function inferDType(data: unknown): DType {
+  if (Array.isArray(data) && data.length > 0 && data.every((v) => typeof v === 'bigint')) return 'int64';
   if (data instanceof Float32Array || Array.isArray(data)) return 'float32';
   if (data instanceof Float64Array) return 'float64';
   if (data instanceof Uint8Array || data instanceof Uint8ClampedArray) return 'uint8';

@@ -22,7 +22,7 @@ export type JsonValue = null | boolean | string | number | bigint | JsonValue[] 
 const maxDepth = 64;
 
 const whitespace = /[ \t\n\r]*/y;
-const stringToken = /"(?:[^"\\\u0000-\u001f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"/y;
+const hexDigits = /^[0-9a-fA-F]{4}$/;
 const numberToken = /-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/y;
 
 class Reader {
@@ -67,11 +67,34 @@ class Reader {
     return isInteger ? BigInt(m[0]) : Number(m[0]);
   }
 
+  /** Scans a string literal by hand: a regular expression would backtrack on a long hostile one. */
   string(): string {
-    const m = this.match(stringToken);
-    if (!m) this.fail('unterminated string, bad escape or raw control character in a string');
-    // The token is a valid JSON string literal; JSON.parse decodes its escapes.
-    return JSON.parse(m[0]) as string;
+    const start = this.pos;
+    let escaped = false;
+    for (let i = start + 1; i < this.text.length; i++) {
+      const c = this.text.charCodeAt(i);
+      if (c === 0x22) {
+        this.pos = i + 1;
+        const literal = this.text.slice(start, i + 1);
+        // The literal is valid JSON by now; JSON.parse decodes its escapes.
+        return escaped ? (JSON.parse(literal) as string) : literal.slice(1, -1);
+      }
+      if (c < 0x20) {
+        this.pos = i;
+        this.fail('raw control character in a string');
+      }
+      if (c === 0x5c) {
+        escaped = true;
+        const e = this.text[i + 1];
+        if (e === 'u' && hexDigits.test(this.text.slice(i + 2, i + 6))) i += 5;
+        else if (e !== undefined && '"\\/bfnrt'.includes(e)) i += 1;
+        else {
+          this.pos = i;
+          this.fail('bad escape in a string');
+        }
+      }
+    }
+    this.fail('unterminated string');
   }
 
   expect(c: string): void {

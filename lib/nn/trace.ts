@@ -53,6 +53,12 @@ export interface Trace {
   readonly moduleOutputs: ReadonlyMap<string, number>;
 }
 
+/**
+ * A node before `emit` gives it a path and an output, omitted from each member of the union
+ * (a plain `Omit<TraceNode, …>` keeps only the keys that every member shares, losing `module`).
+ */
+type UnplacedNode<N> = N extends TraceNode ? Omit<N, 'path' | 'output'> : never;
+
 function outSize(size: number, kernel: number, stride: number, pad: number, dilation: number, ceil: boolean): number {
   const span = size + 2 * pad - dilation * (kernel - 1) - 1;
   let out = (ceil ? Math.ceil(span / stride) : Math.floor(span / stride)) + 1;
@@ -79,7 +85,7 @@ export class Tracer {
     return this.path.length ? ` (in ${this.path.join('.')})` : '';
   }
 
-  private emit(node: Omit<TraceNode, 'path' | 'output'>, shape: readonly number[]): TraceValue {
+  private emit(node: UnplacedNode<TraceNode>, shape: readonly number[]): TraceValue {
     const out = this.value(shape);
     this.nodes.push({ ...node, path: this.path.join('.'), output: out.id } as TraceNode);
     return out;

@@ -1,0 +1,142 @@
+/**
+ * Loading the native addon, and its typed interface. The loader sets the OpenMP environment first
+ * (libgomp reads it once, when the addon pulls it in), then tries the candidate binaries in order and,
+ * when none loads, throws one {@link NativeLoadError} listing the fixes (sharp's habit).
+ * @module
+ * @internal
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Graph } from '../compile/graph.js';
+import { NativeLoadError } from '../errors.js';
+
+/** The CPU backend as the addon reports it. */
+export interface CpuBackendInfo {
+  readonly available: true;
+  readonly library: 'oneDNN';
+  /** oneDNN's version, e.g. `2.6.3`. */
+  readonly version: string;
+  /** The instruction set oneDNN's kernels use on this machine, e.g. `avx512_core`, `avx2`. */
+  readonly isa: string;
+  /** The default thread count: the CPUs this process may run on. */
+  readonly threads: number;
+  readonly runtime: 'OpenMP' | 'TBB' | 'threadpool' | 'sequential' | 'other';
+}
+
+/** A backend this build or this machine cannot offer, and why. */
+export interface UnavailableBackendInfo {
+  readonly available: false;
+  readonly reason: string;
+}
+
+/** What `info()` returns. */
+export interface NativeInfo {
+  readonly addonVersion: string;
+  readonly backends: {
+    readonly cpu: CpuBackendInfo;
+    readonly cuda: UnavailableBackendInfo;
+  };
+}
+
+/** The backends the addon knows. */
+export type BackendName = 'cpu' | 'cuda';
+
+/** Options of the addon's `compile`. */
+export interface NativeCompileOptions {
+  readonly backend: BackendName;
+  readonly batch: number;
+  /** Compute threads for this executable's runs; the backend's default when left out. */
+  readonly threads?: number;
+}
+
+/** A compiled graph inside the addon. Errors are plain `Error`s with a `code` (see `fromNative`). */
+export interface NativeExecutable {
+  /** `input` is N·C·H·W floats (NCHW); resolves to one plain row-major array per graph output. */
+  run(input: Float32Array): Promise<Float32Array[]>;
+  /** Frees the weights and activation memory; idempotent. Later runs reject with `ERR_DISPOSED`. */
+  dispose(): void;
+  /** Bytes of weights in the backend's layout. */
+  readonly weightBytes: number;
+  /** Bytes of activation memory (arena and scratchpad) of one execution context. */
+  readonly activationBytes: number;
+}
+
+/** The addon's exports. */
+export interface NativeAddon {
+  compile(graph: Graph, options: NativeCompileOptions): Promise<NativeExecutable>;
+  info(): NativeInfo;
+  readonly NativeExecutable: abstract new () => NativeExecutable;
+}
+
+/** Environment variable naming an addon binary to load instead of the one built in this package. */
+export const addonPathVariable = 'RESNET_CUDNN_ADDON';
+
+/**
+ * OpenMP wait policy set before loading, unless the user set one: idle OpenMP threads sleep at once
+ * instead of spinning, so they leave the cores to the JS thread and to neighbours. The measurements
+ * behind the choice are in native/README.md.
+ */
+export const defaultWaitPolicy = 'PASSIVE';
+
+let cached: NativeAddon | undefined;
+
+/** The package root: this file is `lib/runtime/native.ts` (tests) or `dist/runtime/native.js`. */
+function packageRoot(): string {
+  return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+}
+
+/** The binaries to try, in order: the user's override first (an override that loses is none), then ours. */
+function candidates(): string[] {
+  const list: string[] = [];
+  const override = process.env[addonPathVariable];
+  if (override) list.push(path.resolve(override));
+  list.push(path.join(packageRoot(), 'build', 'Release', 'resnet_cudnn.node'));
+  return list;
+}
+
+function isNativeAddon(value: unknown): value is NativeAddon {
+  const addon = value as Partial<NativeAddon> | null;
+  return typeof addon?.compile === 'function' && typeof addon.info === 'function' && typeof addon.NativeExecutable === 'function';
+}
+
+/**
+ * Loads the addon once per process (per worker) and returns it.
+ * @throws NativeLoadError when no candidate binary loads, with the fixes.
+ */
+export function loadNative(): NativeAddon {
+  if (cached) return cached;
+  process.env.OMP_WAIT_POLICY ??= defaultWaitPolicy;
+  const require = createRequire(import.meta.url);
+  const failures: string[] = [];
+  for (const file of candidates()) {
+    if (!existsSync(file)) {
+      failures.push(`${file}: not found`);
+      continue;
+    }
+    try {
+      const addon: unknown = require(file);
+      if (!isNativeAddon(addon)) {
+        failures.push(`${file}: not a resnet-cudnn addon (compile, info or NativeExecutable missing)`);
+        continue;
+      }
+      cached = addon;
+      return addon;
+    } catch (error) {
+      failures.push(`${file}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  const missingDnnl = failures.some((line) => line.includes('libdnnl'));
+  throw new NativeLoadError(
+    [
+      'Could not load the resnet-cudnn native addon.',
+      ...failures.map((line) => `  tried ${line}`),
+      'Possible fixes:',
+      '  - build it: npm run build:native (needs cmake >= 3.19, a C++17 compiler and oneDNN)',
+      `  - install oneDNN: apt-get install libdnnl-dev (Debian/Ubuntu)${missingDnnl ? '  <- libdnnl could not be loaded' : ''}`,
+      `  - or point ${addonPathVariable} at a built resnet_cudnn.node`,
+      '  - use Node.js 20 or later (Node-API 8)',
+    ].join('\n'),
+  );
+}

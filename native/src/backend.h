@@ -1,0 +1,90 @@
+// The one interface every backend implements (ggml's split): compile a Graph for a batch size into an
+// Executable that owns the weights in the backend's layout; execution contexts hold the per-run state
+// (activation memory, staging); a run entry; and which ops the backend supports. Backends also say where
+// their work runs, since "off the JS thread" means a different place for each (the CPU lane, a CUDA
+// stream's host thread).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "graph.h"
+#include "status.h"
+
+namespace resnet {
+
+/// What compile() needs besides the graph.
+struct CompileOptions {
+  int64_t batch = 1;
+  /// Threads for this executable's runs; 0 picks the backend's default.
+  int threads = 0;
+};
+
+/// Per-run state: activation memory, workspace, staging. One run at a time uses a context.
+class ExecutionContext {
+ public:
+  virtual ~ExecutionContext() = default;
+};
+
+/// A compiled graph: the weights in the backend's layout (shared, read-only) and the plan for a run.
+/// Thread-safe for concurrent runs on distinct contexts (TensorRT's engine/context split).
+class Executable {
+ public:
+  virtual ~Executable() = default;
+  /// Bytes of weights held in the backend's layout.
+  virtual size_t weight_bytes() const = 0;
+  /// Bytes of activation memory (arena and workspace) each context holds.
+  virtual size_t activation_bytes() const = 0;
+  /// A fresh context for runs of this executable.
+  virtual Result<std::unique_ptr<ExecutionContext>> create_context() const = 0;
+  /// Runs the forward pass: `input` is N·C·H·W floats (NCHW); `outputs[i]` receives graph output i as plain
+  /// row-major floats. Blocks until done; call it where the backend's scheduler runs work.
+  virtual Status run(ExecutionContext& context, const float* input, const std::vector<float*>& outputs) const = 0;
+};
+
+/// One value of a backend's self-description in info().
+using InfoValue = std::variant<bool, double, std::string>;
+
+/// A backend's self-description: `{ available, …fields }` or `{ available: false, reason }`.
+struct BackendInfo {
+  bool available = false;
+  std::string reason;
+  std::vector<std::pair<std::string, InfoValue>> fields;
+};
+
+/// A compute backend.
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  /// "cpu", "cuda".
+  virtual const char* name() const = 0;
+  virtual BackendInfo info() const = 0;
+  virtual bool supports(OpKind kind) const = 0;
+
+  /// Compiles a validated graph. Runs where submit() runs work (primitive creation may depend on it).
+  virtual Result<std::shared_ptr<Executable>> compile(const Graph& graph, const CompileOptions& options) = 0;
+
+  /// Work posted by one client (a Node-API environment): runs off the JS thread, in submission order.
+  using Work = std::function<void()>;
+
+  /// Registers a client before its first submit().
+  virtual void attach(const void* client) = 0;
+  /// Queues `work` for `client`, run with `threads` compute threads (0: the default).
+  virtual void submit(const void* client, int threads, Work work) = 0;
+  /// Drops the client's queued work, waits for its running work, and releases what only it kept alive.
+  virtual void detach(const void* client) = 0;
+};
+
+/// The built-in backend called `name`: ERR_INVALID_ARGUMENT for an unknown name, ERR_BACKEND_UNAVAILABLE for
+/// a backend this build leaves out.
+Result<Backend*> find_backend(const std::string& name);
+
+/// The names of every backend this library knows, available or not, with their info (for `info()`).
+std::vector<std::pair<std::string, BackendInfo>> describe_backends();
+
+}  // namespace resnet

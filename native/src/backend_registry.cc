@@ -1,0 +1,48 @@
+// The backend registry, keyed by name. A backend this build leaves out still has an entry, so that
+// info() and compile() can say why it is missing instead of "unknown backend".
+#include "backend.h"
+#include "cpu/cpu_backend.h"
+
+namespace resnet {
+namespace {
+
+struct Entry {
+  const char* name;
+  Backend* (*get)();  // nullptr when this build leaves the backend out
+  const char* why_missing;
+};
+
+const Entry kEntries[] = {
+    {"cpu", &cpu_backend, ""},
+    // The cuDNN backend arrives with its own issue; until then the build never includes it.
+    {"cuda", nullptr,
+     "built without CUDA: this version of the addon has a CPU (oneDNN) backend only; use backend 'cpu'"},
+};
+
+}  // namespace
+
+Result<Backend*> find_backend(const std::string& name) {
+  for (const Entry& entry : kEntries) {
+    if (name != entry.name) continue;
+    if (entry.get) return entry.get();
+    return Status(Code::kBackendUnavailable, entry.why_missing);
+  }
+  return Status(Code::kInvalidArgument,
+                cat("Expected \"cpu\" or \"cuda\" for options.backend but received \"", name, "\""));
+}
+
+std::vector<std::pair<std::string, BackendInfo>> describe_backends() {
+  std::vector<std::pair<std::string, BackendInfo>> all;
+  for (const Entry& entry : kEntries) {
+    BackendInfo info;
+    if (entry.get) {
+      info = entry.get()->info();
+    } else {
+      info.reason = entry.why_missing;
+    }
+    all.emplace_back(entry.name, std::move(info));
+  }
+  return all;
+}
+
+}  // namespace resnet

@@ -1,0 +1,30 @@
+// The CPU executable: a lowered Program plus its memory plan. Contexts own an arena laid out by the plan,
+// a oneDNN stream and the argument maps of every step, built once so a run only binds the input and
+// output arrays and executes.
+#pragma once
+
+#include <memory>
+
+#include "backend.h"
+#include "cpu/memory_plan.h"
+#include "cpu/program.h"
+
+namespace resnet {
+
+class CpuExecutable final : public Executable {
+ public:
+  CpuExecutable(dnnl::engine engine, Program program);
+
+  size_t weight_bytes() const override { return program_.weight_bytes; }
+  size_t activation_bytes() const override { return plan_.arena_bytes + scratchpad_bytes_; }
+  Result<std::unique_ptr<ExecutionContext>> create_context() const override;
+  Status run(ExecutionContext& context, const float* input, const std::vector<float*>& outputs) const override;
+
+ private:
+  dnnl::engine engine_;
+  Program program_;
+  MemoryPlan plan_;                  // offsets of the arena buffers, by buffer id (0 for the others)
+  size_t scratchpad_bytes_ = 0;      // the largest scratchpad of any step (steps run one at a time)
+};
+
+}  // namespace resnet

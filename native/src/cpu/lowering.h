@@ -1,0 +1,18 @@
+// Graph → Program for oneDNN: one primitive per fused op, layouts chosen by oneDNN (format_tag::any),
+// reorders only where a consumer needs another layout than its producer gave, weights reordered once
+// into each primitive's preferred layout.
+#pragma once
+
+#include <dnnl.hpp>
+
+#include "cpu/program.h"
+#include "graph.h"
+#include "status.h"
+
+namespace resnet {
+
+/// Lowers a validated graph for `batch` samples. Creates primitives, so it must run with the thread count
+/// the program will run with (see lane.h). Throws dnnl::error / std::bad_alloc; callers guard it.
+Program lower_graph(const Graph& graph, int64_t batch, const dnnl::engine& engine);
+
+}  // namespace resnet

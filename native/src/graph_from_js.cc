@@ -1,0 +1,225 @@
+#include "graph_from_js.h"
+
+#include <cmath>
+#include <limits>
+
+namespace resnet {
+namespace {
+
+// Doubles represent every integer up to 2^53 exactly; beyond that "integer" means nothing.
+constexpr double kMaxExactInteger = 9007199254740992.0;
+
+Status read_int(const Napi::Value& value, const std::string& name, int64_t min, int64_t max, Code code,
+                int64_t* out) {
+  const bool is_int = value.IsNumber() && std::isfinite(value.As<Napi::Number>().DoubleValue()) &&
+                      std::trunc(value.As<Napi::Number>().DoubleValue()) == value.As<Napi::Number>().DoubleValue();
+  const double number = is_int ? value.As<Napi::Number>().DoubleValue() : 0;
+  RESNET_CHECK(is_int && number >= static_cast<double>(min) && number <= static_cast<double>(max) &&
+                   std::fabs(number) <= kMaxExactInteger,
+               code, cat("Expected an integer between ", min, " and ", max, " for ", name, " but received ",
+                         describe_js_value(value)));
+  *out = static_cast<int64_t>(number);
+  return Status();
+}
+
+Status read_id(const Napi::Object& object, const char* field, const std::string& where, bool optional, int* out) {
+  int64_t id = 0;
+  RESNET_RETURN_IF_ERROR(read_int(object.Get(field), cat(where, ".", field), optional ? -1 : 0,
+                                  std::numeric_limits<int32_t>::max(), Code::kInvalidArgument, &id));
+  *out = static_cast<int>(id);
+  return Status();
+}
+
+Status read_param(const Napi::Object& object, const char* field, const std::string& where, int64_t* out) {
+  // Semantic bounds (>= 1, …) are validate()'s; here only "an integer".
+  return read_int(object.Get(field), cat(where, ".", field), -(int64_t{1} << 53), int64_t{1} << 53,
+                  Code::kInvalidArgument, out);
+}
+
+Status read_pair(const Napi::Object& object, const char* field, const std::string& where, Pair* out) {
+  const Napi::Value value = object.Get(field);
+  const std::string name = cat(where, ".", field);
+  RESNET_CHECK(value.IsArray() && value.As<Napi::Array>().Length() == 2, Code::kInvalidArgument,
+               cat("Expected an array of two integers for ", name, " but received ", describe_js_value(value)));
+  const Napi::Array array = value.As<Napi::Array>();
+  const int64_t wide = int64_t{1} << 53;
+  RESNET_RETURN_IF_ERROR(read_int(array.Get(0u), name + "[0]", -wide, wide, Code::kInvalidArgument, &out->h));
+  return read_int(array.Get(1u), name + "[1]", -wide, wide, Code::kInvalidArgument, &out->w);
+}
+
+Status read_bool(const Napi::Object& object, const char* field, const std::string& where, bool* out) {
+  const Napi::Value value = object.Get(field);
+  RESNET_CHECK(value.IsBoolean(), Code::kInvalidArgument,
+               cat("Expected a boolean for ", where, ".", field, " but received ", describe_js_value(value)));
+  *out = value.As<Napi::Boolean>().Value();
+  return Status();
+}
+
+Status read_floats(const Napi::Object& object, const char* field, const std::string& where, std::vector<float>* out) {
+  const Napi::Value value = object.Get(field);
+  const bool is_f32 = value.IsTypedArray() && value.As<Napi::TypedArray>().TypedArrayType() == napi_float32_array;
+  RESNET_CHECK(is_f32, Code::kInvalidArgument,
+               cat("Expected a Float32Array for ", where, ".", field, " but received ", describe_js_value(value)));
+  const Napi::Float32Array array = value.As<Napi::Float32Array>();
+  // Copied now, on the JS thread: the buffer may be detached or changed once we go async.
+  out->assign(array.Data(), array.Data() + array.ElementLength());
+  return Status();
+}
+
+Status read_object(const Napi::Value& value, const std::string& name, Napi::Object* out) {
+  RESNET_CHECK(value.IsObject() && !value.IsArray(), Code::kInvalidArgument,
+               cat("Expected an object for ", name, " but received ", describe_js_value(value)));
+  *out = value.As<Napi::Object>();
+  return Status();
+}
+
+Status read_array(const Napi::Value& value, const std::string& name, Napi::Array* out) {
+  RESNET_CHECK(value.IsArray(), Code::kInvalidArgument,
+               cat("Expected an array for ", name, " but received ", describe_js_value(value)));
+  *out = value.As<Napi::Array>();
+  return Status();
+}
+
+Status read_kind(const Napi::Object& object, const std::string& where, OpKind* out) {
+  const Napi::Value value = object.Get("op");
+  RESNET_CHECK(value.IsString(), Code::kInvalidArgument,
+               cat("Expected an op name for ", where, ".op but received ", describe_js_value(value)));
+  const std::string name = value.As<Napi::String>().Utf8Value();
+  for (OpKind kind : {OpKind::kConv, OpKind::kMaxPool, OpKind::kAdaptiveAvgPool, OpKind::kLinear, OpKind::kRelu,
+                      OpKind::kAdd, OpKind::kFlatten}) {
+    if (name == op_name(kind)) {
+      *out = kind;
+      return Status();
+    }
+  }
+  return Status(Code::kUnsupported,
+                cat(where, ".op is ", describe_js_value(value),
+                    ", which the native engine does not run (it runs conv, maxpool, adaptive_avgpool, linear, relu, "
+                    "add, flatten)"));
+}
+
+Status read_op(const Napi::Value& value, const std::string& where, Op* op) {
+  Napi::Object object;
+  RESNET_RETURN_IF_ERROR(read_object(value, where, &object));
+  RESNET_RETURN_IF_ERROR(read_kind(object, where, &op->kind));
+  RESNET_RETURN_IF_ERROR(read_id(object, "dst", where, false, &op->dst));
+  if (op->kind == OpKind::kAdd) {
+    RESNET_RETURN_IF_ERROR(read_id(object, "a", where, false, &op->src));
+    RESNET_RETURN_IF_ERROR(read_id(object, "b", where, false, &op->src2));
+    return read_bool(object, "relu", where, &op->relu);
+  }
+  RESNET_RETURN_IF_ERROR(read_id(object, "src", where, false, &op->src));
+  switch (op->kind) {
+    case OpKind::kConv:
+      RESNET_RETURN_IF_ERROR(read_id(object, "residual", where, true, &op->residual));
+      RESNET_RETURN_IF_ERROR(read_bool(object, "relu", where, &op->relu));
+      RESNET_RETURN_IF_ERROR(read_param(object, "outChannels", where, &op->out_channels));
+      RESNET_RETURN_IF_ERROR(read_param(object, "groups", where, &op->groups));
+      RESNET_RETURN_IF_ERROR(read_pair(object, "kernel", where, &op->kernel));
+      RESNET_RETURN_IF_ERROR(read_pair(object, "stride", where, &op->stride));
+      RESNET_RETURN_IF_ERROR(read_pair(object, "padding", where, &op->padding));
+      RESNET_RETURN_IF_ERROR(read_pair(object, "dilation", where, &op->dilation));
+      RESNET_RETURN_IF_ERROR(read_floats(object, "weight", where, &op->weight));
+      return read_floats(object, "bias", where, &op->bias);
+    case OpKind::kMaxPool:
+      RESNET_RETURN_IF_ERROR(read_pair(object, "kernel", where, &op->kernel));
+      RESNET_RETURN_IF_ERROR(read_pair(object, "stride", where, &op->stride));
+      RESNET_RETURN_IF_ERROR(read_pair(object, "padding", where, &op->padding));
+      RESNET_RETURN_IF_ERROR(read_pair(object, "dilation", where, &op->dilation));
+      return read_bool(object, "ceilMode", where, &op->ceil_mode);
+    case OpKind::kLinear:
+      RESNET_RETURN_IF_ERROR(read_param(object, "outFeatures", where, &op->out_channels));
+      RESNET_RETURN_IF_ERROR(read_floats(object, "weight", where, &op->weight));
+      return read_floats(object, "bias", where, &op->bias);
+    case OpKind::kAdaptiveAvgPool:
+    case OpKind::kRelu:
+    case OpKind::kFlatten:
+    case OpKind::kAdd:
+      return Status();
+  }
+  return Status();
+}
+
+Status read_shape(const Napi::Value& value, const std::string& where, Shape* shape) {
+  Napi::Object object;
+  RESNET_RETURN_IF_ERROR(read_object(value, where, &object));
+  const Napi::Value dims = object.Get("shape");
+  RESNET_CHECK(dims.IsArray() && dims.As<Napi::Array>().Length() <= 8, Code::kInvalidShape,
+               cat("Expected an array of integers for ", where, ".shape but received ", describe_js_value(dims)));
+  const Napi::Array array = dims.As<Napi::Array>();
+  shape->resize(array.Length());
+  for (uint32_t i = 0; i < array.Length(); ++i) {
+    RESNET_RETURN_IF_ERROR(read_int(array.Get(i), cat(where, ".shape[", i, "]"), -(int64_t{1} << 53),
+                                    int64_t{1} << 53, Code::kInvalidShape, &(*shape)[i]));
+  }
+  return Status();
+}
+
+}  // namespace
+
+std::string describe_js_value(const Napi::Value& value) {
+  if (value.IsUndefined()) return "undefined";
+  if (value.IsNull()) return "null";
+  if (value.IsNumber() || value.IsBoolean()) return value.ToString().Utf8Value();
+  if (value.IsString()) {
+    std::string text = value.As<Napi::String>().Utf8Value();
+    if (text.size() > 40) text = text.substr(0, 37) + "...";
+    return "\"" + text + "\"";
+  }
+  if (value.IsTypedArray()) return "a typed array other than Float32Array";
+  if (value.IsArray()) return cat("an array of length ", value.As<Napi::Array>().Length());
+  if (value.IsFunction()) return "a function";
+  if (value.IsObject()) return "an object";
+  return "a value of another type";
+}
+
+Result<Graph> graph_from_js(const Napi::Value& value) {
+  Graph graph;
+  Napi::Object object;
+  RESNET_RETURN_IF_ERROR(read_object(value, "graph", &object));
+
+  Napi::Array values;
+  RESNET_RETURN_IF_ERROR(read_array(object.Get("values"), "graph.values", &values));
+  // Grown one element at a time: a hostile sparse array may claim a length of 2^32 - 1.
+  for (uint32_t i = 0; i < values.Length(); ++i) {
+    RESNET_RETURN_IF_ERROR(read_shape(values.Get(i), cat("graph.values[", i, "]"), &graph.values.emplace_back()));
+  }
+  RESNET_RETURN_IF_ERROR(read_id(object, "input", "graph", false, &graph.input));
+
+  Napi::Array outputs;
+  RESNET_RETURN_IF_ERROR(read_array(object.Get("outputs"), "graph.outputs", &outputs));
+  for (uint32_t i = 0; i < outputs.Length(); ++i) {
+    int64_t id = 0;
+    RESNET_RETURN_IF_ERROR(read_int(outputs.Get(i), cat("graph.outputs[", i, "]"), 0,
+                                    std::numeric_limits<int32_t>::max(), Code::kInvalidArgument, &id));
+    graph.outputs.push_back(static_cast<int>(id));
+  }
+
+  Napi::Array ops;
+  RESNET_RETURN_IF_ERROR(read_array(object.Get("ops"), "graph.ops", &ops));
+  for (uint32_t i = 0; i < ops.Length(); ++i) {
+    RESNET_RETURN_IF_ERROR(read_op(ops.Get(i), cat("graph.ops[", i, "]"), &graph.ops.emplace_back()));
+  }
+  return graph;
+}
+
+Result<JsCompileOptions> compile_options_from_js(const Napi::Value& value) {
+  JsCompileOptions options;
+  Napi::Object object;
+  RESNET_RETURN_IF_ERROR(read_object(value, "options", &object));
+  const Napi::Value backend = object.Get("backend");
+  RESNET_CHECK(backend.IsString(), Code::kInvalidArgument,
+               cat("Expected a backend name for options.backend but received ", describe_js_value(backend)));
+  options.backend = backend.As<Napi::String>().Utf8Value();
+  RESNET_RETURN_IF_ERROR(read_int(object.Get("batch"), "options.batch", 1, std::numeric_limits<int32_t>::max(),
+                                  Code::kInvalidArgument, &options.batch));
+  const Napi::Value threads = object.Get("threads");
+  if (!threads.IsUndefined()) {
+    int64_t count = 0;
+    RESNET_RETURN_IF_ERROR(read_int(threads, "options.threads", 1, 1024, Code::kInvalidArgument, &count));
+    options.threads = static_cast<int>(count);
+  }
+  return options;
+}
+
+}  // namespace resnet

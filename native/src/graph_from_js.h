@@ -1,0 +1,31 @@
+// Reads a Graph and the compile options out of JS values, checking every type on the way (a hostile
+// object gives a Status, never a crash). Semantic checks are validate()'s (graph.h).
+#pragma once
+
+#include <napi.h>
+
+#include <string>
+
+#include "graph.h"
+#include "status.h"
+
+namespace resnet {
+
+/// Compile options as the JS side passes them: `{ backend, batch, threads? }`.
+struct JsCompileOptions {
+  std::string backend;
+  int64_t batch = 1;
+  int threads = 0;  // 0: the backend's default
+};
+
+/// Copies `value` (lib/compile/graph.ts's Graph) into a Graph, weights included. JS exceptions thrown by
+/// getters propagate as Napi::Error.
+Result<Graph> graph_from_js(const Napi::Value& value);
+
+/// Reads `{ backend: string; batch: number; threads?: number }`.
+Result<JsCompileOptions> compile_options_from_js(const Napi::Value& value);
+
+/// A short rendering of a received JS value for error messages (sharp's "but received …").
+std::string describe_js_value(const Napi::Value& value);
+
+}  // namespace resnet

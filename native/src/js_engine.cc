@@ -1,0 +1,108 @@
+#include "js_engine.h"
+
+#include "backend.h"
+#include "graph_from_js.h"
+#include "js_error.h"
+#include "js_executable.h"
+
+#ifndef RESNET_ADDON_VERSION
+#error "RESNET_ADDON_VERSION must be defined by the build (the package.json version)"
+#endif
+
+namespace resnet {
+namespace {
+
+class CompileJob final : public AsyncJob {
+ public:
+  CompileJob(Napi::Env env, EnvState& state, Backend* backend, Graph graph, CompileOptions options)
+      : AsyncJob(env), state_(state), backend_(backend), graph_(std::move(graph)), options_(options) {}
+
+  void execute() override {
+    Result<std::shared_ptr<Executable>> executable = backend_->compile(graph_, options_);
+    if (!executable.ok()) {
+      status_ = executable.status();
+      return;
+    }
+    auto pool = std::make_shared<ContextPool>(executable.take());
+    // One context now, so that a failing allocation shows at compile time rather than at the first run.
+    Result<std::unique_ptr<ExecutionContext>> context = pool->executable().create_context();
+    if (!context.ok()) {
+      status_ = context.status();
+      return;
+    }
+    pool->give(context.take());
+    compiled_.pool = std::move(pool);
+    compiled_.backend = backend_;
+    compiled_.threads = options_.threads;
+    compiled_.batch = options_.batch;
+    compiled_.input_shape = graph_.values[graph_.input];
+    compiled_.input_elements = options_.batch * numel(compiled_.input_shape);
+    for (int output : graph_.outputs) compiled_.output_elements.push_back(options_.batch * numel(graph_.values[output]));
+    graph_ = Graph();  // the weights now live in the backend's layout
+  }
+
+  void settle(Napi::Env env, const Napi::Promise::Deferred& deferred) override {
+    if (!status_.ok()) {
+      deferred.Reject(make_error(env, status_).Value());
+      return;
+    }
+    deferred.Resolve(NativeExecutable::create(state_, std::move(compiled_)));
+  }
+
+ private:
+  EnvState& state_;
+  Backend* backend_;
+  Graph graph_;
+  CompileOptions options_;
+  CompiledGraph compiled_;
+  Status status_;
+};
+
+Napi::Value to_js(Napi::Env env, const InfoValue& value) {
+  if (const bool* flag = std::get_if<bool>(&value)) return Napi::Boolean::New(env, *flag);
+  if (const double* number = std::get_if<double>(&value)) return Napi::Number::New(env, *number);
+  return Napi::String::New(env, std::get<std::string>(value));
+}
+
+}  // namespace
+
+Napi::Value compile(const Napi::CallbackInfo& info, EnvState& state) {
+  Napi::Env env = info.Env();
+  return promise_boundary(env, "compile", [&]() -> Napi::Value {
+    Result<Graph> graph = graph_from_js(info[0]);
+    if (!graph.ok()) return rejected(env, graph.status());
+    Result<JsCompileOptions> options = compile_options_from_js(info[1]);
+    if (!options.ok()) return rejected(env, options.status());
+    Result<Backend*> backend = find_backend(options.value().backend);
+    if (!backend.ok()) return rejected(env, backend.status());
+    Status valid = validate(graph.value(), options.value().batch);
+    if (!valid.ok()) return rejected(env, valid);
+    for (const Op& op : graph.value().ops) {
+      if (!backend.value()->supports(op.kind)) {
+        return rejected(env, Status(Code::kUnsupported, cat("the ", backend.value()->name(), " backend does not run ",
+                                                            op_name(op.kind), " ops")));
+      }
+    }
+    CompileOptions compile_options{options.value().batch, options.value().threads};
+    auto job = std::make_shared<CompileJob>(env, state, backend.value(), graph.take(), compile_options);
+    return state.start(backend.value(), compile_options.threads, std::move(job));
+  });
+}
+
+Napi::Value info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("addonVersion", RESNET_ADDON_VERSION);
+  Napi::Object backends = Napi::Object::New(env);
+  for (const auto& [name, description] : describe_backends()) {
+    Napi::Object entry = Napi::Object::New(env);
+    entry.Set("available", description.available);
+    if (!description.available) entry.Set("reason", description.reason);
+    for (const auto& [key, value] : description.fields) entry.Set(key, to_js(env, value));
+    backends.Set(name, entry);
+  }
+  result.Set("backends", backends);
+  return result;
+}
+
+}  // namespace resnet

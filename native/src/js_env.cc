@@ -1,0 +1,61 @@
+#include "js_env.h"
+
+#include <algorithm>
+
+#include "js_error.h"
+
+namespace resnet {
+
+EnvState::EnvState(Napi::Env env) : env_(env) {
+  channel_ = Channel::New(env, "resnet-cudnn", 0, 1, this);
+  // Unref'd while idle, so a process with compiled executables and nothing running can exit.
+  channel_.Unref(env);
+  // Cleanup hooks run last-added first: added after the channel, this runs while the channel still exists,
+  // so no job of this environment can post to a channel Node has already torn down.
+  env.AddCleanupHook([this] { cleanup(); });
+}
+
+Napi::Promise EnvState::start(Backend* backend, int threads, std::shared_ptr<AsyncJob> job) {
+  if (std::find(attached_.begin(), attached_.end(), backend) == attached_.end()) {
+    backend->attach(this);
+    attached_.push_back(backend);
+  }
+  if (pending_++ == 0) channel_.Ref(env_);
+  Napi::Promise promise = job->promise();
+  backend->submit(this, threads, [this, job]() mutable {
+    job->execute();
+    post(std::move(job));
+  });
+  return promise;
+}
+
+void EnvState::post(Completion job) {
+  auto* completion = new Completion(std::move(job));
+  // Fails only while the environment shuts down; the promise then goes with it.
+  if (channel_.NonBlockingCall(completion) != napi_ok) delete completion;
+}
+
+void EnvState::deliver(Napi::Env env, Napi::Function, EnvState* state, Completion* completion) {
+  std::unique_ptr<Completion> owned(completion);
+  if (env == nullptr) return;  // the channel is being torn down: drop the job
+  AsyncJob& job = **owned;
+  try {
+    job.settle(env, job.deferred_);
+  } catch (const Napi::Error& error) {
+    job.deferred_.Reject(error.Value());
+  } catch (const std::bad_alloc&) {
+    job.deferred_.Reject(make_error(env, Status(Code::kOutOfMemory, "out of memory while returning results")).Value());
+  } catch (const std::exception& error) {
+    job.deferred_.Reject(make_error(env, Status(Code::kBackend, error.what())).Value());
+  }
+  if (--state->pending_ == 0) state->channel_.Unref(env);
+}
+
+void EnvState::cleanup() {
+  // Drops this environment's queued jobs and waits for its running one: after this no job posts here.
+  for (Backend* backend : attached_) backend->detach(this);
+  attached_.clear();
+  channel_.Release();
+}
+
+}  // namespace resnet

@@ -1,0 +1,131 @@
+#include "js_executable.h"
+
+#include <cstring>
+
+#include "graph_from_js.h"
+#include "js_error.h"
+
+namespace resnet {
+namespace {
+
+// create() hands its payload to the constructor through here: the constructor runs synchronously inside
+// create(), on the JS thread, and `new NativeExecutable()` from JS finds nothing and throws.
+thread_local CompiledGraph* constructing = nullptr;
+
+class RunJob final : public AsyncJob {
+ public:
+  RunJob(Napi::Env env, std::shared_ptr<ContextPool> pool, std::vector<float> input,
+         const std::vector<int64_t>& output_elements)
+      : AsyncJob(env), pool_(std::move(pool)), input_(std::move(input)), output_elements_(output_elements) {}
+
+  void execute() override {
+    try {
+      std::vector<float*> pointers;
+      for (int64_t elements : output_elements_) {
+        outputs_.emplace_back(static_cast<size_t>(elements));
+        pointers.push_back(outputs_.back().data());
+      }
+      status_ = pool_->run(input_.data(), pointers);
+    } catch (const std::bad_alloc&) {
+      status_ = Status(Code::kOutOfMemory, "out of memory for the run's outputs; use a smaller batch");
+    }
+    input_ = {};
+    pool_.reset();
+  }
+
+  void settle(Napi::Env env, const Napi::Promise::Deferred& deferred) override {
+    if (!status_.ok()) {
+      deferred.Reject(make_error(env, status_).Value());
+      return;
+    }
+    Napi::Array results = Napi::Array::New(env, outputs_.size());
+    for (size_t i = 0; i < outputs_.size(); ++i) {
+      Napi::Float32Array array = Napi::Float32Array::New(env, outputs_[i].size());
+      std::memcpy(array.Data(), outputs_[i].data(), outputs_[i].size() * sizeof(float));
+      results.Set(static_cast<uint32_t>(i), array);
+    }
+    deferred.Resolve(results);
+  }
+
+ private:
+  std::shared_ptr<ContextPool> pool_;
+  std::vector<float> input_;
+  std::vector<int64_t> output_elements_;
+  std::vector<std::vector<float>> outputs_;
+  Status status_;
+};
+
+}  // namespace
+
+Napi::Function NativeExecutable::define(Napi::Env env, EnvState* state) {
+  return DefineClass(env, "NativeExecutable",
+                     {
+                         InstanceMethod<&NativeExecutable::run>("run"),
+                         InstanceMethod<&NativeExecutable::dispose>("dispose"),
+                         InstanceAccessor<&NativeExecutable::weight_bytes>("weightBytes"),
+                         InstanceAccessor<&NativeExecutable::activation_bytes>("activationBytes"),
+                     },
+                     state);
+}
+
+Napi::Object NativeExecutable::create(EnvState& state, CompiledGraph compiled) {
+  constructing = &compiled;
+  Napi::Object object;
+  try {
+    object = state.executable_class.New({});
+  } catch (...) {
+    constructing = nullptr;
+    throw;
+  }
+  constructing = nullptr;
+  return object;
+}
+
+NativeExecutable::NativeExecutable(const Napi::CallbackInfo& info)
+    : Napi::ObjectWrap<NativeExecutable>(info), state_(static_cast<EnvState*>(info.Data())) {
+  if (!constructing) {
+    throw make_error(info.Env(), Status(Code::kInvalidArgument,
+                                        "NativeExecutable instances come from compile(); do not construct them"));
+  }
+  compiled_ = std::move(*constructing);
+  constructing = nullptr;
+  weight_bytes_ = compiled_.pool->executable().weight_bytes();
+  activation_bytes_ = compiled_.pool->executable().activation_bytes();
+}
+
+Napi::Value NativeExecutable::run(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return promise_boundary(env, "run", [&]() -> Napi::Value {
+    if (!compiled_.pool) {
+      return rejected(env, Status(Code::kDisposed, "This executable was disposed; compile the graph again to run it"));
+    }
+    const Napi::Value value = info[0];
+    if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+      return rejected(env, Status(Code::kInvalidArgument,
+                                  cat("Expected a Float32Array for input but received ", describe_js_value(value))));
+    }
+    const Napi::Float32Array input = value.As<Napi::Float32Array>();
+    if (static_cast<int64_t>(input.ElementLength()) != compiled_.input_elements) {
+      return rejected(env, Status(Code::kInvalidShape,
+                                  cat("Expected ", compiled_.input_elements, " elements for input (batch ",
+                                      compiled_.batch, " of ", format_shape(compiled_.input_shape),
+                                      ") but received ", input.ElementLength())));
+    }
+    // Copied on the JS thread: the caller's buffer may be detached or reused while the forward runs.
+    std::vector<float> staging(input.Data(), input.Data() + input.ElementLength());
+    auto job = std::make_shared<RunJob>(env, compiled_.pool, std::move(staging), compiled_.output_elements);
+    return state_->start(compiled_.backend, compiled_.threads, std::move(job));
+  });
+}
+
+void NativeExecutable::dispose(const Napi::CallbackInfo&) { compiled_.pool.reset(); }
+
+Napi::Value NativeExecutable::weight_bytes(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(weight_bytes_));
+}
+
+Napi::Value NativeExecutable::activation_bytes(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(activation_bytes_));
+}
+
+}  // namespace resnet
