@@ -171,7 +171,14 @@ export function fromNative(error: unknown, callSite?: Error): ResnetError {
 export function invalidArgument(what: string, name: string, value: unknown): InvalidArgumentError {
   let shown: string;
   try {
-    shown = typeof value === 'string' ? JSON.stringify(value) : typeof value === 'bigint' ? `${value}n` : String(JSON.stringify(value) ?? value);
+    shown =
+      typeof value === 'string'
+        ? JSON.stringify(value)
+        : typeof value === 'bigint'
+          ? `${value}n`
+          : typeof value === 'number'
+            ? String(value) // JSON would print NaN and Infinity as null
+            : String(JSON.stringify(value) ?? value);
   } catch {
     shown = String(value);
   }

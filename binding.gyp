@@ -1,0 +1,47 @@
+# node-gyp build of the same addon, CPU-only (oneDNN), for users who prefer node-gyp to cmake-js:
+#   npx node-gyp rebuild   ->  build/Release/resnet_cudnn.node
+# CMakeLists.txt is the primary build; keep the source list in step with it.
+{
+  "targets": [
+    {
+      "target_name": "resnet_cudnn",
+      "sources": [
+        "native/src/addon.cc",
+        "native/src/backend_registry.cc",
+        "native/src/graph.cc",
+        "native/src/graph_from_js.cc",
+        "native/src/js_engine.cc",
+        "native/src/js_env.cc",
+        "native/src/js_error.cc",
+        "native/src/js_executable.cc",
+        "native/src/status.cc",
+        "native/src/cpu/adaptive_pool.cc",
+        "native/src/cpu/cpu_backend.cc",
+        "native/src/cpu/cpu_executable.cc",
+        "native/src/cpu/lane.cc",
+        "native/src/cpu/lowering.cc",
+        "native/src/cpu/memory_plan.cc"
+      ],
+      "include_dirs": [
+        "<!(node -p \"require('node-addon-api').include_dir\")",
+        "native/src"
+      ],
+      "defines": [
+        "NAPI_VERSION=8",
+        "NAPI_CPP_EXCEPTIONS",
+        "NODE_ADDON_API_DISABLE_DEPRECATED",
+        "RESNET_ADDON_VERSION=\"<!(node -p \"require('./package.json').version\")\""
+      ],
+      "cflags!": ["-fno-exceptions", "-fno-rtti"],
+      "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++14", "-std=gnu++17"],
+      "cflags_cc": ["-std=c++17", "-fexceptions", "-fopenmp", "-O3"],
+      "ldflags": ["-fopenmp"],
+      "libraries": ["-ldnnl"],
+      "xcode_settings": {
+        "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
+        "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
+        "OTHER_CPLUSPLUSFLAGS": ["-fopenmp"]
+      }
+    }
+  ]
+}
