@@ -198,6 +198,11 @@ describe('compile options', () => {
     const info = loadNative().info();
     expect(info.backends.cuda.available).toBe(false);
     expect(info.backends.cuda.reason).toMatch(/built without CUDA/);
+    expect(info.backends.cpu).toMatchObject({ available: true, library: 'oneDNN', runtime: 'OpenMP' });
+    expect(info.backends.cpu.version).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(info.backends.cpu.isa).not.toBe('generic');
+    expect(info.backends.cpu.threads).toBeGreaterThanOrEqual(1);
+    expect(info.addonVersion).toBe((await import('../package.json', { with: { type: 'json' } })).default.version);
   });
 
   it('refuses a NativeExecutable constructed from JavaScript', () => {
@@ -215,6 +220,21 @@ describe('run', () => {
     await expectCode(executable.run(hostile(Array.from({ length: 100 }, () => 0)) as unknown as Float32Array), 'ERR_INVALID_ARGUMENT', /received an array of length 100/);
     await expectCode(executable.run(hostile(undefined) as unknown as Float32Array), 'ERR_INVALID_ARGUMENT', /received undefined/);
     await expect(executable.run(new Float32Array(100))).resolves.toHaveLength(1);
+  });
+
+  it('reads typed-array views at an offset (input and weights) as their own elements', async () => {
+    const graph = validGraph();
+    const conv = graph.ops[0] as ConvOp;
+    const paddedWeight = new Float32Array(conv.weight.length + 5);
+    paddedWeight.set(conv.weight.map((_, i) => Math.sin(i)), 5);
+    const viewGraph: Graph = { ...graph, ops: [{ ...conv, weight: paddedWeight.subarray(5) }] };
+    const copyGraph: Graph = { ...graph, ops: [{ ...conv, weight: paddedWeight.slice(5) }] };
+    const input = Float32Array.from({ length: 53 }, (_, i) => Math.cos(i));
+    using fromView = await compile(viewGraph);
+    using fromCopy = await compile(copyGraph);
+    const [viaView] = await fromView.run(input.subarray(3));
+    const [viaCopy] = await fromCopy.run(input.slice(3));
+    expect(viaView).toEqual(viaCopy);
   });
 
   it('rejects runs after dispose with ERR_DISPOSED, and dispose is idempotent', async () => {

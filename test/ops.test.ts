@@ -3,22 +3,11 @@
 import { describe, expect, it } from 'vitest';
 import type { ConvOp, Graph, GraphOp, Pair } from '../lib/compile/graph.js';
 import { compileGraph } from '../lib/runtime/engine.js';
+import { maxRelativeError, rng } from './helpers.js';
 
 // ---- data ---------------------------------------------------------------------------------------------
 
-/** mulberry32: a small seeded PRNG, so every run sees the same numbers. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const random = prng(20240611);
+const random = rng(20240611);
 function randomArray(length: number, scale = 1): Float32Array {
   const out = new Float32Array(length);
   for (let i = 0; i < length; i++) out[i] = (random() * 2 - 1) * scale;
@@ -186,17 +175,6 @@ function graphOf(shapes: readonly (readonly number[])[], ops: readonly GraphOp[]
   return { values: shapes.map((shape) => ({ shape })), input: 0, outputs, ops };
 }
 
-/** Max |got - want| over max |want|: the test's error measure, per output. */
-function relativeError(got: Float32Array, want: Float64Array): number {
-  let maxRef = 0;
-  let maxDiff = 0;
-  for (let i = 0; i < want.length; i++) {
-    maxRef = Math.max(maxRef, Math.abs(want[i]!));
-    maxDiff = Math.max(maxDiff, Math.abs(got[i]! - want[i]!));
-  }
-  return maxDiff / Math.max(maxRef, 1e-30);
-}
-
 /**
  * Compiles `graph` for `batch`, runs it on random input, and compares every output with `reference`,
  * which computes the outputs from the same input in float64.
@@ -211,7 +189,7 @@ async function check(graph: Graph, batch: number, reference: (x: Batch) => Batch
   want.forEach((expected, k) => {
     expect(expected.shape).toEqual(graph.values[graph.outputs[k]!]!.shape); // the hand-built graph agrees with the reference
     expect(got[k]).toHaveLength(expected.data.length);
-    expect(relativeError(got[k]!, expected.data)).toBeLessThanOrEqual(1e-5);
+    expect(maxRelativeError(got[k]!, expected.data)).toBeLessThanOrEqual(1e-5);
   });
 }
 

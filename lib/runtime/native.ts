@@ -2,8 +2,8 @@
  * Loading the native addon, and its typed interface. The loader sets the OpenMP environment first
  * (libgomp reads it once, when the addon pulls it in), then tries the candidate binaries in order and,
  * when none loads, throws one {@link NativeLoadError} listing the fixes (sharp's habit).
+ * The addon's description types are public (see `backendInfo`); the loader and raw handles are internal.
  * @module
- * @internal
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -43,7 +43,10 @@ export interface NativeInfo {
 /** The backends the addon knows. */
 export type BackendName = 'cpu' | 'cuda';
 
-/** Options of the addon's `compile`. */
+/**
+ * Options of the addon's `compile`.
+ * @internal
+ */
 export interface NativeCompileOptions {
   readonly backend: BackendName;
   readonly batch: number;
@@ -51,7 +54,10 @@ export interface NativeCompileOptions {
   readonly threads?: number;
 }
 
-/** A compiled graph inside the addon. Errors are plain `Error`s with a `code` (see `fromNative`). */
+/**
+ * A compiled graph inside the addon. Errors are plain `Error`s with a `code` (see `fromNative`).
+ * @internal
+ */
 export interface NativeExecutable {
   /** `input` is N·C·H·W floats (NCHW); resolves to one plain row-major array per graph output. */
   run(input: Float32Array): Promise<Float32Array[]>;
@@ -63,7 +69,10 @@ export interface NativeExecutable {
   readonly activationBytes: number;
 }
 
-/** The addon's exports. */
+/**
+ * The addon's exports.
+ * @internal
+ */
 export interface NativeAddon {
   compile(graph: Graph, options: NativeCompileOptions): Promise<NativeExecutable>;
   info(): NativeInfo;
@@ -74,9 +83,9 @@ export interface NativeAddon {
 export const addonPathVariable = 'RESNET_CUDNN_ADDON';
 
 /**
- * OpenMP wait policy set before loading, unless the user set one: idle OpenMP threads sleep at once
- * instead of spinning, so they leave the cores to the JS thread and to neighbours. The measurements
- * behind the choice are in native/README.md.
+ * OpenMP wait policy set before loading, unless the user chose one (OMP_WAIT_POLICY or GOMP_SPINCOUNT):
+ * idle OpenMP threads sleep at once instead of spinning, so they leave the cores to the JS thread and to
+ * neighbours. The measurements behind the choice are in native/README.md.
  */
 export const defaultWaitPolicy = 'PASSIVE';
 
@@ -103,11 +112,15 @@ function isNativeAddon(value: unknown): value is NativeAddon {
 
 /**
  * Loads the addon once per process (per worker) and returns it.
+ * @internal
  * @throws NativeLoadError when no candidate binary loads, with the fixes.
  */
 export function loadNative(): NativeAddon {
   if (cached) return cached;
-  process.env.OMP_WAIT_POLICY ??= defaultWaitPolicy;
+  // libgomp reads these once, when the addon loads it; GOMP_SPINCOUNT would override the policy's spinning.
+  if (process.env.OMP_WAIT_POLICY === undefined && process.env.GOMP_SPINCOUNT === undefined) {
+    process.env.OMP_WAIT_POLICY = defaultWaitPolicy;
+  }
   const require = createRequire(import.meta.url);
   const failures: string[] = [];
   for (const file of candidates()) {

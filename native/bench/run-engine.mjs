@@ -1,6 +1,7 @@
 // Measurement aid, one engine per process (so neither engine's idle threads disturb the other):
 //   node native/bench/run-engine.mjs <ours|ort> <model> <batch> <iterations> [threads]
 // Prints one JSON line: { engine, model, batch, ms: [per-iteration ms], output: first 8 logits }.
+// OMP_WAIT_POLICY=default leaves libgomp's own default (spin a while, then sleep) in place.
 import { createRequire } from 'node:module';
 import { buildResnet } from './resnet-models.mjs';
 
@@ -14,7 +15,8 @@ for (let i = 0; i < input.length; i++) input[i] = Math.sin(i * 0.001);
 
 let run;
 if (engine === 'ours') {
-  process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
+  if (process.env.OMP_WAIT_POLICY === 'default') delete process.env.OMP_WAIT_POLICY;
+  else process.env.OMP_WAIT_POLICY ??= 'PASSIVE'; // what lib/runtime/native.ts does
   const addon = createRequire(import.meta.url)('../../build/Release/resnet_cudnn.node');
   const executable = await addon.compile(graph, { backend: 'cpu', batch, threads });
   run = async () => (await executable.run(input))[0];

@@ -20,12 +20,14 @@ Napi::Promise EnvState::start(Backend* backend, int threads, std::shared_ptr<Asy
     backend->attach(this);
     attached_.push_back(backend);
   }
-  if (pending_++ == 0) channel_.Ref(env_);
   Napi::Promise promise = job->promise();
   backend->submit(this, threads, [this, job]() mutable {
     job->execute();
     post(std::move(job));
   });
+  // Counted once queued (a failed submit throws and leaves nothing pending); the job settles on this
+  // thread, so it cannot finish before the count is taken.
+  if (pending_++ == 0) channel_.Ref(env_);
   return promise;
 }
 

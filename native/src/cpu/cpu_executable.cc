@@ -51,6 +51,11 @@ CpuExecutable::CpuExecutable(dnnl::engine engine, Program program)
     if (request_of[id] >= 0) plan_.offsets[id] = arena.offsets[request_of[id]];
   }
   for (const Step& step : program_.steps) scratchpad_bytes_ = std::max(scratchpad_bytes_, step.scratchpad.get_size());
+  for (size_t id = 0; id < program_.views.size(); ++id) {
+    const Buffer& buffer = program_.buffers[program_.views[id].buffer];
+    if (buffer.kind == BufferKind::kInput) input_views_.push_back(static_cast<int>(id));
+    if (buffer.kind == BufferKind::kOutput) output_views_.emplace_back(static_cast<int>(id), buffer.output_index);
+  }
 }
 
 Result<std::unique_ptr<ExecutionContext>> CpuExecutable::create_context() const {
@@ -81,12 +86,9 @@ Result<std::unique_ptr<ExecutionContext>> CpuExecutable::create_context() const 
 Status CpuExecutable::run(ExecutionContext& base, const float* input, const std::vector<float*>& outputs) const {
   auto& context = static_cast<CpuContext&>(base);
   return dnnl_guard("running the forward pass", [&] {
-    for (size_t id = 0; id < program_.views.size(); ++id) {
-      const Buffer& buffer = program_.buffers[program_.views[id].buffer];
-      // oneDNN takes non-const handles; no step writes a view of the input buffer (lowering ensures it).
-      if (buffer.kind == BufferKind::kInput) context.views[id].set_data_handle(const_cast<float*>(input));
-      if (buffer.kind == BufferKind::kOutput) context.views[id].set_data_handle(outputs.at(buffer.output_index));
-    }
+    // oneDNN takes non-const handles; no step writes a view of the input buffer (lowering ensures it).
+    for (int view : input_views_) context.views[view].set_data_handle(const_cast<float*>(input));
+    for (const auto& [view, output] : output_views_) context.views[view].set_data_handle(outputs.at(output));
     for (size_t i = 0; i < program_.steps.size(); ++i) {
       const Step& step = program_.steps[i];
       const std::unordered_map<int, dnnl::memory>& args = context.args[i];

@@ -25,6 +25,8 @@ class CpuExecutable final : public Executable {
   Program program_;
   MemoryPlan plan_;                  // offsets of the arena buffers, by buffer id (0 for the others)
   size_t scratchpad_bytes_ = 0;      // the largest scratchpad of any step (steps run one at a time)
+  std::vector<int> input_views_;     // views of the input buffer, bound to the caller's input per run
+  std::vector<std::pair<int, int>> output_views_;  // (view, graph output) bound to the result arrays per run
 };
 
 }  // namespace resnet
