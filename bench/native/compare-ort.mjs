@@ -1,6 +1,6 @@
 // Measurement aid: the native engine against onnxruntime-node on the same ResNet weights (float32, CPU,
 // 2 threads each), one engine per child process, rounds interleaved so that load drifts hit both alike.
-//   node native/bench/compare-ort.mjs [rounds] [model:batch:iterations ...]
+//   node bench/native/compare-ort.mjs [rounds] [model:batch:iterations ...]
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 

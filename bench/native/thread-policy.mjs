@@ -2,7 +2,7 @@
 // policy, on an idle machine and beside a busy neighbour (`yes > /dev/null`, or a second process running
 // forwards in a loop). Rounds are interleaved so that drifts in machine load spread over all cells.
 // A policy `spin:N` leaves OMP_WAIT_POLICY unset and sets GOMP_SPINCOUNT=N (spin N rounds, then sleep).
-//   node native/bench/thread-policy.mjs [rounds] [iterations] [policy,policy,...] [model]
+//   node bench/native/thread-policy.mjs [rounds] [iterations] [policy,policy,...] [model]
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 

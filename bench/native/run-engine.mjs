@@ -1,5 +1,5 @@
 // Measurement aid, one engine per process (so neither engine's idle threads disturb the other):
-//   node native/bench/run-engine.mjs <ours|ort> <model> <batch> <iterations> [threads]
+//   node bench/native/run-engine.mjs <ours|ort> <model> <batch> <iterations> [threads]
 // Prints one JSON line: { engine, model, batch, ms: [per-iteration ms], output: first 8 logits }.
 // OMP_WAIT_POLICY=default leaves libgomp's own default (spin a while, then sleep) in place.
 import { createRequire } from 'node:module';
