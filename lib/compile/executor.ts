@@ -15,6 +15,8 @@ import { getNumThreads } from '../runtime/threads.js';
 
 /** How many compiled batch sizes/shapes one module keeps (a server with a few batch sizes fits). */
 const EXECUTABLES_PER_MODULE = 8;
+/** How many lowered graphs (input shapes) one module keeps: each holds a copy of the weights. */
+const GRAPHS_PER_MODULE = 4;
 
 interface ModuleCache {
   version: number;
@@ -93,8 +95,11 @@ export class CompiledExecutor implements ForwardExecutor {
     if (!entry) {
       const trace = Tracer.trace(module, sampleShape);
       entry = { graph: lower(trace), outputShape: trace.output.shape };
-      cache.graphs.set(key, entry);
+      if (cache.graphs.size >= GRAPHS_PER_MODULE) cache.graphs.delete(cache.graphs.keys().next().value!);
+    } else {
+      cache.graphs.delete(key); // re-inserted below: Map order is recency order
     }
+    cache.graphs.set(key, entry);
     return entry;
   }
 

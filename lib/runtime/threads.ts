@@ -7,20 +7,27 @@
 import { availableParallelism } from 'node:os';
 import { invalidArgument } from '../errors.js';
 
-function fromEnvironment(): number | undefined {
-  const raw = process.env.RESNET_NUM_THREADS;
-  if (raw === undefined || raw === '') return undefined;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > 1024) throw invalidArgument('an integer from 1 to 1024', 'RESNET_NUM_THREADS', raw);
+/** More threads than CPUs only slows OpenMP down (and risks hitting a container's thread limit). */
+const maxThreads = availableParallelism();
+
+function checkCount(n: unknown, name: string): number {
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > maxThreads) {
+    throw invalidArgument(`an integer from 1 to ${maxThreads} (the CPUs this process may use)`, name, n);
+  }
   return n;
 }
 
-let threads: number = fromEnvironment() ?? availableParallelism();
+function fromEnvironment(): number | undefined {
+  const raw = process.env.RESNET_NUM_THREADS;
+  if (raw === undefined || raw === '') return undefined;
+  return checkCount(Number(raw), 'RESNET_NUM_THREADS');
+}
 
-/** Sets the number of CPU threads each forward uses (an integer from 1 to 1024). */
+let threads: number = fromEnvironment() ?? maxThreads;
+
+/** Sets the number of CPU threads each forward uses (from 1 to the number of CPUs this process may use). */
 export function setNumThreads(n: number): void {
-  if (!Number.isInteger(n) || n < 1 || n > 1024) throw invalidArgument('an integer from 1 to 1024', 'threads', n);
-  threads = n;
+  threads = checkCount(n, 'threads');
 }
 
 /** The number of CPU threads each forward uses. */

@@ -19,7 +19,8 @@ class AsyncJob {
   virtual ~AsyncJob() = default;
 
   Napi::Promise promise() const { return deferred_.Promise(); }
-  /// Off the JS thread, where the backend runs work. Must not touch Node-API or throw.
+  /// Off the JS thread, where the backend runs work. Must not touch Node-API; should report failures
+  /// through its own status (an exception that escapes still rejects the promise, see EnvState::start).
   virtual void execute() = 0;
   /// On the JS thread: resolves or rejects the promise.
   virtual void settle(Napi::Env env, const Napi::Promise::Deferred& deferred) = 0;
@@ -27,6 +28,7 @@ class AsyncJob {
  private:
   friend class EnvState;
   Napi::Promise::Deferred deferred_;
+  Status escaped_;  // set when execute() threw: the promise is rejected with it instead of settled
 };
 
 class EnvState {
@@ -46,7 +48,7 @@ class EnvState {
   static void deliver(Napi::Env env, Napi::Function, EnvState* state, Completion* completion);
   using Channel = Napi::TypedThreadSafeFunction<EnvState, Completion, &EnvState::deliver>;
 
-  void post(Completion job);  // off the JS thread
+  void post(Completion* completion);  // off the JS thread; takes ownership
   void cleanup();
 
   Napi::Env env_;

@@ -3,6 +3,7 @@
 #include <omp.h>
 #include <sched.h>
 
+#include <algorithm>
 #include <vector>
 
 namespace resnet {
@@ -74,7 +75,9 @@ void Lane::loop() {
       queue_.pop_front();
       running_client_ = job.client;
     }
-    omp_set_num_threads(job.threads);
+    // Never more threads than CPUs: oversubscription only slows OpenMP down, and libgomp ends the whole
+    // process (gomp_fatal) when it cannot create a thread, e.g. under a container's pids limit.
+    omp_set_num_threads(std::max(1, std::min(job.threads, available_cpus())));
     try {
       job.work();
     } catch (...) {
