@@ -26,7 +26,8 @@ export interface DTypeArrays {
 /** Any typed array a tensor can hold. */
 export type TensorData = DTypeArrays[DType];
 
-const arrayTypes = {
+/** The typed-array constructor of each dtype. @internal */
+export const arrayTypes = {
   float32: Float32Array,
   float64: Float64Array,
   float16: Uint16Array,

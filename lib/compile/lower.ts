@@ -77,6 +77,15 @@ export function lower(trace: Trace, options: LowerOptions = {}): Graph {
     valueOf.set(node.output, graphId);
   };
   const outShape = (node: TraceNode): readonly number[] => trace.values[node.output]!.shape;
+  /** A conv reading the node's input and writing a new value, with no residual or ReLU (yet). */
+  const conv = (node: TraceNode, fields: Omit<ConvOp, 'op' | 'src' | 'dst' | 'residual' | 'relu'>): Mutable<ConvOp> => ({
+    op: 'conv',
+    src: graphValue(node.inputs[0]!),
+    dst: newValue(outShape(node)),
+    residual: -1,
+    relu: false,
+    ...fields,
+  });
 
   for (const node of trace.nodes) {
     switch (node.op) {
@@ -85,12 +94,7 @@ export function lower(trace: Trace, options: LowerOptions = {}): Graph {
         const bias = new Float32Array(m.outChannels);
         if (m.bias) bias.set(m.bias.data as Float32Array);
         emit(
-          {
-            op: 'conv',
-            src: graphValue(node.inputs[0]!),
-            dst: newValue(outShape(node)),
-            residual: -1,
-            relu: false,
+          conv(node, {
             outChannels: m.outChannels,
             kernel: pair(m.kernelSize),
             stride: pair(m.stride),
@@ -99,35 +103,32 @@ export function lower(trace: Trace, options: LowerOptions = {}): Graph {
             groups: m.groups,
             weight: Float32Array.from(m.weight.data as Float32Array),
             bias,
-          },
+          }),
           node,
         );
         break;
       }
       case 'batch_norm2d': {
         const { scale, shift } = batchNormAffine(node.module);
-        const conv = soleProducer(node);
-        if (conv?.op === 'conv' && conv.residual < 0 && !conv.relu) {
-          foldIntoConv(conv, scale, shift);
-          alias(node, conv.dst);
+        const writer = soleProducer(node);
+        if (writer?.op === 'conv' && writer.residual < 0 && !writer.relu) {
+          foldIntoConv(writer, scale, shift);
+          alias(node, writer.dst);
         } else {
+          // A BatchNorm with nothing to fold into: a per-channel affine map is a depthwise 1×1 conv.
           const c = node.module.numFeatures;
+          const one: Pair = [1, 1];
           emit(
-            {
-              op: 'conv',
-              src: graphValue(node.inputs[0]!),
-              dst: newValue(outShape(node)),
-              residual: -1,
-              relu: false,
+            conv(node, {
               outChannels: c,
-              kernel: [1, 1],
-              stride: [1, 1],
+              kernel: one,
+              stride: one,
               padding: [0, 0],
-              dilation: [1, 1],
+              dilation: one,
               groups: c,
               weight: Float32Array.from(scale),
               bias: Float32Array.from(shift),
-            },
+            }),
             node,
           );
         }
@@ -147,11 +148,11 @@ export function lower(trace: Trace, options: LowerOptions = {}): Graph {
         const [a, b] = [graphValue(node.inputs[0]!), graphValue(node.inputs[1]!)];
         // The operand written last: the other one is already computed when its conv runs.
         const later = (producer.get(a) ?? -1) > (producer.get(b) ?? -1) ? 0 : 1;
-        const conv = soleProducer(node, later);
+        const writer = soleProducer(node, later);
         const other = later === 0 ? b : a;
-        if (conv?.op === 'conv' && conv.residual < 0 && !conv.relu && other !== conv.dst) {
-          (conv as Mutable<ConvOp>).residual = other;
-          alias(node, conv.dst);
+        if (writer?.op === 'conv' && writer.residual < 0 && !writer.relu && other !== writer.dst) {
+          writer.residual = other;
+          alias(node, writer.dst);
         } else {
           const add: Mutable<AddOp> = { op: 'add', a, b, dst: newValue(outShape(node)), relu: false };
           emit(add, node);

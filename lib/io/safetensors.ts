@@ -19,7 +19,7 @@
  */
 import { readFile, open, type FileHandle } from 'node:fs/promises';
 import { InvalidArgumentError, InvalidFileError, UnsupportedError, invalidArgument } from '../errors.js';
-import { Tensor, dtypeSize, formatShape, type DType, type DTypeArrays } from '../tensor.js';
+import { Tensor, arrayTypes, dtypeSize, formatShape, type DType, type DTypeArrays } from '../tensor.js';
 import { littleEndianBytes, swapToHostOrder } from './endian.js';
 import { parseStrictJson, type JsonObject, type JsonValue } from './strict-json.js';
 import type { StateDict } from '../nn/module.js';
@@ -62,18 +62,6 @@ const alignmentRank: Record<DType, number> = {
 
 const toFileDType = Object.fromEntries(Object.entries(fileDTypes).map(([k, v]) => [v, k])) as Record<DType, FileDType>;
 
-const arrayOf: { [D in DType]: new (buffer: ArrayBuffer) => DTypeArrays[D] } = {
-  float32: Float32Array,
-  float64: Float64Array,
-  float16: Uint16Array,
-  bfloat16: Uint16Array,
-  int64: BigInt64Array,
-  int32: Int32Array,
-  int16: Int16Array,
-  int8: Int8Array,
-  uint8: Uint8Array,
-  bool: Uint8Array,
-};
 
 const u64Max = (1n << 64n) - 1n;
 
@@ -233,7 +221,7 @@ export function parseSafetensorsFile(bytes: Uint8Array): SafetensorsContents {
     const copy = new Uint8Array(e.end - e.begin);
     copy.set(bytes.subarray(dataStart + e.begin, dataStart + e.end));
     swapToHostOrder(copy, dtypeSize[e.dtype]);
-    const data = new arrayOf[e.dtype](copy.buffer);
+    const data = new (arrayTypes[e.dtype] as new (buffer: ArrayBuffer) => DTypeArrays[DType])(copy.buffer);
     defineEntry(tensors, e.name, Tensor.from(data, e.shape, e.dtype) as Tensor);
   }
   return { tensors, metadata };
