@@ -1,0 +1,85 @@
+/**
+ * The `resnet` command as a user runs it: the compiled CLI in a child process (needs `npm run build`,
+ * which the README's set-up and CI do; skipped with a message otherwise).
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import * as ort from 'onnxruntime-node';
+
+const cli = new URL('../dist/cli/main.js', import.meta.url).pathname;
+const built = existsSync(cli);
+if (!built) console.warn(`test/cli.test.ts: skipped, ${cli} is missing (run npm run build)`);
+const run = promisify(execFile);
+
+async function resnet(...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [cli, ...args], { timeout: 240_000 });
+    return { stdout, stderr, code: 0 };
+  } catch (error) {
+    const e = error as { stdout: string; stderr: string; code: number };
+    return { stdout: e.stdout, stderr: e.stderr, code: e.code };
+  }
+}
+
+describe.runIf(built)('resnet CLI', () => {
+  it('info --json reports the version and the oneDNN backend', async () => {
+    const { stdout, code } = await resnet('info', '--json');
+    expect(code).toBe(0);
+    const info = JSON.parse(stdout);
+    expect(info.version).toMatch(/^\d+\.\d+\.\d+/);
+    expect(info.backends.cpu.library).toBe('oneDNN');
+    expect(info.backends.cpu.version).toMatch(/^\d+\.\d+/);
+    expect(info.backends.cpu.isa.length).toBeGreaterThan(0);
+    expect(info.backends.cuda.available).toBe(false);
+  });
+
+  it('bench --compare onnxruntime prints both engines, and --json gives the rows', async () => {
+    const { stdout, code } = await resnet('bench', '--model', 'resnet18', '--input-size', '64', '--batch', '1,2', '--iters', '2', '--warmup', '1', '--threads', '1', '--compare', 'onnxruntime', '--json');
+    expect(code).toBe(0);
+    const rows = JSON.parse(stdout) as { batch: number; engine: string; imgPerSec: number; ratio?: number; gflops: number }[];
+    expect(rows.map((r) => r.batch)).toEqual([1, 1, 2, 2]);
+    expect(rows[0]!.engine).toBe('resnet-cudnn (cpu)');
+    expect(rows[1]!.engine).toMatch(/^onnxruntime-node /);
+    for (const r of rows) expect(r.imgPerSec).toBeGreaterThan(0);
+    expect(rows[0]!.ratio).toBeCloseTo(rows[0]!.imgPerSec / rows[1]!.imgPerSec, 6);
+    // resnet18 at 64x64: every feature map is 2/7 of the 224 one's side, so the convs cost
+    // (1814.08 − 0.512) M MAC × 4/49 and the fc 0.512 M: 148.55 M MAC = 0.2971 GFLOP per image.
+    expect(rows[0]!.gflops / rows[0]!.imgPerSec).toBeCloseTo(0.2971, 3);
+  });
+
+  it('bench prints a table by default', async () => {
+    const { stdout, code } = await resnet('bench', '--model', 'resnet18', '--input-size', '32', '--batch', '1', '--iters', '1', '--warmup', '1');
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/model\s+batch\s+engine\s+img\/s\s+ms median\s+ms p90\s+GFLOP\/s/);
+    expect(stdout).toMatch(/resnet18\s+1\s+resnet-cudnn \(cpu\)/);
+  });
+
+  it('export writes an ONNX file that onnxruntime runs', async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'resnet-cli-')), 'r18.onnx');
+    const { code, stdout } = await resnet('export', '--model', 'resnet18', '--num-classes', '5', '--input-size', '64', '--out', out);
+    expect(code).toBe(0);
+    expect(stdout).toContain(out);
+    expect(statSync(out).size).toBeGreaterThan(40e6); // 11.2 M float32 parameters
+    const session = await ort.InferenceSession.create(out);
+    const result = await session.run({ input: new ort.Tensor('float32', new Float32Array(2 * 3 * 64 * 64).fill(0.5), [2, 3, 64, 64]) });
+    expect(result.output!.dims).toEqual([2, 5]);
+    await session.release();
+  });
+
+  it('an unknown model exits 1 with the choices', async () => {
+    const { code, stderr } = await resnet('bench', '--model', 'resnet19', '--iters', '1');
+    expect(code).toBe(1);
+    expect(stderr).toContain('Unknown model "resnet19"; choose one of resnet101, resnet152, resnet18');
+    expect(stderr).toContain('[ERR_INVALID_ARGUMENT]');
+  });
+
+  it('a bad batch list is refused before any work', async () => {
+    const { code, stderr } = await resnet('bench', '--batch', '1,x');
+    expect(code).toBe(1);
+    expect(stderr).toContain('expected a positive integer but received "x"');
+  });
+});
