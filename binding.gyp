@@ -14,6 +14,7 @@
         "native/src/js_env.cc",
         "native/src/js_error.cc",
         "native/src/js_executable.cc",
+        "native/src/js_prepared_graph.cc",
         "native/src/status.cc",
         "native/src/cpu/adaptive_pool.cc",
         "native/src/cpu/cpu_backend.cc",

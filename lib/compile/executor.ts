@@ -1,26 +1,27 @@
 /**
- * The forward executor: what `Module.forward` calls. It validates the input, traces and lowers the
- * module once per input shape and weights version, compiles once per batch size, and runs.
+ * The forward executor: what `Module.forward` calls. It validates the input, traces, lowers and prepares
+ * the module once per input shape and weights version (the lowered graph's weights cross into native
+ * memory there, and the JS copy is dropped), compiles the prepared graph once per batch size (the batch
+ * sizes share their weights), and runs.
  * @module
  */
 import { DTypeError, ShapeError, fromNative } from '../errors.js';
 import { Tensor, formatShape } from '../tensor.js';
 import { Tracer } from '../nn/trace.js';
 import type { ForwardExecutor, Module } from '../nn/module.js';
-import type { Graph } from './graph.js';
 import { lower } from './lower.js';
 import { PromiseLru } from './cache.js';
-import { compileGraph, type Executable } from '../runtime/engine.js';
+import { compileGraph, prepareGraph, type Executable, type PreparedGraph } from '../runtime/engine.js';
 import { getNumThreads } from '../runtime/threads.js';
 
 /** How many compiled batch sizes/shapes one module keeps (a server with a few batch sizes fits). */
 const EXECUTABLES_PER_MODULE = 8;
-/** How many lowered graphs (input shapes) one module keeps: each holds a copy of the weights. */
+/** How many prepared graphs (input shapes) one module keeps: each holds a native copy of the weights. */
 const GRAPHS_PER_MODULE = 4;
 
 interface ModuleCache {
   version: number;
-  graphs: Map<string, { graph: Graph; outputShape: readonly number[] }>;
+  graphs: Map<string, { prepared: PreparedGraph; outputShape: readonly number[] }>;
   executables: PromiseLru<Executable>;
 }
 
@@ -77,6 +78,8 @@ export class CompiledExecutor implements ForwardExecutor {
     let cache = this.modules.get(module);
     if (!cache || cache.version !== module.version) {
       cache?.executables.clear();
+      // Executables (and compiles in flight) keep the weights they use; the native copies go now.
+      for (const { prepared } of cache?.graphs.values() ?? []) prepared.dispose();
       cache = {
         version: module.version,
         graphs: new Map(),
@@ -87,15 +90,20 @@ export class CompiledExecutor implements ForwardExecutor {
     return cache;
   }
 
-  /** The lowered graph of `module` for per-sample input shape `[C, H, W]` (cached). */
-  graphFor(module: Module, sampleShape: readonly number[]): { graph: Graph; outputShape: readonly number[] } {
+  /** The prepared graph of `module` for per-sample input shape `[C, H, W]` (cached). */
+  graphFor(module: Module, sampleShape: readonly number[]): { prepared: PreparedGraph; outputShape: readonly number[] } {
     const cache = this.cacheOf(module);
     const key = sampleShape.join('x');
     let entry = cache.graphs.get(key);
     if (!entry) {
       const trace = Tracer.trace(module, sampleShape);
-      entry = { graph: lower(trace), outputShape: trace.output.shape };
-      if (cache.graphs.size >= GRAPHS_PER_MODULE) cache.graphs.delete(cache.graphs.keys().next().value!);
+      // The lowered graph (a JS copy of the weights) is garbage once prepared.
+      entry = { prepared: prepareGraph(lower(trace)), outputShape: trace.output.shape };
+      if (cache.graphs.size >= GRAPHS_PER_MODULE) {
+        const oldest = cache.graphs.keys().next().value!;
+        cache.graphs.get(oldest)!.prepared.dispose();
+        cache.graphs.delete(oldest);
+      }
     } else {
       cache.graphs.delete(key); // re-inserted below: Map order is recency order
     }
@@ -107,12 +115,12 @@ export class CompiledExecutor implements ForwardExecutor {
     const callSite = new Error();
     const { data, shape } = forwardInput(x);
     const [batch, ...sample] = shape;
-    const { graph, outputShape } = this.graphFor(module, sample);
+    const { prepared, outputShape } = this.graphFor(module, sample);
     const threads = getNumThreads();
     const cache = this.cacheOf(module);
     const key = `${sample.join('x')}/${batch}/cpu/${threads}`;
     try {
-      const executable = await cache.executables.get(key, () => compileGraph(graph, { backend: 'cpu', batch, threads }));
+      const executable = await cache.executables.get(key, () => compileGraph(prepared, { backend: 'cpu', batch, threads }));
       const [output] = await this.leases.use(executable, (e) => e.run(data));
       return Tensor.from(output!, [batch, ...outputShape]);
     } catch (error) {

@@ -63,10 +63,22 @@ export interface NativeExecutable {
   run(input: Float32Array): Promise<Float32Array[]>;
   /** Frees the weights and activation memory; idempotent. Later runs reject with `ERR_DISPOSED`. */
   dispose(): void;
-  /** Bytes of weights in the backend's layout. */
+  /** Bytes of weights in the backend's layout, shared ones included. */
   readonly weightBytes: number;
+  /** Of `weightBytes`, those shared with an earlier executable of the same prepared graph. */
+  readonly sharedWeightBytes: number;
   /** Bytes of activation memory (arena and scratchpad) of one execution context. */
   readonly activationBytes: number;
+}
+
+/**
+ * A validated graph whose weights were copied into the addon once; executables compiled from it share
+ * weight memory.
+ * @internal
+ */
+export interface NativePreparedGraph {
+  /** Drops this handle's reference to the weights; idempotent. Later compiles reject with `ERR_DISPOSED`. */
+  dispose(): void;
 }
 
 /**
@@ -74,9 +86,12 @@ export interface NativeExecutable {
  * @internal
  */
 export interface NativeAddon {
-  compile(graph: Graph, options: NativeCompileOptions): Promise<NativeExecutable>;
+  /** Validates `graph` and copies its weights, synchronously; throws coded errors like `compile`. */
+  prepare(graph: Graph): NativePreparedGraph;
+  compile(graph: Graph | NativePreparedGraph, options: NativeCompileOptions): Promise<NativeExecutable>;
   info(): NativeInfo;
   readonly NativeExecutable: abstract new () => NativeExecutable;
+  readonly NativePreparedGraph: abstract new () => NativePreparedGraph;
 }
 
 /** Environment variable naming an addon binary to load instead of the one built in this package. */
@@ -107,7 +122,7 @@ function candidates(): string[] {
 
 function isNativeAddon(value: unknown): value is NativeAddon {
   const addon = value as Partial<NativeAddon> | null;
-  return typeof addon?.compile === 'function' && typeof addon.info === 'function' && typeof addon.NativeExecutable === 'function';
+  return typeof addon?.compile === 'function' && typeof addon.prepare === 'function' && typeof addon.info === 'function' && typeof addon.NativeExecutable === 'function';
 }
 
 /**

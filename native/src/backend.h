@@ -1,12 +1,15 @@
-// The one interface every backend implements (ggml's split): compile a Graph for a batch size into an
-// Executable that owns the weights in the backend's layout; execution contexts hold the per-run state
+// The one interface every backend implements (ggml's split): compile a PreparedGraph for a batch size into
+// an Executable that holds the weights in the backend's layout (shared with the other executables of
+// that PreparedGraph where the layouts agree); execution contexts hold the per-run state
 // (activation memory, staging); a run entry; and which ops the backend supports. Backends also say where
 // their work runs, since "off the JS thread" means a different place for each (the CPU lane, a CUDA
 // stream's host thread).
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <variant>
@@ -24,6 +27,36 @@ struct CompileOptions {
   int threads = 0;
 };
 
+class Backend;
+
+/// A validated graph whose weights crossed into native memory once (TensorRT's engine/context split one
+/// level up): every executable compiled from it, for any batch size, may share what its backend derives
+/// from the weights. Immutable but for the backends' states; thread-safe. Executables never point back
+/// to it, so it may die while they live.
+class PreparedGraph {
+ public:
+  explicit PreparedGraph(Graph graph) : graph_(std::move(graph)) {}
+  PreparedGraph(const PreparedGraph&) = delete;
+  PreparedGraph& operator=(const PreparedGraph&) = delete;
+
+  const Graph& graph() const { return graph_; }
+
+  /// What `backend` keeps for this graph (for the CPU backend, its cache of reordered weights), made by
+  /// `make` on the first call for that backend.
+  template <typename State, typename Make>
+  std::shared_ptr<State> backend_state(const Backend* backend, Make make) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::shared_ptr<void>& state = states_[backend];
+    if (!state) state = make();
+    return std::static_pointer_cast<State>(state);
+  }
+
+ private:
+  const Graph graph_;
+  std::mutex mutex_;
+  std::map<const Backend*, std::shared_ptr<void>> states_;
+};
+
 /// Per-run state: activation memory, workspace, staging. One run at a time uses a context.
 class ExecutionContext {
  public:
@@ -35,8 +68,11 @@ class ExecutionContext {
 class Executable {
  public:
   virtual ~Executable() = default;
-  /// Bytes of weights held in the backend's layout.
+  /// Bytes of weights held in the backend's layout (shared ones included).
   virtual size_t weight_bytes() const = 0;
+  /// Of weight_bytes(), those an earlier executable of the same PreparedGraph had already placed in the
+  /// same layout and this one shares rather than copies (0 for a graph compiled on its own).
+  virtual size_t shared_weight_bytes() const = 0;
   /// Bytes of activation memory (arena and workspace) each context holds.
   virtual size_t activation_bytes() const = 0;
   /// A fresh context for runs of this executable.
@@ -67,7 +103,8 @@ class Backend {
   virtual bool supports(OpKind kind) const = 0;
 
   /// Compiles a validated graph. Runs where submit() runs work (primitive creation may depend on it).
-  virtual Result<std::shared_ptr<Executable>> compile(const Graph& graph, const CompileOptions& options) = 0;
+  /// The executable may share weight memory with others compiled from the same `graph`.
+  virtual Result<std::shared_ptr<Executable>> compile(PreparedGraph& graph, const CompileOptions& options) = 0;
 
   /// Work posted by one client (a Node-API environment): runs off the JS thread, in submission order.
   using Work = std::function<void()>;

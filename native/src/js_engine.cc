@@ -4,6 +4,7 @@
 #include "graph_from_js.h"
 #include "js_error.h"
 #include "js_executable.h"
+#include "js_prepared_graph.h"
 
 #ifndef RESNET_ADDON_VERSION
 #error "RESNET_ADDON_VERSION must be defined by the build (the package.json version)"
@@ -14,11 +15,13 @@ namespace {
 
 class CompileJob final : public AsyncJob {
  public:
-  CompileJob(Napi::Env env, EnvState& state, Backend* backend, Graph graph, CompileOptions options)
+  CompileJob(Napi::Env env, EnvState& state, Backend* backend, std::shared_ptr<PreparedGraph> graph,
+             CompileOptions options)
       : AsyncJob(env), state_(state), backend_(backend), graph_(std::move(graph)), options_(options) {}
 
   void execute() override {
-    Result<std::shared_ptr<Executable>> executable = backend_->compile(graph_, options_);
+    const Graph& graph = graph_->graph();
+    Result<std::shared_ptr<Executable>> executable = backend_->compile(*graph_, options_);
     if (!executable.ok()) {
       status_ = executable.status();
       return;
@@ -35,10 +38,11 @@ class CompileJob final : public AsyncJob {
     compiled_.backend = backend_;
     compiled_.threads = options_.threads;
     compiled_.batch = options_.batch;
-    compiled_.input_shape = graph_.values[graph_.input];
+    compiled_.input_shape = graph.values[graph.input];
     compiled_.input_elements = options_.batch * numel(compiled_.input_shape);
-    for (int output : graph_.outputs) compiled_.output_elements.push_back(options_.batch * numel(graph_.values[output]));
-    graph_ = Graph();  // the weights now live in the backend's layout
+    for (int output : graph.outputs) compiled_.output_elements.push_back(options_.batch * numel(graph.values[output]));
+    // The weights now live in the backend's layout; a graph prepared for this compile alone dies here.
+    graph_.reset();
   }
 
   void settle(Napi::Env env, const Napi::Promise::Deferred& deferred) override {
@@ -52,7 +56,7 @@ class CompileJob final : public AsyncJob {
  private:
   EnvState& state_;
   Backend* backend_;
-  Graph graph_;
+  std::shared_ptr<PreparedGraph> graph_;
   CompileOptions options_;
   CompiledGraph compiled_;
   Status status_;
@@ -69,22 +73,28 @@ Napi::Value to_js(Napi::Env env, const InfoValue& value) {
 Napi::Value compile(const Napi::CallbackInfo& info, EnvState& state) {
   Napi::Env env = info.Env();
   return promise_boundary(env, "compile", [&]() -> Napi::Value {
-    Result<Graph> graph = graph_from_js(info[0]);
-    if (!graph.ok()) return rejected(env, graph.status());
+    Result<std::shared_ptr<PreparedGraph>> prepared = NativePreparedGraph::unwrap(state, info[0]);
+    if (!prepared.ok()) return rejected(env, prepared.status());
+    std::shared_ptr<PreparedGraph> graph = prepared.take();
+    if (!graph) {
+      Result<Graph> parsed = graph_from_js(info[0]);
+      if (!parsed.ok()) return rejected(env, parsed.status());
+      graph = std::make_shared<PreparedGraph>(parsed.take());
+    }
     Result<JsCompileOptions> options = compile_options_from_js(info[1]);
     if (!options.ok()) return rejected(env, options.status());
     Result<Backend*> backend = find_backend(options.value().backend);
     if (!backend.ok()) return rejected(env, backend.status());
-    Status valid = validate(graph.value(), options.value().batch);
+    Status valid = validate(graph->graph(), options.value().batch);
     if (!valid.ok()) return rejected(env, valid);
-    for (const Op& op : graph.value().ops) {
+    for (const Op& op : graph->graph().ops) {
       if (!backend.value()->supports(op.kind)) {
         return rejected(env, Status(Code::kUnsupported, cat("the ", backend.value()->name(), " backend does not run ",
                                                             op_name(op.kind), " ops")));
       }
     }
     CompileOptions compile_options{options.value().batch, options.value().threads};
-    auto job = std::make_shared<CompileJob>(env, state, backend.value(), graph.take(), compile_options);
+    auto job = std::make_shared<CompileJob>(env, state, backend.value(), std::move(graph), compile_options);
     return state.start(backend.value(), compile_options.threads, std::move(job));
   });
 }

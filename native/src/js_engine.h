@@ -1,4 +1,4 @@
-// The addon's functions: compile(graph, options) → Promise<NativeExecutable>, and info().
+// The addon's functions: compile(graph or prepared graph, options) → Promise<NativeExecutable>, and info().
 #pragma once
 
 #include <napi.h>
@@ -7,8 +7,9 @@
 
 namespace resnet {
 
-/// Parses and validates the graph on the JS thread (copying the weights), then compiles it where the
-/// backend runs work. Every failure rejects the promise with a coded Error.
+/// compile(graphOrPrepared, options): takes a NativePreparedGraph, or parses and validates a plain Graph on
+/// the JS thread (copying the weights, for this compile alone), then compiles it where the backend runs
+/// work. Every failure rejects the promise with a coded Error.
 Napi::Value compile(const Napi::CallbackInfo& info, EnvState& state);
 
 /// `{ addonVersion, backends: { cpu: {...}, cuda: {...} } }`.

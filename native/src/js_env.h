@@ -42,6 +42,8 @@ class EnvState {
 
   /// This environment's NativeExecutable class (set when the addon registers it).
   Napi::FunctionReference executable_class;
+  /// This environment's NativePreparedGraph class (set when the addon registers it).
+  Napi::FunctionReference prepared_graph_class;
 
  private:
   using Completion = std::shared_ptr<AsyncJob>;

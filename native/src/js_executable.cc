@@ -63,6 +63,7 @@ Napi::Function NativeExecutable::define(Napi::Env env, EnvState* state) {
                          InstanceMethod<&NativeExecutable::run>("run"),
                          InstanceMethod<&NativeExecutable::dispose>("dispose"),
                          InstanceAccessor<&NativeExecutable::weight_bytes>("weightBytes"),
+                         InstanceAccessor<&NativeExecutable::shared_weight_bytes>("sharedWeightBytes"),
                          InstanceAccessor<&NativeExecutable::activation_bytes>("activationBytes"),
                      },
                      state);
@@ -90,6 +91,7 @@ NativeExecutable::NativeExecutable(const Napi::CallbackInfo& info)
   compiled_ = std::move(*constructing);
   constructing = nullptr;
   weight_bytes_ = compiled_.pool->executable().weight_bytes();
+  shared_weight_bytes_ = compiled_.pool->executable().shared_weight_bytes();
   activation_bytes_ = compiled_.pool->executable().activation_bytes();
 }
 
@@ -122,6 +124,10 @@ void NativeExecutable::dispose(const Napi::CallbackInfo&) { compiled_.pool.reset
 
 Napi::Value NativeExecutable::weight_bytes(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(weight_bytes_));
+}
+
+Napi::Value NativeExecutable::shared_weight_bytes(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(shared_weight_bytes_));
 }
 
 Napi::Value NativeExecutable::activation_bytes(const Napi::CallbackInfo& info) {

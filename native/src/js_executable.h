@@ -38,11 +38,13 @@ class NativeExecutable : public Napi::ObjectWrap<NativeExecutable> {
   Napi::Value run(const Napi::CallbackInfo& info);
   void dispose(const Napi::CallbackInfo& info);
   Napi::Value weight_bytes(const Napi::CallbackInfo& info);
+  Napi::Value shared_weight_bytes(const Napi::CallbackInfo& info);
   Napi::Value activation_bytes(const Napi::CallbackInfo& info);
 
   EnvState* state_;
   CompiledGraph compiled_;
   size_t weight_bytes_ = 0;
+  size_t shared_weight_bytes_ = 0;
   size_t activation_bytes_ = 0;
 };
 

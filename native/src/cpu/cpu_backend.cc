@@ -8,6 +8,7 @@
 #include "cpu/dnnl_guard.h"
 #include "cpu/lane.h"
 #include "cpu/lowering.h"
+#include "cpu/weight_cache.h"
 
 namespace resnet {
 namespace {
@@ -58,10 +59,11 @@ class CpuBackend final : public Backend {
 
   bool supports(OpKind) const override { return true; }  // every op of graph.h
 
-  Result<std::shared_ptr<Executable>> compile(const Graph& graph, const CompileOptions& options) override {
+  Result<std::shared_ptr<Executable>> compile(PreparedGraph& graph, const CompileOptions& options) override {
     std::shared_ptr<Executable> executable;
     Status status = dnnl_guard("compiling the graph for oneDNN", [&] {
-      Program program = lower_graph(graph, options.batch, engine());
+      auto weights = graph.backend_state<WeightCache>(this, [] { return std::make_shared<WeightCache>(); });
+      Program program = lower_graph(graph.graph(), options.batch, engine(), *weights);
       executable = std::make_shared<CpuExecutable>(engine(), std::move(program));
       return Status();
     });

@@ -16,6 +16,7 @@ class CpuExecutable final : public Executable {
   CpuExecutable(dnnl::engine engine, Program program);
 
   size_t weight_bytes() const override { return program_.weight_bytes; }
+  size_t shared_weight_bytes() const override { return program_.shared_weight_bytes; }
   size_t activation_bytes() const override { return plan_.arena_bytes + scratchpad_bytes_; }
   Result<std::unique_ptr<ExecutionContext>> create_context() const override;
   Status run(ExecutionContext& context, const float* input, const std::vector<float*>& outputs) const override;

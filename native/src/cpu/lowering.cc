@@ -34,8 +34,8 @@ dnnl::primitive_attr make_attr(bool sum, bool relu) {
 
 class Lowering {
  public:
-  Lowering(const Graph& graph, int64_t batch, const dnnl::engine& engine)
-      : graph_(graph), batch_(batch), engine_(engine), stream_(engine) {}
+  Lowering(const Graph& graph, int64_t batch, const dnnl::engine& engine, WeightCache& weights)
+      : graph_(graph), batch_(batch), engine_(engine), stream_(engine), weights_(weights) {}
 
   Program run() {
     find_last_readers();
@@ -128,14 +128,24 @@ class Lowering {
     add_step(std::move(step));
   }
 
-  // User data (plain, PyTorch's layout) reordered once into the layout a primitive wants.
-  memory constant(const std::vector<float>& data, const memory::desc& user, const memory::desc& wanted) {
-    memory source(user, engine_, const_cast<float*>(data.data()));
-    memory placed(wanted, engine_);
-    dnnl::reorder(source, placed).execute(stream_, source, placed);
-    stream_.wait();
+  // User data (plain, PyTorch's layout) of op `op`'s argument `arg` in the layout a primitive wants:
+  // shared with another program of the same graph when one placed it so already, else reordered once.
+  memory constant(int op, int arg, const std::vector<float>& data, const memory::desc& user, const memory::desc& wanted) {
+    std::shared_ptr<const memory> placed = weights_.find(op, arg, wanted);
+    if (!placed) {
+      memory source(user, engine_, const_cast<float*>(data.data()));
+      auto fresh = std::make_shared<memory>(wanted, engine_);
+      dnnl::reorder(source, *fresh).execute(stream_, source, *fresh);
+      stream_.wait();
+      placed = weights_.insert(op, arg, wanted, fresh);
+      // A concurrent compile of the same graph may have placed the same weights meanwhile: its copy wins.
+      if (placed != fresh) program_.shared_weight_bytes += wanted.get_size();
+    } else {
+      program_.shared_weight_bytes += wanted.get_size();
+    }
     program_.weight_bytes += wanted.get_size();
-    return placed;
+    program_.weights.push_back(placed);
+    return *placed;
   }
 
   void lower(const Op& op, int index) {
@@ -143,7 +153,7 @@ class Lowering {
       case OpKind::kConv: return conv(op, index);
       case OpKind::kMaxPool: return max_pool(op);
       case OpKind::kAdaptiveAvgPool: return adaptive_avg_pool(op);
-      case OpKind::kLinear: return linear(op);
+      case OpKind::kLinear: return linear(op, index);
       case OpKind::kRelu: return relu(op, index);
       case OpKind::kAdd: return add(op, index);
       case OpKind::kFlatten: return flatten(op);
@@ -189,9 +199,10 @@ class Lowering {
     step.primitive = dnnl::convolution_forward(pd);
     step.views = {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}};
     step.constants = {
-        {DNNL_ARG_WEIGHTS, constant(op.weight, memory::desc(weight_dims, kF32, grouped ? tag::goihw : tag::oihw),
-                                    pd.weights_desc())},
-        {DNNL_ARG_BIAS, constant(op.bias, memory::desc({op.out_channels}, kF32, tag::x), pd.bias_desc())},
+        {DNNL_ARG_WEIGHTS, constant(index, DNNL_ARG_WEIGHTS, op.weight,
+                                    memory::desc(weight_dims, kF32, grouped ? tag::goihw : tag::oihw), pd.weights_desc())},
+        {DNNL_ARG_BIAS, constant(index, DNNL_ARG_BIAS, op.bias, memory::desc({op.out_channels}, kF32, tag::x),
+                                 pd.bias_desc())},
     };
     step.scratchpad = pd.scratchpad_desc();
     add_step(std::move(step));
@@ -261,7 +272,7 @@ class Lowering {
     value_view_[op.dst] = dst;
   }
 
-  void linear(const Op& op) {
+  void linear(const Op& op, int index) {
     const memory::dims src_dims = dims(op.src);
     // The weight [O, I] read as [O, C, H, W] is the same numbers: src is flattened in C, H, W order.
     memory::dims weight_dims{op.out_channels};
@@ -275,9 +286,11 @@ class Lowering {
     step.primitive = dnnl::inner_product_forward(pd);
     step.views = {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}};
     step.constants = {
-        {DNNL_ARG_WEIGHTS, constant(op.weight, memory::desc(weight_dims, kF32, src_dims.size() == 4 ? tag::oihw : tag::oi),
+        {DNNL_ARG_WEIGHTS, constant(index, DNNL_ARG_WEIGHTS, op.weight,
+                                    memory::desc(weight_dims, kF32, src_dims.size() == 4 ? tag::oihw : tag::oi),
                                     pd.weights_desc())},
-        {DNNL_ARG_BIAS, constant(op.bias, memory::desc({op.out_channels}, kF32, tag::x), pd.bias_desc())},
+        {DNNL_ARG_BIAS, constant(index, DNNL_ARG_BIAS, op.bias, memory::desc({op.out_channels}, kF32, tag::x),
+                                 pd.bias_desc())},
     };
     step.scratchpad = pd.scratchpad_desc();
     add_step(std::move(step));
@@ -339,6 +352,7 @@ class Lowering {
   const int64_t batch_;
   const dnnl::engine& engine_;
   dnnl::stream stream_;  // for the one-time weight reorders
+  WeightCache& weights_;
   Program program_;
   std::vector<int> value_view_;                // by value: the view its producer wrote
   std::vector<std::vector<int>> conversions_;  // by value: reordered copies in other layouts
@@ -347,8 +361,8 @@ class Lowering {
 
 }  // namespace
 
-Program lower_graph(const Graph& graph, int64_t batch, const dnnl::engine& engine) {
-  return Lowering(graph, batch, engine).run();
+Program lower_graph(const Graph& graph, int64_t batch, const dnnl::engine& engine, WeightCache& weights) {
+  return Lowering(graph, batch, engine, weights).run();
 }
 
 }  // namespace resnet

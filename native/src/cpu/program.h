@@ -5,6 +5,8 @@
 
 #include <dnnl.hpp>
 
+#include <memory>
+
 #include <optional>
 #include <utility>
 #include <vector>
@@ -40,7 +42,8 @@ struct Step {
   dnnl::primitive primitive;
   std::optional<AdaptiveAvgPool> adaptive_pool;
   std::vector<std::pair<int, int>> views;                // (DNNL_ARG_*, view id)
-  std::vector<std::pair<int, dnnl::memory>> constants;   // weights and bias, shared by all contexts
+  std::vector<std::pair<int, dnnl::memory>> constants;   // weights and bias: shared by all contexts, and
+                                                         // by other programs of the same PreparedGraph
   dnnl::memory::desc scratchpad;                         // empty when the primitive needs none
 };
 
@@ -49,6 +52,10 @@ struct Program {
   std::vector<View> views;
   std::vector<Step> steps;
   size_t weight_bytes = 0;
+  /// Of weight_bytes, those found already reordered in the PreparedGraph's WeightCache.
+  size_t shared_weight_bytes = 0;
+  /// Owns the weight memories the steps' constants point at, keeping the WeightCache's entries alive.
+  std::vector<std::shared_ptr<const dnnl::memory>> weights;
 };
 
 }  // namespace resnet
