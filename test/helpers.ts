@@ -4,6 +4,16 @@
 import type { Module } from '../lib/nn/module.js';
 import type { BatchNorm2d } from '../lib/nn/batchnorm.js';
 
+/** The `code` of the error `f` throws, or undefined when it does not throw. */
+export function codeOf(f: () => unknown): string | undefined {
+  try {
+    f();
+  } catch (e) {
+    return (e as { code?: string }).code;
+  }
+  return undefined;
+}
+
 /** A tiny seeded PRNG (mulberry32), independent of the library's own generator. */
 export function rng(seed: number): () => number {
   let a = seed >>> 0;

@@ -19,6 +19,7 @@ import { Conv2d } from '../lib/nn/conv.js';
 import { Linear } from '../lib/nn/linear.js';
 import type { Module, StateDict } from '../lib/nn/module.js';
 import { Tracer } from '../lib/nn/trace.js';
+import { codeOf } from './helpers.js';
 
 interface ModelFacts {
   numParameters: number;
@@ -83,15 +84,6 @@ function stats(data: Float32Array): { mean: number; std: number; min: number; ma
   let sq = 0;
   for (const v of data) sq += (v - mean) ** 2;
   return { mean, std: Math.sqrt(sq / data.length), min, max };
-}
-
-function codeOf(f: () => unknown): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    return (e as { code?: string }).code;
-  }
-  return undefined;
 }
 
 describe('the ten architectures match torchvision', () => {

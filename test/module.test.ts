@@ -19,6 +19,7 @@ import { Flatten } from '../lib/nn/flatten.js';
 import { Tracer } from '../lib/nn/trace.js';
 import type { TraceValue } from '../lib/nn/trace.js';
 import { resnet18 } from '../lib/models/resnet.js';
+import { codeOf } from './helpers.js';
 
 /** PyTorch's own messages and results (test/fixtures/torchvision-resnet.py). */
 const torchvision = JSON.parse(readFileSync(new URL('./fixtures/torchvision-resnet.json', import.meta.url), 'utf8')) as {
@@ -54,15 +55,6 @@ class Net extends Module {
   override trace(t: Tracer, x: TraceValue): TraceValue {
     return t.call(this.head, t.call(this.bn, t.call(this.conv, x)));
   }
-}
-
-function codeOf(f: () => unknown): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    return (e as { code?: string }).code;
-  }
-  return undefined;
 }
 
 function catchError(f: () => unknown): Error & Record<string, unknown> {
