@@ -20,11 +20,49 @@
 
 namespace resnet {
 
+/// Arithmetic of a compiled graph. The CPU backend runs kFloat32 only.
+enum class Precision {
+  kFloat32,   // float storage and math, TF32 off (tensor cores not used for float math)
+  kTf32,      // float storage, TF32 tensor-core math allowed
+  kFloat16,   // half storage (activations and weights), float accumulation
+  kBFloat16,  // bfloat16 storage, float accumulation
+};
+
+/// "float32", "tf32", "float16", "bfloat16".
+const char* precision_name(Precision precision);
+
+/// Element type of the host input of a run: NCHW float32, or NCHW uint8 (pixels).
+enum class InputType { kFloat32, kUint8 };
+
+/// Optional per-channel normalisation applied to the input before the first op, fused into the input
+/// conversion where the backend can: x' = (x * scale - mean[c]) / std[c]. `scale` is typically 1/255
+/// for uint8 pixels (torchvision's ToTensor followed by Normalize).
+struct InputNormalization {
+  bool enabled = false;
+  float scale = 1.0f;
+  std::vector<float> mean;  // one per input channel
+  std::vector<float> std;   // one per input channel, each > 0
+};
+
+/// The host input of one run: batch · C · H · W elements of `type`, NCHW.
+struct HostInput {
+  const void* data = nullptr;
+  InputType type = InputType::kFloat32;
+};
+
 /// What compile() needs besides the graph.
 struct CompileOptions {
   int64_t batch = 1;
-  /// Threads for this executable's runs; 0 picks the backend's default.
+  /// Threads for this executable's runs; 0 picks the backend's default (CPU).
   int threads = 0;
+  /// Device ordinal (CUDA).
+  int device = 0;
+  Precision precision = Precision::kFloat32;
+  /// Time candidate algorithms when compiling and keep the fastest (torch.backends.cudnn.benchmark);
+  /// otherwise the library's heuristics choose (CUDA).
+  bool benchmark = false;
+  /// Applied to every run's input before the first op.
+  InputNormalization normalization;
 };
 
 class Backend;
@@ -77,9 +115,10 @@ class Executable {
   virtual size_t activation_bytes() const = 0;
   /// A fresh context for runs of this executable.
   virtual Result<std::unique_ptr<ExecutionContext>> create_context() const = 0;
-  /// Runs the forward pass: `input` is N·C·H·W floats (NCHW); `outputs[i]` receives graph output i as plain
-  /// row-major floats. Blocks until done; call it where the backend's scheduler runs work.
-  virtual Status run(ExecutionContext& context, const float* input, const std::vector<float*>& outputs) const = 0;
+  /// Runs the forward pass: `input` is N·C·H·W elements (NCHW, float32 or uint8); `outputs[i]` receives graph
+  /// output i as plain row-major floats (NCHW or [N, F]). Blocks until done; call it where the backend's
+  /// scheduler runs work. A failed run leaves the executable and the context usable.
+  virtual Status run(ExecutionContext& context, const HostInput& input, const std::vector<float*>& outputs) const = 0;
 };
 
 /// One value of a backend's self-description in info().

@@ -2,6 +2,9 @@
 // info() and compile() can say why it is missing instead of "unknown backend".
 #include "backend.h"
 #include "cpu/cpu_backend.h"
+#ifdef RESNET_WITH_CUDA
+#include "cuda/gpu/cuda_backend.h"
+#endif
 
 namespace resnet {
 namespace {
@@ -14,9 +17,13 @@ struct Entry {
 
 const Entry kEntries[] = {
     {"cpu", &cpu_backend, ""},
-    // The cuDNN backend arrives with its own issue; until then the build never includes it.
+#ifdef RESNET_WITH_CUDA
+    {"cuda", &cuda_backend, ""},
+#else
     {"cuda", nullptr,
-     "built without CUDA: this version of the addon has a CPU (oneDNN) backend only; use backend 'cpu'"},
+     "built without CUDA: nvcc was not found when the addon was built (or RESNET_CPU_ONLY was set); install the "
+     "CUDA toolkit and rebuild with `npm run build:native`, or use device 'cpu'"},
+#endif
 };
 
 }  // namespace

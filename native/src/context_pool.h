@@ -22,7 +22,7 @@ class ContextPool {
   }
 
   /// Runs the executable on a borrowed context (a new one when all are busy).
-  Status run(const float* input, const std::vector<float*>& outputs) {
+  Status run(const HostInput& input, const std::vector<float*>& outputs) {
     std::unique_ptr<ExecutionContext> context = take();
     if (!context) {
       RESNET_ASSIGN_OR_RETURN(context, executable_->create_context());

@@ -205,6 +205,7 @@ Result<Graph> graph_from_js(const Napi::Value& value) {
 
 Result<JsCompileOptions> compile_options_from_js(const Napi::Value& value) {
   JsCompileOptions options;
+  CompileOptions& compile = options.compile;
   Napi::Object object;
   RESNET_RETURN_IF_ERROR(read_object(value, "options", &object));
   const Napi::Value backend = object.Get("backend");
@@ -212,12 +213,72 @@ Result<JsCompileOptions> compile_options_from_js(const Napi::Value& value) {
                cat("Expected a backend name for options.backend but received ", describe_js_value(backend)));
   options.backend = backend.As<Napi::String>().Utf8Value();
   RESNET_RETURN_IF_ERROR(read_int(object.Get("batch"), "options.batch", 1, std::numeric_limits<int32_t>::max(),
-                                  Code::kInvalidArgument, &options.batch));
+                                  Code::kInvalidArgument, &compile.batch));
   const Napi::Value threads = object.Get("threads");
   if (!threads.IsUndefined()) {
     int64_t count = 0;
     RESNET_RETURN_IF_ERROR(read_int(threads, "options.threads", 1, 1024, Code::kInvalidArgument, &count));
-    options.threads = static_cast<int>(count);
+    compile.threads = static_cast<int>(count);
+  }
+  const Napi::Value device = object.Get("device");
+  if (!device.IsUndefined()) {
+    int64_t ordinal = 0;
+    RESNET_RETURN_IF_ERROR(read_int(device, "options.device", 0, 1023, Code::kInvalidArgument, &ordinal));
+    compile.device = static_cast<int>(ordinal);
+  }
+  const Napi::Value precision = object.Get("precision");
+  if (!precision.IsUndefined()) {
+    const std::string name = precision.IsString() ? precision.As<Napi::String>().Utf8Value() : "";
+    if (name == "float32") compile.precision = Precision::kFloat32;
+    else if (name == "tf32") compile.precision = Precision::kTf32;
+    else if (name == "float16") compile.precision = Precision::kFloat16;
+    else if (name == "bfloat16") compile.precision = Precision::kBFloat16;
+    else {
+      return Status(Code::kInvalidArgument, cat("Expected \"float32\", \"tf32\", \"float16\" or \"bfloat16\" for "
+                                                "options.precision but received ", describe_js_value(precision)));
+    }
+  }
+  const Napi::Value benchmark = object.Get("benchmark");
+  if (!benchmark.IsUndefined()) {
+    RESNET_CHECK(benchmark.IsBoolean(), Code::kInvalidArgument,
+                 cat("Expected a boolean for options.benchmark but received ", describe_js_value(benchmark)));
+    compile.benchmark = benchmark.As<Napi::Boolean>().Value();
+  }
+  const Napi::Value normalization = object.Get("normalization");
+  if (!normalization.IsUndefined()) {
+    Napi::Object norm;
+    RESNET_RETURN_IF_ERROR(read_object(normalization, "options.normalization", &norm));
+    InputNormalization& out = compile.normalization;
+    out.enabled = true;
+    const Napi::Value scale = norm.Get("scale");
+    if (!scale.IsUndefined()) {
+      RESNET_CHECK(scale.IsNumber() && std::isfinite(scale.As<Napi::Number>().DoubleValue()), Code::kInvalidArgument,
+                   cat("Expected a finite number for options.normalization.scale but received ", describe_js_value(scale)));
+      out.scale = scale.As<Napi::Number>().FloatValue();
+    }
+    for (const char* field : {"mean", "std"}) {
+      const Napi::Value list = norm.Get(field);
+      const std::string name = cat("options.normalization.", field);
+      RESNET_CHECK(list.IsArray(), Code::kInvalidArgument,
+                   cat("Expected an array of numbers for ", name, " but received ", describe_js_value(list)));
+      const Napi::Array array = list.As<Napi::Array>();
+      RESNET_CHECK(array.Length() >= 1 && array.Length() <= 4096, Code::kInvalidArgument,
+                   cat("Expected 1 to 4096 numbers for ", name, " but received ", array.Length()));
+      std::vector<float>& target = std::string(field) == "mean" ? out.mean : out.std;
+      for (uint32_t i = 0; i < array.Length(); ++i) {
+        const Napi::Value item = array.Get(i);
+        const bool positive = std::string(field) == "std";
+        const bool good = item.IsNumber() && std::isfinite(item.As<Napi::Number>().DoubleValue()) &&
+                          (!positive || item.As<Napi::Number>().DoubleValue() > 0);
+        RESNET_CHECK(good, Code::kInvalidArgument,
+                     cat("Expected a finite", positive ? " positive" : "", " number for ", name, "[", i,
+                         "] but received ", describe_js_value(item)));
+        target.push_back(item.As<Napi::Number>().FloatValue());
+      }
+    }
+    RESNET_CHECK(out.mean.size() == out.std.size(), Code::kInvalidArgument,
+                 cat("Expected as many numbers in options.normalization.std as in .mean (", out.mean.size(),
+                     ") but received ", out.std.size()));
   }
   return options;
 }

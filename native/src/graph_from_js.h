@@ -6,23 +6,24 @@
 
 #include <string>
 
+#include "backend.h"
 #include "graph.h"
 #include "status.h"
 
 namespace resnet {
 
-/// Compile options as the JS side passes them: `{ backend, batch, threads? }`.
+/// Compile options as the JS side passes them: `{ backend, batch, threads?, device?, precision?, benchmark?,
+/// normalization?: { scale, mean, std } }`.
 struct JsCompileOptions {
   std::string backend;
-  int64_t batch = 1;
-  int threads = 0;  // 0: the backend's default
+  CompileOptions compile;
 };
 
 /// Copies `value` (lib/compile/graph.ts's Graph) into a Graph, weights included. JS exceptions thrown by
 /// getters propagate as Napi::Error.
 Result<Graph> graph_from_js(const Napi::Value& value);
 
-/// Reads `{ backend: string; batch: number; threads?: number }`.
+/// Reads the options above; the normalization's channel count is checked against the graph at compile.
 Result<JsCompileOptions> compile_options_from_js(const Napi::Value& value);
 
 /// A short rendering of a received JS value for error messages (sharp's "but received …").

@@ -85,7 +85,8 @@ Napi::Value compile(const Napi::CallbackInfo& info, EnvState& state) {
     if (!options.ok()) return rejected(env, options.status());
     Result<Backend*> backend = find_backend(options.value().backend);
     if (!backend.ok()) return rejected(env, backend.status());
-    Status valid = validate(graph->graph(), options.value().batch);
+    const CompileOptions& compile_options = options.value().compile;
+    Status valid = validate(graph->graph(), compile_options.batch);
     if (!valid.ok()) return rejected(env, valid);
     for (const Op& op : graph->graph().ops) {
       if (!backend.value()->supports(op.kind)) {
@@ -93,7 +94,15 @@ Napi::Value compile(const Napi::CallbackInfo& info, EnvState& state) {
                                                             op_name(op.kind), " ops")));
       }
     }
-    CompileOptions compile_options{options.value().batch, options.value().threads};
+    const Graph& checked = graph->graph();
+    const int64_t input_channels = checked.values[checked.input].empty() ? 0 : checked.values[checked.input][0];
+    if (compile_options.normalization.enabled &&
+        static_cast<int64_t>(compile_options.normalization.mean.size()) != input_channels) {
+      return rejected(env, Status(Code::kInvalidArgument,
+                                  cat("Expected ", input_channels, " numbers (one per input channel) for "
+                                      "options.normalization.mean and .std but received ",
+                                      compile_options.normalization.mean.size())));
+    }
     auto job = std::make_shared<CompileJob>(env, state, backend.value(), std::move(graph), compile_options);
     return state.start(backend.value(), compile_options.threads, std::move(job));
   });

@@ -14,9 +14,10 @@ thread_local CompiledGraph* constructing = nullptr;
 
 class RunJob final : public AsyncJob {
  public:
-  RunJob(Napi::Env env, std::shared_ptr<ContextPool> pool, std::vector<float> input,
+  RunJob(Napi::Env env, std::shared_ptr<ContextPool> pool, std::vector<uint8_t> input, InputType input_type,
          const std::vector<int64_t>& output_elements)
-      : AsyncJob(env), pool_(std::move(pool)), input_(std::move(input)), output_elements_(output_elements) {}
+      : AsyncJob(env), pool_(std::move(pool)), input_(std::move(input)), input_type_(input_type),
+        output_elements_(output_elements) {}
 
   void execute() override {
     try {
@@ -25,7 +26,7 @@ class RunJob final : public AsyncJob {
         outputs_.emplace_back(static_cast<size_t>(elements));
         pointers.push_back(outputs_.back().data());
       }
-      status_ = pool_->run(input_.data(), pointers);
+      status_ = pool_->run(HostInput{input_.data(), input_type_}, pointers);
     } catch (const std::bad_alloc&) {
       status_ = Status(Code::kOutOfMemory, "out of memory for the run's outputs; use a smaller batch");
     }
@@ -49,7 +50,8 @@ class RunJob final : public AsyncJob {
 
  private:
   std::shared_ptr<ContextPool> pool_;
-  std::vector<float> input_;
+  std::vector<uint8_t> input_;  // the input's bytes (float32 or uint8 elements)
+  InputType input_type_;
   std::vector<int64_t> output_elements_;
   std::vector<std::vector<float>> outputs_;
   Status status_;
@@ -102,11 +104,13 @@ Napi::Value NativeExecutable::run(const Napi::CallbackInfo& info) {
       return rejected(env, Status(Code::kDisposed, "This executable was disposed; compile the graph again to run it"));
     }
     const Napi::Value value = info[0];
-    if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
-      return rejected(env, Status(Code::kInvalidArgument,
-                                  cat("Expected a Float32Array for input but received ", describe_js_value(value))));
+    const napi_typedarray_type type =
+        value.IsTypedArray() ? value.As<Napi::TypedArray>().TypedArrayType() : napi_int8_array;
+    if (type != napi_float32_array && type != napi_uint8_array) {
+      return rejected(env, Status(Code::kInvalidArgument, cat("Expected a Float32Array or Uint8Array for input but received ",
+                                                              describe_js_value(value))));
     }
-    const Napi::Float32Array input = value.As<Napi::Float32Array>();
+    const Napi::TypedArray input = value.As<Napi::TypedArray>();
     if (static_cast<int64_t>(input.ElementLength()) != compiled_.input_elements) {
       return rejected(env, Status(Code::kInvalidShape,
                                   cat("Expected ", compiled_.input_elements, " elements for input (batch ",
@@ -114,8 +118,10 @@ Napi::Value NativeExecutable::run(const Napi::CallbackInfo& info) {
                                       ") but received ", input.ElementLength())));
     }
     // Copied on the JS thread: the caller's buffer may be detached or reused while the forward runs.
-    std::vector<float> staging(input.Data(), input.Data() + input.ElementLength());
-    auto job = std::make_shared<RunJob>(env, compiled_.pool, std::move(staging), compiled_.output_elements);
+    const uint8_t* bytes = static_cast<const uint8_t*>(input.ArrayBuffer().Data()) + input.ByteOffset();
+    std::vector<uint8_t> staging(bytes, bytes + input.ByteLength());
+    const InputType input_type = type == napi_uint8_array ? InputType::kUint8 : InputType::kFloat32;
+    auto job = std::make_shared<RunJob>(env, compiled_.pool, std::move(staging), input_type, compiled_.output_elements);
     return state_->start(compiled_.backend, compiled_.threads, std::move(job));
   });
 }

@@ -1,5 +1,7 @@
 #include "status.h"
 
+#include "backend.h"
+
 namespace resnet {
 
 const char* code_name(Code code) {
@@ -12,8 +14,22 @@ const char* code_name(Code code) {
     case Code::kBackend: return "ERR_BACKEND";
     case Code::kBackendUnavailable: return "ERR_BACKEND_UNAVAILABLE";
     case Code::kOutOfMemory: return "ERR_OUT_OF_MEMORY";
+    case Code::kNoGpu: return "ERR_NO_GPU";
+    case Code::kCudnnNotFound: return "ERR_CUDNN_NOT_FOUND";
+    case Code::kCudnnVersion: return "ERR_CUDNN_VERSION";
+    case Code::kGpuOutOfMemory: return "ERR_GPU_OUT_OF_MEMORY";
   }
   return "ERR_BACKEND";
+}
+
+const char* precision_name(Precision precision) {
+  switch (precision) {
+    case Precision::kFloat32: return "float32";
+    case Precision::kTf32: return "tf32";
+    case Precision::kFloat16: return "float16";
+    case Precision::kBFloat16: return "bfloat16";
+  }
+  return "float32";
 }
 
 }  // namespace resnet

@@ -19,6 +19,10 @@ enum class Code {
   kBackend,
   kBackendUnavailable,
   kOutOfMemory,
+  kNoGpu,             // no CUDA driver, no device, or the device ordinal does not exist
+  kCudnnNotFound,     // libcudnn.so.9 could not be found or loaded
+  kCudnnVersion,      // a cuDNN of another major version (or sub-libraries that do not match)
+  kGpuOutOfMemory,    // device memory exhausted (the message says how much was needed)
 };
 
 /// "ERR_INVALID_ARGUMENT", … ("" for kOk).

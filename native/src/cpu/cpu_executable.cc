@@ -30,12 +30,13 @@ class CpuContext final : public ExecutionContext {
   dnnl::stream stream;
   std::vector<dnnl::memory> views;  // by view id, bound to the arena (or, per run, to input/outputs)
   std::vector<std::unordered_map<int, dnnl::memory>> args;  // by step
+  std::vector<float> converted_input;  // uint8 or normalised input, converted before the first step
 };
 
 }  // namespace
 
-CpuExecutable::CpuExecutable(dnnl::engine engine, Program program)
-    : engine_(std::move(engine)), program_(std::move(program)) {
+CpuExecutable::CpuExecutable(dnnl::engine engine, Program program, InputNormalization normalization)
+    : engine_(std::move(engine)), program_(std::move(program)), normalization_(std::move(normalization)) {
   std::vector<PlanRequest> requests;
   std::vector<int> request_of(program_.buffers.size(), -1);
   for (size_t id = 0; id < program_.buffers.size(); ++id) {
@@ -53,7 +54,12 @@ CpuExecutable::CpuExecutable(dnnl::engine engine, Program program)
   for (const Step& step : program_.steps) scratchpad_bytes_ = std::max(scratchpad_bytes_, step.scratchpad.get_size());
   for (size_t id = 0; id < program_.views.size(); ++id) {
     const Buffer& buffer = program_.buffers[program_.views[id].buffer];
-    if (buffer.kind == BufferKind::kInput) input_views_.push_back(static_cast<int>(id));
+    if (buffer.kind == BufferKind::kInput) {
+      input_views_.push_back(static_cast<int>(id));
+      input_elements_ = buffer.bytes / sizeof(float);
+      const dnnl::memory::dims dims = program_.views[id].desc.dims();
+      input_plane_ = dims.size() == 4 ? static_cast<size_t>(dims[2] * dims[3]) : 1;
+    }
     if (buffer.kind == BufferKind::kOutput) output_views_.emplace_back(static_cast<int>(id), buffer.output_index);
   }
 }
@@ -83,9 +89,27 @@ Result<std::unique_ptr<ExecutionContext>> CpuExecutable::create_context() const 
   return std::unique_ptr<ExecutionContext>(std::move(context));
 }
 
-Status CpuExecutable::run(ExecutionContext& base, const float* input, const std::vector<float*>& outputs) const {
+Status CpuExecutable::run(ExecutionContext& base, const HostInput& host_input, const std::vector<float*>& outputs) const {
   auto& context = static_cast<CpuContext&>(base);
   return dnnl_guard("running the forward pass", [&] {
+    const float* input = static_cast<const float*>(host_input.data);
+    if (host_input.type == InputType::kUint8 || normalization_.enabled) {
+      // One pass into a float buffer (kept by the context): the conversion and the normalisation that the
+      // CUDA backend fuses into its input kernel.
+      context.converted_input.resize(input_elements_);
+      const size_t plane = input_plane_;
+      const size_t channels = normalization_.enabled ? normalization_.mean.size() : 1;
+      for (size_t i = 0; i < input_elements_; ++i) {
+        float x = host_input.type == InputType::kUint8 ? static_cast<float>(static_cast<const uint8_t*>(host_input.data)[i])
+                                                        : static_cast<const float*>(host_input.data)[i];
+        if (normalization_.enabled) {
+          const size_t c = (i / plane) % channels;
+          x = (x * normalization_.scale - normalization_.mean[c]) / normalization_.std[c];
+        }
+        context.converted_input[i] = x;
+      }
+      input = context.converted_input.data();
+    }
     // oneDNN takes non-const handles; no step writes a view of the input buffer (lowering ensures it).
     for (int view : input_views_) context.views[view].set_data_handle(const_cast<float*>(input));
     for (const auto& [view, output] : output_views_) context.views[view].set_data_handle(outputs.at(output));

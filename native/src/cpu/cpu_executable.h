@@ -13,13 +13,13 @@ namespace resnet {
 
 class CpuExecutable final : public Executable {
  public:
-  CpuExecutable(dnnl::engine engine, Program program);
+  CpuExecutable(dnnl::engine engine, Program program, InputNormalization normalization);
 
   size_t weight_bytes() const override { return program_.weight_bytes; }
   size_t shared_weight_bytes() const override { return program_.shared_weight_bytes; }
   size_t activation_bytes() const override { return plan_.arena_bytes + scratchpad_bytes_; }
   Result<std::unique_ptr<ExecutionContext>> create_context() const override;
-  Status run(ExecutionContext& context, const float* input, const std::vector<float*>& outputs) const override;
+  Status run(ExecutionContext& context, const HostInput& input, const std::vector<float*>& outputs) const override;
 
  private:
   dnnl::engine engine_;
@@ -28,6 +28,9 @@ class CpuExecutable final : public Executable {
   size_t scratchpad_bytes_ = 0;      // the largest scratchpad of any step (steps run one at a time)
   std::vector<int> input_views_;     // views of the input buffer, bound to the caller's input per run
   std::vector<std::pair<int, int>> output_views_;  // (view, graph output) bound to the result arrays per run
+  InputNormalization normalization_;
+  size_t input_elements_ = 0;       // batch included
+  size_t input_plane_ = 0;          // H·W of the input
 };
 
 }  // namespace resnet
