@@ -20,7 +20,11 @@ export type ErrorCode =
   | 'ERR_NATIVE_LOAD'
   | 'ERR_BACKEND'
   | 'ERR_BACKEND_UNAVAILABLE'
-  | 'ERR_OUT_OF_MEMORY';
+  | 'ERR_NO_GPU'
+  | 'ERR_CUDNN_NOT_FOUND'
+  | 'ERR_CUDNN_VERSION'
+  | 'ERR_OUT_OF_MEMORY'
+  | 'ERR_GPU_OUT_OF_MEMORY';
 
 /** Base class of every error this library throws. */
 export class ResnetError extends Error {
@@ -125,11 +129,38 @@ export class BackendUnavailableError extends ResnetError {
   }
 }
 
+/**
+ * No usable GPU: no NVIDIA driver, no CUDA device, or the device ordinal (`cuda:N`) does not exist.
+ * A {@link BackendUnavailableError}, so code that handles "no GPU here" in general catches it too.
+ */
+export class NoGpuError extends BackendUnavailableError {
+  // A field initialiser runs after the base constructor, so it replaces the generic code.
+  override readonly code = 'ERR_NO_GPU';
+}
+
+/** `libcudnn.so.9` could not be found or loaded (the message lists where it looked and how to install it). */
+export class CudnnNotFoundError extends BackendUnavailableError {
+  override readonly code = 'ERR_CUDNN_NOT_FOUND';
+}
+
+/** The cuDNN found is of another major version than 9, or its sub-libraries do not match. */
+export class CudnnVersionError extends BackendUnavailableError {
+  override readonly code = 'ERR_CUDNN_VERSION';
+}
+
 /** Memory for weights or activations could not be allocated. */
 export class OutOfMemoryError extends ResnetError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('ERR_OUT_OF_MEMORY', message, options);
   }
+}
+
+/**
+ * GPU memory ran out (the message says how much was needed). What was allocated for the failed call is
+ * freed and the model stays usable: retry with a smaller batch or a lower precision.
+ */
+export class GpuOutOfMemoryError extends OutOfMemoryError {
+  override readonly code = 'ERR_GPU_OUT_OF_MEMORY';
 }
 
 const byCode: Record<ErrorCode, new (message: string) => ResnetError> = {
@@ -148,7 +179,11 @@ const byCode: Record<ErrorCode, new (message: string) => ResnetError> = {
   ERR_NATIVE_LOAD: NativeLoadError,
   ERR_BACKEND: BackendError,
   ERR_BACKEND_UNAVAILABLE: BackendUnavailableError,
+  ERR_NO_GPU: NoGpuError,
+  ERR_CUDNN_NOT_FOUND: CudnnNotFoundError,
+  ERR_CUDNN_VERSION: CudnnVersionError,
   ERR_OUT_OF_MEMORY: OutOfMemoryError,
+  ERR_GPU_OUT_OF_MEMORY: GpuOutOfMemoryError,
 };
 
 /**

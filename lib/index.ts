@@ -3,14 +3,16 @@
  *
  * ```ts
  * import { resnet50, Tensor, loadSafetensors } from 'resnet-cudnn';
- * const model = resnet50();
+ * const model = resnet50({ device: 'auto', dtype: 'float16' });   // model.device: 'cuda:0' or 'cpu'
  * model.loadStateDict(await loadSafetensors('resnet50.safetensors'));
  * const logits = await model.forward(Tensor.from(pixels, [8, 3, 224, 224]));
  * ```
  * @module
  */
 import { setForwardExecutor } from './nn/module.js';
+import { setPlacementResolver } from './nn/placement.js';
 import { CompiledExecutor } from './compile/executor.js';
+import { placementResolver } from './runtime/device.js';
 
 export * from './errors.js';
 export * from './tensor.js';
@@ -24,9 +26,18 @@ export * from './io/onnx.js';
 export { lower, batchNormAffine, type LowerOptions } from './compile/lower.js';
 export type * from './compile/graph.js';
 export { macsPerSample } from './compile/flops.js';
-export { backendInfo } from './runtime/engine.js';
+export { backendInfo, compileGraph, prepareGraph, Executable, PreparedGraph, type CompileOptions } from './runtime/engine.js';
+export type {
+  NativeInfo, CpuBackendInfo, CudaBackendInfo, UnavailableBackendInfo, BackendName, Precision, InputNormalization,
+} from './runtime/native.js';
+export {
+  parseDevice, resolveDevice, cudaAvailable, checkComputeDType, computeDTypes,
+  type ParsedDevice, type DeviceSpec, type Device, type ComputeDType, type Placement, type PlacementOptions,
+} from './runtime/device.js';
 export { setNumThreads, getNumThreads } from './runtime/threads.js';
 export { version } from './version.js';
 
-// Model code knows nothing of backends (DESIGN.md): the entry point plugs the compiled executor in.
+// Model code knows nothing of backends (DESIGN.md): the entry point plugs the compiled executor and
+// the device resolver in.
 setForwardExecutor(new CompiledExecutor());
+setPlacementResolver(placementResolver);

@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import * as ort from 'onnxruntime-node';
+import { backendInfo } from '../lib/index.js';
+import { describeCuda } from '../lib/cli/info.js';
 
 const cli = new URL('../dist/cli/main.js', import.meta.url).pathname;
 const built = existsSync(cli);
@@ -77,9 +79,67 @@ describe.runIf(built)('resnet CLI', () => {
     expect(stderr).toContain('[ERR_INVALID_ARGUMENT]');
   });
 
+  it('info prints the CUDA block or why CUDA is unavailable, and what device auto takes', async () => {
+    const { stdout, code } = await resnet('info');
+    expect(code).toBe(0);
+    const info = backendInfo();
+    if (info.backends.cuda.available) {
+      const cuda = info.backends.cuda;
+      expect(stdout).toContain(`cuda: ${cuda.deviceName}, compute capability ${cuda.computeCapability}`);
+      expect(stdout).toContain(`cuDNN ${cuda.version} loaded from ${cuda.cudnnPath}`);
+      expect(stdout).toContain("device 'auto' takes: cuda:0");
+    } else {
+      expect(stdout).toContain(`cuda: unavailable (${info.backends.cuda.reason})`);
+      expect(stdout).toContain("device 'auto' takes: cpu");
+    }
+    const json = JSON.parse((await resnet('info', '--json')).stdout);
+    expect(json.autoDevice).toBe(info.backends.cuda.available ? 'cuda:0' : 'cpu');
+    expect(json.backends.cuda).toEqual(info.backends.cuda);
+  });
+
+  it('bench --device auto reports where it ran and in which dtype', async () => {
+    const { stdout, code } = await resnet('bench', '--model', 'resnet18', '--input-size', '32', '--batch', '1', '--iters', '1', '--warmup', '1', '--device', 'auto', '--dtype', 'float16', '--json');
+    expect(code).toBe(0);
+    const [row] = JSON.parse(stdout) as { device: string; dtype: string; engine: string }[];
+    const gpu = backendInfo().backends.cuda.available;
+    expect(row).toMatchObject(gpu ? { device: 'cuda:0', dtype: 'float16', engine: 'resnet-cudnn (cuda:0)' } : { device: 'cpu', dtype: 'float32', engine: 'resnet-cudnn (cpu)' });
+  });
+
+  it('bench refuses bad devices and dtypes, float16 on the CPU, and onnxruntime against a GPU', async () => {
+    const device = await resnet('bench', '--device', 'gpu');
+    expect(device.code).toBe(1);
+    expect(device.stderr).toContain(`Expected 'cpu', 'cuda', 'cuda:N' or 'auto' for --device but received "gpu"`);
+    const dtype = await resnet('bench', '--dtype', 'half');
+    expect(dtype.code).toBe(1);
+    expect(dtype.stderr).toContain(`Expected 'float32', 'tf32', 'float16' or 'bfloat16' for --dtype but received "half"`);
+    const cpuHalf = await resnet('bench', '--model', 'resnet18', '--dtype', 'float16');
+    expect(cpuHalf.code).toBe(1);
+    expect(cpuHalf.stderr).toContain("dtype 'float16' needs a CUDA device");
+    expect(cpuHalf.stderr).toContain('[ERR_UNSUPPORTED]');
+    const ortOnGpu = await resnet('bench', '--model', 'resnet18', '--device', 'cuda:0', '--compare', 'onnxruntime');
+    expect(ortOnGpu.code).toBe(1);
+    expect(ortOnGpu.stderr).toContain('--compare onnxruntime runs onnxruntime-node on its CPU provider only, so it is not compared with a model on cuda:0');
+  });
+
   it('a bad batch list is refused before any work', async () => {
     const { code, stderr } = await resnet('bench', '--batch', '1,x');
     expect(code).toBe(1);
     expect(stderr).toContain('expected a positive integer but received "x"');
+  });
+});
+
+describe('resnet info, CUDA block', () => {
+  it('names the GPU, its memory, the driver and runtime, and where cuDNN came from', () => {
+    const lines = describeCuda({
+      available: true, library: 'cuDNN', version: '9.10.2', cudnnPath: '/opt/torch/lib/nvidia/cudnn/lib/libcudnn.so.9',
+      cudaRuntime: '13.0', driver: '12.8', devices: 2, deviceName: 'NVIDIA H100 80GB HBM3', computeCapability: '9.0',
+      memoryBytes: 85_031_714_816,
+    });
+    expect(lines).toEqual([
+      'cuda: NVIDIA H100 80GB HBM3, compute capability 9.0, 79.2 GiB (device 0 of 2)',
+      '      driver 12.8, CUDA runtime 13.0',
+      '      cuDNN 9.10.2 loaded from /opt/torch/lib/nvidia/cudnn/lib/libcudnn.so.9',
+    ]);
+    expect(describeCuda({ available: false, reason: 'no NVIDIA driver' })).toEqual(['cuda: unavailable (no NVIDIA driver)']);
   });
 });

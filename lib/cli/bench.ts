@@ -1,11 +1,19 @@
 /**
- * `resnet bench`: throughput and latency of a model on this machine, optionally side by side with
- * onnxruntime-node running the same weights (exported to ONNX) with the same thread count. The two
- * engines alternate run by run, so drift on a shared machine hits both equally; figures are medians.
+ * `resnet bench`: throughput and latency of a model on this machine, on the CPU or a GPU in any compute
+ * dtype, optionally side by side with onnxruntime-node running the same weights (exported to ONNX) with
+ * the same thread count. The two engines alternate run by run, so drift on a shared machine hits both
+ * equally; figures are medians. Times are host to host (input copy, forward, output copy).
+ *
+ * The onnxruntime comparison is CPU only (onnxruntime-node's npm package ships its CPU provider), so it
+ * is refused when the model runs on a GPU: a GPU against a CPU is not a comparison of engines.
+ * `scripts/gpu-check.sh` compares the GPU with PyTorch instead.
  * @module
  */
 import { performance } from 'node:perf_hooks';
-import { getModel, listModels, setNumThreads, getNumThreads, toOnnxBytes, Tensor, Tracer, macsPerSample, manualSeed } from '../index.js';
+import {
+  getModel, listModels, setNumThreads, getNumThreads, toOnnxBytes, Tensor, Tracer, macsPerSample, manualSeed,
+  type ComputeDType, type Device, type DeviceSpec,
+} from '../index.js';
 import { InvalidArgumentError, UnsupportedError } from '../errors.js';
 import { formatTable, median, quantile } from './stats.js';
 import { startProgress } from './progress.js';
@@ -18,6 +26,10 @@ export interface BenchOptions {
   warmup: number;
   threads?: number;
   inputSize: number;
+  /** Where our model runs; default `'cpu'`. */
+  device?: DeviceSpec;
+  /** Our model's compute dtype; default `'float32'`. */
+  dtype?: ComputeDType;
   compare?: 'onnxruntime';
   json?: boolean;
 }
@@ -27,6 +39,10 @@ export interface BenchRow {
   model: string;
   batch: number;
   engine: string;
+  /** Where the engine ran (`'auto'` resolved). */
+  device: Device;
+  /** The engine's compute dtype. */
+  dtype: ComputeDType;
   imgPerSec: number;
   msMedian: number;
   msP90: number;
@@ -67,7 +83,12 @@ export async function runBench(options: BenchOptions): Promise<BenchRow[]> {
   if (options.threads !== undefined) setNumThreads(options.threads);
   const threads = getNumThreads();
   manualSeed(0);
-  const model = getModel(options.model);
+  const model = getModel(options.model, { device: options.device ?? 'cpu', dtype: options.dtype ?? 'float32' });
+  if (options.compare === 'onnxruntime' && model.device !== 'cpu') {
+    throw new UnsupportedError(
+      `--compare onnxruntime runs onnxruntime-node on its CPU provider only, so it is not compared with a model on ${model.device}: use --device cpu to compare the engines on the CPU, or leave out --compare to benchmark the GPU (scripts/gpu-check.sh compares it with PyTorch)`,
+    );
+  }
   const size = options.inputSize;
   const sample = [3, size, size];
   const macs = macsPerSample(Tracer.trace(model, sample));
@@ -113,22 +134,24 @@ export async function runBench(options: BenchOptions): Promise<BenchRow[]> {
         }
         progress.update(++done);
       }
-      const row = (engine: string, ms: number[]): BenchRow => {
+      const row = (engine: string, device: Device, dtype: ComputeDType, ms: number[]): BenchRow => {
         const m = median(ms);
         return {
           model: options.model,
           batch,
           engine,
+          device,
+          dtype,
           imgPerSec: (batch * 1000) / m,
           msMedian: m,
           msP90: quantile(ms, 0.9),
           gflops: (2 * macs * batch) / (m * 1e6),
         };
       };
-      const ours = row('resnet-cudnn (cpu)', times.ours);
+      const ours = row(`resnet-cudnn (${model.device})`, model.device, model.dtype, times.ours);
       rows.push(ours);
       if (session) {
-        const theirs = row(`onnxruntime-node ${ort!.env.versions.common}`, times.ort);
+        const theirs = row(`onnxruntime-node ${ort!.env.versions.common}`, 'cpu', 'float32', times.ort);
         ours.ratio = ours.imgPerSec / theirs.imgPerSec;
         rows.push(theirs);
       }
@@ -138,8 +161,11 @@ export async function runBench(options: BenchOptions): Promise<BenchRow[]> {
     await session?.release();
   }
   if (!options.json) {
+    const where = model.device === 'cpu' ? `cpu, ${threads} thread(s)` : model.device;
+    const fellBack = options.dtype !== undefined && options.dtype !== model.dtype ? `, not ${options.dtype}: no usable GPU` : '';
+    const picked = options.device === 'auto' ? ` (taken by --device auto${fellBack})` : '';
     console.log(
-      `${options.model}, ${size}x${size}, float32, ${threads} thread(s), ${options.iters} timed runs after ${options.warmup} warm-up (medians${session ? ', engines interleaved; onnxruntime spins only during its own runs' : ''})`,
+      `${options.model}, ${size}x${size}, ${model.dtype} on ${where}${picked}, ${options.iters} timed runs after ${options.warmup} warm-up (medians${session ? ', engines interleaved; onnxruntime spins only during its own runs' : ''})`,
     );
     console.log(
       formatTable(

@@ -1,20 +1,36 @@
 /**
- * `resnet info`: what this installation can run on.
+ * `resnet info`: what this installation can run on, and what `device: 'auto'` takes here.
  * @module
  */
-import { backendInfo, getNumThreads, version } from '../index.js';
+import { backendInfo, getNumThreads, resolveDevice, version, type CudaBackendInfo, type UnavailableBackendInfo } from '../index.js';
+
+function gibibytes(bytes: number): string {
+  return `${(bytes / 2 ** 30).toFixed(1)} GiB`;
+}
+
+/** The CUDA block of the report: the GPU, its driver and runtime, and the cuDNN found (or why there is none). */
+export function describeCuda(cuda: CudaBackendInfo | UnavailableBackendInfo): string[] {
+  if (!cuda.available) return [`cuda: unavailable (${cuda.reason})`];
+  return [
+    `cuda: ${cuda.deviceName}, compute capability ${cuda.computeCapability}, ${gibibytes(cuda.memoryBytes)}` +
+      `${cuda.devices > 1 ? ` (device 0 of ${cuda.devices})` : ''}`,
+    `      driver ${cuda.driver}, CUDA runtime ${cuda.cudaRuntime}`,
+    `      ${cuda.library} ${cuda.version} loaded from ${cuda.cudnnPath}`,
+  ];
+}
 
 /** Prints the version, the backends found and their details. */
 export function runInfo(options: { json?: boolean }): void {
   const info = backendInfo();
-  const report = { version, threads: getNumThreads(), ...info };
+  const autoDevice = resolveDevice('auto', () => info.backends.cuda.available);
+  const report = { version, threads: getNumThreads(), autoDevice, ...info };
   if (options.json) {
     console.log(JSON.stringify(report, null, 2));
     return;
   }
   const cpu = info.backends.cpu;
-  const cuda = info.backends.cuda;
   console.log(`resnet-cudnn ${version} (addon ${info.addonVersion}), Node ${process.version}`);
   console.log(`cpu:  ${cpu.library} ${cpu.version}, ISA ${cpu.isa}, ${cpu.runtime} runtime, ${getNumThreads()} thread(s) per forward`);
-  console.log(`cuda: ${cuda.available ? 'available' : `unavailable (${cuda.reason})`}`);
+  for (const line of describeCuda(info.backends.cuda)) console.log(line);
+  console.log(`device 'auto' takes: ${autoDevice}`);
 }

@@ -5,6 +5,7 @@
  */
 import { Command, InvalidArgumentError as CommanderArgumentError } from 'commander';
 import { ResnetError } from '../errors.js';
+import { checkComputeDType, parseDevice, type ComputeDType, type DeviceSpec } from '../runtime/device.js';
 import { version } from '../version.js';
 import { runInfo } from './info.js';
 import { runBench } from './bench.js';
@@ -20,6 +21,23 @@ function batchList(value: string): number[] {
   return value.split(',').map((v) => positiveInt(v.trim()));
 }
 
+/** Commander's parsers report a bad value before any work, with the API's own wording. */
+function commanderCheck<T>(check: (value: string) => T): (value: string) => T {
+  return (value) => {
+    try {
+      return check(value);
+    } catch (error) {
+      throw new CommanderArgumentError(error instanceof Error ? error.message : String(error));
+    }
+  };
+}
+
+const deviceOption = commanderCheck((value): DeviceSpec => {
+  parseDevice(value, '--device');
+  return value as DeviceSpec;
+});
+const dtypeOption = commanderCheck((value): ComputeDType => checkComputeDType(value, '--dtype'));
+
 const program = new Command('resnet')
   .description('Deep residual networks on oneDNN (CPU) and cuDNN (GPU)')
   .version(version)
@@ -27,7 +45,7 @@ const program = new Command('resnet')
 
 program
   .command('info')
-  .description('print the version, the backends found, the oneDNN version and ISA, and CUDA status')
+  .description('print the version, the backends found (oneDNN version and ISA; GPU, driver, CUDA runtime and cuDNN, or why CUDA is unavailable) and what device auto takes')
   .option('--json', 'machine-readable output')
   .action((opts: { json?: boolean }) => runInfo(opts));
 
@@ -40,7 +58,9 @@ program
   .option('--warmup <n>', 'untimed runs first', positiveInt, 2)
   .option('-t, --threads <n>', 'CPU threads for each engine', positiveInt)
   .option('--input-size <n>', 'square input size', positiveInt, 224)
-  .option('--compare <engine>', 'competitor to run interleaved: onnxruntime')
+  .option('--device <device>', 'cpu, cuda, cuda:N or auto (the GPU when one works, else the CPU)', deviceOption, 'cpu')
+  .option('--dtype <dtype>', 'float32, tf32, float16 or bfloat16 (all but float32 need a GPU)', dtypeOption, 'float32')
+  .option('--compare <engine>', 'competitor to run interleaved on the CPU: onnxruntime (with --device cpu only)')
   .option('--json', 'print the rows as JSON instead of a table')
   .action(async (opts) => {
     if (opts.compare !== undefined && opts.compare !== 'onnxruntime') {
@@ -53,6 +73,8 @@ program
       warmup: opts.warmup,
       threads: opts.threads,
       inputSize: opts.inputSize,
+      device: opts.device,
+      dtype: opts.dtype,
       compare: opts.compare,
       json: opts.json,
     });

@@ -1,8 +1,9 @@
 /**
  * The forward executor: what `Module.forward` calls. It validates the input, traces, lowers and prepares
  * the module once per input shape and weights version (the lowered graph's weights cross into native
- * memory there, and the JS copy is dropped), compiles the prepared graph once per batch size (the batch
- * sizes share their weights), and runs.
+ * memory there, and the JS copy is dropped), compiles the prepared graph once per batch size and
+ * placement (device, dtype, benchmark; the batch sizes share their weights), and runs. Moving the module
+ * (`module.to`) drops what was compiled for the old placement.
  * @module
  */
 import { DTypeError, ShapeError, fromNative } from '../errors.js';
@@ -11,8 +12,9 @@ import { Tracer } from '../nn/trace.js';
 import type { ForwardExecutor, Module } from '../nn/module.js';
 import { lower } from './lower.js';
 import { PromiseLru } from './cache.js';
-import { compileGraph, prepareGraph, type Executable, type PreparedGraph } from '../runtime/engine.js';
+import { compileGraph, prepareGraph, type CompileOptions, type Executable, type PreparedGraph } from '../runtime/engine.js';
 import { getNumThreads } from '../runtime/threads.js';
+import { backendOf } from '../runtime/device.js';
 
 /** How many compiled batch sizes/shapes one module keeps (a server with a few batch sizes fits). */
 const EXECUTABLES_PER_MODULE = 8;
@@ -25,8 +27,11 @@ interface ModuleCache {
   executables: PromiseLru<Executable>;
 }
 
-/** Checks a forward input and returns its float32 NCHW data. */
-export function forwardInput(x: unknown): { data: Float32Array; shape: [number, number, number, number] } {
+/**
+ * Checks a forward input and returns its NCHW data as is: float32, or uint8 that the backend converts
+ * itself (no float copy four times the size on the JS side).
+ */
+export function forwardInput(x: unknown): { data: Float32Array | Uint8Array; shape: [number, number, number, number] } {
   if (!(x instanceof Tensor)) {
     throw new DTypeError(`forward: expected a Tensor but received ${x === null ? 'null' : typeof x}; build one with Tensor.from(data, [N, C, H, W])`);
   }
@@ -37,8 +42,7 @@ export function forwardInput(x: unknown): { data: Float32Array; shape: [number, 
     throw new ShapeError(`forward: expected a 4-D input [N, C, H, W] but received shape ${formatShape(x.shape)}`);
   }
   if (x.shape[0] === 0) throw new ShapeError(`forward: the batch is empty (shape ${formatShape(x.shape)})`);
-  const data = x.dtype === 'float32' ? (x.data as Float32Array) : Float32Array.from(x.data as Uint8Array);
-  return { data, shape: x.shape as [number, number, number, number] };
+  return { data: x.data as Float32Array | Uint8Array, shape: x.shape as [number, number, number, number] };
 }
 
 /**
@@ -69,7 +73,7 @@ class Leases {
   }
 }
 
-/** Compiles and runs modules on the native CPU engine, caching per shape, batch and weights version. */
+/** Compiles and runs modules on the native engine, caching per shape, batch, placement and weights version. */
 export class CompiledExecutor implements ForwardExecutor {
   private readonly modules = new WeakMap<Module, ModuleCache>();
   private readonly leases = new Leases();
@@ -111,16 +115,35 @@ export class CompiledExecutor implements ForwardExecutor {
     return entry;
   }
 
+  /** Drops the module's prepared graphs and executables (after their runs): its placement changed. */
+  release(module: Module): void {
+    const cache = this.modules.get(module);
+    if (!cache) return;
+    this.modules.delete(module);
+    cache.executables.clear();
+    for (const { prepared } of cache.graphs.values()) prepared.dispose();
+  }
+
   async forward(module: Module, x: Tensor): Promise<Tensor> {
     const callSite = new Error();
     const { data, shape } = forwardInput(x);
     const [batch, ...sample] = shape;
     const { prepared, outputShape } = this.graphFor(module, sample);
-    const threads = getNumThreads();
+    const { device, dtype, benchmark } = module.placement;
+    const target = backendOf(device);
+    // Threads matter to the CPU only: changing them must not recompile a GPU executable.
+    const threads = target.backend === 'cpu' ? getNumThreads() : undefined;
+    const options: CompileOptions = {
+      ...target,
+      batch,
+      precision: dtype,
+      ...(threads === undefined ? {} : { threads }),
+      ...(benchmark ? { benchmark } : {}),
+    };
     const cache = this.cacheOf(module);
-    const key = `${sample.join('x')}/${batch}/cpu/${threads}`;
+    const key = `${sample.join('x')}/${batch}/${device}/${dtype}/${benchmark ? 'benchmark' : 'heuristic'}/${threads ?? '-'}`;
     try {
-      const executable = await cache.executables.get(key, () => compileGraph(prepared, { backend: 'cpu', batch, threads }));
+      const executable = await cache.executables.get(key, () => compileGraph(prepared, options));
       const [output] = await this.leases.use(executable, (e) => e.run(data));
       return Tensor.from(output!, [batch, ...outputShape]);
     } catch (error) {

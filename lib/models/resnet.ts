@@ -14,6 +14,7 @@ import { Conv2d } from '../nn/conv.js';
 import { constant_, kaimingNormal_ } from '../nn/init.js';
 import { Linear } from '../nn/linear.js';
 import { Module } from '../nn/module.js';
+import type { ComputeDType, DeviceSpec } from '../nn/placement.js';
 import { checkBoolean, checkInt, checkOptions } from '../nn/options.js';
 import { AdaptiveAvgPool2d, MaxPool2d } from '../nn/pooling.js';
 import { Sequential } from '../nn/sequential.js';
@@ -330,16 +331,26 @@ export class ResNet extends Module {
   }
 }
 
-/** Options of the model builders (`resnet50(options)`): {@link ResNetOptions} plus `weights`. */
+/**
+ * Options of the model builders (`resnet50(options)`): {@link ResNetOptions} plus `weights` and the
+ * placement (`device`, `dtype`, applied with `model.to(...)`).
+ */
 export interface ResNetFactoryOptions extends ResNetOptions {
   /**
    * Pretrained weights. Only null (random initialisation) for now: the weights registry is a later
    * addition; meanwhile load a state dict with `loadStateDict`.
    */
   weights?: null;
+  /**
+   * Where the model runs: `'cpu'` (default), `'cuda'`, `'cuda:N'` or `'auto'` (the GPU when one works,
+   * else the CPU in float32; `model.device` says which). See `Module.to`.
+   */
+  device?: DeviceSpec;
+  /** Compute dtype: `'float32'` (default), `'tf32'`, `'float16'` or `'bfloat16'` (the last three on a GPU). */
+  dtype?: ComputeDType;
 }
 
-const factoryOptionNames = ['weights', ...resNetOptionNames] as const;
+const factoryOptionNames = ['weights', 'device', 'dtype', ...resNetOptionNames] as const;
 
 /** torchvision's `_ovewrite_named_param`: a variant's fixed setting may be repeated but not changed. */
 function fixed(options: ResNetFactoryOptions, name: 'groups' | 'widthPerGroup', value: number): void {
@@ -356,7 +367,7 @@ function build(
   options: ResNetFactoryOptions | undefined,
   preset: { groups?: number; widthPerGroup?: number } = {},
 ): ResNet {
-  const { weights, ...rest } = checkOptions(options, factoryOptionNames, name);
+  const { weights, device, dtype, ...rest } = checkOptions(options, factoryOptionNames, name);
   if (weights !== undefined && weights !== null) {
     throw new UnsupportedError(
       `${name}: pretrained weights are not available yet (the weights registry is a later addition); build the model with weights: null and load a state dict with model.loadStateDict(...)`,
@@ -364,7 +375,12 @@ function build(
   }
   if (preset.groups !== undefined) fixed(rest, 'groups', preset.groups);
   if (preset.widthPerGroup !== undefined) fixed(rest, 'widthPerGroup', preset.widthPerGroup);
-  return new ResNet(block, layers, { ...rest, ...preset });
+  const model = new ResNet(block, layers, { ...rest, ...preset });
+  // Left out, the placement stays the default without asking the runtime (as for a bare `new ResNet`).
+  if (device !== undefined || dtype !== undefined) {
+    model.to({ ...(device === undefined ? {} : { device }), ...(dtype === undefined ? {} : { dtype }) });
+  }
+  return model;
 }
 
 /** ResNet-18 (He et al., 2016): BasicBlock × [2, 2, 2, 2], 11.7 M parameters. */

@@ -11,6 +11,10 @@ import { Tensor, formatShape } from '../tensor.js';
 import type { DType, TensorData } from '../tensor.js';
 import type { TraceValue, Tracer } from './trace.js';
 import { checkBoolean, checkOptions } from './options.js';
+import {
+  defaultPlacement, isComputeDType, placementResolver,
+  type ComputeDType, type Device, type DeviceSpec, type Placement, type PlacementOptions,
+} from './placement.js';
 
 /** Parameters and buffers by dotted name, in PyTorch's order. */
 export type StateDict = Record<string, Tensor>;
@@ -32,14 +36,19 @@ export interface LoadStateDictOptions {
 /** Runs a module's forward pass. The runtime installs one; model code never imports the runtime. */
 export interface ForwardExecutor {
   forward(module: Module, x: Tensor): Promise<Tensor>;
+  /**
+   * Called by {@link Module.to} for each module whose placement changed: frees what was compiled for
+   * the old placement (device memory included) once the runs using it have finished.
+   */
+  release?(module: Module): void;
 }
 
 let forwardExecutor: ForwardExecutor | null = null;
 
 /** Installs (or, with null, removes) the process-wide executor behind {@link Module.forward}. @internal */
 export function setForwardExecutor(executor: ForwardExecutor | null): void {
-  if (executor !== null && typeof executor?.forward !== 'function') {
-    throw invalidArgument('an object with a forward(module, x) method, or null', 'executor', executor);
+  if (executor !== null && (typeof executor?.forward !== 'function' || (executor.release !== undefined && typeof executor.release !== 'function'))) {
+    throw invalidArgument('an object with a forward(module, x) method (and optionally release(module)), or null', 'executor', executor);
   }
   forwardExecutor = executor;
 }
@@ -59,6 +68,7 @@ export abstract class Module {
   private readonly ownParameters = new Map<string, Tensor<'float32'>>();
   private readonly ownBuffers = new Map<string, Tensor>();
   private versionStamp = 0;
+  private placementState: Placement = defaultPlacement;
 
   /** Describes this module's forward pass on `x` by calling `t` (see `Tracer`). */
   abstract trace(t: Tracer, x: TraceValue): TraceValue;
@@ -337,9 +347,65 @@ export abstract class Module {
     return this;
   }
 
+  /** Where this module runs and in which arithmetic (see {@link Module.to}). Default: CPU, float32. */
+  get placement(): Placement {
+    return this.placementState;
+  }
+
+  /** The device this module runs on: `'cpu'` (the default) or `'cuda:N'`; `'auto'` shows what it resolved to. */
+  get device(): Device {
+    return this.placementState.device;
+  }
+
+  /** The compute dtype this module runs in (default `'float32'`): the one really used, see {@link Module.to}. */
+  get dtype(): ComputeDType {
+    return this.placementState.dtype;
+  }
+
+  /**
+   * Places this module and all its descendants on a device and/or in a compute dtype, like PyTorch's
+   * `module.to(...)`, and returns this module. Accepts an options object, a device name
+   * (`to('cuda')`, `to('cuda:1')`, `to('auto')`) or a dtype name (`to('float16')`); what is not given
+   * keeps this module's value, and the whole subtree takes the resulting placement.
+   *
+   * `'auto'` is resolved now: `'cuda:0'` when a GPU with cuDNN works, else `'cpu'`, and then the dtype
+   * becomes `'float32'` (the CPU runs nothing else) whatever was asked; {@link Module.device} and
+   * {@link Module.dtype} report what was taken. An explicit `'cuda'` is not checked here: the first
+   * forward rejects with a `BackendUnavailableError` when no GPU works, and the module can be moved back.
+   * What was compiled for the old placement is freed once its runs have finished. A module registered
+   * later as a child keeps its own placement (the default), as in PyTorch.
+   * @throws InvalidArgumentError for a misspelt device, dtype or option; UnsupportedError for a dtype
+   * other than float32 on the CPU.
+   */
+  to(target: DeviceSpec | ComputeDType | PlacementOptions): this {
+    let request: PlacementOptions;
+    if (typeof target === 'string') request = isComputeDType(target) ? { dtype: target } : { device: target };
+    else if (typeof target === 'object' && target !== null && !Array.isArray(target)) {
+      request = checkOptions(target, ['device', 'dtype', 'benchmark'], 'to');
+    } else {
+      throw invalidArgument(`a device ('cpu', 'cuda', 'cuda:N', 'auto'), a dtype or an options object`, 'to', target);
+    }
+    const resolver = placementResolver();
+    if (resolver === null) {
+      throw new UnsupportedError(
+        `${this.constructor.name}.to needs the runtime, which is installed by the package entry point: import the models from 'resnet-cudnn' rather than from a file inside the package`,
+      );
+    }
+    const placement = resolver.resolve(request, this.placementState);
+    for (const m of this.modules()) {
+      const old = m.placementState;
+      if (old.device === placement.device && old.dtype === placement.dtype && old.benchmark === placement.benchmark) continue;
+      m.placementState = placement;
+      forwardExecutor?.release?.(m);
+    }
+    return this;
+  }
+
   /**
    * Runs the forward pass on a batch `[N, C, H, W]` and resolves to the output (logits `[N, classes]`
-   * for a classifier). Needs the runtime: import the models from the package entry point.
+   * for a classifier) on this module's {@link Module.device} in its {@link Module.dtype}. The input is a
+   * float32 or uint8 host tensor; the output is a float32 host tensor. Needs the runtime: import the
+   * models from the package entry point.
    */
   async forward(x: Tensor): Promise<Tensor> {
     if (forwardExecutor === null) {

@@ -5,8 +5,13 @@
  * @module
  */
 import type { Graph } from '../compile/graph.js';
-import { DisposedError, fromNative, invalidArgument } from '../errors.js';
-import { loadNative, type BackendName, type NativeExecutable, type NativeInfo, type NativePreparedGraph } from './native.js';
+import { DisposedError, InvalidArgumentError, fromNative, invalidArgument } from '../errors.js';
+import { computeDTypes } from '../nn/placement.js';
+import {
+  loadNative,
+  type BackendName, type InputNormalization, type NativeCompileOptions, type NativeExecutable, type NativeInfo,
+  type NativePreparedGraph, type Precision,
+} from './native.js';
 
 /** Options of {@link compileGraph}. */
 export interface CompileOptions {
@@ -16,6 +21,21 @@ export interface CompileOptions {
   readonly batch: number;
   /** Compute threads (CPU); by default the CPUs this process may run on. */
   readonly threads?: number;
+  /** The CUDA device ordinal (`cuda:N`); default 0. Ignored by the `cpu` backend. */
+  readonly device?: number;
+  /** The arithmetic; default `float32`. The `cpu` backend rejects anything else with ERR_UNSUPPORTED. */
+  readonly precision?: Precision;
+  /**
+   * Time the candidate algorithms of each convolution when compiling and keep the fastest, like
+   * `torch.backends.cudnn.benchmark`; default false (the library's heuristics choose). Ignored by `cpu`.
+   */
+  readonly benchmark?: boolean;
+  /**
+   * Normalise every run's input per channel before the first op, fused into the input conversion:
+   * `x' = (x * scale - mean[c]) / std[c]`, with one `mean` and `std` value per input channel (checked
+   * against the graph when compiling).
+   */
+  readonly normalization?: InputNormalization;
 }
 
 /** A compiled graph: weights in the backend's layout plus a memory plan for one batch size. */
@@ -48,14 +68,16 @@ export class Executable implements Disposable {
   }
 
   /**
-   * Runs the forward pass off the JS thread. `input` is N·C·H·W floats in NCHW order (N the batch the
-   * executable was compiled for); it is copied before this returns, so the caller may reuse it at once.
-   * Concurrent runs queue and each gets the whole machine in turn.
-   * @returns one plain row-major array per graph output.
-   * @throws InvalidArgumentError when `input` is not a Float32Array; ShapeError when its length is wrong;
-   * DisposedError after {@link Executable.dispose}.
+   * Runs the forward pass off the JS thread. `input` is N·C·H·W values in NCHW order (N the batch the
+   * executable was compiled for): floats, or bytes (pixels) that the backend converts to float itself,
+   * before the compile's `normalization` if any. It is copied before this returns, so the caller may
+   * reuse it at once. Concurrent runs queue and each gets the whole machine in turn.
+   * @returns one plain row-major array per graph output, float32 whatever the precision.
+   * @throws InvalidArgumentError when `input` is neither a Float32Array nor a Uint8Array; ShapeError when
+   * its length is wrong; DisposedError after {@link Executable.dispose}; GpuOutOfMemoryError when a GPU
+   * run cannot get memory (the executable stays usable).
    */
-  async run(input: Float32Array): Promise<Float32Array[]> {
+  async run(input: Float32Array | Uint8Array): Promise<Float32Array[]> {
     const callSite = new Error();
     try {
       return await this.#native.run(input);
@@ -135,6 +157,58 @@ function checkOptions(options: CompileOptions): void {
   if (options.threads !== undefined && (!Number.isSafeInteger(options.threads) || options.threads < 1 || options.threads > 1024)) {
     throw invalidArgument('an integer between 1 and 1024', 'options.threads', options.threads);
   }
+  if (options.device !== undefined && (!Number.isSafeInteger(options.device) || options.device < 0 || options.device > 1023)) {
+    throw invalidArgument('an integer between 0 and 1023', 'options.device', options.device);
+  }
+  if (options.precision !== undefined && !(computeDTypes as readonly unknown[]).includes(options.precision)) {
+    throw invalidArgument('"float32", "tf32", "float16" or "bfloat16"', 'options.precision', options.precision);
+  }
+  if (options.benchmark !== undefined && typeof options.benchmark !== 'boolean') {
+    throw invalidArgument('a boolean', 'options.benchmark', options.benchmark);
+  }
+  if (options.normalization !== undefined) checkNormalization(options.normalization);
+}
+
+/** The native side checks the same (and the channel count against the graph); here the caller's stack is at hand. */
+function checkNormalization(normalization: InputNormalization): void {
+  const name = 'options.normalization';
+  if (typeof normalization !== 'object' || normalization === null || Array.isArray(normalization)) {
+    throw invalidArgument('an object { scale?, mean, std }', name, normalization);
+  }
+  const { scale, mean, std } = normalization;
+  if (scale !== undefined && (typeof scale !== 'number' || !Number.isFinite(scale))) {
+    throw invalidArgument('a finite number', `${name}.scale`, scale);
+  }
+  for (const [field, values, positive] of [['mean', mean, false], ['std', std, true]] as const) {
+    if (!Array.isArray(values)) throw invalidArgument('an array of numbers', `${name}.${field}`, values);
+    if (values.length < 1 || values.length > 4096) {
+      throw invalidArgument('1 to 4096 numbers', `${name}.${field}`, values);
+    }
+    values.forEach((v: unknown, i) => {
+      if (typeof v !== 'number' || !Number.isFinite(v) || (positive && v <= 0)) {
+        throw invalidArgument(`a finite${positive ? ' positive' : ''} number`, `${name}.${field}[${i}]`, v);
+      }
+    });
+  }
+  if (mean.length !== std.length) {
+    throw new InvalidArgumentError(`Expected as many numbers in ${name}.std as in .mean (${mean.length}) but received ${std.length}`);
+  }
+}
+
+/** The options as the addon takes them: only what was given, so the addon's defaults stay its own. */
+function nativeOptions(options: CompileOptions): NativeCompileOptions {
+  const { backend, batch, threads, device, precision, benchmark, normalization } = options;
+  return {
+    backend,
+    batch,
+    ...(threads === undefined ? {} : { threads }),
+    ...(device === undefined ? {} : { device }),
+    ...(precision === undefined ? {} : { precision }),
+    ...(benchmark === undefined ? {} : { benchmark }),
+    ...(normalization === undefined
+      ? {}
+      : { normalization: { ...(normalization.scale === undefined ? {} : { scale: normalization.scale }), mean: [...normalization.mean], std: [...normalization.std] } }),
+  };
 }
 
 /**
@@ -142,18 +216,19 @@ function checkOptions(options: CompileOptions): void {
  * validated and its weights copied before this returns, for this executable alone; a {@link PreparedGraph}
  * was already, and executables compiled from it share weight memory. The compilation itself (weight
  * reorders, memory plan) runs off the JS thread.
- * @throws InvalidArgumentError, ShapeError or UnsupportedError for a graph the engine cannot run;
- * BackendUnavailableError when the backend is not built in; DisposedError for a disposed PreparedGraph;
- * NativeLoadError when the addon is missing.
+ * @throws InvalidArgumentError, ShapeError or UnsupportedError for a graph or options the engine cannot
+ * run (a precision other than float32 on the CPU, a normalisation whose length is not the input's
+ * channel count); BackendUnavailableError when the backend is not built in, or for CUDA one of its
+ * subclasses: NoGpuError (no driver, no device, no such ordinal), CudnnNotFoundError, CudnnVersionError;
+ * GpuOutOfMemoryError; DisposedError for a disposed PreparedGraph; NativeLoadError when the addon is missing.
  */
 export async function compileGraph(graph: Graph | PreparedGraph, options: CompileOptions): Promise<Executable> {
   const callSite = new Error();
   checkOptions(options);
   const addon = loadNative();
-  const nativeOptions = { backend: options.backend, batch: options.batch, ...(options.threads === undefined ? {} : { threads: options.threads }) };
   try {
     const source = graph instanceof PreparedGraph ? graph.native : graph;
-    return new Executable(await addon.compile(source, nativeOptions));
+    return new Executable(await addon.compile(source, nativeOptions(options)));
   } catch (error) {
     throw fromNative(error, callSite);
   }

@@ -10,6 +10,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Graph } from '../compile/graph.js';
+import type { ComputeDType } from '../nn/placement.js';
 import { NativeLoadError } from '../errors.js';
 
 /** The CPU backend as the addon reports it. */
@@ -25,6 +26,28 @@ export interface CpuBackendInfo {
   readonly runtime: 'OpenMP' | 'TBB' | 'threadpool' | 'sequential' | 'other';
 }
 
+/** The CUDA backend as the addon reports it when a driver, a device and cuDNN all work. */
+export interface CudaBackendInfo {
+  readonly available: true;
+  readonly library: 'cuDNN';
+  /** cuDNN's version, e.g. `9.1.0`. */
+  readonly version: string;
+  /** The file cuDNN was loaded from (see the loader's search order in the README). */
+  readonly cudnnPath: string;
+  /** The CUDA runtime's version (linked statically into the addon), e.g. `13.0`. */
+  readonly cudaRuntime: string;
+  /** The CUDA version the installed driver supports, e.g. `12.8`. */
+  readonly driver: string;
+  /** The number of CUDA devices visible to this process. */
+  readonly devices: number;
+  /** The name of device 0, e.g. `NVIDIA H100 80GB HBM3`. */
+  readonly deviceName: string;
+  /** Device 0's compute capability, e.g. `9.0`. */
+  readonly computeCapability: string;
+  /** Device 0's total memory in bytes. */
+  readonly memoryBytes: number;
+}
+
 /** A backend this build or this machine cannot offer, and why. */
 export interface UnavailableBackendInfo {
   readonly available: false;
@@ -36,12 +59,28 @@ export interface NativeInfo {
   readonly addonVersion: string;
   readonly backends: {
     readonly cpu: CpuBackendInfo;
-    readonly cuda: UnavailableBackendInfo;
+    readonly cuda: CudaBackendInfo | UnavailableBackendInfo;
   };
 }
 
 /** The backends the addon knows. */
 export type BackendName = 'cpu' | 'cuda';
+
+/** The arithmetic of a compiled graph: a {@link ComputeDType}; the CPU backend runs `float32` only. */
+export type Precision = ComputeDType;
+
+/**
+ * Per-channel input normalisation fused into the input conversion: `x' = (x * scale - mean[c]) / std[c]`
+ * (torchvision's `ToTensor` then `Normalize` is `scale: 1/255`).
+ */
+export interface InputNormalization {
+  /** Multiplies the raw input first; default 1. */
+  readonly scale?: number;
+  /** One value per input channel. */
+  readonly mean: readonly number[];
+  /** One positive value per input channel. */
+  readonly std: readonly number[];
+}
 
 /**
  * Options of the addon's `compile`.
@@ -52,6 +91,13 @@ export interface NativeCompileOptions {
   readonly batch: number;
   /** Compute threads for this executable's runs; the backend's default when left out. */
   readonly threads?: number;
+  /** CUDA device ordinal; 0 when left out. */
+  readonly device?: number;
+  /** `float32` when left out. */
+  readonly precision?: Precision;
+  /** Time candidate algorithms when compiling (CUDA). */
+  readonly benchmark?: boolean;
+  readonly normalization?: InputNormalization;
 }
 
 /**
@@ -59,8 +105,8 @@ export interface NativeCompileOptions {
  * @internal
  */
 export interface NativeExecutable {
-  /** `input` is N·C·H·W floats (NCHW); resolves to one plain row-major array per graph output. */
-  run(input: Float32Array): Promise<Float32Array[]>;
+  /** `input` is N·C·H·W floats or bytes (NCHW); resolves to one plain row-major array per graph output. */
+  run(input: Float32Array | Uint8Array): Promise<Float32Array[]>;
   /** Frees the weights and activation memory; idempotent. Later runs reject with `ERR_DISPOSED`. */
   dispose(): void;
   /** Bytes of weights in the backend's layout, shared ones included. */

@@ -6,7 +6,7 @@
 #include <memory>
 
 #include "backend.h"
-#include "cpu/memory_plan.h"
+#include "memory_plan.h"
 #include "cpu/program.h"
 
 namespace resnet {

@@ -4,6 +4,23 @@
 // weight blob (KRSC in the storage type, BN already folded by the JS lowering), and the activation arena
 // laid out by liveness. Nothing here includes a CUDA or cuDNN header; the executable turns a CudaPlan into
 // descriptors, algorithm choices, buffers and a captured CUDA graph.
+//
+// The padding invariant: every step writes zeros into the padding channels (stored_channels − channels)
+// of the value it writes, so a consumer may read all stored channels. The planner keeps its side of it:
+// a conv's padded output channels get all-zero filter rows and a zero bias (so they come out zero, and
+// zero again after the residual add and ReLU), its filter columns for padded input channels are zero too
+// (so padding could never leak into real channels), and values that an elementwise op, a pool or a fused
+// residual combine are given one layout. The kernels keep theirs: the input conversion, the epilogue,
+// add/relu and the pools write zeros (or pool zeros) there.
+//
+// Grouped convolutions: cuDNN splits the stored channels into `groups` contiguous blocks, so padding may
+// only add whole groups at the end. With c input and k output channels in g groups (c/g and k/g per
+// group), the planner pads the input to c' and the output to k' and runs g' = c'/(c/g) groups when
+// c' % (c/g) == 0, k' % (k/g) == 0 and c'/(c/g) == k'/(k/g): the extra groups have zero filters and bias,
+// so they write zero padding channels. Depthwise convs (a lone BatchNorm: c/g = k/g = 1) always qualify;
+// ResNeXt's grouped 3×3 convs have channel counts that need no padding. Otherwise both the conv's input
+// and output (and every value sharing their layout) keep stored_channels == channels, and the plan says
+// so in `notes` (cuDNN may then have fewer fast algorithms for that conv).
 #pragma once
 
 #include <cstddef>
@@ -39,17 +56,22 @@ int64_t channel_multiple(StorageType type);
 
 /// A value as it lives on the device: NHWC, `stored_channels` ≥ `channels` (the padding channels are
 /// zero in every value a step writes, so a consumer may read them), `n` = batch. Flat values ([F]) are
-/// NHWC with h = w = 1.
+/// NHWC with h = w = 1, unless they are (or are computed elementwise from) a flattened feature map: see
+/// `alias_of`.
 struct DeviceValue {
   int64_t n = 0, h = 1, w = 1;
   int64_t channels = 0;         // logical
-  int64_t stored_channels = 0;  // a multiple of channel_multiple(storage)
+  int64_t stored_channels = 0;  // a multiple of channel_multiple(storage), or = channels (see `notes`)
   size_t bytes = 0;             // n·h·w·stored_channels·storage_bytes
-  /// Where it lives: an offset into the context's arena (values that are not graph input aliases).
+  /// Where it lives: an offset into the context's arena. An alias carries its source's offset.
   size_t arena_offset = 0;
   /// A graph output: the context converts it to NCHW float32 for the host after the last step.
   int output_index = -1;
-  /// Set when this value shares the memory of another (a flatten): the id of that value, else -1.
+  /// Set when this value shares the memory of another (a flatten): the id of that value (never itself an
+  /// alias), else -1. An alias copies its source's geometry (n, h, w, channels, stored_channels, bytes):
+  /// a flattened [F] value stays NHWC on the device, and its consumers read it that way (a linear layer
+  /// as a full-window conv, the output conversion as NCHW = the flatten's C, H, W order). Flat values that
+  /// relu or add compute from such a value keep that geometry too.
   int alias_of = -1;
 };
 
@@ -63,6 +85,9 @@ enum class StepKind {
   kOutput,        // device NHWC value `src` → NCHW float32 staging for graph output `output_index`
 };
 
+/// "input", "conv", "maxpool", "adaptive_avgpool", "add", "relu", "output".
+const char* step_kind_name(StepKind kind);
+
 /// One step of a run, with every number a descriptor or a kernel launch needs.
 struct Step {
   StepKind kind = StepKind::kConv;
@@ -72,7 +97,9 @@ struct Step {
   int dst = -1;
   bool relu = false;
   // Convolution (kConv): NHWC tensors x [n, h, w, c_in_stored] → y [n, out_h, out_w, k_stored];
-  // filter KRSC [k_stored, r, s, c_in_stored / groups]. Pooling uses kernel/stride/padding/dilation too.
+  // filter KRSC [k_stored, r, s, c_in_stored / groups]. `groups` is the stored group count (the graph's,
+  // plus any whole zero groups that padding added; see the top of this file). A linear layer is a conv
+  // with kernel = the source's (h, w), stride 1, no padding. Pooling uses kernel/stride/padding/dilation.
   int64_t groups = 1;
   Pair kernel{1, 1}, stride{1, 1}, padding{0, 0}, dilation{1, 1};
   bool ceil_mode = false;
@@ -80,7 +107,7 @@ struct Step {
   /// float32: the epilogue adds it in float).
   size_t filter_offset = 0, filter_bytes = 0;
   size_t bias_offset = 0, bias_bytes = 0;
-  /// kConv: the graph op this step came from (for messages: "conv #12 (layer3.1.conv2)" is the JS side's).
+  /// The graph op this step came from, -1 for kInput and kOutput (for messages, and pack_weights' source).
   int op_index = -1;
   /// kOutput: which graph output.
   int output_index = -1;
@@ -95,20 +122,26 @@ struct CudaPlan {
   std::vector<Step> steps;          // in execution order: kInput first, kOutput steps last
   /// Host input: [batch, C, H, W] of the graph input.
   int64_t input_channels = 0, input_h = 0, input_w = 0;
-  /// Bytes of the activation arena (every value but aliases, placed by liveness).
+  /// Bytes of the activation arena (every value but aliases, placed by liveness: a value lives from the
+  /// step that writes it to the last step that reads it, or its kOutput step). Values alive at one step
+  /// never overlap, so no step's output shares memory with its inputs; in particular a fused conv's
+  /// residual never aliases its output (cuDNN's z and y must not).
   size_t arena_bytes = 0;
   /// Bytes of the packed weight blob (filters in storage type, biases in float32), each entry aligned.
   size_t weight_blob_bytes = 0;
   /// Elements of each graph output as the host receives it (NCHW float32 or [N, F]).
   std::vector<int64_t> output_elements;
+  /// Remarks for humans: layouts left unpadded and why (see grouped convolutions above).
+  std::vector<std::string> notes;
 };
 
 /// Plans `graph` (validated) for `batch` samples at `precision`. Fails with kUnsupported for an op the CUDA
-/// backend does not run, naming it.
+/// backend does not run, naming it, and with kInvalidShape when a padded size would not fit in memory.
 Result<CudaPlan> plan_cuda(const Graph& graph, int64_t batch, Precision precision);
 
-/// Writes the weight blob of `plan` into `blob` (weight_blob_bytes bytes, zeroed by the caller): each conv's
-/// filter OIHW float → KRSC in the storage type with zero padding of channels, each bias as float32
+/// Writes the weight blob of `plan` into `blob` (weight_blob_bytes bytes, zeroed by the caller, aligned to
+/// at least 4 bytes: elements are written as floats and halves): each conv's filter OIHW float → KRSC in
+/// the storage type (kernel_math.h's rounding) with zero padding of channels, each bias as float32
 /// [k_stored]. The bytes are exactly what the device receives.
 void pack_weights(const Graph& graph, const CudaPlan& plan, uint8_t* blob);
 

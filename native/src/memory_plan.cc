@@ -1,4 +1,4 @@
-#include "cpu/memory_plan.h"
+#include "memory_plan.h"
 
 #include <algorithm>
 #include <limits>

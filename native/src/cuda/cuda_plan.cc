@@ -1,0 +1,255 @@
+#include "cuda/cuda_plan.h"
+
+#include <algorithm>
+
+#include "cuda/plan_layout.h"
+#include "memory_plan.h"
+
+namespace resnet {
+namespace cuda {
+namespace {
+
+// Bound on the arena's and the weight blob's total request; far above any device, it keeps every offset
+// computation (here and in plan_memory) clear of size_t overflow.
+constexpr size_t kMaxPlanBytes = size_t{1} << 60;
+
+size_t align_up(size_t bytes) { return (bytes + kDeviceAlignment - 1) & ~(kDeviceAlignment - 1); }
+
+// `*total` += aligned `bytes`, or false once the total passes kMaxPlanBytes.
+bool add_aligned(size_t bytes, size_t* total) {
+  if (bytes > kMaxPlanBytes || *total > kMaxPlanBytes) return false;
+  *total += align_up(bytes);
+  return *total <= kMaxPlanBytes;
+}
+
+class Planner {
+ public:
+  Planner(const Graph& graph, int64_t batch, Precision precision) : graph_(graph) {
+    plan_.batch = batch;
+    plan_.precision = precision;
+    plan_.storage = storage_of(precision);
+  }
+
+  Result<CudaPlan> run() {
+    RESNET_ASSIGN_OR_RETURN(layout_, plan_layout(graph_, channel_multiple(plan_.storage)));
+    plan_.notes = layout_.notes;
+    place_values();
+    first_.assign(graph_.values.size(), -1);
+    last_.assign(graph_.values.size(), -1);
+    add_input_step();
+    for (size_t i = 0; i < graph_.ops.size(); ++i) add_op_step(static_cast<int>(i));
+    add_output_steps();
+    RESNET_RETURN_IF_ERROR(place_arena());
+    RESNET_RETURN_IF_ERROR(place_weights());
+    return std::move(plan_);
+  }
+
+ private:
+  // Geometry and size of every value (no offsets yet).
+  void place_values() {
+    const size_t element = storage_bytes(plan_.storage);
+    plan_.values.resize(graph_.values.size());
+    for (size_t id = 0; id < graph_.values.size(); ++id) {
+      const ValueLayout& layout = layout_.values[id];
+      DeviceValue& value = plan_.values[id];
+      value.n = plan_.batch;
+      value.h = layout.h;
+      value.w = layout.w;
+      value.channels = layout.channels;
+      value.stored_channels = layout.stored_channels;
+      value.alias_of = layout.alias_of;
+      // validate() bounds batch·numel·4 by 2^48 and padding multiplies channels by at most 8: no overflow.
+      value.bytes = static_cast<size_t>(value.n * value.h * value.w * value.stored_channels) * element;
+    }
+    const Shape& input = graph_.values[graph_.input];
+    plan_.input_channels = input[0];
+    plan_.input_h = input.size() == 3 ? input[1] : 1;
+    plan_.input_w = input.size() == 3 ? input[2] : 1;
+  }
+
+  // The value whose memory `id` uses.
+  int memory_of(int id) const { return plan_.values[id].alias_of >= 0 ? plan_.values[id].alias_of : id; }
+
+  void note_write(int id, int step) {
+    const int memory = memory_of(id);
+    if (first_[memory] < 0) first_[memory] = step;
+    last_[memory] = std::max(last_[memory], step);
+  }
+  void note_read(int id, int step) { last_[memory_of(id)] = std::max(last_[memory_of(id)], step); }
+
+  int next_step() const { return static_cast<int>(plan_.steps.size()); }
+
+  // Appends `step`, noting what it reads and writes for the lifetimes.
+  void add_step(const Step& step) {
+    const int index = next_step();
+    for (int id : {step.src, step.src2, step.residual}) {
+      if (id >= 0) note_read(id, index);
+    }
+    if (step.dst >= 0) note_write(step.dst, index);
+    plan_.steps.push_back(step);
+  }
+
+  void add_input_step() {
+    Step step;
+    step.kind = StepKind::kInput;
+    step.dst = graph_.input;
+    add_step(step);
+  }
+
+  void add_op_step(int index) {
+    const Op& op = graph_.ops[index];
+    Step step;
+    step.op_index = index;
+    step.src = op.src;
+    step.dst = op.dst;
+    step.relu = op.relu;
+    switch (op.kind) {
+      case OpKind::kConv:
+        step.kind = StepKind::kConv;
+        step.residual = op.residual;
+        step.groups = layout_.conv_groups[index];
+        step.kernel = op.kernel;
+        step.stride = op.stride;
+        step.padding = op.padding;
+        step.dilation = op.dilation;
+        break;
+      case OpKind::kLinear: {
+        // PyTorch's flatten→linear, as a conv whose window is the whole source feature map: with the weight's
+        // columns reordered from (c, h, w) to KRSC by pack_weights, the dot products are the same.
+        const DeviceValue& source = plan_.values[op.src];
+        step.kind = StepKind::kConv;
+        step.kernel = Pair{source.h, source.w};
+        break;
+      }
+      case OpKind::kMaxPool:
+        step.kind = StepKind::kMaxPool;
+        step.kernel = op.kernel;
+        step.stride = op.stride;
+        step.padding = op.padding;
+        step.dilation = op.dilation;
+        step.ceil_mode = op.ceil_mode;
+        break;
+      case OpKind::kAdaptiveAvgPool: step.kind = StepKind::kAdaptiveAvgPool; break;
+      case OpKind::kAdd:
+        step.kind = StepKind::kAdd;
+        step.src2 = op.src2;
+        break;
+      case OpKind::kRelu:
+        step.kind = StepKind::kRelu;
+        step.relu = true;
+        break;
+      case OpKind::kFlatten: return;  // an alias: its readers read the source's memory (plan_layout)
+    }
+    add_step(step);
+  }
+
+  void add_output_steps() {
+    for (size_t i = 0; i < graph_.outputs.size(); ++i) {
+      const int id = graph_.outputs[i];
+      Step step;
+      step.kind = StepKind::kOutput;
+      step.src = id;
+      step.output_index = static_cast<int>(i);
+      add_step(step);
+      if (plan_.values[id].output_index < 0) plan_.values[id].output_index = static_cast<int>(i);
+      plan_.output_elements.push_back(plan_.batch * numel(graph_.values[id]));
+    }
+  }
+
+  // One arena request per value that owns memory and is written, alive from its write to its last read.
+  // Two values alive at one step never overlap, which also keeps a fused conv's residual (read at the
+  // conv's step) apart from its output (written there): cuDNN's z and y must not alias.
+  Status place_arena() {
+    std::vector<PlanRequest> requests;
+    std::vector<int> owners;
+    size_t total = 0;
+    for (size_t id = 0; id < plan_.values.size(); ++id) {
+      if (plan_.values[id].alias_of >= 0 || first_[id] < 0) continue;
+      RESNET_CHECK(add_aligned(plan_.values[id].bytes, &total), Code::kInvalidShape,
+                   cat("The activations of this graph at batch ", plan_.batch,
+                       " need more than 2^60 bytes: use a smaller input or batch"));
+      requests.push_back(PlanRequest{plan_.values[id].bytes, first_[id], last_[id]});
+      owners.push_back(static_cast<int>(id));
+    }
+    const MemoryPlan arena = plan_memory(requests, kDeviceAlignment);
+    for (size_t i = 0; i < owners.size(); ++i) plan_.values[owners[i]].arena_offset = arena.offsets[i];
+    for (DeviceValue& value : plan_.values) {
+      if (value.alias_of >= 0) value.arena_offset = plan_.values[value.alias_of].arena_offset;
+    }
+    plan_.arena_bytes = arena.arena_bytes;
+    return Status();
+  }
+
+  // The blob: per conv step, its filter then its bias, each at an aligned offset.
+  Status place_weights() {
+    const size_t element = storage_bytes(plan_.storage);
+    size_t end = 0;
+    for (Step& step : plan_.steps) {
+      if (step.kind != StepKind::kConv) continue;
+      const DeviceValue& x = plan_.values[step.src];
+      const DeviceValue& y = plan_.values[step.dst];
+      const size_t k = static_cast<size_t>(y.stored_channels);
+      // validate() bounds the graph's weights by 2^46 floats; padding multiplies them by at most 64.
+      step.filter_bytes = k * static_cast<size_t>(step.kernel.h * step.kernel.w) *
+                          static_cast<size_t>(x.stored_channels / step.groups) * element;
+      step.bias_bytes = k * sizeof(float);
+      step.filter_offset = end;
+      const bool fits = add_aligned(step.filter_bytes, &end);
+      step.bias_offset = end;
+      RESNET_CHECK(fits && add_aligned(step.bias_bytes, &end), Code::kInvalidShape,
+                   "The packed weights of this graph need more than 2^60 bytes");
+    }
+    plan_.weight_blob_bytes = end;
+    return Status();
+  }
+
+  const Graph& graph_;
+  CudaPlan plan_;
+  GraphLayout layout_;
+  std::vector<int> first_, last_;  // by value id (owners of memory only): steps of the first write, last use
+};
+
+}  // namespace
+
+size_t storage_bytes(StorageType type) { return type == StorageType::kFloat32 ? 4 : 2; }
+
+const char* storage_name(StorageType type) {
+  switch (type) {
+    case StorageType::kFloat32: return "float32";
+    case StorageType::kFloat16: return "float16";
+    case StorageType::kBFloat16: return "bfloat16";
+  }
+  return "unknown";
+}
+
+StorageType storage_of(Precision precision) {
+  switch (precision) {
+    case Precision::kFloat32:
+    case Precision::kTf32: return StorageType::kFloat32;
+    case Precision::kFloat16: return StorageType::kFloat16;
+    case Precision::kBFloat16: return StorageType::kBFloat16;
+  }
+  return StorageType::kFloat32;
+}
+
+int64_t channel_multiple(StorageType type) { return static_cast<int64_t>(16 / storage_bytes(type)); }
+
+const char* step_kind_name(StepKind kind) {
+  switch (kind) {
+    case StepKind::kInput: return "input";
+    case StepKind::kConv: return "conv";
+    case StepKind::kMaxPool: return "maxpool";
+    case StepKind::kAdaptiveAvgPool: return "adaptive_avgpool";
+    case StepKind::kAdd: return "add";
+    case StepKind::kRelu: return "relu";
+    case StepKind::kOutput: return "output";
+  }
+  return "unknown";
+}
+
+Result<CudaPlan> plan_cuda(const Graph& graph, int64_t batch, Precision precision) {
+  return Planner(graph, batch, precision).run();
+}
+
+}  // namespace cuda
+}  // namespace resnet

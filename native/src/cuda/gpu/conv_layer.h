@@ -1,0 +1,75 @@
+// One conv step as cuDNN runs it: the descriptors (NHWC tensors, a KRSC filter, the convolution with its
+// math type, the bias and the activation of the fused call) and the choices made at compile time: the
+// algorithm of cudnnConvolutionForward, the algorithm of the fused cudnnConvolutionBiasActivationForward,
+// and which of the two paths the step takes. Built once per executable and read by all its contexts.
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+#include "backend.h"
+#include "cuda/cuda_plan.h"
+#include "cuda/cudnn_api.h"
+#include "cuda/gpu/cudnn_handles.h"
+#include "status.h"
+
+namespace resnet {
+namespace cuda {
+
+/// The largest workspace any one algorithm may ask for (PyTorch does not cap it; TensorRT's default
+/// workspace pool is a similar size): algorithms wanting more are passed over.
+constexpr size_t kWorkspaceCap = size_t{256} << 20;
+
+/// How a conv step runs.
+enum class ConvMode {
+  kFused,    // cudnnConvolutionBiasActivationForward: y = act(conv(x) + z·alpha2 + bias)
+  kUnfused,  // cudnnConvolutionForward, then the epilogue kernel (bias, residual, relu)
+};
+
+struct ConvLayer {
+  int step = -1;  // index in CudaPlan::steps
+  bool relu = false;
+  std::string name;  // "conv step 3 (graph op 2)", for messages
+  TensorDescriptor x, y;
+  FilterDescriptor w;
+  ConvolutionDescriptor conv;
+  TensorDescriptor bias;            // [1, k_stored, 1, 1] in the storage type (the fused call's)
+  ActivationDescriptor activation;  // RELU, or IDENTITY when the step has no relu
+  cudnn::cudnnConvolutionFwdAlgo_t algo = cudnn::CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM;
+  size_t workspace = 0;
+  /// Whether the fused call is worth a try: an algorithm for it exists within the workspace cap.
+  bool fusable = false;
+  /// IDENTITY activation only works with IMPLICIT_PRECOMP_GEMM; RELU works with `algo`.
+  cudnn::cudnnConvolutionFwdAlgo_t fused_algo = cudnn::CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM;
+  size_t fused_workspace = 0;
+  /// Decided by the trial run at compile time (and, with `benchmark`, by timing both paths).
+  ConvMode mode = ConvMode::kUnfused;
+  /// Why the step is unfused, or how the fused/unfused timing came out (for describe()).
+  std::string note;
+  /// Measured with `benchmark`: milliseconds per call of each path (0 when not measured).
+  float fused_ms = 0.0f, unfused_ms = 0.0f;
+
+  size_t mode_workspace() const { return mode == ConvMode::kFused ? fused_workspace : workspace; }
+};
+
+/// cuDNN's data type for a storage type.
+cudnn::cudnnDataType_t cudnn_data_type(StorageType storage);
+/// The convolution math type for a precision: FMA only for float32 (no TF32), tensor ops otherwise.
+cudnn::cudnnMathType_t cudnn_math_type(Precision precision);
+/// "IMPLICIT_PRECOMP_GEMM", …
+const char* algorithm_name(cudnn::cudnnConvolutionFwdAlgo_t algo);
+
+/// Creates and sets the descriptors of conv step `step_index` of `plan`.
+Result<ConvLayer> describe_conv(const CudnnApi& api, const CudaPlan& plan, int step_index);
+
+/// Chooses `layer.algo` by cuDNN's heuristics: the first result that succeeds, fits kWorkspaceCap and (for
+/// float32) does not use tensor-op math. Then the fused call's algorithm and workspace.
+Status choose_algorithm(const CudnnApi& api, cudnn::cudnnHandle_t handle, Precision precision, ConvLayer& layer);
+
+/// The same by timing every algorithm on real buffers (cudnnFindConvolutionForwardAlgorithmEx, fastest
+/// first): `x`, `w` and `y` as the step uses them, `workspace` for the candidates (y is overwritten).
+Status find_algorithm(const CudnnApi& api, cudnn::cudnnHandle_t handle, Precision precision, ConvLayer& layer,
+                      const void* x, const void* w, void* y, void* workspace, size_t workspace_bytes);
+
+}  // namespace cuda
+}  // namespace resnet

@@ -1,0 +1,142 @@
+#include "cuda/gpu/cuda_backend.h"
+
+#include <cuda_runtime.h>
+
+#include <mutex>
+
+#include "cuda/cuda_plan.h"
+#include "cuda/cudnn_loader.h"
+#include "cuda/gpu/cuda_executable.h"
+#include "cuda/gpu/cuda_status.h"
+#include "cuda/gpu/device_weights.h"
+#include "cuda/gpu/gpu_workers.h"
+
+namespace resnet {
+namespace cuda {
+namespace {
+
+// "13.0" from CUDA's 1000·major + 10·minor.
+std::string cuda_version_name(int version) { return cat(version / 1000, ".", version % 1000 / 10); }
+
+// "9.1.0" from cuDNN 9's 10000·major + 100·minor + patch.
+std::string cudnn_version_name(size_t version) {
+  return cat(version / 10000, ".", version % 10000 / 100, ".", version % 100);
+}
+
+// The CUDA devices this process sees: kNoGpu when there is no driver or no device.
+Result<int> device_count() {
+  int driver = 0;
+  if (cudaDriverGetVersion(&driver) != cudaSuccess || driver == 0) {
+    cudaGetLastError();
+    return Status(Code::kNoGpu, cat("no NVIDIA driver was found (libcuda.so.1 did not load): install the NVIDIA "
+                                    "driver (R580 or newer for this addon's CUDA ", cuda_version_name(CUDART_VERSION),
+                                    " runtime), or use device 'cpu'"));
+  }
+  int count = 0;
+  const cudaError_t error = cudaGetDeviceCount(&count);
+  if (error != cudaSuccess) {
+    cudaGetLastError();
+    return cuda_error(error, "looking for CUDA devices");
+  }
+  if (count == 0) {
+    return Status(Code::kNoGpu, "the NVIDIA driver sees no CUDA device (check nvidia-smi and CUDA_VISIBLE_DEVICES), "
+                                "or use device 'cpu'");
+  }
+  return count;
+}
+
+BackendInfo probe() {
+  BackendInfo info;
+  Result<int> count = device_count();
+  if (!count.ok()) {
+    info.reason = count.status().message();
+    return info;
+  }
+  cudaDeviceProp properties{};
+  const cudaError_t error = cudaGetDeviceProperties(&properties, 0);
+  if (error != cudaSuccess) {
+    cudaGetLastError();
+    info.reason = cuda_error(error, "reading the properties of CUDA device 0").message();
+    return info;
+  }
+  Result<const CudnnLibrary*> cudnn = load_cudnn();
+  if (!cudnn.ok()) {
+    info.reason = cudnn.status().message();
+    return info;
+  }
+  int runtime = 0, driver = 0;
+  cudaRuntimeGetVersion(&runtime);
+  cudaDriverGetVersion(&driver);
+  info.available = true;
+  info.fields = {
+      {"library", std::string("cuDNN")},
+      {"version", cudnn_version_name(cudnn.value()->version)},
+      {"cudnnPath", cudnn.value()->path},
+      {"cudaRuntime", cuda_version_name(runtime)},
+      {"driver", cuda_version_name(driver)},
+      {"devices", static_cast<double>(count.value())},
+      {"deviceName", std::string(properties.name)},
+      {"computeCapability", cat(properties.major, ".", properties.minor)},
+      {"memoryBytes", static_cast<double>(properties.totalGlobalMem)},
+  };
+  return info;
+}
+
+// Makes `device` current on this thread, or says why it cannot be used.
+Status select_device(int device) {
+  RESNET_ASSIGN_OR_RETURN(const int count, device_count());
+  RESNET_CHECK(device >= 0 && device < count, Code::kNoGpu,
+               cat("CUDA device ", device, " does not exist: this process sees ", count, " CUDA device",
+                   count == 1 ? "" : "s", " (", count == 1 ? std::string("cuda:0") : cat("cuda:0 to cuda:", count - 1),
+                   "); check CUDA_VISIBLE_DEVICES, or pick another device"));
+  RESNET_CUDA_CHECK(cudaSetDevice(device), cat("making CUDA device ", device, " current"));
+  cudaGetLastError();  // the kernel launchers report cudaGetLastError(): no stale error may linger
+  return Status();
+}
+
+class CudaBackend final : public Backend {
+ public:
+  const char* name() const override { return "cuda"; }
+
+  // Called on the JS thread: the probe (driver, devices, cuDNN's loader) runs once and is cached.
+  BackendInfo info() const override {
+    std::call_once(info_once_, [this] { info_ = probe(); });
+    return info_;
+  }
+
+  bool supports(OpKind) const override { return true; }  // every op of graph.h
+
+  Result<std::shared_ptr<Executable>> compile(PreparedGraph& graph, const CompileOptions& options) override {
+    RESNET_RETURN_IF_ERROR(select_device(options.device));
+    RESNET_ASSIGN_OR_RETURN(const CudnnLibrary* cudnn, load_cudnn());
+    RESNET_ASSIGN_OR_RETURN(CudaPlan plan, plan_cuda(graph.graph(), options.batch, options.precision));
+    auto cache = graph.backend_state<DeviceWeightCache>(this, [] { return std::make_shared<DeviceWeightCache>(); });
+    bool shared = false;
+    RESNET_ASSIGN_OR_RETURN(std::shared_ptr<const DeviceWeights> weights,
+                            cache->get(graph.graph(), plan, options.device, &shared));
+    RESNET_ASSIGN_OR_RETURN(std::shared_ptr<CudaExecutable> executable,
+                            CudaExecutable::create(*cudnn, options.device, std::move(plan), std::move(weights),
+                                                   shared, options));
+    return std::shared_ptr<Executable>(std::move(executable));
+  }
+
+  void attach(const void* client) override { GpuWorkers::instance().attach(client); }
+  void submit(const void* client, int /*threads*/, Work work) override {
+    GpuWorkers::instance().submit(client, std::move(work));
+  }
+  void detach(const void* client) override { GpuWorkers::instance().detach(client); }
+
+ private:
+  mutable std::once_flag info_once_;
+  mutable BackendInfo info_;
+};
+
+}  // namespace
+}  // namespace cuda
+
+Backend* cuda_backend() {
+  static Backend* backend = new cuda::CudaBackend();  // leaked like its workers: no work outlives it
+  return backend;
+}
+
+}  // namespace resnet

@@ -1,0 +1,518 @@
+#include "cuda/gpu/cuda_executable.h"
+
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "cuda/gpu/cuda_status.h"
+#include "cuda/gpu/cuda_stream.h"
+#include "cuda/gpu/gpu_workers.h"
+#include "cuda/kernels.h"
+
+namespace resnet {
+namespace cuda {
+namespace {
+
+using cudnn::cudnnStatus_t;
+
+size_t align_up(size_t bytes) { return (bytes + kDeviceAlignment - 1) / kDeviceAlignment * kDeviceAlignment; }
+
+int type_index(InputType type) { return type == InputType::kUint8 ? 1 : 0; }
+
+const char* input_type_name(InputType type) { return type == InputType::kUint8 ? "uint8" : "float32"; }
+
+// cuDNN statuses that mean "not this configuration" (bad or unsupported parameters) rather than a failure
+// of the device or the library: the fused call falls back to the unfused path on these.
+bool refuses_configuration(cudnnStatus_t status) {
+  const int category = static_cast<int>(status) / 1000 * 1000;
+  return category == cudnn::CUDNN_STATUS_BAD_PARAM || category == cudnn::CUDNN_STATUS_NOT_SUPPORTED;
+}
+
+// Calls of the benchmark's fused/unfused comparison, after one warm-up call.
+constexpr int kTimedCalls = 5;
+
+bool verbose() {
+  const char* value = std::getenv("RESNET_CUDNN_VERBOSE");
+  return value != nullptr && *value != '\0' && std::strcmp(value, "0") != 0;
+}
+
+}  // namespace
+
+CudaExecutable::CudaExecutable(const CudnnLibrary& cudnn, int device, CudaPlan plan,
+                               std::shared_ptr<const DeviceWeights> weights, bool shared_weights,
+                               const CompileOptions& options)
+    : api_(cudnn.api), device_(device), plan_(std::move(plan)), weights_(std::move(weights)),
+      shared_weights_(shared_weights) {
+  input_elements_ = static_cast<size_t>(plan_.batch * plan_.input_channels * plan_.input_h * plan_.input_w);
+  for (int64_t elements : plan_.output_elements) {
+    output_offsets_.push_back(output_bytes_);
+    output_bytes_ += align_up(static_cast<size_t>(elements) * sizeof(float));
+  }
+  normalize_ = options.normalization.enabled;
+  scale_ = normalize_ ? options.normalization.scale : 1.0f;
+}
+
+CudaExecutable::~CudaExecutable() {
+  // The lambda holds the only references, so the weights (when no other executable shares them) and the
+  // normalisation constants are freed where it runs. The spare context releases itself the same way.
+  GpuWorkers::instance().release(
+      [weights = std::move(weights_),
+       normalization = std::make_shared<DeviceBuffer>(std::move(normalization_))]() mutable {
+        weights.reset();
+        normalization.reset();
+      });
+}
+
+Result<std::shared_ptr<CudaExecutable>> CudaExecutable::create(const CudnnLibrary& cudnn, int device, CudaPlan plan,
+                                                               std::shared_ptr<const DeviceWeights> weights,
+                                                               bool shared_weights, const CompileOptions& options) {
+  std::shared_ptr<CudaExecutable> executable(
+      new CudaExecutable(cudnn, device, std::move(plan), std::move(weights), shared_weights, options));
+  RESNET_RETURN_IF_ERROR(executable->build_layers());
+  RESNET_RETURN_IF_ERROR(executable->upload_normalization(options.normalization));
+  RESNET_ASSIGN_OR_RETURN(std::unique_ptr<CudaContext> scratch, executable->make_context(0));
+  RESNET_RETURN_IF_ERROR(executable->choose_algorithms(*scratch, options.benchmark));
+  // The trial tries every conv's fused path and may fall back to its unfused one: room for either.
+  size_t trial_workspace = 0;
+  for (const ConvLayer& layer : executable->layers_) {
+    trial_workspace = std::max({trial_workspace, layer.workspace, layer.fusable ? layer.fused_workspace : 0});
+  }
+  RESNET_RETURN_IF_ERROR(scratch->resize_workspace(trial_workspace));
+  RESNET_RETURN_IF_ERROR(executable->trial_run(*scratch));
+  if (options.benchmark) RESNET_RETURN_IF_ERROR(executable->time_paths(*scratch));
+  for (const ConvLayer& layer : executable->layers_) {
+    executable->workspace_bytes_ = std::max(executable->workspace_bytes_, layer.mode_workspace());
+  }
+  RESNET_RETURN_IF_ERROR(scratch->resize_workspace(executable->workspace_bytes_));
+  executable->spare_ = std::move(scratch);
+  if (verbose()) std::fprintf(stderr, "%s\n", executable->describe().c_str());
+  return executable;
+}
+
+Status CudaExecutable::build_layers() {
+  layer_of_step_.assign(plan_.steps.size(), -1);
+  for (size_t i = 0; i < plan_.steps.size(); ++i) {
+    if (plan_.steps[i].kind != StepKind::kConv) continue;
+    RESNET_ASSIGN_OR_RETURN(ConvLayer layer, describe_conv(api_, plan_, static_cast<int>(i)));
+    layer_of_step_[i] = static_cast<int>(layers_.size());
+    layers_.push_back(std::move(layer));
+  }
+  return Status();
+}
+
+Status CudaExecutable::upload_normalization(const InputNormalization& normalization) {
+  if (!normalize_) return Status();
+  const size_t channels = static_cast<size_t>(plan_.input_channels);
+  RESNET_CHECK(normalization.mean.size() == channels && normalization.std.size() == channels,
+               Code::kInvalidArgument,
+               cat("Expected ", channels, " numbers (one per input channel) for options.normalization.mean and .std"));
+  // The kernel multiplies by 1/std, computed here in float (kernel_args.h).
+  std::vector<float> constants(normalization.mean);
+  for (float deviation : normalization.std) constants.push_back(1.0f / deviation);
+  RESNET_ASSIGN_OR_RETURN(normalization_, DeviceBuffer::allocate(device_, constants.size() * sizeof(float),
+                                                                 "the input normalisation"));
+  RESNET_CUDA_CHECK(cudaMemcpy(normalization_.get(), constants.data(), normalization_.bytes(), cudaMemcpyHostToDevice),
+                    "copying the input normalisation to the GPU");
+  // Pageable: the copy may still be in flight on the legacy stream, which the contexts' streams do not wait for.
+  RESNET_CUDA_CHECK(cudaStreamSynchronize(cudaStreamLegacy), "copying the input normalisation to the GPU");
+  return Status();
+}
+
+ContextSizes CudaExecutable::context_sizes(size_t workspace) const {
+  ContextSizes sizes;
+  sizes.arena = plan_.arena_bytes;
+  sizes.workspace = workspace;
+  sizes.input = input_bytes(InputType::kFloat32);
+  sizes.outputs = output_bytes_;
+  return sizes;
+}
+
+Result<std::unique_ptr<CudaContext>> CudaExecutable::make_context(size_t workspace) const {
+  return CudaContext::create(api_, device_, context_sizes(workspace));
+}
+
+Status CudaExecutable::choose_algorithms(CudaContext& scratch, bool benchmark) {
+  if (!benchmark) {
+    for (ConvLayer& layer : layers_) {
+      RESNET_RETURN_IF_ERROR(choose_algorithm(api_, scratch.handle(), plan_.precision, layer));
+    }
+    return Status();
+  }
+  // Timing reads real buffers: zeros, so that no garbage NaN or denormal skews a candidate's time.
+  RESNET_CUDA_CHECK(cudaMemsetAsync(scratch.arena(), 0, plan_.arena_bytes, scratch.stream()),
+                    "clearing the activation arena for the benchmark");
+  RESNET_CUDA_CHECK(cudaStreamSynchronize(scratch.stream()), "clearing the activation arena for the benchmark");
+  // Candidates may use up to the cap; with less memory free the ones that need more are skipped.
+  DeviceBuffer workspace;
+  for (size_t bytes = kWorkspaceCap; bytes > 0; bytes /= 4) {
+    Result<DeviceBuffer> attempt = DeviceBuffer::allocate(device_, bytes, "the benchmark's workspace");
+    if (attempt.ok()) {
+      workspace = attempt.take();
+      break;
+    }
+    if (attempt.status().code() != Code::kGpuOutOfMemory) return attempt.status();
+  }
+  for (ConvLayer& layer : layers_) {
+    const Step& step = plan_.steps[static_cast<size_t>(layer.step)];
+    RESNET_RETURN_IF_ERROR(find_algorithm(api_, scratch.handle(), plan_.precision, layer,
+                                          value_pointer(scratch, step.src), weights_->blob() + step.filter_offset,
+                                          value_pointer(scratch, step.dst), workspace.get(), workspace.bytes()));
+  }
+  return Status();
+}
+
+Status CudaExecutable::trial_run(CudaContext& scratch) {
+  cudaStream_t stream = scratch.stream();
+  RESNET_CUDA_CHECK(cudaMemsetAsync(scratch.input(), 0, input_bytes(InputType::kFloat32), stream),
+                    "clearing the input for the trial run");
+  for (size_t i = 0; i < plan_.steps.size(); ++i) {
+    const int index = layer_of_step_[i];
+    if (index < 0) {
+      RESNET_RETURN_IF_ERROR(enqueue_step(scratch, i, InputType::kFloat32));
+      continue;
+    }
+    ConvLayer& layer = layers_[static_cast<size_t>(index)];
+    layer.mode = ConvMode::kUnfused;
+    if (layer.fusable) {
+      const cudnnStatus_t status = call_fused(scratch, layer);
+      if (status == cudnn::CUDNN_STATUS_SUCCESS) {
+        layer.mode = ConvMode::kFused;
+        continue;
+      }
+      if (!refuses_configuration(status)) {
+        return cudnn_error(api_, status, cat("the trial run of ", layer.name, " (fused convolution) at compile time"));
+      }
+      cudaGetLastError();  // whatever the refusal left behind must not be blamed on the next kernel launch
+      layer.note = cat("unfused: cuDNN refused the fused call with ", algorithm_name(layer.fused_algo), " (",
+                       api_.cudnnGetErrorString(status), ")");
+    }
+    RESNET_RETURN_IF_ERROR(enqueue_conv(scratch, layer, ConvMode::kUnfused));
+  }
+  RESNET_CUDA_CHECK(cudaStreamSynchronize(stream), "the trial run of the forward pass at compile time");
+  return Status();
+}
+
+Result<float> CudaExecutable::time_conv(CudaContext& context, const ConvLayer& layer, ConvMode mode) const {
+  RESNET_ASSIGN_OR_RETURN(Event start, Event::create(device_));
+  RESNET_ASSIGN_OR_RETURN(Event stop, Event::create(device_));
+  RESNET_RETURN_IF_ERROR(enqueue_conv(context, layer, mode));  // warm-up
+  RESNET_CUDA_CHECK(cudaEventRecord(start.get(), context.stream()), "recording a timing event");
+  for (int i = 0; i < kTimedCalls; ++i) RESNET_RETURN_IF_ERROR(enqueue_conv(context, layer, mode));
+  RESNET_CUDA_CHECK(cudaEventRecord(stop.get(), context.stream()), "recording a timing event");
+  RESNET_CUDA_CHECK(cudaEventSynchronize(stop.get()), cat("timing ", layer.name));
+  float milliseconds = 0.0f;
+  RESNET_CUDA_CHECK(cudaEventElapsedTime(&milliseconds, start.get(), stop.get()), "reading a timing event");
+  return milliseconds / kTimedCalls;
+}
+
+Status CudaExecutable::time_paths(CudaContext& scratch) {
+  // The fused call was slower than conv + separate bias on some cuDNN 8 releases (reference/cudnn.md §2.a):
+  // measure rather than assume. The trial run left every value computed, so both paths see real data.
+  for (ConvLayer& layer : layers_) {
+    if (layer.mode != ConvMode::kFused) continue;
+    RESNET_ASSIGN_OR_RETURN(layer.fused_ms, time_conv(scratch, layer, ConvMode::kFused));
+    RESNET_ASSIGN_OR_RETURN(layer.unfused_ms, time_conv(scratch, layer, ConvMode::kUnfused));
+    if (layer.unfused_ms < layer.fused_ms) {
+      layer.mode = ConvMode::kUnfused;
+      layer.note = "unfused: faster than the fused call when timed";
+    }
+  }
+  return Status();
+}
+
+cudnnStatus_t CudaExecutable::call_fused(CudaContext& context, const ConvLayer& layer) const {
+  const Step& step = plan_.steps[static_cast<size_t>(layer.step)];
+  void* y = value_pointer(context, step.dst);
+  const void* residual = step.residual >= 0 ? value_pointer(context, step.residual) : nullptr;
+  // y = act(alpha1·conv(x) + alpha2·z + bias): z is the residual (alpha2 = 1), or y itself, unread (alpha2 = 0).
+  const float alpha1 = 1.0f;
+  const float alpha2 = residual ? 1.0f : 0.0f;
+  return api_.cudnnConvolutionBiasActivationForward(
+      context.handle(), &alpha1, layer.x.get(), value_pointer(context, step.src), layer.w.get(),
+      weights_->blob() + step.filter_offset, layer.conv.get(), layer.fused_algo, context.workspace(),
+      context.workspace_bytes(), &alpha2, layer.y.get(), residual ? residual : y, layer.bias.get(),
+      weights_->fused_bias(step), layer.activation.get(), layer.y.get(), y);
+}
+
+Status CudaExecutable::enqueue_conv(CudaContext& context, const ConvLayer& layer, ConvMode mode) const {
+  const Step& step = plan_.steps[static_cast<size_t>(layer.step)];
+  const void* x = value_pointer(context, step.src);
+  const void* w = weights_->blob() + step.filter_offset;
+  void* y = value_pointer(context, step.dst);
+  const void* residual = step.residual >= 0 ? value_pointer(context, step.residual) : nullptr;
+  if (mode == ConvMode::kFused) {
+    RESNET_CUDNN_CHECK(api_, call_fused(context, layer), cat("running ", layer.name, " (fused convolution)"));
+    return Status();
+  }
+  const float one = 1.0f, zero = 0.0f;
+  RESNET_CUDNN_CHECK(api_,
+                     api_.cudnnConvolutionForward(context.handle(), &one, layer.x.get(), x, layer.w.get(), w,
+                                                  layer.conv.get(), layer.algo, context.workspace(),
+                                                  context.workspace_bytes(), &zero, layer.y.get(), y),
+                     cat("running ", layer.name));
+  const DeviceValue& out = plan_.values[static_cast<size_t>(step.dst)];
+  EpilogueArgs epilogue;
+  epilogue.y = y;
+  epilogue.residual = residual;
+  epilogue.bias = reinterpret_cast<const float*>(weights_->blob() + step.bias_offset);
+  epilogue.storage = plan_.storage;
+  epilogue.count = out.n * out.h * out.w * out.stored_channels;
+  epilogue.stored_channels = out.stored_channels;
+  epilogue.relu = step.relu;
+  RESNET_CUDA_CHECK(launch_epilogue(epilogue, context.stream()), cat("launching the epilogue kernel of ", layer.name));
+  return Status();
+}
+
+Status CudaExecutable::enqueue_step(CudaContext& context, size_t index, InputType type) const {
+  const Step& step = plan_.steps[index];
+  cudaStream_t stream = context.stream();
+  switch (step.kind) {
+    case StepKind::kInput: {
+      const DeviceValue& value = plan_.values[static_cast<size_t>(step.dst)];
+      InputConvertArgs args;
+      args.src = context.input();
+      args.src_type = type;
+      args.dst = value_pointer(context, step.dst);
+      args.storage = plan_.storage;
+      args.n = plan_.batch;
+      args.channels = plan_.input_channels;
+      args.h = plan_.input_h;
+      args.w = plan_.input_w;
+      args.stored_channels = value.stored_channels;
+      args.scale = scale_;
+      if (normalize_) {
+        args.mean = normalization_.as<const float>();
+        args.inv_std = args.mean + plan_.input_channels;
+      }
+      RESNET_CUDA_CHECK(launch_input_convert(args, stream), "launching the input conversion kernel");
+      return Status();
+    }
+    case StepKind::kConv:
+      return enqueue_conv(context, layers_[static_cast<size_t>(layer_of_step_[index])],
+                          layers_[static_cast<size_t>(layer_of_step_[index])].mode);
+    case StepKind::kMaxPool:
+    case StepKind::kAdaptiveAvgPool: {
+      const DeviceValue& in = plan_.values[static_cast<size_t>(step.src)];
+      const DeviceValue& out = plan_.values[static_cast<size_t>(step.dst)];
+      PoolArgs args;
+      args.src = value_pointer(context, step.src);
+      args.dst = value_pointer(context, step.dst);
+      args.storage = plan_.storage;
+      args.n = in.n;
+      args.channels = in.stored_channels;
+      args.in_h = in.h;
+      args.in_w = in.w;
+      args.out_h = out.h;
+      args.out_w = out.w;
+      args.kernel = step.kernel;
+      args.stride = step.stride;
+      args.padding = step.padding;
+      args.dilation = step.dilation;
+      if (step.kind == StepKind::kMaxPool) {
+        RESNET_CUDA_CHECK(launch_maxpool(args, stream), cat("launching the max pool kernel of step ", index));
+      } else {
+        RESNET_CUDA_CHECK(launch_adaptive_avgpool(args, stream),
+                          cat("launching the adaptive average pool kernel of step ", index));
+      }
+      return Status();
+    }
+    case StepKind::kAdd:
+    case StepKind::kRelu: {
+      const DeviceValue& out = plan_.values[static_cast<size_t>(step.dst)];
+      ElementwiseArgs args;
+      args.a = value_pointer(context, step.src);
+      args.b = step.kind == StepKind::kAdd ? value_pointer(context, step.src2) : nullptr;
+      args.dst = value_pointer(context, step.dst);
+      args.storage = plan_.storage;
+      args.count = out.n * out.h * out.w * out.stored_channels;
+      args.relu = step.relu;
+      RESNET_CUDA_CHECK(launch_elementwise(args, stream), cat("launching the elementwise kernel of step ", index));
+      return Status();
+    }
+    case StepKind::kOutput: {
+      const DeviceValue& value = plan_.values[static_cast<size_t>(step.src)];
+      OutputConvertArgs args;
+      args.src = value_pointer(context, step.src);
+      args.storage = plan_.storage;
+      args.dst = reinterpret_cast<float*>(context.outputs() + output_offsets_[static_cast<size_t>(step.output_index)]);
+      args.n = value.n;
+      args.channels = value.channels;
+      args.h = value.h;
+      args.w = value.w;
+      args.stored_channels = value.stored_channels;
+      RESNET_CUDA_CHECK(launch_output_convert(args, stream), cat("launching the output conversion of output ",
+                                                                 step.output_index));
+      return Status();
+    }
+  }
+  return Status(Code::kBackend, cat("step ", index, " has an unknown kind"));
+}
+
+Status CudaExecutable::enqueue_forward(CudaContext& context, InputType type) const {
+  cudaStream_t stream = context.stream();
+  RESNET_CUDA_CHECK(cudaMemcpyAsync(context.input(), context.pinned_input(), input_bytes(type), cudaMemcpyHostToDevice,
+                                    stream),
+                    "copying the input to the GPU");
+  for (size_t i = 0; i < plan_.steps.size(); ++i) RESNET_RETURN_IF_ERROR(enqueue_step(context, i, type));
+  if (output_bytes_ > 0) {
+    RESNET_CUDA_CHECK(cudaMemcpyAsync(context.pinned_outputs(), context.outputs(), output_bytes_,
+                                      cudaMemcpyDeviceToHost, stream),
+                      "copying the outputs from the GPU");
+  }
+  return Status();
+}
+
+Status CudaExecutable::capture(CudaContext& context, InputType type) const {
+  const int index = type_index(type);
+  auto refuse = [&](const std::string& why) {
+    cudaGetLastError();  // capture errors are not sticky; the eager run must not inherit them
+    std::lock_guard<std::mutex> lock(capture_note_mutex_);
+    capture_refused_[index] = true;
+    capture_note_[index] = why;
+    // Captures happen at the first run, after compile's describe(): say it when it happens.
+    if (verbose()) {
+      std::fprintf(stderr, "CUDA executable on device %d: %s input runs eagerly, capture failed: %s\n", device_,
+                   input_type_name(type), why.c_str());
+    }
+    return Status();
+  };
+  cudaStream_t stream = context.stream();
+  // Thread-local mode: another worker's cudaMalloc (a concurrent compile) does not invalidate this capture.
+  const cudaError_t begun = cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal);
+  if (begun != cudaSuccess) return refuse(cat("cudaStreamBeginCapture failed: ", cudaGetErrorName(begun)));
+  const Status enqueued = enqueue_forward(context, type);
+  cudaGraph_t raw = nullptr;
+  const cudaError_t ended = cudaStreamEndCapture(stream, &raw);
+  const CapturedGraph graph(raw);
+  // Running out of memory fails this run (the next may capture); anything else is the capture's own limit.
+  if (!enqueued.ok()) {
+    if (enqueued.code() == Code::kGpuOutOfMemory) {
+      cudaGetLastError();
+      return enqueued;
+    }
+    return refuse(cat("a step could not be captured: ", enqueued.message()));
+  }
+  if (ended != cudaSuccess || raw == nullptr) return refuse(cat("cudaStreamEndCapture failed: ", cudaGetErrorName(ended)));
+  cudaGraphExec_t exec = nullptr;
+  const cudaError_t instantiated = cudaGraphInstantiate(&exec, raw, 0);
+  if (instantiated == cudaErrorMemoryAllocation) {
+    cudaGetLastError();
+    return cuda_error(instantiated, "instantiating the captured forward pass");
+  }
+  if (instantiated != cudaSuccess) return refuse(cat("cudaGraphInstantiate failed: ", cudaGetErrorName(instantiated)));
+  context.graph(type) = GraphExec(exec, device_);
+  return Status();
+}
+
+void CudaExecutable::recover(CudaContext& context) const {
+  cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
+  if (cudaStreamIsCapturing(context.stream(), &capturing) == cudaSuccess && capturing != cudaStreamCaptureStatusNone) {
+    cudaGraph_t raw = nullptr;
+    cudaStreamEndCapture(context.stream(), &raw);
+    const CapturedGraph dropped(raw);
+  }
+  cudaStreamSynchronize(context.stream());  // what was queued before the failure finishes before the next run
+  cudaGetLastError();
+}
+
+Result<std::unique_ptr<ExecutionContext>> CudaExecutable::create_context() const {
+  {
+    std::lock_guard<std::mutex> lock(spare_mutex_);
+    if (spare_) return std::unique_ptr<ExecutionContext>(std::move(spare_));
+  }
+  RESNET_CUDA_CHECK(cudaSetDevice(device_), cat("making device ", device_, " current"));
+  RESNET_ASSIGN_OR_RETURN(std::unique_ptr<CudaContext> context, make_context(workspace_bytes_));
+  // One eager forward before the context's first capture: lazy initialisation inside cuDNN or the driver
+  // (module loading, a handle's own buffers) would break a capture, and happens here instead.
+  Status warmed = Status();
+  if (input_elements_ > 0) {
+    const cudaError_t cleared =
+        cudaMemsetAsync(context->input(), 0, input_bytes(InputType::kFloat32), context->stream());
+    if (cleared != cudaSuccess) warmed = cuda_error(cleared, "clearing the input of a new execution context");
+  }
+  for (size_t i = 0; warmed.ok() && i < plan_.steps.size(); ++i) warmed = enqueue_step(*context, i, InputType::kFloat32);
+  if (warmed.ok()) {
+    const cudaError_t synced = cudaStreamSynchronize(context->stream());
+    if (synced != cudaSuccess) warmed = cuda_error(synced, "the warm-up run of a new execution context");
+  }
+  if (!warmed.ok()) {
+    recover(*context);
+    return warmed;
+  }
+  return std::unique_ptr<ExecutionContext>(std::move(context));
+}
+
+Status CudaExecutable::run(ExecutionContext& base, const HostInput& input, const std::vector<float*>& outputs) const {
+  auto& context = static_cast<CudaContext&>(base);
+  RESNET_CHECK(input.data != nullptr && outputs.size() == plan_.output_elements.size(), Code::kInvalidArgument,
+               cat("a run needs the input and ", plan_.output_elements.size(), " output arrays"));
+  RESNET_CUDA_CHECK(cudaSetDevice(device_), cat("making device ", device_, " current"));
+  // The kernel launchers report cudaGetLastError(): start from a clean slate (a sticky error stays anyway).
+  cudaGetLastError();
+  std::memcpy(context.pinned_input(), input.data, input_bytes(input.type));
+  const int index = type_index(input.type);
+  GraphExec& graph = context.graph(input.type);
+  // Captured work does not run: after capturing, the graph is launched (or, refused, the steps eagerly).
+  Status status = !graph && !capture_refused_[index] ? capture(context, input.type) : Status();
+  if (status.ok() && graph) {
+    const cudaError_t launched = cudaGraphLaunch(graph.get(), context.stream());
+    if (launched != cudaSuccess) status = cuda_error(launched, "launching the captured forward pass");
+  } else if (status.ok()) {
+    status = enqueue_forward(context, input.type);
+  }
+  if (status.ok()) {
+    const cudaError_t synced = cudaStreamSynchronize(context.stream());
+    if (synced != cudaSuccess) status = cuda_error(synced, "running the forward pass on the GPU");
+  }
+  if (!status.ok()) {
+    recover(context);
+    return status;
+  }
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    std::memcpy(outputs[i], context.pinned_outputs() + output_offsets_[i],
+                static_cast<size_t>(plan_.output_elements[i]) * sizeof(float));
+  }
+  return Status();
+}
+
+std::string CudaExecutable::describe() const {
+  int fused = 0;
+  for (const ConvLayer& layer : layers_) fused += layer.mode == ConvMode::kFused ? 1 : 0;
+  std::string text = cat("CUDA executable on device ", device_, ": ", precision_name(plan_.precision), ", batch ",
+                         plan_.batch, "; weights ", weights_->bytes(), " bytes", shared_weights_ ? " (shared)" : "",
+                         ", activations ", plan_.arena_bytes, " bytes, workspace ", workspace_bytes_, " bytes\n");
+  text += cat("convs: ", layers_.size(), " (", fused, " fused, ", static_cast<int>(layers_.size()) - fused,
+              " unfused: cudnnConvolutionForward + epilogue kernel)\n");
+  {
+    std::lock_guard<std::mutex> lock(capture_note_mutex_);
+    for (InputType type : {InputType::kFloat32, InputType::kUint8}) {
+      const int index = type_index(type);
+      text += cat(input_type_name(type), " input: ",
+                  capture_refused_[index] ? cat("eager launches (capture failed: ", capture_note_[index], ")")
+                                          : std::string("CUDA graph replay"),
+                  "\n");
+    }
+  }
+  for (const ConvLayer& layer : layers_) {
+    const Step& step = plan_.steps[static_cast<size_t>(layer.step)];
+    const DeviceValue& x = plan_.values[static_cast<size_t>(step.src)];
+    const DeviceValue& y = plan_.values[static_cast<size_t>(step.dst)];
+    text += cat("  ", layer.name, ": ", x.h, "x", x.w, "x", x.stored_channels, " -> ", y.h, "x", y.w, "x",
+                y.stored_channels, ", kernel ", step.kernel.h, "x", step.kernel.w, ", stride ", step.stride.h,
+                ", groups ", step.groups, step.residual >= 0 ? ", residual" : "", step.relu ? ", relu" : "", "; ",
+                layer.mode == ConvMode::kFused
+                    ? cat("fused, ", algorithm_name(layer.fused_algo), ", workspace ", layer.fused_workspace)
+                    : cat("unfused, ", algorithm_name(layer.algo), ", workspace ", layer.workspace),
+                layer.fused_ms > 0 ? cat(" (timed: fused ", layer.fused_ms, " ms, unfused ", layer.unfused_ms, " ms)")
+                                   : std::string(),
+                layer.note.empty() ? std::string() : cat("; ", layer.note), "\n");
+  }
+  for (const std::string& note : plan_.notes) text += cat("note: ", note, "\n");
+  return text;
+}
+
+}  // namespace cuda
+}  // namespace resnet

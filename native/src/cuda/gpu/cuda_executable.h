@@ -1,0 +1,110 @@
+// The CUDA executable: a CudaPlan turned into cuDNN descriptors and algorithm choices (ConvLayer), the
+// device weights (shared by every batch size of a prepared graph), and the run: stage the host input in
+// pinned memory, replay the context's CUDA graph (input copy, input conversion, every step, output
+// conversions, output copy), wait for the stream, and copy the outputs out. Nothing here re-derives a
+// shape: every size comes from the plan.
+//
+// Compiling decides, on a scratch context that then serves the first runs: each conv's algorithm
+// (heuristics, or timing with `benchmark`), whether it runs fused (cudnnConvolutionBiasActivationForward)
+// or as cudnnConvolutionForward + the epilogue kernel (a trial run of the whole forward, uncaptured: a
+// fused call cuDNN refuses falls back; with `benchmark` both paths are timed and the faster kept), and
+// the workspace every context holds (the largest any conv's chosen path needs).
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "backend.h"
+#include "cuda/cuda_plan.h"
+#include "cuda/cudnn_loader.h"
+#include "cuda/gpu/conv_layer.h"
+#include "cuda/gpu/cuda_context.h"
+#include "cuda/gpu/device_memory.h"
+#include "cuda/gpu/device_weights.h"
+#include "status.h"
+
+namespace resnet {
+namespace cuda {
+
+class CudaExecutable final : public Executable {
+ public:
+  /// Builds the executable for `plan` on `device` (current on this thread); see the top of the file.
+  /// `shared_weights`: whether `weights` came from an earlier executable.
+  static Result<std::shared_ptr<CudaExecutable>> create(const CudnnLibrary& cudnn, int device, CudaPlan plan,
+                                                        std::shared_ptr<const DeviceWeights> weights,
+                                                        bool shared_weights, const CompileOptions& options);
+
+  /// Frees the device memory it owns on a GPU worker (see CudaContext).
+  ~CudaExecutable() override;
+
+  size_t weight_bytes() const override { return weights_->bytes(); }
+  size_t shared_weight_bytes() const override { return shared_weights_ ? weights_->bytes() : 0; }
+  size_t activation_bytes() const override { return plan_.arena_bytes + workspace_bytes_; }
+  Result<std::unique_ptr<ExecutionContext>> create_context() const override;
+  Status run(ExecutionContext& context, const HostInput& input, const std::vector<float*>& outputs) const override;
+
+  /// What compiling chose, for humans: sizes, per conv its algorithm and path (fused or not, and why),
+  /// the counts of both, whether runs replay a CUDA graph, and the plan's notes.
+  std::string describe() const;
+
+ private:
+  CudaExecutable(const CudnnLibrary& cudnn, int device, CudaPlan plan, std::shared_ptr<const DeviceWeights> weights,
+                 bool shared_weights, const CompileOptions& options);
+
+  Status build_layers();
+  Status upload_normalization(const InputNormalization& normalization);
+  Status choose_algorithms(CudaContext& scratch, bool benchmark);
+  Status trial_run(CudaContext& scratch);
+  Status time_paths(CudaContext& scratch);
+  Result<float> time_conv(CudaContext& context, const ConvLayer& layer, ConvMode mode) const;
+  ContextSizes context_sizes(size_t workspace) const;
+  Result<std::unique_ptr<CudaContext>> make_context(size_t workspace) const;
+
+  /// Enqueues the whole forward for `type` on the context's stream: H2D copy, every step, D2H copy.
+  Status enqueue_forward(CudaContext& context, InputType type) const;
+  /// Enqueues step `index`; a conv takes its recorded path.
+  Status enqueue_step(CudaContext& context, size_t index, InputType type) const;
+  Status enqueue_conv(CudaContext& context, const ConvLayer& layer, ConvMode mode) const;
+  /// cudnnConvolutionBiasActivationForward for `layer` on the context's stream, cuDNN's status as is.
+  cudnn::cudnnStatus_t call_fused(CudaContext& context, const ConvLayer& layer) const;
+  /// Captures the forward for `type` into the context's graph. When the capture itself fails, records why
+  /// and leaves the graph empty (runs of every context then launch eagerly); fails only for lack of memory.
+  Status capture(CudaContext& context, InputType type) const;
+  /// After a failed run: drains the stream and clears the thread's non-sticky error, so the context can run again.
+  void recover(CudaContext& context) const;
+
+  void* value_pointer(CudaContext& context, int value) const {
+    return context.arena() + plan_.values[static_cast<size_t>(value)].arena_offset;
+  }
+  size_t input_bytes(InputType type) const { return input_elements_ * (type == InputType::kUint8 ? 1 : sizeof(float)); }
+
+  const CudnnApi& api_;
+  const int device_;
+  const CudaPlan plan_;
+  std::shared_ptr<const DeviceWeights> weights_;  // moved out only by the destructor
+  const bool shared_weights_;
+  std::vector<ConvLayer> layers_;
+  std::vector<int> layer_of_step_;  // by step index: index in layers_, or -1
+  bool normalize_ = false;
+  float scale_ = 1.0f;
+  DeviceBuffer normalization_;  // mean[C] then inv_std[C], floats
+  size_t input_elements_ = 0;
+  std::vector<size_t> output_offsets_;  // bytes into the output staging, by graph output
+  size_t output_bytes_ = 0;
+  size_t workspace_bytes_ = 0;
+
+  // The compile's scratch context, handed to the first create_context() (the pool's first context).
+  mutable std::mutex spare_mutex_;
+  mutable std::unique_ptr<CudaContext> spare_;
+  // Per input type: capture failed once (every context would fail alike), and why.
+  mutable std::atomic<bool> capture_refused_[2] = {false, false};
+  mutable std::mutex capture_note_mutex_;
+  mutable std::string capture_note_[2];
+};
+
+}  // namespace cuda
+}  // namespace resnet

@@ -1,0 +1,66 @@
+// describe(): the plan as text, one line per value, step and note.
+#include <sstream>
+
+#include "cuda/cuda_plan.h"
+
+namespace resnet {
+namespace cuda {
+namespace {
+
+std::string pair_text(const Pair& p) { return cat(p.h, "x", p.w); }
+
+std::string value_text(const CudaPlan& plan, size_t id) {
+  const DeviceValue& v = plan.values[id];
+  std::string line = cat("value ", id, ": NHWC [", v.n, ", ", v.h, ", ", v.w, ", ", v.channels);
+  if (v.stored_channels != v.channels) line += cat(" stored as ", v.stored_channels);
+  line += cat("] ", storage_name(plan.storage), ", ", v.bytes, " bytes");
+  if (v.alias_of >= 0) {
+    line += cat(", alias of value ", v.alias_of);
+  } else {
+    line += cat(" at arena +", v.arena_offset);
+  }
+  if (v.output_index >= 0) line += cat(", output ", v.output_index);
+  return line;
+}
+
+std::string step_text(const Step& s) {
+  std::string line = cat(step_kind_name(s.kind), ": ");
+  switch (s.kind) {
+    case StepKind::kInput: return line + cat("host input -> value ", s.dst);
+    case StepKind::kOutput: return line + cat("value ", s.src, " -> host output ", s.output_index);
+    case StepKind::kAdd: line += cat("value ", s.src, " + value ", s.src2, " -> value ", s.dst); break;
+    case StepKind::kConv:
+      line += cat("value ", s.src, " -> value ", s.dst, ", kernel ", pair_text(s.kernel), " stride ",
+                  pair_text(s.stride), " padding ", pair_text(s.padding), " dilation ", pair_text(s.dilation),
+                  " groups ", s.groups);
+      if (s.residual >= 0) line += cat(", + residual value ", s.residual);
+      line += cat(", filter @", s.filter_offset, " (", s.filter_bytes, " bytes), bias @", s.bias_offset, " (",
+                  s.bias_bytes, " bytes)");
+      break;
+    case StepKind::kMaxPool:
+      line += cat("value ", s.src, " -> value ", s.dst, ", kernel ", pair_text(s.kernel), " stride ",
+                  pair_text(s.stride), " padding ", pair_text(s.padding), " dilation ", pair_text(s.dilation),
+                  s.ceil_mode ? " ceil" : "");
+      break;
+    case StepKind::kAdaptiveAvgPool:
+    case StepKind::kRelu: line += cat("value ", s.src, " -> value ", s.dst); break;
+  }
+  if (s.relu && s.kind != StepKind::kRelu) line += ", relu";
+  return line + cat(" (graph.ops[", s.op_index, "])");
+}
+
+}  // namespace
+
+std::string describe(const CudaPlan& plan) {
+  std::ostringstream out;
+  out << "CUDA plan: batch " << plan.batch << ", " << precision_name(plan.precision) << " (storage "
+      << storage_name(plan.storage) << "), arena " << plan.arena_bytes << " bytes, weights "
+      << plan.weight_blob_bytes << " bytes\n";
+  for (size_t id = 0; id < plan.values.size(); ++id) out << value_text(plan, id) << "\n";
+  for (size_t i = 0; i < plan.steps.size(); ++i) out << "step " << i << " " << step_text(plan.steps[i]) << "\n";
+  for (const std::string& note : plan.notes) out << "note: " << note << "\n";
+  return out.str();
+}
+
+}  // namespace cuda
+}  // namespace resnet

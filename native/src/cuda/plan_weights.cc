@@ -1,0 +1,68 @@
+// pack_weights(): the graph's float weights in the device's layout and storage type, rounded by the very
+// conversions the kernels use for activations (kernel_math.h).
+#include <cstring>
+
+#include "cuda/cuda_plan.h"
+#include "cuda/kernel_math.h"
+
+namespace resnet {
+namespace cuda {
+namespace {
+
+// The filter of a conv step, KRSC [k_stored, r, s, c_stored / groups], from the op's OIHW weight. Real
+// groups map onto the first stored groups (padding only appends whole groups), so input channel i of a
+// group keeps its index within the group; everything else (padded rows, columns, groups) stays zero.
+void pack_conv_filter(const Op& op, const Step& step, int64_t in_channels, int64_t in_stored, StorageType storage,
+                      uint8_t* filter) {
+  const int64_t r = step.kernel.h, s = step.kernel.w;
+  const int64_t in_per_group = in_channels / op.groups;
+  const int64_t stored_per_group = in_stored / step.groups;
+  for (int64_t o = 0; o < op.out_channels; ++o) {
+    for (int64_t y = 0; y < r; ++y) {
+      for (int64_t x = 0; x < s; ++x) {
+        for (int64_t i = 0; i < in_per_group; ++i) {
+          const float w = op.weight[static_cast<size_t>(((o * in_per_group + i) * r + y) * s + x)];
+          store(filter, storage, ((o * r + y) * s + x) * stored_per_group + i, w);
+        }
+      }
+    }
+  }
+}
+
+// A linear layer's [O, C·H·W] weight (columns in the flatten's C, H, W order) as the KRSC filter of the
+// full-window conv over the NHWC source: element (o, y, x, c) = weight[o][(c·H + y)·W + x].
+void pack_linear_filter(const Op& op, const DeviceValue& source, StorageType storage, uint8_t* filter) {
+  const int64_t h = source.h, w = source.w, c = source.channels, stored = source.stored_channels;
+  const int64_t in_features = c * h * w;
+  for (int64_t o = 0; o < op.out_channels; ++o) {
+    for (int64_t y = 0; y < h; ++y) {
+      for (int64_t x = 0; x < w; ++x) {
+        for (int64_t i = 0; i < c; ++i) {
+          const float value = op.weight[static_cast<size_t>(o * in_features + (i * h + y) * w + x)];
+          store(filter, storage, ((o * h + y) * w + x) * stored + i, value);
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void pack_weights(const Graph& graph, const CudaPlan& plan, uint8_t* blob) {
+  for (const Step& step : plan.steps) {
+    if (step.kind != StepKind::kConv) continue;
+    const Op& op = graph.ops[static_cast<size_t>(step.op_index)];
+    const DeviceValue& source = plan.values[static_cast<size_t>(step.src)];
+    uint8_t* filter = blob + step.filter_offset;
+    if (op.kind == OpKind::kLinear) {
+      pack_linear_filter(op, source, plan.storage, filter);
+    } else {
+      pack_conv_filter(op, step, source.channels, source.stored_channels, plan.storage, filter);
+    }
+    // Padded output channels keep the caller's zeros: with zero filter rows they come out zero.
+    std::memcpy(blob + step.bias_offset, op.bias.data(), op.bias.size() * sizeof(float));
+  }
+}
+
+}  // namespace cuda
+}  // namespace resnet

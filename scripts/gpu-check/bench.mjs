@@ -1,0 +1,135 @@
+// Part "bench": resnet50 on the subject through the public API, end to end (float32 host tensor in →
+// `model.forward` → float32 host tensor out), one forward in flight, per (dtype, batch). Each cell: the
+// first forward (compile, plan, capture) timed on its own, a warm-up, then timed forwards until the cell's
+// share of the budget is spent: iterations chosen by time, not count. The convolution algorithms are
+// timed when compiling (`benchmark: true`), as PyTorch's side runs with cudnn.benchmark=True;
+// GPU_CHECK_OURS_BENCHMARK=0 leaves them to the heuristics. Results go to WORK/bench.json.
+import path from 'node:path';
+import { mulberry32, uniformArray } from './random.mjs';
+import { ResultFile, describeError } from './results.mjs';
+import { imagesPerSecond, summarizeTimes } from './stats.mjs';
+import { listFromEnv, numberFromEnv, place } from './subject.mjs';
+
+const IMAGE = [3, 224, 224];
+
+/**
+ * The cells in the order they run: the targets' dtype first, and within a dtype batch 1 and 256 (the
+ * targets' batches) before the others.
+ * @param {readonly string[]} dtypes @param {readonly number[]} batches
+ * @returns {{ dtype: string, batch: number }[]}
+ */
+export function benchCells(dtypes, batches) {
+  const rank = (/** @type {number} */ b) => (b === 1 ? 0 : b === 256 ? 1 : 2);
+  const orderedBatches = [...batches].sort((a, b) => rank(a) - rank(b) || a - b);
+  return dtypes.flatMap((dtype) => orderedBatches.map((batch) => ({ dtype, batch })));
+}
+
+/**
+ * Times `run` for about `seconds` after `warmupSeconds` of warm-up: at least `minIterations` timed runs,
+ * and never past `hardSeconds` in all.
+ * @param {() => Promise<unknown>} run
+ * @param {{ seconds: number, warmupSeconds: number, minIterations: number, hardSeconds: number }} limits
+ * @returns {Promise<number[]>} milliseconds per run
+ */
+export async function timeRuns(run, limits) {
+  const begin = performance.now();
+  const elapsed = () => (performance.now() - begin) / 1000;
+  for (let i = 0; i < 2 || elapsed() < limits.warmupSeconds; i++) {
+    if (elapsed() > limits.hardSeconds / 2) break;
+    await run();
+  }
+  const times = [];
+  const timedBegin = performance.now();
+  while (times.length < limits.minIterations || (performance.now() - timedBegin) / 1000 < limits.seconds) {
+    if (elapsed() > limits.hardSeconds && times.length > 0) break;
+    const start = performance.now();
+    await run();
+    times.push(performance.now() - start);
+  }
+  return times;
+}
+
+/**
+ * @param {any} lib @param {import('./subject.mjs').Subject} subject @param {string} work
+ * @param {import('./results.mjs').Deadline} deadline
+ */
+export async function runBench(lib, subject, work, deadline) {
+  const results = new ResultFile(path.join(work, 'bench.json'), { part: 'bench', subject: subject.label, dryRun: subject.dryRun, model: 'resnet50', image: IMAGE });
+  if (!subject.usable) {
+    results.data.skipped = subject.reason;
+    results.save();
+    console.log(`bench: skipped: ${subject.reason}`);
+    return;
+  }
+  const dtypes = listFromEnv('GPU_CHECK_DTYPES', subject.dryRun ? ['float32'] : ['float16', 'bfloat16', 'tf32', 'float32']);
+  const batches = listFromEnv('GPU_CHECK_BATCHES', subject.dryRun ? ['1', '2'] : ['1', '8', '32', '128', '256']).map(Number);
+  const maxCellSeconds = numberFromEnv('GPU_CHECK_CELL_SECONDS', subject.dryRun ? 0.3 : 0.8);
+  const benchmark = process.env.GPU_CHECK_OURS_BENCHMARK !== '0';
+  const cells = benchCells(dtypes, batches);
+  results.data.cellsPlanned = cells.length;
+  results.data.benchmark = benchmark;
+  /** Dtypes whose algorithm search failed once: their later cells go straight to the heuristics. */
+  const searchFailed = new Set();
+
+  lib.manualSeed(50);
+  const model = lib.getModel('resnet50');
+  const random = mulberry32(99);
+  /** @type {Map<number, any>} */
+  const inputs = new Map();
+  const inputOf = (/** @type {number} */ batch) => {
+    let x = inputs.get(batch);
+    if (!x) inputs.set(batch, (x = lib.Tensor.from(uniformArray(batch * 3 * 224 * 224, random, 0, 1), [batch, ...IMAGE])));
+    return x;
+  };
+
+  for (const [index, { dtype, batch }] of cells.entries()) {
+    const record = { dtype, batch };
+    // Each remaining cell gets an equal share; a cell needs ~2 s beyond its timing (first forward, warm-up).
+    const share = (deadline.left() - 2) / (cells.length - index);
+    if (share < 1.5) {
+      results.push('cells', { ...record, skipped: "out of time (the part's time budget)" });
+      console.log(`bench: skipped ${dtype} b${batch}: out of time`);
+      continue;
+    }
+    const seconds = Math.min(maxCellSeconds, Math.max(0.2, (share - 1.2) * 0.6));
+    try {
+      const x = inputOf(batch);
+      let last;
+      const forward = async () => {
+        last = await model.forward(x);
+      };
+      let tuned = benchmark && !searchFailed.has(dtype);
+      let firstStart = performance.now();
+      try {
+        place(model, subject.device, dtype, tuned);
+        await forward();
+      } catch (error) {
+        if (!tuned) throw error;
+        // A failure of the algorithm search is a finding of its own; the heuristics still give a number.
+        results.push('cells', { ...record, benchmark: true, error: describeError(error) });
+        console.log(`bench: ${dtype} b${batch} with benchmark: true FAILED: ${describeError(error)}; again with the heuristics`);
+        tuned = false;
+        searchFailed.add(dtype);
+        place(model, subject.device, dtype, tuned);
+        firstStart = performance.now();
+        await forward();
+      }
+      const firstMs = performance.now() - firstStart;
+      const times = await timeRuns(forward, { seconds, warmupSeconds: Math.min(0.3, seconds / 2), minIterations: 5, hardSeconds: Math.max(3 * seconds, share) });
+      const stats = summarizeTimes(times);
+      const data = /** @type {{ data: Float32Array }} */ (/** @type {unknown} */ (last)).data;
+      const finite = data.every(Number.isFinite);
+      const cell = { ...record, benchmark: tuned, ...stats, imgPerSec: imagesPerSecond(batch, stats.medianMs), firstMs, finite };
+      results.push('cells', cell);
+      console.log(`bench: ${dtype} b${batch}: ${stats.medianMs.toFixed(3)} ms median, p90 ${stats.p90Ms.toFixed(3)}, ${cell.imgPerSec.toFixed(1)} img/s (${stats.iterations} runs; first ${firstMs.toFixed(0)} ms)${finite ? '' : ' NON-FINITE OUTPUT'}`);
+    } catch (error) {
+      results.push('cells', { ...record, error: describeError(error) });
+      console.log(`bench: ${dtype} b${batch}: FAILED: ${describeError(error)}`);
+    }
+  }
+  try {
+    place(model, 'cpu', 'float32');
+  } catch {
+    // recorded with the cells
+  }
+}

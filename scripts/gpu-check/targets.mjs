@@ -1,0 +1,161 @@
+// The issue's targets (issue 3, "Targets"), evaluated from measured numbers: each met, missed (and by how
+// much), or not measured (and why). Pure: the numbers come in, records go out.
+import { formatMs, formatPercent, formatRatio, formatError } from './table.mjs';
+
+/** FLOP per 224×224 ResNet-50 image: 2 × torchvision's 4.089 GMAC (reference/cudnn.md §1.0). */
+export const RESNET50_FLOP_PER_IMAGE = 8.18e9;
+
+/**
+ * @typedef {object} TargetInputs  Medians in milliseconds per batch, all resnet50 FP16 at 224×224;
+ *   undefined where not measured. `notes` says why a number is missing (e.g. torch.compile's timeout).
+ * @property {number} [oursB256Ms]     ours, batch 256, host tensor in → host tensor out
+ * @property {number} [oursB1Ms]       ours, batch 1
+ * @property {number} [eagerB256Ms]    PyTorch eager, channels_last + autocast, device-only (CUDA events)
+ * @property {number} [eagerB256E2eMs] the same, host tensor → .cuda() → forward → .cpu()
+ * @property {number} [eagerB1Ms]
+ * @property {number} [eagerB1E2eMs]
+ * @property {number} [compileB256Ms]  torch.compile default mode, device-only
+ * @property {number} [compileB1Ms]    torch.compile mode="reduce-overhead" (CUDA graphs), device-only
+ * @property {number} [peakTflops]     measured dense FP16 matmul peak
+ * @property {number} [fp32ParityWorst] worst relative L2 of our FP32 GPU logits against torchvision's
+ * @property {number} [fp32ParityCount] how many models that covers
+ * @property {Record<string, string>} [notes] why an input is missing, by input name
+ */
+
+/**
+ * @typedef {object} Target
+ * @property {string} id
+ * @property {string} label      what is asked, as the issue says it
+ * @property {'met' | 'missed' | 'not measured'} status
+ * @property {number | null} value    the measured quantity the goal is about
+ * @property {number} goal
+ * @property {number | null} shortfall  the fraction by which it was missed (0 when met, null when not measured)
+ * @property {string} text       one line: the numbers and the verdict
+ */
+
+/**
+ * @param {number | undefined} value
+ * @returns {value is number}
+ */
+const measured = (value) => typeof value === 'number' && Number.isFinite(value) && value > 0;
+
+/**
+ * A goal of the form value ≥ goal (or > goal when `strict`).
+ * @param {string} id @param {string} label @param {number} value @param {number} goal
+ * @param {(v: number) => string} show @param {string} detail @param {boolean} [strict]
+ * @returns {Target}
+ */
+function atLeast(id, label, value, goal, show, detail, strict = false) {
+  const met = strict ? value > goal : value >= goal;
+  const shortfall = met ? 0 : (goal - value) / goal;
+  const verdict = met ? `met (${show(value)} vs ${show(goal)} asked)` : `missed by ${formatPercent(shortfall)} (${show(value)} vs ${show(goal)} asked)`;
+  return { id, label, status: met ? 'met' : 'missed', value, goal, shortfall, text: `${verdict}; ${detail}` };
+}
+
+/**
+ * A goal of the form value ≤ goal (or < goal when `strict`); the shortfall is how far over the goal it is.
+ * @param {string} id @param {string} label @param {number} value @param {number} goal
+ * @param {(v: number) => string} show @param {string} detail @param {boolean} [strict]
+ * @returns {Target}
+ */
+function atMost(id, label, value, goal, show, detail, strict = false) {
+  const met = strict ? value < goal : value <= goal;
+  const shortfall = met ? 0 : (value - goal) / goal;
+  const verdict = met ? `met (${show(value)} vs ${show(goal)} allowed)` : `missed by ${formatPercent(shortfall)} (${show(value)} vs ${show(goal)} allowed)`;
+  return { id, label, status: met ? 'met' : 'missed', value, goal, shortfall, text: `${verdict}; ${detail}` };
+}
+
+/**
+ * @param {string} id @param {string} label @param {number} goal @param {string} why
+ * @returns {Target}
+ */
+function notMeasured(id, label, goal, why) {
+  return { id, label, status: 'not measured', value: null, goal, shortfall: null, text: `not measured: ${why}` };
+}
+
+/**
+ * The first missing input's note, or a generic reason.
+ * @param {TargetInputs} inputs @param {string[]} names
+ * @returns {string}
+ */
+function whyMissing(inputs, names) {
+  for (const name of names) {
+    const value = /** @type {Record<string, unknown>} */ (inputs)[name];
+    if (!measured(/** @type {number | undefined} */ (value))) return inputs.notes?.[name] ?? `${name} was not measured`;
+  }
+  return 'an input was not measured';
+}
+
+/**
+ * Evaluates the issue's targets. Throughput ratios at one batch size are latency ratios inverted, so
+ * "1.5× eager" is eagerMs / oursMs ≥ 1.5. PyTorch is compared device-only (CUDA events, input already on
+ * the GPU), as the issue times it, which is the stricter comparison for ours (end-to-end); the end-to-end
+ * ratio is given beside it.
+ * @param {TargetInputs} inputs
+ * @returns {Target[]}
+ */
+export function evaluateTargets(inputs) {
+  /** @type {Target[]} */
+  const targets = [];
+  const x = formatRatio;
+  const ms = (/** @type {number} */ v) => `${formatMs(v)} ms`;
+  const e2eNote = (/** @type {number | undefined} */ e2e, /** @type {number} */ ours) =>
+    measured(e2e) ? `end-to-end eager ${ms(e2e)}: ${x(e2e / ours)}` : 'end-to-end eager not measured';
+
+  const a = 'fp16-b256-vs-eager';
+  const aLabel = 'FP16 batch 256 throughput ≥ 1.5× PyTorch eager';
+  if (measured(inputs.oursB256Ms) && measured(inputs.eagerB256Ms)) {
+    const ratio = inputs.eagerB256Ms / inputs.oursB256Ms;
+    targets.push(atLeast(a, aLabel, ratio, 1.5, x, `ours ${ms(inputs.oursB256Ms)}, eager ${ms(inputs.eagerB256Ms)} device-only; ${e2eNote(inputs.eagerB256E2eMs, inputs.oursB256Ms)}`));
+  } else targets.push(notMeasured(a, aLabel, 1.5, whyMissing(inputs, ['oursB256Ms', 'eagerB256Ms'])));
+
+  const b = 'fp16-b256-vs-compile';
+  const bLabel = 'FP16 batch 256 throughput ≥ torch.compile (default mode)';
+  if (measured(inputs.oursB256Ms) && measured(inputs.compileB256Ms)) {
+    const ratio = inputs.compileB256Ms / inputs.oursB256Ms;
+    targets.push(atLeast(b, bLabel, ratio, 1, x, `ours ${ms(inputs.oursB256Ms)}, torch.compile ${ms(inputs.compileB256Ms)} device-only`));
+  } else targets.push(notMeasured(b, bLabel, 1, whyMissing(inputs, ['oursB256Ms', 'compileB256Ms'])));
+
+  const c = 'fp16-b256-peak';
+  const cLabel = 'FP16 batch 256 ≥ 35% of the measured dense FP16 matmul peak';
+  if (measured(inputs.oursB256Ms) && measured(inputs.peakTflops)) {
+    const achieved = (256 * RESNET50_FLOP_PER_IMAGE) / (inputs.oursB256Ms / 1000);
+    const fraction = achieved / (inputs.peakTflops * 1e12);
+    targets.push(atLeast(c, cLabel, fraction, 0.35, formatPercent, `${(achieved / 1e12).toFixed(1)} of ${inputs.peakTflops.toFixed(1)} TFLOP/s at 8.18 GFLOP/image`));
+  } else targets.push(notMeasured(c, cLabel, 0.35, whyMissing(inputs, ['oursB256Ms', 'peakTflops'])));
+
+  const d = 'fp16-b1-vs-eager';
+  const dLabel = 'FP16 batch 1 latency ≤ 1/3 of PyTorch eager';
+  if (measured(inputs.oursB1Ms) && measured(inputs.eagerB1Ms)) {
+    const ratio = inputs.oursB1Ms / inputs.eagerB1Ms;
+    targets.push(atMost(d, dLabel, ratio, 1 / 3, x, `ours ${ms(inputs.oursB1Ms)}, eager ${ms(inputs.eagerB1Ms)} device-only; ${measured(inputs.eagerB1E2eMs) ? `end-to-end eager ${ms(inputs.eagerB1E2eMs)}: ${x(inputs.oursB1Ms / inputs.eagerB1E2eMs)}` : 'end-to-end eager not measured'}`));
+  } else targets.push(notMeasured(d, dLabel, 1 / 3, whyMissing(inputs, ['oursB1Ms', 'eagerB1Ms'])));
+
+  const e = 'fp16-b1-vs-compile';
+  const eLabel = 'FP16 batch 1 latency ≤ torch.compile mode="reduce-overhead"';
+  if (measured(inputs.oursB1Ms) && measured(inputs.compileB1Ms)) {
+    targets.push(atMost(e, eLabel, inputs.oursB1Ms, inputs.compileB1Ms, ms, `ratio ${x(inputs.oursB1Ms / inputs.compileB1Ms)}`));
+  } else targets.push(notMeasured(e, eLabel, NaN, whyMissing(inputs, ['oursB1Ms', 'compileB1Ms'])));
+
+  const f = 'fp16-b1-under-1ms';
+  const fLabel = 'FP16 batch 1 latency < 1 ms';
+  if (measured(inputs.oursB1Ms)) targets.push(atMost(f, fLabel, inputs.oursB1Ms, 1, ms, 'host tensor in → host tensor out', true));
+  else targets.push(notMeasured(f, fLabel, 1, whyMissing(inputs, ['oursB1Ms'])));
+
+  const g = 'fp32-parity';
+  const gLabel = 'FP32 (TF32 off) logits within 1e-4 relative L2 of torchvision';
+  const worst = inputs.fp32ParityWorst;
+  if (typeof worst === 'number' && (inputs.fp32ParityCount ?? 0) > 0) {
+    const ok = worst <= 1e-4; // NaN fails
+    targets.push({
+      id: g,
+      label: gLabel,
+      status: ok ? 'met' : 'missed',
+      value: worst,
+      goal: 1e-4,
+      shortfall: ok ? 0 : Number.isFinite(worst) ? (worst - 1e-4) / 1e-4 : Infinity,
+      text: `${ok ? 'met' : 'missed'}: worst ${formatError(worst)} over ${inputs.fp32ParityCount} model(s)`,
+    });
+  } else targets.push(notMeasured(g, gLabel, 1e-4, inputs.notes?.fp32ParityWorst ?? 'no FP32 GPU logits were compared with torchvision'));
+  return targets;
+}

@@ -1,0 +1,303 @@
+// The GPU check (scripts/gpu-check.sh), on this machine without a GPU: its pure pieces (error metrics,
+// statistics, the table, target evaluation, the summary) against values worked out here, and the whole
+// script run end to end — no GPU, PyTorch hidden — then as a dry run with the CPU backend standing in for
+// the GPU, then (where a python3 has torch and torchvision) with the PyTorch reference on the CPU.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { backendInfo } from '../lib/index.js';
+import { imagesPerSecond, maxRelativeError, median, percentile, relativeL2, summarizeTimes } from '../scripts/gpu-check/stats.mjs';
+import { formatError, formatMs, formatPercent, formatRate, formatRatio, formatTable, oneLine } from '../scripts/gpu-check/table.mjs';
+import { RESNET50_FLOP_PER_IMAGE, evaluateTargets, type Target } from '../scripts/gpu-check/targets.mjs';
+import { buildSummary, parseParts, renderSummary, type SummaryInputs } from '../scripts/gpu-check/summary.mjs';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const scratch = mkdtempSync(path.join(os.tmpdir(), 'gpu-check-test-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+describe('error metrics and statistics', () => {
+  it('relative L2 is ‖a − e‖ / ‖e‖', () => {
+    // ‖(3, 4)‖ = 5; a − e = (0.3, −0.4), ‖·‖ = 0.5
+    expect(relativeL2([3.3, 3.6], [3, 4])).toBeCloseTo(0.1, 12);
+    expect(relativeL2(new Float32Array([1, 2, 3]), new Float32Array([1, 2, 3]))).toBe(0);
+    expect(relativeL2([0, 0], [0, 0])).toBe(0);
+    expect(relativeL2([1, 0], [0, 0])).toBe(Infinity);
+    expect(relativeL2([NaN, 1], [1, 1])).toBeNaN();
+    expect(relativeL2([Infinity, 1], [1, 1])).toBeNaN();
+    expect(() => relativeL2([1], [1, 2])).toThrow(RangeError);
+  });
+
+  it('a NaN error fails every tolerance', () => {
+    expect(relativeL2([NaN], [1]) <= 1).toBe(false);
+  });
+
+  it('max relative error is the worst element over the largest reference value', () => {
+    expect(maxRelativeError([1, 2.5, -4], [1, 2, -5])).toBeCloseTo(1 / 5, 12);
+    expect(maxRelativeError([0, 0], [0, 0])).toBe(0);
+    expect(maxRelativeError([NaN], [1])).toBeNaN();
+  });
+
+  it('percentiles interpolate between closest ranks (numpy default)', () => {
+    // numpy.percentile([1, 2, 3, 4], 90) = 3.7; [1, 2, 3, 4, 10] median 3
+    expect(percentile([4, 1, 3, 2], 90)).toBeCloseTo(3.7, 12);
+    expect(median([10, 1, 3, 2, 4])).toBe(3);
+    expect(median([1, 2, 3, 4])).toBe(2.5);
+    expect(percentile([], 50)).toBeNaN();
+    const s = summarizeTimes([2, 1, 4, 3]);
+    expect(s).toEqual({ iterations: 4, medianMs: 2.5, p90Ms: 3.7, minMs: 1, meanMs: 2.5 });
+    expect(imagesPerSecond(256, 128)).toBe(2000);
+  });
+});
+
+describe('report formatting', () => {
+  it('formats numbers for the table', () => {
+    expect([formatMs(0.8123), formatMs(42.126), formatMs(421.34), formatMs(undefined)]).toEqual(['0.812', '42.13', '421.3', '—']);
+    expect([formatRate(12345.6), formatRate(12.34), formatRate(NaN)]).toEqual(['12346', '12.3', '—']);
+    expect([formatRatio(1.5234), formatPercent(0.35123), formatError(3.24e-6), formatError(0), formatError(NaN)]).toEqual(['1.52×', '35.1%', '3.2e-6', '0', 'NaN']);
+    expect(oneLine('a\n  b \n\nc', 100)).toBe('a / b / c');
+    expect(oneLine('abcdef', 4)).toBe('abc…');
+  });
+
+  it('pads a Markdown table, right-aligning where asked, escaping pipes', () => {
+    const text = formatTable(['name', 'n'], [['a|b', '1'], ['long name', '100']], { align: ['l', 'r'] });
+    expect(text).toBe(['| name      |   n |', '| --------- | --: |', '| a\\|b      |   1 |', '| long name | 100 |'].join('\n'));
+    expect(() => formatTable(['a', 'b'], [['1']])).toThrow(RangeError);
+  });
+});
+
+describe('targets', () => {
+  const byId = (targets: Target[]) => Object.fromEntries(targets.map((t) => [t.id, t]));
+
+  it('evaluates each target from the medians, with the shortfall of a miss', () => {
+    const t = byId(evaluateTargets({
+      oursB256Ms: 100, eagerB256Ms: 120, eagerB256E2eMs: 150, compileB256Ms: 90,
+      oursB1Ms: 0.9, eagerB1Ms: 3, eagerB1E2eMs: 3.5, compileB1Ms: 1.2,
+      peakTflops: 700, fp32ParityWorst: 3e-6, fp32ParityCount: 3,
+    }));
+    // 120/100 = 1.2× eager, asked 1.5×: missed by (1.5 − 1.2)/1.5 = 20%
+    expect(t['fp16-b256-vs-eager']).toMatchObject({ status: 'missed', value: 1.2, goal: 1.5 });
+    expect(t['fp16-b256-vs-eager']!.shortfall).toBeCloseTo(0.2, 12);
+    expect(t['fp16-b256-vs-eager']!.text).toContain('missed by 20.0%');
+    // 90/100 = 0.9 of torch.compile's throughput: missed by 10%
+    expect(t['fp16-b256-vs-compile']!.status).toBe('missed');
+    expect(t['fp16-b256-vs-compile']!.shortfall).toBeCloseTo(0.1, 12);
+    // 256 images × 8.18 GFLOP in 0.1 s = 20.94 TFLOP/s = 2.99% of 700
+    const fraction = (256 * 8.18e9) / 0.1 / 700e12;
+    expect(RESNET50_FLOP_PER_IMAGE).toBe(8.18e9);
+    expect(t['fp16-b256-peak']!.value).toBeCloseTo(fraction, 12);
+    expect(t['fp16-b256-peak']!.status).toBe('missed');
+    // 0.9 / 3 = 0.3 ≤ 1/3: met; 0.9 ≤ 1.2: met; 0.9 < 1: met
+    expect(t['fp16-b1-vs-eager']).toMatchObject({ status: 'met', shortfall: 0 });
+    expect(t['fp16-b1-vs-eager']!.value).toBeCloseTo(0.3, 12);
+    expect(t['fp16-b1-vs-compile']).toMatchObject({ status: 'met', value: 0.9 });
+    expect(t['fp16-b1-under-1ms']).toMatchObject({ status: 'met', value: 0.9 });
+    expect(t['fp32-parity']).toMatchObject({ status: 'met', value: 3e-6 });
+  });
+
+  it('1 ms is a strict bound; a NaN parity error is a miss', () => {
+    const t = byId(evaluateTargets({ oursB1Ms: 1, fp32ParityWorst: NaN, fp32ParityCount: 1 }));
+    expect(t['fp16-b1-under-1ms']!.status).toBe('missed');
+    expect(t['fp32-parity']!.status).toBe('missed');
+  });
+
+  it('says why a target was not measured', () => {
+    const t = byId(evaluateTargets({ oursB256Ms: 100, notes: { eagerB256Ms: 'PyTorch sees no GPU', compileB256Ms: 'torch.compile default: timeout' } }));
+    expect(t['fp16-b256-vs-eager']).toMatchObject({ status: 'not measured', value: null, shortfall: null, text: 'not measured: PyTorch sees no GPU' });
+    expect(t['fp16-b256-vs-compile']!.text).toBe('not measured: torch.compile default: timeout');
+    expect(t['fp32-parity']!.status).toBe('not measured');
+  });
+});
+
+describe('summary', () => {
+  const inputs: SummaryInputs = {
+    dryRun: false,
+    parts: parseParts('env\tok\t0\t3\t\nops\tok\t0\t40\t\ntorch_bench\ttimeout\t124\t95\tkilled at its 95 s limit\n'),
+    nvidiaSmi: ['NVIDIA H100 80GB HBM3, 580.159.04, 81559 MiB, 00000000:00:05.0'],
+    nodeEnv: { probes: [{ label: 'as started', node: 'v20', info: { backends: { cpu: {}, cuda: { available: false, reason: 'cuDNN 9 not found' } } } }] },
+    ops: { checks: [
+      { group: 'op', name: 'conv', precision: 'float32', error: 2e-7, tolerance: 1e-4, passed: true },
+      { group: 'op', name: 'conv', precision: 'float16', error: 'NaN', tolerance: 2e-2, passed: false },
+      { group: 'variant', name: 'resnet18', precision: 'float32', skipped: 'out of time' },
+    ] },
+    bench: { cells: [
+      { dtype: 'float16', batch: 256, medianMs: 100, p90Ms: 110, imgPerSec: 2560, iterations: 10, finite: true },
+      { dtype: 'float16', batch: 1, medianMs: 0.5, p90Ms: 0.6, imgPerSec: 2000, iterations: 100, finite: false },
+    ] },
+    torchBench: {
+      peak: { tflops: 800 },
+      eager: [{ dtype: 'float16', batch: 256, device: { medianMs: 200, p90Ms: 210 }, e2e: { medianMs: 250, p90Ms: 260 } }],
+      compile: [{ mode: 'default', batch: 256, dtype: 'float16', status: 'ok', medianMs: 125, compileSeconds: 40 }],
+    },
+  };
+
+  it('counts passed, failed and skipped checks, with failed parts and non-finite logits failing', () => {
+    const s = buildSummary(inputs);
+    // a GPU is visible but ours is unavailable; the NaN op; the non-finite bench cell; the part that timed out
+    expect(s.checks.failed).toBe(4);
+    expect(s.checks.passed).toBe(1);
+    expect(s.checks.skipped).toBe(1);
+    expect(s.ok).toBe(false);
+    expect(s.environment.gpu).toBe('NVIDIA H100 80GB HBM3');
+    expect(s.environment.ours).toEqual({ available: false, reason: 'cuDNN 9 not found' });
+    const names = s.checks.list.filter((c) => !c.skipped && !c.passed).map((c) => c.name);
+    expect(names).toEqual(['CUDA backend available', 'conv', 'bench resnet50 float16 b1', 'part torch_bench']);
+  });
+
+  it('puts ours, eager and torch.compile side by side', () => {
+    const s = buildSummary(inputs);
+    const row = s.bench.rows.find((r) => r.batch === 256);
+    expect(row.ratioEagerDevice).toBe(2); // 200 ms / 100 ms
+    expect(row.ratioEagerE2e).toBe(2.5);
+    expect(row.ratioCompile).toBe(1.25);
+    expect(row.eagerDevice.imgPerSec).toBe(1280);
+    expect(row.fractionOfFp16Peak).toBeCloseTo((2560 * 8.18e9) / 800e12, 12);
+    expect(s.bench.rows.map((r) => r.batch)).toEqual([1, 256]);
+    const target = s.targets.find((t) => t.id === 'fp16-b256-vs-eager')!;
+    expect(target.status).toBe('met');
+  });
+
+  it('renders the targets table last', () => {
+    const text = renderSummary(buildSummary(inputs));
+    const lines = text.trimEnd().split('\n');
+    expect(lines[0]).toBe('# GPU check: FAIL: 1 checks passed, 4 failed, 1 skipped');
+    expect(lines.at(-1)).toMatch(/^\| FP32 \(TF32 off\) logits within 1e-4 relative L2 of torchvision +\| not measured +\|/);
+    expect(text).toContain('| float16 |   256 |       2560 |');
+  });
+});
+
+// ---- the whole script -----------------------------------------------------------------------------------
+
+interface Run {
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  out: string;
+  summary: any;
+  summaryMd: string;
+}
+
+/** A folder whose `torch` package fails to import: prepended to PYTHONPATH, it hides any installed torch. */
+function torchBlocker(): string {
+  const dir = path.join(scratch, 'no-torch');
+  mkdirSync(path.join(dir, 'torch'), { recursive: true });
+  writeFileSync(path.join(dir, 'torch', '__init__.py'), 'raise ImportError("torch is hidden by test/gpu-check.test.ts")\n');
+  return dir;
+}
+
+function runCheck(name: string, env: Record<string, string>, limitSeconds: number): Run {
+  const out = path.join(scratch, name);
+  const result = spawnSync('bash', [path.join(root, 'scripts', 'gpu-check.sh'), out], {
+    cwd: root,
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+    timeout: limitSeconds * 1000,
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  let summary: any;
+  let summaryMd = '';
+  try {
+    summary = JSON.parse(readFileSync(path.join(out, 'summary.json'), 'utf8'));
+    summaryMd = readFileSync(path.join(out, 'summary.md'), 'utf8');
+  } catch {
+    // asserted below
+  }
+  return { status: result.status, signal: result.signal, stdout: result.stdout, out, summary, summaryMd };
+}
+
+/** A python3 that imports torch, torchvision and numpy, or undefined. */
+function pythonWithTorch(): string | undefined {
+  for (const python of [process.env.GPU_CHECK_TEST_PYTHON, 'python3', '/usr/bin/python3']) {
+    if (!python) continue;
+    const r = spawnSync(python, ['-c', 'import torch, torchvision, numpy'], { encoding: 'utf8', timeout: 60_000 });
+    if (r.status === 0) return python;
+  }
+  return undefined;
+}
+
+const cuda = backendInfo().backends.cuda;
+if (cuda.available) console.log('gpu-check.test.ts: this machine has a usable GPU; the no-GPU expectations below are skipped');
+
+describe.runIf(!cuda.available)('gpu-check.sh without a GPU', () => {
+  it('reports the CUDA backend unavailable with its reason, skips PyTorch cleanly, exits 0 and prints the table last', () => {
+    const run = runCheck('plain', { PYTHONPATH: torchBlocker(), GPU_CHECK_BUDGET: '120' }, 150);
+    expect(run.signal).toBeNull(); // did not hang
+    expect(run.status).toBe(0);
+    expect(run.summaryMd).not.toBe('');
+    expect(run.stdout.trimEnd().endsWith(run.summaryMd.trimEnd())).toBe(true);
+    expect(run.summaryMd.trimEnd().split('\n').at(-1)).toMatch(/^\| FP32 \(TF32 off\) logits/);
+
+    const s = run.summary;
+    expect(s.ok).toBe(true);
+    expect(s.environment.ours).toEqual({ available: false, reason: cuda.available ? '' : cuda.reason });
+    expect(s.checks.failed).toBe(0);
+    expect(s.checks.passed).toBe(0);
+    const skipped = s.checks.list.filter((c: any) => c.skipped).map((c: any) => `${c.name}: ${c.skipped}`);
+    expect(skipped).toContain(`CUDA backend available: no GPU here: ${cuda.available ? '' : cuda.reason}`);
+    expect(skipped.some((line: string) => line.startsWith('ops part: CUDA backend unavailable:'))).toBe(true);
+    expect(skipped.some((line: string) => /^parity part: no PyTorch reference: .*torch is hidden by test\/gpu-check.test.ts/.test(line))).toBe(true);
+
+    const parts = Object.fromEntries(s.parts.map((p: any) => [p.name, p]));
+    expect(parts.env.status).toBe('ok');
+    expect(parts.torch_reference).toMatchObject({ status: 'skipped' });
+    expect(parts.torch_reference.note).toContain('cannot import torch');
+    expect(parts.torch_bench.status).toBe('skipped');
+    expect(s.environment.torch.version).toBeNull();
+    expect(s.targets.every((t: any) => t.status === 'not measured')).toBe(true);
+    for (const log of ['env.log', 'ops.log', 'parity.log', 'bench.log']) expect(readFileSync(path.join(run.out, log), 'utf8')).not.toBe('');
+  }, 160_000);
+
+  it('as a dry run, runs every Node part on the CPU backend and passes', () => {
+    const run = runCheck('dry', {
+      PYTHONPATH: torchBlocker(),
+      GPU_CHECK_DRY_RUN: 'cpu',
+      GPU_CHECK_BUDGET: '150',
+      GPU_CHECK_VARIANTS: 'resnet18',
+      GPU_CHECK_BATCHES: '1,2',
+      GPU_CHECK_CELL_SECONDS: '0.2',
+    }, 180);
+    expect(run.signal).toBeNull();
+    expect(run.status).toBe(0);
+    expect(run.stdout.trimEnd().endsWith(run.summaryMd.trimEnd())).toBe(true);
+    const s = run.summary;
+    expect(s.dryRun).toBe(true);
+    expect(run.summaryMd).toContain('**DRY RUN**');
+    expect(s.checks.failed).toBe(0);
+    const checks = s.checks.list.filter((c: any) => c.group === 'op' || c.group === 'variant');
+    expect(checks.length).toBeGreaterThan(10);
+    // The same backend on both sides: the comparison itself is what is rehearsed.
+    for (const c of checks) {
+      expect(c).toMatchObject({ passed: true, precision: 'float32' });
+      expect(c.error).toBeLessThanOrEqual(1e-6);
+    }
+    const rows = s.bench.rows.map((r: any) => [r.dtype, r.batch, r.ours.imgPerSec > 0, r.ours.medianMs > 0]);
+    expect(rows).toEqual([['float32', 1, true, true], ['float32', 2, true, true]]);
+  }, 190_000);
+});
+
+const torchPython = pythonWithTorch();
+if (!torchPython) console.log('gpu-check.test.ts: no python3 here imports torch, torchvision and numpy: the PyTorch reference run is skipped');
+
+describe.runIf(torchPython !== undefined && !cuda.available)('gpu-check.sh with PyTorch on the CPU', () => {
+  it("hands torchvision's weights over through safetensors: our CPU logits match PyTorch's", () => {
+    const run = runCheck('torch', {
+      GPU_CHECK_PYTHON: torchPython!,
+      GPU_CHECK_PARTS: 'torch_reference,parity',
+      GPU_CHECK_REFERENCE_MODELS: 'resnet18',
+      GPU_CHECK_REFERENCE_SIZE: '64',
+      GPU_CHECK_BUDGET: '150',
+    }, 180);
+    expect(run.signal).toBeNull();
+    expect(run.status).toBe(0);
+    const s = run.summary;
+    expect(s.environment.torch.version).toMatch(/^\d/);
+    expect(s.torchReference).toMatchObject({ device: 'cpu', input: { shape: [4, 3, 64, 64] } });
+    const parity = s.checks.list.filter((c: any) => c.group === 'torch' && !c.skipped);
+    expect(parity).toHaveLength(1);
+    expect(parity[0]).toMatchObject({ model: 'resnet18', device: 'cpu', precision: 'float32', passed: true });
+    expect(parity[0].error).toBeLessThanOrEqual(1e-4);
+    expect(parity[0].error).toBeGreaterThan(0); // two different engines: not bit-identical
+  }, 190_000);
+});
