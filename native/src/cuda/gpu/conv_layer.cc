@@ -154,11 +154,12 @@ Result<ConvLayer> describe_conv(const CudnnApi& api, const CudaPlan& plan, int s
                                                     i(y.stored_channels), 1, 1),
                      cat("describing the bias of ", layer.name));
   RESNET_ASSIGN_OR_RETURN(layer.activation, create_activation_descriptor(api));
-  // NaN propagates through ReLU, as in PyTorch.
+  // NOT_PROPAGATE_NAN, as PyTorch, lc0 and MegEngine pass to the fused call: the combination known to be
+  // accepted. (The unfused path's epilogue kernel does propagate NaN.)
   RESNET_CUDNN_CHECK(api,
                      api.cudnnSetActivationDescriptor(layer.activation.get(),
                                                       step.relu ? CUDNN_ACTIVATION_RELU : CUDNN_ACTIVATION_IDENTITY,
-                                                      CUDNN_PROPAGATE_NAN, 0.0),
+                                                      CUDNN_NOT_PROPAGATE_NAN, 0.0),
                      cat("describing the activation of ", layer.name));
   return layer;
 }

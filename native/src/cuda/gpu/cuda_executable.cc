@@ -24,12 +24,22 @@ int type_index(InputType type) { return type == InputType::kUint8 ? 1 : 0; }
 
 const char* input_type_name(InputType type) { return type == InputType::kUint8 ? "uint8" : "float32"; }
 
-// cuDNN statuses that mean "not this configuration" (bad or unsupported parameters) rather than a failure
-// of the device or the library: the fused call falls back to the unfused path on these.
+// cuDNN statuses that mean "not this configuration" rather than a failure of the device: bad or unsupported
+// parameters, and the internal/execution failures some engines report for a configuration they cannot run,
+// as long as the CUDA context is still healthy (no sticky error). The fused call falls back to the unfused
+// path on these.
 bool refuses_configuration(cudnnStatus_t status) {
-  const int category = static_cast<int>(status) / 1000 * 1000;
-  return category == cudnn::CUDNN_STATUS_BAD_PARAM || category == cudnn::CUDNN_STATUS_NOT_SUPPORTED;
+  const int code = static_cast<int>(status);
+  const int category = code / 1000 * 1000;
+  if (category == cudnn::CUDNN_STATUS_BAD_PARAM || category == cudnn::CUDNN_STATUS_NOT_SUPPORTED) return true;
+  const bool engine_failure = (code >= 4000 && code <= 4002) || code == 5000 || code == 5003;
+  return engine_failure && cudaPeekAtLastError() == cudaSuccess;
 }
+
+// Captures refused in a row before an input type runs eagerly for good: a capture may fail once because
+// another thread did something capture-unsafe at that moment (a ROCm thread reports this for NVIDIA even in
+// thread-local mode), which says nothing about the next.
+constexpr int kCaptureAttempts = 3;
 
 // Calls of the benchmark's fused/unfused comparison, after one warm-up call.
 constexpr int kTimedCalls = 5;
@@ -370,7 +380,7 @@ Status CudaExecutable::capture(CudaContext& context, InputType type) const {
   auto refuse = [&](const std::string& why) {
     cudaGetLastError();  // capture errors are not sticky; the eager run must not inherit them
     std::lock_guard<std::mutex> lock(capture_note_mutex_);
-    capture_refused_[index] = true;
+    ++capture_failures_[index];
     capture_note_[index] = why;
     // Captures happen at the first run, after compile's describe(): say it when it happens.
     if (verbose()) {
@@ -428,7 +438,13 @@ Result<std::unique_ptr<ExecutionContext>> CudaExecutable::create_context() const
   // One eager forward before the context's first capture: lazy initialisation inside cuDNN or the driver
   // (module loading, a handle's own buffers) would break a capture, and happens here instead.
   Status warmed = Status();
-  if (input_elements_ > 0) {
+  // A zeroed arena: the fused call without a residual passes y as z with alpha2 = 0, and if cuDNN reads z
+  // anyway, stale infinities would turn into NaN (inf·0).
+  if (plan_.arena_bytes > 0) {
+    const cudaError_t zeroed = cudaMemsetAsync(context->arena(), 0, plan_.arena_bytes, context->stream());
+    if (zeroed != cudaSuccess) warmed = cuda_error(zeroed, "clearing the activations of a new execution context");
+  }
+  if (warmed.ok() && input_elements_ > 0) {
     const cudaError_t cleared =
         cudaMemsetAsync(context->input(), 0, input_bytes(InputType::kFloat32), context->stream());
     if (cleared != cudaSuccess) warmed = cuda_error(cleared, "clearing the input of a new execution context");
@@ -456,7 +472,7 @@ Status CudaExecutable::run(ExecutionContext& base, const HostInput& input, const
   const int index = type_index(input.type);
   GraphExec& graph = context.graph(input.type);
   // Captured work does not run: after capturing, the graph is launched (or, refused, the steps eagerly).
-  Status status = !graph && !capture_refused_[index] ? capture(context, input.type) : Status();
+  Status status = !graph && capture_failures_[index] < kCaptureAttempts ? capture(context, input.type) : Status();
   if (status.ok() && graph) {
     const cudaError_t launched = cudaGraphLaunch(graph.get(), context.stream());
     if (launched != cudaSuccess) status = cuda_error(launched, "launching the captured forward pass");
@@ -491,8 +507,11 @@ std::string CudaExecutable::describe() const {
     for (InputType type : {InputType::kFloat32, InputType::kUint8}) {
       const int index = type_index(type);
       text += cat(input_type_name(type), " input: ",
-                  capture_refused_[index] ? cat("eager launches (capture failed: ", capture_note_[index], ")")
-                                          : std::string("CUDA graph replay"),
+                  capture_failures_[index] >= kCaptureAttempts
+                      ? cat("eager launches (capture failed: ", capture_note_[index], ")")
+                  : capture_failures_[index] > 0
+                      ? cat("CUDA graph replay (", capture_failures_[index].load(), " capture(s) failed: ", capture_note_[index], ")")
+                      : std::string("CUDA graph replay"),
                   "\n");
     }
   }

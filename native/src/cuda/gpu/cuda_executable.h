@@ -101,7 +101,7 @@ class CudaExecutable final : public Executable {
   mutable std::mutex spare_mutex_;
   mutable std::unique_ptr<CudaContext> spare_;
   // Per input type: capture failed once (every context would fail alike), and why.
-  mutable std::atomic<bool> capture_refused_[2] = {false, false};
+  mutable std::atomic<int> capture_failures_[2] = {0, 0};  // captures refused, by input type
   mutable std::mutex capture_note_mutex_;
   mutable std::string capture_note_[2];
 };
