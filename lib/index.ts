@@ -12,6 +12,7 @@
 import { setForwardExecutor } from './nn/module.js';
 import { setPlacementResolver } from './nn/placement.js';
 import { CompiledExecutor } from './compile/executor.js';
+export { lastForwardStats, type ForwardStats } from './compile/executor.js';
 import { placementResolver } from './runtime/device.js';
 
 export * from './errors.js';

@@ -165,7 +165,12 @@ const numel = (shape: readonly number[]): number => shape.reduce((a, b) => a * b
 async function runBoth(graph: Graph, batch: number, precision: Precision, input: Float32Array | Uint8Array, extra: Partial<CompileOptions> = {}) {
   using cpu = await compileGraph(graph, { backend: 'cpu', batch, ...extra });
   using gpu = await compileGraph(graph, { backend: 'cuda', batch, precision, ...extra });
-  return { want: await cpu.run(input), got: await gpu.run(input) };
+  const want = await cpu.run(input);
+  const got = await gpu.run(input);
+  // CUDA events timed the GPU's part of the run.
+  expect(gpu.lastRunDeviceMs).toBeGreaterThan(0);
+  expect(cpu.lastRunDeviceMs).toBe(-1);
+  return { want, got };
 }
 
 describe.runIf(hasCuda)('the CUDA backend matches the CPU backend', () => {

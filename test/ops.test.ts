@@ -388,6 +388,7 @@ describe('Winograd 3x3 convs', () => {
       else process.env.RESNET_CPU_WINOGRAD = setting;
       using executable = await compileGraph(graphOf(shapes, ops, [2]), { backend: 'cpu', batch });
       const [out] = await executable.run(input);
+      expect(executable.lastRunDeviceMs).toBe(-1); // the CPU backend measures no device time
       expect(maxRelativeError(out!, expectedRelu.data)).toBeLessThan(1e-5);
       outputs.push(out!);
     }

@@ -73,6 +73,26 @@ class Leases {
   }
 }
 
+/** What the last finished forward of a module measured (see {@link lastForwardStats}). */
+export interface ForwardStats {
+  /**
+   * Milliseconds the GPU spent on the forward pass, timed with CUDA events from the input on the device to
+   * the outputs copied back (the input's copy to the device excluded): the span PyTorch benchmarks time
+   * with CUDA events. -1 on the CPU.
+   */
+  readonly deviceMs: number;
+}
+
+const lastStats = new WeakMap<Module, ForwardStats>();
+
+/**
+ * What the most recently finished `module.forward` measured, for profiling (undefined before the first).
+ * With concurrent forwards on one module, the one that finished last.
+ */
+export function lastForwardStats(module: Module): ForwardStats | undefined {
+  return lastStats.get(module);
+}
+
 /** Compiles and runs modules on the native engine, caching per shape, batch, placement and weights version. */
 export class CompiledExecutor implements ForwardExecutor {
   private readonly modules = new WeakMap<Module, ModuleCache>();
@@ -144,7 +164,11 @@ export class CompiledExecutor implements ForwardExecutor {
     const key = `${sample.join('x')}/${batch}/${device}/${dtype}/${benchmark ? 'benchmark' : 'heuristic'}/${threads ?? '-'}`;
     try {
       const executable = await cache.executables.get(key, () => compileGraph(prepared, options));
-      const [output] = await this.leases.use(executable, (e) => e.run(data));
+      const [output] = await this.leases.use(executable, async (e) => {
+        const outputs = await e.run(data);
+        lastStats.set(module, { deviceMs: e.lastRunDeviceMs });
+        return outputs;
+      });
       return Tensor.from(output!, [batch, ...outputShape]);
     } catch (error) {
       throw fromNative(error, callSite);

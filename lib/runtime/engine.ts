@@ -41,6 +41,7 @@ export interface CompileOptions {
 /** A compiled graph: weights in the backend's layout plus a memory plan for one batch size. */
 export class Executable implements Disposable {
   readonly #native: NativeExecutable;
+  #lastRunDeviceMs = -1;
 
   /** @internal Created by {@link compileGraph}. */
   constructor(native: NativeExecutable) {
@@ -80,10 +81,21 @@ export class Executable implements Disposable {
   async run(input: Float32Array | Uint8Array): Promise<Float32Array[]> {
     const callSite = new Error();
     try {
-      return await this.#native.run(input);
+      const outputs = await this.#native.run(input);
+      this.#lastRunDeviceMs = outputs.deviceMs ?? -1;
+      return [...outputs];
     } catch (error) {
       throw fromNative(error, callSite);
     }
+  }
+
+  /**
+   * Milliseconds the device spent on the forward pass of the run that finished last, from the input on the
+   * device to the outputs copied back (CUDA events; the input's host-to-device copy excluded), the span that
+   * PyTorch benchmarks time with CUDA events. -1 before the first run and on the CPU backend.
+   */
+  get lastRunDeviceMs(): number {
+    return this.#lastRunDeviceMs;
   }
 
   /** Frees the weights and activation memory now rather than at garbage collection. Idempotent. */

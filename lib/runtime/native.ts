@@ -106,7 +106,7 @@ export interface NativeCompileOptions {
  */
 export interface NativeExecutable {
   /** `input` is N·C·H·W floats or bytes (NCHW); resolves to one plain row-major array per graph output. */
-  run(input: Float32Array | Uint8Array): Promise<Float32Array[]>;
+  run(input: Float32Array | Uint8Array): Promise<Float32Array[] & { deviceMs?: number }>;
   /** Frees the weights and activation memory; idempotent. Later runs reject with `ERR_DISPOSED`. */
   dispose(): void;
   /** Bytes of weights in the backend's layout, shared ones included. */

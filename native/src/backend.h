@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "graph.h"
+#include "input_buffer.h"
 #include "status.h"
 
 namespace resnet {
@@ -95,6 +96,13 @@ class PreparedGraph {
   std::map<const Backend*, std::shared_ptr<void>> states_;
 };
 
+/// What a run measured, where the backend can tell.
+struct RunStats {
+  /// Milliseconds the device spent on the forward pass (CUDA: from the input on the device to the outputs
+  /// copied back, timed with CUDA events); -1 where not measured (the CPU backend).
+  double device_ms = -1;
+};
+
 /// Per-run state: activation memory, workspace, staging. One run at a time uses a context.
 class ExecutionContext {
  public:
@@ -115,10 +123,14 @@ class Executable {
   virtual size_t activation_bytes() const = 0;
   /// A fresh context for runs of this executable.
   virtual Result<std::unique_ptr<ExecutionContext>> create_context() const = 0;
+  /// A buffer of `bytes` for one run's input, from this executable's pool (pinned memory for CUDA). Any
+  /// thread. kOutOfMemory when none can be had.
+  virtual Result<std::unique_ptr<InputBuffer>> acquire_input(size_t bytes) const = 0;
   /// Runs the forward pass: `input` is N·C·H·W elements (NCHW, float32 or uint8); `outputs[i]` receives graph
   /// output i as plain row-major floats (NCHW or [N, F]). Blocks until done; call it where the backend's
   /// scheduler runs work. A failed run leaves the executable and the context usable.
-  virtual Status run(ExecutionContext& context, const HostInput& input, const std::vector<float*>& outputs) const = 0;
+  virtual Status run(ExecutionContext& context, const HostInput& input, const std::vector<float*>& outputs,
+                     RunStats* stats = nullptr) const = 0;
 };
 
 /// One value of a backend's self-description in info().

@@ -22,12 +22,12 @@ class ContextPool {
   }
 
   /// Runs the executable on a borrowed context (a new one when all are busy).
-  Status run(const HostInput& input, const std::vector<float*>& outputs) {
+  Status run(const HostInput& input, const std::vector<float*>& outputs, RunStats* stats = nullptr) {
     std::unique_ptr<ExecutionContext> context = take();
     if (!context) {
       RESNET_ASSIGN_OR_RETURN(context, executable_->create_context());
     }
-    Status status = executable_->run(*context, input, outputs);
+    Status status = executable_->run(*context, input, outputs, stats);
     give(std::move(context));
     return status;
   }

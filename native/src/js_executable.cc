@@ -14,7 +14,7 @@ thread_local CompiledGraph* constructing = nullptr;
 
 class RunJob final : public AsyncJob {
  public:
-  RunJob(Napi::Env env, std::shared_ptr<ContextPool> pool, std::vector<uint8_t> input, InputType input_type,
+  RunJob(Napi::Env env, std::shared_ptr<ContextPool> pool, std::unique_ptr<InputBuffer> input, InputType input_type,
          const std::vector<int64_t>& output_elements)
       : AsyncJob(env), pool_(std::move(pool)), input_(std::move(input)), input_type_(input_type),
         output_elements_(output_elements) {}
@@ -26,11 +26,11 @@ class RunJob final : public AsyncJob {
         outputs_.emplace_back(static_cast<size_t>(elements));
         pointers.push_back(outputs_.back().data());
       }
-      status_ = pool_->run(HostInput{input_.data(), input_type_}, pointers);
+      status_ = pool_->run(HostInput{input_->data(), input_type_}, pointers, &stats_);
     } catch (const std::bad_alloc&) {
       status_ = Status(Code::kOutOfMemory, "out of memory for the run's outputs; use a smaller batch");
     }
-    input_ = {};
+    input_.reset();  // back to the executable's pool, here on the backend's thread
     pool_.reset();
   }
 
@@ -40,6 +40,8 @@ class RunJob final : public AsyncJob {
       return;
     }
     Napi::Array results = Napi::Array::New(env, outputs_.size());
+    // The device time rides on the array (lib/runtime/engine.ts takes it off); -1 where not measured.
+    results.Set("deviceMs", Napi::Number::New(env, stats_.device_ms));
     for (size_t i = 0; i < outputs_.size(); ++i) {
       Napi::Float32Array array = Napi::Float32Array::New(env, outputs_[i].size());
       std::memcpy(array.Data(), outputs_[i].data(), outputs_[i].size() * sizeof(float));
@@ -50,7 +52,8 @@ class RunJob final : public AsyncJob {
 
  private:
   std::shared_ptr<ContextPool> pool_;
-  std::vector<uint8_t> input_;  // the input's bytes (float32 or uint8 elements)
+  std::unique_ptr<InputBuffer> input_;  // the input's bytes (float32 or uint8 elements)
+  RunStats stats_;
   InputType input_type_;
   std::vector<int64_t> output_elements_;
   std::vector<std::vector<float>> outputs_;
@@ -119,9 +122,11 @@ Napi::Value NativeExecutable::run(const Napi::CallbackInfo& info) {
     }
     // Copied on the JS thread: the caller's buffer may be detached or reused while the forward runs.
     const uint8_t* bytes = static_cast<const uint8_t*>(input.ArrayBuffer().Data()) + input.ByteOffset();
-    std::vector<uint8_t> staging(bytes, bytes + input.ByteLength());
+    Result<std::unique_ptr<InputBuffer>> staging = compiled_.pool->executable().acquire_input(input.ByteLength());
+    if (!staging.ok()) return rejected(env, staging.status());
+    std::memcpy(staging.value()->data(), bytes, input.ByteLength());
     const InputType input_type = type == napi_uint8_array ? InputType::kUint8 : InputType::kFloat32;
-    auto job = std::make_shared<RunJob>(env, compiled_.pool, std::move(staging), input_type, compiled_.output_elements);
+    auto job = std::make_shared<RunJob>(env, compiled_.pool, staging.take(), input_type, compiled_.output_elements);
     return state_->start(compiled_.backend, compiled_.threads, std::move(job));
   });
 }

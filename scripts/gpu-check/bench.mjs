@@ -115,13 +115,21 @@ export async function runBench(lib, subject, work, deadline) {
         await forward();
       }
       const firstMs = performance.now() - firstStart;
-      const times = await timeRuns(forward, { seconds, warmupSeconds: Math.min(0.3, seconds / 2), minIterations: 5, hardSeconds: Math.max(3 * seconds, share) });
+      /** GPU time of each timed forward (CUDA events, input copy excluded), as PyTorch's device-only timing. */
+      const deviceTimes = [];
+      const timed = async () => {
+        await forward();
+        const measured = lib.lastForwardStats?.(model)?.deviceMs ?? -1;
+        if (measured >= 0) deviceTimes.push(measured);
+      };
+      const times = await timeRuns(timed, { seconds, warmupSeconds: Math.min(0.3, seconds / 2), minIterations: 5, hardSeconds: Math.max(3 * seconds, share) });
       const stats = summarizeTimes(times);
+      const deviceMs = deviceTimes.length > 0 ? summarizeTimes(deviceTimes).medianMs : undefined;
       const data = /** @type {{ data: Float32Array }} */ (/** @type {unknown} */ (last)).data;
       const finite = data.every(Number.isFinite);
-      const cell = { ...record, benchmark: tuned, ...stats, imgPerSec: imagesPerSecond(batch, stats.medianMs), firstMs, finite };
+      const cell = { ...record, benchmark: tuned, ...stats, imgPerSec: imagesPerSecond(batch, stats.medianMs), firstMs, finite, ...(deviceMs === undefined ? {} : { deviceMs, deviceImgPerSec: imagesPerSecond(batch, deviceMs) }) };
       results.push('cells', cell);
-      console.log(`bench: ${dtype} b${batch}: ${stats.medianMs.toFixed(3)} ms median, p90 ${stats.p90Ms.toFixed(3)}, ${cell.imgPerSec.toFixed(1)} img/s (${stats.iterations} runs; first ${firstMs.toFixed(0)} ms)${finite ? '' : ' NON-FINITE OUTPUT'}`);
+      console.log(`bench: ${dtype} b${batch}: ${stats.medianMs.toFixed(3)} ms median, p90 ${stats.p90Ms.toFixed(3)}, ${cell.imgPerSec.toFixed(1)} img/s (${stats.iterations} runs; first ${firstMs.toFixed(0)} ms)${deviceMs === undefined ? '' : `; device-only ${deviceMs.toFixed(3)} ms median, ${cell.deviceImgPerSec.toFixed(1)} img/s`}${finite ? '' : ' NON-FINITE OUTPUT'}`);
     } catch (error) {
       results.push('cells', { ...record, error: describeError(error) });
       console.log(`bench: ${dtype} b${batch}: FAILED: ${describeError(error)}`);

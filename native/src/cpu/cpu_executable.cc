@@ -89,7 +89,14 @@ Result<std::unique_ptr<ExecutionContext>> CpuExecutable::create_context() const 
   return std::unique_ptr<ExecutionContext>(std::move(context));
 }
 
-Status CpuExecutable::run(ExecutionContext& base, const HostInput& host_input, const std::vector<float*>& outputs) const {
+Result<std::unique_ptr<InputBuffer>> CpuExecutable::acquire_input(size_t bytes) const {
+  std::unique_ptr<InputBuffer> buffer = input_pool_->acquire(bytes, [](size_t size) { return HeapBlock(size); });
+  if (!buffer) return Status(Code::kOutOfMemory, cat("out of memory for a run's input (", bytes, " bytes); use a smaller batch"));
+  return buffer;
+}
+
+Status CpuExecutable::run(ExecutionContext& base, const HostInput& host_input, const std::vector<float*>& outputs,
+                          RunStats*) const {
   auto& context = static_cast<CpuContext&>(base);
   return dnnl_guard("running the forward pass", [&] {
     const float* input = static_cast<const float*>(host_input.data);

@@ -19,7 +19,9 @@ class CpuExecutable final : public Executable {
   size_t shared_weight_bytes() const override { return program_.shared_weight_bytes; }
   size_t activation_bytes() const override { return plan_.arena_bytes + scratchpad_bytes_; }
   Result<std::unique_ptr<ExecutionContext>> create_context() const override;
-  Status run(ExecutionContext& context, const HostInput& input, const std::vector<float*>& outputs) const override;
+  Result<std::unique_ptr<InputBuffer>> acquire_input(size_t bytes) const override;
+  Status run(ExecutionContext& context, const HostInput& input, const std::vector<float*>& outputs,
+             RunStats* stats) const override;
 
  private:
   dnnl::engine engine_;
@@ -29,6 +31,9 @@ class CpuExecutable final : public Executable {
   std::vector<int> input_views_;     // views of the input buffer, bound to the caller's input per run
   std::vector<std::pair<int, int>> output_views_;  // (view, graph output) bound to the result arrays per run
   InputNormalization normalization_;
+  // Two idle input buffers: one run computing while the next one's input is copied.
+  std::shared_ptr<InputBufferPool<HeapBlock>> input_pool_ =
+      std::make_shared<InputBufferPool<HeapBlock>>(2, [](HeapBlock) {});
   size_t input_elements_ = 0;       // batch included
   size_t input_plane_ = 0;          // H·W of the input
 };

@@ -17,11 +17,12 @@ Result<std::unique_ptr<CudaContext>> CudaContext::create(const CudnnApi& api, in
   };
   RESNET_ASSIGN_OR_RETURN(r.stream, Stream::create(device));
   RESNET_ASSIGN_OR_RETURN(r.handle, CudnnHandle::create(api, device, r.stream.get()));
+  RESNET_ASSIGN_OR_RETURN(r.started, Event::create(device));
+  RESNET_ASSIGN_OR_RETURN(r.finished, Event::create(device));
   RESNET_ASSIGN_OR_RETURN(r.arena, DeviceBuffer::allocate(device, sizes.arena, what("activations")));
   RESNET_ASSIGN_OR_RETURN(r.workspace, DeviceBuffer::allocate(device, sizes.workspace, what("workspace")));
   RESNET_ASSIGN_OR_RETURN(r.input, DeviceBuffer::allocate(device, sizes.input, what("input staging")));
   RESNET_ASSIGN_OR_RETURN(r.outputs, DeviceBuffer::allocate(device, sizes.outputs, what("output staging")));
-  RESNET_ASSIGN_OR_RETURN(r.pinned_input, PinnedBuffer::allocate(sizes.input, "the input's pinned staging"));
   RESNET_ASSIGN_OR_RETURN(r.pinned_outputs, PinnedBuffer::allocate(sizes.outputs, "the outputs' pinned staging"));
   return context;
 }

@@ -1,6 +1,6 @@
 // The per-run state of a CUDA executable (TensorRT's execution context): its own stream and cuDNN handle,
 // the activation arena and the workspace, device staging for the input and the outputs, pinned host
-// staging for both, and the CUDA graph of a whole forward per input type, captured on first use. One run
+// staging for the outputs (a run's input arrives pinned from the executable's pool), and the CUDA graph of a whole forward per input type, captured on first use. One run
 // at a time uses a context; several contexts of one executable run concurrently.
 #pragma once
 
@@ -46,11 +46,13 @@ class CudaContext final : public ExecutionContext {
   size_t workspace_bytes() const { return resources_->workspace.bytes(); }
   void* input() const { return resources_->input.get(); }
   uint8_t* outputs() const { return resources_->outputs.as<uint8_t>(); }
-  void* pinned_input() const { return resources_->pinned_input.get(); }
   uint8_t* pinned_outputs() const { return resources_->pinned_outputs.as<uint8_t>(); }
 
   /// Replaces the workspace (the compile-time scratch context grows or shrinks it once algorithms are known).
   Status resize_workspace(size_t bytes);
+
+  cudaEvent_t started() const { return resources_->started.get(); }
+  cudaEvent_t finished() const { return resources_->finished.get(); }
 
   /// The captured forward for `type`, empty until captured.
   GraphExec& graph(InputType type) { return resources_->graphs[type == InputType::kUint8 ? 1 : 0]; }
@@ -62,8 +64,9 @@ class CudaContext final : public ExecutionContext {
     Stream stream;
     CudnnHandle handle;
     DeviceBuffer arena, workspace, input, outputs;
-    PinnedBuffer pinned_input, pinned_outputs;
+    PinnedBuffer pinned_outputs;
     GraphExec graphs[2];  // by input type: float32, uint8
+    Event started, finished;  // around each run's device work, for RunStats::device_ms
   };
 
   CudaContext() = default;

@@ -361,11 +361,10 @@ Status CudaExecutable::enqueue_step(CudaContext& context, size_t index, InputTyp
   return Status(Code::kBackend, cat("step ", index, " has an unknown kind"));
 }
 
+// The input's copy to the device is not part of it: run() issues it from the run's own (pinned) input
+// buffer, whose address changes from run to run, ahead of the captured graph.
 Status CudaExecutable::enqueue_forward(CudaContext& context, InputType type) const {
   cudaStream_t stream = context.stream();
-  RESNET_CUDA_CHECK(cudaMemcpyAsync(context.input(), context.pinned_input(), input_bytes(type), cudaMemcpyHostToDevice,
-                                    stream),
-                    "copying the input to the GPU");
   for (size_t i = 0; i < plan_.steps.size(); ++i) RESNET_RETURN_IF_ERROR(enqueue_step(context, i, type));
   if (output_bytes_ > 0) {
     RESNET_CUDA_CHECK(cudaMemcpyAsync(context.pinned_outputs(), context.outputs(), output_bytes_,
@@ -461,23 +460,55 @@ Result<std::unique_ptr<ExecutionContext>> CudaExecutable::create_context() const
   return std::unique_ptr<ExecutionContext>(std::move(context));
 }
 
-Status CudaExecutable::run(ExecutionContext& base, const HostInput& input, const std::vector<float*>& outputs) const {
+void CudaExecutable::release_pinned(PinnedBuffer block) {
+  auto owned = std::make_shared<PinnedBuffer>(std::move(block));
+  GpuWorkers::instance().release([owned]() mutable { owned.reset(); });
+}
+
+Result<std::unique_ptr<InputBuffer>> CudaExecutable::acquire_input(size_t bytes) const {
+  Status failure;
+  std::unique_ptr<InputBuffer> buffer = input_pool_->acquire(bytes, [&](size_t size) {
+    Result<PinnedBuffer> pinned = PinnedBuffer::allocate(size, "a run's input");
+    if (!pinned.ok()) {
+      failure = pinned.status();
+      return PinnedBuffer();
+    }
+    return pinned.take();
+  });
+  if (!buffer) return failure.ok() ? Status(Code::kOutOfMemory, cat("no host memory for a run's input (", bytes, " bytes)")) : failure;
+  return buffer;
+}
+
+Status CudaExecutable::run(ExecutionContext& base, const HostInput& input, const std::vector<float*>& outputs,
+                           RunStats* stats) const {
   auto& context = static_cast<CudaContext&>(base);
   RESNET_CHECK(input.data != nullptr && outputs.size() == plan_.output_elements.size(), Code::kInvalidArgument,
                cat("a run needs the input and ", plan_.output_elements.size(), " output arrays"));
   RESNET_CUDA_CHECK(cudaSetDevice(device_), cat("making device ", device_, " current"));
   // The kernel launchers report cudaGetLastError(): start from a clean slate (a sticky error stays anyway).
   cudaGetLastError();
-  std::memcpy(context.pinned_input(), input.data, input_bytes(input.type));
+  // From the run's pinned input buffer by DMA (pageable memory from other callers works too, staged by
+  // the driver).
+  RESNET_CUDA_CHECK(cudaMemcpyAsync(context.input(), input.data, input_bytes(input.type), cudaMemcpyHostToDevice,
+                                    context.stream()),
+                    "copying the input to the GPU");
   const int index = type_index(input.type);
   GraphExec& graph = context.graph(input.type);
   // Captured work does not run: after capturing, the graph is launched (or, refused, the steps eagerly).
   Status status = !graph && capture_failures_[index] < kCaptureAttempts ? capture(context, input.type) : Status();
+  // Timing marks around the forward itself (not the input's copy): what PyTorch's CUDA-event timings cover.
+  if (status.ok()) {
+    RESNET_CUDA_CHECK(cudaEventRecord(context.started(), context.stream()), "recording the run's start event");
+  }
   if (status.ok() && graph) {
     const cudaError_t launched = cudaGraphLaunch(graph.get(), context.stream());
     if (launched != cudaSuccess) status = cuda_error(launched, "launching the captured forward pass");
   } else if (status.ok()) {
     status = enqueue_forward(context, input.type);
+  }
+  if (status.ok()) {
+    const cudaError_t recorded = cudaEventRecord(context.finished(), context.stream());
+    if (recorded != cudaSuccess) status = cuda_error(recorded, "recording the run's end event");
   }
   if (status.ok()) {
     const cudaError_t synced = cudaStreamSynchronize(context.stream());
@@ -486,6 +517,14 @@ Status CudaExecutable::run(ExecutionContext& base, const HostInput& input, const
   if (!status.ok()) {
     recover(context);
     return status;
+  }
+  if (stats) {
+    float milliseconds = 0;
+    if (cudaEventElapsedTime(&milliseconds, context.started(), context.finished()) == cudaSuccess) {
+      stats->device_ms = milliseconds;
+    } else {
+      cudaGetLastError();
+    }
   }
   for (size_t i = 0; i < outputs.size(); ++i) {
     std::memcpy(outputs[i], context.pinned_outputs() + output_offsets_[i],

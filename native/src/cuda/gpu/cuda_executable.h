@@ -45,13 +45,21 @@ class CudaExecutable final : public Executable {
   size_t shared_weight_bytes() const override { return shared_weights_ ? weights_->bytes() : 0; }
   size_t activation_bytes() const override { return plan_.arena_bytes + workspace_bytes_; }
   Result<std::unique_ptr<ExecutionContext>> create_context() const override;
-  Status run(ExecutionContext& context, const HostInput& input, const std::vector<float*>& outputs) const override;
+  /// Pinned host memory from a pool of up to 4 idle buffers: the GPU copies the input from it by DMA.
+  Result<std::unique_ptr<InputBuffer>> acquire_input(size_t bytes) const override;
+  Status run(ExecutionContext& context, const HostInput& input, const std::vector<float*>& outputs,
+             RunStats* stats) const override;
 
   /// What compiling chose, for humans: sizes, per conv its algorithm and path (fused or not, and why),
   /// the counts of both, whether runs replay a CUDA graph, and the plan's notes.
   std::string describe() const;
 
  private:
+  // Pinned blocks given back after the pool is gone are freed on a GPU worker (cudaFreeHost synchronises).
+  std::shared_ptr<InputBufferPool<PinnedBuffer>> input_pool_ = std::make_shared<InputBufferPool<PinnedBuffer>>(
+      4, [](PinnedBuffer block) { release_pinned(std::move(block)); });
+  static void release_pinned(PinnedBuffer block);
+
   CudaExecutable(const CudnnLibrary& cudnn, int device, CudaPlan plan, std::shared_ptr<const DeviceWeights> weights,
                  bool shared_weights, const CompileOptions& options);
 
