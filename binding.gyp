@@ -1,6 +1,8 @@
 # node-gyp build of the same addon, CPU-only (oneDNN), for users who prefer node-gyp to cmake-js:
 #   npx node-gyp rebuild   ->  build/Release/resnet_cudnn.node
-# CMakeLists.txt is the primary build; keep the source list in step with it.
+# CMakeLists.txt is the primary build; keep the source list in step with it. native/src/cuda/*.cc is plain
+# C++ (the CUDA backend's planner, kernel host emulation and cuDNN loader, used by the test exports) and is
+# built here too; the GPU backend itself (native/src/cuda/gpu/) needs nvcc and CMake.
 {
   "targets": [
     {
@@ -21,7 +23,21 @@
         "native/src/cpu/cpu_executable.cc",
         "native/src/cpu/lane.cc",
         "native/src/cpu/lowering.cc",
-        "native/src/cpu/memory_plan.cc"
+        "native/src/input_buffer.cc",
+        "native/src/memory_plan.cc",
+        "native/src/cuda/bounded_command.cc",
+        "native/src/cuda/cuda_plan.cc",
+        "native/src/cuda/cudnn_loader.cc",
+        "native/src/cuda/cudnn_search.cc",
+        "native/src/cuda/cudnn_status.cc",
+        "native/src/cuda/js_kernel_testing.cc",
+        "native/src/cuda/js_loader_testing.cc",
+        "native/src/cuda/js_plan_testing.cc",
+        "native/src/cuda/kernel_args.cc",
+        "native/src/cuda/kernel_host.cc",
+        "native/src/cuda/plan_describe.cc",
+        "native/src/cuda/plan_layout.cc",
+        "native/src/cuda/plan_weights.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
@@ -37,7 +53,7 @@
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++14", "-std=gnu++17"],
       "cflags_cc": ["-std=c++17", "-fexceptions", "-fopenmp", "-O3"],
       "ldflags": ["-fopenmp"],
-      "libraries": ["-ldnnl"],
+      "libraries": ["-ldnnl", "-ldl"],
       "xcode_settings": {
         "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
         "CLANG_CXX_LANGUAGE_STANDARD": "c++17",

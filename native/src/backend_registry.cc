@@ -21,8 +21,9 @@ const Entry kEntries[] = {
     {"cuda", &cuda_backend, ""},
 #else
     {"cuda", nullptr,
-     "built without CUDA: nvcc was not found when the addon was built (or RESNET_CPU_ONLY was set); install the "
-     "CUDA toolkit and rebuild with `npm run build:native`, or use device 'cpu'"},
+     "built without CUDA: this addon has no CUDA backend (nvcc was not found when it was built, RESNET_CPU_ONLY was "
+     "set, or it was built with node-gyp); install the CUDA toolkit and rebuild with `npm run build:native`, or use "
+     "device 'cpu'"},
 #endif
 };
 
