@@ -14,6 +14,7 @@ export type ErrorCode =
   | 'ERR_INVALID_DTYPE'
   | 'ERR_STATE_DICT'
   | 'ERR_INVALID_FILE'
+  | 'ERR_DOWNLOAD'
   | 'ERR_UNSUPPORTED'
   | 'ERR_DISPOSED'
   | 'ERR_NOT_TRAINABLE'
@@ -173,6 +174,12 @@ const byCode: Record<ErrorCode, new (message: string) => ResnetError> = {
     }
   },
   ERR_INVALID_FILE: InvalidFileError,
+  // Raised by io/download.ts's DownloadError (never by native code); kept here so every code maps to a class.
+  ERR_DOWNLOAD: class extends ResnetError {
+    constructor(m: string) {
+      super('ERR_DOWNLOAD', m);
+    }
+  },
   ERR_UNSUPPORTED: UnsupportedError,
   ERR_DISPOSED: DisposedError,
   ERR_NOT_TRAINABLE: NotTrainableError,

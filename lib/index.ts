@@ -21,9 +21,17 @@ export * from './nn/index.js';
 export { Tracer, type Trace, type TraceNode, type TraceValue } from './nn/trace.js';
 export * from './models/resnet.js';
 export * from './models/registry.js';
+export * from './models/cifar.js';
+export * from './models/weights.js';
+export { loadPretrained, type LoadPretrainedOptions } from './models/pretrained.js';
+export { IMAGENET_CATEGORIES } from './data/imagenet-classes.js';
+export { downloadToCache, torchHome, checkpointsDir, hashPrefixOf, DownloadError, type DownloadOptions } from './io/download.js';
 export * from './random.js';
 export * from './io/safetensors.js';
+export * from './io/cifar10.js';
 export * from './io/onnx.js';
+export { loadCheckpoint, parseCheckpoint, extractStateDict, loadStateDictFile, allowedGlobals, type ExtractStateDictOptions } from './io/torch.js';
+export { saveCheckpoint, serializeCheckpoint } from './io/torch-save.js';
 export { lower, batchNormAffine, type LowerOptions } from './compile/lower.js';
 export type * from './compile/graph.js';
 export { macsPerSample } from './compile/flops.js';
@@ -37,6 +45,10 @@ export {
 } from './runtime/device.js';
 export { setNumThreads, getNumThreads } from './runtime/threads.js';
 export { version } from './version.js';
+export { readImage, defaultMaxPixels, type ReadImageOptions } from './vision/image.js';
+export {
+  preprocess, resize, resizedSize, centerCropOffset, imagenetMean, imagenetStd, type PreprocessOptions, type Interpolation,
+} from './vision/transforms.js';
 
 // Model code knows nothing of backends (DESIGN.md): the entry point plugs the compiled executor and
 // the device resolver in.

@@ -334,6 +334,26 @@ describe('corrupt and hostile checkpoints', () => {
     expect(() => parseCheckpoint(legacyFile([6n, 0, 1, 2, 3, 4, 5], '\x89'))).toThrow(UnsupportedError);
   });
 
+  it('refuses a file whose repeated views of one storage would copy far more than its own size', () => {
+    // [t, t, t, …]: 1100 views (each a fresh REDUCE of one memoised callable and argument tuple) of one 64 KiB
+    // storage. Each view becomes its own copy: 70 MB from a 70 KB file, over the budget of twice the file
+    // plus 64 MiB. Without the budget, this pattern asks for memory without bound.
+    const numel = 16384;
+    const i32 = (v: number) => String.fromCharCode(v & 0xff, (v >> 8) & 0xff, (v >> 16) & 0xff, (v >>> 24) & 0xff);
+    const str = (t: string) => `X${i32(t.length)}${t}`;
+    const args =
+      `(${'('}${str('storage')}ctorch\nFloatStorage\n${str('0')}${str('cpu')}J${i32(numel)}tQ` +
+      `K\x00J${i32(numel)}\x85K\x01\x85\x89ccollections\nOrderedDict\n)Rtq\x02`;
+    const once = 'h\x01h\x02Ra';
+    const pickle = latin1(`\x80\x02]ctorch._utils\n_rebuild_tensor_v2\nq\x01${args}Ra${once.repeat(1099)}.`);
+    const file = zipWith(pickle, [{ name: 'archive/data/0', data: new Uint8Array(numel * 4) }]);
+    expect(file.length).toBeLessThan(100_000);
+    expect(() => parseCheckpoint(file)).toThrow(/its tensors add up to more than \d+ bytes, over twice the file's \d+ bytes plus 64 MiB/);
+    // The same pattern with 10 views is an ordinary file.
+    const small = zipWith(latin1(`\x80\x02]ctorch._utils\n_rebuild_tensor_v2\nq\x01${args}Ra${once.repeat(9)}.`), [{ name: 'archive/data/0', data: new Uint8Array(numel * 4) }]);
+    expect((parseCheckpoint(small) as Tensor[]).length).toBe(10);
+  });
+
   it('refuses a legacy file whose magic number is wrong', () => {
     expect(() => parseCheckpoint(latin1('\x80\x02K\x07.'))).toThrow(/not a PyTorch checkpoint/);
   });

@@ -5,7 +5,9 @@
  * The reference facts come from test/fixtures/torchvision-resnet.py (PyTorch + torchvision).
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   BasicBlock, Bottleneck, ResNet, conv1x1, conv3x3,
@@ -219,9 +221,16 @@ describe('torchvision’s errors', () => {
     expect(codeOf(() => new ResNet(BasicBlock, [2, 2, 2, 2], { weights: null } as never))).toBe('ERR_INVALID_ARGUMENT');
   });
 
-  it('weights other than null are not available yet', () => {
-    expect(() => resnet50({ weights: 'DEFAULT' as never })).toThrow(/pretrained weights are not available yet/);
-    expect(codeOf(() => resnet50({ weights: 'DEFAULT' as never }))).toBe('ERR_UNSUPPORTED');
+  it('named weights that are not in the cache: the sync factory names the async loader', () => {
+    const saved = process.env.TORCH_HOME;
+    process.env.TORCH_HOME = mkdtempSync(path.join(tmpdir(), 'torch-home-'));
+    try {
+      expect(() => resnet50({ weights: 'DEFAULT' })).toThrow(/loadPretrained\('resnet50', 'IMAGENET1K_V2'\)/);
+      expect(codeOf(() => resnet50({ weights: 'DEFAULT' }))).toBe('ERR_UNSUPPORTED');
+    } finally {
+      if (saved === undefined) delete process.env.TORCH_HOME;
+      else process.env.TORCH_HOME = saved;
+    }
     expect(resnet18({ weights: null }).numParameters()).toBe(11_689_512);
   });
 

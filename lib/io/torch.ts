@@ -245,14 +245,30 @@ function materialise(t: PendingTensor, storage: DTypeArrays[DType]): Tensor {
  * Turns the unpickled value into the public shape, replacing pending tensors. Shared and cyclic
  * references stay shared (each object is converted once).
  */
-function finish(root: unknown, storageData: (ref: StorageRef) => DTypeArrays[DType]): unknown {
+/**
+ * Bytes of tensor copies a checkpoint may produce beyond its own size: each view becomes its own contiguous
+ * copy, so a file repeating views of one storage (about 50 bytes of pickle per view) would otherwise ask for
+ * memory without bound (200 views of a 1 MiB storage: 200 MiB from a 1 MiB file). Real checkpoints copy at
+ * most about their own size (tied weights now and then); this allows twice the file plus 64 MiB.
+ */
+function copyBudget(fileBytes: number): number {
+  return 2 * fileBytes + 64 * 2 ** 20;
+}
+
+function finish(root: unknown, storageData: (ref: StorageRef) => DTypeArrays[DType], fileBytes: number): unknown {
   const done = new Map<object, unknown>();
+  const budget = copyBudget(fileBytes);
+  let copied = 0;
   const visit = (v: unknown, depth: number): unknown => {
     if (v === null || typeof v !== 'object') return v;
     if (depth > maxDepth) fail(`the object is nested deeper than ${maxDepth} levels`);
     const seen = done.get(v);
     if (seen !== undefined) return seen;
     if (v instanceof PendingTensor) {
+      copied += v.size.reduce((a, b) => a * b, 1) * dtypeSize[v.storage.dtype];
+      if (copied > budget) {
+        fail(`its tensors add up to more than ${budget} bytes, over twice the file's ${fileBytes} bytes plus 64 MiB (views of one storage repeated); refusing to allocate that much`);
+      }
       const t = materialise(v, storageData(v.storage));
       done.set(v, t);
       return t;
@@ -322,7 +338,7 @@ function loadZip(bytes: Uint8Array): unknown {
     const typed = typedCopy(ref.dtype, data!);
     cache.set(ref.key, typed);
     return typed;
-  });
+  }, bytes.length);
 }
 
 const legacyMagic = 0x1950a86a20f9469cfc6cn;
@@ -369,7 +385,7 @@ function loadLegacy(bytes: Uint8Array): unknown {
     const typed = data.get(ref.key);
     if (!typed) fail(`storage ${JSON.stringify(ref.key)} is used but missing from the storage key list`);
     return typed!;
-  });
+  }, bytes.length);
 }
 
 /**

@@ -19,6 +19,7 @@ import { checkBoolean, checkInt, checkOptions } from '../nn/options.js';
 import { AdaptiveAvgPool2d, MaxPool2d } from '../nn/pooling.js';
 import { Sequential } from '../nn/sequential.js';
 import type { TraceValue, Tracer } from '../nn/trace.js';
+import { getModelWeights, type Weights } from './weights.js';
 
 /** Builds the normalisation layer for a number of channels (torchvision's `norm_layer`; default `BatchNorm2d`). */
 export type NormLayer = (numFeatures: number) => Module;
@@ -337,10 +338,14 @@ export class ResNet extends Module {
  */
 export interface ResNetFactoryOptions extends ResNetOptions {
   /**
-   * Pretrained weights. Only null (random initialisation) for now: the weights registry is a later
-   * addition; meanwhile load a state dict with `loadStateDict`.
+   * Pretrained weights (torchvision's `weights=`): an entry of the model's family
+   * (`ResNet50_Weights.IMAGENET1K_V2`), its name (`'IMAGENET1K_V2'`, `'DEFAULT'`,
+   * `'ResNet50_Weights.IMAGENET1K_V2'`), or null/undefined for random initialisation. `numClasses`
+   * becomes the number of categories. The factory is synchronous, so the checkpoint must already be in
+   * PyTorch's cache (`$TORCH_HOME/hub/checkpoints`, where PyTorch itself puts it); otherwise it throws
+   * an `UnsupportedError` naming the call that downloads it: `await loadPretrained('resnet50', 'IMAGENET1K_V2')`.
    */
-  weights?: null;
+  weights?: Weights | string | null;
   /**
    * Where the model runs: `'cpu'` (default), `'cuda'`, `'cuda:N'` or `'auto'` (the GPU when one works,
    * else the CPU in float32; `model.device` says which). See `Module.to`.
@@ -353,7 +358,7 @@ export interface ResNetFactoryOptions extends ResNetOptions {
 const factoryOptionNames = ['weights', 'device', 'dtype', ...resNetOptionNames] as const;
 
 /** torchvision's `_ovewrite_named_param`: a variant's fixed setting may be repeated but not changed. */
-function fixed(options: ResNetFactoryOptions, name: 'groups' | 'widthPerGroup', value: number): void {
+function fixed(options: ResNetFactoryOptions, name: 'groups' | 'widthPerGroup' | 'numClasses', value: number): void {
   const given = options[name];
   if (given !== undefined && given !== value) {
     throw new InvalidArgumentError(`The parameter '${name}' expected value ${value} but got ${String(given)} instead.`);
@@ -368,14 +373,13 @@ function build(
   preset: { groups?: number; widthPerGroup?: number } = {},
 ): ResNet {
   const { weights, device, dtype, ...rest } = checkOptions(options, factoryOptionNames, name);
-  if (weights !== undefined && weights !== null) {
-    throw new UnsupportedError(
-      `${name}: pretrained weights are not available yet (the weights registry is a later addition); build the model with weights: null and load a state dict with model.loadStateDict(...)`,
-    );
-  }
+  const pretrained = getModelWeights(name).verify(weights);
+  // torchvision's _resnet: the weights fix num_classes to their number of categories.
+  if (pretrained) fixed(rest, 'numClasses', pretrained.meta.categories.length);
   if (preset.groups !== undefined) fixed(rest, 'groups', preset.groups);
   if (preset.widthPerGroup !== undefined) fixed(rest, 'widthPerGroup', preset.widthPerGroup);
   const model = new ResNet(block, layers, { ...rest, ...preset });
+  if (pretrained) model.loadStateDict(pretrained.getCachedStateDict());
   // Left out, the placement stays the default without asking the runtime (as for a bare `new ResNet`).
   if (device !== undefined || dtype !== undefined) {
     model.to({ ...(device === undefined ? {} : { device }), ...(dtype === undefined ? {} : { dtype }) });

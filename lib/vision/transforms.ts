@@ -1,0 +1,141 @@
+/**
+ * torchvision's `ImageClassification` preprocessing (what `weights.transforms()` returns) for uint8
+ * `[3, H, W]` images: resize the shorter side with antialiasing, centre crop, scale to [0, 1],
+ * normalise with the mean/std, and batch into NCHW float32.
+ *
+ * The resize reproduces Pillow's resampler exactly (see `resample.ts`), the crop offsets use Python's
+ * `round` (half to even) as torchvision does, and the arithmetic after it is done in float32 in
+ * torchvision's order, so for the same decoded pixels the result equals torchvision's PIL path.
+ * @module
+ */
+import { invalidArgument, ShapeError } from '../errors.js';
+import { Tensor, formatShape } from '../tensor.js';
+import { resamplePlane, type ResampleFilter } from './resample.js';
+
+/** Interpolations of the resize, named as torchvision's `InterpolationMode` (lowercase). */
+export type Interpolation = ResampleFilter;
+
+/** The ImageNet channel means torchvision's weights were trained with. */
+export const imagenetMean: readonly [number, number, number] = [0.485, 0.456, 0.406];
+/** The ImageNet channel standard deviations torchvision's weights were trained with. */
+export const imagenetStd: readonly [number, number, number] = [0.229, 0.224, 0.225];
+
+/** Options of {@link preprocess}, the fields of torchvision's `ImageClassification`. */
+export interface PreprocessOptions {
+  /** The shorter side after resizing. Default 256 (`IMAGENET1K_V1`; the V2 weights use 232). */
+  resizeSize?: number;
+  /** The side of the square centre crop. Default 224; at most `resizeSize`. */
+  cropSize?: number;
+  /** Per-channel means subtracted after scaling to [0, 1]. Default {@link imagenetMean}. */
+  mean?: readonly number[];
+  /** Per-channel standard deviations divided by. Default {@link imagenetStd}. */
+  std?: readonly number[];
+  /** The resize's filter (always antialiased, as Pillow's). Default `'bilinear'`. */
+  interpolation?: Interpolation;
+}
+
+function checkImage(image: unknown, name: string): asserts image is Tensor<'uint8'> {
+  if (!(image instanceof Tensor) || image.dtype !== 'uint8') throw invalidArgument('a uint8 Tensor [3, H, W]', name, image);
+  const s = image.shape;
+  if (s.length !== 3 || s[0] !== 3 || s[1]! < 1 || s[2]! < 1) {
+    throw new ShapeError(`Expected an image of shape [3, H, W] with H, W >= 1 for ${name} but received ${formatShape(s)}`);
+  }
+}
+
+function checkSize(value: unknown, name: string): number {
+  if (!Number.isSafeInteger(value) || (value as number) < 1) throw invalidArgument('a positive integer', name, value);
+  return value as number;
+}
+
+/** The size torchvision's `Resize(size)` gives: shorter side `size`, longer side scaled and truncated. */
+export function resizedSize(height: number, width: number, size: number): [number, number] {
+  if (width <= height) return [Math.trunc((size * height) / width), size];
+  return [size, Math.trunc((size * width) / height)];
+}
+
+/**
+ * Resizes a uint8 `[3, H, W]` image so that its shorter side is `size` (torchvision's `Resize(size)` on a
+ * PIL image, antialiased).
+ */
+export function resize(image: Tensor<'uint8'>, size: number, interpolation: Interpolation = 'bilinear'): Tensor<'uint8'> {
+  checkImage(image, 'image');
+  checkSize(size, 'size');
+  checkInterpolation(interpolation);
+  const [, h, w] = image.shape as [number, number, number];
+  const [outH, outW] = resizedSize(h, w, size);
+  if (outH === h && outW === w) return Tensor.from(image.data.slice(), [3, h, w]);
+  const out = new Uint8Array(3 * outH * outW);
+  for (let c = 0; c < 3; c++) {
+    const plane = image.data.subarray(c * h * w, (c + 1) * h * w);
+    out.set(resamplePlane(plane, w, h, outW, outH, interpolation), c * outH * outW);
+  }
+  return Tensor.from(out, [3, outH, outW]);
+}
+
+/** Python 3's `round`: halves go to the even neighbour. */
+function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/** The top-left corner of torchvision's `CenterCrop(size)`: `int(round((H - size) / 2))`. */
+export function centerCropOffset(length: number, size: number): number {
+  return roundHalfEven((length - size) / 2);
+}
+
+function checkInterpolation(value: unknown): asserts value is Interpolation {
+  if (value !== 'bilinear' && value !== 'bicubic') throw invalidArgument("'bilinear' or 'bicubic'", 'interpolation', value);
+}
+
+function checkChannelValues(value: unknown, name: string, positive: boolean): readonly number[] {
+  if (
+    !Array.isArray(value) || value.length !== 3 ||
+    value.some((v) => typeof v !== 'number' || !Number.isFinite(v) || (positive && v <= 0))
+  ) {
+    throw invalidArgument(`an array of 3 ${positive ? 'positive' : 'finite'} numbers`, name, value);
+  }
+  return value as readonly number[];
+}
+
+/**
+ * torchvision's `ImageClassification` transform over a batch: each uint8 `[3, H, W]` image (from
+ * {@link readImage}) is resized, centre cropped, scaled to [0, 1] and normalised; the result is one float32
+ * tensor `[N, 3, cropSize, cropSize]`, ready for `model.forward`.
+ *
+ * @throws InvalidArgumentError for a bad option (non-integer sizes, `cropSize > resizeSize`, mean/std not 3
+ *   finite numbers, std not positive, unknown interpolation) or an empty batch.
+ * @throws ShapeError when an image is not `[3, H, W]`.
+ */
+export function preprocess(images: Tensor<'uint8'> | readonly Tensor<'uint8'>[], options: PreprocessOptions = {}): Tensor<'float32'> {
+  const list = images instanceof Tensor ? [images] : images;
+  if (!Array.isArray(list) || list.length === 0) throw invalidArgument('a uint8 Tensor or a non-empty array of them', 'images', images);
+  list.forEach((image, i) => checkImage(image, `images[${i}]`));
+  const resizeSize = checkSize(options.resizeSize ?? 256, 'resizeSize');
+  const cropSize = checkSize(options.cropSize ?? 224, 'cropSize');
+  if (cropSize > resizeSize) throw invalidArgument(`a cropSize no larger than resizeSize (${resizeSize})`, 'cropSize', cropSize);
+  const mean = checkChannelValues(options.mean ?? imagenetMean, 'mean', false).map(Math.fround);
+  const std = checkChannelValues(options.std ?? imagenetStd, 'std', true).map(Math.fround);
+  const interpolation = options.interpolation ?? 'bilinear';
+  checkInterpolation(interpolation);
+
+  const area = cropSize * cropSize;
+  const out = new Float32Array(list.length * 3 * area);
+  list.forEach((image, n) => {
+    const resized = resize(image, resizeSize, interpolation);
+    const [, h, w] = resized.shape as [number, number, number];
+    const top = centerCropOffset(h, cropSize);
+    const left = centerCropOffset(w, cropSize);
+    for (let c = 0; c < 3; c++) {
+      const base = (n * 3 + c) * area;
+      for (let y = 0; y < cropSize; y++) {
+        const row = c * h * w + (top + y) * w + left;
+        for (let x = 0; x < cropSize; x++) {
+          // float32 in torchvision's order: ToTensor divides by 255, Normalize subtracts then divides.
+          const scaled = Math.fround(resized.data[row + x]! / 255);
+          out[base + y * cropSize + x] = Math.fround(scaled - mean[c]!) / std[c]!;
+        }
+      }
+    }
+  });
+  return Tensor.from(out, [list.length, 3, cropSize, cropSize]);
+}
