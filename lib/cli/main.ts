@@ -10,6 +10,9 @@ import { version } from '../version.js';
 import { runInfo } from './info.js';
 import { runBench } from './bench.js';
 import { runExport } from './export.js';
+import { formatClassifications, runClassify } from './classify.js';
+import { runConvert } from './convert.js';
+import { formatAccuracy, runEvalCifar10 } from './eval-cifar10.js';
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -93,6 +96,44 @@ program
   .option('--static-batch', 'fix the batch dimension to 1')
   .option('--fold-batch-norm', 'fold BatchNorm into the convolutions')
   .action(async (opts) => runExport(opts));
+
+program
+  .command('classify')
+  .description('print the top ImageNet classes of images, with their probabilities')
+  .argument('<images...>', 'image files (JPEG, PNG, WebP)')
+  .option('-m, --model <name>', 'model name', 'resnet50')
+  .option('-w, --weights <name|file>', "a weights name of the model (IMAGENET1K_V2, DEFAULT) or a .pth/.pt/.safetensors file (then the DEFAULT weights' transforms and categories apply)", 'DEFAULT')
+  .option('-k, --topk <n>', 'classes per image', positiveInt, 5)
+  .option('--device <device>', 'cpu, cuda, cuda:N or auto (the GPU when one works, else the CPU)', deviceOption)
+  .option('--json', 'print the results as JSON')
+  .action(async (images: string[], opts) => {
+    const results = await runClassify(images, { model: opts.model, weights: opts.weights, topk: opts.topk, device: opts.device });
+    console.log(opts.json ? JSON.stringify(results, null, 2) : formatClassifications(results));
+  });
+
+program
+  .command('convert')
+  .description('convert a state dict between a PyTorch checkpoint (.pth, .pt, .th) and safetensors, by the extensions')
+  .argument('<in>', 'input file')
+  .argument('<out>', 'output file')
+  .option('--strip-prefix <prefix>', 'remove this prefix from the keys that have it (module. for DataParallel checkpoints)')
+  .action(async (input: string, output: string, opts: { stripPrefix?: string }) => {
+    await runConvert(input, output, opts.stripPrefix === undefined ? {} : { stripPrefix: opts.stripPrefix });
+  });
+
+program
+  .command('eval-cifar10')
+  .description('top-1 accuracy of a CIFAR-10 ResNet checkpoint on a CIFAR-10 binary file (progress on stderr)')
+  .option('-m, --model <name>', 'CIFAR ResNet name (resnet20 … resnet1202)', 'resnet20')
+  .requiredOption('-w, --weights <file>', 'checkpoint (.th/.pth/.pt, module. prefix stripped) or .safetensors file')
+  .requiredOption('-d, --data <file>', 'CIFAR-10 binary file (test_batch.bin)')
+  .option('-b, --batch <n>', 'images per forward pass', positiveInt, 100)
+  .option('--device <device>', 'cpu, cuda, cuda:N or auto (the GPU when one works, else the CPU)', deviceOption)
+  .option('--json', 'print the result as JSON')
+  .action(async (opts) => {
+    const result = await runEvalCifar10({ model: opts.model, weights: opts.weights, data: opts.data, batch: opts.batch, device: opts.device });
+    console.log(opts.json ? JSON.stringify(result, null, 2) : formatAccuracy(result));
+  });
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof ResnetError) {

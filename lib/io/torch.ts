@@ -265,11 +265,13 @@ function finish(root: unknown, storageData: (ref: StorageRef) => DTypeArrays[DTy
     const seen = done.get(v);
     if (seen !== undefined) return seen;
     if (v instanceof PendingTensor) {
-      copied += v.size.reduce((a, b) => a * b, 1) * dtypeSize[v.storage.dtype];
+      // The storage and the view are checked first (materialise refuses a view reaching past its storage), so
+      // one copy is at most a storage's size; the budget then bounds their sum.
+      const t = materialise(v, storageData(v.storage));
+      copied += t.data.byteLength;
       if (copied > budget) {
         fail(`its tensors add up to more than ${budget} bytes, over twice the file's ${fileBytes} bytes plus 64 MiB (views of one storage repeated); refusing to allocate that much`);
       }
-      const t = materialise(v, storageData(v.storage));
       done.set(v, t);
       return t;
     }
