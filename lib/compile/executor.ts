@@ -3,12 +3,13 @@
  * the module once per input shape and weights version (the lowered graph's weights cross into native
  * memory there, and the JS copy is dropped), compiles the prepared graph once per batch size and
  * placement (device, dtype, benchmark; the batch sizes share their weights), and runs. Moving the module
- * (`module.to`) drops what was compiled for the old placement.
+ * (`module.to`) drops what was compiled for the old placement. `forwardNodes` runs the same way with the
+ * requested submodules' outputs as the graph's outputs (and only the ops they need), cached apart.
  * @module
  */
-import { DTypeError, ShapeError, fromNative } from '../errors.js';
+import { DTypeError, ShapeError, fromNative, invalidArgument } from '../errors.js';
 import { Tensor, formatShape } from '../tensor.js';
-import { Tracer } from '../nn/trace.js';
+import { Tracer, type Trace } from '../nn/trace.js';
 import type { ForwardExecutor, Module } from '../nn/module.js';
 import { lower } from './lower.js';
 import { PromiseLru } from './cache.js';
@@ -21,9 +22,32 @@ const EXECUTABLES_PER_MODULE = 8;
 /** How many prepared graphs (input shapes) one module keeps: each holds a native copy of the weights. */
 const GRAPHS_PER_MODULE = 4;
 
+/** A prepared graph and the per-sample shapes of its outputs, in order. */
+interface GraphEntry {
+  prepared: PreparedGraph;
+  outputShapes: readonly (readonly number[])[];
+  /** For `forwardNodes`: the graph output that answers each requested name. */
+  slots?: readonly number[];
+}
+
+/**
+ * The trace values of the named submodule outputs.
+ * @throws InvalidArgumentError for a name the trace does not have, listing the names it has.
+ */
+function nodeValues(trace: Trace, nodes: readonly string[]): number[] {
+  return nodes.map((name) => {
+    const id = name === '' ? undefined : trace.moduleOutputs.get(name);
+    if (id === undefined) {
+      const valid = [...trace.moduleOutputs.keys()].filter((n) => n !== '');
+      throw invalidArgument(`the name of a submodule the forward pass calls (one of: ${valid.join(', ')})`, 'returnNodes', name);
+    }
+    return id;
+  });
+}
+
 interface ModuleCache {
   version: number;
-  graphs: Map<string, { prepared: PreparedGraph; outputShape: readonly number[] }>;
+  graphs: Map<string, GraphEntry>;
   executables: PromiseLru<Executable>;
 }
 
@@ -114,15 +138,27 @@ export class CompiledExecutor implements ForwardExecutor {
     return cache;
   }
 
-  /** The prepared graph of `module` for per-sample input shape `[C, H, W]` (cached). */
-  graphFor(module: Module, sampleShape: readonly number[]): { prepared: PreparedGraph; outputShape: readonly number[] } {
+  /**
+   * The prepared graph of `module` for per-sample input shape `[C, H, W]` (cached), returning the module's
+   * output, or with `nodes` the outputs of those submodules (dotted paths), in that order.
+   */
+  graphFor(module: Module, sampleShape: readonly number[], nodes?: readonly string[]): GraphEntry {
     const cache = this.cacheOf(module);
-    const key = sampleShape.join('x');
+    // '\n' cannot occur in a shape, and the names were checked to be distinct strings.
+    const key = nodes === undefined ? sampleShape.join('x') : `${sampleShape.join('x')}\n${nodes.join('\n')}`;
     let entry = cache.graphs.get(key);
     if (!entry) {
       const trace = Tracer.trace(module, sampleShape);
+      const outputs = nodes === undefined ? [trace.output.id] : nodeValues(trace, nodes);
+      // Several names can denote one value (`layer4`, `layer4.2`): the graph returns each value once.
+      const distinct = [...new Set(outputs)];
+      const graph = lower(trace, { outputs: distinct });
       // The lowered graph (a JS copy of the weights) is garbage once prepared.
-      entry = { prepared: prepareGraph(lower(trace)), outputShape: trace.output.shape };
+      entry = {
+        prepared: prepareGraph(graph),
+        outputShapes: distinct.map((id) => trace.values[id]!.shape),
+        ...(nodes === undefined ? {} : { slots: outputs.map((id) => distinct.indexOf(id)) }),
+      };
       if (cache.graphs.size >= GRAPHS_PER_MODULE) {
         const oldest = cache.graphs.keys().next().value!;
         cache.graphs.get(oldest)!.prepared.dispose();
@@ -145,10 +181,19 @@ export class CompiledExecutor implements ForwardExecutor {
   }
 
   async forward(module: Module, x: Tensor): Promise<Tensor> {
-    const callSite = new Error();
+    const [output] = await this.execute(module, x, undefined, new Error());
+    return output!;
+  }
+
+  /** The outputs of the named submodules of `module` on `x`, in the order of `nodes`, from one native run. */
+  async forwardNodes(module: Module, x: Tensor, nodes: readonly string[]): Promise<Tensor[]> {
+    return this.execute(module, x, nodes, new Error());
+  }
+
+  private async execute(module: Module, x: Tensor, nodes: readonly string[] | undefined, callSite: Error): Promise<Tensor[]> {
     const { data, shape } = forwardInput(x);
     const [batch, ...sample] = shape;
-    const { prepared, outputShape } = this.graphFor(module, sample);
+    const { prepared, outputShapes, slots } = this.graphFor(module, sample, nodes);
     const { device, dtype, benchmark } = module.placement;
     const target = backendOf(device);
     // Threads matter to the CPU only: changing them must not recompile a GPU executable.
@@ -161,15 +206,27 @@ export class CompiledExecutor implements ForwardExecutor {
       ...(benchmark ? { benchmark } : {}),
     };
     const cache = this.cacheOf(module);
-    const key = `${sample.join('x')}/${batch}/${device}/${dtype}/${benchmark ? 'benchmark' : 'heuristic'}/${threads ?? '-'}`;
+    const outputsKey = nodes === undefined ? '' : `/${nodes.join('\n')}`;
+    const key = `${sample.join('x')}/${batch}/${device}/${dtype}/${benchmark ? 'benchmark' : 'heuristic'}/${threads ?? '-'}${outputsKey}`;
     try {
       const executable = await cache.executables.get(key, () => compileGraph(prepared, options));
-      const [output] = await this.leases.use(executable, async (e) => {
-        const outputs = await e.run(data);
+      const outputs = await this.leases.use(executable, async (e) => {
+        const result = await e.run(data);
         lastStats.set(module, { deviceMs: e.lastRunDeviceMs });
-        return outputs;
+        return result;
       });
-      return Tensor.from(output!, [batch, ...outputShape]);
+      const tensors = outputs.map((output, i) => Tensor.from(output, [batch, ...outputShapes[i]!]));
+      // Names of one value (`layer4`, `layer4.2`) get separate tensors: editing one leaves the other.
+      if (slots === undefined) return tensors;
+      const used = new Set<number>();
+      return slots.map((slot) => {
+        const t = tensors[slot]!;
+        if (!used.has(slot)) {
+          used.add(slot);
+          return t;
+        }
+        return Tensor.from(Float32Array.from(t.data as Float32Array), t.shape);
+      });
     } catch (error) {
       throw fromNative(error, callSite);
     }

@@ -9,6 +9,7 @@
  * - ReLU after a conv (or after a fused add) becomes the conv's ReLU;
  * - `flatten` feeding a linear layer disappears (the linear op flattens in C, H, W order itself).
  * Whatever cannot fuse stays a standalone op (a lone BatchNorm becomes a 1×1 depthwise conv).
+ * Nodes that no requested output depends on are dropped first (features without the classifier).
  * @module
  */
 import type { Trace, TraceNode } from '../nn/trace.js';
@@ -35,15 +36,36 @@ export function batchNormAffine(bn: BatchNorm2d): { scale: Float64Array; shift: 
 
 /** Options of {@link lower}. */
 export interface LowerOptions {
-  /** Trace values to return, in order (default: the trace's output). */
+  /**
+   * Trace values to return, in order (default: the trace's output). Ops that none of them needs are
+   * pruned, so asking for `avgpool`'s value lowers no `fc`.
+   */
   outputs?: readonly number[];
+}
+
+/** The nodes some output depends on, in trace order (a backward sweep: the trace is topologically sorted). */
+function liveNodes(trace: Trace, outputs: readonly number[]): TraceNode[] {
+  const needed = new Set(outputs);
+  const live: TraceNode[] = [];
+  for (let i = trace.nodes.length - 1; i >= 0; i--) {
+    const node = trace.nodes[i]!;
+    if (!needed.has(node.output)) continue;
+    live.push(node);
+    for (const input of node.inputs) needed.add(input);
+  }
+  return live.reverse();
 }
 
 /** Lowers a trace to a fused graph. Weights are copied: later edits to the module do not leak in. */
 export function lower(trace: Trace, options: LowerOptions = {}): Graph {
   const outputs = options.outputs ?? [trace.output.id];
+  for (const out of outputs) {
+    if (!Number.isInteger(out) || out < 0 || out >= trace.values.length) throw new Error(`lower: no trace value ${out}`);
+  }
+  const nodes = liveNodes(trace, outputs);
+  // Readers among the live nodes only: a pruned reader must not block a fusion.
   const readers = new Array<number>(trace.values.length).fill(0);
-  for (const node of trace.nodes) for (const input of node.inputs) readers[input]!++;
+  for (const node of nodes) for (const input of node.inputs) readers[input]!++;
   for (const out of outputs) readers[out]! += 1; // an output is read by the caller: never fuse it away
 
   const values: { shape: readonly number[] }[] = [];
@@ -87,7 +109,7 @@ export function lower(trace: Trace, options: LowerOptions = {}): Graph {
     ...fields,
   });
 
-  for (const node of trace.nodes) {
+  for (const node of nodes) {
     switch (node.op) {
       case 'conv2d': {
         const m = node.module;
@@ -181,7 +203,7 @@ export function lower(trace: Trace, options: LowerOptions = {}): Graph {
         break;
       case 'flatten': {
         // Fed only to a linear layer, flatten is free: the linear op reads its input in C, H, W order.
-        const onlyReader = readers[node.output] === 1 ? trace.nodes.find((n) => n.inputs.includes(node.output)) : undefined;
+        const onlyReader = readers[node.output] === 1 ? nodes.find((n) => n.inputs.includes(node.output)) : undefined;
         if (onlyReader?.op === 'linear') alias(node, graphValue(node.inputs[0]!));
         else emit({ op: 'flatten', src: graphValue(node.inputs[0]!), dst: newValue(outShape(node)) }, node);
         break;

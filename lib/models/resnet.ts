@@ -330,6 +330,17 @@ export class ResNet extends Module {
     y = t.flatten(y);
     return t.call(this.fc, y);
   }
+
+  /**
+   * The embedding: the pooled features `fc` reads, `[N, 512·expansion]` (2048 for ResNet-50, 512 for
+   * ResNet-18), for image similarity. Runs the network up to `avgpool` only (no `fc`); the same values as
+   * `forwardNodes(x, ['avgpool'])` flattened, as torchvision's `torch.flatten(model.avgpool(…), 1)`.
+   */
+  async forwardFeatures(x: Tensor): Promise<Tensor<'float32'>> {
+    const { avgpool } = await this.forwardNodes(x, ['avgpool']);
+    const [batch, ...sample] = avgpool.shape;
+    return Tensor.from(avgpool.data as Float32Array, [batch!, sample.reduce((a, b) => a * b, 1)]);
+  }
 }
 
 /**

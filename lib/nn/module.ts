@@ -37,6 +37,11 @@ export interface LoadStateDictOptions {
 export interface ForwardExecutor {
   forward(module: Module, x: Tensor): Promise<Tensor>;
   /**
+   * The outputs of the named submodules (dotted paths, distinct) of `module` on `x`, in that order, from
+   * one run. Optional: {@link Module.forwardNodes} reports an executor without it as unsupported.
+   */
+  forwardNodes?(module: Module, x: Tensor, nodes: readonly string[]): Promise<Tensor[]>;
+  /**
    * Called by {@link Module.to} for each module whose placement changed: frees what was compiled for
    * the old placement (device memory included) once the runs using it have finished.
    */
@@ -414,6 +419,31 @@ export abstract class Module {
       );
     }
     return forwardExecutor.forward(this, x);
+  }
+
+  /**
+   * Runs the forward pass and resolves to the outputs of the named submodules, like torchvision's
+   * `create_feature_extractor(model, return_nodes=[...])(x)`: names are dotted module paths as in
+   * {@link Module.namedModules} (`'layer3'`, `'layer4.1.conv2'`, `'avgpool'`), and the result maps each
+   * name to its module's output (`avgpool` gives `[N, C, 1, 1]`, before the flatten). Everything is
+   * computed in one native run that skips the ops none of the names needs (no `fc` for `avgpool`). A
+   * module called more than once in a forward pass (a block's shared `relu`) answers with its last call.
+   * @throws InvalidArgumentError for a name the forward pass never calls (the message lists the valid
+   *   names), an empty list or a repeated name.
+   */
+  async forwardNodes<K extends string>(x: Tensor, returnNodes: readonly K[]): Promise<Record<K, Tensor>> {
+    if (!Array.isArray(returnNodes) || returnNodes.length === 0 || returnNodes.some((n) => typeof n !== 'string')) {
+      throw invalidArgument('a non-empty array of submodule names', 'returnNodes', returnNodes);
+    }
+    const repeated = returnNodes.find((n, i) => returnNodes.indexOf(n) !== i);
+    if (repeated !== undefined) throw invalidArgument('distinct submodule names', 'returnNodes', returnNodes);
+    if (forwardExecutor === null || forwardExecutor.forwardNodes === undefined) {
+      throw new UnsupportedError(
+        `${this.constructor.name}.forwardNodes needs the runtime, which is installed by the package entry point: import the models from 'resnet-cudnn' rather than from a file inside the package`,
+      );
+    }
+    const outputs = await forwardExecutor.forwardNodes(this, x, returnNodes);
+    return Object.fromEntries(returnNodes.map((name, i) => [name, outputs[i]!])) as Record<K, Tensor>;
   }
 
   /** The module tree as PyTorch prints it, children indented under their attribute names. */
