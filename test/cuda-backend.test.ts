@@ -7,11 +7,12 @@
  * must reject with a coded error (no driver, no device, no cuDNN), not crash.
  */
 import { describe, expect, it } from 'vitest';
-import type { ConvOp, Graph, GraphOp, Pair } from '../lib/compile/graph.js';
+import type { Graph, GraphOp, Pair } from '../lib/compile/graph.js';
 import { BackendUnavailableError, NoGpuError } from '../lib/errors.js';
 import { lower, manualSeed, resnet18, Tracer } from '../lib/index.js';
 import { backendInfo, compileGraph, prepareGraph, type CompileOptions } from '../lib/runtime/engine.js';
 import type { Precision } from '../lib/runtime/native.js';
+import { graphBuilders, graphOf } from './graph-builders.js';
 import { randomizeBatchNorms, rng, uniform } from './helpers.js';
 
 const cuda = backendInfo().backends.cuda;
@@ -48,50 +49,7 @@ function relativeL2(actual: Float32Array, expected: Float32Array): number {
 // ---- hand-built graphs, one per op shape ---------------------------------------------------------------
 
 const random = rng(20250301);
-function randomArray(length: number, scale = 1): Float32Array {
-  const out = new Float32Array(length);
-  for (let i = 0; i < length; i++) out[i] = (random() * 2 - 1) * scale;
-  return out;
-}
-
-interface ConvSpec {
-  src: number;
-  dst: number;
-  inChannels: number;
-  outChannels: number;
-  kernel?: Pair;
-  stride?: Pair;
-  padding?: Pair;
-  dilation?: Pair;
-  groups?: number;
-  residual?: number;
-  relu?: boolean;
-}
-
-function conv(spec: ConvSpec): ConvOp {
-  const kernel = spec.kernel ?? [3, 3];
-  const groups = spec.groups ?? 1;
-  const fanIn = (spec.inChannels / groups) * kernel[0] * kernel[1];
-  return {
-    op: 'conv',
-    src: spec.src,
-    dst: spec.dst,
-    residual: spec.residual ?? -1,
-    relu: spec.relu ?? false,
-    outChannels: spec.outChannels,
-    kernel,
-    stride: spec.stride ?? [1, 1],
-    padding: spec.padding ?? [0, 0],
-    dilation: spec.dilation ?? [1, 1],
-    groups,
-    weight: randomArray(spec.outChannels * fanIn, 1 / Math.sqrt(fanIn)),
-    bias: randomArray(spec.outChannels, 0.5),
-  };
-}
-
-function graphOf(shapes: readonly (readonly number[])[], ops: readonly GraphOp[], outputs: readonly number[]): Graph {
-  return { values: shapes.map((shape) => ({ shape })), input: 0, outputs, ops };
-}
+const { randomArray, conv } = graphBuilders(random);
 
 const maxpool = (src: number, dst: number, kernel: Pair, stride: Pair, padding: Pair, dilation: Pair, ceilMode: boolean): GraphOp => ({
   op: 'maxpool', src, dst, kernel, stride, padding, dilation, ceilMode,

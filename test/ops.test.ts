@@ -3,16 +3,13 @@
 import { describe, expect, it } from 'vitest';
 import type { ConvOp, Graph, GraphOp, Pair } from '../lib/compile/graph.js';
 import { compileGraph } from '../lib/runtime/engine.js';
+import { graphBuilders, graphOf, type ConvSpec } from './graph-builders.js';
 import { maxRelativeError, rng, uniform } from './helpers.js';
 
 // ---- data ---------------------------------------------------------------------------------------------
 
 const random = rng(20240611);
-function randomArray(length: number, scale = 1): Float32Array {
-  const out = new Float32Array(length);
-  for (let i = 0; i < length; i++) out[i] = (random() * 2 - 1) * scale;
-  return out;
-}
+const { randomArray, conv } = graphBuilders(random);
 
 const numel = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 
@@ -135,45 +132,6 @@ const refAdd = (a: Batch, b: Batch): Batch => ({ ...a, data: a.data.map((v, i) =
 const refFlatten = (x: Batch): Batch => ({ ...x, shape: [numel(x.shape)] });
 
 // ---- graph building ---------------------------------------------------------------------------------
-
-interface ConvSpec {
-  src: number;
-  dst: number;
-  inChannels: number;
-  outChannels: number;
-  kernel?: Pair;
-  stride?: Pair;
-  padding?: Pair;
-  dilation?: Pair;
-  groups?: number;
-  residual?: number;
-  relu?: boolean;
-}
-
-function conv(spec: ConvSpec): ConvOp {
-  const kernel = spec.kernel ?? [3, 3];
-  const groups = spec.groups ?? 1;
-  const fanIn = (spec.inChannels / groups) * kernel[0] * kernel[1];
-  return {
-    op: 'conv',
-    src: spec.src,
-    dst: spec.dst,
-    residual: spec.residual ?? -1,
-    relu: spec.relu ?? false,
-    outChannels: spec.outChannels,
-    kernel,
-    stride: spec.stride ?? [1, 1],
-    padding: spec.padding ?? [0, 0],
-    dilation: spec.dilation ?? [1, 1],
-    groups,
-    weight: randomArray(spec.outChannels * fanIn, 1 / Math.sqrt(fanIn)),
-    bias: randomArray(spec.outChannels, 0.5),
-  };
-}
-
-function graphOf(shapes: readonly (readonly number[])[], ops: readonly GraphOp[], outputs: readonly number[]): Graph {
-  return { values: shapes.map((shape) => ({ shape })), input: 0, outputs, ops };
-}
 
 /**
  * Compiles `graph` for `batch`, runs it on random input, and compares every output with `reference`,
