@@ -215,16 +215,23 @@ RESNET_HD inline void elementwise_element(const ElementwiseArgs& args, int64_t i
   store(args.dst, args.storage, i, value);
 }
 
-/// Element `i` of the NHWC max-pool output. Taps outside the input are skipped (PyTorch's implicit −inf
-/// padding; the ceil-mode window that reaches past the input is clipped to it), and a NaN tap wins as in
-/// PyTorch's `val > max || isnan(val)`.
-RESNET_HD inline void maxpool_element(const PoolArgs& args, int64_t i) {
+/// The coordinates of element `i` of an NHWC pooling output.
+struct PoolPosition {
+  int64_t b, oy, ox, c;
+};
+RESNET_HD inline PoolPosition pool_position(const PoolArgs& args, int64_t i) {
   const int64_t c = i % args.channels;
   int64_t rest = i / args.channels;
   const int64_t ox = rest % args.out_w;
   rest /= args.out_w;
-  const int64_t oy = rest % args.out_h;
-  const int64_t b = rest / args.out_h;
+  return PoolPosition{rest / args.out_h, rest % args.out_h, ox, c};
+}
+
+/// Element `i` of the NHWC max-pool output. Taps outside the input are skipped (PyTorch's implicit −inf
+/// padding; the ceil-mode window that reaches past the input is clipped to it), and a NaN tap wins as in
+/// PyTorch's `val > max || isnan(val)`.
+RESNET_HD inline void maxpool_element(const PoolArgs& args, int64_t i) {
+  const auto [b, oy, ox, c] = pool_position(args, i);
   const int64_t y0 = oy * args.stride.h - args.padding.h;
   const int64_t x0 = ox * args.stride.w - args.padding.w;
   float best = bits_float(0xff800000u);  // −inf
@@ -244,12 +251,7 @@ RESNET_HD inline void maxpool_element(const PoolArgs& args, int64_t i) {
 /// Element `i` of the NHWC adaptive-average-pool output: the float sum over PyTorch's window
 /// [⌊oy·in/out⌋, ⌈(oy+1)·in/out⌉) (rows, then columns), divided by the window's size.
 RESNET_HD inline void adaptive_avgpool_element(const PoolArgs& args, int64_t i) {
-  const int64_t c = i % args.channels;
-  int64_t rest = i / args.channels;
-  const int64_t ox = rest % args.out_w;
-  rest /= args.out_w;
-  const int64_t oy = rest % args.out_h;
-  const int64_t b = rest / args.out_h;
+  const auto [b, oy, ox, c] = pool_position(args, i);
   const int64_t y0 = oy * args.in_h / args.out_h;
   const int64_t y1 = ((oy + 1) * args.in_h + args.out_h - 1) / args.out_h;
   const int64_t x0 = ox * args.in_w / args.out_w;
