@@ -1,0 +1,238 @@
+/**
+ * The server's shared vocabulary: the Open Inference Protocol's wire types (KServe V2, as Triton spells
+ * them), what a served model declares about its tensors ({@link ModelSignature}), the parsed form of an
+ * inference request, and the options of `createServer`. Components meet here and nowhere else.
+ * @module
+ */
+import type { ComputeDType, DeviceSpec } from '../runtime/device.js';
+
+// ---------------------------------------------------------------- wire types (protocol §4–§8)
+
+/** Datatype names of the protocol (§8), case-sensitive. */
+export type Datatype =
+  | 'BOOL' | 'UINT8' | 'UINT16' | 'UINT32' | 'UINT64' | 'INT8' | 'INT16' | 'INT32' | 'INT64'
+  | 'FP16' | 'BF16' | 'FP32' | 'FP64' | 'BYTES';
+
+/** A flat key/value map at request, input, output and response level. */
+export type Parameters = Record<string, string | number | boolean>;
+
+/** `$metadata_tensor`: `-1` marks the variable (batch) dimension. */
+export interface TensorMetadata {
+  name: string;
+  datatype: Datatype;
+  shape: number[];
+}
+
+/** `$metadata_server_response` (`GET /v2`). */
+export interface ServerMetadata {
+  name: string;
+  version: string;
+  extensions: string[];
+}
+
+/** `$metadata_model_response` (`GET /v2/models/{m}`). */
+export interface ModelMetadata {
+  name: string;
+  versions: string[];
+  platform: string;
+  inputs: TensorMetadata[];
+  outputs: TensorMetadata[];
+}
+
+// ---------------------------------------------------------------- what a served model declares
+
+/** One input or output of a served model; the batch dimension is implied (first, variable). */
+export interface TensorSignature {
+  name: string;
+  /** The declared datatype (metadata); for inputs, `accepts` lists every datatype the server takes. */
+  datatype: Datatype;
+  /** Per-sample shape, without the batch dimension: `[3, 224, 224]` for `input`, `[1000]` for `output`. */
+  sampleShape: readonly number[];
+}
+
+/** An input: besides its declared datatype (FP32), encoded images as BYTES (one JPEG/PNG/WebP per sample). */
+export interface InputSignature extends TensorSignature {
+  accepts: readonly Datatype[];
+}
+
+/** An output; `labels` (index → class name) feed the classification extension's `score:index:label`. */
+export interface OutputSignature extends TensorSignature {
+  labels: readonly string[] | null;
+}
+
+/** Everything the protocol layer needs to validate a request against a model and describe it. */
+export interface ModelSignature {
+  name: string;
+  version: string;
+  /** Informational (`<project>_<format>`, protocol §5). */
+  platform: string;
+  maxBatchSize: number;
+  inputs: readonly InputSignature[];
+  outputs: readonly OutputSignature[];
+}
+
+// ---------------------------------------------------------------- a parsed inference request
+
+/** An input tensor as the request carried it, validated against the model's signature. */
+export type ParsedInput =
+  | { name: string; datatype: 'FP32'; shape: number[]; values: Float32Array }
+  /** Encoded images, one per sample (shape `[N]` or `[N, 1]`), raw bytes (binary) or decoded base64 (JSON). */
+  | { name: string; datatype: 'BYTES'; shape: number[]; elements: Buffer[] };
+
+/** One output the client asked for (all of the model's when the request lists none). */
+export interface RequestedOutput {
+  name: string;
+  /** Send as binary (the `binary_data` parameter, else the request's `binary_data_output`). */
+  binary: boolean;
+  /** Top-N classification strings instead of the raw tensor (the `classification` parameter); 0: raw. */
+  classification: number;
+}
+
+/** An inference request after parsing and validation (protocol §6, §9, §10). */
+export interface ParsedInferRequest {
+  id?: string;
+  /** Samples in the request (the first dimension of every input; all inputs agree). */
+  batchSize: number;
+  inputs: ParsedInput[];
+  outputs: RequestedOutput[];
+  /** Triton's `timeout` request parameter (schedule_policy), in microseconds; undefined: the model's default. */
+  timeoutMicroseconds?: number;
+}
+
+/** One computed output of a request: `batchSize × prod(sampleShape)` float32 values, row-major. */
+export interface ComputedOutput {
+  name: string;
+  values: Float32Array;
+}
+
+// ---------------------------------------------------------------- options of createServer
+
+/** Triton's dynamic-batching vocabulary, per model. */
+export interface BatchingOptions {
+  /** Largest batch the batcher forms, and the largest batch one request may carry. Default 8. */
+  maxBatchSize?: number;
+  /** Batch sizes the batcher prefers to form (each ≤ maxBatchSize); also compiled ahead. Default none. */
+  preferredBatchSizes?: number[];
+  /** How long a request may wait for others to join its batch. Default 1000 µs. */
+  maxQueueDelayMicroseconds?: number;
+  /** Requests that may wait in the queue; beyond it a request gets 503 with `Retry-After`. Default 64. */
+  maxQueueSize?: number;
+  /** Batches executing at once (Triton's instance count). Default 2 on the CPU, 4 on a GPU. */
+  instanceCount?: number;
+  /** Queue timeout of a request that sends none (Triton's default_timeout_microseconds); 0: none. Default 0. */
+  defaultTimeoutMicroseconds?: number;
+}
+
+/** One model to serve. */
+export interface ModelOptions extends BatchingOptions {
+  /** The architecture: a name of `listModels()` (`resnet50`) or of `listCifarModels()` (`resnet20`). */
+  arch: string;
+  /** The name clients use in URLs; default `arch`. Must match `[A-Za-z0-9_.-]+`. */
+  name?: string;
+  /** The version it answers to (`/versions/N`); default `'1'`. */
+  version?: string;
+  /**
+   * A weights name of the architecture's family (`IMAGENET1K_V2`, `DEFAULT`; downloaded into PyTorch's
+   * cache when missing), or a checkpoint file (`.pth`/`.pt`/`.th`/`.safetensors`). Undefined or null:
+   * random initialisation (outputs are meaningless; for load tests), logged as a warning.
+   */
+  weights?: string | null;
+  /** Where it runs: `cpu`, `cuda`, `cuda:N` or `auto`. Default `cpu`. */
+  device?: DeviceSpec;
+  /** Compute dtype. Default `float32`. */
+  dtype?: ComputeDType;
+  /** Time cuDNN's algorithms when compiling (GPU only). Default false. */
+  benchmark?: boolean;
+  /** Input height and width. Default the weights' crop size, else 224 (ImageNet models) or 32 (CIFAR). */
+  inputSize?: number;
+}
+
+/** Log levels (pino's). */
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+/** Options of `createServer`; the CLI's flags and config file map onto these one to one. */
+export interface ServerOptions {
+  models: ModelOptions[];
+  /** Default `0.0.0.0` (all interfaces, as Triton). */
+  host?: string;
+  /** Default 8000 (Triton's HTTP port); 0 picks a free port. */
+  port?: number;
+  /** Largest request body in bytes; larger gets 413 before the body is read. Default 64 MiB (Triton's). */
+  maxBodyBytes?: number;
+  /** When set, every route but `/v2/health/*` needs `Authorization: Bearer <token>` (else 401). */
+  authToken?: string | null;
+  /** How long `close()` (and SIGTERM in the CLI) waits for in-flight requests. Default 30000 ms. */
+  shutdownTimeoutMs?: number;
+  /** Default `info`; `silent` for none. Logs are JSON lines on stdout (pino). */
+  logLevel?: LogLevel;
+  /** CPU compute threads (`setNumThreads`); default all the process may use. */
+  threads?: number;
+  /** `name` of server metadata. Default `resnet-cudnn`. */
+  serverName?: string;
+}
+
+/** The defaults the options above document, in one place. */
+export const serverDefaults = Object.freeze({
+  host: '0.0.0.0',
+  port: 8000,
+  maxBodyBytes: 64 * 1024 * 1024,
+  shutdownTimeoutMs: 30_000,
+  logLevel: 'info' as LogLevel,
+  serverName: 'resnet-cudnn',
+  version: '1',
+  maxBatchSize: 8,
+  maxQueueDelayMicroseconds: 1000,
+  maxQueueSize: 64,
+  cpuInstanceCount: 2,
+  gpuInstanceCount: 4,
+  defaultTimeoutMicroseconds: 0,
+});
+
+/** Names of the tensors every served ResNet has. */
+export const tensorNames = Object.freeze({
+  /** FP32 `[-1, 3, H, W]`, normalised as the weights expect; or BYTES `[-1]` encoded images. */
+  input: 'input',
+  /** FP32 `[-1, numClasses]`: the logits (`fc`'s output). */
+  output: 'output',
+  /** FP32 `[-1, D]`: the pooled features before `fc` (2048 for resnet50, 512 for resnet18, 64 for CIFAR). */
+  features: 'features',
+});
+
+// ---------------------------------------------------------------- options after validation and defaults
+
+/** Batching options with every default applied; `instanceCount` null: decided by the resolved device. */
+export interface ResolvedBatchingOptions {
+  maxBatchSize: number;
+  preferredBatchSizes: readonly number[];
+  maxQueueDelayMicroseconds: number;
+  maxQueueSize: number;
+  instanceCount: number | null;
+  defaultTimeoutMicroseconds: number;
+}
+
+/** A {@link ModelOptions} validated, with defaults applied (what `resolveServerOptions` returns). */
+export interface ResolvedModelOptions {
+  name: string;
+  version: string;
+  arch: string;
+  weights: string | null;
+  device: DeviceSpec;
+  dtype: ComputeDType;
+  benchmark: boolean;
+  /** null: the default of the weights / architecture, decided when the model loads. */
+  inputSize: number | null;
+  batching: ResolvedBatchingOptions;
+}
+
+/** {@link ServerOptions} validated, with defaults applied. */
+export interface ResolvedServerOptions {
+  models: ResolvedModelOptions[];
+  host: string;
+  port: number;
+  maxBodyBytes: number;
+  authToken: string | null;
+  shutdownTimeoutMs: number;
+  logLevel: LogLevel;
+  threads: number | null;
+  serverName: string;
+}
