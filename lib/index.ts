@@ -47,8 +47,9 @@ export { setNumThreads, getNumThreads } from './runtime/threads.js';
 export { version } from './version.js';
 export { readImage, defaultMaxPixels, type ReadImageOptions } from './vision/image.js';
 export {
-  preprocess, resize, resizedSize, centerCropOffset, imagenetMean, imagenetStd, type PreprocessOptions, type Interpolation,
+  preprocess, resize, resizedSize, centerCrop, centerCropOffset, imagenetMean, imagenetStd, type PreprocessOptions, type Interpolation,
 } from './vision/transforms.js';
+export * from './server/index.js';
 
 // Model code knows nothing of backends (DESIGN.md): the entry point plugs the compiled executor and
 // the device resolver in.

@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 
 missing=()
 [ -f /usr/include/oneapi/dnnl/dnnl.hpp ] || missing+=(libdnnl-dev)
+# Debian's dnnl-config.cmake looks for OpenCL, whose headers libdnnl-dev only recommends.
+[ -f /usr/include/CL/cl.h ] || missing+=(ocl-icd-opencl-dev)
 command -v cmake >/dev/null 2>&1 || missing+=(cmake)
 command -v g++ >/dev/null 2>&1 || missing+=(g++)
 command -v make >/dev/null 2>&1 || missing+=(make)

@@ -6,13 +6,14 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   CifarBasicBlock, CifarResNet, Conv2d, Generator, Linear, OptionAShortcut, Sequential, Tensor, Tracer,
   cifar10Classes, cifarResNetNormalization, compileGraph, getCifarModel, listCifarModels, lower, parseCifar10,
   readCifar10, resnet20, resnet56, extractStateDict, loadCheckpoint, type Cifar10Batch, type ConvOp,
 } from '../lib/index.js';
 import { cifarResNet, basicBlock, normalizePixels, optionA, type Map64 } from './cifar-reference.js';
+import { ReferenceWorkers } from './cifar-reference-workers.js';
 import { codeOf, maxRelativeError, randomizeBatchNorms, rng, uniform } from './helpers.js';
 
 const dataDir = fileURLToPath(new URL('../../shared/data/cifar10/', import.meta.url));
@@ -265,29 +266,31 @@ const countCorrect = (predictions: readonly number[], labels: Uint8Array) => pre
 describe.skipIf(!hasData || !hasCheckpoints)('upstream checkpoints (akamaster/pytorch_resnet_cifar10) on CIFAR-10', () => {
   let subset: Cifar10Batch;
   let exact: Cifar10Batch;
+  // The float64 reference is nearly all of this block's time: it runs on every core, in worker threads.
+  let referenceWorkers: ReferenceWorkers | undefined;
   beforeAll(async () => {
     subset = await readCifar10(`${dataDir}test_subset_500.bin`);
     exact = await readCifar10(`${dataDir}test_first20_exact.bin`);
+    referenceWorkers = new ReferenceWorkers();
   });
+  afterAll(() => referenceWorkers?.close());
 
   /** Logits of the engine (uint8 pixels, the checkpoints' normalisation fused) and of the float64 reference. */
   async function evaluate(model: CifarResNet, batch: Cifar10Batch): Promise<{ ours: Float32Array; reference: Float64Array }> {
     const chunk = 20;
     const count = batch.labels.length;
     const pixels = batch.images.data as Uint8Array;
+    const { mean, std } = cifarResNetNormalization;
+    const reference = referenceWorkers!.logits(model, pixels, count, mean, std);
     using executable = await compileGraph(lower(Tracer.trace(model, [3, 32, 32])), {
       backend: 'cpu', batch: chunk, normalization: cifarResNetNormalization,
     });
     const ours = new Float32Array(count * 10);
-    const reference = new Float64Array(count * 10);
     for (let start = 0; start < count; start += chunk) {
-      const slice = pixels.subarray(start * 3072, (start + chunk) * 3072);
-      const [logits] = await executable.run(slice);
+      const [logits] = await executable.run(pixels.subarray(start * 3072, (start + chunk) * 3072));
       ours.set(logits!, start * 10);
-      const { mean, std } = cifarResNetNormalization;
-      reference.set(cifarResNet(normalizePixels(slice, chunk, mean, std), model), start * 10);
     }
-    return { ours, reference };
+    return { ours, reference: await reference };
   }
 
   for (const [name, file, publishedError, bestPrec1] of checkpoints) {

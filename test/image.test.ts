@@ -2,15 +2,18 @@
  * Image decoding and torchvision-equivalent preprocessing, checked against expectations generated
  * with torchvision's PIL path (test/fixtures/images/generate.py): decoded sizes and pixel sums, and
  * for each preprocessing preset the per-channel means, a 16×16 average-pooled thumbnail and sampled
- * pixels of the normalised output.
+ * pixels of the normalised output. Nearest-neighbour resizing and centre crops larger than the image
+ * are checked bit for bit, by SHA-256 of the pixels and of the float32 output
+ * (test/fixtures/images/generate_nearest_padding.py).
  */
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { deflateSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { readImage } from '../lib/vision/image.js';
-import { centerCropOffset, preprocess, resize, resizedSize } from '../lib/vision/transforms.js';
+import { centerCrop, centerCropOffset, preprocess, resize, resizedSize, type Interpolation } from '../lib/vision/transforms.js';
 import { Tensor } from '../lib/tensor.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -112,6 +115,63 @@ describe.skipIf(!havePhotos)('preprocess matches torchvision (photos)', () => {
   }
 });
 
+interface NearestPaddingExpectation {
+  height: number;
+  width: number;
+  resize: { size: number; height: number; width: number; sha256: string }[];
+  crop: { size: number; sha256: string }[];
+  preprocess: {
+    resizeSize: number;
+    cropSize: number;
+    interpolation: Interpolation;
+    sha256: string;
+    channelMeans: number[];
+    samples: [number, number, number, number][];
+  }[];
+}
+const nearestPadding = JSON.parse(readFileSync(join(fixtures, 'nearest-padding.json'), 'utf8')) as {
+  images: Record<string, NearestPaddingExpectation>;
+};
+
+function sha256(data: Uint8Array | Float32Array): string {
+  return createHash('sha256').update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)).digest('hex');
+}
+
+/** Nearest resizes, oversized crops and the whole chain with them, bit for bit against torchvision. */
+async function compareNearestPadding(name: string, source: string) {
+  const want = nearestPadding.images[name]!;
+  const image = await readImage(source);
+  expect(image.shape).toEqual([3, want.height, want.width]);
+  for (const r of want.resize) {
+    const out = resize(image, r.size, 'nearest');
+    expect(out.shape, `${name} nearest resize ${r.size}`).toEqual([3, r.height, r.width]);
+    expect(sha256(out.data), `${name} nearest resize ${r.size}: pixels`).toBe(r.sha256);
+  }
+  for (const c of want.crop) {
+    expect(sha256(centerCrop(image, c.size).data), `${name} centre crop ${c.size} (padded)`).toBe(c.sha256);
+  }
+  for (const p of want.preprocess) {
+    const label = `${name} preprocess ${p.interpolation} ${p.resizeSize}/${p.cropSize}`;
+    const out = preprocess(image, { resizeSize: p.resizeSize, cropSize: p.cropSize, interpolation: p.interpolation });
+    // The samples first: on a mismatch they say where, the hash then says whether anything differs at all.
+    const samples = p.samples.map(([c, y, x]) => out.data[(c * p.cropSize + y) * p.cropSize + x]!);
+    expect(samples, `${label}: sampled values`).toEqual(p.samples.map((s) => s[3]));
+    expect(sha256(out.data), `${label}: float32 output`).toBe(p.sha256);
+  }
+}
+
+describe('nearest resize and oversized centre crops match torchvision bit for bit (synthetic images)', () => {
+  for (const name of ['rgba.png', 'grey.png', 'exif6.jpg', 'lossless.webp']) {
+    it(name, () => compareNearestPadding(name, join(fixtures, name)));
+  }
+});
+
+describe.skipIf(!havePhotos)('nearest resize and oversized centre crops match torchvision bit for bit (photos)', () => {
+  for (const name of ['dog.jpg', 'grace_hopper.jpg']) {
+    it(name, () => compareNearestPadding(name, join(photos, name)));
+  }
+});
+
 describe('readImage', () => {
   it('applies EXIF orientation: the stored 240x160 JPEG with orientation 6 is 160 wide, 240 high', async () => {
     expect((await readImage(join(fixtures, 'exif6.jpg'))).shape).toEqual([3, 240, 160]);
@@ -182,6 +242,41 @@ describe('transforms', () => {
     expect(centerCropOffset(225, 224)).toBe(0); // round(0.5) = 0
     expect(centerCropOffset(227, 224)).toBe(2); // round(1.5) = 2
     expect(centerCropOffset(229, 224)).toBe(2); // round(2.5) = 2
+    // Larger crops: minus the padding before the image, (crop - H) // 2; the odd row goes after it.
+    expect(centerCropOffset(224, 224)).toBe(0);
+    expect(centerCropOffset(201, 224)).toBe(-11); // 23 rows of padding: 11 before, 12 after
+    expect(centerCropOffset(200, 224)).toBe(-12);
+  });
+
+  it('pads an oversized centre crop with zeros, the odd row and column after the image', () => {
+    // A 2x3 image of ones in a 5x5 crop: rows 1..2 (3 rows of padding: 1 before, 2 after), columns 1..3.
+    const ones = Tensor.from(new Uint8Array(3 * 2 * 3).fill(1), [3, 2, 3]);
+    const plane = Array.from(centerCrop(ones, 5).data.subarray(0, 25));
+    expect(plane).toEqual([
+      0, 0, 0, 0, 0,
+      0, 1, 1, 1, 0,
+      0, 1, 1, 1, 0,
+      0, 0, 0, 0, 0,
+      0, 0, 0, 0, 0,
+    ]);
+  });
+
+  it("takes Pillow's nearest source pixel: accumulated position (x + 0.5) * scale, truncated", () => {
+    // 5x10 -> 3x6: scale 5/3 down the rows (positions 0.83, 2.5, 4.17 -> rows 0, 2, 4) and 10/6 across
+    // (0.83, 2.5, 4.17, 5.83, 7.5, 9.17 -> columns 0, 2, 4, 5, 7, 9).
+    const grid = Tensor.from(Uint8Array.from({ length: 3 * 5 * 10 }, (_, i) => 10 * (Math.floor(i / 10) % 5) + (i % 10)), [3, 5, 10]);
+    expect(Array.from(resize(grid, 3, 'nearest').data.subarray(0, 18))).toEqual([
+      0, 2, 4, 5, 7, 9,
+      20, 22, 24, 25, 27, 29,
+      40, 42, 44, 45, 47, 49,
+    ]);
+    // 2x2 -> 7x7: the fourth position accumulates to 0.9999999999999999 (source 0) where (3 + 0.5) * 2/7
+    // computed directly gives 1; Pillow (checked: Image.resize((7, 7), NEAREST)) takes source 0.
+    const tiny = Tensor.from(Uint8Array.from({ length: 3 * 4 }, (_, i) => i % 4), [3, 2, 2]);
+    expect(Array.from(resize(tiny, 7, 'nearest').data.subarray(21, 35))).toEqual([0, 0, 0, 0, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3]);
+    // 3 -> 6 (upscaling by 2): each source pixel twice.
+    const small = Tensor.from(Uint8Array.from({ length: 3 * 3 * 3 }, (_, i) => (i % 9) % 3), [3, 3, 3]);
+    expect(Array.from(resize(small, 6, 'nearest').data.subarray(0, 6))).toEqual([0, 0, 1, 1, 2, 2]);
   });
 
   it('keeps a constant image constant and batches in order', () => {
@@ -196,9 +291,8 @@ describe('transforms', () => {
 
   it('rejects bad options and shapes', () => {
     const image = Tensor.from(new Uint8Array(3 * 8 * 8), [3, 8, 8]);
-    expect(() => preprocess([image], { cropSize: 300 })).toThrow(/Expected a cropSize no larger than resizeSize \(256\)/);
     expect(() => preprocess([image], { std: [1, 0, 1] })).toThrow(/Expected an array of 3 positive numbers for std/);
-    expect(() => preprocess([image], { interpolation: 'nearest' as 'bilinear' })).toThrow(/interpolation/);
+    expect(() => preprocess([image], { interpolation: 'area' as 'bilinear' })).toThrow(/'nearest', 'bilinear' or 'bicubic'.*interpolation/);
     expect(() => preprocess([])).toThrow(/non-empty array/);
     expect(() => preprocess([Tensor.from(new Uint8Array(8 * 8), [1, 8, 8])])).toThrow(/\[3, H, W\].*\[1, 8, 8\]/);
   });

@@ -11,21 +11,24 @@
  */
 import { performance } from 'node:perf_hooks';
 import {
-  getModel, listModels, setNumThreads, getNumThreads, toOnnxBytes, Tensor, Tracer, macsPerSample, manualSeed,
+  setNumThreads, getNumThreads, toOnnxBytes, Tensor, Tracer, macsPerSample, manualSeed,
   type ComputeDType, type Device, type DeviceSpec,
 } from '../index.js';
-import { InvalidArgumentError, UnsupportedError } from '../errors.js';
+import { UnsupportedError } from '../errors.js';
 import { formatTable, median, quantile } from './stats.js';
+import { buildNamedModel, checkModelName, defaultInputSize } from './model-names.js';
 import { startProgress } from './progress.js';
 
 /** Options of {@link runBench}. */
 export interface BenchOptions {
+  /** A torchvision ImageNet ResNet (`listModels()`) or a CIFAR-10 one (`listCifarModels()`). */
   model: string;
   batches: number[];
   iters: number;
   warmup: number;
   threads?: number;
-  inputSize: number;
+  /** The side of the square input; default 224 for ImageNet networks, 32 for CIFAR-10 ones. */
+  inputSize?: number;
   /** Where our model runs; default `'cpu'`. */
   device?: DeviceSpec;
   /** Our model's compute dtype; default `'float32'`. */
@@ -77,19 +80,17 @@ function randomInput(length: number, seed: number): Float32Array {
 
 /** Runs the benchmark and returns its rows (also printed as a table unless `json`). */
 export async function runBench(options: BenchOptions): Promise<BenchRow[]> {
-  if (!listModels().includes(options.model as never)) {
-    throw new InvalidArgumentError(`Unknown model ${JSON.stringify(options.model)}; choose one of ${listModels().join(', ')}`);
-  }
+  checkModelName(options.model);
   if (options.threads !== undefined) setNumThreads(options.threads);
   const threads = getNumThreads();
   manualSeed(0);
-  const model = getModel(options.model, { device: options.device ?? 'cpu', dtype: options.dtype ?? 'float32' });
+  const model = buildNamedModel(options.model, { device: options.device ?? 'cpu', dtype: options.dtype ?? 'float32' });
   if (options.compare === 'onnxruntime' && model.device !== 'cpu') {
     throw new UnsupportedError(
       `--compare onnxruntime runs onnxruntime-node on its CPU provider only, so it is not compared with a model on ${model.device}: use --device cpu to compare the engines on the CPU, or leave out --compare to benchmark the GPU (scripts/gpu-check.sh compares it with PyTorch)`,
     );
   }
-  const size = options.inputSize;
+  const size = options.inputSize ?? defaultInputSize(options.model);
   const sample = [3, size, size];
   const macs = macsPerSample(Tracer.trace(model, sample));
   const ort = options.compare === 'onnxruntime' ? await loadOnnxRuntime() : undefined;

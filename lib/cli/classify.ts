@@ -3,11 +3,12 @@
  * (downloaded into PyTorch's cache when missing) or from a weights file.
  * @module
  */
-import { InvalidArgumentError, UnsupportedError } from '../errors.js';
+import { InvalidArgumentError } from '../errors.js';
 import {
   getModel, getModelWeights, loadPretrained, preprocess, readImage, type DeviceSpec, type ResNet, type Weights,
 } from '../index.js';
 import { loadWeightsFile, looksLikeStateDictFile } from './convert.js';
+import { checkModelName } from './model-names.js';
 
 /** Options of {@link runClassify}. */
 export interface ClassifyOptions {
@@ -62,6 +63,7 @@ function weightsEntry(options: ClassifyOptions): Weights | null {
  * `topk` classes per image; every image is decoded before the model is built, so a bad image fails fast.
  */
 export async function runClassify(images: readonly string[], options: ClassifyOptions): Promise<ImageClassification[]> {
+  checkModelName(options.model, ['imagenet']);
   const named = weightsEntry(options);
   const categories = getModelWeights(options.model).DEFAULT.meta.categories;
   if (!Number.isInteger(options.topk) || options.topk < 1 || options.topk > categories.length) {
@@ -70,8 +72,6 @@ export async function runClassify(images: readonly string[], options: ClassifyOp
   const pixels = await Promise.all(images.map((path) => readImage(path)));
   const { model, entry } = await modelAndWeights(options, named);
   const { resizeSize, cropSize, interpolation, mean, std } = entry.transforms();
-  // Every ResNet entry is bilinear; preprocess has no nearest-neighbour resize to fall back on.
-  if (interpolation === 'nearest') throw new UnsupportedError(`${String(entry)}: nearest-neighbour resizing is not supported`);
   const results: ImageClassification[] = [];
   // One image per forward: images of any size, and the memory of a single crop.
   for (const [i, image] of pixels.entries()) {

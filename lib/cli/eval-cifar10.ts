@@ -5,6 +5,7 @@
 import { InvalidArgumentError, InvalidFileError, ResnetError } from '../errors.js';
 import { Tensor, cifarResNetNormalization, getCifarModel, readCifar10, type Cifar10Batch, type DeviceSpec } from '../index.js';
 import { loadWeightsFile } from './convert.js';
+import { checkModelName } from './model-names.js';
 import { startProgress } from './progress.js';
 
 /** Options of {@link runEvalCifar10}. */
@@ -65,6 +66,7 @@ export async function runEvalCifar10(options: EvalCifar10Options): Promise<Cifar
   if (!Number.isInteger(options.batch) || options.batch < 1) {
     throw new InvalidArgumentError(`--batch must be a positive integer but received ${options.batch}`);
   }
+  checkModelName(options.model, ['cifar10']);
   const model = getCifarModel(options.model);
   // Upstream's checkpoints were saved from DataParallel, hence the prefix; keys without it are kept.
   await loadWeightsFile(model, options.model, options.weights, 'module.');

@@ -13,6 +13,7 @@ import { runExport } from './export.js';
 import { formatClassifications, runClassify } from './classify.js';
 import { runConvert } from './convert.js';
 import { formatAccuracy, runEvalCifar10 } from './eval-cifar10.js';
+import { defineServeCommand } from './serve.js';
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -55,12 +56,12 @@ program
 program
   .command('bench')
   .description('measure img/s and latency; with --compare, onnxruntime-node on the same weights in the same run')
-  .option('-m, --model <name>', 'model name', 'resnet50')
+  .option('-m, --model <name>', 'a torchvision ResNet (resnet18 … wide_resnet101_2) or a CIFAR-10 one (resnet20 … resnet1202)', 'resnet50')
   .option('-b, --batch <list>', 'comma-separated batch sizes', batchList, [1, 8])
   .option('-n, --iters <n>', 'timed runs per batch size and engine', positiveInt, 20)
   .option('--warmup <n>', 'untimed runs first', positiveInt, 2)
   .option('-t, --threads <n>', 'CPU threads for each engine', positiveInt)
-  .option('--input-size <n>', 'square input size', positiveInt, 224)
+  .option('--input-size <n>', 'square input size (default 224; 32 for the CIFAR-10 networks)', positiveInt)
   .option('--device <device>', 'cpu, cuda, cuda:N or auto (the GPU when one works, else the CPU)', deviceOption, 'cpu')
   .option('--dtype <dtype>', 'float32, tf32, float16 or bfloat16 (all but float32 need a GPU)', dtypeOption, 'float32')
   .option('--compare <engine>', 'competitor to run interleaved on the CPU: onnxruntime (with --device cpu only)')
@@ -87,12 +88,12 @@ program
 program
   .command('export')
   .description('write a model as ONNX (random weights, or --weights FILE.safetensors)')
-  .requiredOption('-m, --model <name>', 'model name')
+  .requiredOption('-m, --model <name>', 'a torchvision ResNet (resnet18 … wide_resnet101_2) or a CIFAR-10 one (resnet20 … resnet1202)')
   .requiredOption('-o, --out <file>', 'output .onnx file')
   .option('-w, --weights <file>', 'state dict in safetensors format')
   .option('--num-classes <n>', 'classifier size', positiveInt)
   .option('--opset <n>', 'ONNX opset', positiveInt, 17)
-  .option('--input-size <n>', 'square input size recorded in the graph', positiveInt, 224)
+  .option('--input-size <n>', 'square input size recorded in the graph (default 224; 32 for the CIFAR-10 networks)', positiveInt)
   .option('--static-batch', 'fix the batch dimension to 1')
   .option('--fold-batch-norm', 'fold BatchNorm into the convolutions')
   .action(async (opts) => runExport(opts));
@@ -134,6 +135,8 @@ program
     const result = await runEvalCifar10({ model: opts.model, weights: opts.weights, data: opts.data, batch: opts.batch, device: opts.device });
     console.log(opts.json ? JSON.stringify(result, null, 2) : formatAccuracy(result));
   });
+
+defineServeCommand(program.command('serve'));
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof ResnetError) {

@@ -1,19 +1,22 @@
 /**
  * torchvision's `ImageClassification` preprocessing (what `weights.transforms()` returns) for uint8
- * `[3, H, W]` images: resize the shorter side with antialiasing, centre crop, scale to [0, 1],
- * normalise with the mean/std, and batch into NCHW float32.
+ * `[3, H, W]` images: resize the shorter side (antialiased, or nearest-neighbour), centre crop (padding
+ * with zeros when the crop is larger), scale to [0, 1], normalise with the mean/std, and batch into
+ * NCHW float32.
  *
- * The resize reproduces Pillow's resampler exactly (see `resample.ts`), the crop offsets use Python's
- * `round` (half to even) as torchvision does, and the arithmetic after it is done in float32 in
- * torchvision's order, so for the same decoded pixels the result equals torchvision's PIL path.
+ * The resize reproduces Pillow's exactly (see `resample.ts` and `nearest.ts`), the crop offsets use
+ * Python's `round` (half to even) and the padding `F.center_crop`'s split, as torchvision does, and the
+ * arithmetic after it is done in float32 in torchvision's order, so for the same decoded pixels the
+ * result equals torchvision's PIL path.
  * @module
  */
 import { invalidArgument, ShapeError } from '../errors.js';
 import { Tensor, formatShape } from '../tensor.js';
+import { nearestPlane } from './nearest.js';
 import { resamplePlane, type ResampleFilter } from './resample.js';
 
 /** Interpolations of the resize, named as torchvision's `InterpolationMode` (lowercase). */
-export type Interpolation = ResampleFilter;
+export type Interpolation = 'nearest' | ResampleFilter;
 
 /** The ImageNet channel means torchvision's weights were trained with. */
 export const imagenetMean: readonly [number, number, number] = [0.485, 0.456, 0.406];
@@ -24,13 +27,13 @@ export const imagenetStd: readonly [number, number, number] = [0.229, 0.224, 0.2
 export interface PreprocessOptions {
   /** The shorter side after resizing. Default 256 (`IMAGENET1K_V1`; the V2 weights use 232). */
   resizeSize?: number;
-  /** The side of the square centre crop. Default 224; at most `resizeSize`. */
+  /** The side of the square centre crop. Default 224; a crop larger than the resized image is padded with zeros. */
   cropSize?: number;
   /** Per-channel means subtracted after scaling to [0, 1]. Default {@link imagenetMean}. */
   mean?: readonly number[];
   /** Per-channel standard deviations divided by. Default {@link imagenetStd}. */
   std?: readonly number[];
-  /** The resize's filter (always antialiased, as Pillow's). Default `'bilinear'`. */
+  /** The resize's filter (bilinear and bicubic antialiased, as Pillow's). Default `'bilinear'`. */
   interpolation?: Interpolation;
 }
 
@@ -55,7 +58,7 @@ export function resizedSize(height: number, width: number, size: number): [numbe
 
 /**
  * Resizes a uint8 `[3, H, W]` image so that its shorter side is `size` (torchvision's `Resize(size)` on a
- * PIL image, antialiased).
+ * PIL image: bilinear and bicubic antialiased, nearest taking Pillow's source pixel).
  */
 export function resize(image: Tensor<'uint8'>, size: number, interpolation: Interpolation = 'bilinear'): Tensor<'uint8'> {
   checkImage(image, 'image');
@@ -67,7 +70,10 @@ export function resize(image: Tensor<'uint8'>, size: number, interpolation: Inte
   const out = new Uint8Array(3 * outH * outW);
   for (let c = 0; c < 3; c++) {
     const plane = image.data.subarray(c * h * w, (c + 1) * h * w);
-    out.set(resamplePlane(plane, w, h, outW, outH, interpolation), c * outH * outW);
+    const resized = interpolation === 'nearest'
+      ? nearestPlane(plane, w, h, outW, outH)
+      : resamplePlane(plane, w, h, outW, outH, interpolation);
+    out.set(resized, c * outH * outW);
   }
   return Tensor.from(out, [3, outH, outW]);
 }
@@ -78,13 +84,48 @@ function roundHalfEven(x: number): number {
   return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
-/** The top-left corner of torchvision's `CenterCrop(size)`: `int(round((H - size) / 2))`. */
+/**
+ * The top-left corner of torchvision's `CenterCrop(size)` along one axis: `int(round((H - size) / 2))`,
+ * or, for a crop larger than the image, minus the zero padding `F.center_crop` puts before the image
+ * (`(size - H) // 2`; the odd pixel of padding goes after it).
+ */
 export function centerCropOffset(length: number, size: number): number {
+  if (size > length) return -Math.floor((size - length) / 2);
   return roundHalfEven((length - size) / 2);
 }
 
+/**
+ * torchvision's `CenterCrop(size)` of a uint8 `[3, H, W]` image: the centred `size`×`size` square, with
+ * zeros where the crop reaches beyond the image (as `F.center_crop` pads before cropping).
+ *
+ * @throws InvalidArgumentError when `size` is not a positive integer.
+ * @throws ShapeError when the image is not `[3, H, W]`.
+ */
+export function centerCrop(image: Tensor<'uint8'>, size: number): Tensor<'uint8'> {
+  checkImage(image, 'image');
+  checkSize(size, 'size');
+  const [, h, w] = image.shape as [number, number, number];
+  const top = centerCropOffset(h, size);
+  const left = centerCropOffset(w, size);
+  // Only the part of the crop that overlaps the image is copied; the rest stays zero.
+  const y0 = Math.max(0, -top);
+  const y1 = Math.min(size, h - top);
+  const x0 = Math.max(0, -left);
+  const x1 = Math.min(size, w - left);
+  const out = new Uint8Array(3 * size * size);
+  for (let c = 0; c < 3; c++) {
+    for (let y = y0; y < y1; y++) {
+      const src = (c * h + top + y) * w + left;
+      out.set(image.data.subarray(src + x0, src + x1), (c * size + y) * size + x0);
+    }
+  }
+  return Tensor.from(out, [3, size, size]);
+}
+
+const interpolations: readonly Interpolation[] = ['nearest', 'bilinear', 'bicubic'];
+
 function checkInterpolation(value: unknown): asserts value is Interpolation {
-  if (value !== 'bilinear' && value !== 'bicubic') throw invalidArgument("'bilinear' or 'bicubic'", 'interpolation', value);
+  if (!interpolations.includes(value as Interpolation)) throw invalidArgument("'nearest', 'bilinear' or 'bicubic'", 'interpolation', value);
 }
 
 function checkChannelValues(value: unknown, name: string, positive: boolean): readonly number[] {
@@ -102,8 +143,8 @@ function checkChannelValues(value: unknown, name: string, positive: boolean): re
  * {@link readImage}) is resized, centre cropped, scaled to [0, 1] and normalised; the result is one float32
  * tensor `[N, 3, cropSize, cropSize]`, ready for `model.forward`.
  *
- * @throws InvalidArgumentError for a bad option (non-integer sizes, `cropSize > resizeSize`, mean/std not 3
- *   finite numbers, std not positive, unknown interpolation) or an empty batch.
+ * @throws InvalidArgumentError for a bad option (non-integer sizes, mean/std not 3 finite numbers, std not
+ *   positive, unknown interpolation) or an empty batch.
  * @throws ShapeError when an image is not `[3, H, W]`.
  */
 export function preprocess(images: Tensor<'uint8'> | readonly Tensor<'uint8'>[], options: PreprocessOptions = {}): Tensor<'float32'> {
@@ -112,7 +153,6 @@ export function preprocess(images: Tensor<'uint8'> | readonly Tensor<'uint8'>[],
   list.forEach((image, i) => checkImage(image, `images[${i}]`));
   const resizeSize = checkSize(options.resizeSize ?? 256, 'resizeSize');
   const cropSize = checkSize(options.cropSize ?? 224, 'cropSize');
-  if (cropSize > resizeSize) throw invalidArgument(`a cropSize no larger than resizeSize (${resizeSize})`, 'cropSize', cropSize);
   const mean = checkChannelValues(options.mean ?? imagenetMean, 'mean', false).map(Math.fround);
   const std = checkChannelValues(options.std ?? imagenetStd, 'std', true).map(Math.fround);
   const interpolation = options.interpolation ?? 'bilinear';
@@ -121,19 +161,13 @@ export function preprocess(images: Tensor<'uint8'> | readonly Tensor<'uint8'>[],
   const area = cropSize * cropSize;
   const out = new Float32Array(list.length * 3 * area);
   list.forEach((image, n) => {
-    const resized = resize(image, resizeSize, interpolation);
-    const [, h, w] = resized.shape as [number, number, number];
-    const top = centerCropOffset(h, cropSize);
-    const left = centerCropOffset(w, cropSize);
+    const cropped = centerCrop(resize(image, resizeSize, interpolation), cropSize).data;
     for (let c = 0; c < 3; c++) {
       const base = (n * 3 + c) * area;
-      for (let y = 0; y < cropSize; y++) {
-        const row = c * h * w + (top + y) * w + left;
-        for (let x = 0; x < cropSize; x++) {
-          // float32 in torchvision's order: ToTensor divides by 255, Normalize subtracts then divides.
-          const scaled = Math.fround(resized.data[row + x]! / 255);
-          out[base + y * cropSize + x] = Math.fround(scaled - mean[c]!) / std[c]!;
-        }
+      for (let i = 0; i < area; i++) {
+        // float32 in torchvision's order: ToTensor divides by 255, Normalize subtracts then divides.
+        const scaled = Math.fround(cropped[c * area + i]! / 255);
+        out[base + i] = Math.fround(scaled - mean[c]!) / std[c]!;
       }
     }
   });

@@ -1,0 +1,228 @@
+#!/usr/bin/env node
+// @ts-check
+/**
+ * `npm run bench:serve`: load test (and optional soak) of `resnet serve` on 127.0.0.1.
+ *
+ * Starts the server as a child process, drives `POST /v2/models/<m>/infer` with autocannon at
+ * increasing concurrency (one binary-tensor FP32 image per request, binary output), reads per level
+ * the throughput, p50/p90/p99 latency, non-2xx answers and the average batch the dynamic batcher
+ * formed (Triton's nv_inference_count / nv_inference_exec_count from /metrics); then, with the server
+ * gone, runs the engine's own `resnet bench` at that batch size and prints server / engine.
+ * `--soak SECONDS` then holds the best concurrency that long and reports the server's RSS at the start
+ * and end and every failure other than a deliberate 503. Tables are printed last, on stdout; progress
+ * goes to stderr. `npm run build` first.
+ *
+ *   npm run bench:serve -- [--model resnet18] [--concurrency 1,2,4,8,16,32] [--duration 10] [--warmup 3]
+ *     [--soak 300] [--threads N] [--device cpu] [--dtype float32] [--input-size N] [--engine-iters 20]
+ *     [--max-batch-size N] [--preferred-batch-sizes 4,8] [--max-queue-delay-us N] [--max-queue-size N]
+ *     [--instance-count N] [--default-timeout-us N] [--json]
+ */
+import { availableParallelism } from 'node:os';
+import { parseArgs } from 'node:util';
+import { formatTable } from '../dist/cli/stats.js';
+import { startServer } from './serve/server-process.mjs';
+import { binaryInferRequest, checkOneRequest, drive } from './serve/load.mjs';
+import { modelSnapshot, snapshotDelta } from './serve/prometheus.mjs';
+import { engineThroughput } from './serve/engine.mjs';
+
+/** Flags handed to `resnet serve` unchanged (model and batching settings). */
+const passThrough = [
+  'device', 'dtype', 'input-size', 'max-batch-size', 'preferred-batch-sizes', 'max-queue-delay-us', 'max-queue-size',
+  'instance-count', 'default-timeout-us',
+];
+
+const { values: flags } = parseArgs({
+  options: {
+    model: { type: 'string', default: 'resnet18' },
+    concurrency: { type: 'string', default: '1,2,4,8,16,32' },
+    duration: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '3' },
+    soak: { type: 'string', default: '0' },
+    threads: { type: 'string', default: String(availableParallelism()) },
+    'engine-iters': { type: 'string', default: '20' },
+    'ready-timeout': { type: 'string', default: '300' },
+    json: { type: 'boolean', default: false },
+    ...Object.fromEntries(passThrough.map((name) => [name, { type: /** @type {const} */ ('string') }])),
+  },
+  strict: true,
+});
+
+/** Every count and time is bounded, so a typo cannot start an hour-long run. */
+function integer(name, value, min, max) {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name} expects an integer in ${min}..${max} but received ${JSON.stringify(value)}`);
+  return n;
+}
+const levels = String(flags.concurrency).split(',').map((v) => integer('concurrency', v.trim(), 1, 1024));
+if (levels.length > 12) throw new Error(`--concurrency lists ${levels.length} levels; at most 12`);
+const duration = integer('duration', flags.duration, 1, 600);
+const warmup = integer('warmup', flags.warmup, 0, 60);
+const soak = integer('soak', flags.soak, 0, 3600);
+const threads = integer('threads', flags.threads, 1, 1024);
+const engineIters = integer('engine-iters', flags['engine-iters'], 1, 1000);
+const readyTimeout = integer('ready-timeout', flags['ready-timeout'], 1, 3600);
+const spec = String(flags.model);
+const arch = spec.split('=')[0];
+/** @param {string} line */
+const log = (line) => process.stderr.write(`bench:serve: ${line}\n`);
+/** @param {number} ms */
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+const serverArgs = ['--model', spec, '--log-level', 'warn', '--threads', String(threads)];
+for (const name of passThrough) if (flags[name] !== undefined) serverArgs.push(`--${name}`, String(flags[name]));
+
+const server = await startServer(serverArgs, { readyTimeoutMs: readyTimeout * 1000, log });
+// Ctrl-C or a kill: the child goes too (the 'exit' hook in server-process covers every other path).
+for (const signal of /** @type {const} */ (['SIGINT', 'SIGTERM'])) {
+  process.once(signal, () => {
+    log(`${signal}: stopping the server`);
+    void server.stop(2000).finally(() => process.exit(130));
+  });
+}
+
+let shutdown;
+/** @type {Awaited<ReturnType<typeof runLevels>>} */
+let measured;
+/** @type {Awaited<ReturnType<typeof runSoak>> | null} */
+let soakResult = null;
+try {
+  measured = await runLevels();
+  soakResult = soak > 0 ? await runSoak(measured.best.connections) : null;
+} catch (error) {
+  await server.stop(5000);
+  throw error;
+}
+log('stopping the server (SIGTERM, graceful)');
+shutdown = await server.stop(40_000);
+
+const batch = Math.max(1, Math.round(measured.best.averageBatch));
+log(`engine: resnet bench --model ${arch} --batch ${batch} --threads ${threads}`);
+const engine = await engineThroughput({
+  arch,
+  batch,
+  threads,
+  inputSize: measured.inputSize,
+  device: flags.device ?? 'cpu',
+  dtype: flags.dtype ?? 'float32',
+  iters: engineIters,
+});
+const ratio = measured.best.requestsPerSecond / engine.imgPerSec;
+const soakFailures = soakResult ? soakResult.failures : 0;
+print();
+process.exitCode = soakFailures > 0 || shutdown.code !== 0 ? 1 : 0;
+
+async function metrics(model, version) {
+  const res = await fetch(`${server.url}/metrics`);
+  if (res.status !== 200) throw new Error(`GET /metrics answered ${res.status}`);
+  const snapshot = modelSnapshot(await res.text(), model, version);
+  // prom-client's process metrics are Linux-backed; /proc is the fallback when the metric is missing.
+  if (!(snapshot.rssBytes > 0)) snapshot.rssBytes = server.rssBytes();
+  return snapshot;
+}
+
+/** Waits until the model's queue is empty, so one level's tail does not run into the next. */
+async function settle(model, version) {
+  for (let i = 0; i < 100; i++) {
+    if ((await metrics(model, version)).pending === 0) break;
+    await sleep(100);
+  }
+  await sleep(200);
+}
+
+async function runLevels() {
+  const res = await fetch(`${server.url}/v2/models/${encodeURIComponent(arch)}`);
+  if (res.status !== 200) throw new Error(`GET /v2/models/${arch} answered ${res.status}: ${await res.text()}`);
+  const metadata = await res.json();
+  const input = metadata.inputs.find((/** @type {{ datatype: string }} */ t) => t.datatype === 'FP32') ?? metadata.inputs[0];
+  const output = metadata.outputs.find((/** @type {{ name: string }} */ t) => t.name === 'output') ?? metadata.outputs[0];
+  const version = metadata.versions?.[0] ?? '1';
+  const url = `${server.url}/v2/models/${encodeURIComponent(arch)}/infer`;
+  const request = binaryInferRequest(input, output.name);
+  await checkOneRequest(url, request, output.shape.slice(1).reduce((a, b) => a * b, 1));
+  log(`${arch}: input ${input.name} [${input.shape}], ${request.body.length} bytes per request; ${levels.length} levels of ${warmup}+${duration} s`);
+
+  const rows = [];
+  for (const connections of levels) {
+    if (warmup > 0) await drive({ url, request, connections, seconds: warmup, timeoutSeconds: 60 });
+    await settle(arch, version);
+    const before = await metrics(arch, version);
+    const load = await drive({ url, request, connections, seconds: duration, timeoutSeconds: 60 });
+    await settle(arch, version);
+    const delta = snapshotDelta(before, await metrics(arch, version));
+    const row = { connections, ...load, averageBatch: delta.averageBatch, batches: delta.batches, serverFailures: delta.failures };
+    log(`concurrency ${connections}: ${row.requestsPerSecond.toFixed(2)} img/s, p50 ${load.latency.p50} ms, batch ${row.averageBatch.toFixed(2)}, non-2xx ${load.non2xx}`);
+    rows.push(row);
+  }
+  const best = rows.reduce((a, b) => (b.requestsPerSecond > a.requestsPerSecond ? b : a));
+  return { rows, best, url, request, version, inputSize: input.shape[input.shape.length - 1] };
+}
+
+/** @param {number} connections */
+async function runSoak(connections) {
+  const { url, request, version } = measured;
+  await settle(arch, version);
+  const start = await metrics(arch, version);
+  // RSS every tenth of the soak, so a slow climb shows even when start and end happen to agree.
+  const trail = [start.rssBytes];
+  const sampler = setInterval(() => {
+    metrics(arch, version).then((m) => trail.push(m.rssBytes), () => {});
+  }, Math.max(1000, (soak * 1000) / 10));
+  log(`soak: ${soak} s at concurrency ${connections}`);
+  let load;
+  try {
+    load = await drive({ url, request, connections, seconds: soak, timeoutSeconds: 60 });
+  } finally {
+    clearInterval(sampler);
+  }
+  await settle(arch, version);
+  const end = await metrics(arch, version);
+  trail.push(end.rssBytes);
+  const delta = snapshotDelta(start, end);
+  const rejected = load.statusCodes['503'] ?? 0;
+  // Deliberate: 503 (queue full or timed out, with Retry-After). Anything else is a failure. Server-side
+  // CANCELED failures are the requests autocannon drops in flight when its time is up (≤ connections).
+  const failures = load.non2xx - rejected + load.errors;
+  return { connections, load, delta, rejected, failures, rssStart: start.rssBytes, rssEnd: end.rssBytes, rssPeak: Math.max(...trail) };
+}
+
+function print() {
+  const mib = (/** @type {number} */ b) => (b / 2 ** 20).toFixed(1);
+  const ms = (/** @type {number} */ v) => (Number.isFinite(v) ? v.toFixed(1) : '-');
+  const reasons = (/** @type {Record<string, number>} */ f) =>
+    Object.entries(f).map(([k, v]) => `${k} ${v}`).join(', ') || '0';
+  if (flags.json) {
+    console.log(JSON.stringify({ model: spec, threads, serverArgs, levels: measured.rows, best: measured.best.connections, engine: { batch, ...engine }, ratio, soak: soakResult, shutdown }, null, 2));
+    return;
+  }
+  console.log(`\n${spec} via resnet serve ${serverArgs.join(' ')}; autocannon on 127.0.0.1, 1 image per request (binary FP32), ${warmup} s warm-up + ${duration} s per level`);
+  console.log(
+    formatTable(
+      ['concurrency', 'img/s', 'p50 ms', 'p90 ms', 'p99 ms', 'non-2xx', 'errors', 'avg batch', 'server failures'],
+      measured.rows.map((r) => [
+        r.connections, r.requestsPerSecond.toFixed(2), ms(r.latency.p50), ms(r.latency.p90), ms(r.latency.p99),
+        r.non2xx, r.errors, Number.isFinite(r.averageBatch) ? r.averageBatch.toFixed(2) : '-', reasons(r.serverFailures),
+      ]),
+    ),
+  );
+  console.log(`\nserver vs engine (best concurrency ${measured.best.connections}; the engine runs one forward at a time, ${engineIters} timed runs, median)`);
+  console.log(
+    formatTable(
+      ['server img/s', 'avg batch', 'engine batch', 'engine img/s', 'server/engine'],
+      [[measured.best.requestsPerSecond.toFixed(2), measured.best.averageBatch.toFixed(2), batch, engine.imgPerSec.toFixed(2), ratio.toFixed(3)]],
+    ),
+  );
+  if (soakResult) {
+    const s = soakResult;
+    console.log(`\nsoak: ${soak} s at concurrency ${s.connections}`);
+    console.log(
+      formatTable(
+        ['requests', 'img/s', 'p99 ms', '503 (deliberate)', 'failures', 'server failures', 'RSS start MiB', 'RSS end MiB', 'RSS peak MiB', 'growth'],
+        [[
+          s.load.ok, s.load.requestsPerSecond.toFixed(2), ms(s.load.latency.p99), s.rejected, s.failures, reasons(s.delta.failures),
+          mib(s.rssStart), mib(s.rssEnd), mib(s.rssPeak), `${(((s.rssEnd - s.rssStart) / s.rssStart) * 100).toFixed(1)}%`,
+        ]],
+      ),
+    );
+  }
+  console.log(`\nserver shutdown on SIGTERM: exit ${shutdown.code ?? shutdown.signal}${shutdown.killed ? ' (killed after the deadline)' : ''}`);
+}

@@ -1,0 +1,148 @@
+/**
+ * `resnet serve`'s flags and how they combine with a config file into one {@link ServerOptions}:
+ * server flags override the file; `--model` flags replace its models; the model flags (`--device` …
+ * `--input-size`) apply to every `--model` and fill the fields the file's models leave unset.
+ * @module
+ */
+import { type Command, InvalidArgumentError as CommanderArgumentError, Option } from 'commander';
+import { InvalidArgumentError, invalidArgument } from '../errors.js';
+import type { Check } from '../server/option-checks.js';
+import { logLevels, modelFieldChecks, parseModelSpec, serverFieldChecks } from '../server/resolve-options.js';
+import type { BatchingOptions, LogLevel, ModelOptions, ServerOptions } from '../server/types.js';
+import type { ComputeDType, DeviceSpec } from '../runtime/device.js';
+
+/** The environment variable that carries the bearer token when `--auth-token` is not given. */
+export const authTokenVariable = 'RESNET_SERVE_AUTH_TOKEN';
+
+/** The parsed flags of `resnet serve` (commander's camelCase names). */
+export interface ServeFlags {
+  config?: string;
+  model?: ModelOptions[];
+  host?: string;
+  port?: number;
+  device?: DeviceSpec;
+  dtype?: ComputeDType;
+  benchmark?: boolean;
+  maxBatchSize?: number;
+  preferredBatchSizes?: number[];
+  maxQueueDelayUs?: number;
+  maxQueueSize?: number;
+  instanceCount?: number;
+  defaultTimeoutUs?: number;
+  inputSize?: number;
+  threads?: number;
+  maxBodyBytes?: number;
+  authToken?: string;
+  shutdownTimeoutMs?: number;
+  logLevel?: LogLevel;
+}
+
+/** A commander parser that reports a bad value with the options' own wording. */
+function flagParser<T>(parse: (value: string, previous: T | undefined) => T): (value: string, previous: T | undefined) => T {
+  return (value, previous) => {
+    try {
+      return parse(value, previous);
+    } catch (error) {
+      throw new CommanderArgumentError(error instanceof Error ? error.message : String(error));
+    }
+  };
+}
+
+/** An integer flag checked by `rule`; a non-numeral is reported as typed (`"8k"`), not as NaN. */
+function integerFlag(flag: string, rule: Check<number>): (value: string, previous: number | undefined) => number {
+  return flagParser((value) => {
+    if (!/^[+-]?[0-9]+$/.test(value)) throw invalidArgument(rule.what, flag, value);
+    return rule(Number(value), flag);
+  });
+}
+
+function stringFlag<T>(flag: string, rule: Check<T>): (value: string, previous: T | undefined) => T {
+  return flagParser((value) => rule(value, flag));
+}
+
+/** `--preferred-batch-sizes 4,8`; each at least 1 here, each at most maxBatchSize once resolved. */
+function batchSizesFlag(flag: string): (value: string, previous: number[] | undefined) => number[] {
+  const size = modelFieldChecks.maxBatchSize;
+  return flagParser((value) => value.split(',').map((part) => {
+    const trimmed = part.trim();
+    if (!/^[0-9]+$/.test(trimmed)) throw invalidArgument(`comma-separated batch sizes (${size.what})`, flag, value);
+    return size(Number(trimmed), flag);
+  }));
+}
+
+/** Registers `serve`'s options and description on `command`; the caller adds the action. */
+export function serveFlags(command: Command): Command {
+  return command
+    .description('serve models over HTTP with the Open Inference Protocol (KServe V2, as Triton); logs are JSON lines on stdout')
+    .option('-c, --config <file>', 'JSON config file with the options of createServer (flags override it)')
+    .option('-m, --model <spec>', 'a model to serve, ARCH or ARCH=WEIGHTS (a weights name or a checkpoint file); repeatable; replaces the config file\'s models',
+      flagParser<ModelOptions[]>((value, previous) => [...(previous ?? []), parseModelSpec(value, '--model')]))
+    .option('--host <host>', 'interface to listen on (default 0.0.0.0)', stringFlag('--host', serverFieldChecks.host))
+    .option('-p, --port <n>', 'port to listen on, 0 for any free one (default 8000)', integerFlag('--port', serverFieldChecks.port))
+    .option('--device <device>', 'model default: cpu, cuda, cuda:N or auto (default cpu)', stringFlag('--device', modelFieldChecks.device))
+    .option('--dtype <dtype>', 'model default: float32, tf32, float16 or bfloat16 (all but float32 need a GPU)', stringFlag('--dtype', modelFieldChecks.dtype))
+    .option('--benchmark', 'model default: time cuDNN\'s algorithms when compiling (GPU only)')
+    .option('--max-batch-size <n>', 'model default: largest batch formed, and largest a request may carry (default 8)', integerFlag('--max-batch-size', modelFieldChecks.maxBatchSize))
+    .option('--preferred-batch-sizes <list>', 'model default: comma-separated batch sizes the batcher prefers (e.g. 4,8)', batchSizesFlag('--preferred-batch-sizes'))
+    .option('--max-queue-delay-us <n>', 'model default: how long a request may wait for others to join its batch (default 0)',
+      integerFlag('--max-queue-delay-us', modelFieldChecks.maxQueueDelayMicroseconds))
+    .option('--max-queue-size <n>', 'model default: requests that may wait; beyond, 503 with Retry-After (default 64)', integerFlag('--max-queue-size', modelFieldChecks.maxQueueSize))
+    .option('--instance-count <n>', 'model default: batches executing at once (default 1 on the CPU, 4 on a GPU)', integerFlag('--instance-count', modelFieldChecks.instanceCount))
+    .option('--default-timeout-us <n>', 'model default: queue timeout of a request that sets none, 0 for none (default 0)',
+      integerFlag('--default-timeout-us', modelFieldChecks.defaultTimeoutMicroseconds))
+    .option('--input-size <n>', 'model default: input height and width (default the weights\' crop size)', integerFlag('--input-size', modelFieldChecks.inputSize))
+    .option('-t, --threads <n>', 'CPU compute threads (default all the process may use)', integerFlag('--threads', serverFieldChecks.threads))
+    .option('--max-body-bytes <n>', 'largest request body; larger gets 413 (default 33554432, 32 MiB)', integerFlag('--max-body-bytes', serverFieldChecks.maxBodyBytes))
+    .addOption(new Option('--auth-token <token>', `require "Authorization: Bearer <token>" on every route but /v2/health/* (or set ${authTokenVariable})`)
+      .argParser(stringFlag('--auth-token', serverFieldChecks.authToken)))
+    .option('--shutdown-timeout-ms <n>', 'how long SIGTERM waits for in-flight requests before exiting 1 (default 30000)',
+      integerFlag('--shutdown-timeout-ms', serverFieldChecks.shutdownTimeoutMs))
+    .addOption(new Option('--log-level <level>', 'log level (default info)').choices(logLevels));
+}
+
+/** Copies the keys of `from` whose value is defined. */
+function defined<T extends object>(from: T): Partial<T> {
+  return Object.fromEntries(Object.entries(from).filter(([, value]) => value !== undefined)) as Partial<T>;
+}
+
+/**
+ * The options `resnet serve` runs with: the config file's (when given) under the flags, as the module
+ * comment says; the bearer token from `--auth-token`, else `RESNET_SERVE_AUTH_TOKEN` (when non-empty),
+ * else the file's. Validation of the whole is `createServer`'s; this only combines.
+ * @throws InvalidArgumentError when no model is given anywhere, or the token variable is malformed.
+ */
+export function serveOptions(config: ServerOptions | undefined, flags: ServeFlags, env: NodeJS.ProcessEnv = process.env): ServerOptions {
+  const modelDefaults: Partial<ModelOptions & BatchingOptions> = defined({
+    device: flags.device,
+    dtype: flags.dtype,
+    benchmark: flags.benchmark,
+    inputSize: flags.inputSize,
+    maxBatchSize: flags.maxBatchSize,
+    preferredBatchSizes: flags.preferredBatchSizes,
+    maxQueueDelayMicroseconds: flags.maxQueueDelayUs,
+    maxQueueSize: flags.maxQueueSize,
+    instanceCount: flags.instanceCount,
+    defaultTimeoutMicroseconds: flags.defaultTimeoutUs,
+  });
+  const specs = flags.model !== undefined && flags.model.length > 0 ? flags.model : (config?.models ?? []);
+  if (specs.length === 0) {
+    throw new InvalidArgumentError('resnet serve needs a model: --model ARCH[=WEIGHTS] (repeatable), or a config file with "models"');
+  }
+  const models = specs.map((model) => ({ ...modelDefaults, ...defined(model) }) as ModelOptions);
+  const fromEnv = env[authTokenVariable];
+  const envToken = fromEnv === undefined || fromEnv === '' ? undefined : serverFieldChecks.authToken(fromEnv, authTokenVariable);
+  const authToken = flags.authToken ?? envToken;
+  return {
+    ...config,
+    ...defined({
+      host: flags.host,
+      port: flags.port,
+      maxBodyBytes: flags.maxBodyBytes,
+      shutdownTimeoutMs: flags.shutdownTimeoutMs,
+      logLevel: flags.logLevel,
+      threads: flags.threads,
+      authToken,
+    }),
+    models,
+  };
+}

@@ -1,0 +1,77 @@
+/**
+ * `resnet serve`: runs `createServer` until SIGTERM or SIGINT. The server logs where it listens and
+ * when it is ready (JSON lines on stdout). A signal turns it not-ready and lets in-flight requests
+ * finish: exit 0 when they do within `shutdownTimeoutMs`, exit 1 past that deadline or on a second signal.
+ * A model that fails to load ends the process with the message on stderr and exit 1.
+ * @module
+ */
+import type { Command } from 'commander';
+import { readConfigFile, resolveServerOptions } from '../server/options.js';
+import type { InferenceServer } from '../server/server.js';
+import { serveFlags, serveOptions, type ServeFlags } from './serve-options.js';
+
+/**
+ * Exits when `server` has closed after the first SIGTERM/SIGINT (0), or at once on a second one (1),
+ * or when closing outlasts `shutdownTimeoutMs` (1).
+ * @returns whether a signal has arrived (start() failing then is the shutdown, not an error).
+ */
+function exitOnSignals(server: InferenceServer, shutdownTimeoutMs: number): () => boolean {
+  let signalled = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    const log = server.app.log;
+    if (signalled) {
+      log.warn({ signal }, 'second signal: exiting without waiting for in-flight requests');
+      process.exit(1);
+    }
+    signalled = true;
+    log.info({ signal, shutdownTimeoutMs }, 'shutting down: not ready, finishing in-flight requests');
+    // Armed before close() so that at the same instant it fires first: past its own deadline close()
+    // abandons what is still in flight and resolves, which must not read as a clean shutdown.
+    setTimeout(() => {
+      log.error({ shutdownTimeoutMs }, 'shutdown deadline passed: exiting');
+      process.exit(1);
+    }, shutdownTimeoutMs);
+    server.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        log.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  return () => signalled;
+}
+
+/**
+ * Runs the server the flags (and config file) describe; resolves once it is ready and keeps the
+ * process alive while it listens.
+ * @throws InvalidArgumentError for bad options (before anything starts); whatever loading a model threw.
+ */
+export async function runServe(flags: ServeFlags): Promise<void> {
+  const config = flags.config === undefined ? undefined : await readConfigFile(flags.config);
+  const options = serveOptions(config, flags);
+  const { shutdownTimeoutMs } = resolveServerOptions(options);
+  // Loaded here, not by main.ts: fastify and prom-client cost a few hundred ms that other commands skip.
+  const { createServer } = await import('../server/server.js');
+  const server = createServer(options);
+  const signalled = exitOnSignals(server, shutdownTimeoutMs);
+  try {
+    await server.start();
+    // One plain line whatever the log level, for people and scripts (the logs are JSON on stdout).
+    const models = [...server.models.values()].map((m) => `${m.signature.name} (${m.device})`).join(', ');
+    process.stderr.write(`resnet serve: ready on ${server.address?.url ?? '(not listening)'}: ${models}\n`);
+  } catch (error) {
+    // A signal during loading closes the server and so fails start(); the signal handler exits.
+    if (signalled()) return;
+    // start() closed the server; should a native worker still hold the event loop, do not hang on it.
+    setTimeout(() => process.exit(1), 2000).unref();
+    throw error;
+  }
+}
+
+/** Defines `resnet serve` on `command` (from `program.command('serve')`). */
+export function defineServeCommand(command: Command): Command {
+  return serveFlags(command).action((flags: ServeFlags) => runServe(flags));
+}

@@ -1,0 +1,86 @@
+/**
+ * The fastify instance: pino logging at the configured level, one body parser for every content type,
+ * bearer-token auth, `{"error": …}` bodies for every failure (fastify's own included), and the routes.
+ *
+ * fastify is loaded when the first server is created, not when the package is imported: most users of
+ * the library never serve, and loading it costs about 0.2 s.
+ * @module
+ */
+import { createRequire } from 'node:module';
+import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import type { IncomingMessage } from 'node:http';
+import { BodyPool, readBody } from './body.js';
+import { bearerTokenCheck, isPublicPath, unauthorized } from './auth.js';
+import { HttpError } from './http-error.js';
+import type { InFlight } from './in-flight.js';
+import type { ServerContext } from './server-context.js';
+import { healthRoutes } from './routes/health.js';
+import { metadataRoutes } from './routes/metadata.js';
+import { inferRoutes } from './routes/infer.js';
+import { statsRoutes } from './routes/stats.js';
+
+const require = createRequire(import.meta.url);
+
+/** The status and body of an error that reached fastify's error handler. */
+function errorResponse(error: FastifyError | HttpError | Error): { status: number; message: string; headers: Record<string, string> } {
+  if (error instanceof HttpError) return { status: error.status, message: error.message, headers: { ...error.headers } };
+  const status = (error as FastifyError).statusCode;
+  // fastify's own client errors (413 body too large, 415, 400 for a body cut short) keep their status.
+  if (typeof status === 'number' && status >= 400 && status < 500) return { status, message: error.message, headers: {} };
+  return { status: 500, message: `internal error: ${error.message}`, headers: {} };
+}
+
+/** Builds the fastify app of a server (no listening yet). */
+export function buildApp(context: ServerContext, inFlight: InFlight): FastifyInstance {
+  const { options } = context;
+  const fastify = require('fastify') as typeof import('fastify').default;
+  const app = fastify({
+    logger: { level: options.logLevel },
+    bodyLimit: options.maxBodyBytes,
+    // fastify's request logs are two lines per inference at `info`; the hooks below log them at debug.
+    logController: new fastify.LogController({ disableRequestLogging: true }),
+    // fastify's own 503 while closing has a body other than {"error"}; the routes answer it themselves.
+    return503OnClosing: false,
+  }) as unknown as FastifyInstance;
+
+  const bodies = new BodyPool();
+  const checkToken = options.authToken === null ? () => true : bearerTokenCheck(options.authToken);
+  app.addHook('onRequest', async (request, reply) => {
+    // The body's buffer goes back to the pool only once nothing can read it: see body.ts.
+    reply.raw.once('close', () => bodies.release(request.raw));
+    // A request that arrives once closing has begun gets a quick 503 and is not waited for.
+    if (!context.state.closing) {
+      context.admitted.add(request.raw);
+      inFlight.track(reply.raw);
+    }
+    request.log.debug({ method: request.method, url: request.url }, 'request');
+    if (!isPublicPath(request.url) && !checkToken(request.headers.authorization)) {
+      throw unauthorized();
+    }
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.debug({ method: request.method, url: request.url, status: reply.statusCode, ms: reply.elapsedTime }, 'response');
+  });
+
+  // Every body arrives as its raw bytes: the infer route decides between JSON and JSON + binary from
+  // Inference-Header-Content-Length, not from the content type (as Triton). A declared Content-Length over
+  // bodyLimit is refused (413) before anything is read.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', (request, payload, done) => readBody(payload as IncomingMessage, options.maxBodyBytes, done, bodies));
+
+  app.setErrorHandler((error: FastifyError | HttpError, request, reply: FastifyReply) => {
+    const { status, message, headers } = errorResponse(error);
+    if (status >= 500 && status !== 503) request.log.error({ err: error, url: request.url }, 'request failed');
+    else request.log.debug({ status, url: request.url, error: message }, 'request refused');
+    reply.code(status).headers(headers).send({ error: message });
+  });
+  app.setNotFoundHandler((request, reply) => {
+    reply.code(404).send({ error: `no route ${request.method} ${request.url.split('?')[0]}` });
+  });
+
+  healthRoutes(app, context);
+  metadataRoutes(app, context);
+  inferRoutes(app, context);
+  statsRoutes(app, context);
+  return app;
+}

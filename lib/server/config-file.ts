@@ -1,0 +1,90 @@
+/**
+ * The server's config file: a {@link ServerOptions} as JSON, read strictly.
+ * @module
+ */
+import { open } from 'node:fs/promises';
+import { extname } from 'node:path';
+import { InvalidArgumentError, ResnetError } from '../errors.js';
+import { parseStrictJson, type JsonValue } from '../io/strict-json.js';
+import { resolveServer } from './resolve-options.js';
+import type { ServerOptions } from './types.js';
+
+/** Far beyond any real config (a few hundred bytes per model); bounds what a wrong path makes us read. */
+const maxConfigBytes = 1024 * 1024;
+
+/** The strict reader's value as plain JSON: objects as plain objects, integer literals as numbers. */
+function toPlain(value: JsonValue): unknown {
+  if (value instanceof Map) return Object.fromEntries([...value].map(([k, v]) => [k, toPlain(v)]));
+  if (Array.isArray(value)) return value.map(toPlain);
+  // Every integer option is far below 2^53; a larger literal stays out of range as a number.
+  return typeof value === 'bigint' ? Number(value) : value;
+}
+
+async function readBounded(path: string, label: string): Promise<Buffer> {
+  let file;
+  try {
+    file = await open(path, 'r');
+  } catch (error) {
+    throw new InvalidArgumentError(`Cannot read ${label}: ${(error as Error).message}`, { cause: error });
+  }
+  try {
+    const stats = await file.stat();
+    const size = stats.size;
+    if (!stats.isFile()) throw new InvalidArgumentError(`Cannot read ${label}: not a regular file`);
+    if (size > maxConfigBytes) throw new InvalidArgumentError(`${label} is ${size} bytes; a config file may have at most ${maxConfigBytes}`);
+    // Read one byte past the limit: a file that grows after stat is still caught.
+    const buffer = Buffer.alloc(maxConfigBytes + 1);
+    const { bytesRead } = await file.read(buffer, 0, buffer.length, 0);
+    if (bytesRead > maxConfigBytes) throw new InvalidArgumentError(`${label} is over ${maxConfigBytes} bytes, the most a config file may have`);
+    return buffer.subarray(0, bytesRead);
+  } finally {
+    await file.close();
+  }
+}
+
+/**
+ * Reads a config file: one JSON object with the fields of {@link ServerOptions} (camelCase, the same
+ * names as `createServer`'s options), `models` included; it is validated here as
+ * `resolveServerOptions` would, so the result can go straight to `createServer`. The file must end in
+ * `.json`, hold UTF-8 JSON (a leading byte-order mark is skipped) of at most 1 MiB, and repeat no key.
+ * In `resnet serve`, flags override the file's server fields, `--model` flags replace its models, and
+ * the model flags (`--device` … `--input-size`) fill fields its models leave unset.
+ *
+ * @example
+ * ```json
+ * {
+ *   "port": 8000,
+ *   "logLevel": "info",
+ *   "models": [
+ *     { "arch": "resnet50", "weights": "IMAGENET1K_V2", "device": "cuda", "dtype": "float16",
+ *       "maxBatchSize": 32, "preferredBatchSizes": [16, 32], "maxQueueDelayMicroseconds": 2000 },
+ *     { "arch": "resnet18", "name": "small", "version": "2", "weights": "/models/resnet18-finetuned.pth" }
+ *   ]
+ * }
+ * ```
+ * @throws InvalidArgumentError naming the file and the problem: unreadable, too large, not `.json`,
+ * not valid UTF-8 JSON, a duplicate key, or a field `resolveServerOptions` refuses.
+ */
+export async function readConfigFile(path: string): Promise<ServerOptions> {
+  if (typeof path !== 'string' || path === '') throw new InvalidArgumentError(`Expected a config file path but received ${JSON.stringify(path)}`);
+  const label = `config file ${JSON.stringify(path)}`;
+  if (extname(path).toLowerCase() !== '.json') throw new InvalidArgumentError(`${label}: expected a .json file`);
+  const bytes = await readBounded(path, label);
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes);
+  } catch (error) {
+    throw new InvalidArgumentError(`${label} is not valid UTF-8`, { cause: error });
+  }
+  let options: unknown;
+  try {
+    options = toPlain(parseStrictJson(text, label));
+    resolveServer(options, label);
+  } catch (error) {
+    if (!(error instanceof ResnetError)) throw error;
+    // The strict reader names the file already; field errors name only the field.
+    const message = error.message.startsWith(label) ? error.message : `${label}: ${error.message}`;
+    throw new InvalidArgumentError(message, { cause: error });
+  }
+  return options as ServerOptions;
+}

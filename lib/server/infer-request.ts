@@ -1,0 +1,214 @@
+/**
+ * Reading an inference request (protocol §6, §9, §10): the body split into JSON header and binary part,
+ * then every check against the model's signature, in Triton's words where Triton has words. Whatever
+ * the client got wrong is a `badRequest` (400) naming the field; nothing is allocated beyond what the
+ * validated shape needs, and the shape is bounded by the model before any data is read.
+ * @module
+ */
+import { classificationParameter, readParameters, type ParameterRule } from './request-parameters.js';
+import { badRequest } from './http-error.js';
+import { hasClassDimension } from './classification.js';
+import {
+  bytesFromBinary, bytesFromJson, describeValue, elementCount, flattenJsonData, float32FromBinary, float32FromJson, formatShape, isDimension,
+} from './tensor-data.js';
+import type { InputSignature, ModelSignature, OutputSignature, ParsedInferRequest, ParsedInput, RequestedOutput } from './types.js';
+
+/**
+ * Splits a request body. Without `Inference-Header-Content-Length` the whole body is the JSON header;
+ * with it (a decimal byte count no larger than the body), the JSON header is that prefix and the rest is
+ * the binary part. Malformed JSON or a bad header length is a 400.
+ */
+export function splitInferBody(body: Buffer, headerLength: string | undefined): { header: unknown; binary: Buffer } {
+  let jsonLength = body.length;
+  if (headerLength !== undefined) {
+    if (!/^[0-9]{1,16}$/.test(headerLength)) {
+      throw badRequest(`Inference-Header-Content-Length must be a decimal byte count, got ${describeValue(headerLength)}`);
+    }
+    jsonLength = Number(headerLength);
+    if (jsonLength > body.length) {
+      throw badRequest(`Inference-Header-Content-Length is ${jsonLength} but the body has only ${body.length} bytes`);
+    }
+  }
+  const json = body.subarray(0, jsonLength);
+  let header: unknown;
+  try {
+    header = JSON.parse(json.toString('utf8'));
+  } catch (error) {
+    const detail = error instanceof Error ? error.message : String(error);
+    throw badRequest(`malformed JSON in the inference request header (${jsonLength} bytes): ${detail}`);
+  }
+  return { header, binary: body.subarray(jsonLength) };
+}
+
+const requestFields = new Set(['id', 'parameters', 'inputs', 'outputs']);
+const inputFields = new Set(['name', 'shape', 'datatype', 'parameters', 'data']);
+const outputFields = new Set(['name', 'parameters']);
+
+const requestParameterRules: Record<string, ParameterRule> = {
+  binary_data_output: 'boolean',
+  timeout: 'non-negative integer',
+};
+const inputParameterRules: Record<string, ParameterRule> = { binary_data_size: 'non-negative integer' };
+const outputParameterRules: Record<string, ParameterRule> = { binary_data: 'boolean', classification: 'positive integer' };
+
+/**
+ * Validates a parsed JSON header and its binary part against `signature` and returns the request in
+ * typed form. Optional fields that are `null` count as absent (some JSON serialisers write them).
+ */
+export function parseInferRequest(header: unknown, binary: Buffer, signature: ModelSignature): ParsedInferRequest {
+  const request = asObject(header, 'the inference request');
+  checkFields(request, requestFields, 'the inference request');
+
+  const id = request.id ?? undefined;
+  if (id !== undefined && typeof id !== 'string') throw badRequest(`'id' of the inference request must be a string, got ${describeValue(id)}`);
+  const parameters = readParameters(request.parameters, requestParameterRules, 'the inference request');
+  const binaryByDefault = (parameters.binary_data_output as boolean | undefined) ?? false;
+  const timeoutMicroseconds = parameters.timeout as number | undefined;
+
+  const inputs = readInputs(request.inputs, binary, signature);
+  const batchSize = inputs[0]!.shape[0]!;
+  const outputs = readOutputs(request.outputs ?? undefined, binaryByDefault, signature);
+
+  const parsed: ParsedInferRequest = { batchSize, inputs, outputs };
+  if (id !== undefined) parsed.id = id;
+  if (timeoutMicroseconds !== undefined) parsed.timeoutMicroseconds = timeoutMicroseconds;
+  return parsed;
+}
+
+function readInputs(value: unknown, binary: Buffer, signature: ModelSignature): ParsedInput[] {
+  if (!Array.isArray(value)) throw badRequest(`'inputs' of the inference request must be an array, got ${describeValue(value)}`);
+  const parsed: ParsedInput[] = [];
+  let cursor = 0;
+  for (let i = 0; i < value.length; i++) {
+    const input = asObject(value[i], `inputs[${i}]`);
+    checkFields(input, inputFields, `inputs[${i}]`);
+    const name = input.name;
+    if (typeof name !== 'string') throw badRequest(`'name' of inputs[${i}] must be a string, got ${describeValue(name)}`);
+    const declared = signature.inputs.find((candidate) => candidate.name === name);
+    if (declared === undefined) throw badRequest(`unexpected inference input '${name}' for model '${signature.name}'`);
+    if (parsed.some((earlier) => earlier.name === name)) throw badRequest(`input '${name}' appears more than once in the inference request`);
+
+    const datatype = readDatatype(input.datatype, declared, signature);
+    const shape = readShape(input.shape, datatype, declared, signature);
+    const what = `input '${name}'`;
+    const inputParameters = readParameters(input.parameters, inputParameterRules, what);
+    const binarySize = inputParameters.binary_data_size as number | undefined;
+    const data = input.data ?? undefined;
+    const count = elementCount(shape);
+
+    if (data !== undefined && binarySize !== undefined) throw badRequest(`${what} has both 'data' and a binary_data_size parameter; send one`);
+    if (data !== undefined) {
+      const elements = flattenJsonData(data, shape, what);
+      parsed.push(datatype === 'FP32'
+        ? { name, datatype, shape, values: float32FromJson(elements, what) }
+        : { name, datatype, shape, elements: bytesFromJson(elements, what) });
+      continue;
+    }
+    if (binarySize === undefined) throw badRequest(`${what} has neither 'data' nor a binary_data_size parameter`);
+    if (binarySize > binary.length - cursor) {
+      const carried = binary.length === 0 ? 'the request has no binary part (is Inference-Header-Content-Length missing?)' : `only ${binary.length - cursor} bytes of the binary part remain`;
+      throw badRequest(`binary data of ${what} is truncated: binary_data_size is ${binarySize} but ${carried}`);
+    }
+    const chunk = binary.subarray(cursor, cursor + binarySize);
+    cursor += binarySize;
+    parsed.push(datatype === 'FP32'
+      ? { name, datatype, shape, values: float32FromBinary(chunk, count, what) }
+      : { name, datatype, shape, elements: bytesFromBinary(chunk, count, what) });
+  }
+
+  const missing = signature.inputs.filter((declared) => !parsed.some((input) => input.name === declared.name));
+  if (missing.length > 0) {
+    throw badRequest(`missing input${missing.length > 1 ? 's' : ''} ${missing.map((input) => `'${input.name}'`).join(', ')} for model '${signature.name}'`);
+  }
+  if (cursor !== binary.length) {
+    throw badRequest(`the binary part has ${binary.length} bytes but the inputs' binary_data_size parameters add up to ${cursor}`);
+  }
+  const batchSize = parsed[0]!.shape[0]!;
+  const disagreeing = parsed.find((input) => input.shape[0] !== batchSize);
+  if (disagreeing !== undefined) {
+    throw badRequest(`inputs disagree on the batch size: '${parsed[0]!.name}' has ${batchSize}, '${disagreeing.name}' has ${disagreeing.shape[0]}`);
+  }
+  return parsed;
+}
+
+function readDatatype(value: unknown, declared: InputSignature, signature: ModelSignature): 'FP32' | 'BYTES' {
+  const accepted = declared.accepts.find((datatype) => datatype === value);
+  if (accepted === undefined) {
+    const expects = declared.accepts.map((datatype) => `'${datatype}'`).join(' or ');
+    const got = typeof value === 'string' ? `'${value.slice(0, 24)}'` : describeValue(value);
+    throw badRequest(`inference input '${declared.name}' data-type is ${got}, but model '${signature.name}' expects ${expects}`);
+  }
+  if (accepted !== 'FP32' && accepted !== 'BYTES') {
+    throw new Error(`model '${signature.name}' declares that input '${declared.name}' accepts ${accepted}, which the protocol layer cannot read`);
+  }
+  return accepted;
+}
+
+/**
+ * The shape, checked against the model: FP32 is `[batch, ...sampleShape]`, BYTES (encoded images, one
+ * per sample) `[batch]` or `[batch, 1]`; `batch` within 1..maxBatchSize. This bounds the element count
+ * by the model before any data is looked at.
+ */
+function readShape(value: unknown, datatype: 'FP32' | 'BYTES', declared: InputSignature, signature: ModelSignature): number[] {
+  const what = `input '${declared.name}'`;
+  if (!Array.isArray(value) || !value.every(isDimension)) {
+    const got = Array.isArray(value) ? formatShape(value) : describeValue(value);
+    throw badRequest(`'shape' of ${what} must be an array of non-negative integers, got ${got}`);
+  }
+  const shape = value as number[];
+  const fits = datatype === 'FP32'
+    ? shape.length === declared.sampleShape.length + 1 && declared.sampleShape.every((dim, i) => shape[i + 1] === dim)
+    : shape.length === 1 || (shape.length === 2 && shape[1] === 1);
+  if (!fits) {
+    const expected = datatype === 'FP32' ? formatShape([-1, ...declared.sampleShape]) : '[-1] or [-1,1] (one encoded image per sample)';
+    throw badRequest(`unexpected shape for input '${declared.name}' for model '${signature.name}'. Expected ${expected}, got ${formatShape(shape)}`);
+  }
+  const batch = shape[0]!;
+  if (batch < 1) throw badRequest(`inference request batch-size must be >= 1 for '${signature.name}', got ${formatShape(shape)} for ${what}`);
+  if (batch > signature.maxBatchSize) {
+    throw badRequest(`inference request batch-size must be <= ${signature.maxBatchSize} for '${signature.name}', got ${batch} for ${what}`);
+  }
+  return shape;
+}
+
+function readOutputs(value: unknown, binaryByDefault: boolean, signature: ModelSignature): RequestedOutput[] {
+  if (value === undefined || (Array.isArray(value) && value.length === 0)) {
+    // Triton's habit: no outputs listed means all of them, honouring binary_data_output.
+    return signature.outputs.map((output) => ({ name: output.name, binary: binaryByDefault, classification: 0 }));
+  }
+  if (!Array.isArray(value)) throw badRequest(`'outputs' of the inference request must be an array, got ${describeValue(value)}`);
+  const requested: RequestedOutput[] = [];
+  for (let i = 0; i < value.length; i++) {
+    const output = asObject(value[i], `outputs[${i}]`);
+    checkFields(output, outputFields, `outputs[${i}]`);
+    const name = output.name;
+    if (typeof name !== 'string') throw badRequest(`'name' of outputs[${i}] must be a string, got ${describeValue(name)}`);
+    const declared = signature.outputs.find((candidate) => candidate.name === name);
+    if (declared === undefined) throw badRequest(`unexpected inference output '${name}' for model '${signature.name}'`);
+    if (requested.some((earlier) => earlier.name === name)) throw badRequest(`output '${name}' is requested more than once`);
+    const parameters = readParameters(output.parameters, outputParameterRules, `output '${name}'`);
+    const classification = parameters.classification as number | undefined;
+    if (classification !== undefined) checkClassification(classification, declared, signature);
+    requested.push({ name, binary: (parameters.binary_data as boolean | undefined) ?? binaryByDefault, classification: classification ?? 0 });
+  }
+  return requested;
+}
+
+function checkClassification(topN: number, declared: OutputSignature, signature: ModelSignature): void {
+  if (!hasClassDimension(declared)) {
+    const classifiable = signature.outputs.filter(hasClassDimension).map((output) => `'${output.name}'`).join(', ') || 'none';
+    throw badRequest(`output '${declared.name}' of model '${signature.name}' has no class dimension to classify (classification applies to ${classifiable})`);
+  }
+  classificationParameter(topN, declared.sampleShape[0]!, `output '${declared.name}'`);
+}
+
+function asObject(value: unknown, what: string): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw badRequest(`${what} must be a JSON object, got ${describeValue(value)}`);
+  return value as Record<string, unknown>;
+}
+
+function checkFields(object: Record<string, unknown>, allowed: ReadonlySet<string>, what: string): void {
+  for (const key of Object.keys(object)) {
+    if (!allowed.has(key)) throw badRequest(`unexpected field ${describeValue(key)} in ${what} (known: ${[...allowed].join(', ')})`);
+  }
+}

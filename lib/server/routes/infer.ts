@@ -1,0 +1,89 @@
+/**
+ * Inference: `POST /v2/models/:m[/versions/:v]/infer`. Model and version → readiness → split and parse
+ * the body → decode images (BYTES inputs) → the model's batcher → encode. Each outcome is counted in
+ * the metrics; a client that disconnects while its request is queued takes it out of the queue.
+ * @module
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { HttpError, unavailable, type FailureReason } from '../http-error.js';
+import { splitInferBody, parseInferRequest } from '../infer-request.js';
+import { encodeInferResponse } from '../infer-response.js';
+import type { LoadedSlot } from '../registry.js';
+import type { ModelParams, ServerContext } from '../server-context.js';
+import type { ComputedOutput, ParsedInferRequest } from '../types.js';
+import { modelUrls, route } from './route.js';
+
+/** Microseconds since `start` (a `process.hrtime.bigint()` reading). */
+function microsecondsSince(start: bigint): number {
+  return Number(process.hrtime.bigint() - start) / 1000;
+}
+
+/** The model's input for a parsed request: FP32 values as sent, or BYTES images decoded and preprocessed. */
+async function modelInput(slot: LoadedSlot, request: ParsedInferRequest): Promise<Float32Array> {
+  const name = slot.loaded.model.signature.inputs[0]!.name;
+  // parseInferRequest has checked that every input of the signature is present.
+  const input = request.inputs.find((i) => i.name === name)!;
+  return input.datatype === 'FP32' ? input.values : slot.loaded.model.decodeImages(input.elements);
+}
+
+/**
+ * A signal that aborts when the client goes away before its response is written (the raw response
+ * closes unfinished).
+ */
+function clientGoneSignal(reply: FastifyReply): AbortSignal {
+  const controller = new AbortController();
+  const response = reply.raw;
+  if (response.destroyed && !response.writableFinished) controller.abort();
+  else response.once('close', () => { if (!response.writableFinished) controller.abort(); });
+  return controller.signal;
+}
+
+/** Registers the infer routes. */
+export function inferRoutes(app: FastifyInstance, context: ServerContext): void {
+  const { registry, metrics, state, admitted } = context;
+  for (const url of modelUrls('/infer')) {
+    route(app, 'POST', url, async (request, reply) => {
+      const params = (request as FastifyRequest<{ Params: ModelParams }>).params;
+      const { name, version } = registry.find(params.model, params.version).options;
+      let reason: FailureReason = 'OTHER';
+      try {
+        if (state.closing && !admitted.has(request.raw)) throw unavailable('server is shutting down');
+        const slot = registry.findLoaded(name, version);
+        const { signature } = slot.loaded.model;
+
+        const inputStart = process.hrtime.bigint();
+        const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+        const { header, binary } = splitInferBody(body, request.headers['inference-header-content-length'] as string | undefined);
+        const parsed = parseInferRequest(header, binary, signature);
+        const input = await modelInput(slot, parsed);
+        const computeInputMicroseconds = microsecondsSince(inputStart);
+
+        reason = 'BACKEND';
+        const scheduled = await slot.loaded.batcher.submit(input, parsed.batchSize, {
+          signal: clientGoneSignal(reply),
+          ...(parsed.timeoutMicroseconds === undefined ? {} : { timeoutMicroseconds: parsed.timeoutMicroseconds }),
+        });
+        reason = 'OTHER';
+
+        const outputStart = process.hrtime.bigint();
+        const outputs: ComputedOutput[] = signature.outputs.map((o, i) => ({ name: o.name, values: scheduled.output[i]! }));
+        const encoded = encodeInferResponse(signature, parsed, outputs);
+        const computeOutputMicroseconds = microsecondsSince(outputStart);
+
+        metrics.requestSucceeded(name, version, {
+          requestMicroseconds: reply.elapsedTime * 1000,
+          queueMicroseconds: scheduled.queueMicroseconds,
+          computeInputMicroseconds,
+          computeInferMicroseconds: scheduled.computeMicroseconds,
+          computeOutputMicroseconds,
+          inferenceCount: parsed.batchSize,
+        });
+        reply.code(200).headers({ 'content-type': 'application/json', ...encoded.headers });
+        return reply.send(encoded.body);
+      } catch (error) {
+        metrics.requestFailed(name, version, error instanceof HttpError ? error.reason : reason, reply.elapsedTime * 1000);
+        throw error;
+      }
+    });
+  }
+}
