@@ -71,7 +71,7 @@ describe('serveOptions: flags over the config file', () => {
     expect(serveOptions(config, {}, { RESNET_SERVE_AUTH_TOKEN: 'env' }).authToken).toBe('env');
     expect(serveOptions(config, {}, { RESNET_SERVE_AUTH_TOKEN: '' }).authToken).toBe('from-file');
     expect(() => serveOptions(config, {}, { RESNET_SERVE_AUTH_TOKEN: 'two words' })).toThrow(
-      'Expected a token of 1 to 4096 visible ASCII characters for RESNET_SERVE_AUTH_TOKEN but received "two words"',
+      'Expected a token of 1 to 4096 visible ASCII characters (no spaces or newlines) for RESNET_SERVE_AUTH_TOKEN but received a string of 9 characters (not shown)',
     );
   });
 

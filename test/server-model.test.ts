@@ -14,6 +14,7 @@ import {
   DisposedError, IMAGENET_CATEGORIES, InvalidArgumentError, Tensor, cifar10Classes, manualSeed, preprocess, readImage,
   resnet18, resnet20, saveSafetensors, type Module,
 } from '../lib/index.js';
+import { maxRequestImagePixels } from '../lib/server/images.js';
 import { HttpError } from '../lib/server/http-error.js';
 import { proportionalResize, type ModelLogger } from '../lib/server/model-source.js';
 import { ServedModel, chunkSizes, compiledBatchSizesFor } from '../lib/server/served-model.js';
@@ -180,6 +181,13 @@ describe('resnet20 (CIFAR-10), random weights', () => {
       expect((error as HttpError).status).toBe(400);
       expect((error as HttpError).message).toMatch(new RegExp(`^input 'input' element ${index} is not a decodable image: `));
     }
+    // A few kilobytes of PNG that would decode to 72 MB of pixels: refused from its header.
+    const bomb = await sharp({ create: { width: 4900, height: 4900, channels: 3, background: { r: 9, g: 9, b: 9 } } }).png().toBuffer();
+    expect(bomb.length).toBeLessThan(200_000);
+    const error = await served.decodeImages([png, bomb]).catch((e: unknown) => e);
+    expect((error as HttpError).status).toBe(400);
+    expect((error as HttpError).message).toMatch(
+      new RegExp(`^input 'input' element 1 is not a decodable image: .*4900x4900 is 24010000 pixels, more than the limit of ${maxRequestImagePixels} `));
   });
 });
 

@@ -132,6 +132,9 @@ describe('resolveServerOptions', () => {
     for (const host of ['', 'a b', 'http://x', 'x'.repeat(254)]) expect(() => resolveWith({}, { host }), host).toThrow(InvalidArgumentError);
     for (const host of ['::', '::1', 'localhost', 'fe80::1%eth0']) expect(resolveWith({}, { host }).host).toBe(host);
     for (const authToken of ['', 'a b', 'tok\n', 'é']) expect(() => resolveWith({}, { authToken }), authToken).toThrow(InvalidArgumentError);
+    // A bad token is never echoed: it may be a real secret with a stray newline.
+    expect(() => resolveWith({}, { authToken: 's3cret-value\n' })).toThrow(
+      'Expected a token of 1 to 4096 visible ASCII characters (no spaces or newlines) for authToken but received a string of 13 characters (not shown)');
     expect(resolveWith({}, { authToken: null }).authToken).toBeNull();
     expect(refused(() => resolveWith({}, { logLevel: 'verbose' }))).toBe(
       "Expected 'fatal', 'error', 'warn', 'info', 'debug', 'trace' or 'silent' for logLevel but received \"verbose\"",
@@ -251,5 +254,17 @@ describe('readConfigFile', () => {
     // Integer literals beyond 2^53 stay out of range rather than rounding into it.
     const big = file('big.json', '{"models": [{"arch": "resnet20"}], "port": 18446744073709551616}');
     expect(await refusedAsync(() => readConfigFile(big))).toMatch(/for port but received 18446744073709552000$/);
+  });
+
+  it('leaves to the flags what they may still complete: the models, and a model\'s device', async () => {
+    // Server settings only: `--model` brings the models.
+    expect(await readConfigFile(file('no-models.json', JSON.stringify({ port: 9000, logLevel: 'warn' })))).toEqual({ port: 9000, logLevel: 'warn' });
+    // float16 with no device: `--device cuda` may still come; resolving the merged options decides.
+    const half = { models: [{ arch: 'resnet50', dtype: 'float16' }] };
+    expect(await readConfigFile(file('half.json', JSON.stringify(half)))).toEqual(half);
+    expect(() => resolveServerOptions(half)).toThrow("Expected 'float32' on device 'cpu'");
+    expect(resolveServerOptions({ models: [{ ...half.models[0], device: 'cuda' }] }).models[0]).toMatchObject({ device: 'cuda', dtype: 'float16' });
+    // A models field that is not a list is refused all the same.
+    expect(await refusedAsync(() => readConfigFile(file('empty.json', JSON.stringify({ models: 3 }))))).toMatch(/an array of at least one model/);
   });
 });

@@ -303,8 +303,11 @@ describe('parseInferRequest: 400 for every malformed request', () => {
   });
 
   it('unknown parameters, named, and known ones of the wrong type', () => {
-    expect400(() => parse({ parameters: { priority: 1 }, inputs: [fp32Input(1)] }),
-      'unsupported parameter "priority" in the inference request (supported here: binary_data_output, timeout)');
+    expect400(() => parse({ parameters: { sequence_id: 1 }, inputs: [fp32Input(1)] }),
+      'unsupported parameter "sequence_id" in the inference request (supported here: binary_data_output, timeout, priority)');
+    // schedule_policy's priority is accepted (one level: no effect), and checked.
+    expect(parse({ parameters: { priority: 2 }, inputs: [fp32Input(1)] }).batchSize).toBe(1);
+    expect400(() => parse({ parameters: { priority: -1 }, inputs: [fp32Input(1)] }), 'priority');
     expect400(() => parse({ inputs: [fp32Input(1, { parameters: { content_type: 'np' } })] }), `unsupported parameter "content_type" in input 'input'`);
     expect400(() => parse({ inputs: [fp32Input(1)], outputs: [{ name: 'output', parameters: { top_k: 3 } }] }), `unsupported parameter "top_k" in output 'output'`);
     // Names that are properties of every object are still unknown parameters.

@@ -21,6 +21,9 @@ import { statsRoutes } from './routes/stats.js';
 
 const require = createRequire(import.meta.url);
 
+/** How long a request may take to arrive (headers and body): a 32 MiB JSON body at 1 MB/s fits. */
+const requestTimeoutMs = 60_000;
+
 /** The status and body of an error that reached fastify's error handler. */
 function errorResponse(error: FastifyError | HttpError | Error): { status: number; message: string; headers: Record<string, string> } {
   if (error instanceof HttpError) return { status: error.status, message: error.message, headers: { ...error.headers } };
@@ -37,6 +40,11 @@ export function buildApp(context: ServerContext, inFlight: InFlight): FastifyIns
   const app = fastify({
     logger: { level: options.logLevel },
     bodyLimit: options.maxBodyBytes,
+    // A request must arrive whole within this: without it (fastify's default is none) a client that
+    // sends headers and then trickles holds its connection and buffered bytes for ever.
+    requestTimeout: requestTimeoutMs,
+    // Model names may be 128 characters (resolve-options.ts); fastify's default route parameter is 100.
+    routerOptions: { maxParamLength: 128 },
     // fastify's request logs are two lines per inference at `info`; the hooks below log them at debug.
     logController: new fastify.LogController({ disableRequestLogging: true }),
     // fastify's own 503 while closing has a body other than {"error"}; the routes answer it themselves.

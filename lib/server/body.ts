@@ -1,6 +1,6 @@
 /**
  * Reading a request body into one buffer. fastify's own `parseAs: 'buffer'` collects the chunks and
- * concatenates them; this reader allocates once from `Content-Length` and places the body so that the
+ * concatenates them; this reader does the same into a pooled buffer, and places the body so that the
  * binary part of a binary-tensor request (after `Inference-Header-Content-Length` bytes of JSON) starts
  * on a 4-byte boundary. FP32 tensors are then read in place as a `Float32Array` view rather than copied
  * (a 600 KB copy per image, and the garbage it makes, are a measurable share of a CPU server's time).
@@ -74,8 +74,8 @@ export class BodyPool {
 /**
  * Reads `request`'s body (at most `maxBytes`) and calls `done` once: with the body, or with a 413 (a
  * declared or actual length over the limit, refused before reading when declared), or a 400 (a body
- * shorter than its `Content-Length`, or the client gone mid-body). With a `pool`, a body whose length is
- * declared is read into a buffer of the pool, lent to `request` until `pool.release(request)`.
+ * shorter than its `Content-Length`, or the client gone mid-body). With a `pool`, the body is read into a
+ * buffer of the pool, lent to `request` until `pool.release(request)`.
  */
 export function readBody(
   request: IncomingMessage, maxBytes: number, done: (error: Error | null, body?: Buffer) => void, pool?: BodyPool,
@@ -95,8 +95,9 @@ export function readBody(
   const headerLength = declaredLength(request.headers['inference-header-content-length']);
   // Padding in front of the body that puts its binary part on a 4-byte boundary.
   const pad = headerLength === null ? 0 : (4 - (headerLength % 4)) % 4;
-  const whole = contentLength === null ? null
-    : pool === undefined ? Buffer.allocUnsafe(pad + contentLength) : pool.acquire(request, pad + contentLength);
+  // The chunks are kept as they arrive and copied into one buffer at the end, not into one allocated
+  // from Content-Length up front: memory then follows the bytes a client really sent, so clients that
+  // declare large bodies and send nothing hold nothing.
   const chunks: Buffer[] = [];
   let received = 0;
   request.on('data', (chunk: Buffer) => {
@@ -107,8 +108,7 @@ export function readBody(
         : badRequest(`the request body is longer than its Content-Length of ${contentLength} bytes`));
       return;
     }
-    if (whole === null) chunks.push(chunk);
-    else chunk.copy(whole, pad + received);
+    chunks.push(chunk);
     received += chunk.length;
   });
   request.on('end', () => {
@@ -116,7 +116,10 @@ export function readBody(
       finish(badRequest(`the request body ended after ${received} of its ${contentLength} bytes (Content-Length)`));
       return;
     }
-    finish(null, whole === null ? Buffer.concat(chunks, received) : whole.subarray(pad, pad + received));
+    const whole = pool === undefined ? Buffer.allocUnsafe(pad + received) : pool.acquire(request, pad + received);
+    let offset = pad;
+    for (const chunk of chunks) offset += chunk.copy(whole, offset);
+    finish(null, whole.subarray(pad, pad + received));
   });
   request.on('aborted', () => finish(badRequest('the client closed the connection before sending the whole body')));
   request.on('error', (error) => finish(badRequest(`reading the request body failed: ${error.message}`)));

@@ -79,7 +79,8 @@ export async function readConfigFile(path: string): Promise<ServerOptions> {
   let options: unknown;
   try {
     options = toPlain(parseStrictJson(text, label));
-    resolveServer(options, label);
+    // Partial: `models` may come from --model, and a model's device from --device.
+    resolveServer(options, label, true);
   } catch (error) {
     if (!(error instanceof ResnetError)) throw error;
     // The strict reader names the file already; field errors name only the field.

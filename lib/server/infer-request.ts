@@ -47,6 +47,9 @@ const outputFields = new Set(['name', 'parameters']);
 const requestParameterRules: Record<string, ParameterRule> = {
   binary_data_output: 'boolean',
   timeout: 'non-negative integer',
+  // Triton's schedule_policy extension, which server metadata lists, has both. With one priority level
+  // every request is served in arrival order; the parameter is checked and then has no effect.
+  priority: 'non-negative integer',
 };
 const inputParameterRules: Record<string, ParameterRule> = { binary_data_size: 'non-negative integer' };
 const outputParameterRules: Record<string, ParameterRule> = { binary_data: 'boolean', classification: 'positive integer' };

@@ -5,7 +5,7 @@
  * @module
  * @internal
  */
-import { invalidArgument } from '../errors.js';
+import { InvalidArgumentError, invalidArgument } from '../errors.js';
 
 /** Validates one value; `name` says where it came from in the error message. */
 export interface Check<T> {
@@ -33,6 +33,21 @@ export function integerIn(min: number, max: number, what = `an integer from ${mi
 /** A string the pattern matches in full, no longer than `maxLength`. */
 export function stringMatching(pattern: RegExp, maxLength: number, what: string): Check<string> {
   return check(what, (v): v is string => typeof v === 'string' && v.length <= maxLength && pattern.test(v));
+}
+
+/**
+ * A secret matching `pattern`: refused without echoing it (a token read from a Kubernetes Secret with a
+ * trailing newline must not end up in the logs), naming only its type and length.
+ */
+export function secretMatching(pattern: RegExp, maxLength: number, what: string): Check<string> {
+  return Object.assign(
+    (value: unknown, name: string): string => {
+      if (typeof value === 'string' && value.length <= maxLength && pattern.test(value)) return value;
+      const shown = typeof value === 'string' ? `a string of ${value.length} characters (not shown)` : `a ${value === null ? 'null' : typeof value}`;
+      throw new InvalidArgumentError(`Expected ${what} for ${name} but received ${shown}`);
+    },
+    { what },
+  );
 }
 
 /** One of the listed strings. */

@@ -12,7 +12,7 @@ import { listCifarModels } from '../models/cifar.js';
 import { listModels } from '../models/registry.js';
 import { getModelWeights } from '../models/weights.js';
 import { checkComputeDType, parseDevice, type ComputeDType, type DeviceSpec } from '../runtime/device.js';
-import { booleanCheck, integerIn, oneOf, plainObject, stringMatching, type Check } from './option-checks.js';
+import { booleanCheck, integerIn, oneOf, plainObject, secretMatching, stringMatching, type Check } from './option-checks.js';
 import { isWeightsFile, weightsFileExtensions } from './weights-file.js';
 import {
   serverDefaults, type LogLevel, type ModelOptions, type ResolvedBatchingOptions, type ResolvedModelOptions, type ResolvedServerOptions,
@@ -70,7 +70,7 @@ export const serverFieldChecks = Object.freeze({
   port: integerIn(0, 65535),
   maxBodyBytes: integerIn(1024, 2 * 1024 ** 3, 'a byte count from 1024 (1 KiB) to 2147483648 (2 GiB)'),
   // It travels in an `Authorization` header, so only characters a header value carries verbatim.
-  authToken: stringMatching(/^[\x21-\x7e]+$/, 4096, 'a token of 1 to 4096 visible ASCII characters'),
+  authToken: secretMatching(/^[\x21-\x7e]+$/, 4096, 'a token of 1 to 4096 visible ASCII characters (no spaces or newlines)'),
   shutdownTimeoutMs: integerIn(0, hourMilliseconds, `a whole number of milliseconds from 0 to ${hourMilliseconds} (an hour)`),
   logLevel: oneOf(logLevels),
   threads: Object.assign((value: unknown, name: string): number => {
@@ -135,14 +135,15 @@ function resolveBatching(record: Record<string, unknown>, at: string): ResolvedB
   };
 }
 
-function resolveModel(value: unknown, at: string): ResolvedModelOptions {
+function resolveModel(value: unknown, at: string, partial: boolean): ResolvedModelOptions {
   const record = plainObject(value, at, modelKeys);
   if (record.arch === undefined) throw invalidArgument(`an architecture (one of ${architectures().join(', ')})`, `${at}.arch`, undefined);
   const architecture = arch(record.arch, `${at}.arch`);
   const device = field(record, 'device', at, modelFieldChecks.device, 'cpu');
   const dtype = field(record, 'dtype', at, modelFieldChecks.dtype, 'float32');
   // resolvePlacement refuses this too, but only when the model loads; say it before anything starts.
-  if (device === 'cpu' && dtype !== 'float32') {
+  // Not for a config file on its own: the CLI's --device may still fill an unset device.
+  if (!partial && device === 'cpu' && dtype !== 'float32') {
     throw invalidArgument("'float32' on device 'cpu' (the CPU backend runs float32 only; use device 'cuda' or 'auto')", `${at}.dtype`, dtype);
   }
   return {
@@ -169,13 +170,19 @@ export function resolveServerOptions(options: unknown): ResolvedServerOptions {
   return resolveServer(options, 'server options');
 }
 
-/** {@link resolveServerOptions} with `where` naming the options object in messages. @internal */
-export function resolveServer(options: unknown, where: string): ResolvedServerOptions {
+/**
+ * {@link resolveServerOptions} with `where` naming the options object in messages. `partial` checks
+ * options that others will complete (a config file before the CLI's flags): `models` may be absent,
+ * and checks between fields that a flag could still change are left for the complete options.
+ * @internal
+ */
+export function resolveServer(options: unknown, where: string, partial = false): ResolvedServerOptions {
   const record = plainObject(options, where, serverKeys);
-  if (!Array.isArray(record.models) || record.models.length === 0) {
+  const given = partial && record.models === undefined ? [] : record.models;
+  if (!Array.isArray(given) || (given.length === 0 && !partial)) {
     throw invalidArgument('an array of at least one model ({ arch, … })', 'models', record.models);
   }
-  const models = record.models.map((model: unknown, i: number) => resolveModel(model, `models[${i}]`));
+  const models = given.map((model: unknown, i: number) => resolveModel(model, `models[${i}]`, partial));
   models.forEach((model, i) => {
     const first = models.findIndex((m) => m.name === model.name);
     if (first !== i) throw invalidArgument(`a name no other model has (models[${first}] is named so)`, `models[${i}].name`, model.name);

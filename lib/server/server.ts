@@ -139,6 +139,9 @@ class Server implements InferenceServer {
     // tearing an executable down under a running batch is never safe, even past the deadline.
     const disposed = Promise.all(loaded.map(({ batcher }) => batcher.drain())).then(() => {
       for (const { model } of loaded) model.dispose();
+    }).catch((error: unknown) => {
+      // Past the deadline nobody awaits this: a rejection must not take an embedding process down.
+      this.app.log.error({ err: error }, 'disposing the models failed');
     });
     if (!timedOut) timedOut = (await Promise.race([disposed, deadline.promise])) === 'timeout';
     deadline.cancel();

@@ -23,7 +23,13 @@ async function modelInput(slot: LoadedSlot, request: ParsedInferRequest): Promis
   const name = slot.loaded.model.signature.inputs[0]!.name;
   // parseInferRequest has checked that every input of the signature is present.
   const input = request.inputs.find((i) => i.name === name)!;
-  return input.datatype === 'FP32' ? input.values : slot.loaded.model.decodeImages(input.elements);
+  if (input.datatype === 'FP32') return input.values;
+  // Decoding is the costly part of an image request: a request the queue would refuse is refused first.
+  const { batcher, model } = slot.loaded;
+  if (batcher.pending >= model.batching.maxQueueSize) {
+    throw unavailable(`the model's queue is full (${model.batching.maxQueueSize} requests waiting); retry later`, 1);
+  }
+  return model.decodeImages(input.elements);
 }
 
 /**
