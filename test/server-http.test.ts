@@ -314,3 +314,36 @@ describe('over a socket', () => {
     }
   });
 });
+
+describe('versions', () => {
+  it('serves two versions of one name: the highest answers unversioned URLs, /versions/N the one named', async () => {
+    const { createServer } = await import('../lib/server/index.js');
+    const versioned = createServer({
+      logLevel: 'silent',
+      models: [
+        { arch: 'resnet20', name: 'cifar', version: '1', maxQueueDelayMicroseconds: 0 },
+        { arch: 'resnet32', name: 'cifar', version: '2', maxQueueDelayMicroseconds: 0 },
+      ],
+    });
+    try {
+      await versioned.start({ listen: false });
+      const metadata = await versioned.app.inject({ method: 'GET', url: '/v2/models/cifar' });
+      expect(metadata.json()).toMatchObject({ name: 'cifar', versions: ['2', '1'] });
+      const values = inputValues(1, 5);
+      const infer = async (url: string) => {
+        const res = await versioned.app.inject({ method: 'POST', url, payload: jsonInfer(values, 1), headers: { 'content-type': 'application/json' } });
+        expect(res.statusCode, url).toBe(200);
+        return res.json() as InferResponse;
+      };
+      const latest = await infer('/v2/models/cifar/infer');
+      const second = await infer('/v2/models/cifar/versions/2/infer');
+      const first = await infer('/v2/models/cifar/versions/1/infer');
+      expect([latest.model_version, second.model_version, first.model_version]).toEqual(['2', '2', '1']);
+      // Version 2 is the other network: same output for the unversioned URL, another for version 1.
+      expect(latest.outputs[0]!.data).toEqual(second.outputs[0]!.data);
+      expect(first.outputs[0]!.data).not.toEqual(second.outputs[0]!.data);
+    } finally {
+      await versioned.close();
+    }
+  });
+});

@@ -176,10 +176,12 @@ describe('resolveServerOptions', () => {
     expect(() => resolveWith({ arch: 'resnet18', weights: 3 })).toThrow(/for models\[0\]\.weights but received 3$/);
   });
 
-  it('refuses two models of the same name', () => {
+  it('refuses two models of the same name and version, and takes versions of one name', () => {
     expect(refused(() => resolveServerOptions({ models: [{ arch: 'resnet18' }, { arch: 'resnet20', name: 'x' }, { arch: 'resnet34', name: 'resnet18' }] }))).toBe(
-      'Expected a name no other model has (models[0] is named so) for models[2].name but received "resnet18"',
+      'Expected a name and version no other model has (models[0] is resnet18 version 1) for models[2].name but received "resnet18"',
     );
+    const versions = resolveServerOptions({ models: [{ arch: 'resnet18', name: 'm' }, { arch: 'resnet34', name: 'm', version: '2' }] }).models;
+    expect(versions.map((m) => [m.name, m.version, m.arch])).toEqual([['m', '1', 'resnet18'], ['m', '2', 'resnet34']]);
     expect(resolveServerOptions({ models: [{ arch: 'resnet18' }, { arch: 'resnet18', name: 'other' }] }).models.map((m) => m.name)).toEqual(['resnet18', 'other']);
   });
 

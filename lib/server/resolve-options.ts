@@ -162,7 +162,7 @@ function resolveModel(value: unknown, at: string, partial: boolean): ResolvedMod
 /**
  * Validates options and applies the defaults ({@link serverDefaults}). Every field is checked (type
  * and range), unknown keys at any level are refused by name with the valid ones listed, and model
- * names must be unique. Pure: it reads no file and loads no model (weights files are opened on load).
+ * name and version pairs must be unique. Pure: it reads no file and loads no model (weights files are opened on load).
  * @param options - a {@link ServerOptions}, typically from user code or a config file.
  * @throws InvalidArgumentError "Expected … for models[0].maxBatchSize but received …".
  */
@@ -183,9 +183,12 @@ export function resolveServer(options: unknown, where: string, partial = false):
     throw invalidArgument('an array of at least one model ({ arch, … })', 'models', record.models);
   }
   const models = given.map((model: unknown, i: number) => resolveModel(model, `models[${i}]`, partial));
+  // One name may be served in several versions (`/versions/N`; the highest answers unversioned URLs).
   models.forEach((model, i) => {
-    const first = models.findIndex((m) => m.name === model.name);
-    if (first !== i) throw invalidArgument(`a name no other model has (models[${first}] is named so)`, `models[${i}].name`, model.name);
+    const first = models.findIndex((m) => m.name === model.name && m.version === model.version);
+    if (first !== i) {
+      throw invalidArgument(`a name and version no other model has (models[${first}] is ${model.name} version ${model.version})`, `models[${i}].name`, model.name);
+    }
   });
   const top = <K extends keyof typeof serverFieldChecks, F>(key: K, fallback: F): ReturnType<(typeof serverFieldChecks)[K]> | F => {
     const value = record[key];
