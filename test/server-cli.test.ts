@@ -285,7 +285,7 @@ describe.runIf(built)('resnet serve', () => {
       "error: unknown option '--bogus'",
       `resnet: config file ${JSON.stringify(duplicate)} is not valid JSON: duplicate key "port" at position 12 [ERR_INVALID_ARGUMENT]`,
       'resnet: resnet serve needs a model: --model ARCH[=WEIGHTS] (repeatable), or a config file with "models" [ERR_INVALID_ARGUMENT]',
-      'resnet: Expected a name no other model has (models[0] is named so) for models[1].name but received "resnet20" [ERR_INVALID_ARGUMENT]',
+      'resnet: Expected a name and version no other model has (models[0] is resnet20 version 1) for models[1].name but received "resnet20" [ERR_INVALID_ARGUMENT]',
       "resnet: Expected 'float32' on device 'cpu'",
     ];
     results.forEach((result, i) => {

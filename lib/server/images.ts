@@ -1,40 +1,17 @@
 /**
  * Encoded images in a request (the BYTES form of the `input` tensor) → the model's float input: each
- * element decoded (in parallel, off the JS thread) and preprocessed with the weights' transforms, exactly
- * as `preprocess(readImage(bytes), transforms)` would.
+ * element decoded and preprocessed with the weights' transforms, exactly as
+ * `preprocess(readImage(bytes), transforms)` would, on the process's image workers (off the event loop;
+ * on the calling thread only where no worker can start, as when running from TypeScript sources).
  * @module
  */
-import { InvalidFileError } from '../errors.js';
-import { readImage } from '../vision/image.js';
-import { preprocess } from '../vision/transforms.js';
-import type { Tensor } from '../tensor.js';
 import { badRequest } from './http-error.js';
+import { decodeAndPreprocess } from './image-decode.js';
+import { sharedImageWorkers } from './image-workers.js';
 import type { ImageTransforms } from './model-source.js';
 import { tensorNames } from './types.js';
 
-/**
- * Largest image a request may carry, width × height: 24 MP (a 6000 × 4000 camera photo). The decoder's
- * own default (Pillow's 89 MP) would let a few hundred kilobytes of PNG become 270 MB of pixels, and the
- * resize runs on the event loop.
- */
-export const maxRequestImagePixels = 24_000_000;
-
-/** Images decoding at once, across every request and model: libuv's default thread-pool size. */
-const concurrentDecodes = 4;
-let decoding = 0;
-const waiting: (() => void)[] = [];
-
-/** Runs `decode` when fewer than {@link concurrentDecodes} decodes run, so a burst of images queues here. */
-async function limited<T>(decode: () => Promise<T>): Promise<T> {
-  if (decoding >= concurrentDecodes) await new Promise<void>((resolve) => waiting.push(resolve));
-  decoding++;
-  try {
-    return await decode();
-  } finally {
-    decoding--;
-    waiting.shift()?.();
-  }
-}
+export { maxRequestImagePixels } from './image-decode.js';
 
 /**
  * Decodes and preprocesses one image per element into `N × 3 × cropSize × cropSize` float32 values (NCHW).
@@ -48,18 +25,8 @@ export async function decodeImages(
   inputName: string = tensorNames.input,
 ): Promise<Float32Array> {
   if (images.length === 0) throw badRequest(`input '${inputName}' has no elements`);
-  const settled = await Promise.allSettled(images.map((bytes) => limited(() => readImage(bytes, { maxPixels: maxRequestImagePixels }))));
-  const pixels: Tensor<'uint8'>[] = [];
-  for (const [index, result] of settled.entries()) {
-    if (result.status === 'fulfilled') {
-      pixels.push(result.value);
-      continue;
-    }
-    const cause: unknown = result.reason;
-    // Anything else is a fault of ours, not of the client's bytes: let it become a 500.
-    if (!(cause instanceof InvalidFileError)) throw cause;
-    throw badRequest(`input '${inputName}' element ${index} is not a decodable image: ${cause.message}`);
-  }
-  const { resizeSize, cropSize, interpolation, mean, std } = transforms;
-  return preprocess(pixels, { resizeSize, cropSize, interpolation, mean, std }).data;
+  const workers = sharedImageWorkers();
+  const result = workers === null ? await decodeAndPreprocess(images, transforms) : await workers.run(images, transforms);
+  if (!result.ok) throw badRequest(`input '${inputName}' element ${result.element} is not a decodable image: ${result.message}`);
+  return result.data;
 }
