@@ -95,7 +95,8 @@ try {
 log('stopping the server (SIGTERM, graceful)');
 shutdown = await server.stop(40_000);
 
-const batch = Math.max(1, Math.round(measured.best.averageBatch));
+// No batch at all (every request failed) averages to NaN, which the table shows: compare with batch 1 then.
+const batch = Number.isFinite(measured.best.averageBatch) ? Math.max(1, Math.round(measured.best.averageBatch)) : 1;
 log(`engine: resnet bench --model ${arch} --batch ${batch} --threads ${threads}`);
 const engine = await engineThroughput({
   arch,
