@@ -27,7 +27,8 @@
 #   RESNET_CUDNN_PATH           passed on to our loader; when unset and our loader finds no cuDNN, the script
 #                               tries PyTorch's nvidia/cudnn/lib and says so
 # A node binary packed as .device/node.xz (scripts/gpu-check/pack-device.sh) is used when node is not on
-# PATH, and .device/lib (oneDNN) is put on LD_LIBRARY_PATH: see README.md, "GPU check".
+# PATH, .device/lib (oneDNN) is put on LD_LIBRARY_PATH, and .device/node_modules.tar.xz is unpacked when
+# there is no node_modules/: see README.md, "GPU check".
 set -u
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -182,6 +183,14 @@ if ! command -v node >/dev/null 2>&1 && [ -f "$ROOT/.device/node.xz" ]; then
   if xz -dc "$ROOT/.device/node.xz" >"$WORK/bin/node" && chmod +x "$WORK/bin/node"; then
     export PATH="$WORK/bin:$PATH"
     log "node: unpacked .device/node.xz"
+  fi
+fi
+# The runtime dependencies dist/ imports (sharp, protobufjs, fastify, …), where this checkout has none.
+if [ -f "$ROOT/.device/node_modules.tar.xz" ] && [ ! -d "$ROOT/node_modules/sharp" ]; then
+  if xz -dc "$ROOT/.device/node_modules.tar.xz" | tar -C "$ROOT" -xf -; then
+    log "node_modules: unpacked .device/node_modules.tar.xz"
+  else
+    log "node_modules: unpacking .device/node_modules.tar.xz failed"
   fi
 fi
 # Libraries the addon links that this machine may lack (oneDNN): for the Node parts only, so that

@@ -3,9 +3,11 @@
 #   .device/node.xz        this machine's node binary (it links only glibc and libstdc++)
 #   .device/lib/*.xz       the shared libraries our addon links that such a machine lacks: oneDNN, and the
 #                          OpenCL loader that Debian's oneDNN pulls in
-# gpu-check.sh unpacks them into its scratch folder and uses them for the Node parts only. Carry to that
-# machine: .device, dist, build/Release/resnet_cudnn.node, node_modules/protobufjs, node_modules/long
-# (dist/index.js imports protobufjs for the ONNX exporter; long is its one dependency).
+#   .device/node_modules.tar.xz   npm's production tree (what dist/ imports: sharp and its libvips,
+#                          protobufjs, cli-progress, fastify, prom-client, …; no dev dependencies)
+# gpu-check.sh unpacks them (node and the libraries into its scratch folder, for the Node parts only; the
+# modules into node_modules/ when it has none). Carry to that machine: .device, dist,
+# build/Release/resnet_cudnn.node.
 #
 #   npm run build && bash scripts/gpu-check/pack-device.sh
 set -euo pipefail
@@ -31,6 +33,12 @@ ldd "$ADDON" | awk '$2 == "=>" && $3 ~ /^\// { print $1, $3 }' | while read -r s
   esac
 done
 [ -n "$(ls .device/lib)" ] || echo "pack-device: warning: the addon links no libdnnl/libOpenCL here; nothing packed for .device/lib" >&2
-du -sh .device/node.xz .device/lib | sed 's/^/pack-device: /'
-total=$(du -cb .device dist "$ADDON" node_modules/protobufjs node_modules/long | tail -n 1 | cut -f1)
-echo "pack-device: to carry: $((total / 1024 / 1024)) MiB (.device, dist, $ADDON, node_modules/protobufjs, node_modules/long)"
+# The runtime dependencies, by their top-level folders (a scoped package is two levels deep).
+mapfile -t MODULES < <(npm ls --omit=dev --all --parseable 2>/dev/null | sed "s|^$ROOT/||" | grep '^node_modules/' \
+  | awk -F/ '{ print ($2 ~ /^@/) ? $1 "/" $2 "/" $3 : $1 "/" $2 }' | sort -u)
+[ ${#MODULES[@]} -gt 0 ] || { echo "pack-device: npm ls found no production modules: run npm ci first" >&2; exit 1; }
+echo "pack-device: ${#MODULES[@]} production packages → .device/node_modules.tar.xz"
+tar -C "$ROOT" -cf - "${MODULES[@]}" | xz -T0 -6 >.device/node_modules.tar.xz
+du -sh .device/node.xz .device/lib .device/node_modules.tar.xz | sed 's/^/pack-device: /'
+total=$(du -cb .device dist "$ADDON" | tail -n 1 | cut -f1)
+echo "pack-device: to carry: $((total / 1024 / 1024)) MiB (.device, dist, $ADDON)"
