@@ -6,7 +6,8 @@
 #                    GPU against our CPU backend
 #   torch_reference  torchvision models with random weights → safetensors + PyTorch's FP32 logits (background)
 #   parity           those models through our public API on the GPU in every precision vs PyTorch's logits
-#   bench            resnet50 at batch 1..256 in fp32/tf32/fp16/bf16, ours end to end
+#   bench            resnet50 at batch 1..256 in fp32/tf32/fp16/bf16, ours end to end; then `resnet serve`'s
+#                    server with resnet50 FP16 on the GPU: rows of concurrent clients, img/s per concurrency
 #   torch_bench      the same in PyTorch eager, torch.compile FP16 at batch 256 and 1, the FP16 matmul peak
 # then writes OUTDIR/summary.json and OUTDIR/summary.md and prints the summary table last.
 #
@@ -315,7 +316,7 @@ run_part parity 60 "${NODE[@]}" parity --work "$WORK" --budget @BUDGET@
 finish_background torch_compile_prewarm stop
 
 # ---- benchmarks --------------------------------------------------------------------------------------------
-run_part bench 110 "${NODE[@]}" bench --work "$WORK" --budget @BUDGET@
+run_part bench 155 "${NODE[@]}" bench --work "$WORK" --budget @BUDGET@
 run_part torch_bench 400 "$PY" "$GC/torch_bench.py" bench "$WORK/torch_bench.json" --budget @BUDGET@ \
   --prewarmed "$WORK/prewarm_default_b256.json,$WORK/prewarm_reduce-overhead_b1.json" \
   ${GPU_CHECK_DTYPES:+--dtypes "$GPU_CHECK_DTYPES"} ${GPU_CHECK_BATCHES:+--batches "$GPU_CHECK_BATCHES"}

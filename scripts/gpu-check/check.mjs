@@ -5,7 +5,7 @@
 //   node check.mjs env     --work DIR --label TEXT
 //   node check.mjs ops     --work DIR --budget SECONDS
 //   node check.mjs parity  --work DIR --budget SECONDS
-//   node check.mjs bench   --work DIR --budget SECONDS
+//   node check.mjs bench   --work DIR --budget SECONDS   (then the server on the GPU: serve.mjs)
 //   node check.mjs summary --work DIR --out OUTDIR      (exit 0: all checks passed; 10: a check failed)
 import { parseArgs } from 'node:util';
 import { Deadline, describeError } from './results.mjs';
@@ -60,8 +60,12 @@ switch (command) {
   }
   case 'bench': {
     const { runBench } = await import('./bench.mjs');
+    const { runServe } = await import('./serve.mjs');
     const { lib, subject } = await library();
-    await runBench(lib, subject, work, deadline);
+    // The last 45 s are the server's (serve.mjs): the engine's cells stop early enough to leave them.
+    const serveSeconds = 45;
+    await runBench(lib, subject, work, deadline.left() > 2 * serveSeconds ? new Deadline(deadline.left() - serveSeconds) : deadline);
+    await runServe(lib, subject, work, deadline);
     break;
   }
   case 'summary': {

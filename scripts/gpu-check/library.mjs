@@ -19,7 +19,7 @@ export async function loadLibrary() {
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     const hint = /Cannot find (package|module)/.test(message)
-      ? 'build it (npm run build) here, and on a machine without npm carry dist/ and the runtime packages it imports (node_modules/protobufjs, node_modules/long)'
+      ? 'build it (npm run build) here, and on a machine without npm pack the runtime packages with scripts/gpu-check/pack-device.sh and carry .device'
       : 'rebuild with npm run build';
     return { error: `cannot import ${entry}: ${message} (${hint})` };
   }
