@@ -2,12 +2,11 @@
  * The file-handling `resnet` commands (classify, convert, eval-cifar10) as a user runs them: the compiled
  * CLI in a child process (needs `npm run build:ts`; skipped with a message otherwise).
  */
-import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
+import { cli, cliBuilt, resnet } from './cli-runner.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   Generator, IMAGENET_CATEGORIES, getCifarModel, ResNet18_Weights, Tensor, getModel, loadSafetensors, loadStateDictFile, preprocess,
@@ -15,8 +14,7 @@ import {
 } from '../lib/index.js';
 import { randomizeBatchNorms } from './helpers.js';
 
-const cli = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
-const built = existsSync(cli);
+const built = cliBuilt;
 if (!built) console.warn(`test/cli-io.test.ts: skipped, ${cli} is missing (run npm run build:ts)`);
 const dogJpg = fileURLToPath(new URL('../../shared/data/images/dog.jpg', import.meta.url));
 const hasDog = existsSync(dogJpg);
@@ -26,18 +24,8 @@ const cifarData = fileURLToPath(new URL('../../shared/data/cifar10/test_first20_
 const hasCifar = existsSync(cifarCheckpoint) && existsSync(cifarData);
 if (!hasCifar) console.warn(`test/cli-io.test.ts: skipping eval-cifar10, ${cifarCheckpoint} or ${cifarData} is absent`);
 
-const run = promisify(execFile);
 const temp = mkdtempSync(join(tmpdir(), 'resnet-cli-io-'));
 
-async function resnet(...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [cli, ...args], { timeout: 240_000 });
-    return { stdout, stderr, code: 0 };
-  } catch (error) {
-    const e = error as { stdout: string; stderr: string; code: number };
-    return { stdout: e.stdout, stderr: e.stderr, code: e.code };
-  }
-}
 
 /** An error exits 1 with exactly one line on stderr, naming what went wrong. */
 function expectOneLineError(result: { stderr: string; code: number }, text: RegExp): void {

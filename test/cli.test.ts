@@ -2,30 +2,18 @@
  * The `resnet` command as a user runs it: the compiled CLI in a child process (needs `npm run build`,
  * which the README's set-up and CI do; skipped with a message otherwise).
  */
-import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, statSync } from 'node:fs';
+import { mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
+import { cli, cliBuilt, resnet } from './cli-runner.js';
 import { describe, expect, it } from 'vitest';
 import * as ort from 'onnxruntime-node';
 import { backendInfo } from '../lib/index.js';
 import { describeCuda } from '../lib/cli/info.js';
 
-const cli = new URL('../dist/cli/main.js', import.meta.url).pathname;
-const built = existsSync(cli);
+const built = cliBuilt;
 if (!built) console.warn(`test/cli.test.ts: skipped, ${cli} is missing (run npm run build)`);
-const run = promisify(execFile);
 
-async function resnet(...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [cli, ...args], { timeout: 240_000 });
-    return { stdout, stderr, code: 0 };
-  } catch (error) {
-    const e = error as { stdout: string; stderr: string; code: number };
-    return { stdout: e.stdout, stderr: e.stderr, code: e.code };
-  }
-}
 
 describe.runIf(built)('resnet CLI', () => {
   it('info --json reports the version and the oneDNN backend', async () => {

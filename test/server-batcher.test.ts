@@ -218,8 +218,17 @@ describe('DynamicBatcher', () => {
     const { execute, calls } = controlledExecute();
     const batcher = new DynamicBatcher(options({ maxQueueSize: 4, maxBatchSize: 2 }), execute);
     const results = Array.from({ length: 11 }, (_, i) => batcher.submit(i, 1));
-    // One executing, four queued, six refused.
+    // One executing, four queued, six refused; refuseIfFull (checked before costly work) says the same.
     expect(batcher.pending).toBe(4);
+    let early: unknown;
+    try {
+      batcher.refuseIfFull();
+    } catch (error) {
+      early = error;
+    }
+    expect(early).toBeInstanceOf(HttpError);
+    expect([(early as HttpError).status, (early as HttpError).headers['retry-after'], (early as HttpError).message])
+      .toEqual([503, '1', "the model's queue is full (4 requests waiting); retry later"]);
     const outcomes = results.map((p) => p.then(() => 'ok', (e: unknown) => e));
     for (let settled = 0; settled < calls.length; settled++) {
       calls[settled]!.done.resolve();
@@ -234,6 +243,7 @@ describe('DynamicBatcher', () => {
       expect(http.message).toMatch(/queue is full/);
     }
     expect(calls.map((c) => c.inputs)).toEqual([[0], [1, 2], [3, 4]]);
+    expect(() => batcher.refuseIfFull()).not.toThrow();
   });
 
   it('times out a request still queued at its deadline (503 REJECTED), never one already executing', async () => {

@@ -14,7 +14,7 @@ import {
   DisposedError, IMAGENET_CATEGORIES, InvalidArgumentError, Tensor, cifar10Classes, manualSeed, preprocess, readImage,
   resnet18, resnet20, saveSafetensors, type Module,
 } from '../lib/index.js';
-import { maxRequestImagePixels } from '../lib/server/images.js';
+import { maxRequestImagePixels } from '../lib/server/image-decode.js';
 import { HttpError } from '../lib/server/http-error.js';
 import { proportionalResize, type ModelLogger } from '../lib/server/model-source.js';
 import { ServedModel, chunkSizes, compiledBatchSizesFor } from '../lib/server/served-model.js';

@@ -157,6 +157,17 @@ export class DynamicBatcher<I, O> {
   }
 
   /**
+   * Throws the 503 (with `Retry-After`) that {@link submit} gives when the queue is full, so a caller can
+   * refuse a request before costly work on it (decoding its images) rather than after.
+   */
+  refuseIfFull(): void {
+    const { maxQueueSize } = this.#options;
+    if (maxQueueSize > 0 && this.#queue.length >= maxQueueSize) {
+      throw unavailable(`the model's queue is full (${maxQueueSize} requests waiting); retry later`, 1);
+    }
+  }
+
+  /**
    * Queues a request of `size` samples and resolves with its output once its batch has run.
    * Rejects with an {@link HttpError}: 400 when `size` exceeds `maxBatchSize`, 503 (REJECTED) when
    * closed, when the queue is full (with `Retry-After`) or on queue timeout, 499 (CANCELED) when
@@ -165,16 +176,14 @@ export class DynamicBatcher<I, O> {
   submit(input: I, size: number, options: SubmitOptions = {}): Promise<Scheduled<O>> {
     return new Promise<Scheduled<O>>((resolve, reject) => {
       checkInteger(size, 1, 'size');
-      const { maxBatchSize, maxQueueSize } = this.#options;
+      const { maxBatchSize } = this.#options;
       if (this.#closed) throw unavailable('the model is shutting down and takes no new requests');
       if (size > maxBatchSize) {
         throw badRequest(`the request carries ${size} samples but the model's max_batch_size is ${maxBatchSize}`);
       }
       const { signal } = options;
       if (signal?.aborted) throw canceled();
-      if (maxQueueSize > 0 && this.#queue.length >= maxQueueSize) {
-        throw unavailable(`the model's queue is full (${maxQueueSize} requests waiting); retry later`, 1);
-      }
+      this.refuseIfFull();
       const requested = options.timeoutMicroseconds ?? 0;
       if (!(requested >= 0 && Number.isFinite(requested))) throw invalidArgument('a number ≥ 0', 'timeoutMicroseconds', requested);
       const pending: Pending<I, O> = {

@@ -11,8 +11,6 @@ import { sharedImageWorkers } from './image-workers.js';
 import type { ImageTransforms } from './model-source.js';
 import { tensorNames } from './types.js';
 
-export { maxRequestImagePixels } from './image-decode.js';
-
 /**
  * Decodes and preprocesses one image per element into `N × 3 × cropSize × cropSize` float32 values (NCHW).
  * @param inputName the tensor the elements came from, named in errors.

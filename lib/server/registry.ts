@@ -66,8 +66,12 @@ export class ModelRegistry {
 
   /** {@link find}, then 503 unless the model has loaded. */
   findLoaded(name: string, version: string | undefined): LoadedSlot {
-    const slot = this.find(name, version);
-    if (slot.loaded === null) throw unavailable(`model '${name}' version '${slot.options.version}' is not ready (loading)`, 1);
+    return this.loaded(this.find(name, version));
+  }
+
+  /** `slot` once its model has loaded; 503 while it loads. */
+  loaded(slot: ModelSlot): LoadedSlot {
+    if (slot.loaded === null) throw unavailable(`model '${slot.options.name}' version '${slot.options.version}' is not ready (loading)`, 1);
     return slot as LoadedSlot;
   }
 }

@@ -25,11 +25,8 @@ async function modelInput(slot: LoadedSlot, request: ParsedInferRequest): Promis
   const input = request.inputs.find((i) => i.name === name)!;
   if (input.datatype === 'FP32') return input.values;
   // Decoding is the costly part of an image request: a request the queue would refuse is refused first.
-  const { batcher, model } = slot.loaded;
-  if (batcher.pending >= model.batching.maxQueueSize) {
-    throw unavailable(`the model's queue is full (${model.batching.maxQueueSize} requests waiting); retry later`, 1);
-  }
-  return model.decodeImages(input.elements);
+  slot.loaded.batcher.refuseIfFull();
+  return slot.loaded.model.decodeImages(input.elements);
 }
 
 /**
@@ -50,11 +47,12 @@ export function inferRoutes(app: FastifyInstance, context: ServerContext): void 
   for (const url of modelUrls('/infer')) {
     route(app, 'POST', url, async (request, reply) => {
       const params = (request as FastifyRequest<{ Params: ModelParams }>).params;
-      const { name, version } = registry.find(params.model, params.version).options;
+      const found = registry.find(params.model, params.version);
+      const { name, version } = found.options;
       let reason: FailureReason = 'OTHER';
       try {
         if (state.closing && !admitted.has(request.raw)) throw unavailable('server is shutting down');
-        const slot = registry.findLoaded(name, version);
+        const slot = registry.loaded(found);
         const { signature } = slot.loaded.model;
 
         const inputStart = process.hrtime.bigint();
