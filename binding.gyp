@@ -21,7 +21,7 @@
         "native/src/cpu/adaptive_pool.cc",
         "native/src/cpu/cpu_backend.cc",
         "native/src/cpu/cpu_executable.cc",
-        "native/src/cpu/lane.cc",
+        "native/src/cpu/compute_lanes.cc",
         "native/src/cpu/lowering.cc",
         "native/src/input_buffer.cc",
         "native/src/memory_plan.cc",

@@ -6,33 +6,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import type { Graph, GraphOp } from '../lib/compile/graph.js';
+import { convStack, wave } from './graph-builders.js';
+import type { Graph } from '../lib/compile/graph.js';
 import { compileGraph } from '../lib/runtime/engine.js';
 
 const addonPath = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'build', 'Release', 'resnet_cudnn.node');
-
-function wave(length: number, frequency: number): Float32Array {
-  return Float32Array.from({ length }, (_, i) => Math.sin(i * frequency));
-}
-
-/** A stem conv and `depth` 3x3 convs at `channels` channels, ending in a 7x7 adaptive pool. */
-function convStack(depth: number, channels: number, size: number): Graph {
-  const values: { shape: number[] }[] = [{ shape: [3, size, size] }];
-  const ops: GraphOp[] = [];
-  for (let i = 0; i < depth; i++) {
-    const inChannels = i === 0 ? 3 : channels;
-    values.push({ shape: [channels, size, size] });
-    ops.push({
-      op: 'conv', src: i, dst: i + 1, residual: -1, relu: true, outChannels: channels,
-      kernel: [3, 3], stride: [1, 1], padding: [1, 1], dilation: [1, 1], groups: 1,
-      weight: wave(channels * inChannels * 9, 0.37 + i).map((v) => v * Math.sqrt(2 / (inChannels * 9))),
-      bias: wave(channels, 0.11),
-    });
-  }
-  values.push({ shape: [channels, 7, 7] });
-  ops.push({ op: 'adaptive_avgpool', src: depth, dst: depth + 1 });
-  return { values, input: 0, outputs: [depth + 1], ops };
-}
 
 describe('event loop', () => {
   it('keeps firing timers on time while two large forwards run, and concurrent runs match sequential ones', async () => {

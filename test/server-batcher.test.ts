@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { requestsToDispatch } from '../lib/server/batch-policy.js';
-import { DynamicBatcher, type BatchEntry, type DynamicBatcherOptions } from '../lib/server/batcher.js';
+import { DynamicBatcher, type BatchDispatch, type BatchEntry, type DynamicBatcherOptions } from '../lib/server/batcher.js';
 import { HttpError } from '../lib/server/http-error.js';
 
 function options(overrides: Partial<DynamicBatcherOptions> = {}): DynamicBatcherOptions {
@@ -38,12 +38,12 @@ function deferred<T>(): Deferred<T> {
 
 /** An `execute` whose batches wait until the test settles them; outputs are `input * 10` per entry. */
 function controlledExecute() {
-  const calls: { inputs: number[]; batchSize: number; done: Deferred<void> }[] = [];
+  const calls: { inputs: number[]; batchSize: number; alone: boolean; done: Deferred<void> }[] = [];
   let concurrent = 0;
   let maxConcurrent = 0;
-  const execute = async (entries: readonly BatchEntry<number>[], batchSize: number): Promise<number[]> => {
+  const execute = async (entries: readonly BatchEntry<number>[], batchSize: number, dispatch: BatchDispatch): Promise<number[]> => {
     const done = deferred<void>();
-    calls.push({ inputs: entries.map((e) => e.input), batchSize, done });
+    calls.push({ inputs: entries.map((e) => e.input), batchSize, alone: dispatch.alone, done });
     concurrent++;
     maxConcurrent = Math.max(maxConcurrent, concurrent);
     try {
@@ -191,6 +191,31 @@ describe('DynamicBatcher', () => {
     void batcher.submit(3, 1);
     expect(batcher.pending).toBe(1);
     for (const call of calls) call.done.resolve();
+  });
+
+  it('tells execute whether its batch runs alone: nothing else executing or queued at dispatch', async () => {
+    const { execute, calls } = controlledExecute();
+    const batcher = new DynamicBatcher(options({ instanceCount: 2, maxBatchSize: 2 }), execute);
+    const first = batcher.submit(1, 1); // nothing else: alone
+    const second = batcher.submit(2, 1); // the first executing: not alone
+    const rest = [3, 4, 5].map((i) => batcher.submit(i, 1)); // queued: both instances busy
+    expect(calls.map((c) => [c.inputs, c.alone])).toEqual([[[1], true], [[2], false]]);
+    calls[0]!.done.resolve();
+    await first;
+    // [3, 4] forms with [2] still executing and [5] left queued.
+    expect(calls.map((c) => [c.inputs, c.alone])[2]).toEqual([[3, 4], false]);
+    calls[1]!.done.resolve();
+    calls[2]!.done.resolve();
+    await Promise.all([second, rest[0], rest[1]]);
+    // [5] formed when [2] finished, with [3, 4] still executing: not alone.
+    expect(calls.map((c) => [c.inputs, c.alone])[3]).toEqual([[5], false]);
+    calls[3]!.done.resolve();
+    await rest[2];
+    // Idle again: the next request runs alone.
+    const last = batcher.submit(6, 1);
+    expect(calls[4]!.alone).toBe(true);
+    calls[4]!.done.resolve();
+    await last;
   });
 
   it('never runs more than instanceCount batches at once', async () => {

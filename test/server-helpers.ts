@@ -66,9 +66,13 @@ export interface InferResponse {
   outputs: { name: string; datatype: string; shape: number[]; data?: (number | string)[]; parameters?: Record<string, unknown> }[];
 }
 
-/** What the unbatched engine computes for `values` (`n` samples): the reference of the server's answers. */
+/**
+ * What the unbatched engine computes for `values` (`n` samples): the reference of the server's answers.
+ * Run as the server runs a request sent on its own (alone: with every CPU thread), so the two agree to
+ * the bit; batches formed under load run on an instance's share of the threads, within float32 rounding.
+ */
 export async function reference(server: InferenceServer, values: Float32Array, n: number): Promise<{ output: Float32Array; features: Float32Array }> {
   const model = server.models.get('resnet20')!;
-  const [output, features] = await model.execute(values, n);
+  const [output, features] = await model.execute(values, n, { alone: true });
   return { output: output!, features: features! };
 }

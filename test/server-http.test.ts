@@ -3,6 +3,8 @@
  * in JSON and binary form with and without `/versions/N`, classification, images, metrics and statistics.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { getNumThreads } from '../lib/runtime/threads.js';
+import { defaultCpuInstanceCount } from '../lib/server/served-model.js';
 import sharp from 'sharp';
 import type { InferenceServer } from '../lib/server/index.js';
 import {
@@ -81,7 +83,7 @@ describe('metadata', () => {
         max_batch_size: 8,
         input: [{ name: 'input', data_type: 'TYPE_FP32', dims: [3, 32, 32] }],
         dynamic_batching: { max_queue_delay_microseconds: 0 },
-        instance_group: [{ count: 1, kind: 'KIND_CPU' }],
+        instance_group: [{ count: defaultCpuInstanceCount(getNumThreads()), kind: 'KIND_CPU' }],
       });
     }
   });

@@ -17,7 +17,10 @@ import {
 import { maxRequestImagePixels } from '../lib/server/image-decode.js';
 import { HttpError } from '../lib/server/http-error.js';
 import { proportionalResize, type ModelLogger } from '../lib/server/model-source.js';
-import { ServedModel, chunkSizes, compiledBatchSizesFor } from '../lib/server/served-model.js';
+import {
+  ServedModel, chunkSizes, compiledBatchSizesFor, cpuThreadsPerInstance, defaultCpuInstanceCount,
+} from '../lib/server/served-model.js';
+import { getNumThreads } from '../lib/runtime/threads.js';
 import type { ResolvedModelOptions } from '../lib/server/types.js';
 import { maxRelativeError, randomizeBatchNorms, uniform } from './helpers.js';
 
@@ -77,6 +80,23 @@ async function expectMatchesReference(served: ServedModel, reference: Module, cl
   }
 }
 
+describe('CPU instances', () => {
+  it('default to 2 when there are 2 or more compute threads, else 1', () => {
+    expect(defaultCpuInstanceCount(1)).toBe(1);
+    expect(defaultCpuInstanceCount(2)).toBe(2);
+    expect(defaultCpuInstanceCount(16)).toBe(2);
+  });
+
+  it('split the compute threads between them, at least 1 each', () => {
+    expect(cpuThreadsPerInstance(2, 2)).toBe(1);
+    expect(cpuThreadsPerInstance(16, 2)).toBe(8);
+    expect(cpuThreadsPerInstance(7, 2)).toBe(3);
+    expect(cpuThreadsPerInstance(2, 3)).toBe(1);
+    expect(cpuThreadsPerInstance(1, 1)).toBe(1);
+    expect(cpuThreadsPerInstance(4, 1)).toBe(4);
+  });
+});
+
 describe('batch sizes', () => {
   it('compiles 1, the powers of two below the maximum, the preferred sizes and the maximum', () => {
     expect(compiledBatchSizesFor(8, [])).toEqual([1, 2, 4, 8]);
@@ -125,7 +145,9 @@ describe('resnet20 (CIFAR-10), random weights', () => {
     });
     expect(served.device).toBe('cpu');
     expect(served.compiledBatchSizes).toEqual([1, 2, 4, 6, 8]);
-    expect(served.batching.instanceCount).toBe(1);
+    const threads = getNumThreads();
+    expect(served.batching.instanceCount).toBe(defaultCpuInstanceCount(threads));
+    expect(served.threadsPerInstance).toBe(cpuThreadsPerInstance(threads, defaultCpuInstanceCount(threads)));
     expect(served.batching.maxQueueSize).toBe(64);
   });
 
@@ -134,7 +156,10 @@ describe('resnet20 (CIFAR-10), random weights', () => {
     expect(log.warns[0]![1]).toMatch(/random initialisation.*meaningless/);
     expect(log.infos).toHaveLength(1);
     const [fields] = log.infos[0]!;
-    expect(fields).toMatchObject({ model: 'cifar', device: 'cpu', batchSizes: [1, 2, 4, 6, 8], weights: 'random' });
+    expect(fields).toMatchObject({
+      model: 'cifar', device: 'cpu', batchSizes: [1, 2, 4, 6, 8], weights: 'random',
+      threads: getNumThreads(), threadsPerInstance: served.threadsPerInstance,
+    });
     // resnet20's 0.27 M parameters, BatchNorm folded: at least the conv and linear weights in float32.
     expect((fields as { weightBytes: number }).weightBytes).toBeGreaterThanOrEqual(269_000 * 4 * 0.95);
     expect((fields as { loadMs: number }).loadMs).toBeGreaterThanOrEqual(0);
@@ -145,6 +170,19 @@ describe('resnet20 (CIFAR-10), random weights', () => {
     await expectMatchesReference(served, reference, 'linear', 100);
     // 1 + 1 + 2 (2+1) + 1 + 2 (4+1) + 1 + 2 (6+1) + 1
     expect(served.engineCalls).toBe(11);
+  });
+
+  it('runs a batch alone with every thread, with the same results as on its instance\'s share', async () => {
+    const sample = 3 * 32 * 32;
+    for (const n of [1, 5, 8]) {
+      const input = uniform(n * sample, 700 + n);
+      const before = served.engineCalls;
+      const [wideLogits, wideFeatures] = await served.execute(input, n, { alone: true });
+      const [logits, features] = await served.execute(input, n);
+      expect(served.engineCalls - before).toBe(2 * chunkSizes(n, served.compiledBatchSizes).length);
+      expect(maxRelativeError(wideLogits!, logits!), `logits, batch ${n}`).toBeLessThanOrEqual(1e-5);
+      expect(maxRelativeError(wideFeatures!, features!), `features, batch ${n}`).toBeLessThanOrEqual(1e-5);
+    }
   });
 
   it('runs concurrent batches independently', async () => {

@@ -87,7 +87,7 @@ export function serveFlags(command: Command): Command {
     .option('--max-queue-delay-us <n>', 'model default: how long a request may wait for others to join its batch (default 0)',
       integerFlag('--max-queue-delay-us', modelFieldChecks.maxQueueDelayMicroseconds))
     .option('--max-queue-size <n>', 'model default: requests that may wait; beyond, 503 with Retry-After (default 64)', integerFlag('--max-queue-size', modelFieldChecks.maxQueueSize))
-    .option('--instance-count <n>', 'model default: batches executing at once (default 1 on the CPU, 4 on a GPU)', integerFlag('--instance-count', modelFieldChecks.instanceCount))
+    .option('--instance-count <n>', 'model default: batches executing at once (default 4 on a GPU; on the CPU 2, each on half the threads, or 1 with one thread)', integerFlag('--instance-count', modelFieldChecks.instanceCount))
     .option('--default-timeout-us <n>', 'model default: queue timeout of a request that sets none, 0 for none (default 0)',
       integerFlag('--default-timeout-us', modelFieldChecks.defaultTimeoutMicroseconds))
     .option('--input-size <n>', 'model default: input height and width (default the weights\' crop size)', integerFlag('--input-size', modelFieldChecks.inputSize))

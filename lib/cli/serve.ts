@@ -5,10 +5,30 @@
  * A model that fails to load ends the process with the message on stderr and exit 1.
  * @module
  */
+import v8 from 'node:v8';
 import type { Command } from 'commander';
 import { readConfigFile, resolveServerOptions } from '../server/options.js';
 import type { InferenceServer } from '../server/server.js';
 import { serveFlags, serveOptions, type ServeFlags } from './serve-options.js';
+
+/**
+ * V8's heap growing factor for the server process, as `--heap-growing-percent` (4x: V8's own largest
+ * factor, which it otherwise gives only large heaps), unless node was started with the flag.
+ *
+ * Why: V8 counts the external memory allocated since the last full collection (ArrayBuffers: Node copies
+ * each request body chunk into a new Buffer, 600 KB per 224x224 FP32 image) against the old generation's
+ * limit, and the server's small heap (about 15 MB) keeps that limit low. Measured with resnet18 at
+ * concurrency 32 on 2 cores, for 15 s: 73 mark-compacts with V8's default factor, 7 with this one. V8's
+ * marking threads then took 0.04 instead of 0.13 cores, the compute threads 1.74 instead of 1.63, and
+ * throughput rose from 123 to 131 img/s. V8 reads the factor whenever it recomputes its limits, so
+ * setting it at run time takes effect from the next collection.
+ */
+export const serverHeapGrowingPercent = 300;
+
+function tuneGarbageCollection(): void {
+  if (process.execArgv.some((flag) => /^--heap[-_]growing[-_]percent\b/.test(flag))) return;
+  v8.setFlagsFromString(`--heap-growing-percent=${serverHeapGrowingPercent}`);
+}
 
 /**
  * Exits when `server` has closed after the first SIGTERM/SIGINT (0), or at once on a second one (1),
@@ -53,6 +73,7 @@ export async function runServe(flags: ServeFlags): Promise<void> {
   const config = flags.config === undefined ? undefined : await readConfigFile(flags.config);
   const options = serveOptions(config, flags);
   const { shutdownTimeoutMs } = resolveServerOptions(options);
+  tuneGarbageCollection();
   // Loaded here, not by main.ts: fastify and prom-client cost a few hundred ms that other commands skip.
   const { createServer } = await import('../server/server.js');
   const server = createServer(options);

@@ -63,16 +63,28 @@ export class Executable implements Disposable {
     return this.#native.sharedWeightBytes;
   }
 
-  /** Bytes of activation memory (arena and scratchpad) the executable keeps for its runs. */
+  /** Bytes of activation memory (arena and scratchpad) of one execution context. */
   get activationBytes(): number {
     return this.#native.activationBytes;
+  }
+
+  /**
+   * Execution contexts made so far, each with {@link Executable.activationBytes} of its own: one from
+   * compiling, and one more for each run that started while all were busy (runs side by side, see
+   * {@link Executable.run}). 0 after {@link Executable.dispose}.
+   */
+  get contextCount(): number {
+    return this.#native.contextCount;
   }
 
   /**
    * Runs the forward pass off the JS thread. `input` is N·C·H·W values in NCHW order (N the batch the
    * executable was compiled for): floats, or bytes (pixels) that the backend converts to float itself,
    * before the compile's `normalization` if any. It is copied before this returns, so the caller may
-   * reuse it at once. Concurrent runs queue and each gets the whole machine in turn.
+   * reuse it at once. Concurrent runs start in call order. On the CPU each run takes the executable's
+   * `threads` of the CPUs: runs whose threads add up to at most the CPUs run side by side (two 1-thread
+   * executables on 2 CPUs), the others wait; with the default (every CPU) they run one at a time, each
+   * with the whole machine.
    * @returns one plain row-major array per graph output, float32 whatever the precision.
    * @throws InvalidArgumentError when `input` is neither a Float32Array nor a Uint8Array; ShapeError when
    * its length is wrong; DisposedError after {@link Executable.dispose}; GpuOutOfMemoryError when a GPU

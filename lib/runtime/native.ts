@@ -115,6 +115,8 @@ export interface NativeExecutable {
   readonly sharedWeightBytes: number;
   /** Bytes of activation memory (arena and scratchpad) of one execution context. */
   readonly activationBytes: number;
+  /** Execution contexts made so far (0 once disposed). */
+  readonly contextCount: number;
 }
 
 /**

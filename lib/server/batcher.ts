@@ -16,6 +16,8 @@
  * - **Cancellation.** An aborted signal removes a queued request at once (499, reason CANCELED). A request
  *   whose batch is already executing is rejected the same way, at once; the native run cannot be
  *   stopped, so the batch completes and that request's output is dropped, and nothing else is affected.
+ * - **Alone.** `execute` is told whether its batch was dispatched with nothing else executing or queued
+ *   ({@link BatchDispatch}): instances that share resources (the CPU's threads) may give it all of them.
  * - **Failures.** `execute` rejecting rejects every request of that batch, and only those, with its error.
  * - **Shutdown.** After {@link DynamicBatcher.close} submits are 503; the queued requests still run,
  *   without waiting out the batching delay (nothing new can join them). {@link DynamicBatcher.drain}
@@ -50,11 +52,20 @@ export interface Scheduled<O> {
 /** The batching options with the instance count decided (by the device). */
 export type DynamicBatcherOptions = ResolvedBatchingOptions & { instanceCount: number };
 
+/** What the batcher knew when it dispatched a batch. */
+export interface BatchDispatch {
+  /**
+   * Nothing else was executing or queued: the batch may take every resource the instances share (the
+   * CPU model runs it with all its threads instead of its instance's share).
+   */
+  alone: boolean;
+}
+
 /**
  * Runs one batch: `entries` in queue order, `batchSize` their samples in all. Resolves to one output per
  * entry, in the same order.
  */
-export type ExecuteBatch<I, O> = (entries: readonly BatchEntry<I>[], batchSize: number) => Promise<O[]>;
+export type ExecuteBatch<I, O> = (entries: readonly BatchEntry<I>[], batchSize: number, dispatch: BatchDispatch) => Promise<O[]>;
 
 /** Observers of the batcher (metrics). */
 export interface DynamicBatcherHooks {
@@ -307,6 +318,7 @@ export class DynamicBatcher<I, O> {
   }
 
   #dispatch(batch: Pending<I, O>[], now: number): void {
+    const alone = this.#executing === 0 && this.#queue.length === 0;
     this.#executing++;
     for (const request of batch) {
       // Executing requests no longer time out; the abort listener stays, to drop the result.
@@ -316,16 +328,16 @@ export class DynamicBatcher<I, O> {
       }
       request.queueMicroseconds = Math.round(now - request.submittedAt);
     }
-    void this.#run(batch);
+    void this.#run(batch, { alone });
   }
 
-  async #run(batch: Pending<I, O>[]): Promise<void> {
+  async #run(batch: Pending<I, O>[], dispatch: BatchDispatch): Promise<void> {
     const batchSize = batch.reduce((sum, request) => sum + request.size, 0);
     const started = nowMicroseconds();
     let outputs: O[] | null = null;
     let failure: unknown = null;
     try {
-      const result = await this.#execute(batch.map(({ input, size }) => ({ input, size })), batchSize);
+      const result = await this.#execute(batch.map(({ input, size }) => ({ input, size })), batchSize, dispatch);
       if (!Array.isArray(result) || result.length !== batch.length) {
         throw new Error(`execute returned ${Array.isArray(result) ? result.length : typeof result} outputs for a batch of ${batch.length} requests`);
       }

@@ -49,9 +49,10 @@ export function createModelBatcher(model: ServedModel, metrics: ServerMetrics): 
   let scratch: Float32Array | null = null;
   return new DynamicBatcher<Float32Array, Float32Array[]>(
     model.batching,
-    async (entries, batchSize) => {
+    async (entries, batchSize, { alone }) => {
       scratch ??= new Float32Array(model.batching.maxBatchSize * sampleSize);
-      const outputs = await model.execute(concatenateInputs(entries, batchSize, sampleSize, scratch), batchSize);
+      const input = concatenateInputs(entries, batchSize, sampleSize, scratch);
+      const outputs = await model.execute(input, batchSize, { alone });
       return splitOutputs(entries, outputs, batchSize);
     },
     { onBatch: (report) => metrics.batchExecuted(name, version, report.batchSize, report.computeMicroseconds) },

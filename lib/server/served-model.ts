@@ -4,6 +4,10 @@
  * and compiled for every batch size the batcher will form; the executables share the weights (TensorRT's
  * engine/context split), and the prepared graph is freed once they are compiled. A batch of any size up
  * to `maxBatchSize` runs as a few compiled chunks.
+ *
+ * On the CPU the compute threads are split between the instances ({@link cpuThreadsPerInstance}), and
+ * every batch size is compiled twice when that share is smaller than all the threads: once with the
+ * instance's share (batches side by side) and once with every thread (a batch that runs alone).
  * @module
  */
 import { performance } from 'node:perf_hooks';
@@ -33,6 +37,19 @@ export function compiledBatchSizesFor(maxBatchSize: number, preferredBatchSizes:
   const sizes = new Set<number>([1, maxBatchSize, ...preferredBatchSizes]);
   for (let size = 2; size < maxBatchSize; size *= 2) sizes.add(size);
   return [...sizes].sort((a, b) => a - b);
+}
+
+/**
+ * The CPU instance count when the options leave it open: {@link serverDefaults.cpuInstanceCount} with 2 or
+ * more compute threads (so each instance has a core of its own), else 1.
+ */
+export function defaultCpuInstanceCount(threads: number): number {
+  return threads >= 2 ? Math.min(serverDefaults.cpuInstanceCount, threads) : 1;
+}
+
+/** Each CPU instance's share of the compute threads (at least 1; instances beyond the threads share). */
+export function cpuThreadsPerInstance(threads: number, instanceCount: number): number {
+  return Math.max(1, Math.floor(threads / instanceCount));
 }
 
 /** A batch of `n` split greedily into compiled sizes, largest first (`7` over 1, 2, 4, 8 → 4, 2, 1). */
@@ -69,6 +86,14 @@ interface ServedModelParts {
   device: string;
   transforms: ImageTransforms;
   executables: ReadonlyMap<number, Executable>;
+  aloneExecutables: ReadonlyMap<number, Executable> | null;
+  threadsPerInstance: number | null;
+}
+
+/** How {@link ServedModel.execute} runs a batch. */
+export interface ExecuteOptions {
+  /** Nothing else is in flight: on the CPU, run with every thread rather than one instance's share. */
+  alone?: boolean;
 }
 
 /** A model compiled for serving: decode images for it, run batches on it. */
@@ -83,10 +108,14 @@ export class ServedModel {
   readonly device: string;
   /** The batch sizes compiled, ascending; a batch runs as chunks of these. */
   readonly compiledBatchSizes: readonly number[];
+  /** CPU threads of each instance's runs (null on a GPU); a batch that runs alone uses all of the server's. */
+  readonly threadsPerInstance: number | null;
   readonly #transforms: ImageTransforms;
   readonly #sampleSize: number;
   readonly #outputSizes: readonly number[];
   #executables: ReadonlyMap<number, Executable> | null;
+  /** The same batch sizes compiled with every CPU thread; null where they would equal #executables. */
+  #aloneExecutables: ReadonlyMap<number, Executable> | null;
   #engineCalls = 0;
 
   private constructor(parts: ServedModelParts) {
@@ -99,6 +128,8 @@ export class ServedModel {
     this.#sampleSize = parts.signature.inputs[0]!.sampleShape.reduce((a, b) => a * b, 1);
     this.#outputSizes = parts.signature.outputs.map((o) => o.sampleShape.reduce((a, b) => a * b, 1));
     this.#executables = parts.executables;
+    this.#aloneExecutables = parts.aloneExecutables;
+    this.threadsPerInstance = parts.threadsPerInstance;
   }
 
   /**
@@ -132,17 +163,27 @@ export class ServedModel {
     const numClasses = trace.output.shape[0]!;
     // The lowered graph holds a JS copy of the weights: it and the model are garbage once prepared.
     const prepared = prepareGraph(lower(trace, { outputs: [trace.output.id, features.id] }));
+    const target = backendOf(device);
+    const cpuThreads = target.backend === 'cpu' ? getNumThreads() : null;
+    const instanceCount = options.batching.instanceCount
+      ?? (cpuThreads !== null ? defaultCpuInstanceCount(cpuThreads) : serverDefaults.gpuInstanceCount);
+    const threadsPerInstance = cpuThreads !== null ? cpuThreadsPerInstance(cpuThreads, instanceCount) : null;
     const executables = new Map<number, Executable>();
+    const aloneExecutables = cpuThreads !== null && threadsPerInstance! < cpuThreads ? new Map<number, Executable>() : null;
     try {
-      const target = backendOf(device);
-      const threads = target.backend === 'cpu' ? { threads: getNumThreads() } : {};
       // One at a time: concurrent compiles would time cuDNN's algorithms against each other.
-      for (const batch of compiledBatchSizesFor(maxBatchSize, preferredBatchSizes)) {
-        executables.set(batch, await compileGraph(prepared, { ...target, ...threads, batch, precision: dtype, ...(benchmark ? { benchmark } : {}) }));
-      }
-      for (const [batch, executable] of executables) await executable.run(new Float32Array(batch * 3 * size * size));
+      const compileAll = async (into: Map<number, Executable>, threads: number | null): Promise<void> => {
+        for (const batch of compiledBatchSizesFor(maxBatchSize, preferredBatchSizes)) {
+          into.set(batch, await compileGraph(prepared, {
+            ...target, ...(threads !== null ? { threads } : {}), batch, precision: dtype, ...(benchmark ? { benchmark } : {}),
+          }));
+        }
+        for (const [batch, executable] of into) await executable.run(new Float32Array(batch * 3 * size * size));
+      };
+      await compileAll(executables, threadsPerInstance);
+      if (aloneExecutables !== null) await compileAll(aloneExecutables, cpuThreads);
     } catch (error) {
-      for (const executable of executables.values()) executable.dispose();
+      for (const executable of [...executables.values(), ...(aloneExecutables?.values() ?? [])]) executable.dispose();
       throw error;
     } finally {
       // Every batch size is compiled: the executables keep the weights they use, and the prepared
@@ -150,7 +191,6 @@ export class ServedModel {
       prepared.dispose();
     }
 
-    const instanceCount = options.batching.instanceCount ?? (device === 'cpu' ? serverDefaults.cpuInstanceCount : serverDefaults.gpuInstanceCount);
     const signature: ModelSignature = {
       name: options.name,
       version: options.version,
@@ -164,10 +204,11 @@ export class ServedModel {
     };
     const served = new ServedModel({
       options, batching: { ...options.batching, instanceCount }, signature, device, transforms, executables,
+      aloneExecutables, threadsPerInstance,
     });
     let weightBytes = 0;
     let activationBytes = 0;
-    for (const executable of executables.values()) {
+    for (const executable of [...executables.values(), ...(aloneExecutables?.values() ?? [])]) {
       weightBytes += executable.weightBytes - executable.sharedWeightBytes;
       activationBytes += executable.activationBytes;
     }
@@ -175,6 +216,7 @@ export class ServedModel {
       {
         model: options.name, version: options.version, arch: options.arch, weights: source.weightsDescription,
         device, dtype, inputSize: size, batchSizes: served.compiledBatchSizes, instanceCount,
+        ...(threadsPerInstance !== null ? { threadsPerInstance, threads: cpuThreads } : {}),
         weightBytes, activationBytes, loadMs: Math.round(performance.now() - started),
       },
       `model ${options.name} compiled and warmed up: batch sizes ${served.compiledBatchSizes.join(', ')} on ${device}`,
@@ -198,12 +240,13 @@ export class ServedModel {
   /**
    * Runs `batchSize` samples (NCHW float32) and returns one array per signature output (`output`,
    * `features`), `batchSize × size` each. A batch size that was not compiled runs as compiled chunks,
-   * largest first, all queued at once (the engine runs them in turn).
+   * largest first, all queued at once (the engine starts them in turn). On the CPU a batch runs with its
+   * instance's share of the threads, or with all of them when `options.alone`.
    * @throws InvalidArgumentError for a batch size outside 1..maxBatchSize; ShapeError when `input` is not
    *   `batchSize` samples; DisposedError after {@link dispose}; GpuOutOfMemoryError.
    */
-  async execute(input: Float32Array, batchSize: number): Promise<Float32Array[]> {
-    const executables = this.#executables;
+  async execute(input: Float32Array, batchSize: number, options: ExecuteOptions = {}): Promise<Float32Array[]> {
+    const executables = (options.alone === true ? this.#aloneExecutables : null) ?? this.#executables;
     if (executables === null) throw new DisposedError(`model ${this.options.name} was disposed; load it again to run it`);
     const max = this.signature.maxBatchSize;
     if (!Number.isSafeInteger(batchSize) || batchSize < 1 || batchSize > max) {
@@ -234,7 +277,8 @@ export class ServedModel {
    * reference). Idempotent; {@link execute} rejects afterwards.
    */
   dispose(): void {
-    for (const executable of this.#executables?.values() ?? []) executable.dispose();
+    for (const executable of [...this.#executables?.values() ?? [], ...this.#aloneExecutables?.values() ?? []]) executable.dispose();
     this.#executables = null;
+    this.#aloneExecutables = null;
   }
 }

@@ -66,6 +66,15 @@ struct CompileOptions {
   InputNormalization normalization;
 };
 
+/// How a queued job shares the backend's compute threads (CPU; the CUDA backend's host threads ignore it).
+struct JobShape {
+  /// Compute threads for the job; 0 takes the backend's default (all the CPUs). Jobs whose threads add up
+  /// to at most the CPUs run side by side.
+  int threads = 0;
+  /// Runs with nothing beside it (compiles: they update weights that other executables share).
+  bool exclusive = false;
+};
+
 class Backend;
 
 /// A validated graph whose weights crossed into native memory once (TensorRT's engine/context split one
@@ -157,13 +166,14 @@ class Backend {
   /// The executable may share weight memory with others compiled from the same `graph`.
   virtual Result<std::shared_ptr<Executable>> compile(PreparedGraph& graph, const CompileOptions& options) = 0;
 
-  /// Work posted by one client (a Node-API environment): runs off the JS thread, in submission order.
+  /// Work posted by one client (a Node-API environment): runs off the JS thread, started in submission order
+  /// (the CPU backend may run jobs side by side, see cpu/compute_lanes.h).
   using Work = std::function<void()>;
 
   /// Registers a client before its first submit().
   virtual void attach(const void* client) = 0;
-  /// Queues `work` for `client`, run with `threads` compute threads (0: the default).
-  virtual void submit(const void* client, int threads, Work work) = 0;
+  /// Queues `work` for `client`, run as `shape` says. Jobs start in submission order.
+  virtual void submit(const void* client, JobShape shape, Work work) = 0;
   /// Drops the client's queued work, waits for its running work, and releases what only it kept alive.
   virtual void detach(const void* client) = 0;
 };

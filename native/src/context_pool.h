@@ -1,8 +1,9 @@
 // A small pool of execution contexts for one Executable (TensorRT's engine/context split): each run
-// borrows a context, so concurrent runs never share activation memory. With the CPU lane running one
-// job at a time the pool holds one context; the seam is for backends that overlap runs.
+// borrows a context, so concurrent runs never share activation memory. A context is made when all are busy
+// (runs of one executable side by side: CPU executables with fewer threads than CPUs).
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -16,9 +17,9 @@ class ContextPool {
   explicit ContextPool(std::shared_ptr<const Executable> executable) : executable_(std::move(executable)) {}
 
   /// Adds a context made ahead of time (compile makes one, so that allocation failures surface there).
-  void give(std::unique_ptr<ExecutionContext> context) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    idle_.push_back(std::move(context));
+  void add(std::unique_ptr<ExecutionContext> context) {
+    created_.fetch_add(1, std::memory_order_relaxed);
+    give(std::move(context));
   }
 
   /// Runs the executable on a borrowed context (a new one when all are busy).
@@ -26,15 +27,24 @@ class ContextPool {
     std::unique_ptr<ExecutionContext> context = take();
     if (!context) {
       RESNET_ASSIGN_OR_RETURN(context, executable_->create_context());
+      created_.fetch_add(1, std::memory_order_relaxed);
     }
     Status status = executable_->run(*context, input, outputs, stats);
     give(std::move(context));
     return status;
   }
 
+  /// Contexts made so far, each holding the executable's activation memory: the most runs that overlapped.
+  int context_count() const { return created_.load(std::memory_order_relaxed); }
+
   const Executable& executable() const { return *executable_; }
 
  private:
+  void give(std::unique_ptr<ExecutionContext> context) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    idle_.push_back(std::move(context));
+  }
+
   std::unique_ptr<ExecutionContext> take() {
     std::lock_guard<std::mutex> lock(mutex_);
     if (idle_.empty()) return nullptr;
@@ -46,6 +56,7 @@ class ContextPool {
   std::shared_ptr<const Executable> executable_;
   std::mutex mutex_;
   std::vector<std::unique_ptr<ExecutionContext>> idle_;
+  std::atomic<int> created_{0};
 };
 
 }  // namespace resnet

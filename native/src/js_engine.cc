@@ -33,7 +33,7 @@ class CompileJob final : public AsyncJob {
       status_ = context.status();
       return;
     }
-    pool->give(context.take());
+    pool->add(context.take());
     compiled_.pool = std::move(pool);
     compiled_.backend = backend_;
     compiled_.threads = options_.threads;
@@ -104,7 +104,8 @@ Napi::Value compile(const Napi::CallbackInfo& info, EnvState& state) {
                                       compile_options.normalization.mean.size())));
     }
     auto job = std::make_shared<CompileJob>(env, state, backend.value(), std::move(graph), compile_options);
-    return state.start(backend.value(), compile_options.threads, std::move(job));
+    // Exclusive: compiles update the weight layouts that executables of one prepared graph share.
+    return state.start(backend.value(), JobShape{compile_options.threads, true}, std::move(job));
   });
 }
 

@@ -36,7 +36,7 @@ EnvState::EnvState(Napi::Env env) : env_(env) {
   env.AddCleanupHook([this] { cleanup(); });
 }
 
-Napi::Promise EnvState::start(Backend* backend, int threads, std::shared_ptr<AsyncJob> job) {
+Napi::Promise EnvState::start(Backend* backend, JobShape shape, std::shared_ptr<AsyncJob> job) {
   if (std::find(attached_.begin(), attached_.end(), backend) == attached_.end()) {
     backend->attach(this);
     attached_.push_back(backend);
@@ -46,7 +46,7 @@ Napi::Promise EnvState::start(Backend* backend, int threads, std::shared_ptr<Asy
   // dropped unrun (its environment shutting down) leaks this one small box, which is gone with the process.
   auto* completion = new Completion(std::move(job));
   try {
-    backend->submit(this, threads, [this, completion]() {
+    backend->submit(this, shape, [this, completion]() {
       AsyncJob& work = **completion;
       try {
         work.execute();

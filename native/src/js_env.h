@@ -37,8 +37,8 @@ class EnvState {
   EnvState(const EnvState&) = delete;
   EnvState& operator=(const EnvState&) = delete;
 
-  /// Queues `job` on `backend` with `threads` threads and returns its promise. JS thread only.
-  Napi::Promise start(Backend* backend, int threads, std::shared_ptr<AsyncJob> job);
+  /// Queues `job` on `backend`, shaped as `shape` says, and returns its promise. JS thread only.
+  Napi::Promise start(Backend* backend, JobShape shape, std::shared_ptr<AsyncJob> job);
 
   /// This environment's NativeExecutable class (set when the addon registers it).
   Napi::FunctionReference executable_class;

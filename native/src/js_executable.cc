@@ -70,6 +70,7 @@ Napi::Function NativeExecutable::define(Napi::Env env, EnvState* state) {
                          InstanceAccessor<&NativeExecutable::weight_bytes>("weightBytes"),
                          InstanceAccessor<&NativeExecutable::shared_weight_bytes>("sharedWeightBytes"),
                          InstanceAccessor<&NativeExecutable::activation_bytes>("activationBytes"),
+                         InstanceAccessor<&NativeExecutable::context_count>("contextCount"),
                      },
                      state);
 }
@@ -127,7 +128,7 @@ Napi::Value NativeExecutable::run(const Napi::CallbackInfo& info) {
     std::memcpy(staging.value()->data(), bytes, input.ByteLength());
     const InputType input_type = type == napi_uint8_array ? InputType::kUint8 : InputType::kFloat32;
     auto job = std::make_shared<RunJob>(env, compiled_.pool, staging.take(), input_type, compiled_.output_elements);
-    return state_->start(compiled_.backend, compiled_.threads, std::move(job));
+    return state_->start(compiled_.backend, JobShape{compiled_.threads, false}, std::move(job));
   });
 }
 
@@ -143,6 +144,10 @@ Napi::Value NativeExecutable::shared_weight_bytes(const Napi::CallbackInfo& info
 
 Napi::Value NativeExecutable::activation_bytes(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(activation_bytes_));
+}
+
+Napi::Value NativeExecutable::context_count(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), compiled_.pool ? compiled_.pool->context_count() : 0);
 }
 
 }  // namespace resnet

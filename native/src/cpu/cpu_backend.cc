@@ -6,7 +6,7 @@
 
 #include "cpu/cpu_executable.h"
 #include "cpu/dnnl_guard.h"
-#include "cpu/lane.h"
+#include "cpu/compute_lanes.h"
 #include "cpu/lowering.h"
 #include "cpu/weight_cache.h"
 
@@ -51,7 +51,7 @@ class CpuBackend final : public Backend {
         {"library", std::string("oneDNN")},
         {"version", cat(version->major, ".", version->minor, ".", version->patch)},
         {"isa", std::string(isa_name(dnnl::get_effective_cpu_isa()))},
-        {"threads", static_cast<double>(Lane::available_cpus())},
+        {"threads", static_cast<double>(ComputeLanes::available_cpus())},
         {"runtime", std::string(runtime_name(version->cpu_runtime))},
     };
     return info;
@@ -76,14 +76,14 @@ class CpuBackend final : public Backend {
     return executable;
   }
 
-  void attach(const void* client) override { Lane::instance().attach(client); }
-  void submit(const void* client, int threads, Work work) override {
-    Lane::instance().submit(client, threads, std::move(work));
+  void attach(const void* client) override { ComputeLanes::instance().attach(client); }
+  void submit(const void* client, JobShape shape, Work work) override {
+    ComputeLanes::instance().submit(client, shape, std::move(work));
   }
-  void detach(const void* client) override { Lane::instance().detach(client); }
+  void detach(const void* client) override { ComputeLanes::instance().detach(client); }
 
  private:
-  // One engine for the process, made on first use (on the lane).
+  // One engine for the process, made on first use (on a lane).
   const dnnl::engine& engine() {
     std::call_once(engine_once_, [&] { engine_ = dnnl::engine(dnnl::engine::kind::cpu, 0); });
     return engine_;
@@ -96,7 +96,7 @@ class CpuBackend final : public Backend {
 }  // namespace
 
 Backend* cpu_backend() {
-  static CpuBackend* backend = new CpuBackend();  // leaked like the lane: no work outlives it
+  static CpuBackend* backend = new CpuBackend();  // leaked like the lanes: no work outlives it
   return backend;
 }
 

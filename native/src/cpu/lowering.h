@@ -13,7 +13,7 @@
 namespace resnet {
 
 /// Lowers a validated graph for `batch` samples. Creates primitives, so it must run with the thread count
-/// the program will run with (see lane.h). Weights are taken from `weights` when another program of the
+/// the program will run with (see compute_lanes.h). Weights are taken from `weights` when another program of the
 /// same graph already placed them in the layout a primitive wants, and added to it otherwise.
 /// Throws dnnl::error / std::bad_alloc; callers guard it.
 Program lower_graph(const Graph& graph, int64_t batch, const dnnl::engine& engine, WeightCache& weights);

@@ -121,7 +121,7 @@ class CudaBackend final : public Backend {
   }
 
   void attach(const void* client) override { GpuWorkers::instance().attach(client); }
-  void submit(const void* client, int /*threads*/, Work work) override {
+  void submit(const void* client, JobShape /*shape*/, Work work) override {
     GpuWorkers::instance().submit(client, std::move(work));
   }
   void detach(const void* client) override { GpuWorkers::instance().detach(client); }

@@ -4,7 +4,7 @@
 // execution context; runs of different executables and devices interleave. The JS thread never waits on
 // the GPU: it only queues work here.
 //
-// Lifecycle as the CPU lane's (cpu/lane.h): clients (Node-API environments) attach before submitting and
+// Lifecycle as the CPU lanes' (cpu/compute_lanes.h): clients (Node-API environments) attach before submitting and
 // detach at their environment's cleanup; the threads start with the first job and are joined when the last
 // client leaves. The pool itself is never destroyed (a process that exits without environment cleanup must
 // not meet joinable threads in a static destructor).
