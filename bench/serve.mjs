@@ -6,14 +6,17 @@
  * Starts the server as a child process, drives `POST /v2/models/<m>/infer` with autocannon at
  * increasing concurrency (one binary-tensor FP32 image per request, binary output), reads per level
  * the throughput, p50/p90/p99 latency, non-2xx answers and the average batch the dynamic batcher
- * formed (Triton's nv_inference_count / nv_inference_exec_count from /metrics); then, with the server
- * gone, runs the engine's own `resnet bench` at that batch size and prints server / engine.
+ * formed (Triton's nv_inference_count / nv_inference_exec_count from /metrics). Then, at the best
+ * concurrency, it alternates `--rounds` times between the engine's own `resnet bench` at that batch size
+ * (in a process of its own, the server idle) and the server again, and prints each round's server /
+ * engine and their median: on a shared VM both figures drift by 10-30 % over minutes, so only figures
+ * taken side by side compare.
  * `--soak SECONDS` then holds the best concurrency that long and reports the server's RSS at the start
  * and end and every failure other than a deliberate 503. Tables are printed last, on stdout; progress
  * goes to stderr. `npm run build` first.
  *
  *   npm run bench:serve -- [--model resnet18] [--concurrency 1,2,4,8,16,32] [--duration 10] [--warmup 3]
- *     [--soak 300] [--threads N] [--device cpu] [--dtype float32] [--input-size N] [--engine-iters 20]
+ *     [--rounds 3] [--soak 300] [--threads N] [--device cpu] [--dtype float32] [--input-size N] [--engine-iters 20]
  *     [--max-batch-size N] [--preferred-batch-sizes 4,8] [--max-queue-delay-us N] [--max-queue-size N]
  *     [--instance-count N] [--default-timeout-us N] [--json]
  */
@@ -38,6 +41,7 @@ const { values: flags } = parseArgs({
     duration: { type: 'string', default: '10' },
     warmup: { type: 'string', default: '3' },
     soak: { type: 'string', default: '0' },
+    rounds: { type: 'string', default: '3' },
     threads: { type: 'string', default: String(availableParallelism()) },
     'engine-iters': { type: 'string', default: '20' },
     'ready-timeout': { type: 'string', default: '300' },
@@ -58,6 +62,7 @@ if (levels.length > 12) throw new Error(`--concurrency lists ${levels.length} le
 const duration = integer('duration', flags.duration, 1, 600);
 const warmup = integer('warmup', flags.warmup, 0, 60);
 const soak = integer('soak', flags.soak, 0, 3600);
+const rounds = integer('rounds', flags.rounds, 1, 20);
 const threads = integer('threads', flags.threads, 1, 1024);
 const engineIters = integer('engine-iters', flags['engine-iters'], 1, 1000);
 const readyTimeout = integer('ready-timeout', flags['ready-timeout'], 1, 3600);
@@ -85,8 +90,15 @@ let shutdown;
 let measured;
 /** @type {Awaited<ReturnType<typeof runSoak>> | null} */
 let soakResult = null;
+/** @type {Awaited<ReturnType<typeof runRounds>>} */
+let compared;
+/** The engine's batch size: the batch the batcher formed at the best concurrency. */
+let batch = 1;
 try {
   measured = await runLevels();
+  // No batch at all (every request failed) averages to NaN, which the table shows: compare with batch 1 then.
+  batch = Number.isFinite(measured.best.averageBatch) ? Math.max(1, Math.round(measured.best.averageBatch)) : 1;
+  compared = await runRounds(measured.best.connections);
   soakResult = soak > 0 ? await runSoak(measured.best.connections) : null;
 } catch (error) {
   await server.stop(5000);
@@ -94,20 +106,7 @@ try {
 }
 log('stopping the server (SIGTERM, graceful)');
 shutdown = await server.stop(40_000);
-
-// No batch at all (every request failed) averages to NaN, which the table shows: compare with batch 1 then.
-const batch = Number.isFinite(measured.best.averageBatch) ? Math.max(1, Math.round(measured.best.averageBatch)) : 1;
-log(`engine: resnet bench --model ${arch} --batch ${batch} --threads ${threads}`);
-const engine = await engineThroughput({
-  arch,
-  batch,
-  threads,
-  inputSize: measured.inputSize,
-  device: flags.device ?? 'cpu',
-  dtype: flags.dtype ?? 'float32',
-  iters: engineIters,
-});
-const ratio = measured.best.requestsPerSecond / engine.imgPerSec;
+const ratio = compared.medianRatio;
 const soakFailures = soakResult ? soakResult.failures : 0;
 print();
 process.exitCode = soakFailures > 0 || shutdown.code !== 0 ? 1 : 0;
@@ -158,6 +157,44 @@ async function runLevels() {
   return { rows, best, url, request, version, inputSize: input.shape[input.shape.length - 1] };
 }
 
+/**
+ * `rounds` times: the engine alone (`resnet bench` at `batch`, the server idle), then the server at
+ * `connections` for `duration` s. Each round's ratio compares figures taken a minute apart at most.
+ * @param {number} connections
+ */
+async function runRounds(connections) {
+  const { url, request, version } = measured;
+  const rows = [];
+  for (let round = 1; round <= rounds; round++) {
+    await settle(arch, version);
+    log(`round ${round}/${rounds}: engine, resnet bench --model ${arch} --batch ${batch} --threads ${threads}`);
+    const engine = await engineThroughput({
+      arch, batch, threads, inputSize: measured.inputSize, device: flags.device ?? 'cpu', dtype: flags.dtype ?? 'float32', iters: engineIters,
+    });
+    log(`round ${round}/${rounds}: server at concurrency ${connections}`);
+    if (warmup > 0) await drive({ url, request, connections, seconds: warmup, timeoutSeconds: 60 });
+    await settle(arch, version);
+    const before = await metrics(arch, version);
+    const load = await drive({ url, request, connections, seconds: duration, timeoutSeconds: 60 });
+    await settle(arch, version);
+    const delta = snapshotDelta(before, await metrics(arch, version));
+    const row = { round, serverImgPerSec: load.requestsPerSecond, averageBatch: delta.averageBatch, engineImgPerSec: engine.imgPerSec, ratio: load.requestsPerSecond / engine.imgPerSec };
+    log(`round ${round}/${rounds}: server ${row.serverImgPerSec.toFixed(2)} img/s, engine ${row.engineImgPerSec.toFixed(2)} img/s, ratio ${row.ratio.toFixed(3)}`);
+    rows.push(row);
+  }
+  const median = (/** @type {number[]} */ values) => {
+    const sorted = [...values].sort((a, b) => a - b);
+    const mid = sorted.length >> 1;
+    return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  };
+  return {
+    rows,
+    medianRatio: median(rows.map((r) => r.ratio)),
+    medianServer: median(rows.map((r) => r.serverImgPerSec)),
+    medianEngine: median(rows.map((r) => r.engineImgPerSec)),
+  };
+}
+
 /** @param {number} connections */
 async function runSoak(connections) {
   const { url, request, version } = measured;
@@ -192,7 +229,7 @@ function print() {
   const reasons = (/** @type {Record<string, number>} */ f) =>
     Object.entries(f).map(([k, v]) => `${k} ${v}`).join(', ') || '0';
   if (flags.json) {
-    console.log(JSON.stringify({ model: spec, threads, serverArgs, levels: measured.rows, best: measured.best.connections, engine: { batch, ...engine }, ratio, soak: soakResult, shutdown }, null, 2));
+    console.log(JSON.stringify({ model: spec, threads, serverArgs, levels: measured.rows, best: measured.best.connections, engineBatch: batch, rounds: compared.rows, ratio, soak: soakResult, shutdown }, null, 2));
     return;
   }
   console.log(`\n${spec} via resnet serve ${serverArgs.join(' ')}; autocannon on 127.0.0.1, 1 image per request (binary FP32), ${warmup} s warm-up + ${duration} s per level`);
@@ -205,11 +242,14 @@ function print() {
       ]),
     ),
   );
-  console.log(`\nserver vs engine (best concurrency ${measured.best.connections}; the engine runs one forward at a time, ${engineIters} timed runs, median)`);
+  console.log(`\nserver vs engine, alternating (server at concurrency ${measured.best.connections} for ${duration} s; engine: resnet bench --batch ${batch} --threads ${threads}, one forward at a time, median of ${engineIters} runs)`);
   console.log(
     formatTable(
-      ['server img/s', 'avg batch', 'engine batch', 'engine img/s', 'server/engine'],
-      [[measured.best.requestsPerSecond.toFixed(2), measured.best.averageBatch.toFixed(2), batch, engine.imgPerSec.toFixed(2), ratio.toFixed(3)]],
+      ['round', 'server img/s', 'avg batch', 'engine img/s', 'server/engine'],
+      [
+        ...compared.rows.map((r) => [r.round, r.serverImgPerSec.toFixed(2), r.averageBatch.toFixed(2), r.engineImgPerSec.toFixed(2), r.ratio.toFixed(3)]),
+        ['median', compared.medianServer.toFixed(2), '', compared.medianEngine.toFixed(2), ratio.toFixed(3)],
+      ],
     ),
   );
   if (soakResult) {

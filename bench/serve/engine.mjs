@@ -1,7 +1,7 @@
 // @ts-check
 /**
  * The engine's own throughput, as `resnet bench --json` measures it (median of timed runs of one
- * `forward` at a time), in a process of its own so the server's threads are gone when it runs.
+ * `forward` at a time), in a process of its own, while the server is idle (its compute threads asleep).
  * @module
  */
 import { execFile } from 'node:child_process';

@@ -91,7 +91,7 @@ export function serveFlags(command: Command): Command {
     .option('--default-timeout-us <n>', 'model default: queue timeout of a request that sets none, 0 for none (default 0)',
       integerFlag('--default-timeout-us', modelFieldChecks.defaultTimeoutMicroseconds))
     .option('--input-size <n>', 'model default: input height and width (default the weights\' crop size)', integerFlag('--input-size', modelFieldChecks.inputSize))
-    .option('-t, --threads <n>', 'CPU compute threads (default all the process may use)', integerFlag('--threads', serverFieldChecks.threads))
+    .option('-t, --threads <n>', 'CPU compute threads, split between a CPU model\'s instances (default all the process may use)', integerFlag('--threads', serverFieldChecks.threads))
     .option('--max-body-bytes <n>', 'largest request body; larger gets 413 (default 33554432, 32 MiB)', integerFlag('--max-body-bytes', serverFieldChecks.maxBodyBytes))
     .addOption(new Option('--auth-token <token>', `require "Authorization: Bearer <token>" on every route but /v2/health/* (or set ${authTokenVariable})`)
       .argParser(stringFlag('--auth-token', serverFieldChecks.authToken)))

@@ -183,7 +183,10 @@ export interface ServerOptions {
   shutdownTimeoutMs?: number;
   /** Default `info`; `silent` for none. Logs are JSON lines on stdout (pino). */
   logLevel?: LogLevel;
-  /** CPU compute threads (`setNumThreads`); default all the process may use. */
+  /**
+   * CPU compute threads (`setNumThreads`); default all the process may use. CPU models split them between
+   * their instances (see {@link BatchingOptions.instanceCount}).
+   */
   threads?: number;
   /** `name` of server metadata. Default `resnet-cudnn`. */
   serverName?: string;
