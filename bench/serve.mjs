@@ -164,6 +164,13 @@ async function runLevels() {
  */
 async function runRounds(connections) {
   const { url, request, version } = measured;
+  // The server's own layout (Triton's instance_group): its CPU instances run side by side, each on its
+  // share of the threads, so the engine is also measured that way, as that many processes at once.
+  const configResponse = await fetch(`${server.url}/v2/models/${encodeURIComponent(arch)}/config`);
+  const config = configResponse.status === 200 ? await configResponse.json() : {};
+  const instances = config.instance_group?.[0]?.kind === 'KIND_CPU' ? Number(config.instance_group[0].count) : 1;
+  const instanceThreads = Math.max(1, Math.floor(threads / instances));
+  const sideBySide = instances > 1 && instanceThreads < threads;
   const rows = [];
   for (let round = 1; round <= rounds; round++) {
     await settle(arch, version);
@@ -171,6 +178,14 @@ async function runRounds(connections) {
     const engine = await engineThroughput({
       arch, batch, threads, inputSize: measured.inputSize, device: flags.device ?? 'cpu', dtype: flags.dtype ?? 'float32', iters: engineIters,
     });
+    let sideBySideImgPerSec = NaN;
+    if (sideBySide) {
+      log(`round ${round}/${rounds}: engine side by side, ${instances} x resnet bench --batch ${batch} --threads ${instanceThreads}`);
+      const each = await Promise.all(Array.from({ length: instances }, () => engineThroughput({
+        arch, batch, threads: instanceThreads, inputSize: measured.inputSize, device: 'cpu', dtype: 'float32', iters: engineIters,
+      })));
+      sideBySideImgPerSec = each.reduce((sum, e) => sum + e.imgPerSec, 0);
+    }
     log(`round ${round}/${rounds}: server at concurrency ${connections}`);
     if (warmup > 0) await drive({ url, request, connections, seconds: warmup, timeoutSeconds: 60 });
     await settle(arch, version);
@@ -178,7 +193,10 @@ async function runRounds(connections) {
     const load = await drive({ url, request, connections, seconds: duration, timeoutSeconds: 60 });
     await settle(arch, version);
     const delta = snapshotDelta(before, await metrics(arch, version));
-    const row = { round, serverImgPerSec: load.requestsPerSecond, averageBatch: delta.averageBatch, engineImgPerSec: engine.imgPerSec, ratio: load.requestsPerSecond / engine.imgPerSec };
+    const row = {
+      round, serverImgPerSec: load.requestsPerSecond, averageBatch: delta.averageBatch, engineImgPerSec: engine.imgPerSec,
+      ratio: load.requestsPerSecond / engine.imgPerSec, sideBySideImgPerSec, sideBySideRatio: load.requestsPerSecond / sideBySideImgPerSec,
+    };
     log(`round ${round}/${rounds}: server ${row.serverImgPerSec.toFixed(2)} img/s, engine ${row.engineImgPerSec.toFixed(2)} img/s, ratio ${row.ratio.toFixed(3)}`);
     rows.push(row);
   }
@@ -189,6 +207,9 @@ async function runRounds(connections) {
   };
   return {
     rows,
+    sideBySide: sideBySide ? { instances, instanceThreads } : null,
+    medianSideBySide: median(rows.map((r) => r.sideBySideImgPerSec)),
+    medianSideBySideRatio: median(rows.map((r) => r.sideBySideRatio)),
     medianRatio: median(rows.map((r) => r.ratio)),
     medianServer: median(rows.map((r) => r.serverImgPerSec)),
     medianEngine: median(rows.map((r) => r.engineImgPerSec)),
@@ -243,12 +264,18 @@ function print() {
     ),
   );
   console.log(`\nserver vs engine, alternating (server at concurrency ${measured.best.connections} for ${duration} s; engine: resnet bench --batch ${batch} --threads ${threads}, one forward at a time, median of ${engineIters} runs)`);
+  const side = compared.sideBySide;
+  if (side) console.log(`(engine side by side: ${side.instances} processes of resnet bench --batch ${batch} --threads ${side.instanceThreads} at once, as the server's ${side.instances} CPU instances run)`);
+  const num = (/** @type {number} */ v, /** @type {number} */ digits) => (Number.isFinite(v) ? v.toFixed(digits) : '-');
   console.log(
     formatTable(
-      ['round', 'server img/s', 'avg batch', 'engine img/s', 'server/engine'],
+      ['round', 'server img/s', 'avg batch', 'engine img/s', 'server/engine', 'engine side by side img/s', 'server/side by side'],
       [
-        ...compared.rows.map((r) => [r.round, r.serverImgPerSec.toFixed(2), r.averageBatch.toFixed(2), r.engineImgPerSec.toFixed(2), r.ratio.toFixed(3)]),
-        ['median', compared.medianServer.toFixed(2), '', compared.medianEngine.toFixed(2), ratio.toFixed(3)],
+        ...compared.rows.map((r) => [
+          r.round, r.serverImgPerSec.toFixed(2), r.averageBatch.toFixed(2), r.engineImgPerSec.toFixed(2), r.ratio.toFixed(3),
+          num(r.sideBySideImgPerSec, 2), num(r.sideBySideRatio, 3),
+        ]),
+        ['median', compared.medianServer.toFixed(2), '', compared.medianEngine.toFixed(2), ratio.toFixed(3), num(compared.medianSideBySide, 2), num(compared.medianSideBySideRatio, 3)],
       ],
     ),
   );

@@ -21,7 +21,7 @@ export interface CpuBackendInfo {
   readonly version: string;
   /** The instruction set oneDNN's kernels use on this machine, e.g. `avx512_core`, `avx2`. */
   readonly isa: string;
-  /** The default thread count: the CPUs this process may run on. */
+  /** The CPU budget and default thread count: the CPUs this process may use (affinity, capped by a cgroup CPU quota). */
   readonly threads: number;
   readonly runtime: 'OpenMP' | 'TBB' | 'threadpool' | 'sequential' | 'other';
 }

@@ -15,7 +15,7 @@ import { DisposedError, InvalidArgumentError, ShapeError } from '../errors.js';
 import { lower } from '../compile/lower.js';
 import { Tracer, type Trace } from '../nn/trace.js';
 import { backendOf, resolvePlacement } from '../runtime/device.js';
-import { compileGraph, prepareGraph, type Executable } from '../runtime/engine.js';
+import { backendInfo, compileGraph, prepareGraph, type Executable } from '../runtime/engine.js';
 import { getNumThreads } from '../runtime/threads.js';
 import { decodeImages } from './images.js';
 import { loadModelSource, type ImageTransforms, type ModelLogger } from './model-source.js';
@@ -164,7 +164,9 @@ export class ServedModel {
     // The lowered graph holds a JS copy of the weights: it and the model are garbage once prepared.
     const prepared = prepareGraph(lower(trace, { outputs: [trace.output.id, features.id] }));
     const target = backendOf(device);
-    const cpuThreads = target.backend === 'cpu' ? getNumThreads() : null;
+    // Never more than the CPU budget (a container's CPU quota may be below the cores the process sees):
+    // the instances' shares must fit in it side by side.
+    const cpuThreads = target.backend === 'cpu' ? Math.min(getNumThreads(), backendInfo().backends.cpu.threads) : null;
     const instanceCount = options.batching.instanceCount
       ?? (cpuThreads !== null ? defaultCpuInstanceCount(cpuThreads) : serverDefaults.gpuInstanceCount);
     const threadsPerInstance = cpuThreads !== null ? cpuThreadsPerInstance(cpuThreads, instanceCount) : null;

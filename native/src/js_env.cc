@@ -91,7 +91,7 @@ void EnvState::deliver(Napi::Env env, Napi::Function, EnvState* state, Completio
 }
 
 void EnvState::cleanup() {
-  // Drops this environment's queued jobs and waits for its running one: after this no job posts here.
+  // Drops this environment's queued jobs and waits for its running ones: after this no job posts here.
   for (Backend* backend : attached_) backend->detach(this);
   attached_.clear();
   channel_.Release();

@@ -8,7 +8,8 @@
 //
 // - All CPU work runs on dedicated lane threads (std::thread + one FIFO job queue), not on libuv's
 //   threadpool: long jobs there starve fs and dns work.
-// - CPU budget: each job takes `threads` of the CPUs this process may run on (sched_getaffinity); jobs
+// - CPU budget: each job takes `threads` of the CPUs this process may use (sched_getaffinity, capped by a
+//   cgroup CPU quota: a container's CPU limit must not let side-by-side jobs oversubscribe it); jobs
 //   start in submission order, each as soon as the running ones leave it enough CPUs. So OpenMP threads
 //   never outnumber the cores. With the default (all CPUs per job) one job runs at a time and uses every
 //   core; executables compiled with fewer threads run side by side (two 1-thread forwards on 2 cores),
@@ -25,8 +26,8 @@
 //   to neighbours. The measurements behind this choice are in native/README.md.
 //
 // Clients (Node-API environments: the main thread and workers) attach before submitting and detach at
-// their environment's cleanup; lane threads start with the work (one per CPU at most) and stop when the
-// last client leaves.
+// their environment's cleanup; lane threads start when more jobs could run at once than lanes wait (one per
+// CPU at most) and stop when the last client leaves.
 #pragma once
 
 #include <condition_variable>
@@ -49,7 +50,8 @@ class ComputeLanes {
   /// (process.exit) must not meet a joinable std::thread in a static destructor.
   static ComputeLanes& instance();
 
-  /// The number of CPUs this process may run on (the CPU budget, and the default thread count).
+  /// The CPUs this process may use, read once: its CPU affinity, capped by a cgroup CPU quota (a
+  /// container's CPU limit, rounded up). The CPU budget, and the default thread count.
   static int available_cpus();
 
   void attach(const void* client);
@@ -72,6 +74,11 @@ class ComputeLanes {
   void loop();
   /// Whether the queue's head may start now. Caller holds mutex_.
   bool head_fits() const;
+  /// Jobs from the head of the queue that could start now, side by side. Caller holds mutex_.
+  int startable_jobs() const;
+  /// Starts a lane when more jobs could start than lanes wait (at most one lane per CPU); throws what
+  /// std::thread throws. Caller holds mutex_.
+  void add_lane_if_needed();
 
   std::mutex lifecycle_;  // serialises attach/detach, so a join never races a new start
   std::mutex mutex_;      // guards everything below
