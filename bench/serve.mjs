@@ -143,12 +143,7 @@ async function runLevels() {
 
   const rows = [];
   for (const connections of levels) {
-    if (warmup > 0) await drive({ url, request, connections, seconds: warmup, timeoutSeconds: 60 });
-    await settle(arch, version);
-    const before = await metrics(arch, version);
-    const load = await drive({ url, request, connections, seconds: duration, timeoutSeconds: 60 });
-    await settle(arch, version);
-    const delta = snapshotDelta(before, await metrics(arch, version));
+    const { load, delta } = await measureServer({ url, request, version }, connections);
     const row = { connections, ...load, averageBatch: delta.averageBatch, batches: delta.batches, serverFailures: delta.failures };
     log(`concurrency ${connections}: ${row.requestsPerSecond.toFixed(2)} img/s, p50 ${load.latency.p50} ms, batch ${row.averageBatch.toFixed(2)}, non-2xx ${load.non2xx}`);
     rows.push(row);
@@ -158,12 +153,27 @@ async function runLevels() {
 }
 
 /**
+ * One timed load at `connections` after a warm-up, each starting and ending with an empty queue: the
+ * autocannon figures and the batcher's (from /metrics) over the timed part.
+ * @param {{ url: string; request: ReturnType<typeof binaryInferRequest>; version: string }} target
+ * @param {number} connections
+ */
+async function measureServer({ url, request, version }, connections) {
+  if (warmup > 0) await drive({ url, request, connections, seconds: warmup, timeoutSeconds: 60 });
+  await settle(arch, version);
+  const before = await metrics(arch, version);
+  const load = await drive({ url, request, connections, seconds: duration, timeoutSeconds: 60 });
+  await settle(arch, version);
+  return { load, delta: snapshotDelta(before, await metrics(arch, version)) };
+}
+
+/**
  * `rounds` times: the engine alone (`resnet bench` at `batch`, the server idle), then the server at
  * `connections` for `duration` s. Each round's ratio compares figures taken a minute apart at most.
  * @param {number} connections
  */
 async function runRounds(connections) {
-  const { url, request, version } = measured;
+  const { version } = measured;
   // The server's own layout (Triton's instance_group): its CPU instances run side by side, each on its
   // share of the threads, so the engine is also measured that way, as that many processes at once.
   const configResponse = await fetch(`${server.url}/v2/models/${encodeURIComponent(arch)}/config`);
@@ -175,24 +185,18 @@ async function runRounds(connections) {
   for (let round = 1; round <= rounds; round++) {
     await settle(arch, version);
     log(`round ${round}/${rounds}: engine, resnet bench --model ${arch} --batch ${batch} --threads ${threads}`);
-    const engine = await engineThroughput({
-      arch, batch, threads, inputSize: measured.inputSize, device: flags.device ?? 'cpu', dtype: flags.dtype ?? 'float32', iters: engineIters,
-    });
+    const engineOptions = { arch, batch, inputSize: measured.inputSize, iters: engineIters };
+    const engine = await engineThroughput({ ...engineOptions, threads, device: flags.device ?? 'cpu', dtype: flags.dtype ?? 'float32' });
     let sideBySideImgPerSec = NaN;
     if (sideBySide) {
       log(`round ${round}/${rounds}: engine side by side, ${instances} x resnet bench --batch ${batch} --threads ${instanceThreads}`);
       const each = await Promise.all(Array.from({ length: instances }, () => engineThroughput({
-        arch, batch, threads: instanceThreads, inputSize: measured.inputSize, device: 'cpu', dtype: 'float32', iters: engineIters,
+        ...engineOptions, threads: instanceThreads, device: 'cpu', dtype: 'float32',
       })));
       sideBySideImgPerSec = each.reduce((sum, e) => sum + e.imgPerSec, 0);
     }
     log(`round ${round}/${rounds}: server at concurrency ${connections}`);
-    if (warmup > 0) await drive({ url, request, connections, seconds: warmup, timeoutSeconds: 60 });
-    await settle(arch, version);
-    const before = await metrics(arch, version);
-    const load = await drive({ url, request, connections, seconds: duration, timeoutSeconds: 60 });
-    await settle(arch, version);
-    const delta = snapshotDelta(before, await metrics(arch, version));
+    const { load, delta } = await measureServer(measured, connections);
     const row = {
       round, serverImgPerSec: load.requestsPerSecond, averageBatch: delta.averageBatch, engineImgPerSec: engine.imgPerSec,
       ratio: load.requestsPerSecond / engine.imgPerSec, sideBySideImgPerSec, sideBySideRatio: load.requestsPerSecond / sideBySideImgPerSec,

@@ -78,11 +78,7 @@ void ComputeLanes::attach(const void* /*client*/) {
 
 void ComputeLanes::submit(const void* client, JobShape shape, Work work) {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (lanes_.empty()) {
-    stop_ = false;
-    capacity_ = available_cpus();
-    busy_cpus_ = 0;
-  }
+  if (lanes_.empty()) stop_ = false;  // restarting after the last client left
   // Never more threads than CPUs: oversubscription only slows OpenMP down, and libgomp ends the whole
   // process (gomp_fatal) when it cannot create a thread, e.g. under a container's pids limit.
   const int threads = shape.threads > 0 ? std::min(shape.threads, capacity_) : capacity_;

@@ -86,7 +86,7 @@ class ComputeLanes {
   std::condition_variable finished_;  // a job finished (detach waits on it)
   std::deque<Job> queue_;
   std::unordered_map<const void*, int> running_;  // running jobs by client
-  int capacity_ = 1;     // available_cpus() when the lanes started
+  const int capacity_ = available_cpus();
   int busy_cpus_ = 0;    // taken by running jobs
   int idle_lanes_ = 0;   // lanes waiting for a job
   int clients_ = 0;
