@@ -13,7 +13,7 @@ import { lower, manualSeed, resnet18, Tracer } from '../lib/index.js';
 import { backendInfo, compileGraph, prepareGraph, type CompileOptions } from '../lib/runtime/engine.js';
 import type { Precision } from '../lib/runtime/native.js';
 import { graphBuilders, graphOf } from './graph-builders.js';
-import { randomizeBatchNorms, rng, uniform } from './helpers.js';
+import { randomizeBatchNorms, relativeL2, rng, uniform } from './helpers.js';
 
 const cuda = backendInfo().backends.cuda;
 const hasCuda = cuda.available;
@@ -32,19 +32,6 @@ const precisions: readonly Precision[] = ['float32', 'tf32', 'float16', 'bfloat1
  */
 const tolerance: Record<Precision, number> = { float32: 1e-4, tf32: 2e-2, float16: 2e-2, bfloat16: 6e-2 };
 
-/** ‖actual − expected‖₂ / ‖expected‖₂ (NaN anywhere counts as infinite error). */
-function relativeL2(actual: Float32Array, expected: Float32Array): number {
-  expect(actual.length).toBe(expected.length);
-  let diff = 0;
-  let norm = 0;
-  for (let i = 0; i < expected.length; i++) {
-    const d = actual[i]! - expected[i]!;
-    diff += d * d;
-    norm += expected[i]! * expected[i]!;
-  }
-  if (Number.isNaN(diff)) return Infinity;
-  return norm === 0 ? Math.sqrt(diff) : Math.sqrt(diff / norm);
-}
 
 // ---- hand-built graphs, one per op shape ---------------------------------------------------------------
 
@@ -204,6 +191,65 @@ describe.runIf(hasCuda)('the CUDA backend matches the CPU backend', () => {
     using plain = await compileGraph(graph, { backend: 'cuda', batch: 2, precision });
     const [byHand] = await plain.run(floats);
     expect(relativeL2(got[0]!, byHand!)).toBeLessThanOrEqual(tolerance[precision]);
+  });
+
+  describe('the paths of each conv (graph API, legacy fused, conv + epilogue kernel)', () => {
+    const graph = (): Graph => {
+      manualSeed(21);
+      const model = resnet18();
+      randomizeBatchNorms(model, 22);
+      return lower(Tracer.trace(model, [3, 32, 32]));
+    };
+    const input = uniform(2 * 3 * 32 * 32, 23);
+    /** The "convs: N (g graph API, f fused, u unfused …)" line of describe(), as numbers. */
+    const paths = (text: string) => {
+      const match = /convs: (\d+) \((\d+) graph API, (\d+) fused, (\d+) unfused/.exec(text);
+      expect(match, text).not.toBeNull();
+      const [total, graphApi, fused, unfused] = match!.slice(1).map(Number) as [number, number, number, number];
+      expect(graphApi + fused + unfused).toBe(total);
+      return { total, graphApi, fused, unfused };
+    };
+
+    it.each(precisions)('%s: describe() names every conv\'s path; RESNET_CUDNN_GRAPH=0 keeps them all on the legacy API, both match the CPU', async (precision) => {
+      using cpu = await compileGraph(graph(), { backend: 'cpu', batch: 2 });
+      const [want] = await cpu.run(input);
+      const saved = process.env.RESNET_CUDNN_GRAPH;
+      process.env.RESNET_CUDNN_GRAPH = '0';
+      try {
+        using legacy = await compileGraph(graph(), { backend: 'cuda', batch: 2, precision });
+        const described = legacy.describe();
+        expect(described).toContain('graph API: off');
+        expect(paths(described).graphApi).toBe(0);
+        expect(relativeL2((await legacy.run(input))[0]!, want!)).toBeLessThanOrEqual(tolerance[precision]);
+      } finally {
+        if (saved === undefined) delete process.env.RESNET_CUDNN_GRAPH;
+        else process.env.RESNET_CUDNN_GRAPH = saved;
+      }
+      using chosen = await compileGraph(graph(), { backend: 'cuda', batch: 2, precision });
+      const described = chosen.describe();
+      expect(described).toMatch(/graph API: plans built in \d+ ms/);
+      expect(paths(described).total).toBe(21); // resnet18: 20 convs and the fc
+      console.log(`resnet18 at ${precision}: ${described.split('\n')[1]}`);
+      expect(relativeL2((await chosen.run(input))[0]!, want!)).toBeLessThanOrEqual(tolerance[precision]);
+    });
+
+    it('benchmark: true times every path of every conv and keeps the fastest', async () => {
+      using tuned = await compileGraph(graph(), { backend: 'cuda', batch: 2, precision: 'float16', benchmark: true });
+      const lines = tuned.describe().split('\n').filter((line) => line.startsWith('  conv step'));
+      expect(lines).toHaveLength(21);
+      for (const line of lines) {
+        const timed = /\(timed ms:([^)]*)\)/.exec(line);
+        expect(timed, line).not.toBeNull();
+        const times = [...timed![1]!.matchAll(/(graph engine -?\d+|fused|unfused) ([\d.e-]+)/g)].map((m) => ({ path: m[1]!, ms: Number(m[2]) }));
+        const fastest = times.reduce((a, b) => (b.ms < a.ms ? b : a));
+        const path = /; (graph API|fused|unfused),/.exec(line)![1]!;
+        // The fastest path is the one kept (a graph plan's time stands for the graph API).
+        expect(fastest.path.startsWith('graph') ? 'graph API' : fastest.path, line).toBe(path);
+      }
+      using cpu = await compileGraph(graph(), { backend: 'cpu', batch: 2 });
+      const [want] = await cpu.run(input);
+      expect(relativeL2((await tuned.run(input))[0]!, want!)).toBeLessThanOrEqual(tolerance.float16);
+    });
   });
 
   it('a uint8 input without normalisation is its pixel values as floats', async () => {

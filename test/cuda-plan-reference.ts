@@ -180,7 +180,7 @@ export function readsOf(step: PlanStep): number[] {
  * wrote, or of the output being written, poisons the result). Returns one NCHW (or [N, F]) array per
  * graph output.
  */
-export function simulatePlan(plan: CudaPlan, input: Float32Array): Float64Array[] {
+export function simulatePlan(plan: CudaPlan, input: Float32Array, options: SimulateOptions = {}): Float64Array[] {
   const size = elementBytes(plan.storage);
   const arena = new Float64Array(plan.arenaBytes / size).fill(NaN);
   const base = (id: number): number => plan.values[id]!.arenaOffset / size;
@@ -199,9 +199,12 @@ export function simulatePlan(plan: CudaPlan, input: Float32Array): Float64Array[
       case 'input':
         runInput(plan.values[step.dst]!, base(step.dst), input, store);
         break;
-      case 'conv':
-        runConv(plan, step, arena, base, store);
+      case 'conv': {
+        const graph = options.convGraphs?.find((g) => g.step === plan.steps.indexOf(step));
+        if (graph) runConvGraph(plan, step, graph, arena, base, store);
+        else runConv(plan, step, arena, base, store, options.storageBias ?? false);
         break;
+      }
       case 'maxpool':
         runMaxPool(plan, step, arena, base, store);
         break;
@@ -239,6 +242,118 @@ export function simulatePlan(plan: CudaPlan, input: Float32Array): Float64Array[
 
 type Store = (index: number, x: number) => void;
 
+/** How simulatePlan runs conv steps. */
+export interface SimulateOptions {
+  /** Conv steps with a graph here run by interpreting it (runConvGraph) instead of the plan's own fields. */
+  convGraphs?: readonly ConvGraph[];
+  /** The other conv steps round their bias to the storage type first (as the fused calls see it). */
+  storageBias?: boolean;
+}
+
+/** A tensor of a conv step's cuDNN graph (native/src/cuda/conv_graph_plan.h). */
+export interface ConvGraphTensor {
+  uid: number;
+  role: 'input' | 'filter' | 'bias' | 'residual' | 'output' | 'virtual';
+  type: 'FLOAT' | 'HALF' | 'BFLOAT16';
+  /** N, C, H, W (K, C/groups, R, S for the filter). */
+  dims: number[];
+  strides: number[];
+  alignment: number;
+  virtual: boolean;
+}
+
+/** What `testing.cudaConvGraphs` returns per conv step. */
+export interface ConvGraph {
+  step: number;
+  tensors: ConvGraphTensor[];
+  conv: { x: number; w: number; y: number; prePadding: number[]; postPadding: number[]; stride: number[]; dilation: number[]; computeType: string };
+  pointwise: { mode: 'ADD' | 'MUL' | 'IDENTITY' | 'RELU_FWD'; x: number; b: number; y: number }[];
+  describe: string;
+}
+
+/** The conv graphs of `graph`'s plan with the addon's test-only export. */
+export function cudaConvGraphs(graph: Graph | unknown, options: unknown): ConvGraph[] {
+  const addon = loadNative() as unknown as { testing: { cudaConvGraphs(graph: unknown, options: unknown): ConvGraph[] } };
+  return addon.testing.cudaConvGraphs(graph, options);
+}
+
+const STORAGE_OF_TYPE: Record<ConvGraphTensor['type'], Storage> = { FLOAT: 'float32', HALF: 'float16', BFLOAT16: 'bfloat16' };
+
+/**
+ * Runs a conv step by interpreting its cuDNN graph as cuDNN defines the ops, knowing nothing of the plan's
+ * own conv fields: each tensor is addressed by its dims and strides, bound by its role (input → the step's
+ * src, filter → the packed filter, bias → the bias in the tensor's type, residual, output → dst), the
+ * convolution takes its geometry from the graph, and the pointwise ops run in order over virtual tensors
+ * held in float32 (with broadcasting of size-1 dims). A wrong stride, uid role, padding or op order shows as
+ * a different result from runConv.
+ */
+function runConvGraph(plan: CudaPlan, step: PlanStep, graph: ConvGraph, arena: Float64Array, base: (id: number) => number, store: Store): void {
+  const count = (t: ConvGraphTensor): number => t.dims.reduce((a, b) => a * b, 1);
+  const offset = (t: ConvGraphTensor, i: number[]): number => i.reduce((sum, v, d) => sum + (t.dims[d] === 1 ? 0 : v) * t.strides[d]!, 0);
+  const virtuals = new Map<number, Float64Array>();
+  type Access = { read: (i: number[]) => number; write: (i: number[], x: number) => void };
+  const access = (index: number): Access => {
+    const t = graph.tensors[index]!;
+    const fail = (): never => {
+      throw new Error(`tensor ${index} (${t.role}) cannot be written`);
+    };
+    switch (t.role) {
+      case 'input':
+        return { read: (i) => arena[base(step.src) + offset(t, i)]!, write: fail };
+      case 'residual':
+        return { read: (i) => arena[base(step.residual) + offset(t, i)]!, write: fail };
+      case 'output':
+        return { read: (i) => arena[base(step.dst) + offset(t, i)]!, write: (i, x) => store(base(step.dst) + offset(t, i), x) };
+      case 'filter': {
+        const filter = readElements(plan.weightBlob, step.filterOffset, count(t), STORAGE_OF_TYPE[t.type]);
+        return { read: (i) => filter[offset(t, i)]!, write: fail };
+      }
+      case 'bias': {
+        const bias = readBias(plan, step).map((b) => roundTo(STORAGE_OF_TYPE[t.type], b));
+        return { read: (i) => bias[offset(t, i)]!, write: fail };
+      }
+      case 'virtual': {
+        if (!virtuals.has(index)) virtuals.set(index, new Float64Array(count(t)).fill(NaN));
+        const data = virtuals.get(index)!;
+        return { read: (i) => data[offset(t, i)]!, write: (i, x) => (data[offset(t, i)] = Math.fround(x)) };
+      }
+    }
+  };
+  const each = (dims: number[], f: (i: number[]) => void): void => {
+    for (let n = 0; n < dims[0]!; n++)
+      for (let c = 0; c < dims[1]!; c++)
+        for (let h = 0; h < dims[2]!; h++) for (let w = 0; w < dims[3]!; w++) f([n, c, h, w]);
+  };
+
+  const { conv } = graph;
+  const [xt, wt, yt] = [graph.tensors[conv.x]!, graph.tensors[conv.w]!, graph.tensors[conv.y]!];
+  const [x, w, y] = [access(conv.x), access(conv.w), access(conv.y)];
+  const groups = xt.dims[1]! / wt.dims[1]!;
+  const outPerGroup = yt.dims[1]! / groups;
+  each(yt.dims, ([n, k, oy, ox]) => {
+    const group = Math.floor(k! / outPerGroup);
+    let sum = 0;
+    for (let c = 0; c < wt.dims[1]!; c++)
+      for (let r = 0; r < wt.dims[2]!; r++) {
+        const iy = oy! * conv.stride[0]! - conv.prePadding[0]! + r * conv.dilation[0]!;
+        if (iy < 0 || iy >= xt.dims[2]!) continue;
+        for (let q = 0; q < wt.dims[3]!; q++) {
+          const ix = ox! * conv.stride[1]! - conv.prePadding[1]! + q * conv.dilation[1]!;
+          if (ix < 0 || ix >= xt.dims[3]!) continue;
+          sum += x.read([n!, group * wt.dims[1]! + c, iy, ix]) * w.read([k!, c, r, q]);
+        }
+      }
+    y.write([n!, k!, oy!, ox!], sum);
+  });
+  for (const op of graph.pointwise) {
+    const [a, b, out] = [access(op.x), op.b >= 0 ? access(op.b) : undefined, access(op.y)];
+    each(graph.tensors[op.y]!.dims, (i) => {
+      const value = op.mode === 'RELU_FWD' ? Math.max(a.read(i), 0) : op.mode === 'ADD' ? a.read(i) + b!.read(i) : NaN;
+      out.write(i, value);
+    });
+  }
+}
+
 function runInput(v: PlanValue, at: number, input: Float32Array, store: Store): void {
   for (let n = 0; n < v.n; n++)
     for (let y = 0; y < v.h; y++)
@@ -249,15 +364,18 @@ function runInput(v: PlanValue, at: number, input: Float32Array, store: Store): 
         }
 }
 
-/** Conv over stored channels with the packed filter: padding channels are computed, not skipped. */
-function runConv(plan: CudaPlan, step: PlanStep, arena: Float64Array, base: (id: number) => number, store: Store): void {
+/**
+ * Conv over stored channels with the packed filter: padding channels are computed, not skipped. With
+ * `storageBias`, the bias is first rounded to the storage type, as the fused calls take it.
+ */
+function runConv(plan: CudaPlan, step: PlanStep, arena: Float64Array, base: (id: number) => number, store: Store, storageBias: boolean): void {
   const xv = plan.values[step.src]!;
   const yv = plan.values[step.dst]!;
   const [r, s] = step.kernel;
   const inPerGroup = xv.storedChannels / step.groups;
   const outPerGroup = yv.storedChannels / step.groups;
   const filter = readElements(plan.weightBlob, step.filterOffset, yv.storedChannels * r * s * inPerGroup, plan.storage);
-  const bias = readBias(plan, step);
+  const bias = storageBias ? readBias(plan, step).map((b) => roundTo(plan.storage, b)) : readBias(plan, step);
   const [xb, yb, zb] = [base(step.src), base(step.dst), step.residual >= 0 ? base(step.residual) : -1];
   for (let n = 0; n < yv.n; n++)
     for (let oy = 0; oy < yv.h; oy++)

@@ -22,7 +22,7 @@ import {
   type Graph,
   type Module,
 } from '../lib/index.js';
-import { codeOf, maxRelativeError, randomizeBatchNorms, uniform } from './helpers.js';
+import { codeOf, maxRelativeError, randomizeBatchNorms, relativeL2, uniform } from './helpers.js';
 import {
   cudaPlan,
   elementBytes,
@@ -248,17 +248,6 @@ function checkPlan(graph: Graph, plan: CudaPlan, batch: number, unpadded?: Reado
   checkSteps(graph, plan);
   checkWeights(graph, plan);
   return checkArena(plan);
-}
-
-/** ‖a − b‖₂ / ‖b‖₂. */
-function relativeL2(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < expected.length; i++) {
-    num += (actual[i]! - expected[i]!) ** 2;
-    den += expected[i]! ** 2;
-  }
-  return Math.sqrt(num / den);
 }
 
 /** The plan of `module` run by the interpreter vs the CPU backend's forward on the same input. */

@@ -95,6 +95,45 @@ const enums: ReadonlyArray<readonly [string, Enumerators]> = [
   ['cudnnActivationMode_t', ['SIGMOID', 'RELU', 'TANH', 'CLIPPED_RELU', 'ELU', 'IDENTITY', 'SWISH'].map((name, i) => [`CUDNN_ACTIVATION_${name}`, i] as const)],
   ['cudnnConvolutionMode_t', [['CUDNN_CONVOLUTION', 0], ['CUDNN_CROSS_CORRELATION', 1]]],
   ['cudnnDeterminism_t', [['CUDNN_NON_DETERMINISTIC', 0], ['CUDNN_DETERMINISTIC', 1]]],
+  // The graph (backend) API's enums, as cuDNN 9.6's cudnn_graph.h numbers them (reference/cudnn.md §2.b): more
+  // enumerators than cudnn_api.h declares, as in the real header.
+  [
+    'cudnnBackendDescriptorType_t',
+    ['POINTWISE', 'CONVOLUTION', 'ENGINE', 'ENGINECFG', 'ENGINEHEUR', 'EXECUTION_PLAN', 'INTERMEDIATE_INFO', 'KNOB_CHOICE', 'KNOB_INFO', 'LAYOUT_INFO', 'OPERATION_CONVOLUTION_FORWARD', 'OPERATION_CONVOLUTION_BACKWARD_FILTER', 'OPERATION_CONVOLUTION_BACKWARD_DATA', 'OPERATION_POINTWISE', 'OPERATION_GEN_STATS', 'OPERATIONGRAPH', 'VARIANT_PACK', 'TENSOR', 'MATMUL'].map((name, i) => [`CUDNN_BACKEND_${name}_DESCRIPTOR`, i] as const),
+  ],
+  [
+    'cudnnBackendAttributeName_t',
+    [
+      ['CUDNN_ATTR_POINTWISE_MODE', 0], ['CUDNN_ATTR_POINTWISE_MATH_PREC', 1], ['CUDNN_ATTR_POINTWISE_RELU_LOWER_CLIP', 3],
+      ['CUDNN_ATTR_CONVOLUTION_COMP_TYPE', 100], ['CUDNN_ATTR_CONVOLUTION_CONV_MODE', 101], ['CUDNN_ATTR_CONVOLUTION_DILATIONS', 102],
+      ['CUDNN_ATTR_CONVOLUTION_FILTER_STRIDES', 103], ['CUDNN_ATTR_CONVOLUTION_POST_PADDINGS', 104], ['CUDNN_ATTR_CONVOLUTION_PRE_PADDINGS', 105],
+      ['CUDNN_ATTR_CONVOLUTION_SPATIAL_DIMS', 106], ['CUDNN_ATTR_ENGINEHEUR_MODE', 200], ['CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH', 201],
+      ['CUDNN_ATTR_ENGINEHEUR_RESULTS', 202], ['CUDNN_ATTR_ENGINECFG_ENGINE', 300], ['CUDNN_ATTR_ENGINECFG_KNOB_CHOICES', 302],
+      ['CUDNN_ATTR_EXECUTION_PLAN_HANDLE', 400], ['CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG', 401], ['CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE', 402],
+      ['CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_ALPHA', 700], ['CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_BETA', 701],
+      ['CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_CONV_DESC', 702], ['CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_W', 703],
+      ['CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_X', 704], ['CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_Y', 705],
+      ['CUDNN_ATTR_OPERATION_POINTWISE_PW_DESCRIPTOR', 750], ['CUDNN_ATTR_OPERATION_POINTWISE_XDESC', 751],
+      ['CUDNN_ATTR_OPERATION_POINTWISE_BDESC', 752], ['CUDNN_ATTR_OPERATION_POINTWISE_YDESC', 753],
+      ['CUDNN_ATTR_OPERATIONGRAPH_HANDLE', 800], ['CUDNN_ATTR_OPERATIONGRAPH_OPS', 801], ['CUDNN_ATTR_TENSOR_BYTE_ALIGNMENT', 900],
+      ['CUDNN_ATTR_TENSOR_DATA_TYPE', 901], ['CUDNN_ATTR_TENSOR_DIMENSIONS', 902], ['CUDNN_ATTR_TENSOR_STRIDES', 903],
+      ['CUDNN_ATTR_TENSOR_UNIQUE_ID', 906], ['CUDNN_ATTR_TENSOR_IS_VIRTUAL', 907], ['CUDNN_ATTR_TENSOR_IS_BY_VALUE', 908],
+      ['CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS', 1000], ['CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS', 1001], ['CUDNN_ATTR_VARIANT_PACK_WORKSPACE', 1003],
+      ['CUDNN_ATTR_ENGINE_GLOBAL_INDEX', 1301], ['CUDNN_ATTR_ENGINE_NUMERICAL_NOTE', 1303], ['CUDNN_ATTR_ENGINE_BEHAVIOR_NOTE', 1305],
+      ['CUDNN_ATTR_KERNEL_CACHE_IS_ENGINECFG_KERNEL_CACHED', 2401],
+    ],
+  ],
+  [
+    'cudnnBackendAttributeType_t',
+    ['HANDLE', 'DATA_TYPE', 'BOOLEAN', 'INT64', 'FLOAT', 'DOUBLE', 'VOID_PTR', 'CONVOLUTION_MODE', 'HEUR_MODE', 'KNOB_TYPE', 'NAN_PROPOGATION', 'NUMERICAL_NOTE', 'LAYOUT_TYPE', 'ATTRIB_NAME', 'POINTWISE_MODE', 'BACKEND_DESCRIPTOR', 'GENSTATS_MODE', 'BN_FINALIZE_STATS_MODE', 'REDUCTION_OPERATOR_TYPE', 'BEHAVIOR_NOTE'].map((name, i) => [`CUDNN_TYPE_${name}`, i] as const),
+  ],
+  ['cudnnPointwiseMode_t', [['CUDNN_POINTWISE_ADD', 0], ['CUDNN_POINTWISE_MUL', 1], ['CUDNN_POINTWISE_SQRT', 4], ['CUDNN_POINTWISE_IDENTITY', 21], ['CUDNN_POINTWISE_RELU_FWD', 100], ['CUDNN_POINTWISE_RELU_BWD', 200]]],
+  ['cudnnBackendHeurMode_t', [['CUDNN_HEUR_MODE_INSTANT', 0], ['CUDNN_HEUR_MODE_B', 1], ['CUDNN_HEUR_MODE_FALLBACK', 2], ['CUDNN_HEUR_MODE_A', 3], ['CUDNN_HEUR_MODES_COUNT', 4]]],
+  [
+    'cudnnBackendNumericalNote_t',
+    ['TENSOR_CORE', 'DOWN_CONVERT_INPUTS', 'REDUCED_PRECISION_REDUCTION', 'FFT', 'NONDETERMINISTIC', 'WINOGRAD', 'WINOGRAD_TILE_4x4', 'WINOGRAD_TILE_6x6', 'WINOGRAD_TILE_13x13', 'STRICT_NAN_PROP', 'TYPE_COUNT'].map((name, i) => [`CUDNN_NUMERICAL_NOTE_${name}`, i] as const),
+  ],
+  ['cudnnBackendBehaviorNote_t', [['CUDNN_BEHAVIOR_NOTE_RUNTIME_COMPILATION', 0], ['CUDNN_BEHAVIOR_NOTE_REQUIRES_FILTER_INT8x32_REORDER', 1], ['CUDNN_BEHAVIOR_NOTE_REQUIRES_BIAS_INT8x32_REORDER', 2], ['CUDNN_BEHAVIOR_NOTE_TYPE_COUNT', 3]]],
   [
     'cudnnConvolutionFwdAlgo_t',
     ['IMPLICIT_GEMM', 'IMPLICIT_PRECOMP_GEMM', 'GEMM', 'DIRECT', 'FFT', 'FFT_TILING', 'WINOGRAD', 'WINOGRAD_NONFUSED', 'COUNT'].map((name, i) => [`CUDNN_CONVOLUTION_FWD_ALGO_${name}`, i] as const),
@@ -140,7 +179,13 @@ cudnnStatus_t cudnnFindConvolutionForwardAlgorithmEx(cudnnHandle_t handle, const
 cudnnStatus_t cudnnGetConvolutionForwardWorkspaceSize(cudnnHandle_t handle, const cudnnTensorDescriptor_t xDesc, const cudnnFilterDescriptor_t wDesc, const cudnnConvolutionDescriptor_t convDesc, const cudnnTensorDescriptor_t yDesc, cudnnConvolutionFwdAlgo_t algo, size_t *sizeInBytes);
 cudnnStatus_t cudnnConvolutionForward(cudnnHandle_t handle, const void *alpha, const cudnnTensorDescriptor_t xDesc, const void *x, const cudnnFilterDescriptor_t wDesc, const void *w, const cudnnConvolutionDescriptor_t convDesc, cudnnConvolutionFwdAlgo_t algo, void *workSpace, size_t workSpaceSizeInBytes, const void *beta, const cudnnTensorDescriptor_t yDesc, void *y);
 cudnnStatus_t cudnnConvolutionBiasActivationForward(cudnnHandle_t handle, const void *alpha1, const cudnnTensorDescriptor_t xDesc, const void *x, const cudnnFilterDescriptor_t wDesc, const void *w, const cudnnConvolutionDescriptor_t convDesc, cudnnConvolutionFwdAlgo_t algo, void *workSpace, size_t workSpaceSizeInBytes, const void *alpha2, const cudnnTensorDescriptor_t zDesc, const void *z, const cudnnTensorDescriptor_t biasDesc, const void *bias, const cudnnActivationDescriptor_t activationDesc, const cudnnTensorDescriptor_t yDesc, void *y);
-cudnnStatus_t cudnnAddTensor(cudnnHandle_t handle, const void *alpha, const cudnnTensorDescriptor_t aDesc, const void *A, const void *beta, const cudnnTensorDescriptor_t cDesc, void *C);`;
+cudnnStatus_t cudnnAddTensor(cudnnHandle_t handle, const void *alpha, const cudnnTensorDescriptor_t aDesc, const void *A, const void *beta, const cudnnTensorDescriptor_t cDesc, void *C);
+cudnnStatus_t cudnnBackendCreateDescriptor(cudnnBackendDescriptorType_t descriptorType, cudnnBackendDescriptor_t *descriptor);
+cudnnStatus_t cudnnBackendDestroyDescriptor(cudnnBackendDescriptor_t descriptor);
+cudnnStatus_t cudnnBackendFinalize(cudnnBackendDescriptor_t descriptor);
+cudnnStatus_t cudnnBackendSetAttribute(cudnnBackendDescriptor_t descriptor, cudnnBackendAttributeName_t attributeName, cudnnBackendAttributeType_t attributeType, int64_t elementCount, const void *arrayOfElements);
+cudnnStatus_t cudnnBackendGetAttribute(cudnnBackendDescriptor_t const descriptor, cudnnBackendAttributeName_t attributeName, cudnnBackendAttributeType_t attributeType, int64_t requestedElementCount, int64_t *elementCount, void *arrayOfElements);
+cudnnStatus_t cudnnBackendExecute(cudnnHandle_t handle, cudnnBackendDescriptor_t executionPlan, cudnnBackendDescriptor_t variantPack);`;
 
 interface FakeOptions {
   /** cuDNN version as CUDNN_VERSION spells it (major·10000 + minor·100 + patch). */
@@ -164,6 +209,7 @@ function fakeHeader({ version = 90600, edit = (h) => h }: FakeOptions): { 'cudnn
 #ifndef FAKE_CUDNN_H_
 #define FAKE_CUDNN_H_
 #include <stddef.h>
+#include <stdint.h>
 #include "cudnn_version.h"
 typedef struct CUstream_st *cudaStream_t;
 #if defined(__cplusplus)
@@ -175,6 +221,7 @@ typedef struct cudnnTensorStruct *cudnnTensorDescriptor_t;
 typedef struct cudnnFilterStruct *cudnnFilterDescriptor_t;
 typedef struct cudnnConvolutionStruct *cudnnConvolutionDescriptor_t;
 typedef struct cudnnActivationStruct *cudnnActivationDescriptor_t;
+typedef void *cudnnBackendDescriptor_t;
 
 ${enumText}
 
@@ -237,6 +284,29 @@ describe.runIf(hasGxx)('cuDNN header check against a stand-in cudnn.h', () => {
     const result = compileCheck({ edit: (h) => replaceOnce(h, 'CUDNN_STATUS_NOT_SUPPORTED_SHAPE = 3002,', 'CUDNN_STATUS_NOT_SUPPORTED_SHAPE = 3003,') });
     expect(result.ok).toBe(false);
     expect(result.errors).toContain('cudnn_api.h: CUDNN_STATUS_NOT_SUPPORTED_SHAPE has another value than in cudnn.h');
+  });
+
+  it('fails, naming it, when a graph API attribute differs (CUDNN_ATTR_TENSOR_IS_VIRTUAL = 908)', () => {
+    const result = compileCheck({
+      edit: (h) =>
+        replaceOnce(
+          replaceOnce(h, 'CUDNN_ATTR_TENSOR_IS_VIRTUAL = 907,', 'CUDNN_ATTR_TENSOR_IS_VIRTUAL = 908,'),
+          'CUDNN_ATTR_TENSOR_IS_BY_VALUE = 908,',
+          'CUDNN_ATTR_TENSOR_IS_BY_VALUE = 907,',
+        ),
+    });
+    expect(result.ok).toBe(false);
+    expect(result.errors).toContain('cudnn_api.h: CUDNN_ATTR_TENSOR_IS_VIRTUAL has another value than in cudnn.h');
+    expect(result.errors).not.toContain('CUDNN_ATTR_TENSOR_UNIQUE_ID has another value');
+  });
+
+  it('fails, naming it, when a graph API function differs (an int element count)', () => {
+    const result = compileCheck({
+      edit: (h) => replaceOnce(h, 'cudnnBackendAttributeType_t attributeType, int64_t elementCount,', 'cudnnBackendAttributeType_t attributeType, int elementCount,'),
+    });
+    expect(result.ok).toBe(false);
+    expect(result.errors).toContain('cudnn_api.h: cudnnBackendSetAttribute has another signature than in cudnn.h');
+    expect(result.errors).not.toContain('cudnnBackendGetAttribute has another signature');
   });
 
   it('fails, naming it, when a function signature differs (the filter descriptor argument-order trap)', () => {

@@ -12,6 +12,7 @@ import { backendInfo } from '../lib/index.js';
 import { imagesPerSecond, maxRelativeError, median, percentile, relativeL2, summarizeTimes } from '../scripts/gpu-check/stats.mjs';
 import { formatError, formatMs, formatPercent, formatRate, formatRatio, formatTable, oneLine } from '../scripts/gpu-check/table.mjs';
 import { RESNET50_FLOP_PER_IMAGE, evaluateTargets, type Target } from '../scripts/gpu-check/targets.mjs';
+import { convPathsOf, pathsLine } from '../scripts/gpu-check/paths.mjs';
 import { buildSummary, parseParts, renderSummary, type SummaryInputs } from '../scripts/gpu-check/summary.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -123,8 +124,10 @@ describe('summary', () => {
       { group: 'variant', name: 'resnet18', precision: 'float32', skipped: 'out of time' },
     ] },
     bench: { cells: [
-      { dtype: 'float16', batch: 256, medianMs: 100, p90Ms: 110, imgPerSec: 2560, iterations: 10, finite: true },
+      { dtype: 'float16', batch: 256, medianMs: 100, p90Ms: 110, imgPerSec: 2560, iterations: 10, finite: true, firstMs: 9000, paths: { total: 54, graphApi: 50, fused: 3, unfused: 1, graphPlanMs: 812 } },
       { dtype: 'float16', batch: 1, medianMs: 0.5, p90Ms: 0.6, imgPerSec: 2000, iterations: 100, finite: false },
+      // The same cell with the graph API off: its own row in the paths table, never ours in the main table.
+      { dtype: 'float16', batch: 256, legacy: true, medianMs: 160, deviceMs: 150, p90Ms: 170, imgPerSec: 1600, iterations: 10, finite: true, paths: { total: 54, graphApi: 0, fused: 36, unfused: 18, graphNote: 'off' } },
     ] },
     torchBench: {
       peak: { tflops: 800 },
@@ -159,6 +162,16 @@ describe('summary', () => {
     expect(target.status).toBe('met');
   });
 
+  it('puts each cell\'s conv paths beside the same cell with the graph API off', () => {
+    const s = buildSummary(inputs);
+    expect(s.bench.rows.find((r) => r.batch === 256).ours.medianMs).toBe(100); // not the legacy cell's 160
+    const row = s.bench.paths.find((r: any) => r.batch === 256);
+    expect(row).toMatchObject({ ms: 100, legacyMs: 150, speedup: 1.5, paths: { graphApi: 50, fused: 3, unfused: 1 } });
+    expect(s.bench.paths.map((r: any) => r.batch)).toEqual([256, 1]);
+    const text = renderSummary(s);
+    expect(text).toMatch(/\| float16 \|\s+256 \|\s+54 \|\s+50 \|\s+3 \|\s+1 \|\s+812 \|\s+9000 \|\s+100\.0 \|\s+150\.0 \|\s+1\.50× \|/);
+  });
+
   it('renders the targets table last', () => {
     const text = renderSummary(buildSummary(inputs));
     const lines = text.trimEnd().split('\n');
@@ -166,6 +179,35 @@ describe('summary', () => {
     expect(lines.at(-1)).toMatch(/^\| FP32 \(TF32 off\) logits within 1e-4 relative L2 of torchvision +\| not measured +\|/);
     // Ours device-only (not measured in this fixture), then ours end to end.
     expect(text).toMatch(/\| float16 \|\s+256 \|\s+— \|\s+2560 \|/);
+  });
+});
+
+describe('conv paths from describe()', () => {
+  // As CudaExecutable::describe writes it (native/src/cuda/gpu/cuda_executable.cc).
+  const text = [
+    'CUDA executable on device 0: float16, batch 256; weights 51462144 bytes, activations 411041792 bytes, workspace 1048576 bytes',
+    'convs: 54 (50 graph API, 3 fused, 1 unfused: cudnnConvolutionForward + epilogue kernel)',
+    'graph API: plans built in 812 ms',
+    'float32 input: CUDA graph replay',
+    'uint8 input: CUDA graph replay',
+    '  conv step 1 (graph op 0): 224x224x8 -> 112x112x64, kernel 7x7, stride 2, groups 1, relu; graph API, engine 12 (runtime compiled), workspace 0 (timed ms: graph engine 12 0.0512, fused 0.07, unfused 0.09); graph API: 1 configuration(s) refused at finalize (first: engine 3: finalizing the plan: CUDNN_STATUS_NOT_SUPPORTED (3000))',
+    '',
+  ].join('\n');
+
+  it('reads the counts and the graph plans\' build time', () => {
+    expect(convPathsOf(text)).toEqual({ total: 54, graphApi: 50, fused: 3, unfused: 1, graphPlanMs: 812 });
+    expect(pathsLine(convPathsOf(text))).toBe('54 convs: 50 graph API, 3 fused, 1 unfused (graph plans built in 812 ms)');
+  });
+
+  it('reads why the graph plans were dropped, the graph API switched off, and eager runs', () => {
+    const dropped = text.replace('plans built in 812 ms', "plans built in 812 ms; the graph API's plans were not used: the forward could not be captured with them (cudaStreamEndCapture failed: cudaErrorStreamCaptureInvalidated)")
+      .replace('float32 input: CUDA graph replay', 'float32 input: eager launches (capture failed: cudaGraphInstantiate failed: cudaErrorNotSupported)');
+    const paths = convPathsOf(dropped)!;
+    expect(paths.graphNote).toBe("the graph API's plans were not used: the forward could not be captured with them (cudaStreamEndCapture failed: cudaErrorStreamCaptureInvalidated)");
+    expect(paths.eager).toBe('capture failed: cudaGraphInstantiate failed: cudaErrorNotSupported');
+    expect(convPathsOf(text.replace('graph API: plans built in 812 ms', 'graph API: off (RESNET_CUDNN_GRAPH=0)'))!.graphNote).toBe('off');
+    expect(convPathsOf('')).toBeUndefined();
+    expect(pathsLine(undefined)).toBe('conv paths not reported');
   });
 });
 

@@ -34,6 +34,20 @@ export function uniform(n: number, seed: number, lo = -1, hi = 1): Float32Array 
   return out;
 }
 
+/** ‖actual − expected‖₂ / ‖expected‖₂ (NaN anywhere counts as infinite error; ‖actual‖₂ when expected is 0). */
+export function relativeL2(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
+  if (actual.length !== expected.length) throw new Error(`length ${actual.length} != ${expected.length}`);
+  let diff = 0;
+  let norm = 0;
+  for (let i = 0; i < expected.length; i++) {
+    const d = actual[i]! - expected[i]!;
+    diff += d * d;
+    norm += expected[i]! * expected[i]!;
+  }
+  if (Number.isNaN(diff)) return Infinity;
+  return norm === 0 ? Math.sqrt(diff) : Math.sqrt(diff / norm);
+}
+
 /** max |actual − expected| / max |expected|: the error relative to the output's scale. */
 export function maxRelativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
   if (actual.length !== expected.length) throw new Error(`length ${actual.length} != ${expected.length}`);

@@ -111,6 +111,13 @@ describe('executables of one prepared graph', () => {
     expect(second.sharedWeightBytes).toBeLessThanOrEqual(second.weightBytes);
   });
 
+  it("describe(): the CPU backend reports nothing (''), and nothing after dispose", async () => {
+    const executable = await compileGraph(graph(), { backend: 'cpu', batch: 1 });
+    expect(executable.describe()).toBe('');
+    executable.dispose();
+    expect(executable.describe()).toBe('');
+  });
+
   it('forget weights once no executable uses them', async () => {
     using prepared = prepareGraph(graph());
     const first = await compileGraph(prepared, { backend: 'cpu', batch: 1 });

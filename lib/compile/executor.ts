@@ -105,6 +105,11 @@ export interface ForwardStats {
    * with CUDA events. -1 on the CPU.
    */
   readonly deviceMs: number;
+  /**
+   * What compiling chose for the executable that ran it ({@link Executable.describe}): on the GPU, each
+   * conv's path and engine, and whether runs replay a CUDA graph. '' on the CPU.
+   */
+  describe(): string;
 }
 
 const lastStats = new WeakMap<Module, ForwardStats>();
@@ -212,7 +217,7 @@ export class CompiledExecutor implements ForwardExecutor {
       const executable = await cache.executables.get(key, () => compileGraph(prepared, options));
       const outputs = await this.leases.use(executable, async (e) => {
         const result = await e.run(data);
-        lastStats.set(module, { deviceMs: e.lastRunDeviceMs });
+        lastStats.set(module, { deviceMs: e.lastRunDeviceMs, describe: () => e.describe() });
         return result;
       });
       const tensors = outputs.map((output, i) => Tensor.from(output, [batch, ...outputShapes[i]!]));

@@ -78,6 +78,16 @@ export class Executable implements Disposable {
   }
 
   /**
+   * What compiling chose, for humans. The CUDA backend lists each conv with the path it takes (the cuDNN
+   * graph API's engine, the legacy fused call, or conv + epilogue kernel), why, and with `benchmark: true`
+   * what each path measured; whether runs replay a CUDA graph; sizes. The CPU backend reports nothing ('').
+   * '' after {@link Executable.dispose}.
+   */
+  describe(): string {
+    return this.#native.describe();
+  }
+
+  /**
    * Runs the forward pass off the JS thread. `input` is N·C·H·W values in NCHW order (N the batch the
    * executable was compiled for): floats, or bytes (pixels) that the backend converts to float itself,
    * before the compile's `normalization` if any. It is copied before this returns, so the caller may

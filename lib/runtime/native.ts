@@ -117,6 +117,8 @@ export interface NativeExecutable {
   readonly activationBytes: number;
   /** Execution contexts made so far (0 once disposed). */
   readonly contextCount: number;
+  /** What compiling chose, for humans; '' where the backend reports nothing, or once disposed. */
+  describe(): string;
 }
 
 /**

@@ -140,6 +140,9 @@ class Executable {
   /// scheduler runs work. A failed run leaves the executable and the context usable.
   virtual Status run(ExecutionContext& context, const HostInput& input, const std::vector<float*>& outputs,
                      RunStats* stats = nullptr) const = 0;
+  /// What compiling chose, for humans (the CUDA backend: each conv's path, algorithm or engine, and timings);
+  /// empty where a backend has nothing to report.
+  virtual std::string describe() const { return std::string(); }
 };
 
 /// One value of a backend's self-description in info().

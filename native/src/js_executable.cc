@@ -71,6 +71,7 @@ Napi::Function NativeExecutable::define(Napi::Env env, EnvState* state) {
                          InstanceAccessor<&NativeExecutable::shared_weight_bytes>("sharedWeightBytes"),
                          InstanceAccessor<&NativeExecutable::activation_bytes>("activationBytes"),
                          InstanceAccessor<&NativeExecutable::context_count>("contextCount"),
+                         InstanceMethod<&NativeExecutable::describe>("describe"),
                      },
                      state);
 }
@@ -148,6 +149,10 @@ Napi::Value NativeExecutable::activation_bytes(const Napi::CallbackInfo& info) {
 
 Napi::Value NativeExecutable::context_count(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), compiled_.pool ? compiled_.pool->context_count() : 0);
+}
+
+Napi::Value NativeExecutable::describe(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), compiled_.pool ? compiled_.pool->executable().describe() : std::string());
 }
 
 }  // namespace resnet

@@ -41,6 +41,7 @@ class NativeExecutable : public Napi::ObjectWrap<NativeExecutable> {
   Napi::Value shared_weight_bytes(const Napi::CallbackInfo& info);
   Napi::Value activation_bytes(const Napi::CallbackInfo& info);
   Napi::Value context_count(const Napi::CallbackInfo& info);
+  Napi::Value describe(const Napi::CallbackInfo& info);
 
   EnvState* state_;
   CompiledGraph compiled_;

@@ -3,11 +3,15 @@
 // first forward (compile, plan, capture) timed on its own, a warm-up, then timed forwards until the cell's
 // share of the budget is spent: iterations chosen by time, not count. The convolution algorithms are
 // timed when compiling (`benchmark: true`), as PyTorch's side runs with cudnn.benchmark=True;
-// GPU_CHECK_OURS_BENCHMARK=0 leaves them to the heuristics. Results go to WORK/bench.json.
+// GPU_CHECK_OURS_BENCHMARK=0 leaves them to the heuristics. Each cell records the paths its convs took
+// (cuDNN graph API, legacy fused call, conv + epilogue kernel: `lastForwardStats(model).describe()`). Then
+// the legacy cells (GPU_CHECK_LEGACY_CELLS, default float16 at batch 1 and 256) run again with the graph
+// API off (RESNET_CUDNN_GRAPH=0), so the table shows what it changed. Results go to WORK/bench.json.
 import path from 'node:path';
 import { mulberry32, uniformArray } from './random.mjs';
 import { ResultFile, describeError } from './results.mjs';
 import { imagesPerSecond, summarizeTimes } from './stats.mjs';
+import { convPathsOf, pathsLine } from './paths.mjs';
 import { listFromEnv, numberFromEnv, place } from './subject.mjs';
 
 const IMAGE = [3, 224, 224];
@@ -82,16 +86,15 @@ export async function runBench(lib, subject, work, deadline) {
     return x;
   };
 
-  for (const [index, { dtype, batch }] of cells.entries()) {
-    const record = { dtype, batch };
-    // Each remaining cell gets an equal share; a cell needs ~2 s beyond its timing (first forward, warm-up).
-    const share = (deadline.left() - 2) / (cells.length - index);
-    if (share < 1.5) {
-      results.push('cells', { ...record, skipped: "out of time (the part's time budget)" });
-      console.log(`bench: skipped ${dtype} b${batch}: out of time`);
-      continue;
-    }
-    const seconds = Math.min(maxCellSeconds, Math.max(0.2, (share - 1.2) * 0.6));
+  /**
+   * One cell: the first forward (compile) timed alone, then timed forwards for `seconds`. With `legacy`, the
+   * graph API is off for its compile (and the model re-placed, so that it compiles afresh).
+   * @param {{ dtype: string, batch: number }} record @param {number} seconds @param {number} share @param {boolean} legacy
+   */
+  const measureCell = async (record, seconds, share, legacy) => {
+    const { dtype, batch } = record;
+    const label = `${dtype} b${batch}${legacy ? ' (legacy API only)' : ''}`;
+    const saved = process.env.RESNET_CUDNN_GRAPH;
     try {
       const x = inputOf(batch);
       let last;
@@ -99,6 +102,10 @@ export async function runBench(lib, subject, work, deadline) {
         last = await model.forward(x);
       };
       let tuned = benchmark && !searchFailed.has(dtype);
+      if (legacy) {
+        process.env.RESNET_CUDNN_GRAPH = '0';
+        place(model, 'cpu', 'float32'); // a placement change drops the compiled executables
+      }
       let firstStart = performance.now();
       try {
         place(model, subject.device, dtype, tuned);
@@ -107,7 +114,7 @@ export async function runBench(lib, subject, work, deadline) {
         if (!tuned) throw error;
         // A failure of the algorithm search is a finding of its own; the heuristics still give a number.
         results.push('cells', { ...record, benchmark: true, error: describeError(error) });
-        console.log(`bench: ${dtype} b${batch} with benchmark: true FAILED: ${describeError(error)}; again with the heuristics`);
+        console.log(`bench: ${label} with benchmark: true FAILED: ${describeError(error)}; again with the heuristics`);
         tuned = false;
         searchFailed.add(dtype);
         place(model, subject.device, dtype, tuned);
@@ -115,6 +122,12 @@ export async function runBench(lib, subject, work, deadline) {
         await forward();
       }
       const firstMs = performance.now() - firstStart;
+      if (legacy) {
+        if (saved === undefined) delete process.env.RESNET_CUDNN_GRAPH;
+        else process.env.RESNET_CUDNN_GRAPH = saved;
+      }
+      const described = lib.lastForwardStats?.(model)?.describe?.();
+      const paths = convPathsOf(described);
       /** GPU time of each timed forward (CUDA events, input copy excluded), as PyTorch's device-only timing. */
       const deviceTimes = [];
       const timed = async () => {
@@ -127,13 +140,44 @@ export async function runBench(lib, subject, work, deadline) {
       const deviceMs = deviceTimes.length > 0 ? summarizeTimes(deviceTimes).medianMs : undefined;
       const data = /** @type {{ data: Float32Array }} */ (/** @type {unknown} */ (last)).data;
       const finite = data.every(Number.isFinite);
-      const cell = { ...record, benchmark: tuned, ...stats, imgPerSec: imagesPerSecond(batch, stats.medianMs), firstMs, finite, ...(deviceMs === undefined ? {} : { deviceMs, deviceImgPerSec: imagesPerSecond(batch, deviceMs) }) };
+      const cell = { ...record, ...(legacy ? { legacy: true } : {}), benchmark: tuned, ...stats, imgPerSec: imagesPerSecond(batch, stats.medianMs), firstMs, finite, ...(deviceMs === undefined ? {} : { deviceMs, deviceImgPerSec: imagesPerSecond(batch, deviceMs) }), ...(paths ? { paths } : {}) };
       results.push('cells', cell);
-      console.log(`bench: ${dtype} b${batch}: ${stats.medianMs.toFixed(3)} ms median, p90 ${stats.p90Ms.toFixed(3)}, ${cell.imgPerSec.toFixed(1)} img/s (${stats.iterations} runs; first ${firstMs.toFixed(0)} ms)${deviceMs === undefined ? '' : `; device-only ${deviceMs.toFixed(3)} ms median, ${cell.deviceImgPerSec.toFixed(1)} img/s`}${finite ? '' : ' NON-FINITE OUTPUT'}`);
+      console.log(`bench: ${label}: ${stats.medianMs.toFixed(3)} ms median, p90 ${stats.p90Ms.toFixed(3)}, ${cell.imgPerSec.toFixed(1)} img/s (${stats.iterations} runs; first ${firstMs.toFixed(0)} ms)${deviceMs === undefined ? '' : `; device-only ${deviceMs.toFixed(3)} ms median, ${cell.deviceImgPerSec.toFixed(1)} img/s`}${finite ? '' : ' NON-FINITE OUTPUT'}; ${pathsLine(paths)}`);
+      // The whole choice, once per dtype and batch: which engine each conv took, and what each path measured.
+      if (described) console.log(`bench: ${label}: what compiling chose:\n${described}`);
     } catch (error) {
-      results.push('cells', { ...record, error: describeError(error) });
-      console.log(`bench: ${dtype} b${batch}: FAILED: ${describeError(error)}`);
+      results.push('cells', { ...record, ...(legacy ? { legacy: true } : {}), error: describeError(error) });
+      console.log(`bench: ${label}: FAILED: ${describeError(error)}`);
+    } finally {
+      if (saved === undefined) delete process.env.RESNET_CUDNN_GRAPH;
+      else process.env.RESNET_CUDNN_GRAPH = saved;
     }
+  };
+
+  const legacyCells = subject.dryRun ? [] : listFromEnv('GPU_CHECK_LEGACY_CELLS', ['float16:1', 'float16:256']).map((text) => {
+    const [dtype, batch] = text.split(':');
+    return { dtype: dtype ?? '', batch: Number(batch) };
+  }).filter((c) => cells.some((m) => m.dtype === c.dtype && m.batch === c.batch));
+  results.data.legacyCellsPlanned = legacyCells.length;
+  // The legacy cells run right after their counterparts (the targets' cells, first in the order), before the
+  // budget thins out: they are what tells whether the graph API paid.
+  const lastCounterpart = Math.max(-1, ...legacyCells.map((l) => cells.findIndex((m) => m.dtype === l.dtype && m.batch === l.batch)));
+  const allCells = [
+    ...cells.slice(0, lastCounterpart + 1).map((c) => ({ ...c, legacy: false })),
+    ...legacyCells.map((c) => ({ ...c, legacy: true })),
+    ...cells.slice(lastCounterpart + 1).map((c) => ({ ...c, legacy: false })),
+  ];
+  for (const [index, { dtype, batch, legacy }] of allCells.entries()) {
+    const record = { dtype, batch };
+    // Each remaining cell gets an equal share; a cell needs ~2 s beyond its timing (first forward, warm-up).
+    const share = (deadline.left() - 2) / (allCells.length - index);
+    if (share < 1.5) {
+      results.push('cells', { ...record, ...(legacy ? { legacy: true } : {}), skipped: "out of time (the part's time budget)" });
+      console.log(`bench: skipped ${dtype} b${batch}${legacy ? ' (legacy API only)' : ''}: out of time`);
+      continue;
+    }
+    const seconds = Math.min(maxCellSeconds, Math.max(0.2, (share - 1.2) * 0.6));
+    await measureCell(record, seconds, share, legacy);
   }
   try {
     place(model, 'cpu', 'float32');

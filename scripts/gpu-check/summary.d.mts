@@ -27,7 +27,7 @@ export interface Summary {
   environment: any;
   parts: PartStatus[];
   checks: { passed: number; failed: number; skipped: number; worst: any[]; list: any[] };
-  bench: { peakTflops: number | null; rows: any[]; compile: any[]; [key: string]: unknown };
+  bench: { peakTflops: number | null; rows: any[]; paths: any[]; compile: any[]; [key: string]: unknown };
   targets: Target[];
   torchReference: any;
 }

@@ -109,7 +109,7 @@ function checksOf(inputs, environment) {
     for (const record of result?.checks ?? []) checks.push({ ...record, error: num(record.error), maxRelative: num(record.maxRelative) });
   }
   for (const cell of inputs.bench?.cells ?? []) {
-    const name = `bench resnet50 ${cell.dtype} b${cell.batch}${cell.benchmark ? ' (benchmark: true)' : ''}`;
+    const name = `bench resnet50 ${cell.dtype} b${cell.batch}${cell.legacy ? ' (legacy API only)' : ''}${cell.benchmark ? ' (benchmark: true)' : ''}`;
     if (cell.error) checks.push({ group: 'bench', name, precision: cell.dtype, passed: false, message: cell.error });
     else if (cell.finite === false) checks.push({ group: 'bench', name, precision: cell.dtype, passed: false, message: 'the logits hold NaN or infinity' });
   }
@@ -154,7 +154,7 @@ function benchRowsOf(inputs, peakTflops) {
     return rows.get(key);
   };
   for (const cell of inputs.bench?.cells ?? []) {
-    if (cell.skipped) continue;
+    if (cell.skipped || cell.legacy) continue;
     const r = row(cell.dtype, cell.batch);
     if (cell.error) r.oursError ??= cell.error;
     else {
@@ -186,6 +186,33 @@ function benchRowsOf(inputs, peakTflops) {
   }
   const rank = (/** @type {string} */ d) => (DTYPE_ORDER.includes(d) ? DTYPE_ORDER.indexOf(d) : DTYPE_ORDER.length);
   return [...rows.values()].sort((a, b) => rank(a.dtype) - rank(b.dtype) || a.batch - b.batch);
+}
+
+/**
+ * Per measured cell of ours: the paths its convs took, how long the graph API's plans took to build, and,
+ * where the same cell also ran with the graph API off, both device times and the speedup.
+ * @param {SummaryInputs} inputs
+ */
+function pathRowsOf(inputs) {
+  const cells = (inputs.bench?.cells ?? []).filter((/** @type {any} */ c) => !c.skipped && !c.error);
+  const timeOf = (/** @type {any} */ c) => num(c.deviceMs) > 0 ? num(c.deviceMs) : num(c.medianMs);
+  return cells
+    .filter((/** @type {any} */ c) => !c.legacy)
+    .map((/** @type {any} */ c) => {
+      const legacy = cells.find((/** @type {any} */ l) => l.legacy && l.dtype === c.dtype && l.batch === c.batch);
+      const ms = timeOf(c);
+      const legacyMs = legacy ? timeOf(legacy) : undefined;
+      return {
+        dtype: c.dtype,
+        batch: c.batch,
+        paths: c.paths ?? null,
+        firstMs: num(c.firstMs),
+        ms,
+        legacyMs: legacyMs ?? null,
+        legacyPaths: legacy?.paths ?? null,
+        speedup: legacyMs && ms > 0 ? legacyMs / ms : null,
+      };
+    });
 }
 
 /**
@@ -251,6 +278,7 @@ export function buildSummary(inputs) {
       peakTflops: peakTflops ?? null,
       peak: inputs.torchBench?.peak ?? null,
       rows: benchRows,
+      paths: pathRowsOf(inputs),
       compile: inputs.torchBench?.compile ?? [],
       prewarm: inputs.torchBench?.prewarm ?? [],
       oursBenchmark: inputs.bench?.benchmark,
@@ -349,6 +377,28 @@ export function renderSummary(summary) {
     ]),
     { align: ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'] },
   ));
+
+  if (b.paths.length > 0) {
+    lines.push('', '## Ours: the path of each conv (cuDNN graph API / legacy fused call / conv + epilogue kernel), and the graph API\'s effect', '');
+    lines.push(formatTable(
+      ['dtype', 'batch', 'convs', 'graph API', 'fused', 'unfused', 'graph plans ms', 'first forward ms', 'ms (dev)', 'legacy only ms (dev)', 'graph API speedup', 'note'],
+      b.paths.map((/** @type {any} */ r) => [
+        r.dtype,
+        String(r.batch),
+        r.paths ? String(r.paths.total) : MISSING,
+        r.paths ? String(r.paths.graphApi) : MISSING,
+        r.paths ? String(r.paths.fused) : MISSING,
+        r.paths ? String(r.paths.unfused) : MISSING,
+        r.paths?.graphPlanMs !== undefined ? String(r.paths.graphPlanMs) : MISSING,
+        r.firstMs > 0 ? r.firstMs.toFixed(0) : MISSING,
+        formatMs(r.ms),
+        r.legacyMs ? formatMs(r.legacyMs) : MISSING,
+        formatRatio(r.speedup ?? undefined),
+        oneLine([r.paths?.graphNote ? `graph API: ${r.paths.graphNote}` : '', r.paths?.eager ? `eager: ${r.paths.eager}` : ''].filter(Boolean).join('; '), 120),
+      ]),
+      { align: ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l'] },
+    ));
+  }
 
   lines.push('', '## Targets (issue 3)', '');
   lines.push(formatTable(['target', 'status', 'measured'], summary.targets.map((x) => [x.label, x.status, oneLine(x.text, 300)])));

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 // cuDNN's opaque handle types are incomplete structs at global scope; declaring the same structs (never
 // defining them) makes our function types identical to cuDNN's, which is what the header check asserts.
@@ -29,6 +30,8 @@ using cudnnFilterDescriptor_t = ::cudnnFilterStruct*;
 using cudnnConvolutionDescriptor_t = ::cudnnConvolutionStruct*;
 using cudnnActivationDescriptor_t = ::cudnnActivationStruct*;
 using cudaStream_t = ::CUstream_st*;
+/// The graph (backend) API's descriptors are untyped: `typedef void *cudnnBackendDescriptor_t` in cudnn_graph.h.
+using cudnnBackendDescriptor_t = void*;
 
 // ---- enums: X(name, value) ---------------------------------------------------------------------------------
 // cudnnStatus_t was renumbered in cuDNN 9 (categories of 1000); later 9.x releases added codes, listed apart so
@@ -159,6 +162,99 @@ using cudaStream_t = ::CUstream_st*;
   X(CUDNN_NON_DETERMINISTIC, 0)            \
   X(CUDNN_DETERMINISTIC, 1)
 
+// ---- the graph (backend) API: only the enumerators we use (each enum has more; the header check compares ours) --
+#define RESNET_CUDNN_BACKEND_DESCRIPTOR_TYPE_VALUES(X)          \
+  X(CUDNN_BACKEND_POINTWISE_DESCRIPTOR, 0)                      \
+  X(CUDNN_BACKEND_CONVOLUTION_DESCRIPTOR, 1)                    \
+  X(CUDNN_BACKEND_ENGINE_DESCRIPTOR, 2)                         \
+  X(CUDNN_BACKEND_ENGINECFG_DESCRIPTOR, 3)                      \
+  X(CUDNN_BACKEND_ENGINEHEUR_DESCRIPTOR, 4)                     \
+  X(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR, 5)                 \
+  X(CUDNN_BACKEND_OPERATION_CONVOLUTION_FORWARD_DESCRIPTOR, 10) \
+  X(CUDNN_BACKEND_OPERATION_POINTWISE_DESCRIPTOR, 13)           \
+  X(CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR, 15)                \
+  X(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR, 16)                  \
+  X(CUDNN_BACKEND_TENSOR_DESCRIPTOR, 17)
+
+#define RESNET_CUDNN_BACKEND_ATTRIBUTE_NAME_VALUES(X)      \
+  X(CUDNN_ATTR_POINTWISE_MODE, 0)                          \
+  X(CUDNN_ATTR_POINTWISE_MATH_PREC, 1)                     \
+  X(CUDNN_ATTR_CONVOLUTION_COMP_TYPE, 100)                 \
+  X(CUDNN_ATTR_CONVOLUTION_CONV_MODE, 101)                 \
+  X(CUDNN_ATTR_CONVOLUTION_DILATIONS, 102)                 \
+  X(CUDNN_ATTR_CONVOLUTION_FILTER_STRIDES, 103)            \
+  X(CUDNN_ATTR_CONVOLUTION_POST_PADDINGS, 104)             \
+  X(CUDNN_ATTR_CONVOLUTION_PRE_PADDINGS, 105)              \
+  X(CUDNN_ATTR_CONVOLUTION_SPATIAL_DIMS, 106)              \
+  X(CUDNN_ATTR_ENGINEHEUR_MODE, 200)                       \
+  X(CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH, 201)            \
+  X(CUDNN_ATTR_ENGINEHEUR_RESULTS, 202)                    \
+  X(CUDNN_ATTR_ENGINECFG_ENGINE, 300)                      \
+  X(CUDNN_ATTR_EXECUTION_PLAN_HANDLE, 400)                 \
+  X(CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG, 401)          \
+  X(CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE, 402)         \
+  X(CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_ALPHA, 700)   \
+  X(CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_BETA, 701)    \
+  X(CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_CONV_DESC, 702) \
+  X(CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_W, 703)       \
+  X(CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_X, 704)       \
+  X(CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_Y, 705)       \
+  X(CUDNN_ATTR_OPERATION_POINTWISE_PW_DESCRIPTOR, 750)     \
+  X(CUDNN_ATTR_OPERATION_POINTWISE_XDESC, 751)             \
+  X(CUDNN_ATTR_OPERATION_POINTWISE_BDESC, 752)             \
+  X(CUDNN_ATTR_OPERATION_POINTWISE_YDESC, 753)             \
+  X(CUDNN_ATTR_OPERATIONGRAPH_HANDLE, 800)                 \
+  X(CUDNN_ATTR_OPERATIONGRAPH_OPS, 801)                    \
+  X(CUDNN_ATTR_TENSOR_BYTE_ALIGNMENT, 900)                 \
+  X(CUDNN_ATTR_TENSOR_DATA_TYPE, 901)                      \
+  X(CUDNN_ATTR_TENSOR_DIMENSIONS, 902)                     \
+  X(CUDNN_ATTR_TENSOR_STRIDES, 903)                        \
+  X(CUDNN_ATTR_TENSOR_UNIQUE_ID, 906)                      \
+  X(CUDNN_ATTR_TENSOR_IS_VIRTUAL, 907)                     \
+  X(CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, 1000)              \
+  X(CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, 1001)           \
+  X(CUDNN_ATTR_VARIANT_PACK_WORKSPACE, 1003)               \
+  X(CUDNN_ATTR_ENGINE_GLOBAL_INDEX, 1301)                  \
+  X(CUDNN_ATTR_ENGINE_NUMERICAL_NOTE, 1303)                \
+  X(CUDNN_ATTR_ENGINE_BEHAVIOR_NOTE, 1305)
+
+#define RESNET_CUDNN_BACKEND_ATTRIBUTE_TYPE_VALUES(X) \
+  X(CUDNN_TYPE_HANDLE, 0)                             \
+  X(CUDNN_TYPE_DATA_TYPE, 1)                          \
+  X(CUDNN_TYPE_BOOLEAN, 2)                            \
+  X(CUDNN_TYPE_INT64, 3)                              \
+  X(CUDNN_TYPE_FLOAT, 4)                              \
+  X(CUDNN_TYPE_DOUBLE, 5)                             \
+  X(CUDNN_TYPE_VOID_PTR, 6)                           \
+  X(CUDNN_TYPE_CONVOLUTION_MODE, 7)                   \
+  X(CUDNN_TYPE_HEUR_MODE, 8)                          \
+  X(CUDNN_TYPE_NUMERICAL_NOTE, 11)                    \
+  X(CUDNN_TYPE_POINTWISE_MODE, 14)                    \
+  X(CUDNN_TYPE_BACKEND_DESCRIPTOR, 15)                \
+  X(CUDNN_TYPE_BEHAVIOR_NOTE, 19)
+
+#define RESNET_CUDNN_POINTWISE_MODE_VALUES(X) \
+  X(CUDNN_POINTWISE_ADD, 0)                   \
+  X(CUDNN_POINTWISE_MUL, 1)                   \
+  X(CUDNN_POINTWISE_IDENTITY, 21)             \
+  X(CUDNN_POINTWISE_RELU_FWD, 100)
+
+#define RESNET_CUDNN_HEUR_MODE_VALUES(X) \
+  X(CUDNN_HEUR_MODE_INSTANT, 0)          \
+  X(CUDNN_HEUR_MODE_B, 1)                \
+  X(CUDNN_HEUR_MODE_FALLBACK, 2)         \
+  X(CUDNN_HEUR_MODE_A, 3)
+
+#define RESNET_CUDNN_NUMERICAL_NOTE_VALUES(X)            \
+  X(CUDNN_NUMERICAL_NOTE_TENSOR_CORE, 0)                 \
+  X(CUDNN_NUMERICAL_NOTE_DOWN_CONVERT_INPUTS, 1)         \
+  X(CUDNN_NUMERICAL_NOTE_REDUCED_PRECISION_REDUCTION, 2) \
+  X(CUDNN_NUMERICAL_NOTE_FFT, 3)                         \
+  X(CUDNN_NUMERICAL_NOTE_NONDETERMINISTIC, 4)            \
+  X(CUDNN_NUMERICAL_NOTE_WINOGRAD, 5)
+
+#define RESNET_CUDNN_BEHAVIOR_NOTE_VALUES(X) X(CUDNN_BEHAVIOR_NOTE_RUNTIME_COMPILATION, 0)
+
 /// Every enum: E(type, value list). The status enum also carries its aliases (added below by hand).
 #define RESNET_CUDNN_ENUMS(E)                                               \
   E(cudnnStatus_t, RESNET_CUDNN_STATUS_VALUES)                              \
@@ -169,7 +265,14 @@ using cudaStream_t = ::CUstream_st*;
   E(cudnnConvolutionFwdAlgo_t, RESNET_CUDNN_CONVOLUTION_FWD_ALGO_VALUES)    \
   E(cudnnActivationMode_t, RESNET_CUDNN_ACTIVATION_MODE_VALUES)             \
   E(cudnnNanPropagation_t, RESNET_CUDNN_NAN_PROPAGATION_VALUES)             \
-  E(cudnnDeterminism_t, RESNET_CUDNN_DETERMINISM_VALUES)
+  E(cudnnDeterminism_t, RESNET_CUDNN_DETERMINISM_VALUES)                    \
+  E(cudnnBackendDescriptorType_t, RESNET_CUDNN_BACKEND_DESCRIPTOR_TYPE_VALUES) \
+  E(cudnnBackendAttributeName_t, RESNET_CUDNN_BACKEND_ATTRIBUTE_NAME_VALUES)   \
+  E(cudnnBackendAttributeType_t, RESNET_CUDNN_BACKEND_ATTRIBUTE_TYPE_VALUES)   \
+  E(cudnnPointwiseMode_t, RESNET_CUDNN_POINTWISE_MODE_VALUES)                 \
+  E(cudnnBackendHeurMode_t, RESNET_CUDNN_HEUR_MODE_VALUES)                    \
+  E(cudnnBackendNumericalNote_t, RESNET_CUDNN_NUMERICAL_NOTE_VALUES)          \
+  E(cudnnBackendBehaviorNote_t, RESNET_CUDNN_BEHAVIOR_NOTE_VALUES)
 
 #define RESNET_CUDNN_ENUMERATOR(name, value) name = value,
 
@@ -186,6 +289,13 @@ enum cudnnConvolutionFwdAlgo_t { RESNET_CUDNN_CONVOLUTION_FWD_ALGO_VALUES(RESNET
 enum cudnnActivationMode_t { RESNET_CUDNN_ACTIVATION_MODE_VALUES(RESNET_CUDNN_ENUMERATOR) };
 enum cudnnNanPropagation_t { RESNET_CUDNN_NAN_PROPAGATION_VALUES(RESNET_CUDNN_ENUMERATOR) };
 enum cudnnDeterminism_t { RESNET_CUDNN_DETERMINISM_VALUES(RESNET_CUDNN_ENUMERATOR) };
+enum cudnnBackendDescriptorType_t { RESNET_CUDNN_BACKEND_DESCRIPTOR_TYPE_VALUES(RESNET_CUDNN_ENUMERATOR) };
+enum cudnnBackendAttributeName_t { RESNET_CUDNN_BACKEND_ATTRIBUTE_NAME_VALUES(RESNET_CUDNN_ENUMERATOR) };
+enum cudnnBackendAttributeType_t { RESNET_CUDNN_BACKEND_ATTRIBUTE_TYPE_VALUES(RESNET_CUDNN_ENUMERATOR) };
+enum cudnnPointwiseMode_t { RESNET_CUDNN_POINTWISE_MODE_VALUES(RESNET_CUDNN_ENUMERATOR) };
+enum cudnnBackendHeurMode_t { RESNET_CUDNN_HEUR_MODE_VALUES(RESNET_CUDNN_ENUMERATOR) };
+enum cudnnBackendNumericalNote_t { RESNET_CUDNN_NUMERICAL_NOTE_VALUES(RESNET_CUDNN_ENUMERATOR) };
+enum cudnnBackendBehaviorNote_t { RESNET_CUDNN_BEHAVIOR_NOTE_VALUES(RESNET_CUDNN_ENUMERATOR) };
 
 #undef RESNET_CUDNN_ENUMERATOR
 
@@ -268,7 +378,20 @@ struct cudnnConvolutionFwdAlgoPerf_t {
      cudnnActivationDescriptor_t activationDesc, cudnnTensorDescriptor_t yDesc, void* y))                      \
   X(cudnnStatus_t, cudnnAddTensor,                                                                             \
     (cudnnHandle_t handle, const void* alpha, cudnnTensorDescriptor_t aDesc, const void* A, const void* beta,  \
-     cudnnTensorDescriptor_t cDesc, void* C))
+     cudnnTensorDescriptor_t cDesc, void* C))                                                               \
+  X(cudnnStatus_t, cudnnBackendCreateDescriptor,                                                               \
+    (cudnnBackendDescriptorType_t descriptorType, cudnnBackendDescriptor_t * descriptor))                      \
+  X(cudnnStatus_t, cudnnBackendDestroyDescriptor, (cudnnBackendDescriptor_t descriptor))                       \
+  X(cudnnStatus_t, cudnnBackendFinalize, (cudnnBackendDescriptor_t descriptor))                                \
+  X(cudnnStatus_t, cudnnBackendSetAttribute,                                                                   \
+    (cudnnBackendDescriptor_t descriptor, cudnnBackendAttributeName_t attributeName,                           \
+     cudnnBackendAttributeType_t attributeType, int64_t elementCount, const void* arrayOfElements))            \
+  X(cudnnStatus_t, cudnnBackendGetAttribute,                                                                   \
+    (cudnnBackendDescriptor_t descriptor, cudnnBackendAttributeName_t attributeName,                           \
+     cudnnBackendAttributeType_t attributeType, int64_t requestedElementCount, int64_t * elementCount,         \
+     void* arrayOfElements))                                                                                   \
+  X(cudnnStatus_t, cudnnBackendExecute,                                                                        \
+    (cudnnHandle_t handle, cudnnBackendDescriptor_t executionPlan, cudnnBackendDescriptor_t variantPack))
 
 /// PFN_cudnnCreate, …: the pointer type of each function (CUDA's cudaTypedefs.h spelling).
 #define RESNET_CUDNN_POINTER_TYPE(ret, name, params) using PFN_##name = ret(*) params;

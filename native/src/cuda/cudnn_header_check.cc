@@ -90,6 +90,13 @@ RESNET_CUDNN_CONVOLUTION_FWD_ALGO_VALUES(RESNET_CHECK_VALUE)
 RESNET_CUDNN_ACTIVATION_MODE_VALUES(RESNET_CHECK_VALUE)
 RESNET_CUDNN_NAN_PROPAGATION_VALUES(RESNET_CHECK_VALUE)
 RESNET_CUDNN_DETERMINISM_VALUES(RESNET_CHECK_VALUE)
+RESNET_CUDNN_BACKEND_DESCRIPTOR_TYPE_VALUES(RESNET_CHECK_VALUE)
+RESNET_CUDNN_BACKEND_ATTRIBUTE_NAME_VALUES(RESNET_CHECK_VALUE)
+RESNET_CUDNN_BACKEND_ATTRIBUTE_TYPE_VALUES(RESNET_CHECK_VALUE)
+RESNET_CUDNN_POINTWISE_MODE_VALUES(RESNET_CHECK_VALUE)
+RESNET_CUDNN_HEUR_MODE_VALUES(RESNET_CHECK_VALUE)
+RESNET_CUDNN_NUMERICAL_NOTE_VALUES(RESNET_CHECK_VALUE)
+RESNET_CUDNN_BEHAVIOR_NOTE_VALUES(RESNET_CHECK_VALUE)
 #undef RESNET_CHECK_VALUE
 
 // ---- cudnnConvolutionFwdAlgoPerf_t: size, alignment, and each field's offset and type ------------------------
@@ -106,6 +113,10 @@ static_assert(alignof(cudnn::cudnnConvolutionFwdAlgoPerf_t) == alignof(::cudnnCo
                 "cudnn_api.h: cudnnConvolutionFwdAlgoPerf_t::" #field " has another type than in cudnn.h");
 RESNET_CUDNN_FWD_ALGO_PERF_FIELDS(RESNET_CHECK_FIELD)
 #undef RESNET_CHECK_FIELD
+
+// cudnnBackendDescriptor_t is cuDNN's `void *` typedef, not a struct of ours: the function checks below rely on it.
+static_assert(std::is_same<cudnn::cudnnBackendDescriptor_t, ::cudnnBackendDescriptor_t>::value,
+              "cudnn_api.h: cudnnBackendDescriptor_t is another type than in cudnn.h");
 
 // ---- functions: our pointer type, in cuDNN's types, is exactly the type of &::cudnnX --------------------------
 #define RESNET_CHECK_FUNCTION(ret, name, params)                                  \

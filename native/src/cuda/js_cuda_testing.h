@@ -5,15 +5,25 @@
 
 #include <napi.h>
 
+#include "cuda/cuda_plan.h"
+#include "graph.h"
+
 namespace resnet {
 namespace cuda {
 
-/// `testing.cudaPlan(graph, { batch, precision })` and friends (js_plan_testing.cc).
+/// `testing.cudaPlan(graph, { batch, precision })` and `testing.cudaConvGraphs` (js_plan_testing.cc).
 void add_plan_testing(Napi::Env env, Napi::Object& testing);
 /// `testing.cudaKernels.*`: the host emulation of every kernel (js_kernel_testing.cc).
 void add_kernel_testing(Napi::Env env, Napi::Object& testing);
 /// `testing.cudnnLoader.*`: the loader's candidate list and error messages (js_loader_testing.cc).
 void add_loader_testing(Napi::Env env, Napi::Object& testing);
+/// `testing.cudnnGraph.run`: the graph API's plan building and execution through the loaded cuDNN, for a
+/// fake cuDNN in the tests (js_graph_testing.cc).
+void add_graph_testing(Napi::Env env, Napi::Object& testing);
+
+/// The plan of `info[0]` (a graph) with `info[1]`'s batch and precision; the parsed graph in `*graph`.
+/// Throws a coded Error for anything invalid (js_plan_testing.cc).
+CudaPlan plan_from_js(Napi::Env env, const Napi::CallbackInfo& info, Graph* graph);
 
 }  // namespace cuda
 }  // namespace resnet

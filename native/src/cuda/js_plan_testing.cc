@@ -1,9 +1,12 @@
-// `testing.cudaPlan(graph, { batch, precision })`: the CUDA planner's output as plain JS objects, for tests
-// that run without a GPU. Synchronous; every failure is a thrown Error with a `code`.
+// `testing.cudaPlan(graph, { batch, precision })`: the CUDA planner's output as plain JS objects, and
+// `testing.cudaConvGraphs(graph, { batch, precision })`: the cuDNN graph of every conv step of that plan
+// (conv_graph_plan.h), for tests that run without a GPU. Synchronous; every failure is a thrown Error with a
+// `code`.
 #include <cstring>
 #include <limits>
 #include <new>
 
+#include "cuda/conv_graph_plan.h"
 #include "cuda/cuda_plan.h"
 #include "cuda/js_cuda_testing.h"
 #include "graph_from_js.h"
@@ -130,20 +133,98 @@ Napi::Object plan_to_js(Napi::Env env, const Graph& graph, const CudaPlan& plan)
   return object;
 }
 
+Napi::Array numbers_to_js(Napi::Env env, const int64_t* values, size_t count) {
+  Napi::Array array = Napi::Array::New(env, count);
+  for (size_t i = 0; i < count; ++i) array.Set(static_cast<uint32_t>(i), number(env, values[i]));
+  return array;
+}
+
+Napi::Object conv_graph_to_js(Napi::Env env, int step, const ConvGraphDescription& graph) {
+  Napi::Array tensors = Napi::Array::New(env, graph.tensors.size());
+  for (uint32_t i = 0; i < graph.tensors.size(); ++i) {
+    const GraphTensor& t = graph.tensors[i];
+    Napi::Object tensor = Napi::Object::New(env);
+    tensor.Set("uid", number(env, t.uid));
+    tensor.Set("role", Napi::String::New(env, graph_tensor_role_name(t.role)));
+    tensor.Set("type", Napi::String::New(env, graph_data_type_name(t.type)));
+    tensor.Set("dims", numbers_to_js(env, t.dims.data(), t.dims.size()));
+    tensor.Set("strides", numbers_to_js(env, t.strides.data(), t.strides.size()));
+    tensor.Set("alignment", number(env, t.alignment));
+    tensor.Set("virtual", Napi::Boolean::New(env, t.is_virtual()));
+    tensors.Set(i, tensor);
+  }
+  Napi::Object conv = Napi::Object::New(env);
+  conv.Set("x", number(env, graph.x));
+  conv.Set("w", number(env, graph.w));
+  conv.Set("y", number(env, graph.conv_out));
+  conv.Set("prePadding", numbers_to_js(env, graph.pre_padding.data(), 2));
+  conv.Set("postPadding", numbers_to_js(env, graph.post_padding.data(), 2));
+  conv.Set("stride", numbers_to_js(env, graph.stride.data(), 2));
+  conv.Set("dilation", numbers_to_js(env, graph.dilation.data(), 2));
+  conv.Set("computeType", Napi::String::New(env, graph_data_type_name(graph.compute_type)));
+  Napi::Array pointwise = Napi::Array::New(env, graph.pointwise.size());
+  for (uint32_t i = 0; i < graph.pointwise.size(); ++i) {
+    const GraphPointwise& op = graph.pointwise[i];
+    Napi::Object object = Napi::Object::New(env);
+    object.Set("mode", Napi::String::New(env, graph_pointwise_name(op.mode)));
+    object.Set("x", number(env, op.x));
+    object.Set("b", number(env, op.b));
+    object.Set("y", number(env, op.y));
+    pointwise.Set(i, object);
+  }
+  Napi::Object object = Napi::Object::New(env);
+  object.Set("step", number(env, step));
+  object.Set("tensors", tensors);
+  object.Set("conv", conv);
+  object.Set("pointwise", pointwise);
+  object.Set("describe", Napi::String::New(env, graph.describe()));
+  return object;
+}
+
+}  // namespace
+
+CudaPlan plan_from_js(Napi::Env env, const Napi::CallbackInfo& info, Graph* graph_out) {
+  Result<Graph> graph = graph_from_js(info[0]);
+  if (!graph.ok()) throw make_error(env, graph.status());
+  Result<PlanOptions> options = plan_options_from_js(info[1]);
+  if (!options.ok()) throw make_error(env, options.status());
+  const Status valid = validate(graph.value(), options.value().batch);
+  if (!valid.ok()) throw make_error(env, valid);
+  Result<CudaPlan> plan = plan_cuda(graph.value(), options.value().batch, options.value().precision);
+  if (!plan.ok()) throw make_error(env, plan.status());
+  *graph_out = graph.take();
+  return plan.take();
+}
+
+namespace {
+
 Napi::Value cuda_plan(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   try {
-    Result<Graph> graph = graph_from_js(info[0]);
-    if (!graph.ok()) throw make_error(env, graph.status());
-    Result<PlanOptions> options = plan_options_from_js(info[1]);
-    if (!options.ok()) throw make_error(env, options.status());
-    const Status valid = validate(graph.value(), options.value().batch);
-    if (!valid.ok()) throw make_error(env, valid);
-    Result<CudaPlan> plan = plan_cuda(graph.value(), options.value().batch, options.value().precision);
-    if (!plan.ok()) throw make_error(env, plan.status());
-    return plan_to_js(env, graph.value(), plan.value());
+    Graph graph;
+    const CudaPlan plan = plan_from_js(env, info, &graph);
+    return plan_to_js(env, graph, plan);
   } catch (const std::bad_alloc&) {
     throw make_error(env, Status(Code::kOutOfMemory, "testing.cudaPlan: out of memory"));
+  }
+}
+
+Napi::Value cuda_conv_graphs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  try {
+    Graph graph;
+    const CudaPlan plan = plan_from_js(env, info, &graph);
+    Napi::Array graphs = Napi::Array::New(env);
+    uint32_t count = 0;
+    for (size_t i = 0; i < plan.steps.size(); ++i) {
+      if (plan.steps[i].kind != StepKind::kConv) continue;
+      Result<ConvGraphDescription> described = describe_conv_graph(plan, static_cast<int>(i));
+      if (!described.ok()) throw make_error(env, described.status());
+      graphs.Set(count++, conv_graph_to_js(env, static_cast<int>(i), described.value()));
+    }
+    return graphs;
+  } catch (const std::bad_alloc&) {
+    throw make_error(env, Status(Code::kOutOfMemory, "testing.cudaConvGraphs: out of memory"));
   }
 }
 
@@ -151,6 +232,7 @@ Napi::Value cuda_plan(const Napi::CallbackInfo& info) {
 
 void add_plan_testing(Napi::Env env, Napi::Object& testing) {
   testing.Set("cudaPlan", Napi::Function::New(env, cuda_plan, "cudaPlan"));
+  testing.Set("cudaConvGraphs", Napi::Function::New(env, cuda_conv_graphs, "cudaConvGraphs"));
 }
 
 }  // namespace cuda

@@ -90,6 +90,15 @@ cudnnMathType_t cudnn_math_type(Precision precision) {
   return precision == Precision::kFloat32 ? CUDNN_FMA_MATH : CUDNN_TENSOR_OP_MATH;
 }
 
+const char* conv_mode_name(ConvMode mode) {
+  switch (mode) {
+    case ConvMode::kFused: return "fused";
+    case ConvMode::kUnfused: return "unfused";
+    case ConvMode::kGraph: return "graph";
+  }
+  return "unknown";
+}
+
 const char* algorithm_name(cudnnConvolutionFwdAlgo_t algo) {
   switch (algo) {
 #define RESNET_ALGO_NAME(name, value) \

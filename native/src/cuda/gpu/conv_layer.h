@@ -1,15 +1,19 @@
 // One conv step as cuDNN runs it: the descriptors (NHWC tensors, a KRSC filter, the convolution with its
-// math type, the bias and the activation of the fused call) and the choices made at compile time: the
-// algorithm of cudnnConvolutionForward, the algorithm of the fused cudnnConvolutionBiasActivationForward,
-// and which of the two paths the step takes. Built once per executable and read by all its contexts.
+// math type, the bias and the activation of the fused call), the step's graph-API plans (conv_graph.h), and
+// the choices made at compile time: the algorithm of cudnnConvolutionForward, the algorithm of the fused
+// cudnnConvolutionBiasActivationForward, and which of the three paths the step takes. Built once per
+// executable and read by all its contexts.
 #pragma once
 
 #include <cstddef>
 #include <string>
+#include <vector>
 
 #include "backend.h"
 #include "cuda/cuda_plan.h"
+#include "cuda/conv_graph_plan.h"
 #include "cuda/cudnn_api.h"
+#include "cuda/conv_graph.h"
 #include "cuda/gpu/cudnn_handles.h"
 #include "status.h"
 
@@ -24,7 +28,11 @@ constexpr size_t kWorkspaceCap = size_t{256} << 20;
 enum class ConvMode {
   kFused,    // cudnnConvolutionBiasActivationForward: y = act(conv(x) + z·alpha2 + bias)
   kUnfused,  // cudnnConvolutionForward, then the epilogue kernel (bias, residual, relu)
+  kGraph,    // the graph API's plan (conv_graph.h): conv, bias, residual and relu in one engine
 };
+
+/// "fused", "unfused", "graph".
+const char* conv_mode_name(ConvMode mode);
 
 struct ConvLayer {
   int step = -1;  // index in CudaPlan::steps
@@ -42,14 +50,25 @@ struct ConvLayer {
   /// IDENTITY activation only works with IMPLICIT_PRECOMP_GEMM; RELU works with `algo`.
   cudnn::cudnnConvolutionFwdAlgo_t fused_algo = cudnn::CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM;
   size_t fused_workspace = 0;
-  /// Decided by the trial run at compile time (and, with `benchmark`, by timing both paths).
+  /// The step as a graph-API operation graph, and its execution plans that passed the trial run, best first
+  /// (graph_plans.front() is the one kGraph runs). Empty when the graph API is off or cuDNN has none.
+  ConvGraphDescription graph;
+  std::vector<ConvGraphPlan> graph_plans;
+  std::string graph_note;  // why there are no (or fewer) graph plans, for describe()
+  /// Decided by the trial run at compile time (and, with `benchmark`, by timing every path).
   ConvMode mode = ConvMode::kUnfused;
+  /// The better of the two legacy paths (what the trial run found to work, or timed faster): the mode when
+  /// the graph API's plans are not used.
+  ConvMode legacy_mode = ConvMode::kUnfused;
   /// Why the step is unfused, or how the fused/unfused timing came out (for describe()).
   std::string note;
   /// Measured with `benchmark`: milliseconds per call of each path (0 when not measured).
   float fused_ms = 0.0f, unfused_ms = 0.0f;
 
-  size_t mode_workspace() const { return mode == ConvMode::kFused ? fused_workspace : workspace; }
+  size_t mode_workspace() const {
+    if (mode == ConvMode::kGraph) return graph_plans.empty() ? 0 : graph_plans.front().workspace;
+    return mode == ConvMode::kFused ? fused_workspace : workspace;
+  }
 };
 
 /// cuDNN's data type for a storage type.

@@ -3,13 +3,16 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 
 #include "cuda/gpu/cuda_status.h"
 #include "cuda/gpu/cuda_stream.h"
 #include "cuda/gpu/gpu_workers.h"
+#include "cuda/kernel_math.h"
 #include "cuda/kernels.h"
 
 namespace resnet {
@@ -49,6 +52,51 @@ bool verbose() {
   return value != nullptr && *value != '\0' && std::strcmp(value, "0") != 0;
 }
 
+// RESNET_CUDNN_GRAPH=0 keeps every conv on the legacy API (for comparison, or if a cuDNN release misbehaves).
+bool graph_api_enabled() {
+  const char* value = std::getenv("RESNET_CUDNN_GRAPH");
+  return value == nullptr || std::strcmp(value, "0") != 0;
+}
+
+// Graph plans finalized per distinct conv graph: the heuristics' first that works, or with `benchmark` the
+// first three to be timed (RESNET_CUDNN_GRAPH_CANDIDATES overrides, 1 to 16). Each may be compiled by NVRTC,
+// which is what makes more of them costly.
+size_t graph_plan_limit(bool benchmark) {
+  const char* value = std::getenv("RESNET_CUDNN_GRAPH_CANDIDATES");
+  if (value != nullptr && *value != '\0') {
+    const long parsed = std::strtol(value, nullptr, 10);
+    if (parsed >= 1 && parsed <= 16) return static_cast<size_t>(parsed);
+  }
+  return benchmark ? 3 : 1;
+}
+
+// How far a graph plan's output may be from the legacy path's (relative L2 over the first image): both
+// accumulate in FP32, but with other algorithms and, in 16-bit storage, other roundings of the output. A
+// wrong binding or layout is off by O(1).
+double graph_tolerance(Precision precision) {
+  switch (precision) {
+    case Precision::kFloat32: return 1e-4;
+    case Precision::kTf32: return 1e-2;
+    case Precision::kFloat16: return 1e-2;
+    case Precision::kBFloat16: return 5e-2;
+  }
+  return 1e-4;
+}
+
+// Relative L2 distance of `actual` from `expected` (`count` elements of `storage`); NaN anywhere gives NaN.
+double relative_l2(const std::vector<uint8_t>& actual, const std::vector<uint8_t>& expected, StorageType storage,
+                   size_t count) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < count; ++i) {
+    const double a = load(actual.data(), storage, static_cast<int64_t>(i));
+    const double e = load(expected.data(), storage, static_cast<int64_t>(i));
+    num += (a - e) * (a - e);
+    den += e * e;
+  }
+  if (den == 0) return num == 0 ? 0 : std::sqrt(num);
+  return std::sqrt(num / den);
+}
+
 }  // namespace
 
 CudaExecutable::CudaExecutable(const CudnnLibrary& cudnn, int device, CudaPlan plan,
@@ -63,16 +111,23 @@ CudaExecutable::CudaExecutable(const CudnnLibrary& cudnn, int device, CudaPlan p
   }
   normalize_ = options.normalization.enabled;
   scale_ = normalize_ ? options.normalization.scale : 1.0f;
+  precision_ = plan_.precision;
+  benchmark_ = options.benchmark;
 }
 
 CudaExecutable::~CudaExecutable() {
   // The lambda holds the only references, so the weights (when no other executable shares them) and the
-  // normalisation constants are freed where it runs. The spare context releases itself the same way.
+  // normalisation constants are freed where it runs. The spare context releases itself the same way. The
+  // graph API's plans go before the handle they were built with.
   GpuWorkers::instance().release(
       [weights = std::move(weights_),
-       normalization = std::make_shared<DeviceBuffer>(std::move(normalization_))]() mutable {
+       normalization = std::make_shared<DeviceBuffer>(std::move(normalization_)),
+       layers = std::make_shared<std::vector<ConvLayer>>(std::move(layers_)),
+       handle = std::make_shared<CudnnHandle>(std::move(build_handle_))]() mutable {
         weights.reset();
         normalization.reset();
+        layers.reset();
+        handle.reset();
       });
 }
 
@@ -85,18 +140,18 @@ Result<std::shared_ptr<CudaExecutable>> CudaExecutable::create(const CudnnLibrar
   RESNET_RETURN_IF_ERROR(executable->upload_normalization(options.normalization));
   RESNET_ASSIGN_OR_RETURN(std::unique_ptr<CudaContext> scratch, executable->make_context(0));
   RESNET_RETURN_IF_ERROR(executable->choose_algorithms(*scratch, options.benchmark));
-  // The trial tries every conv's fused path and may fall back to its unfused one: room for either.
+  executable->build_graph_plans(*scratch, options.benchmark);
+  // The trial tries every conv's paths (fused, unfused, each graph plan): room for any of them.
   size_t trial_workspace = 0;
   for (const ConvLayer& layer : executable->layers_) {
     trial_workspace = std::max({trial_workspace, layer.workspace, layer.fusable ? layer.fused_workspace : 0});
+    for (const ConvGraphPlan& plan : layer.graph_plans) trial_workspace = std::max(trial_workspace, plan.workspace);
   }
   RESNET_RETURN_IF_ERROR(scratch->resize_workspace(trial_workspace));
+  RESNET_RETURN_IF_ERROR(executable->fill_trial_input(*scratch));
   RESNET_RETURN_IF_ERROR(executable->trial_run(*scratch));
   if (options.benchmark) RESNET_RETURN_IF_ERROR(executable->time_paths(*scratch));
-  for (const ConvLayer& layer : executable->layers_) {
-    executable->workspace_bytes_ = std::max(executable->workspace_bytes_, layer.mode_workspace());
-  }
-  RESNET_RETURN_IF_ERROR(scratch->resize_workspace(executable->workspace_bytes_));
+  RESNET_RETURN_IF_ERROR(executable->settle_workspace_and_capture(*scratch));
   executable->spare_ = std::move(scratch);
   if (verbose()) std::fprintf(stderr, "%s\n", executable->describe().c_str());
   return executable;
@@ -174,10 +229,67 @@ Status CudaExecutable::choose_algorithms(CudaContext& scratch, bool benchmark) {
   return Status();
 }
 
-Status CudaExecutable::trial_run(CudaContext& scratch) {
+void CudaExecutable::build_graph_plans(CudaContext& scratch, bool benchmark) {
+  graph_api_ = graph_api_enabled();
+  if (!graph_api_) return;
+  // The graphs and plans keep the handle they were built with: one of the executable's own, which outlives
+  // them (the contexts' handles may go first). Runs execute the plans through their context's handle.
+  Result<CudnnHandle> handle = CudnnHandle::create(api_, device_, scratch.stream());
+  if (!handle.ok()) {
+    cudaGetLastError();
+    for (ConvLayer& layer : layers_) layer.graph_note = cat("no cuDNN handle to build plans with: ", handle.status().message());
+    return;
+  }
+  build_handle_ = handle.take();
+  const size_t limit = graph_plan_limit(benchmark);
+  // Identical conv graphs (the repeated blocks of a stage) share one set of plans: built once, finalized once.
+  std::map<std::string, ConvGraphPlans> built;
+  for (ConvLayer& layer : layers_) {
+    Result<ConvGraphDescription> described = describe_conv_graph(plan_, layer.step);
+    if (!described.ok()) {
+      layer.graph_note = described.status().message();
+      continue;
+    }
+    layer.graph = described.take();
+    const std::string key = layer.graph.describe();
+    auto found = built.find(key);
+    if (found == built.end()) {
+      ConvGraphPlans plans =
+          build_conv_graph_plans(api_, build_handle_.get(), layer.graph, plan_.precision, limit, kWorkspaceCap);
+      graph_build_ms_ += plans.build_ms;
+      found = built.emplace(key, std::move(plans)).first;
+    }
+    layer.graph_plans = found->second.plans;
+    layer.graph_note = found->second.note;
+  }
+  // Finalizing may have left a (non-sticky) error behind in the runtime: not the next launch's to report.
+  cudaGetLastError();
+}
+
+Status CudaExecutable::fill_trial_input(CudaContext& scratch) {
   cudaStream_t stream = scratch.stream();
   RESNET_CUDA_CHECK(cudaMemsetAsync(scratch.input(), 0, input_bytes(InputType::kFloat32), stream),
                     "clearing the input for the trial run");
+  // Real data where the graph plans are checked (the first image), in [0, 1) like a decoded image; a fixed
+  // sequence, so that compiles are repeatable.
+  const size_t image = plan_.batch > 0 ? input_elements_ / static_cast<size_t>(plan_.batch) : 0;
+  std::vector<float> values(image);
+  uint32_t state = 0x9e3779b9u;
+  for (float& value : values) {
+    state = state * 1664525u + 1013904223u;
+    value = static_cast<float>(state >> 8) / 16777216.0f;
+  }
+  if (image > 0) {
+    RESNET_CUDA_CHECK(cudaMemcpyAsync(scratch.input(), values.data(), image * sizeof(float), cudaMemcpyHostToDevice, stream),
+                      "copying the trial run's input to the GPU");
+  }
+  // `values` is pageable memory the copy reads from: wait before it goes.
+  RESNET_CUDA_CHECK(cudaStreamSynchronize(stream), "copying the trial run's input to the GPU");
+  return Status();
+}
+
+Status CudaExecutable::trial_run(CudaContext& scratch) {
+  cudaStream_t stream = scratch.stream();
   for (size_t i = 0; i < plan_.steps.size(); ++i) {
     const int index = layer_of_step_[i];
     if (index < 0) {
@@ -186,51 +298,169 @@ Status CudaExecutable::trial_run(CudaContext& scratch) {
     }
     ConvLayer& layer = layers_[static_cast<size_t>(index)];
     layer.mode = ConvMode::kUnfused;
+    bool ran = false;
     if (layer.fusable) {
       const cudnnStatus_t status = call_fused(scratch, layer);
       if (status == cudnn::CUDNN_STATUS_SUCCESS) {
         layer.mode = ConvMode::kFused;
-        continue;
-      }
-      if (!refuses_configuration(status)) {
+        ran = true;
+      } else if (!refuses_configuration(status)) {
         return cudnn_error(api_, status, cat("the trial run of ", layer.name, " (fused convolution) at compile time"));
+      } else {
+        cudaGetLastError();  // whatever the refusal left behind must not be blamed on the next kernel launch
+        layer.note = cat("unfused: cuDNN refused the fused call with ", algorithm_name(layer.fused_algo), " (",
+                         api_.cudnnGetErrorString(status), ")");
       }
-      cudaGetLastError();  // whatever the refusal left behind must not be blamed on the next kernel launch
-      layer.note = cat("unfused: cuDNN refused the fused call with ", algorithm_name(layer.fused_algo), " (",
-                       api_.cudnnGetErrorString(status), ")");
     }
-    RESNET_RETURN_IF_ERROR(enqueue_conv(scratch, layer, ConvMode::kUnfused));
+    if (!ran) RESNET_RETURN_IF_ERROR(enqueue_conv(scratch, layer, ConvMode::kUnfused));
+    layer.legacy_mode = layer.mode;
+    if (!layer.graph_plans.empty()) RESNET_RETURN_IF_ERROR(verify_graph_plans(scratch, layer));
   }
   RESNET_CUDA_CHECK(cudaStreamSynchronize(stream), "the trial run of the forward pass at compile time");
   return Status();
 }
 
-Result<float> CudaExecutable::time_conv(CudaContext& context, const ConvLayer& layer, ConvMode mode) const {
+Status CudaExecutable::verify_graph_plans(CudaContext& scratch, ConvLayer& layer) {
+  const Step& step = plan_.steps[static_cast<size_t>(layer.step)];
+  const DeviceValue& out = plan_.values[static_cast<size_t>(step.dst)];
+  const size_t count = static_cast<size_t>(out.h * out.w * out.stored_channels);  // the first image (NHWC)
+  const size_t bytes = count * storage_bytes(plan_.storage);
+  const void* y = value_pointer(scratch, step.dst);
+  auto read_output = [&](std::vector<uint8_t>& host) -> Status {
+    host.assign(bytes, 0);
+    RESNET_CUDA_CHECK(cudaMemcpyAsync(host.data(), y, bytes, cudaMemcpyDeviceToHost, scratch.stream()),
+                      cat("reading the output of ", layer.name, " in the trial run"));
+    RESNET_CUDA_CHECK(cudaStreamSynchronize(scratch.stream()), cat("the trial run of ", layer.name));
+    return Status();
+  };
+  std::vector<uint8_t> expected, actual;
+  RESNET_RETURN_IF_ERROR(read_output(expected));
+  std::vector<ConvGraphPlan> kept;
+  std::string dropped;
+  for (const ConvGraphPlan& plan : layer.graph_plans) {
+    const cudnnStatus_t status = call_graph(scratch, layer, plan);
+    if (status != cudnn::CUDNN_STATUS_SUCCESS) {
+      if (!refuses_configuration(status)) {
+        return cudnn_error(api_, status, cat("the trial run of ", layer.name, " (graph API, ", plan.name(), ")"));
+      }
+      cudaGetLastError();
+      dropped += cat("; ", plan.name(), " refused at run time (", api_.cudnnGetErrorString(status), ")");
+      continue;
+    }
+    RESNET_RETURN_IF_ERROR(read_output(actual));
+    const double error = relative_l2(actual, expected, plan_.storage, count);
+    if (error <= graph_tolerance(plan_.precision)) {
+      kept.push_back(plan);
+    } else {
+      dropped += cat("; ", plan.name(), " dropped: relative L2 ", error, " from the legacy path's output");
+    }
+  }
+  layer.graph_plans = std::move(kept);
+  if (!dropped.empty()) layer.graph_note += layer.graph_note.empty() ? dropped.substr(2) : dropped;
+  if (!layer.graph_plans.empty()) layer.mode = ConvMode::kGraph;
+  // The output as the chosen path computes it, for the steps after.
+  return enqueue_conv(scratch, layer, layer.mode);
+}
+
+template <typename Enqueue>
+Result<float> CudaExecutable::time_calls(CudaContext& context, const std::string& what, Enqueue&& enqueue) const {
   RESNET_ASSIGN_OR_RETURN(Event start, Event::create(device_));
   RESNET_ASSIGN_OR_RETURN(Event stop, Event::create(device_));
-  RESNET_RETURN_IF_ERROR(enqueue_conv(context, layer, mode));  // warm-up
+  RESNET_RETURN_IF_ERROR(enqueue());  // warm-up
   RESNET_CUDA_CHECK(cudaEventRecord(start.get(), context.stream()), "recording a timing event");
-  for (int i = 0; i < kTimedCalls; ++i) RESNET_RETURN_IF_ERROR(enqueue_conv(context, layer, mode));
+  for (int i = 0; i < kTimedCalls; ++i) RESNET_RETURN_IF_ERROR(enqueue());
   RESNET_CUDA_CHECK(cudaEventRecord(stop.get(), context.stream()), "recording a timing event");
-  RESNET_CUDA_CHECK(cudaEventSynchronize(stop.get()), cat("timing ", layer.name));
+  RESNET_CUDA_CHECK(cudaEventSynchronize(stop.get()), cat("timing ", what));
   float milliseconds = 0.0f;
   RESNET_CUDA_CHECK(cudaEventElapsedTime(&milliseconds, start.get(), stop.get()), "reading a timing event");
   return milliseconds / kTimedCalls;
 }
 
 Status CudaExecutable::time_paths(CudaContext& scratch) {
-  // The fused call was slower than conv + separate bias on some cuDNN 8 releases (reference/cudnn.md §2.a):
-  // measure rather than assume. The trial run left every value computed, so both paths see real data.
+  // Measure rather than assume: the legacy fused call was slower than conv + separate bias on some cuDNN 8
+  // releases (reference/cudnn.md §2.a), and the graph API's engines are new. The trial run left every value
+  // computed, so each path sees real data. Identical conv graphs share their plans' timings.
+  std::map<const void*, float> graph_timings;  // by execution plan (identical convs share plans)
   for (ConvLayer& layer : layers_) {
-    if (layer.mode != ConvMode::kFused) continue;
-    RESNET_ASSIGN_OR_RETURN(layer.fused_ms, time_conv(scratch, layer, ConvMode::kFused));
-    RESNET_ASSIGN_OR_RETURN(layer.unfused_ms, time_conv(scratch, layer, ConvMode::kUnfused));
-    if (layer.unfused_ms < layer.fused_ms) {
-      layer.mode = ConvMode::kUnfused;
-      layer.note = "unfused: faster than the fused call when timed";
+    auto legacy = [&](ConvMode mode) { return [&, mode]() { return enqueue_conv(scratch, layer, mode); }; };
+    RESNET_ASSIGN_OR_RETURN(layer.unfused_ms, time_calls(scratch, layer.name, legacy(ConvMode::kUnfused)));
+    if (layer.legacy_mode == ConvMode::kFused) {
+      RESNET_ASSIGN_OR_RETURN(layer.fused_ms, time_calls(scratch, layer.name, legacy(ConvMode::kFused)));
+      if (layer.unfused_ms < layer.fused_ms) {
+        layer.legacy_mode = ConvMode::kUnfused;
+        layer.note = "unfused: faster than the fused call when timed";
+      }
     }
+    const float legacy_ms = layer.legacy_mode == ConvMode::kFused ? layer.fused_ms : layer.unfused_ms;
+    layer.mode = layer.legacy_mode;
+    if (layer.graph_plans.empty()) continue;
+    for (ConvGraphPlan& plan : layer.graph_plans) {
+      auto timed = graph_timings.find(plan.plan.get());
+      if (timed == graph_timings.end()) {
+        auto call = [&]() {
+          RESNET_CUDNN_CHECK(api_, call_graph(scratch, layer, plan), cat("timing ", layer.name, " (graph API)"));
+          return Status();
+        };
+        RESNET_ASSIGN_OR_RETURN(float ms, time_calls(scratch, layer.name, call));
+        timed = graph_timings.emplace(plan.plan.get(), ms).first;
+      }
+      plan.ms = timed->second;
+    }
+    std::stable_sort(layer.graph_plans.begin(), layer.graph_plans.end(),
+                     [](const ConvGraphPlan& a, const ConvGraphPlan& b) { return a.ms < b.ms; });
+    if (layer.graph_plans.front().ms < legacy_ms) layer.mode = ConvMode::kGraph;
   }
   return Status();
+}
+
+Status CudaExecutable::settle_workspace_and_capture(CudaContext& scratch) {
+  auto settle = [&]() {
+    workspace_bytes_ = 0;
+    for (const ConvLayer& layer : layers_) workspace_bytes_ = std::max(workspace_bytes_, layer.mode_workspace());
+    return scratch.resize_workspace(workspace_bytes_);
+  };
+  RESNET_RETURN_IF_ERROR(settle());
+  bool graph_layers = false;
+  for (const ConvLayer& layer : layers_) graph_layers = graph_layers || layer.mode == ConvMode::kGraph;
+  if (!graph_layers) return Status();
+  // The first run captures the forward into a CUDA graph; an engine that cannot be captured would leave every
+  // run eager. Find out now, while the legacy path can still take over. (The graph captured here, with the
+  // final workspace, serves the scratch context's float32 runs.)
+  cudaStream_t stream = scratch.stream();
+  std::string why;
+  const cudaError_t begun = cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal);
+  if (begun != cudaSuccess) {
+    why = cat("cudaStreamBeginCapture failed: ", cudaGetErrorName(begun));
+  } else {
+    const Status enqueued = enqueue_forward(scratch, InputType::kFloat32);
+    cudaGraph_t raw = nullptr;
+    const cudaError_t ended = cudaStreamEndCapture(stream, &raw);
+    const CapturedGraph graph(raw);
+    if (!enqueued.ok()) {
+      why = enqueued.message();
+    } else if (ended != cudaSuccess || raw == nullptr) {
+      why = cat("cudaStreamEndCapture failed: ", cudaGetErrorName(ended));
+    } else {
+      cudaGraphExec_t exec = nullptr;
+      const cudaError_t instantiated = cudaGraphInstantiate(&exec, raw, 0);
+      if (instantiated == cudaSuccess) {
+        scratch.graph(InputType::kFloat32) = GraphExec(exec, device_);
+        return Status();
+      }
+      if (instantiated == cudaErrorMemoryAllocation) {
+        cudaGetLastError();
+        return cuda_error(instantiated, "instantiating the captured forward pass");
+      }
+      why = cat("cudaGraphInstantiate failed: ", cudaGetErrorName(instantiated));
+    }
+  }
+  cudaGetLastError();  // capture errors are not sticky; the next launch must not inherit them
+  graph_capture_note_ = cat("the graph API's plans were not used: the forward could not be captured with them (", why, ")");
+  for (ConvLayer& layer : layers_) {
+    if (layer.mode == ConvMode::kGraph) layer.mode = layer.legacy_mode;
+  }
+  if (verbose()) std::fprintf(stderr, "CUDA executable on device %d: %s\n", device_, graph_capture_note_.c_str());
+  return settle();
 }
 
 cudnnStatus_t CudaExecutable::call_fused(CudaContext& context, const ConvLayer& layer) const {
@@ -247,7 +477,26 @@ cudnnStatus_t CudaExecutable::call_fused(CudaContext& context, const ConvLayer& 
       weights_->fused_bias(step), layer.activation.get(), layer.y.get(), y);
 }
 
+cudnnStatus_t CudaExecutable::call_graph(CudaContext& context, const ConvLayer& layer, const ConvGraphPlan& plan) const {
+  const Step& step = plan_.steps[static_cast<size_t>(layer.step)];
+  ConvGraphBindings bindings;
+  bindings.input = value_pointer(context, step.src);
+  bindings.filter = weights_->blob() + step.filter_offset;
+  bindings.bias = weights_->fused_bias(step);
+  bindings.residual = step.residual >= 0 ? value_pointer(context, step.residual) : nullptr;
+  bindings.output = value_pointer(context, step.dst);
+  bindings.workspace = context.workspace();
+  std::lock_guard<std::mutex> lock(graph_execute_mutex_);
+  return execute_conv_graph(api_, context.handle(), plan, layer.graph, bindings);
+}
+
 Status CudaExecutable::enqueue_conv(CudaContext& context, const ConvLayer& layer, ConvMode mode) const {
+  if (mode == ConvMode::kGraph) {
+    RESNET_CHECK(!layer.graph_plans.empty(), Code::kBackend, cat(layer.name, " has no graph plan to run"));
+    RESNET_CUDNN_CHECK(api_, call_graph(context, layer, layer.graph_plans.front()),
+                       cat("running ", layer.name, " (graph API, ", layer.graph_plans.front().name(), ")"));
+    return Status();
+  }
   const Step& step = plan_.steps[static_cast<size_t>(layer.step)];
   const void* x = value_pointer(context, step.src);
   const void* w = weights_->blob() + step.filter_offset;
@@ -534,13 +783,17 @@ Status CudaExecutable::run(ExecutionContext& base, const HostInput& input, const
 }
 
 std::string CudaExecutable::describe() const {
-  int fused = 0;
-  for (const ConvLayer& layer : layers_) fused += layer.mode == ConvMode::kFused ? 1 : 0;
+  int counts[3] = {0, 0, 0};
+  for (const ConvLayer& layer : layers_) ++counts[static_cast<int>(layer.mode)];
   std::string text = cat("CUDA executable on device ", device_, ": ", precision_name(plan_.precision), ", batch ",
                          plan_.batch, "; weights ", weights_->bytes(), " bytes", shared_weights_ ? " (shared)" : "",
                          ", activations ", plan_.arena_bytes, " bytes, workspace ", workspace_bytes_, " bytes\n");
-  text += cat("convs: ", layers_.size(), " (", fused, " fused, ", static_cast<int>(layers_.size()) - fused,
+  text += cat("convs: ", layers_.size(), " (", counts[static_cast<int>(ConvMode::kGraph)], " graph API, ",
+              counts[static_cast<int>(ConvMode::kFused)], " fused, ", counts[static_cast<int>(ConvMode::kUnfused)],
               " unfused: cudnnConvolutionForward + epilogue kernel)\n");
+  text += graph_api_ ? cat("graph API: plans built in ", static_cast<long>(graph_build_ms_), " ms",
+                           graph_capture_note_.empty() ? std::string() : cat("; ", graph_capture_note_), "\n")
+                     : std::string("graph API: off (RESNET_CUDNN_GRAPH=0)\n");
   {
     std::lock_guard<std::mutex> lock(capture_note_mutex_);
     for (InputType type : {InputType::kFloat32, InputType::kUint8}) {
@@ -558,15 +811,25 @@ std::string CudaExecutable::describe() const {
     const Step& step = plan_.steps[static_cast<size_t>(layer.step)];
     const DeviceValue& x = plan_.values[static_cast<size_t>(step.src)];
     const DeviceValue& y = plan_.values[static_cast<size_t>(step.dst)];
+    std::string path;
+    switch (layer.mode) {
+      case ConvMode::kGraph: path = cat("graph API, ", layer.graph_plans.front().name()); break;
+      case ConvMode::kFused: path = cat("fused, ", algorithm_name(layer.fused_algo), ", workspace ", layer.fused_workspace); break;
+      case ConvMode::kUnfused: path = cat("unfused, ", algorithm_name(layer.algo), ", workspace ", layer.workspace); break;
+    }
+    std::string timed;
+    if (layer.unfused_ms > 0) {
+      timed = cat(" (timed ms:");
+      for (const ConvGraphPlan& plan : layer.graph_plans) timed += cat(" graph engine ", plan.engine, " ", plan.ms, ",");
+      if (layer.fused_ms > 0) timed += cat(" fused ", layer.fused_ms, ",");
+      timed += cat(" unfused ", layer.unfused_ms, ")");
+    }
+    std::string notes = layer.note;
+    if (!layer.graph_note.empty()) notes += cat(notes.empty() ? "" : "; ", "graph API: ", layer.graph_note);
     text += cat("  ", layer.name, ": ", x.h, "x", x.w, "x", x.stored_channels, " -> ", y.h, "x", y.w, "x",
                 y.stored_channels, ", kernel ", step.kernel.h, "x", step.kernel.w, ", stride ", step.stride.h,
                 ", groups ", step.groups, step.residual >= 0 ? ", residual" : "", step.relu ? ", relu" : "", "; ",
-                layer.mode == ConvMode::kFused
-                    ? cat("fused, ", algorithm_name(layer.fused_algo), ", workspace ", layer.fused_workspace)
-                    : cat("unfused, ", algorithm_name(layer.algo), ", workspace ", layer.workspace),
-                layer.fused_ms > 0 ? cat(" (timed: fused ", layer.fused_ms, " ms, unfused ", layer.unfused_ms, " ms)")
-                                   : std::string(),
-                layer.note.empty() ? std::string() : cat("; ", layer.note), "\n");
+                path, timed, notes.empty() ? std::string() : cat("; ", notes), "\n");
   }
   for (const std::string& note : plan_.notes) text += cat("note: ", note, "\n");
   return text;

@@ -4,11 +4,19 @@
 // conversions, output copy), wait for the stream, and copy the outputs out. Nothing here re-derives a
 // shape: every size comes from the plan.
 //
-// Compiling decides, on a scratch context that then serves the first runs: each conv's algorithm
-// (heuristics, or timing with `benchmark`), whether it runs fused (cudnnConvolutionBiasActivationForward)
-// or as cudnnConvolutionForward + the epilogue kernel (a trial run of the whole forward, uncaptured: a
-// fused call cuDNN refuses falls back; with `benchmark` both paths are timed and the faster kept), and
-// the workspace every context holds (the largest any conv's chosen path needs).
+// Compiling decides, on a scratch context that then serves the first runs, which of three paths each conv
+// takes: the graph API's plan (conv_graph.h: conv + bias + residual + relu in one engine), the legacy fused
+// call (cudnnConvolutionBiasActivationForward), or cudnnConvolutionForward + the epilogue kernel.
+//   1. The legacy algorithms (heuristics, or timing with `benchmark`), and the graph API's execution plans
+//      (cuDNN's heuristics; one plan, or with `benchmark` up to three, per distinct conv graph; off with
+//      RESNET_CUDNN_GRAPH=0).
+//   2. A trial run of the whole forward on pseudo-random input, uncaptured: a fused call cuDNN refuses falls
+//      back to the unfused path, and every graph plan runs too and must agree with the legacy path's output
+//      (relative L2 on the first image, within the precision's tolerance) or is dropped. Graph plans that
+//      pass are preferred.
+//   3. With `benchmark`, every path of every conv is timed and the fastest kept.
+//   4. The workspace every context holds (the largest any conv's chosen path needs), and a capture of the
+//      forward into a CUDA graph: if the graph plans make it fail, those convs go back to the legacy path.
 #pragma once
 
 #include <atomic>
@@ -52,7 +60,7 @@ class CudaExecutable final : public Executable {
 
   /// What compiling chose, for humans: sizes, per conv its algorithm and path (fused or not, and why),
   /// the counts of both, whether runs replay a CUDA graph, and the plan's notes.
-  std::string describe() const;
+  std::string describe() const override;
 
  private:
   // Pinned blocks given back after the pool is gone are freed on a GPU worker (cudaFreeHost synchronises).
@@ -66,9 +74,19 @@ class CudaExecutable final : public Executable {
   Status build_layers();
   Status upload_normalization(const InputNormalization& normalization);
   Status choose_algorithms(CudaContext& scratch, bool benchmark);
+  /// Step 1's graph plans for every conv (identical conv graphs share their plans).
+  void build_graph_plans(CudaContext& scratch, bool benchmark);
+  /// Pseudo-random float32 input for the trial run (the first image; the rest zero).
+  Status fill_trial_input(CudaContext& scratch);
   Status trial_run(CudaContext& scratch);
+  /// Runs each graph plan of `layer` after its legacy path has written the output, keeping those that agree.
+  Status verify_graph_plans(CudaContext& scratch, ConvLayer& layer);
   Status time_paths(CudaContext& scratch);
-  Result<float> time_conv(CudaContext& context, const ConvLayer& layer, ConvMode mode) const;
+  /// Milliseconds per call of `enqueue` (after one warm-up call), timed with events on the context's stream.
+  template <typename Enqueue>
+  Result<float> time_calls(CudaContext& context, const std::string& what, Enqueue&& enqueue) const;
+  /// Size the workspace for the chosen paths, then step 4's capture (and its fallback).
+  Status settle_workspace_and_capture(CudaContext& scratch);
   ContextSizes context_sizes(size_t workspace) const;
   Result<std::unique_ptr<CudaContext>> make_context(size_t workspace) const;
 
@@ -79,6 +97,8 @@ class CudaExecutable final : public Executable {
   Status enqueue_conv(CudaContext& context, const ConvLayer& layer, ConvMode mode) const;
   /// cudnnConvolutionBiasActivationForward for `layer` on the context's stream, cuDNN's status as is.
   cudnn::cudnnStatus_t call_fused(CudaContext& context, const ConvLayer& layer) const;
+  /// The graph plan `plan` of `layer` on the context's stream (serialised: see conv_graph.h), status as is.
+  cudnn::cudnnStatus_t call_graph(CudaContext& context, const ConvLayer& layer, const ConvGraphPlan& plan) const;
   /// Captures the forward for `type` into the context's graph. When the capture itself fails, records why
   /// and leaves the graph empty (runs of every context then launch eagerly); fails only for lack of memory.
   Status capture(CudaContext& context, InputType type) const;
@@ -95,6 +115,7 @@ class CudaExecutable final : public Executable {
   const CudaPlan plan_;
   std::shared_ptr<const DeviceWeights> weights_;  // moved out only by the destructor
   const bool shared_weights_;
+  CudnnHandle build_handle_;  // the graph API's plans were built with it (destroyed after them: see ~)
   std::vector<ConvLayer> layers_;
   std::vector<int> layer_of_step_;  // by step index: index in layers_, or -1
   bool normalize_ = false;
@@ -104,6 +125,14 @@ class CudaExecutable final : public Executable {
   std::vector<size_t> output_offsets_;  // bytes into the output staging, by graph output
   size_t output_bytes_ = 0;
   size_t workspace_bytes_ = 0;
+  Precision precision_ = Precision::kFloat32;
+  bool benchmark_ = false;
+  // The graph API: whether it was tried, how long building its plans took, and why its plans were dropped
+  // after the capture check (empty when they were not).
+  bool graph_api_ = false;
+  double graph_build_ms_ = 0;
+  std::string graph_capture_note_;
+  mutable std::mutex graph_execute_mutex_;  // execution plans are not executed from two threads at once
 
   // The compile's scratch context, handed to the first create_context() (the pool's first context).
   mutable std::mutex spare_mutex_;
