@@ -140,7 +140,7 @@ Result<std::shared_ptr<CudaExecutable>> CudaExecutable::create(const CudnnLibrar
   RESNET_RETURN_IF_ERROR(executable->upload_normalization(options.normalization));
   RESNET_ASSIGN_OR_RETURN(std::unique_ptr<CudaContext> scratch, executable->make_context(0));
   RESNET_RETURN_IF_ERROR(executable->choose_algorithms(*scratch, options.benchmark));
-  executable->build_graph_plans(*scratch, options.benchmark);
+  executable->build_graph_plans(options.benchmark);
   // The trial tries every conv's paths (fused, unfused, each graph plan): room for any of them.
   size_t trial_workspace = 0;
   for (const ConvLayer& layer : executable->layers_) {
@@ -229,12 +229,13 @@ Status CudaExecutable::choose_algorithms(CudaContext& scratch, bool benchmark) {
   return Status();
 }
 
-void CudaExecutable::build_graph_plans(CudaContext& scratch, bool benchmark) {
+void CudaExecutable::build_graph_plans(bool benchmark) {
   graph_api_ = graph_api_enabled();
   if (!graph_api_) return;
   // The graphs and plans keep the handle they were built with: one of the executable's own, which outlives
   // them (the contexts' handles may go first). Runs execute the plans through their context's handle.
-  Result<CudnnHandle> handle = CudnnHandle::create(api_, device_, scratch.stream());
+  // Bound to the default stream, not to a context's: it may outlive every context, and runs never use it.
+  Result<CudnnHandle> handle = CudnnHandle::create(api_, device_, nullptr);
   if (!handle.ok()) {
     cudaGetLastError();
     for (ConvLayer& layer : layers_) layer.graph_note = cat("no cuDNN handle to build plans with: ", handle.status().message());
@@ -413,19 +414,7 @@ Status CudaExecutable::time_paths(CudaContext& scratch) {
   return Status();
 }
 
-Status CudaExecutable::settle_workspace_and_capture(CudaContext& scratch) {
-  auto settle = [&]() {
-    workspace_bytes_ = 0;
-    for (const ConvLayer& layer : layers_) workspace_bytes_ = std::max(workspace_bytes_, layer.mode_workspace());
-    return scratch.resize_workspace(workspace_bytes_);
-  };
-  RESNET_RETURN_IF_ERROR(settle());
-  bool graph_layers = false;
-  for (const ConvLayer& layer : layers_) graph_layers = graph_layers || layer.mode == ConvMode::kGraph;
-  if (!graph_layers) return Status();
-  // The first run captures the forward into a CUDA graph; an engine that cannot be captured would leave every
-  // run eager. Find out now, while the legacy path can still take over. (The graph captured here, with the
-  // final workspace, serves the scratch context's float32 runs.)
+std::string CudaExecutable::try_capture(CudaContext& scratch) const {
   cudaStream_t stream = scratch.stream();
   std::string why;
   const cudaError_t begun = cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal);
@@ -445,22 +434,47 @@ Status CudaExecutable::settle_workspace_and_capture(CudaContext& scratch) {
       const cudaError_t instantiated = cudaGraphInstantiate(&exec, raw, 0);
       if (instantiated == cudaSuccess) {
         scratch.graph(InputType::kFloat32) = GraphExec(exec, device_);
-        return Status();
-      }
-      if (instantiated == cudaErrorMemoryAllocation) {
-        cudaGetLastError();
-        return cuda_error(instantiated, "instantiating the captured forward pass");
+        return std::string();
       }
       why = cat("cudaGraphInstantiate failed: ", cudaGetErrorName(instantiated));
     }
   }
   cudaGetLastError();  // capture errors are not sticky; the next launch must not inherit them
-  graph_capture_note_ = cat("the graph API's plans were not used: the forward could not be captured with them (", why, ")");
+  return why;
+}
+
+Status CudaExecutable::settle_workspace_and_capture(CudaContext& scratch) {
+  auto settle = [&]() {
+    workspace_bytes_ = 0;
+    for (const ConvLayer& layer : layers_) workspace_bytes_ = std::max(workspace_bytes_, layer.mode_workspace());
+    return scratch.resize_workspace(workspace_bytes_);
+  };
+  RESNET_RETURN_IF_ERROR(settle());
+  std::vector<ConvLayer*> graph_layers;
   for (ConvLayer& layer : layers_) {
-    if (layer.mode == ConvMode::kGraph) layer.mode = layer.legacy_mode;
+    if (layer.mode == ConvMode::kGraph) graph_layers.push_back(&layer);
+  }
+  if (graph_layers.empty()) return Status();
+  // The first run captures the forward into a CUDA graph; an engine that cannot be captured would leave every
+  // run eager. Find out now, while the legacy path can still take over. (The graph captured here, with the
+  // final workspace, serves the scratch context's float32 runs.)
+  const std::string why = try_capture(scratch);
+  if (why.empty()) return Status();
+  for (ConvLayer* layer : graph_layers) layer->mode = layer->legacy_mode;
+  RESNET_RETURN_IF_ERROR(settle());
+  const std::string without = try_capture(scratch);
+  if (without.empty()) {
+    graph_capture_note_ = cat("the graph API's plans were not used: the forward could not be captured with them (", why, ")");
+  } else {
+    // Not the graph API's doing: the legacy path fails to capture too. Keep the faster plans; runs retry the
+    // capture and, refused, launch eagerly (describe() says so).
+    for (ConvLayer* layer : graph_layers) layer->mode = ConvMode::kGraph;
+    RESNET_RETURN_IF_ERROR(settle());
+    graph_capture_note_ = cat("the forward could not be captured with the graph API's plans (", why,
+                              ") nor without them (", without, ")");
   }
   if (verbose()) std::fprintf(stderr, "CUDA executable on device %d: %s\n", device_, graph_capture_note_.c_str());
-  return settle();
+  return Status();
 }
 
 cudnnStatus_t CudaExecutable::call_fused(CudaContext& context, const ConvLayer& layer) const {

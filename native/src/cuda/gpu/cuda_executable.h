@@ -75,7 +75,7 @@ class CudaExecutable final : public Executable {
   Status upload_normalization(const InputNormalization& normalization);
   Status choose_algorithms(CudaContext& scratch, bool benchmark);
   /// Step 1's graph plans for every conv (identical conv graphs share their plans).
-  void build_graph_plans(CudaContext& scratch, bool benchmark);
+  void build_graph_plans(bool benchmark);
   /// Pseudo-random float32 input for the trial run (the first image; the rest zero).
   Status fill_trial_input(CudaContext& scratch);
   Status trial_run(CudaContext& scratch);
@@ -87,6 +87,8 @@ class CudaExecutable final : public Executable {
   Result<float> time_calls(CudaContext& context, const std::string& what, Enqueue&& enqueue) const;
   /// Size the workspace for the chosen paths, then step 4's capture (and its fallback).
   Status settle_workspace_and_capture(CudaContext& scratch);
+  /// Captures the float32 forward into the context's graph: "" when it worked, else why not.
+  std::string try_capture(CudaContext& scratch) const;
   ContextSizes context_sizes(size_t workspace) const;
   Result<std::unique_ptr<CudaContext>> make_context(size_t workspace) const;
 
