@@ -51,6 +51,10 @@ class CudaContext final : public ExecutionContext {
   /// Replaces the workspace (the compile-time scratch context grows or shrinks it once algorithms are known).
   Status resize_workspace(size_t bytes);
 
+  /// Keeps `owner` (the executable's graph-API plans, whose kernels a captured graph may launch) alive until
+  /// this context's graphs are gone.
+  void keep_alive(std::shared_ptr<const void> owner) { resources_->kept_alive = std::move(owner); }
+
   cudaEvent_t started() const { return resources_->started.get(); }
   cudaEvent_t finished() const { return resources_->finished.get(); }
 
@@ -61,6 +65,7 @@ class CudaContext final : public ExecutionContext {
   // Declaration order is destruction order reversed: graphs first, the handle before its stream.
   struct Resources {
     int device = -1;
+    std::shared_ptr<const void> kept_alive;  // destroyed last: see keep_alive()
     Stream stream;
     CudnnHandle handle;
     DeviceBuffer arena, workspace, input, outputs;

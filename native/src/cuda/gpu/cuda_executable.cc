@@ -152,6 +152,7 @@ Result<std::shared_ptr<CudaExecutable>> CudaExecutable::create(const CudnnLibrar
   RESNET_RETURN_IF_ERROR(executable->trial_run(*scratch));
   if (options.benchmark) RESNET_RETURN_IF_ERROR(executable->time_paths(*scratch));
   RESNET_RETURN_IF_ERROR(executable->settle_workspace_and_capture(*scratch));
+  scratch->keep_alive(executable->graph_plans_alive_);  // made before the plans were
   executable->spare_ = std::move(scratch);
   if (verbose()) std::fprintf(stderr, "%s\n", executable->describe().c_str());
   return executable;
@@ -196,7 +197,9 @@ ContextSizes CudaExecutable::context_sizes(size_t workspace) const {
 }
 
 Result<std::unique_ptr<CudaContext>> CudaExecutable::make_context(size_t workspace) const {
-  return CudaContext::create(api_, device_, context_sizes(workspace));
+  RESNET_ASSIGN_OR_RETURN(std::unique_ptr<CudaContext> context, CudaContext::create(api_, device_, context_sizes(workspace)));
+  context->keep_alive(graph_plans_alive_);
+  return context;
 }
 
 Status CudaExecutable::choose_algorithms(CudaContext& scratch, bool benchmark) {
@@ -231,14 +234,18 @@ Status CudaExecutable::choose_algorithms(CudaContext& scratch, bool benchmark) {
 
 void CudaExecutable::build_graph_plans(bool benchmark) {
   graph_api_ = graph_api_enabled();
-  if (!graph_api_) return;
+  if (!graph_api_) {
+    graph_off_reason_ = "RESNET_CUDNN_GRAPH=0";
+    return;
+  }
   // The graphs and plans keep the handle they were built with: one of the executable's own, which outlives
   // them (the contexts' handles may go first). Runs execute the plans through their context's handle.
   // Bound to the default stream, not to a context's: it may outlive every context, and runs never use it.
   Result<CudnnHandle> handle = CudnnHandle::create(api_, device_, nullptr);
   if (!handle.ok()) {
     cudaGetLastError();
-    for (ConvLayer& layer : layers_) layer.graph_note = cat("no cuDNN handle to build plans with: ", handle.status().message());
+    graph_api_ = false;
+    graph_off_reason_ = cat("no cuDNN handle to build plans with: ", handle.status().message());
     return;
   }
   build_handle_ = handle.take();
@@ -263,16 +270,28 @@ void CudaExecutable::build_graph_plans(bool benchmark) {
     layer.graph_plans = found->second.plans;
     layer.graph_note = found->second.note;
   }
-  // Finalizing may have left a (non-sticky) error behind in the runtime: not the next launch's to report.
+  // Finalizing may have queued work on the build handle's (default) stream, which the contexts' non-blocking
+  // streams are not ordered after; and it may have left a (non-sticky) error behind in the runtime, not the
+  // next launch's to report.
+  cudaStreamSynchronize(cudaStreamLegacy);
   cudaGetLastError();
+  // Contexts hold the plans they may run, so that no plan (nor the kernels it compiled) goes before them.
+  auto alive = std::make_shared<std::vector<ConvGraphPlan>>();
+  for (const ConvLayer& layer : layers_) alive->insert(alive->end(), layer.graph_plans.begin(), layer.graph_plans.end());
+  graph_plans_alive_ = std::move(alive);
 }
 
 Status CudaExecutable::fill_trial_input(CudaContext& scratch) {
   cudaStream_t stream = scratch.stream();
+  // A zeroed arena, as every context starts with (create_context): the fused call without a residual passes y
+  // as z with alpha2 = 0, and stale infinities read there would turn into NaN.
+  if (plan_.arena_bytes > 0) {
+    RESNET_CUDA_CHECK(cudaMemsetAsync(scratch.arena(), 0, plan_.arena_bytes, stream), "clearing the activations for the trial run");
+  }
   RESNET_CUDA_CHECK(cudaMemsetAsync(scratch.input(), 0, input_bytes(InputType::kFloat32), stream),
                     "clearing the input for the trial run");
-  // Real data where the graph plans are checked (the first image), in [0, 1) like a decoded image; a fixed
-  // sequence, so that compiles are repeatable.
+  // Real data where the graph plans are checked (the first and the last image), in [0, 1) like a decoded
+  // image; a fixed sequence, so that compiles are repeatable.
   const size_t image = plan_.batch > 0 ? input_elements_ / static_cast<size_t>(plan_.batch) : 0;
   std::vector<float> values(image);
   uint32_t state = 0x9e3779b9u;
@@ -280,11 +299,13 @@ Status CudaExecutable::fill_trial_input(CudaContext& scratch) {
     state = state * 1664525u + 1013904223u;
     value = static_cast<float>(state >> 8) / 16777216.0f;
   }
-  if (image > 0) {
-    RESNET_CUDA_CHECK(cudaMemcpyAsync(scratch.input(), values.data(), image * sizeof(float), cudaMemcpyHostToDevice, stream),
+  for (size_t first : {size_t{0}, input_elements_ - image}) {
+    if (image == 0) break;
+    RESNET_CUDA_CHECK(cudaMemcpyAsync(static_cast<float*>(scratch.input()) + first, values.data(), image * sizeof(float),
+                                      cudaMemcpyHostToDevice, stream),
                       "copying the trial run's input to the GPU");
   }
-  // `values` is pageable memory the copy reads from: wait before it goes.
+  // `values` is pageable memory the copies read from: wait before it goes.
   RESNET_CUDA_CHECK(cudaStreamSynchronize(stream), "copying the trial run's input to the GPU");
   return Status();
 }
@@ -321,16 +342,32 @@ Status CudaExecutable::trial_run(CudaContext& scratch) {
   return Status();
 }
 
+Status CudaExecutable::graph_call_failed(CudaContext& context, const std::string& what) const {
+  // Whatever a failed call left pending (a launch error of a runtime-compiled kernel, say) goes; then the
+  // stream is drained: a sticky error there means the device is lost, anything else that this plan is not
+  // usable here. The legacy path is known to work, so a plan that fails is dropped rather than fatal.
+  cudaGetLastError();
+  const cudaError_t synced = cudaStreamSynchronize(context.stream());
+  if (synced != cudaSuccess && is_sticky(synced)) return cuda_error(synced, what);
+  cudaGetLastError();
+  return Status();
+}
+
 Status CudaExecutable::verify_graph_plans(CudaContext& scratch, ConvLayer& layer) {
   const Step& step = plan_.steps[static_cast<size_t>(layer.step)];
   const DeviceValue& out = plan_.values[static_cast<size_t>(step.dst)];
-  const size_t count = static_cast<size_t>(out.h * out.w * out.stored_channels);  // the first image (NHWC)
+  // The first and the last image (NHWC, so each is contiguous): both got real input in the trial run.
+  const size_t count = static_cast<size_t>(out.h * out.w * out.stored_channels);
   const size_t bytes = count * storage_bytes(plan_.storage);
-  const void* y = value_pointer(scratch, step.dst);
+  uint8_t* y = static_cast<uint8_t*>(value_pointer(scratch, step.dst));
+  const size_t last = static_cast<size_t>(out.n - 1) * bytes;
   auto read_output = [&](std::vector<uint8_t>& host) -> Status {
-    host.assign(bytes, 0);
-    RESNET_CUDA_CHECK(cudaMemcpyAsync(host.data(), y, bytes, cudaMemcpyDeviceToHost, scratch.stream()),
-                      cat("reading the output of ", layer.name, " in the trial run"));
+    host.assign(2 * bytes, 0);
+    for (size_t part = 0; part < 2; ++part) {
+      RESNET_CUDA_CHECK(cudaMemcpyAsync(host.data() + part * bytes, y + (part == 0 ? 0 : last), bytes,
+                                        cudaMemcpyDeviceToHost, scratch.stream()),
+                        cat("reading the output of ", layer.name, " in the trial run"));
+    }
     RESNET_CUDA_CHECK(cudaStreamSynchronize(scratch.stream()), cat("the trial run of ", layer.name));
     return Status();
   };
@@ -339,17 +376,18 @@ Status CudaExecutable::verify_graph_plans(CudaContext& scratch, ConvLayer& layer
   std::vector<ConvGraphPlan> kept;
   std::string dropped;
   for (const ConvGraphPlan& plan : layer.graph_plans) {
+    // Poison first (all-ones bytes are NaN in every storage type): a plan that writes nothing, or not
+    // everywhere, cannot pass on what the legacy path left behind.
+    RESNET_CUDA_CHECK(cudaMemsetAsync(y, 0xff, static_cast<size_t>(out.n) * bytes, scratch.stream()),
+                      cat("poisoning the output of ", layer.name, " in the trial run"));
     const cudnnStatus_t status = call_graph(scratch, layer, plan);
     if (status != cudnn::CUDNN_STATUS_SUCCESS) {
-      if (!refuses_configuration(status)) {
-        return cudnn_error(api_, status, cat("the trial run of ", layer.name, " (graph API, ", plan.name(), ")"));
-      }
-      cudaGetLastError();
+      RESNET_RETURN_IF_ERROR(graph_call_failed(scratch, cat("the trial run of ", layer.name, " (graph API, ", plan.name(), ")")));
       dropped += cat("; ", plan.name(), " refused at run time (", api_.cudnnGetErrorString(status), ")");
       continue;
     }
     RESNET_RETURN_IF_ERROR(read_output(actual));
-    const double error = relative_l2(actual, expected, plan_.storage, count);
+    const double error = relative_l2(actual, expected, plan_.storage, 2 * count);
     if (error <= graph_tolerance(plan_.precision)) {
       kept.push_back(plan);
     } else {
@@ -395,18 +433,34 @@ Status CudaExecutable::time_paths(CudaContext& scratch) {
     const float legacy_ms = layer.legacy_mode == ConvMode::kFused ? layer.fused_ms : layer.unfused_ms;
     layer.mode = layer.legacy_mode;
     if (layer.graph_plans.empty()) continue;
+    std::vector<ConvGraphPlan> timed_plans;
     for (ConvGraphPlan& plan : layer.graph_plans) {
       auto timed = graph_timings.find(plan.plan.get());
       if (timed == graph_timings.end()) {
+        cudnnStatus_t failed = cudnn::CUDNN_STATUS_SUCCESS;
         auto call = [&]() {
-          RESNET_CUDNN_CHECK(api_, call_graph(scratch, layer, plan), cat("timing ", layer.name, " (graph API)"));
-          return Status();
+          const cudnnStatus_t status = call_graph(scratch, layer, plan);
+          if (status == cudnn::CUDNN_STATUS_SUCCESS) return Status();
+          failed = status;
+          return cudnn_error(api_, status, cat("timing ", layer.name, " (graph API)"));
         };
-        RESNET_ASSIGN_OR_RETURN(float ms, time_calls(scratch, layer.name, call));
-        timed = graph_timings.emplace(plan.plan.get(), ms).first;
+        Result<float> ms = time_calls(scratch, layer.name, call);
+        if (!ms.ok() && failed == cudnn::CUDNN_STATUS_SUCCESS) return ms.status();  // a CUDA failure, not the plan's
+        if (!ms.ok()) {
+          RESNET_RETURN_IF_ERROR(graph_call_failed(scratch, cat("timing ", layer.name, " (graph API, ", plan.name(), ")")));
+          layer.graph_note += cat(layer.graph_note.empty() ? "" : "; ", plan.name(), " failed when timed (",
+                                  api_.cudnnGetErrorString(failed), ")");
+          timed = graph_timings.emplace(plan.plan.get(), -1.0f).first;
+        } else {
+          timed = graph_timings.emplace(plan.plan.get(), ms.value()).first;
+        }
       }
+      if (timed->second < 0) continue;  // failed when timed (here or for an identical conv)
       plan.ms = timed->second;
+      timed_plans.push_back(plan);
     }
+    layer.graph_plans = std::move(timed_plans);
+    if (layer.graph_plans.empty()) continue;
     std::stable_sort(layer.graph_plans.begin(), layer.graph_plans.end(),
                      [](const ConvGraphPlan& a, const ConvGraphPlan& b) { return a.ms < b.ms; });
     if (layer.graph_plans.front().ms < legacy_ms) layer.mode = ConvMode::kGraph;
@@ -414,7 +468,7 @@ Status CudaExecutable::time_paths(CudaContext& scratch) {
   return Status();
 }
 
-std::string CudaExecutable::try_capture(CudaContext& scratch) const {
+Result<std::string> CudaExecutable::try_capture(CudaContext& scratch) const {
   cudaStream_t stream = scratch.stream();
   std::string why;
   const cudaError_t begun = cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal);
@@ -426,6 +480,11 @@ std::string CudaExecutable::try_capture(CudaContext& scratch) const {
     const cudaError_t ended = cudaStreamEndCapture(stream, &raw);
     const CapturedGraph graph(raw);
     if (!enqueued.ok()) {
+      // Out of memory is the compile's failure (as at a run's capture), not the capture's limit.
+      if (enqueued.code() == Code::kGpuOutOfMemory) {
+        cudaGetLastError();
+        return enqueued;
+      }
       why = enqueued.message();
     } else if (ended != cudaSuccess || raw == nullptr) {
       why = cat("cudaStreamEndCapture failed: ", cudaGetErrorName(ended));
@@ -435,6 +494,10 @@ std::string CudaExecutable::try_capture(CudaContext& scratch) const {
       if (instantiated == cudaSuccess) {
         scratch.graph(InputType::kFloat32) = GraphExec(exec, device_);
         return std::string();
+      }
+      if (instantiated == cudaErrorMemoryAllocation) {
+        cudaGetLastError();
+        return cuda_error(instantiated, "instantiating the captured forward pass");
       }
       why = cat("cudaGraphInstantiate failed: ", cudaGetErrorName(instantiated));
     }
@@ -456,13 +519,17 @@ Status CudaExecutable::settle_workspace_and_capture(CudaContext& scratch) {
   }
   if (graph_layers.empty()) return Status();
   // The first run captures the forward into a CUDA graph; an engine that cannot be captured would leave every
-  // run eager. Find out now, while the legacy path can still take over. (The graph captured here, with the
-  // final workspace, serves the scratch context's float32 runs.)
-  const std::string why = try_capture(scratch);
-  if (why.empty()) return Status();
+  // run eager. Find out now, while the legacy path can still take over. A capture may fail once for reasons
+  // that say nothing about the next (see kCaptureAttempts), so the graph plans get two tries. (The graph
+  // captured here, with the final workspace, serves the scratch context's float32 runs.)
+  std::string why;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    RESNET_ASSIGN_OR_RETURN(why, try_capture(scratch));
+    if (why.empty()) return Status();
+  }
   for (ConvLayer* layer : graph_layers) layer->mode = layer->legacy_mode;
   RESNET_RETURN_IF_ERROR(settle());
-  const std::string without = try_capture(scratch);
+  RESNET_ASSIGN_OR_RETURN(const std::string without, try_capture(scratch));
   if (without.empty()) {
     graph_capture_note_ = cat("the graph API's plans were not used: the forward could not be captured with them (", why, ")");
   } else {
@@ -807,7 +874,7 @@ std::string CudaExecutable::describe() const {
               " unfused: cudnnConvolutionForward + epilogue kernel)\n");
   text += graph_api_ ? cat("graph API: plans built in ", static_cast<long>(graph_build_ms_), " ms",
                            graph_capture_note_.empty() ? std::string() : cat("; ", graph_capture_note_), "\n")
-                     : std::string("graph API: off (RESNET_CUDNN_GRAPH=0)\n");
+                     : cat("graph API: off (", graph_off_reason_, ")\n");
   {
     std::lock_guard<std::mutex> lock(capture_note_mutex_);
     for (InputType type : {InputType::kFloat32, InputType::kUint8}) {

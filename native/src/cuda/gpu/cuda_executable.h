@@ -87,8 +87,12 @@ class CudaExecutable final : public Executable {
   Result<float> time_calls(CudaContext& context, const std::string& what, Enqueue&& enqueue) const;
   /// Size the workspace for the chosen paths, then step 4's capture (and its fallback).
   Status settle_workspace_and_capture(CudaContext& scratch);
-  /// Captures the float32 forward into the context's graph: "" when it worked, else why not.
-  std::string try_capture(CudaContext& scratch) const;
+  /// Captures the float32 forward into the context's graph: "" when it worked, else why not; out of GPU
+  /// memory is an error.
+  Result<std::string> try_capture(CudaContext& scratch) const;
+  /// After a graph plan's call failed: OK when the device is healthy (the plan is then dropped), the CUDA
+  /// error when it is not.
+  Status graph_call_failed(CudaContext& context, const std::string& what) const;
   ContextSizes context_sizes(size_t workspace) const;
   Result<std::unique_ptr<CudaContext>> make_context(size_t workspace) const;
 
@@ -134,6 +138,9 @@ class CudaExecutable final : public Executable {
   bool graph_api_ = false;
   double graph_build_ms_ = 0;
   std::string graph_capture_note_;
+  std::string graph_off_reason_;  // why the graph API was not tried
+  // Every graph plan a conv may run, held by each context too (see build_graph_plans).
+  std::shared_ptr<const std::vector<ConvGraphPlan>> graph_plans_alive_;
   mutable std::mutex graph_execute_mutex_;  // execution plans are not executed from two threads at once
 
   // The compile's scratch context, handed to the first create_context() (the pool's first context).
