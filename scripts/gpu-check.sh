@@ -25,7 +25,8 @@
 #   GPU_CHECK_DRY_RUN=cpu       rehearse the check's own code with the CPU backend standing in for the GPU
 #   GPU_CHECK_VARIANTS, GPU_CHECK_REFERENCE_MODELS, GPU_CHECK_DTYPES, GPU_CHECK_BATCHES  comma lists
 #   GPU_CHECK_LEGACY_CELLS=float16:1,float16:256   bench cells measured again with the graph API off
-#   RESNET_CUDNN_GRAPH=0        every conv on cuDNN's legacy API (passed on to the library)
+#   RESNET_CUDNN_GRAPH=0        every conv on cuDNN's legacy API (passed on to the library; so is
+#                               RESNET_CUDNN_GRAPH_BUDGET_MS, the graph plans' build time per compile)
 #   GPU_CHECK_WORK=DIR          scratch (weights, partial results); a fresh temporary folder, removed at the end
 #   RESNET_CUDNN_PATH           passed on to our loader; when unset and our loader finds no cuDNN, the script
 #                               tries PyTorch's nvidia/cudnn/lib and says so

@@ -70,6 +70,19 @@ size_t graph_plan_limit(bool benchmark) {
   return benchmark ? 3 : 1;
 }
 
+// Host time an executable may spend building graph plans (NVRTC compiles each runtime-fusion kernel when its
+// plan is finalized, which no other step of a compile does): once spent, the convs whose graph has no plans
+// yet stay on the legacy path, and describe() says so. RESNET_CUDNN_GRAPH_BUDGET_MS overrides (0: no limit).
+double graph_build_budget_ms() {
+  const char* value = std::getenv("RESNET_CUDNN_GRAPH_BUDGET_MS");
+  if (value != nullptr && *value != '\0') {
+    char* end = nullptr;
+    const double parsed = std::strtod(value, &end);
+    if (end != value && parsed >= 0) return parsed == 0 ? HUGE_VAL : parsed;
+  }
+  return 30000;
+}
+
 // How far a graph plan's output may be from the legacy path's (relative L2 over the first image): both
 // accumulate in FP32, but with other algorithms and, in 16-bit storage, other roundings of the output. A
 // wrong binding or layout is off by O(1).
@@ -250,6 +263,8 @@ void CudaExecutable::build_graph_plans(bool benchmark) {
   }
   build_handle_ = handle.take();
   const size_t limit = graph_plan_limit(benchmark);
+  const double budget_ms = graph_build_budget_ms();
+  int over_budget = 0;
   // Identical conv graphs (the repeated blocks of a stage) share one set of plans: built once, finalized once.
   std::map<std::string, ConvGraphPlans> built;
   for (ConvLayer& layer : layers_) {
@@ -261,6 +276,12 @@ void CudaExecutable::build_graph_plans(bool benchmark) {
     layer.graph = described.take();
     const std::string key = layer.graph.describe();
     auto found = built.find(key);
+    if (found == built.end() && graph_build_ms_ >= budget_ms) {
+      ++over_budget;
+      layer.graph_note = cat("not built: the graph plans' time budget (", static_cast<long>(budget_ms),
+                             " ms, RESNET_CUDNN_GRAPH_BUDGET_MS) was spent");
+      continue;
+    }
     if (found == built.end()) {
       ConvGraphPlans plans =
           build_conv_graph_plans(api_, build_handle_.get(), layer.graph, plan_.precision, limit, kWorkspaceCap);
@@ -269,6 +290,10 @@ void CudaExecutable::build_graph_plans(bool benchmark) {
     }
     layer.graph_plans = found->second.plans;
     layer.graph_note = found->second.note;
+  }
+  if (over_budget > 0) {
+    graph_budget_note_ = cat(over_budget, " conv(s) left on the legacy path: building plans took over ",
+                             static_cast<long>(budget_ms), " ms (RESNET_CUDNN_GRAPH_BUDGET_MS)");
   }
   // Finalizing may have queued work on the build handle's (default) stream, which the contexts' non-blocking
   // streams are not ordered after; and it may have left a (non-sticky) error behind in the runtime, not the
@@ -873,6 +898,7 @@ std::string CudaExecutable::describe() const {
               counts[static_cast<int>(ConvMode::kFused)], " fused, ", counts[static_cast<int>(ConvMode::kUnfused)],
               " unfused: cudnnConvolutionForward + epilogue kernel)\n");
   text += graph_api_ ? cat("graph API: plans built in ", static_cast<long>(graph_build_ms_), " ms",
+                           graph_budget_note_.empty() ? std::string() : cat("; ", graph_budget_note_),
                            graph_capture_note_.empty() ? std::string() : cat("; ", graph_capture_note_), "\n")
                      : cat("graph API: off (", graph_off_reason_, ")\n");
   {

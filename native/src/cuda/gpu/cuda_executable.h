@@ -139,6 +139,7 @@ class CudaExecutable final : public Executable {
   double graph_build_ms_ = 0;
   std::string graph_capture_note_;
   std::string graph_off_reason_;  // why the graph API was not tried
+  std::string graph_budget_note_;  // convs left without plans because building them took too long
   // Every graph plan a conv may run, held by each context too (see build_graph_plans).
   std::shared_ptr<const std::vector<ConvGraphPlan>> graph_plans_alive_;
   mutable std::mutex graph_execute_mutex_;  // execution plans are not executed from two threads at once
