@@ -14,6 +14,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { lower, manualSeed, resnet18, Tracer, type Graph } from '../lib/index.js';
+import { graphBuilders, graphOf } from './graph-builders.js';
+import { rng } from './helpers.js';
 import { addonPathVariable, loadNative } from '../lib/runtime/native.js';
 import { cudaConvGraphs } from './cuda-plan-reference.js';
 
@@ -48,21 +50,43 @@ function buildFake(): void {
   built = true;
 }
 
-/** resnet18's layer2 (a stride-2 block with its 1×1 downsample, then a plain block), as a graph file. */
-function graphFile(): string {
-  const file = path.join(scratch, 'graph.json');
-  manualSeed(31);
-  const graph = lower(Tracer.trace(resnet18().layer2, [64, 8, 8]));
+/** `graph` as a file a child process reads (weights as plain arrays). */
+function graphFile(name: string, graph: Graph): string {
+  const file = path.join(scratch, `${name}.json`);
   writeFileSync(file, JSON.stringify(graph, (_key, value: unknown) => (value instanceof Float32Array ? { f32: Array.from(value) } : value)));
   return file;
 }
-let graphPath: string | undefined;
+const readGraph = (file: string): Graph => JSON.parse(readFileSync(file, 'utf8'), (_k, v) => (v && v.f32 ? Float32Array.from(v.f32) : v)) as Graph;
+
+/** resnet18's layer2 (a stride-2 block with its 1×1 downsample, then a plain block). */
+let layer2Path: string | undefined;
+function layer2(): string {
+  manualSeed(31);
+  layer2Path ??= graphFile('layer2', lower(Tracer.trace(resnet18().layer2, [64, 8, 8])));
+  return layer2Path;
+}
+
+/**
+ * The ends of a network and a grouped conv: the stem (3 channels, padded to 8 halves / 4 floats, 7×7 stride
+ * 2 padding 3) → max pool → a grouped 3×3 conv (4 groups) → global pool → flatten → a linear layer (a
+ * full-window conv on the device).
+ */
+function endsFile(): string {
+  const { conv, randomArray } = graphBuilders(rng(32));
+  return graphFile('ends', graphOf([[3, 17, 15], [16, 9, 8], [16, 5, 4], [16, 5, 4], [16, 1, 1], [16], [10]], [
+    conv({ src: 0, dst: 1, inChannels: 3, outChannels: 16, kernel: [7, 7], stride: [2, 2], padding: [3, 3], relu: true }),
+    { op: 'maxpool', src: 1, dst: 2, kernel: [3, 3], stride: [2, 2], padding: [1, 1], dilation: [1, 1], ceilMode: false },
+    conv({ src: 2, dst: 3, inChannels: 16, outChannels: 16, padding: [1, 1], groups: 4, residual: 2, relu: true }),
+    { op: 'adaptive_avgpool', src: 3, dst: 4 },
+    { op: 'flatten', src: 4, dst: 5 },
+    { op: 'linear', src: 5, dst: 6, outFeatures: 10, weight: randomArray(10 * 16, 0.25), bias: randomArray(10) },
+  ], [6]));
+}
 
 let runs = 0;
 /** One child process (cuDNN loads once per process) with the fake and its engines: the results and the log. */
-function run(options: { precision: string; limit?: number; workspaceCap?: number }, engines: string, fallback = ''): { results: PlanResult[]; log: string[] } {
+function run(options: { precision: string; limit?: number; workspaceCap?: number }, engines: string, fallback = '', graphPath = layer2()): { results: PlanResult[]; log: string[] } {
   buildFake();
-  graphPath ??= graphFile();
   const log = path.join(scratch, `log-${runs++}.txt`);
   const script = `const addon = require(${JSON.stringify(addonPath)});
 const graph = JSON.parse(require('fs').readFileSync(${JSON.stringify(graphPath)}, 'utf8'), (k, v) => (v && v.f32 ? Float32Array.from(v.f32) : v));
@@ -87,7 +111,7 @@ describe.runIf(hasGxx)('the graph API path against a fake cuDNN that checks the 
     expect(log.at(-1)).toBe('live 0');
     // 5 convs: the block's two 3×3 and its 1×1 downsample, the plain block's two 3×3.
     expect(results).toHaveLength(5);
-    const graphs = cudaConvGraphs(JSON.parse(readFileSync(graphPath!, 'utf8'), (_k, v) => (v && v.f32 ? Float32Array.from(v.f32) : v)) as Graph, { batch: 2, precision: 'float16' });
+    const graphs = cudaConvGraphs(readGraph(layer2()), { batch: 2, precision: 'float16' });
     const executes = log.filter((line) => line.startsWith('execute '));
     expect(executes).toHaveLength(5);
     for (const [i, result] of results.entries()) {
@@ -104,6 +128,22 @@ describe.runIf(hasGxx)('the graph API path against a fake cuDNN that checks the 
     // The residual is bound exactly where the step has one (the blocks' second convs).
     expect(results.map((r) => 'residual' in r.addresses!)).toEqual(graphs.map((g) => g.tensors.some((t) => t.role === 'residual')));
     expect(results.filter((r) => 'residual' in r.addresses!)).toHaveLength(2);
+  });
+
+  it.each(['float16', 'float32'])('%s: the stem (padded channels, 7×7 stride 2), a grouped conv with a residual, a linear layer as a full-window conv', (precision) => {
+    const file = endsFile();
+    const { results, log } = run({ precision }, '12:rc', '', file);
+    expect(log.filter((line) => line.startsWith('error:'))).toEqual([]);
+    expect(log.at(-1)).toBe('live 0');
+    const graphs = cudaConvGraphs(readGraph(file), { batch: 2, precision });
+    expect(results.map((r) => r.step)).toEqual(graphs.map((g) => g.step));
+    expect(results.every((r) => r.executeStatus === 'CUDNN_STATUS_SUCCESS' && engineList(r).join() === '12')).toBe(true);
+    const dims = (i: number, role: string) => graphs[i]!.tensors.find((t) => t.role === role)!.dims;
+    expect(dims(0, 'input')).toEqual([2, precision === 'float16' ? 8 : 4, 17, 15]);
+    expect(dims(1, 'filter')).toEqual([16, 4, 3, 3]);
+    // 10 outputs padded to 16 bytes' worth (16 halves, 12 floats), over the 1×1 pooled map.
+    expect(dims(2, 'filter')).toEqual([precision === 'float16' ? 16 : 12, 16, 1, 1]);
+    expect(log.filter((line) => line.startsWith('execute '))).toHaveLength(3);
   });
 
   it('float32 skips tensor-core engines (TF32 is off there); every precision skips down-converted inputs and reduced-precision reduction', () => {
