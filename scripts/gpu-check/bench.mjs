@@ -122,10 +122,6 @@ export async function runBench(lib, subject, work, deadline) {
         await forward();
       }
       const firstMs = performance.now() - firstStart;
-      if (legacy) {
-        if (saved === undefined) delete process.env.RESNET_CUDNN_GRAPH;
-        else process.env.RESNET_CUDNN_GRAPH = saved;
-      }
       const described = lib.lastForwardStats?.(model)?.describe?.();
       const paths = convPathsOf(described);
       /** GPU time of each timed forward (CUDA events, input copy excluded), as PyTorch's device-only timing. */

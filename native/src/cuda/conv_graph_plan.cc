@@ -8,15 +8,6 @@ namespace {
 
 using namespace cudnn;  // NOLINT: cuDNN's own enumerator names read best unqualified here
 
-cudnnDataType_t storage_data_type(StorageType storage) {
-  switch (storage) {
-    case StorageType::kFloat16: return CUDNN_DATA_HALF;
-    case StorageType::kBFloat16: return CUDNN_DATA_BFLOAT16;
-    case StorageType::kFloat32: break;
-  }
-  return CUDNN_DATA_FLOAT;
-}
-
 // Unique ids: the bound tensors get small fixed ids (the variant pack's), virtual ones count up from 100.
 int64_t bound_uid(GraphTensorRole role) { return static_cast<int64_t>(role) + 1; }
 constexpr int64_t kFirstVirtualUid = 100;
@@ -32,6 +23,15 @@ GraphTensor activation(GraphTensorRole role, cudnnDataType_t type, int64_t n, in
 }
 
 }  // namespace
+
+cudnnDataType_t cudnn_data_type(StorageType storage) {
+  switch (storage) {
+    case StorageType::kFloat16: return CUDNN_DATA_HALF;
+    case StorageType::kBFloat16: return CUDNN_DATA_BFLOAT16;
+    case StorageType::kFloat32: break;
+  }
+  return CUDNN_DATA_FLOAT;
+}
 
 const char* graph_tensor_role_name(GraphTensorRole role) {
   switch (role) {
@@ -93,7 +93,7 @@ Result<ConvGraphDescription> describe_conv_graph(const CudaPlan& plan, int step_
   const Step& step = plan.steps[static_cast<size_t>(step_index)];
   const DeviceValue& in = plan.values[static_cast<size_t>(step.src)];
   const DeviceValue& out = plan.values[static_cast<size_t>(step.dst)];
-  const cudnnDataType_t io = storage_data_type(plan.storage);
+  const cudnnDataType_t io = cudnn_data_type(plan.storage);
 
   ConvGraphDescription graph;
   int64_t next_virtual_uid = kFirstVirtualUid;

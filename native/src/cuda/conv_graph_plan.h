@@ -36,6 +36,9 @@ enum class GraphTensorRole {
   kVirtual,   // an intermediate that never reaches memory
 };
 
+/// cuDNN's data type for a storage type (of every activation, filter and fused bias).
+cudnn::cudnnDataType_t cudnn_data_type(StorageType storage);
+
 /// "input", "filter", "bias", "residual", "output", "virtual".
 const char* graph_tensor_role_name(GraphTensorRole role);
 

@@ -77,26 +77,8 @@ bool fits_int(int64_t value) { return value >= 0 && value <= INT_MAX; }
 
 }  // namespace
 
-cudnnDataType_t cudnn_data_type(StorageType storage) {
-  switch (storage) {
-    case StorageType::kFloat16: return CUDNN_DATA_HALF;
-    case StorageType::kBFloat16: return CUDNN_DATA_BFLOAT16;
-    case StorageType::kFloat32: break;
-  }
-  return CUDNN_DATA_FLOAT;
-}
-
 cudnnMathType_t cudnn_math_type(Precision precision) {
   return precision == Precision::kFloat32 ? CUDNN_FMA_MATH : CUDNN_TENSOR_OP_MATH;
-}
-
-const char* conv_mode_name(ConvMode mode) {
-  switch (mode) {
-    case ConvMode::kFused: return "fused";
-    case ConvMode::kUnfused: return "unfused";
-    case ConvMode::kGraph: return "graph";
-  }
-  return "unknown";
 }
 
 const char* algorithm_name(cudnnConvolutionFwdAlgo_t algo) {

@@ -31,9 +31,6 @@ enum class ConvMode {
   kGraph,    // the graph API's plan (conv_graph.h): conv, bias, residual and relu in one engine
 };
 
-/// "fused", "unfused", "graph".
-const char* conv_mode_name(ConvMode mode);
-
 struct ConvLayer {
   int step = -1;  // index in CudaPlan::steps
   bool relu = false;
@@ -71,8 +68,6 @@ struct ConvLayer {
   }
 };
 
-/// cuDNN's data type for a storage type.
-cudnn::cudnnDataType_t cudnn_data_type(StorageType storage);
 /// The convolution math type for a precision: FMA only for float32 (no TF32), tensor ops otherwise.
 cudnn::cudnnMathType_t cudnn_math_type(Precision precision);
 /// "IMPLICIT_PRECOMP_GEMM", …

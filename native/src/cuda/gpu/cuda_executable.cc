@@ -83,7 +83,7 @@ double graph_build_budget_ms() {
   return 30000;
 }
 
-// How far a graph plan's output may be from the legacy path's (relative L2 over the first image): both
+// How far a graph plan's output may be from the legacy path's (relative L2 over the first and last image): both
 // accumulate in FP32, but with other algorithms and, in 16-bit storage, other roundings of the output. A
 // wrong binding or layout is off by O(1).
 double graph_tolerance(Precision precision) {
@@ -124,8 +124,6 @@ CudaExecutable::CudaExecutable(const CudnnLibrary& cudnn, int device, CudaPlan p
   }
   normalize_ = options.normalization.enabled;
   scale_ = normalize_ ? options.normalization.scale : 1.0f;
-  precision_ = plan_.precision;
-  benchmark_ = options.benchmark;
 }
 
 CudaExecutable::~CudaExecutable() {
@@ -493,31 +491,32 @@ Status CudaExecutable::time_paths(CudaContext& scratch) {
   return Status();
 }
 
-Result<std::string> CudaExecutable::try_capture(CudaContext& scratch) const {
-  cudaStream_t stream = scratch.stream();
+Result<std::string> CudaExecutable::try_capture(CudaContext& context, InputType type) const {
+  cudaStream_t stream = context.stream();
   std::string why;
+  // Thread-local mode: another worker's cudaMalloc (a concurrent compile) does not invalidate this capture.
   const cudaError_t begun = cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal);
   if (begun != cudaSuccess) {
     why = cat("cudaStreamBeginCapture failed: ", cudaGetErrorName(begun));
   } else {
-    const Status enqueued = enqueue_forward(scratch, InputType::kFloat32);
+    const Status enqueued = enqueue_forward(context, type);
     cudaGraph_t raw = nullptr;
     const cudaError_t ended = cudaStreamEndCapture(stream, &raw);
     const CapturedGraph graph(raw);
     if (!enqueued.ok()) {
-      // Out of memory is the compile's failure (as at a run's capture), not the capture's limit.
+      // Running out of memory fails this compile or run (the next may capture), not the capture's own limit.
       if (enqueued.code() == Code::kGpuOutOfMemory) {
         cudaGetLastError();
         return enqueued;
       }
-      why = enqueued.message();
+      why = cat("a step could not be captured: ", enqueued.message());
     } else if (ended != cudaSuccess || raw == nullptr) {
       why = cat("cudaStreamEndCapture failed: ", cudaGetErrorName(ended));
     } else {
       cudaGraphExec_t exec = nullptr;
       const cudaError_t instantiated = cudaGraphInstantiate(&exec, raw, 0);
       if (instantiated == cudaSuccess) {
-        scratch.graph(InputType::kFloat32) = GraphExec(exec, device_);
+        context.graph(type) = GraphExec(exec, device_);
         return std::string();
       }
       if (instantiated == cudaErrorMemoryAllocation) {
@@ -549,12 +548,12 @@ Status CudaExecutable::settle_workspace_and_capture(CudaContext& scratch) {
   // captured here, with the final workspace, serves the scratch context's float32 runs.)
   std::string why;
   for (int attempt = 0; attempt < 2; ++attempt) {
-    RESNET_ASSIGN_OR_RETURN(why, try_capture(scratch));
+    RESNET_ASSIGN_OR_RETURN(why, try_capture(scratch, InputType::kFloat32));
     if (why.empty()) return Status();
   }
   for (ConvLayer* layer : graph_layers) layer->mode = layer->legacy_mode;
   RESNET_RETURN_IF_ERROR(settle());
-  RESNET_ASSIGN_OR_RETURN(const std::string without, try_capture(scratch));
+  RESNET_ASSIGN_OR_RETURN(const std::string without, try_capture(scratch, InputType::kFloat32));
   if (without.empty()) {
     graph_capture_note_ = cat("the graph API's plans were not used: the forward could not be captured with them (", why, ")");
   } else {
@@ -730,44 +729,17 @@ Status CudaExecutable::enqueue_forward(CudaContext& context, InputType type) con
 }
 
 Status CudaExecutable::capture(CudaContext& context, InputType type) const {
+  RESNET_ASSIGN_OR_RETURN(const std::string why, try_capture(context, type));
+  if (why.empty()) return Status();
   const int index = type_index(type);
-  auto refuse = [&](const std::string& why) {
-    cudaGetLastError();  // capture errors are not sticky; the eager run must not inherit them
-    std::lock_guard<std::mutex> lock(capture_note_mutex_);
-    ++capture_failures_[index];
-    capture_note_[index] = why;
-    // Captures happen at the first run, after compile's describe(): say it when it happens.
-    if (verbose()) {
-      std::fprintf(stderr, "CUDA executable on device %d: %s input runs eagerly, capture failed: %s\n", device_,
-                   input_type_name(type), why.c_str());
-    }
-    return Status();
-  };
-  cudaStream_t stream = context.stream();
-  // Thread-local mode: another worker's cudaMalloc (a concurrent compile) does not invalidate this capture.
-  const cudaError_t begun = cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal);
-  if (begun != cudaSuccess) return refuse(cat("cudaStreamBeginCapture failed: ", cudaGetErrorName(begun)));
-  const Status enqueued = enqueue_forward(context, type);
-  cudaGraph_t raw = nullptr;
-  const cudaError_t ended = cudaStreamEndCapture(stream, &raw);
-  const CapturedGraph graph(raw);
-  // Running out of memory fails this run (the next may capture); anything else is the capture's own limit.
-  if (!enqueued.ok()) {
-    if (enqueued.code() == Code::kGpuOutOfMemory) {
-      cudaGetLastError();
-      return enqueued;
-    }
-    return refuse(cat("a step could not be captured: ", enqueued.message()));
+  std::lock_guard<std::mutex> lock(capture_note_mutex_);
+  ++capture_failures_[index];
+  capture_note_[index] = why;
+  // Captures happen at the first run, after compile's describe(): say it when it happens.
+  if (verbose()) {
+    std::fprintf(stderr, "CUDA executable on device %d: %s input runs eagerly, capture failed: %s\n", device_,
+                 input_type_name(type), why.c_str());
   }
-  if (ended != cudaSuccess || raw == nullptr) return refuse(cat("cudaStreamEndCapture failed: ", cudaGetErrorName(ended)));
-  cudaGraphExec_t exec = nullptr;
-  const cudaError_t instantiated = cudaGraphInstantiate(&exec, raw, 0);
-  if (instantiated == cudaErrorMemoryAllocation) {
-    cudaGetLastError();
-    return cuda_error(instantiated, "instantiating the captured forward pass");
-  }
-  if (instantiated != cudaSuccess) return refuse(cat("cudaGraphInstantiate failed: ", cudaGetErrorName(instantiated)));
-  context.graph(type) = GraphExec(exec, device_);
   return Status();
 }
 

@@ -87,9 +87,9 @@ class CudaExecutable final : public Executable {
   Result<float> time_calls(CudaContext& context, const std::string& what, Enqueue&& enqueue) const;
   /// Size the workspace for the chosen paths, then step 4's capture (and its fallback).
   Status settle_workspace_and_capture(CudaContext& scratch);
-  /// Captures the float32 forward into the context's graph: "" when it worked, else why not; out of GPU
+  /// Captures the forward for `type` into the context's graph: "" when it worked, else why not; out of GPU
   /// memory is an error.
-  Result<std::string> try_capture(CudaContext& scratch) const;
+  Result<std::string> try_capture(CudaContext& context, InputType type) const;
   /// After a graph plan's call failed: OK when the device is healthy (the plan is then dropped), the CUDA
   /// error when it is not.
   Status graph_call_failed(CudaContext& context, const std::string& what) const;
@@ -131,8 +131,6 @@ class CudaExecutable final : public Executable {
   std::vector<size_t> output_offsets_;  // bytes into the output staging, by graph output
   size_t output_bytes_ = 0;
   size_t workspace_bytes_ = 0;
-  Precision precision_ = Precision::kFloat32;
-  bool benchmark_ = false;
   // The graph API: whether it was tried, how long building its plans took, and why its plans were dropped
   // after the capture check (empty when they were not).
   bool graph_api_ = false;
