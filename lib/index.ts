@@ -35,9 +35,16 @@ export { saveCheckpoint, serializeCheckpoint } from './io/torch-save.js';
 export { lower, batchNormAffine, type LowerOptions } from './compile/lower.js';
 export type * from './compile/graph.js';
 export { macsPerSample } from './compile/flops.js';
-export { backendInfo, compileGraph, prepareGraph, Executable, PreparedGraph, type CompileOptions } from './runtime/engine.js';
+export {
+  backendInfo, compileGraph, prepareGraph, Executable, PreparedGraph,
+  type CompileOptions, type RunInput, type AllocateInputOptions as ExecutableAllocateInputOptions, type InputArrays,
+} from './runtime/engine.js';
+export {
+  allocateHostMemory, registerHostMemory, HostMemoryRegistration, type HostMemoryTarget,
+} from './runtime/host-memory.js';
 export type {
   NativeInfo, CpuBackendInfo, CudaBackendInfo, UnavailableBackendInfo, BackendName, Precision, InputNormalization,
+  InputDType, InputLayout,
 } from './runtime/native.js';
 export {
   parseDevice, resolveDevice, cudaAvailable, checkComputeDType, computeDTypes,

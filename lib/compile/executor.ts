@@ -10,10 +10,12 @@
 import { DTypeError, ShapeError, fromNative, invalidArgument } from '../errors.js';
 import { Tensor, formatShape } from '../tensor.js';
 import { Tracer, type Trace } from '../nn/trace.js';
-import type { ForwardExecutor, Module } from '../nn/module.js';
+import type { AllocateInputOptions, ForwardExecutor, Module } from '../nn/module.js';
 import { lower } from './lower.js';
 import { PromiseLru } from './cache.js';
+import { allocateHostMemory } from '../runtime/host-memory.js';
 import { compileGraph, prepareGraph, type CompileOptions, type Executable, type PreparedGraph } from '../runtime/engine.js';
+import type { InputDType, InputLayout } from '../runtime/native.js';
 import { getNumThreads } from '../runtime/threads.js';
 import { backendOf } from '../runtime/device.js';
 
@@ -51,22 +53,37 @@ interface ModuleCache {
   executables: PromiseLru<Executable>;
 }
 
+/** A forward input as the engine takes it: its data as is, its dtype and layout, and its NCHW shape. */
+export interface ForwardInput {
+  data: Float32Array | Uint8Array | Uint16Array;
+  dtype: InputDType;
+  layout: InputLayout;
+  /** `[N, C, H, W]` whatever the layout. */
+  shape: [number, number, number, number];
+}
+
 /**
- * Checks a forward input and returns its NCHW data as is: float32, or uint8 that the backend converts
- * itself (no float copy four times the size on the JS side).
+ * Checks a forward input and returns its data as is: float32, float16 or uint8 (pixels), NCHW or NHWC,
+ * which the backend converts itself (no float copy four times the size on the JS side).
  */
-export function forwardInput(x: unknown): { data: Float32Array | Uint8Array; shape: [number, number, number, number] } {
+export function forwardInput(x: unknown): ForwardInput {
   if (!(x instanceof Tensor)) {
     throw new DTypeError(`forward: expected a Tensor but received ${x === null ? 'null' : typeof x}; build one with Tensor.from(data, [N, C, H, W])`);
   }
-  if (x.dtype !== 'float32' && x.dtype !== 'uint8') {
-    throw new DTypeError(`forward: expected a float32 or uint8 tensor but received ${x.dtype}; convert it with tensor.to('float32')`);
+  if (x.dtype !== 'float32' && x.dtype !== 'uint8' && x.dtype !== 'float16') {
+    throw new DTypeError(`forward: expected a float32, float16 or uint8 tensor but received ${x.dtype}; convert it with tensor.to('float32')`);
   }
   if (x.ndim !== 4) {
-    throw new ShapeError(`forward: expected a 4-D input [N, C, H, W] but received shape ${formatShape(x.shape)}`);
+    throw new ShapeError(`forward: expected a 4-D input [N, C, H, W] (or [N, H, W, C] with layout 'nhwc') but received shape ${formatShape(x.shape)}`);
   }
   if (x.shape[0] === 0) throw new ShapeError(`forward: the batch is empty (shape ${formatShape(x.shape)})`);
-  return { data: x.data as Float32Array | Uint8Array, shape: x.shape as [number, number, number, number] };
+  const [n, a, b, c] = x.shape as [number, number, number, number];
+  return {
+    data: x.data as Float32Array | Uint8Array | Uint16Array,
+    dtype: x.dtype,
+    layout: x.layout,
+    shape: x.layout === 'nhwc' ? [n, c, a, b] : [n, a, b, c],
+  };
 }
 
 /**
@@ -185,6 +202,17 @@ export class CompiledExecutor implements ForwardExecutor {
     for (const { prepared } of cache.graphs.values()) prepared.dispose();
   }
 
+  allocateInput(module: Module, batch: number, options: Required<AllocateInputOptions>): Tensor {
+    const { dtype, layout, channels } = options;
+    const [height, width] = options.size as readonly [number, number];
+    const shape = layout === 'nhwc' ? [batch, height, width, channels] : [batch, channels, height, width];
+    const elements = shape.reduce((a, b) => a * b, 1);
+    const bytesPerElement = dtype === 'float32' ? 4 : dtype === 'float16' ? 2 : 1;
+    const memory = allocateHostMemory(elements * bytesPerElement, backendOf(module.placement.device));
+    const data = dtype === 'float32' ? new Float32Array(memory) : dtype === 'float16' ? new Uint16Array(memory) : new Uint8Array(memory);
+    return Tensor.from(data, shape, dtype).asLayout(layout);
+  }
+
   async forward(module: Module, x: Tensor): Promise<Tensor> {
     const [output] = await this.execute(module, x, undefined, new Error());
     return output!;
@@ -196,7 +224,7 @@ export class CompiledExecutor implements ForwardExecutor {
   }
 
   private async execute(module: Module, x: Tensor, nodes: readonly string[] | undefined, callSite: Error): Promise<Tensor[]> {
-    const { data, shape } = forwardInput(x);
+    const { data, dtype: inputDType, layout, shape } = forwardInput(x);
     const [batch, ...sample] = shape;
     const { prepared, outputShapes, slots } = this.graphFor(module, sample, nodes);
     const { device, dtype, benchmark } = module.placement;
@@ -216,7 +244,7 @@ export class CompiledExecutor implements ForwardExecutor {
     try {
       const executable = await cache.executables.get(key, () => compileGraph(prepared, options));
       const outputs = await this.leases.use(executable, async (e) => {
-        const result = await e.run(data);
+        const result = await e.run({ data, dtype: inputDType, layout });
         lastStats.set(module, { deviceMs: e.lastRunDeviceMs, describe: () => e.describe() });
         return result;
       });

@@ -80,7 +80,18 @@ export interface InputNormalization {
   readonly mean: readonly number[];
   /** One positive value per input channel. */
   readonly std: readonly number[];
+  /**
+   * The input dtypes it applies to; default all. A server passes `['uint8']`: pixels are normalised, float
+   * tensors are taken as the model's input as they are.
+   */
+  readonly inputs?: readonly InputDType[];
 }
+
+/** Element types a run's input may have. */
+export type InputDType = 'float32' | 'float16' | 'uint8';
+
+/** Layouts a run's input may have: `[N, C, H, W]` or `[N, H, W, C]` (what image decoders produce). */
+export type InputLayout = 'nchw' | 'nhwc';
 
 /**
  * Options of the addon's `compile`.
@@ -105,8 +116,13 @@ export interface NativeCompileOptions {
  * @internal
  */
 export interface NativeExecutable {
-  /** `input` is N·C·H·W floats or bytes (NCHW); resolves to one plain row-major array per graph output. */
-  run(input: Float32Array | Uint8Array): Promise<Float32Array[] & { deviceMs?: number }>;
+  /**
+   * `input` is N·C·H·W elements of `dtype` (inferred from a Float32Array or Uint8Array when left out) in
+   * `layout` (default `nchw`): one typed array, or typed arrays laid end to end. Arrays in host memory lent
+   * to runs are read in place; the rest is copied before this returns. Resolves to one plain row-major
+   * array per graph output.
+   */
+  run(input: ArrayBufferView | readonly ArrayBufferView[], dtype?: InputDType, layout?: InputLayout): Promise<Float32Array[] & { deviceMs?: number }>;
   /** Frees the weights and activation memory; idempotent. Later runs reject with `ERR_DISPOSED`. */
   dispose(): void;
   /** Bytes of weights in the backend's layout, shared ones included. */
@@ -117,6 +133,10 @@ export interface NativeExecutable {
   readonly activationBytes: number;
   /** Execution contexts made so far (0 once disposed). */
   readonly contextCount: number;
+  /** The batch size it was compiled for. */
+  readonly batch: number;
+  /** The graph's per-sample input shape, `[C, H, W]`. */
+  readonly inputShape: readonly number[];
   /** What compiling chose, for humans; '' where the backend reports nothing, or once disposed. */
   describe(): string;
 }
@@ -132,6 +152,20 @@ export interface NativePreparedGraph {
 }
 
 /**
+ * One registration of host memory with the engine.
+ * @internal
+ */
+export interface NativeHostRegistration {
+  /** Page-locked for DMA (CUDA). */
+  readonly pinned: boolean;
+  /** Why it is not pinned, where that is worth saying ('' otherwise). */
+  readonly note: string;
+  readonly bytes: number;
+  /** Ends the loan (and the pin) and lets the memory go; idempotent. */
+  dispose(): void;
+}
+
+/**
  * The addon's exports.
  * @internal
  */
@@ -140,6 +174,12 @@ export interface NativeAddon {
   prepare(graph: Graph): NativePreparedGraph;
   compile(graph: Graph | NativePreparedGraph, options: NativeCompileOptions): Promise<NativeExecutable>;
   info(): NativeInfo;
+  /** `bytes` of host memory that runs read in place (pinned on `cuda`), recorded until the buffer is collected. */
+  allocateHostMemory(backend: BackendName, device: number, bytes: number): ArrayBuffer;
+  /** Lends existing memory (also over a SharedArrayBuffer) to runs, page-locked on `cuda` where the driver agrees. */
+  registerHostMemory(backend: BackendName, device: number, memory: ArrayBufferView): NativeHostRegistration;
+  /** Ranges of host memory lent to runs now, process-wide. */
+  hostMemoryRanges(): number;
   readonly NativeExecutable: abstract new () => NativeExecutable;
   readonly NativePreparedGraph: abstract new () => NativePreparedGraph;
 }

@@ -279,6 +279,27 @@ Result<JsCompileOptions> compile_options_from_js(const Napi::Value& value) {
     RESNET_CHECK(out.mean.size() == out.std.size(), Code::kInvalidArgument,
                  cat("Expected as many numbers in options.normalization.std as in .mean (", out.mean.size(),
                      ") but received ", out.std.size()));
+    // `inputs`: the input dtypes it applies to (default: all).
+    const Napi::Value inputs = norm.Get("inputs");
+    if (!inputs.IsUndefined()) {
+      const std::string name = "options.normalization.inputs";
+      RESNET_CHECK(inputs.IsArray() && inputs.As<Napi::Array>().Length() <= 3, Code::kInvalidArgument,
+                   cat("Expected an array of \"float32\", \"float16\", \"uint8\" for ", name, " but received ",
+                       describe_js_value(inputs)));
+      out.applies_to = 0;
+      const Napi::Array array = inputs.As<Napi::Array>();
+      for (uint32_t i = 0; i < array.Length(); ++i) {
+        const Napi::Value item = array.Get(i);
+        const std::string type = item.IsString() ? item.As<Napi::String>().Utf8Value() : std::string();
+        const int bit = type == "float32" ? static_cast<int>(InputType::kFloat32)
+                        : type == "uint8" ? static_cast<int>(InputType::kUint8)
+                        : type == "float16" ? static_cast<int>(InputType::kFloat16) : -1;
+        RESNET_CHECK(bit >= 0, Code::kInvalidArgument,
+                     cat("Expected \"float32\", \"float16\" or \"uint8\" for ", name, "[", i, "] but received ",
+                         describe_js_value(item)));
+        out.applies_to |= 1u << bit;
+      }
+    }
   }
   return options;
 }

@@ -23,10 +23,6 @@ using cudnn::cudnnStatus_t;
 
 size_t align_up(size_t bytes) { return (bytes + kDeviceAlignment - 1) / kDeviceAlignment * kDeviceAlignment; }
 
-int type_index(InputType type) { return type == InputType::kUint8 ? 1 : 0; }
-
-const char* input_type_name(InputType type) { return type == InputType::kUint8 ? "uint8" : "float32"; }
-
 // cuDNN statuses that mean "not this configuration" rather than a failure of the device: bad or unsupported
 // parameters, and the internal/execution failures some engines report for a configuration they cannot run,
 // as long as the CUDA context is still healthy (no sticky error). The fused call falls back to the unfused
@@ -39,7 +35,7 @@ bool refuses_configuration(cudnnStatus_t status) {
   return engine_failure && cudaPeekAtLastError() == cudaSuccess;
 }
 
-// Captures refused in a row before an input type runs eagerly for good: a capture may fail once because
+// Captures refused in a row before an input format runs eagerly for good: a capture may fail once because
 // another thread did something capture-unsafe at that moment (a ROCm thread reports this for NVIDIA even in
 // thread-local mode), which says nothing about the next.
 constexpr int kCaptureAttempts = 3;
@@ -122,7 +118,8 @@ CudaExecutable::CudaExecutable(const CudnnLibrary& cudnn, int device, CudaPlan p
     output_offsets_.push_back(output_bytes_);
     output_bytes_ += align_up(static_cast<size_t>(elements) * sizeof(float));
   }
-  normalize_ = options.normalization.enabled;
+  normalization_applies_to_ = options.normalization.enabled ? options.normalization.applies_to : 0u;
+  normalize_ = normalization_applies_to_ != 0;
   scale_ = normalize_ ? options.normalization.scale : 1.0f;
 }
 
@@ -338,7 +335,7 @@ Status CudaExecutable::trial_run(CudaContext& scratch) {
   for (size_t i = 0; i < plan_.steps.size(); ++i) {
     const int index = layer_of_step_[i];
     if (index < 0) {
-      RESNET_RETURN_IF_ERROR(enqueue_step(scratch, i, InputType::kFloat32));
+      RESNET_RETURN_IF_ERROR(enqueue_step(scratch, i, InputFormat{}));
       continue;
     }
     ConvLayer& layer = layers_[static_cast<size_t>(index)];
@@ -491,7 +488,7 @@ Status CudaExecutable::time_paths(CudaContext& scratch) {
   return Status();
 }
 
-Result<std::string> CudaExecutable::try_capture(CudaContext& context, InputType type) const {
+Result<std::string> CudaExecutable::try_capture(CudaContext& context, InputFormat format) const {
   cudaStream_t stream = context.stream();
   std::string why;
   // Thread-local mode: another worker's cudaMalloc (a concurrent compile) does not invalidate this capture.
@@ -499,7 +496,7 @@ Result<std::string> CudaExecutable::try_capture(CudaContext& context, InputType 
   if (begun != cudaSuccess) {
     why = cat("cudaStreamBeginCapture failed: ", cudaGetErrorName(begun));
   } else {
-    const Status enqueued = enqueue_forward(context, type);
+    const Status enqueued = enqueue_forward(context, format);
     cudaGraph_t raw = nullptr;
     const cudaError_t ended = cudaStreamEndCapture(stream, &raw);
     const CapturedGraph graph(raw);
@@ -516,7 +513,7 @@ Result<std::string> CudaExecutable::try_capture(CudaContext& context, InputType 
       cudaGraphExec_t exec = nullptr;
       const cudaError_t instantiated = cudaGraphInstantiate(&exec, raw, 0);
       if (instantiated == cudaSuccess) {
-        context.graph(type) = GraphExec(exec, device_);
+        context.graph(format) = GraphExec(exec, device_);
         return std::string();
       }
       if (instantiated == cudaErrorMemoryAllocation) {
@@ -548,12 +545,12 @@ Status CudaExecutable::settle_workspace_and_capture(CudaContext& scratch) {
   // captured here, with the final workspace, serves the scratch context's float32 runs.)
   std::string why;
   for (int attempt = 0; attempt < 2; ++attempt) {
-    RESNET_ASSIGN_OR_RETURN(why, try_capture(scratch, InputType::kFloat32));
+    RESNET_ASSIGN_OR_RETURN(why, try_capture(scratch, InputFormat{}));
     if (why.empty()) return Status();
   }
   for (ConvLayer* layer : graph_layers) layer->mode = layer->legacy_mode;
   RESNET_RETURN_IF_ERROR(settle());
-  RESNET_ASSIGN_OR_RETURN(const std::string without, try_capture(scratch, InputType::kFloat32));
+  RESNET_ASSIGN_OR_RETURN(const std::string without, try_capture(scratch, InputFormat{}));
   if (without.empty()) {
     graph_capture_note_ = cat("the graph API's plans were not used: the forward could not be captured with them (", why, ")");
   } else {
@@ -630,7 +627,7 @@ Status CudaExecutable::enqueue_conv(CudaContext& context, const ConvLayer& layer
   return Status();
 }
 
-Status CudaExecutable::enqueue_step(CudaContext& context, size_t index, InputType type) const {
+Status CudaExecutable::enqueue_step(CudaContext& context, size_t index, InputFormat format) const {
   const Step& step = plan_.steps[index];
   cudaStream_t stream = context.stream();
   switch (step.kind) {
@@ -638,7 +635,7 @@ Status CudaExecutable::enqueue_step(CudaContext& context, size_t index, InputTyp
       const DeviceValue& value = plan_.values[static_cast<size_t>(step.dst)];
       InputConvertArgs args;
       args.src = context.input();
-      args.src_type = type;
+      args.src_format = format;
       args.dst = value_pointer(context, step.dst);
       args.storage = plan_.storage;
       args.n = plan_.batch;
@@ -646,8 +643,8 @@ Status CudaExecutable::enqueue_step(CudaContext& context, size_t index, InputTyp
       args.h = plan_.input_h;
       args.w = plan_.input_w;
       args.stored_channels = value.stored_channels;
-      args.scale = scale_;
-      if (normalize_) {
+      if (normalization_applies_to_ >> static_cast<int>(format.type) & 1u) {
+        args.scale = scale_;
         args.mean = normalization_.as<const float>();
         args.inv_std = args.mean + plan_.input_channels;
       }
@@ -717,9 +714,9 @@ Status CudaExecutable::enqueue_step(CudaContext& context, size_t index, InputTyp
 
 // The input's copy to the device is not part of it: run() issues it from the run's own (pinned) input
 // buffer, whose address changes from run to run, ahead of the captured graph.
-Status CudaExecutable::enqueue_forward(CudaContext& context, InputType type) const {
+Status CudaExecutable::enqueue_forward(CudaContext& context, InputFormat format) const {
   cudaStream_t stream = context.stream();
-  for (size_t i = 0; i < plan_.steps.size(); ++i) RESNET_RETURN_IF_ERROR(enqueue_step(context, i, type));
+  for (size_t i = 0; i < plan_.steps.size(); ++i) RESNET_RETURN_IF_ERROR(enqueue_step(context, i, format));
   if (output_bytes_ > 0) {
     RESNET_CUDA_CHECK(cudaMemcpyAsync(context.pinned_outputs(), context.outputs(), output_bytes_,
                                       cudaMemcpyDeviceToHost, stream),
@@ -728,17 +725,17 @@ Status CudaExecutable::enqueue_forward(CudaContext& context, InputType type) con
   return Status();
 }
 
-Status CudaExecutable::capture(CudaContext& context, InputType type) const {
-  RESNET_ASSIGN_OR_RETURN(const std::string why, try_capture(context, type));
+Status CudaExecutable::capture(CudaContext& context, InputFormat format) const {
+  RESNET_ASSIGN_OR_RETURN(const std::string why, try_capture(context, format));
   if (why.empty()) return Status();
-  const int index = type_index(type);
+  const int index = input_format_index(format);
   std::lock_guard<std::mutex> lock(capture_note_mutex_);
   ++capture_failures_[index];
   capture_note_[index] = why;
   // Captures happen at the first run, after compile's describe(): say it when it happens.
   if (verbose()) {
     std::fprintf(stderr, "CUDA executable on device %d: %s input runs eagerly, capture failed: %s\n", device_,
-                 input_type_name(type), why.c_str());
+                 input_format_name(format), why.c_str());
   }
   return Status();
 }
@@ -775,7 +772,7 @@ Result<std::unique_ptr<ExecutionContext>> CudaExecutable::create_context() const
         cudaMemsetAsync(context->input(), 0, input_bytes(InputType::kFloat32), context->stream());
     if (cleared != cudaSuccess) warmed = cuda_error(cleared, "clearing the input of a new execution context");
   }
-  for (size_t i = 0; warmed.ok() && i < plan_.steps.size(); ++i) warmed = enqueue_step(*context, i, InputType::kFloat32);
+  for (size_t i = 0; warmed.ok() && i < plan_.steps.size(); ++i) warmed = enqueue_step(*context, i, InputFormat{});
   if (warmed.ok()) {
     const cudaError_t synced = cudaStreamSynchronize(context->stream());
     if (synced != cudaSuccess) warmed = cuda_error(synced, "the warm-up run of a new execution context");
@@ -809,20 +806,27 @@ Result<std::unique_ptr<InputBuffer>> CudaExecutable::acquire_input(size_t bytes)
 Status CudaExecutable::run(ExecutionContext& base, const HostInput& input, const std::vector<float*>& outputs,
                            RunStats* stats) const {
   auto& context = static_cast<CudaContext&>(base);
-  RESNET_CHECK(input.data != nullptr && outputs.size() == plan_.output_elements.size(), Code::kInvalidArgument,
-               cat("a run needs the input and ", plan_.output_elements.size(), " output arrays"));
+  RESNET_CHECK(input.bytes() == input_bytes(input.format.type) && outputs.size() == plan_.output_elements.size(),
+               Code::kInvalidArgument,
+               cat("a run needs ", input_bytes(input.format.type), " bytes of input and ", plan_.output_elements.size(),
+                   " output arrays"));
   RESNET_CUDA_CHECK(cudaSetDevice(device_), cat("making device ", device_, " current"));
   // The kernel launchers report cudaGetLastError(): start from a clean slate (a sticky error stays anyway).
   cudaGetLastError();
-  // From the run's pinned input buffer by DMA (pageable memory from other callers works too, staged by
-  // the driver).
-  RESNET_CUDA_CHECK(cudaMemcpyAsync(context.input(), input.data, input_bytes(input.type), cudaMemcpyHostToDevice,
-                                    context.stream()),
-                    "copying the input to the GPU");
-  const int index = type_index(input.type);
-  GraphExec& graph = context.graph(input.type);
+  // Each segment by DMA from pinned memory (the run's staging, or memory lent to runs), end to end in the
+  // device input; pageable memory works too, staged by the driver.
+  size_t offset = 0;
+  for (const InputSegment& segment : input.segments) {
+    RESNET_CUDA_CHECK(cudaMemcpyAsync(static_cast<char*>(context.input()) + offset, segment.data, segment.bytes, cudaMemcpyHostToDevice,
+                                      context.stream()),
+                      "copying the input to the GPU");
+    offset += segment.bytes;
+  }
+  const int index = input_format_index(input.format);
+  format_used_[index] = true;
+  GraphExec& graph = context.graph(input.format);
   // Captured work does not run: after capturing, the graph is launched (or, refused, the steps eagerly).
-  Status status = !graph && capture_failures_[index] < kCaptureAttempts ? capture(context, input.type) : Status();
+  Status status = !graph && capture_failures_[index] < kCaptureAttempts ? capture(context, input.format) : Status();
   // Timing marks around the forward itself (not the input's copy): what PyTorch's CUDA-event timings cover.
   if (status.ok()) {
     RESNET_CUDA_CHECK(cudaEventRecord(context.started(), context.stream()), "recording the run's start event");
@@ -831,7 +835,7 @@ Status CudaExecutable::run(ExecutionContext& base, const HostInput& input, const
     const cudaError_t launched = cudaGraphLaunch(graph.get(), context.stream());
     if (launched != cudaSuccess) status = cuda_error(launched, "launching the captured forward pass");
   } else if (status.ok()) {
-    status = enqueue_forward(context, input.type);
+    status = enqueue_forward(context, input.format);
   }
   if (status.ok()) {
     const cudaError_t recorded = cudaEventRecord(context.finished(), context.stream());
@@ -875,9 +879,10 @@ std::string CudaExecutable::describe() const {
                      : cat("graph API: off (", graph_off_reason_, ")\n");
   {
     std::lock_guard<std::mutex> lock(capture_note_mutex_);
-    for (InputType type : {InputType::kFloat32, InputType::kUint8}) {
-      const int index = type_index(type);
-      text += cat(input_type_name(type), " input: ",
+    for (int index = 0; index < kInputFormatCount; ++index) {
+      if (index != 0 && !format_used_[index] && capture_failures_[index] == 0) continue;  // never run
+      const InputFormat format{static_cast<InputType>(index / 2), static_cast<InputLayout>(index % 2)};
+      text += cat(input_format_name(format), " input: ",
                   capture_failures_[index] >= kCaptureAttempts
                       ? cat("eager launches (capture failed: ", capture_note_[index], ")")
                   : capture_failures_[index] > 0

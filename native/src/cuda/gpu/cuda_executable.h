@@ -87,34 +87,34 @@ class CudaExecutable final : public Executable {
   Result<float> time_calls(CudaContext& context, const std::string& what, Enqueue&& enqueue) const;
   /// Size the workspace for the chosen paths, then step 4's capture (and its fallback).
   Status settle_workspace_and_capture(CudaContext& scratch);
-  /// Captures the forward for `type` into the context's graph: "" when it worked, else why not; out of GPU
+  /// Captures the forward for `format` into the context's graph: "" when it worked, else why not; out of GPU
   /// memory is an error.
-  Result<std::string> try_capture(CudaContext& context, InputType type) const;
+  Result<std::string> try_capture(CudaContext& context, InputFormat format) const;
   /// After a graph plan's call failed: OK when the device is healthy (the plan is then dropped), the CUDA
   /// error when it is not.
   Status graph_call_failed(CudaContext& context, const std::string& what) const;
   ContextSizes context_sizes(size_t workspace) const;
   Result<std::unique_ptr<CudaContext>> make_context(size_t workspace) const;
 
-  /// Enqueues the whole forward for `type` on the context's stream: H2D copy, every step, D2H copy.
-  Status enqueue_forward(CudaContext& context, InputType type) const;
+  /// Enqueues the whole forward for `format` on the context's stream: H2D copy, every step, D2H copy.
+  Status enqueue_forward(CudaContext& context, InputFormat format) const;
   /// Enqueues step `index`; a conv takes its recorded path.
-  Status enqueue_step(CudaContext& context, size_t index, InputType type) const;
+  Status enqueue_step(CudaContext& context, size_t index, InputFormat format) const;
   Status enqueue_conv(CudaContext& context, const ConvLayer& layer, ConvMode mode) const;
   /// cudnnConvolutionBiasActivationForward for `layer` on the context's stream, cuDNN's status as is.
   cudnn::cudnnStatus_t call_fused(CudaContext& context, const ConvLayer& layer) const;
   /// The graph plan `plan` of `layer` on the context's stream (serialised: see conv_graph.h), status as is.
   cudnn::cudnnStatus_t call_graph(CudaContext& context, const ConvLayer& layer, const ConvGraphPlan& plan) const;
-  /// Captures the forward for `type` into the context's graph. When the capture itself fails, records why
+  /// Captures the forward for `format` into the context's graph. When the capture itself fails, records why
   /// and leaves the graph empty (runs of every context then launch eagerly); fails only for lack of memory.
-  Status capture(CudaContext& context, InputType type) const;
+  Status capture(CudaContext& context, InputFormat format) const;
   /// After a failed run: drains the stream and clears the thread's non-sticky error, so the context can run again.
   void recover(CudaContext& context) const;
 
   void* value_pointer(CudaContext& context, int value) const {
     return context.arena() + plan_.values[static_cast<size_t>(value)].arena_offset;
   }
-  size_t input_bytes(InputType type) const { return input_elements_ * (type == InputType::kUint8 ? 1 : sizeof(float)); }
+  size_t input_bytes(InputType type) const { return input_elements_ * input_element_bytes(type); }
 
   const CudnnApi& api_;
   const int device_;
@@ -125,6 +125,7 @@ class CudaExecutable final : public Executable {
   std::vector<ConvLayer> layers_;
   std::vector<int> layer_of_step_;  // by step index: index in layers_, or -1
   bool normalize_ = false;
+  uint32_t normalization_applies_to_ = 0;  // a bit per InputType (InputNormalization::applies_to)
   float scale_ = 1.0f;
   DeviceBuffer normalization_;  // mean[C] then inv_std[C], floats
   size_t input_elements_ = 0;
@@ -145,10 +146,11 @@ class CudaExecutable final : public Executable {
   // The compile's scratch context, handed to the first create_context() (the pool's first context).
   mutable std::mutex spare_mutex_;
   mutable std::unique_ptr<CudaContext> spare_;
-  // Per input type: capture failed once (every context would fail alike), and why.
-  mutable std::atomic<int> capture_failures_[2] = {0, 0};  // captures refused, by input type
+  // Per input format: captures refused (every context would fail alike), and why.
+  mutable std::atomic<int> capture_failures_[kInputFormatCount] = {};  // captures refused, by input format
+  mutable std::atomic<bool> format_used_[kInputFormatCount] = {};  // formats runs have taken (describe)
   mutable std::mutex capture_note_mutex_;
-  mutable std::string capture_note_[2];
+  mutable std::string capture_note_[kInputFormatCount];
 };
 
 }  // namespace cuda
