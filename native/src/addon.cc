@@ -1,5 +1,5 @@
-// Node-API entry: registers prepare(), compile(), info(), the NativePreparedGraph and NativeExecutable
-// classes and the test-only `testing` object, nothing else. Context-aware
+// Node-API entry: registers prepare(), compile(), info(), the NativePreparedGraph, NativeExecutable and
+// NativeSharedMemoryMapping classes and the test-only `testing` object, nothing else. Context-aware
 // (Napi::Addon keeps one instance per environment), so worker threads may load it too.
 #include <napi.h>
 
@@ -7,6 +7,7 @@
 #include "js_env.h"
 #include "js_executable.h"
 #include "js_prepared_graph.h"
+#include "js_shared_memory.h"
 #include "cuda/js_cuda_testing.h"
 
 namespace resnet {
@@ -19,6 +20,7 @@ class Addon : public Napi::Addon<Addon> {
     Napi::Function prepared_graph_class = NativePreparedGraph::define(env);
     state_.prepared_graph_class = Napi::Persistent(prepared_graph_class);
     // Host-side logic of the CUDA backend, for tests that run without a GPU. Not part of the public API.
+    Napi::Function shared_memory_class = NativeSharedMemoryMapping::define(env);
     Napi::Object testing = Napi::Object::New(env);
     cuda::add_plan_testing(env, testing);
     cuda::add_kernel_testing(env, testing);
@@ -30,6 +32,7 @@ class Addon : public Napi::Addon<Addon> {
                              InstanceMethod<&Addon::info>("info"),
                              InstanceValue("NativeExecutable", executable_class),
                              InstanceValue("NativePreparedGraph", prepared_graph_class),
+                             InstanceValue("NativeSharedMemoryMapping", shared_memory_class),
                              InstanceValue("testing", testing),
                          });
   }
