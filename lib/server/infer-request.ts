@@ -121,9 +121,7 @@ function readInputs(value: unknown, binary: Buffer, signature: ModelSignature, s
       const bytes = sharedMemory.view(inShm.region, inShm.offset, inShm.byteSize, what);
       // A Buffer over the region (no copy): FP32 values stay a view on it where aligned, as from a body.
       const chunk = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-      parsed.push(datatype === 'FP32'
-        ? { name, datatype, shape, values: float32FromBinary(chunk, count, what) }
-        : { name, datatype, shape, elements: bytesFromBinary(chunk, count, what) });
+      parsed.push(inputFromBytes(name, datatype, shape, chunk, what));
       continue;
     }
     if (data !== undefined && binarySize !== undefined) throw badRequest(`${what} has both 'data' and a binary_data_size parameter; send one`);
@@ -141,9 +139,7 @@ function readInputs(value: unknown, binary: Buffer, signature: ModelSignature, s
     }
     const chunk = binary.subarray(cursor, cursor + binarySize);
     cursor += binarySize;
-    parsed.push(datatype === 'FP32'
-      ? { name, datatype, shape, values: float32FromBinary(chunk, count, what) }
-      : { name, datatype, shape, elements: bytesFromBinary(chunk, count, what) });
+    parsed.push(inputFromBytes(name, datatype, shape, chunk, what));
   }
 
   const missing = signature.inputs.filter((declared) => !parsed.some((input) => input.name === declared.name));
@@ -159,6 +155,17 @@ function readInputs(value: unknown, binary: Buffer, signature: ModelSignature, s
     throw badRequest(`inputs disagree on the batch size: '${parsed[0]!.name}' has ${batchSize}, '${disagreeing.name}' has ${disagreeing.shape[0]}`);
   }
   return parsed;
+}
+
+/**
+ * An input from its raw bytes (a binary part of the body, or a shared-memory region): views on `chunk`
+ * where the datatype allows, so the batcher copies the bytes once, into the batch.
+ */
+function inputFromBytes(name: string, datatype: 'FP32' | 'BYTES', shape: number[], chunk: Buffer, what: string): ParsedInput {
+  const count = elementCount(shape);
+  return datatype === 'FP32'
+    ? { name, datatype, shape, values: float32FromBinary(chunk, count, what) }
+    : { name, datatype, shape, elements: bytesFromBinary(chunk, count, what) };
 }
 
 function readDatatype(value: unknown, declared: InputSignature, signature: ModelSignature): 'FP32' | 'BYTES' {
