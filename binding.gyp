@@ -18,6 +18,8 @@
         "native/src/js_executable.cc",
         "native/src/js_host_memory.cc",
         "native/src/js_prepared_graph.cc",
+        "native/src/js_shared_memory.cc",
+        "native/src/shared_memory_region.cc",
         "native/src/status.cc",
         "native/src/cpu/adaptive_pool.cc",
         "native/src/cpu/cpu_backend.cc",
@@ -59,7 +61,7 @@
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++14", "-std=gnu++17"],
       "cflags_cc": ["-std=c++17", "-fexceptions", "-fopenmp", "-O3"],
       "ldflags": ["-fopenmp"],
-      "libraries": ["-ldnnl", "-ldl"],
+      "libraries": ["-ldnnl", "-ldl", "-lrt"],
       "xcode_settings": {
         "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
         "CLANG_CXX_LANGUAGE_STANDARD": "c++17",

@@ -51,6 +51,7 @@ export {
   type ParsedDevice, type DeviceSpec, type Device, type ComputeDType, type Placement, type PlacementOptions,
 } from './runtime/device.js';
 export { setNumThreads, getNumThreads } from './runtime/threads.js';
+export { mapSharedMemory, SharedMemoryMapping, type SharedMemoryRange } from './runtime/shared-memory.js';
 export { version } from './version.js';
 export { readImage, defaultMaxPixels, type ReadImageOptions } from './vision/image.js';
 export {

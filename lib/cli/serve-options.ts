@@ -35,6 +35,9 @@ export interface ServeFlags {
   authToken?: string;
   shutdownTimeoutMs?: number;
   logLevel?: LogLevel;
+  allowShm?: boolean;
+  maxShmRegions?: number;
+  maxShmBytes?: number;
 }
 
 /** A commander parser that reports a bad value with the options' own wording. */
@@ -97,7 +100,12 @@ export function serveFlags(command: Command): Command {
       .argParser(stringFlag('--auth-token', serverFieldChecks.authToken)))
     .option('--shutdown-timeout-ms <n>', 'how long SIGTERM waits for in-flight requests before exiting 1 (default 30000)',
       integerFlag('--shutdown-timeout-ms', serverFieldChecks.shutdownTimeoutMs))
-    .addOption(new Option('--log-level <level>', 'log level (default info)').choices(logLevels));
+    .addOption(new Option('--log-level <level>', 'log level (default info)').choices(logLevels))
+    .option('--allow-shm', 'accept Triton\'s system shared-memory extension: local clients pass tensors through POSIX shared memory (default off)')
+    .option('--max-shm-regions <n>', 'with --allow-shm: shared-memory regions registered at once (default 256)',
+      integerFlag('--max-shm-regions', serverFieldChecks.maxShmRegions))
+    .option('--max-shm-bytes <n>', 'with --allow-shm: bytes of shared memory mapped at once, all regions (default 8589934592, 8 GiB)',
+      integerFlag('--max-shm-bytes', serverFieldChecks.maxShmBytes));
 }
 
 /** Copies the keys of `from` whose value is defined. */
@@ -142,6 +150,9 @@ export function serveOptions(config: ServerOptions | undefined, flags: ServeFlag
       logLevel: flags.logLevel,
       threads: flags.threads,
       authToken,
+      allowShm: flags.allowShm,
+      maxShmRegions: flags.maxShmRegions,
+      maxShmBytes: flags.maxShmBytes,
     }),
     models,
   };

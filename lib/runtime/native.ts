@@ -166,6 +166,23 @@ export interface NativeHostRegistration {
 }
 
 /**
+ * A byte range of a POSIX shared-memory object mapped read-write (MAP_SHARED). `buffer` starts at the
+ * page that holds the range's offset; the range is `byteLength` bytes from `byteOffset` in it. Errors are
+ * plain `Error`s with a `code`.
+ * @internal
+ */
+export interface NativeSharedMemoryMapping {
+  /** The mapping as an external ArrayBuffer; null once closed. */
+  readonly buffer: ArrayBuffer | null;
+  readonly byteOffset: number;
+  readonly byteLength: number;
+  /** The object's size now (fstat); `ERR_DISPOSED` once closed. */
+  objectSize(): number;
+  /** Detaches `buffer` (every view of it becomes empty), then unmaps; idempotent. */
+  close(): void;
+}
+
+/**
  * The addon's exports.
  * @internal
  */
@@ -182,6 +199,8 @@ export interface NativeAddon {
   hostMemoryRanges(): number;
   readonly NativeExecutable: abstract new () => NativeExecutable;
   readonly NativePreparedGraph: abstract new () => NativePreparedGraph;
+  /** Maps `[offset, offset + byteSize)` of the POSIX shared-memory object `key`; throws coded errors. */
+  readonly NativeSharedMemoryMapping: new (key: string, offset: number, byteSize: number) => NativeSharedMemoryMapping;
 }
 
 /** Environment variable naming an addon binary to load instead of the one built in this package. */

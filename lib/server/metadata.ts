@@ -11,9 +11,9 @@ export const serverExtensions: readonly string[] = Object.freeze([
   'binary_tensor_data', 'classification', 'model_configuration', 'statistics', 'schedule_policy',
 ]);
 
-/** `GET /v2`. */
-export function serverMetadata(name: string, version: string): ServerMetadata {
-  return { name, version, extensions: [...serverExtensions] };
+/** `GET /v2`; `system_shared_memory` is listed only when the server accepts it (`allowShm`). */
+export function serverMetadata(name: string, version: string, options: { systemSharedMemory?: boolean } = {}): ServerMetadata {
+  return { name, version, extensions: [...serverExtensions, ...(options.systemSharedMemory === true ? ['system_shared_memory'] : [])] };
 }
 
 /** `GET /v2/models/{m}`: every tensor with its batch dimension as `-1`, inputs with their declared type. */

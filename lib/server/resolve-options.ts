@@ -78,6 +78,9 @@ export const serverFieldChecks = Object.freeze({
     return integerIn(1, max, `an integer from 1 to ${max} (the CPUs this process may use)`)(value, name);
   }, { what: 'an integer from 1 to the CPUs this process may use' }) satisfies Check<number>,
   serverName: stringMatching(/^[A-Za-z0-9_.-]+$/, 128, 'a name of 1 to 128 characters A-Z a-z 0-9 _ . -'),
+  allowShm: booleanCheck,
+  maxShmRegions: integerIn(1, 65_536),
+  maxShmBytes: integerIn(1, 2 ** 40, 'a byte count from 1 to 1099511627776 (1 TiB)'),
 });
 
 const modelKeys = [
@@ -87,6 +90,7 @@ const modelKeys = [
 
 const serverKeys = [
   'models', 'host', 'port', 'maxBodyBytes', 'authToken', 'shutdownTimeoutMs', 'logLevel', 'threads', 'serverName',
+  'allowShm', 'maxShmRegions', 'maxShmBytes',
 ] as const satisfies readonly (keyof ServerOptions)[];
 
 /**
@@ -204,6 +208,9 @@ export function resolveServer(options: unknown, where: string, partial = false):
     logLevel: top('logLevel', serverDefaults.logLevel),
     threads: top('threads', null),
     serverName: top('serverName', serverDefaults.serverName),
+    allowShm: top('allowShm', serverDefaults.allowShm),
+    maxShmRegions: top('maxShmRegions', serverDefaults.maxShmRegions),
+    maxShmBytes: top('maxShmBytes', serverDefaults.maxShmBytes),
   };
 }
 

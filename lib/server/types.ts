@@ -86,6 +86,18 @@ export interface RequestedOutput {
   binary: boolean;
   /** Top-N classification strings instead of the raw tensor (the `classification` parameter); 0: raw. */
   classification: number;
+  /** Written into this shared-memory range instead of the response (the `shared_memory_*` parameters). */
+  sharedMemory?: SharedMemoryOutput;
+}
+
+/** Where an output asked for in shared memory goes: the client's names, and the bytes the request holds. */
+export interface SharedMemoryOutput {
+  region: string;
+  offset: number;
+  /** As the client gave it: at least the output's size. */
+  byteSize: number;
+  /** `byteSize` bytes of the region from `offset`, in place. */
+  bytes: Uint8Array;
 }
 
 /** An inference request after parsing and validation (protocol §6, §9, §10). */
@@ -190,6 +202,17 @@ export interface ServerOptions {
   threads?: number;
   /** `name` of server metadata. Default `resnet-cudnn`. */
   serverName?: string;
+  /**
+   * Accept Triton's system shared-memory extension (Triton's `--allow-client-shm`): clients on this host
+   * register POSIX shared-memory regions (`v2/systemsharedmemory`) and pass tensors through them. Any
+   * local client that can reach the port may then make the server read and write the shared-memory
+   * objects its user can open. Default false: the endpoints and requests that name a region get a 400.
+   */
+  allowShm?: boolean;
+  /** Shared-memory regions registered at once. Default 256. */
+  maxShmRegions?: number;
+  /** Bytes of shared memory mapped at once, over every region. Default 8 GiB. */
+  maxShmBytes?: number;
 }
 
 /** The defaults the options above document, in one place. */
@@ -200,6 +223,9 @@ export const serverDefaults = Object.freeze({
   shutdownTimeoutMs: 30_000,
   logLevel: 'info' as LogLevel,
   serverName: 'resnet-cudnn',
+  allowShm: false,
+  maxShmRegions: 256,
+  maxShmBytes: 8 * 1024 ** 3,
   version: '1',
   maxBatchSize: 8,
   maxQueueDelayMicroseconds: 0,
@@ -257,4 +283,7 @@ export interface ResolvedServerOptions {
   logLevel: LogLevel;
   threads: number | null;
   serverName: string;
+  allowShm: boolean;
+  maxShmRegions: number;
+  maxShmBytes: number;
 }

@@ -1,6 +1,7 @@
 // Node-API entry: registers prepare(), compile(), info(), host memory (allocate/register), the
-// NativePreparedGraph and NativeExecutable classes and the test-only `testing` object, nothing else. Context-aware
-// (Napi::Addon keeps one instance per environment), so worker threads may load it too.
+// NativePreparedGraph, NativeExecutable and NativeSharedMemoryMapping classes and the test-only `testing`
+// object, nothing else. Context-aware (Napi::Addon keeps one instance per environment), so worker threads
+// may load it too.
 #include <napi.h>
 
 #include "js_engine.h"
@@ -8,6 +9,7 @@
 #include "js_executable.h"
 #include "js_host_memory.h"
 #include "js_prepared_graph.h"
+#include "js_shared_memory.h"
 #include "cuda/js_cuda_testing.h"
 
 namespace resnet {
@@ -22,6 +24,7 @@ class Addon : public Napi::Addon<Addon> {
     Napi::Function host_registration_class = NativeHostRegistration::define(env);
     state_.host_registration_class = Napi::Persistent(host_registration_class);
     // Host-side logic of the CUDA backend, for tests that run without a GPU. Not part of the public API.
+    Napi::Function shared_memory_class = NativeSharedMemoryMapping::define(env);
     Napi::Object testing = Napi::Object::New(env);
     cuda::add_plan_testing(env, testing);
     cuda::add_kernel_testing(env, testing);
@@ -36,6 +39,7 @@ class Addon : public Napi::Addon<Addon> {
                              InstanceMethod<&Addon::host_memory_ranges>("hostMemoryRanges"),
                              InstanceValue("NativeExecutable", executable_class),
                              InstanceValue("NativePreparedGraph", prepared_graph_class),
+                             InstanceValue("NativeSharedMemoryMapping", shared_memory_class),
                              InstanceValue("testing", testing),
                          });
   }

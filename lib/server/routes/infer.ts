@@ -1,7 +1,9 @@
 /**
  * Inference: `POST /v2/models/:m[/versions/:v]/infer`. Model and version → readiness → split and parse
  * the body → decode images (BYTES inputs) → the model's batcher → encode. Each outcome is counted in
- * the metrics; a client that disconnects while its request is queued takes it out of the queue.
+ * the metrics; a client that disconnects while its request is queued takes it out of the queue. The
+ * shared-memory regions a request names are held from parsing until its response is written or it failed
+ * (a disconnect included), so none can be unregistered under it.
  * @module
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -9,6 +11,7 @@ import { HttpError, unavailable, type FailureReason } from '../http-error.js';
 import { splitInferBody, parseInferRequest } from '../infer-request.js';
 import { encodeInferResponse } from '../infer-response.js';
 import type { LoadedSlot } from '../registry.js';
+import { SharedMemoryLeases } from '../shared-memory.js';
 import type { ModelParams, ServerContext } from '../server-context.js';
 import type { ComputedOutput, ParsedInferRequest } from '../types.js';
 import { modelUrls, route } from './route.js';
@@ -50,6 +53,7 @@ export function inferRoutes(app: FastifyInstance, context: ServerContext): void 
       const found = registry.find(params.model, params.version);
       const { name, version } = found.options;
       let reason: FailureReason = 'OTHER';
+      const sharedMemory = new SharedMemoryLeases(context.sharedMemory);
       try {
         if (state.closing && !admitted.has(request.raw)) throw unavailable('server is shutting down');
         const slot = registry.loaded(found);
@@ -58,7 +62,7 @@ export function inferRoutes(app: FastifyInstance, context: ServerContext): void 
         const inputStart = process.hrtime.bigint();
         const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
         const { header, binary } = splitInferBody(body, request.headers['inference-header-content-length'] as string | undefined);
-        const parsed = parseInferRequest(header, binary, signature);
+        const parsed = parseInferRequest(header, binary, signature, sharedMemory);
         const input = await modelInput(slot, parsed);
         const computeInputMicroseconds = microsecondsSince(inputStart);
 
@@ -87,6 +91,10 @@ export function inferRoutes(app: FastifyInstance, context: ServerContext): void 
       } catch (error) {
         metrics.requestFailed(name, version, error instanceof HttpError ? error.reason : reason, reply.elapsedTime * 1000);
         throw error;
+      } finally {
+        // Shared-memory outputs were written by encodeInferResponse; a request that failed or was cancelled
+        // reads and writes nothing more (the batcher copied its input when its batch was dispatched).
+        sharedMemory.releaseAll();
       }
     });
   }
