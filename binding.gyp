@@ -45,6 +45,7 @@
         "native/src/cuda/kernel_host.cc",
         "native/src/cuda/plan_describe.cc",
         "native/src/cuda/plan_layout.cc",
+        "native/src/cuda/plan_stem.cc",
         "native/src/cuda/plan_weights.cc"
       ],
       "include_dirs": [

@@ -80,10 +80,10 @@ function checkGraph(plan: CudaPlan, graph: ConvGraph): void {
 }
 
 /** The plan of `module` run twice by the interpreter: convs from their graphs, and from the plan's fields. */
-function simulateBothWays(module: Module, sample: number[], batch: number, precision: string): { l2: number; graphs: ConvGraph[] } {
+function simulateBothWays(module: Module, sample: number[], batch: number, precision: string, stem?: string): { l2: number; graphs: ConvGraph[] } {
   const graph = graphOf(module, sample);
-  const plan = cudaPlan(graph, { batch, precision });
-  const graphs = cudaConvGraphs(graph, { batch, precision });
+  const plan = cudaPlan(graph, { batch, precision, stem });
+  const graphs = cudaConvGraphs(graph, { batch, precision, stem });
   expect(graphs.map((g) => g.step)).toEqual(plan.steps.flatMap((s, i) => (s.kind === 'conv' ? [i] : [])));
   for (const g of graphs) checkGraph(plan, g);
   const x = uniform(batch * product(sample), 11);
@@ -153,6 +153,17 @@ describe('cuda conv graphs: interpreted from the graph alone, plans compute what
     expect(f32.l2).toBeLessThanOrEqual(1e-6);
     const f16 = simulateBothWays(model, [3, 32, 32], 2, 'float16');
     expect(f16.l2).toBeLessThanOrEqual(1e-3);
+  });
+
+  it('the stem laid out as space_to_depth (a 4×4 stride-1 conv over 16 channels) and four_channel, in float16', () => {
+    const model = resnet18();
+    randomizeBatchNorms(model, 68);
+    for (const [stem, kernel, channels] of [['space_to_depth', 4, 16], ['four_channel', 7, 4]] as const) {
+      const { l2, graphs } = simulateBothWays(model, [3, 33, 31], 2, 'float16', stem);
+      const filter = graphs[0]!.tensors.find((t) => t.role === 'filter')!;
+      expect(filter.dims).toEqual([64, channels, kernel, kernel]);
+      expect(l2, stem).toBeLessThanOrEqual(1e-3);
+    }
   });
 
   it('grouped, dilated and strided blocks: resnext50 layer1, a dilated resnet50 layer4, resnet50 layer2 in bfloat16', () => {

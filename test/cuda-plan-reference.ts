@@ -34,6 +34,8 @@ export interface PlanStep {
   padding: [number, number];
   dilation: [number, number];
   ceilMode: boolean;
+  /** The input step: the space-to-depth cell (1: plain NHWC); `padding` is then the zero rows/columns before the input. */
+  block: number;
   filterOffset: number;
   filterBytes: number;
   biasOffset: number;
@@ -43,6 +45,35 @@ export interface PlanStep {
 }
 
 export type Storage = 'float32' | 'float16' | 'bfloat16';
+
+/** The stem's forms (native/src/cuda/cuda_plan.h, StemForm). */
+export type StemFormName = 'direct' | 'space_to_depth' | 'four_channel';
+
+/** One form of the stem: the input value it reads and its conv. */
+export interface StemOption {
+  form: StemFormName;
+  h: number;
+  w: number;
+  channels: number;
+  storedChannels: number;
+  bytes: number;
+  block: number;
+  inputPadding: [number, number];
+  kernel: [number, number];
+  stride: [number, number];
+  padding: [number, number];
+  filterOffset: number;
+  filterBytes: number;
+}
+
+/** The stem's forms and the one the plan is laid out for. */
+export interface StemPlan {
+  step: number;
+  chosen: StemFormName;
+  inputArenaBytes: number;
+  forms: StemOption[];
+  unavailable: string[];
+}
 
 /** What `testing.cudaPlan` returns. */
 export interface CudaPlan {
@@ -57,6 +88,7 @@ export interface CudaPlan {
   weightBlobBytes: number;
   outputElements: number[];
   notes: string[];
+  stem: StemPlan;
   describe: string;
   weightBlob: Uint8Array;
 }
@@ -175,18 +207,23 @@ export function readsOf(step: PlanStep): number[] {
 
 /**
  * Runs `plan` on `input` (NCHW float32, the graph input's shape at the plan's batch) in float64,
- * rounding every stored value to the plan's storage type, in one arena of plan.arenaBytes bytes filled
- * with NaN first, and each step's output filled with NaN before the step runs (a read of memory nobody
- * wrote, or of the output being written, poisons the result). Returns one NCHW (or [N, F]) array per
- * graph output.
+ * rounding every stored value to the plan's storage type (unless `exact`), in one arena of plan.arenaBytes
+ * bytes filled with NaN first, and each step's output filled with NaN before the step runs (a read of memory
+ * nobody wrote, or of the output being written, poisons the result). The stem runs in whatever form the plan
+ * is laid out for: the input step writes that form's layout, the stem conv reads it with its own filter.
+ * Returns one NCHW (or [N, F]) array per graph output.
  */
 export function simulatePlan(plan: CudaPlan, input: Float32Array, options: SimulateOptions = {}): Float64Array[] {
   const size = elementBytes(plan.storage);
   const arena = new Float64Array(plan.arenaBytes / size).fill(NaN);
   const base = (id: number): number => plan.values[id]!.arenaOffset / size;
-  const store = (index: number, x: number): void => {
-    arena[index] = roundTo(plan.storage, x);
-  };
+  const store = options.exact
+    ? (index: number, x: number): void => {
+        arena[index] = x;
+      }
+    : (index: number, x: number): void => {
+        arena[index] = roundTo(plan.storage, x);
+      };
   const outputs: Float64Array[] = [];
   for (const step of plan.steps) {
     if (step.dst >= 0) {
@@ -197,7 +234,7 @@ export function simulatePlan(plan: CudaPlan, input: Float32Array, options: Simul
     }
     switch (step.kind) {
       case 'input':
-        runInput(plan.values[step.dst]!, base(step.dst), input, store);
+        runInput(plan, step, base(step.dst), input, store);
         break;
       case 'conv': {
         const graph = options.convGraphs?.find((g) => g.step === plan.steps.indexOf(step));
@@ -248,6 +285,8 @@ export interface SimulateOptions {
   convGraphs?: readonly ConvGraph[];
   /** The other conv steps round their bias to the storage type first (as the fused calls see it). */
   storageBias?: boolean;
+  /** Keep every value in float64 instead of rounding it to the storage type (weights stay as stored). */
+  exact?: boolean;
 }
 
 /** A tensor of a conv step's cuDNN graph (native/src/cuda/conv_graph_plan.h). */
@@ -354,14 +393,32 @@ function runConvGraph(plan: CudaPlan, step: PlanStep, graph: ConvGraph, arena: F
   }
 }
 
-function runInput(v: PlanValue, at: number, input: Float32Array, store: Store): void {
+/**
+ * The input step: NCHW [n, C, H, W] → the value's NHWC layout. With block b and padding (pt, pl) the value is
+ * the space-to-depth of the padded input: pixel (y, x), cell position (dy, dx), input channel c lands in channel
+ * (dy·b + dx)·C + c and reads input row y·b + dy − pt, column x·b + dx − pl (zero outside the input); the
+ * channels past C·b² are zero. b = 1 without padding is the plain copy.
+ */
+function runInput(plan: CudaPlan, step: PlanStep, at: number, input: Float32Array, store: Store): void {
+  const v = plan.values[step.dst]!;
+  const [h, w] = plan.input;
+  const channels = plan.inputChannels;
+  const b = step.block;
+  const [top, left] = step.padding;
   for (let n = 0; n < v.n; n++)
     for (let y = 0; y < v.h; y++)
       for (let x = 0; x < v.w; x++)
-        for (let c = 0; c < v.storedChannels; c++) {
-          const value = c < v.channels ? input[((n * v.channels + c) * v.h + y) * v.w + x]! : 0;
-          store(at + ((n * v.h + y) * v.w + x) * v.storedChannels + c, value);
-        }
+        for (let dy = 0; dy < b; dy++)
+          for (let dx = 0; dx < b; dx++)
+            for (let c = 0; c < channels; c++) {
+              const [iy, ix] = [y * b + dy - top, x * b + dx - left];
+              const inside = iy >= 0 && iy < h && ix >= 0 && ix < w;
+              const value = inside ? input[((n * channels + c) * h + iy) * w + ix]! : 0;
+              store(at + ((n * v.h + y) * v.w + x) * v.storedChannels + (dy * b + dx) * channels + c, value);
+            }
+  // Padding channels: zero.
+  for (let p = 0; p < v.n * v.h * v.w; p++)
+    for (let c = channels * b * b; c < v.storedChannels; c++) store(at + p * v.storedChannels + c, 0);
 }
 
 /**

@@ -2,8 +2,9 @@
  * The CUDA backend's planner (native/src/cuda/cuda_plan.h), run on the CPU through the addon's test-only
  * `testing.cudaPlan`: layouts, steps, the arena (liveness computed here, independently), the packed
  * weights (unpacked here and compared with the graph's OIHW weights), the linear-after-flatten rewrite,
- * and whole plans executed by a float64 interpreter in one arena (cuda-plan-reference.ts) against the
- * CPU backend.
+ * whole plans executed by a float64 interpreter in one arena (cuda-plan-reference.ts) against the CPU
+ * backend, and the stem's forms (direct, space_to_depth, four_channel): their layouts, rearranged filters
+ * (cuda-plan-stem.ts) and whole plans in each form against the direct one.
  */
 import { describe, expect, it } from 'vitest';
 import {
@@ -17,6 +18,7 @@ import {
   lower,
   manualSeed,
   resnet18,
+  resnet20,
   resnet50,
   resnext50_32x4d,
   type Graph,
@@ -37,6 +39,7 @@ import {
   type CudaPlan,
   type Storage,
 } from './cuda-plan-reference.js';
+import { checkStemForm, checkStemWeights, expectedSpaceToDepthSize } from './cuda-plan-stem.js';
 
 const ALIGNMENT = 256;
 
@@ -45,6 +48,8 @@ function graphOf(module: Module, sample: number[]): Graph {
 }
 
 const roundUp = (x: number, m: number): number => Math.ceil(x / m) * m;
+/** PyTorch's output size of a window (no dilation, floor mode). */
+const window = (size: number, k: number, stride: number, padding: number): number => Math.floor((size + 2 * padding - k) / stride) + 1;
 const product = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 
 /** Per value: the device geometry the planner must give it (cuda_plan.h: flat values keep their origin's). */
@@ -174,7 +179,9 @@ function checkArena(plan: CudaPlan): { ownedBytes: number } {
     }
   });
   const owners = [...first.keys()];
-  const range = (id: number): [number, number] => [plan.values[id]!.arenaOffset, plan.values[id]!.arenaOffset + plan.values[id]!.bytes];
+  // The graph input holds room for the largest of the stem's forms (its `bytes` are the form's own).
+  const bytesOf = (id: number): number => (plan.steps[0]!.dst === id ? Math.max(plan.values[id]!.bytes, plan.stem.inputArenaBytes) : plan.values[id]!.bytes);
+  const range = (id: number): [number, number] => [plan.values[id]!.arenaOffset, plan.values[id]!.arenaOffset + bytesOf(id)];
   const disjoint = (a: number, b: number): boolean => range(a)[1] <= range(b)[0] || range(b)[1] <= range(a)[0];
   let overlaps = 0;
   for (let i = 0; i < owners.length; i++)
@@ -184,6 +191,7 @@ function checkArena(plan: CudaPlan): { ownedBytes: number } {
       if (liveTogether && !disjoint(a, b)) overlaps++;
     }
   expect(overlaps).toBe(0);
+  for (const id of owners) expect(range(id)[1]).toBeLessThanOrEqual(plan.arenaBytes);
   for (const step of plan.steps) {
     if (step.kind === 'conv' && step.residual >= 0) expect(disjoint(memoryOf(plan, step.residual), step.dst)).toBe(true);
   }
@@ -495,6 +503,145 @@ describe('cuda plan: whole plans run by a float64 interpreter in one arena match
     const dilated = resnet50({ replaceStrideWithDilation: [false, true, true] });
     randomizeBatchNorms(dilated, 57);
     expect((await simulateAgainstCpu(dilated.layer4, [1024, 3, 2], 1, 'float32')).max).toBeLessThanOrEqual(1e-4);
+  });
+});
+
+describe('cuda plan: the stem in its forms (direct, space_to_depth, four_channel)', () => {
+  manualSeed(60);
+  const forms = ['direct', 'space_to_depth', 'four_channel'] as const;
+
+  /** The plan of `graph` for every form it offers, each checked against the direct one. */
+  function formPlans(graph: Graph, batch: number, precision: string): Map<string, CudaPlan> {
+    const direct = cudaPlan(graph, { batch, precision });
+    checkStemWeights(graph, direct);
+    const plans = new Map<string, CudaPlan>([['direct', direct]]);
+    for (const { form } of direct.stem.forms.slice(1)) {
+      const laid = cudaPlan(graph, { batch, precision, stem: form });
+      checkStemForm(direct, laid, form);
+      checkArena(laid);
+      plans.set(form, laid);
+    }
+    return plans;
+  }
+
+  it('resnet50 in float16 at 64×64 and 65×57: three forms, space_to_depth a 4×4 stride-1 conv over 16 channels', () => {
+    const model = resnet50();
+    for (const [h, w] of [[64, 64], [65, 57]] as const) {
+      const graph = graphOf(model, [3, h, w]);
+      const direct = formPlans(graph, 1, 'float16').get('direct')!;
+      const { stem } = direct;
+      expect(stem.step).toBe(1);
+      expect(stem.forms.map((f) => f.form)).toEqual([...forms]);
+      const out = direct.values[direct.steps[1]!.dst]!;
+      expect([out.h, out.w]).toEqual([Math.floor((h - 1) / 2) + 1, Math.floor((w - 1) / 2) + 1]);
+      const [, s2d, four] = stem.forms;
+      expect(s2d).toMatchObject({
+        h: expectedSpaceToDepthSize(out.h, 7, 2), w: expectedSpaceToDepthSize(out.w, 7, 2), channels: 12, storedChannels: 16,
+        block: 2, inputPadding: [3, 3], kernel: [4, 4], stride: [1, 1], padding: [0, 0],
+      });
+      expect(four).toMatchObject({ h, w, channels: 3, storedChannels: 4, block: 1, inputPadding: [0, 0], kernel: [7, 7], stride: [2, 2], padding: [3, 3] });
+      expect(stem.inputArenaBytes).toBe(Math.max(...stem.forms.map((f) => f.bytes)));
+      expect(stem.unavailable).toEqual([]);
+    }
+  });
+
+  it('float32 has no four_channel form (direct stores 4 floats already); other strided stems; where there is no stem', () => {
+    const r50 = graphOf(resnet50(), [3, 33, 31]);
+    const f32 = formPlans(r50, 1, 'float32').get('direct')!;
+    expect(f32.stem.forms.map((f) => [f.form, f.storedChannels])).toEqual([['direct', 4], ['space_to_depth', 12]]);
+    expect(f32.stem.unavailable).toEqual([expect.stringContaining('four_channel: direct already stores the input as 4 channels')]);
+    // Kernels that are not a multiple of the stride, and a patchify stem (kernel = stride) on one channel.
+    for (const [c, k, stride, padding, h, w, expected] of [
+      [3, 3, 2, 1, 9, 6, { kernel: [2, 2], channels: 12, storedChannels: 16 }],
+      [2, 5, 2, 2, 7, 8, { kernel: [3, 3], channels: 8, storedChannels: 8 }],
+      [1, 4, 4, 0, 12, 9, { kernel: [1, 1], channels: 16, storedChannels: 16 }],
+    ] as const) {
+      const graph = graphOf(new Conv2d(c, 8, k, { stride, padding }), [c, h, w]);
+      const s2d = formPlans(graph, 2, 'float16').get('direct')!.stem.forms[1]!;
+      const out = window(h, k, stride, padding);
+      expect(s2d).toMatchObject({ form: 'space_to_depth', block: stride, inputPadding: [padding, padding], ...expected });
+      expect([s2d.h, s2d.w]).toEqual([expectedSpaceToDepthSize(out, k, stride), expectedSpaceToDepthSize(window(w, k, stride, padding), k, stride)]);
+    }
+    // CIFAR's 3×3 stride-1 stem: no space-to-depth, which the plan says; asking for it is a coded error.
+    const cifar = graphOf(resnet20(), [3, 32, 32]);
+    const plan = formPlans(cifar, 2, 'float16').get('direct')!;
+    expect(plan.stem.forms.map((f) => f.form)).toEqual(['direct', 'four_channel']);
+    expect(plan.stem.unavailable).toEqual([expect.stringContaining('space_to_depth: the stem (graph.ops[0]) does not qualify: its stride is 1x1')]);
+    expect(codeOf(() => cudaPlan(cifar, { batch: 1, precision: 'float16', stem: 'space_to_depth' }))).toBe('ERR_INVALID_ARGUMENT');
+    expect(codeOf(() => cudaPlan(r50, { batch: 1, precision: 'float32', stem: 'four_channel' }))).toBe('ERR_INVALID_ARGUMENT');
+    expect(codeOf(() => cudaPlan(r50, { batch: 1, stem: 'auto' }))).toBe('ERR_INVALID_ARGUMENT');
+    // An input read by two ops, or with many channels, or that is an output, has no stem.
+    const twoReaders: Graph = {
+      values: [{ shape: [3, 4, 4] }, { shape: [4, 2, 2] }, { shape: [3, 2, 2] }],
+      input: 0,
+      outputs: [1, 2],
+      ops: [
+        { op: 'conv', src: 0, dst: 1, residual: -1, relu: false, outChannels: 4, kernel: [3, 3], stride: [2, 2], padding: [1, 1], dilation: [1, 1], groups: 1, weight: uniform(4 * 27, 61), bias: uniform(4, 62) },
+        { op: 'maxpool', src: 0, dst: 2, kernel: [2, 2], stride: [2, 2], padding: [0, 0], dilation: [1, 1], ceilMode: false },
+      ],
+    };
+    const wide = graphOf(new Conv2d(5, 8, 4, { stride: 2 }), [5, 8, 8]);
+    for (const [graph, why] of [[twoReaders, 'read by 2 ops'], [wide, 'has 5 channels, more than 4']] as const) {
+      const none = cudaPlan(graph, { batch: 1, precision: 'float16' });
+      expect(none.stem).toMatchObject({ step: -1, forms: [], inputArenaBytes: 0 });
+      expect(none.stem.unavailable).toEqual([expect.stringContaining(why)]);
+      expect(none.describe).toContain(`stem: no stem forms: `);
+    }
+  });
+
+  it('describe() names the form the plan is laid out for, and every form offered', () => {
+    const graph = graphOf(resnet18(), [3, 32, 32]);
+    const plan = cudaPlan(graph, { batch: 1, precision: 'float16', stem: 'space_to_depth' });
+    expect(plan.describe).toContain('stem: step 1 as space_to_depth');
+    expect(plan.describe).toContain('step 0 input: host input -> value 0, space-to-depth 2x2 after padding 3x3');
+    expect(plan.describe).toContain('value 0: NHWC [1, 19, 19, 12 stored as 16] float16');
+    expect(plan.describe).toContain('stem form: four_channel (input 32x32x3 stored as 4');
+  });
+
+  /** `ours` within `tolerance` (max error relative to the output's scale) of `reference`, per output. */
+  function expectClose(ours: Float64Array[], reference: Float64Array[], tolerance: number, what: string): void {
+    expect(ours.length).toBe(reference.length);
+    ours.forEach((o, i) => expect(maxRelativeError(o, reference[i]!), what).toBeLessThanOrEqual(tolerance));
+  }
+
+  it('resnet18 and resnet50 at 64×64 and 65×57: every form gives direct\'s outputs in float64 (1e-12)', () => {
+    for (const [name, model, batch] of [['resnet18', resnet18(), 2], ['resnet50', resnet50(), 1]] as const) {
+      randomizeBatchNorms(model, 63);
+      for (const [h, w] of [[64, 64], [65, 57]] as const) {
+        const graph = graphOf(model, [3, h, w]);
+        const x = uniform(batch * 3 * h * w, 64);
+        const plans = formPlans(graph, batch, 'float16');
+        expect([...plans.keys()]).toEqual([...forms]);
+        const direct = simulatePlan(plans.get('direct')!, x, { exact: true });
+        for (const form of forms.slice(1)) {
+          expectClose(simulatePlan(plans.get(form)!, x, { exact: true }), direct, 1e-12, `${name} ${h}×${w} ${form}`);
+        }
+      }
+    }
+  });
+
+  it('in float16 storage every form of resnet18 at 2×3×65×57 matches the CPU backend as direct does (2e-2)', async () => {
+    const model = resnet18();
+    randomizeBatchNorms(model, 65);
+    const graph = graphOf(model, [3, 65, 57]);
+    const x = uniform(2 * 3 * 65 * 57, 66);
+    const cpu = (await model.forward(Tensor.from(x, [2, 3, 65, 57]))).data as Float32Array;
+    for (const [form, plan] of formPlans(graph, 2, 'float16')) {
+      const [ours] = simulatePlan(plan, x);
+      expect(relativeL2(ours!, cpu), form).toBeLessThanOrEqual(2e-2);
+    }
+  });
+
+  it('a space_to_depth stem of float32 storage matches the CPU backend (1e-5) at odd sizes, other strides included', async () => {
+    for (const [c, k, stride, padding, h, w] of [[3, 7, 2, 3, 13, 11], [3, 3, 2, 1, 9, 6], [2, 5, 2, 2, 7, 8], [1, 4, 4, 0, 12, 9], [3, 6, 3, 2, 10, 14]] as const) {
+      const conv = new Conv2d(c, 8, k, { stride, padding });
+      const graph = graphOf(conv, [c, h, w]);
+      const plan = formPlans(graph, 2, 'float32').get('space_to_depth')!;
+      const x = uniform(2 * c * h * w, 67);
+      const [ours] = simulatePlan(plan, x);
+      const cpu = (await conv.forward(Tensor.from(x, [2, c, h, w]))).data as Float32Array;
+      expect(maxRelativeError(ours!, cpu), `${k}x${k} stride ${stride} on ${h}x${w}`).toBeLessThanOrEqual(1e-5);
+    }
   });
 });
 

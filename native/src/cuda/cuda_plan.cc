@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "cuda/plan_layout.h"
+#include "cuda/plan_stem.h"
 #include "memory_plan.h"
 
 namespace resnet {
@@ -39,6 +40,7 @@ class Planner {
     add_input_step();
     for (size_t i = 0; i < graph_.ops.size(); ++i) add_op_step(static_cast<int>(i));
     add_output_steps();
+    plan_.stem = plan_stem(graph_, plan_);
     RESNET_RETURN_IF_ERROR(place_arena());
     RESNET_RETURN_IF_ERROR(place_weights());
     return std::move(plan_);
@@ -158,17 +160,20 @@ class Planner {
 
   // One arena request per value that owns memory and is written, alive from its write to its last read.
   // Two values alive at one step never overlap, which also keeps a fused conv's residual (read at the
-  // conv's step) apart from its output (written there): cuDNN's z and y must not alias.
+  // conv's step) apart from its output (written there): cuDNN's z and y must not alias. The graph input
+  // gets room for the largest of the stem's forms.
   Status place_arena() {
     std::vector<PlanRequest> requests;
     std::vector<int> owners;
     size_t total = 0;
     for (size_t id = 0; id < plan_.values.size(); ++id) {
       if (plan_.values[id].alias_of >= 0 || first_[id] < 0) continue;
-      RESNET_CHECK(add_aligned(plan_.values[id].bytes, &total), Code::kInvalidShape,
+      size_t bytes = plan_.values[id].bytes;
+      if (static_cast<int>(id) == graph_.input) bytes = std::max(bytes, plan_.stem.input_arena_bytes);
+      RESNET_CHECK(add_aligned(bytes, &total), Code::kInvalidShape,
                    cat("The activations of this graph at batch ", plan_.batch,
                        " need more than 2^60 bytes: use a smaller input or batch"));
-      requests.push_back(PlanRequest{plan_.values[id].bytes, first_[id], last_[id]});
+      requests.push_back(PlanRequest{bytes, first_[id], last_[id]});
       owners.push_back(static_cast<int>(id));
     }
     const MemoryPlan arena = plan_memory(requests, kDeviceAlignment);
@@ -180,7 +185,8 @@ class Planner {
     return Status();
   }
 
-  // The blob: per conv step, its filter then its bias, each at an aligned offset.
+  // The blob: per conv step, its filter then its bias, each at an aligned offset; then the stem's filter in
+  // each form but direct (whose filter is the step's own), so that the steps' entries do not depend on them.
   Status place_weights() {
     const size_t element = storage_bytes(plan_.storage);
     size_t end = 0;
@@ -197,6 +203,20 @@ class Planner {
       const bool fits = add_aligned(step.filter_bytes, &end);
       step.bias_offset = end;
       RESNET_CHECK(fits && add_aligned(step.bias_bytes, &end), Code::kInvalidShape,
+                   "The packed weights of this graph need more than 2^60 bytes");
+    }
+    for (StemOption& option : plan_.stem.forms) {
+      const Step& step = plan_.steps[static_cast<size_t>(plan_.stem.step)];
+      if (option.form == StemForm::kDirect) {
+        option.filter_offset = step.filter_offset;
+        option.filter_bytes = step.filter_bytes;
+        continue;
+      }
+      // Small (a stem's filter): no overflow.
+      option.filter_bytes = static_cast<size_t>(plan_.values[static_cast<size_t>(step.dst)].stored_channels *
+                                                option.kernel.h * option.kernel.w * option.stored_channels) * element;
+      option.filter_offset = end;
+      RESNET_CHECK(add_aligned(option.filter_bytes, &end), Code::kInvalidShape,
                    "The packed weights of this graph need more than 2^60 bytes");
     }
     plan_.weight_blob_bytes = end;

@@ -76,7 +76,8 @@ struct DeviceValue {
 };
 
 enum class StepKind {
-  kInput,         // host NCHW (float32/uint8) → device NHWC value `dst` (normalisation fused)
+  kInput,         // host input (any InputFormat) → device NHWC value `dst`, normalisation fused; with `block` > 1
+                  // a space-to-depth of the zero-padded input (see Step::block)
   kConv,          // conv + bias [+ residual] [+ relu]; linear layers become 1×1 or full-window convs
   kMaxPool,
   kAdaptiveAvgPool,  // global or adaptive, PyTorch's windows
@@ -103,6 +104,11 @@ struct Step {
   int64_t groups = 1;
   Pair kernel{1, 1}, stride{1, 1}, padding{0, 0}, dilation{1, 1};
   bool ceil_mode = false;
+  /// kInput: the value `dst` is the space-to-depth, in `block`×`block` cells, of the input with `padding.h`
+  /// rows of zeros above and `padding.w` columns of zeros to its left (and zeros wherever a cell reaches past
+  /// the input): channel ((dy·block + dx)·C + c) of pixel (y, x) is input channel c at row y·block + dy −
+  /// padding.h, column x·block + dx − padding.w. block = 1 with no padding is the plain NHWC copy.
+  int64_t block = 1;
   /// kConv: byte offsets into the weight blob of the packed filter and of the bias (k_stored floats, always
   /// float32: the epilogue adds it in float).
   size_t filter_offset = 0, filter_bytes = 0;
@@ -111,6 +117,49 @@ struct Step {
   int op_index = -1;
   /// kOutput: which graph output.
   int output_index = -1;
+};
+
+/// The forms the stem (the conv that reads the graph input, its only reader, with few input channels) can take
+/// on the device. Each computes the same conv: the input conversion writes the form's layout and the conv reads
+/// it with a filter rearranged to match (plan_stem.h).
+enum class StemForm {
+  kDirect,        // the input padded to the stored channel count every value gets (4 floats, 8 halves)
+  kSpaceToDepth,  // a stride-s conv as a stride-1 conv over the s×s space-to-depth of the zero-padded input
+  kFourChannel,   // the input padded to 4 channels only (16-bit storage): cuDNN's first-layer kernels
+};
+
+/// "direct", "space_to_depth", "four_channel".
+const char* stem_form_name(StemForm form);
+
+/// One form of the stem: the input value as the input conversion writes it, and the conv over it.
+struct StemOption {
+  StemForm form = StemForm::kDirect;
+  /// The input value (NHWC, per sample): its geometry, the channels that hold input data (C·block²) and the
+  /// stored ones, and its bytes at the plan's batch.
+  int64_t h = 0, w = 0, channels = 0, stored_channels = 0;
+  size_t bytes = 0;
+  /// The input conversion's arrangement (Step::block and Step::padding of the kInput step).
+  int64_t block = 1;
+  Pair input_padding{0, 0};
+  /// The conv over it (dilation 1, one group), and its filter in the weight blob: KRSC [k_stored, kernel.h,
+  /// kernel.w, stored_channels], the graph's weights rearranged (pack_weights). The bias is the step's own.
+  Pair kernel{1, 1}, stride{1, 1}, padding{0, 0};
+  size_t filter_offset = 0, filter_bytes = 0;
+};
+
+/// The stem's forms. `forms` lists what this graph and storage allow, direct first; the plan's steps and values
+/// are laid out for `chosen` (plan_cuda chooses direct; with_stem_form another).
+struct StemPlan {
+  int step = -1;  // index of the stem conv step; -1 when the graph has no stem (then `forms` is empty)
+  std::vector<StemOption> forms;
+  StemForm chosen = StemForm::kDirect;
+  /// Arena bytes held for the input value: the largest form's, so that any form fits at the planned offset.
+  size_t input_arena_bytes = 0;
+  /// Why a form is not offered (one line per form left out), for describe() and error messages.
+  std::vector<std::string> unavailable;
+
+  /// The option of `form`, or null when it is not offered.
+  const StemOption* find(StemForm form) const;
 };
 
 /// Everything a run does, for one (graph, batch, precision).
@@ -133,16 +182,25 @@ struct CudaPlan {
   std::vector<int64_t> output_elements;
   /// Remarks for humans: layouts left unpadded and why (see grouped convolutions above).
   std::vector<std::string> notes;
+  /// The stem's forms and which one the steps and values are laid out for.
+  StemPlan stem;
 };
 
 /// Plans `graph` (validated) for `batch` samples at `precision`. Fails with kUnsupported for an op the CUDA
 /// backend does not run, naming it, and with kInvalidShape when a padded size would not fit in memory.
 Result<CudaPlan> plan_cuda(const Graph& graph, int64_t batch, Precision precision);
 
+/// The same plan laid out for stem form `form`: the input value's geometry, the kInput step's arrangement and
+/// the stem conv's kernel, stride, padding and filter become the form's (arena offsets, the weight blob and
+/// every other step stay as they are). kInvalidArgument, naming the forms offered and why the others are not,
+/// when `form` is not among plan.stem.forms.
+Result<CudaPlan> with_stem_form(const CudaPlan& plan, StemForm form);
+
 /// Writes the weight blob of `plan` into `blob` (weight_blob_bytes bytes, zeroed by the caller, aligned to
 /// at least 4 bytes: elements are written as floats and halves): each conv's filter OIHW float → KRSC in
-/// the storage type (kernel_math.h's rounding) with zero padding of channels, each bias as float32
-/// [k_stored]. The bytes are exactly what the device receives.
+/// the storage type (kernel_math.h's rounding) with zero padding of channels, the stem's filter once per
+/// form (rearranged for it), each bias as float32 [k_stored]. The bytes are exactly what the device
+/// receives, and the same whichever stem form the plan is laid out for.
 void pack_weights(const Graph& graph, const CudaPlan& plan, uint8_t* blob);
 
 /// A human-readable dump of the plan (one line per step and value), for errors and the testing export.

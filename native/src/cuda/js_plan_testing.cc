@@ -1,7 +1,7 @@
-// `testing.cudaPlan(graph, { batch, precision })`: the CUDA planner's output as plain JS objects, and
-// `testing.cudaConvGraphs(graph, { batch, precision })`: the cuDNN graph of every conv step of that plan
-// (conv_graph_plan.h), for tests that run without a GPU. Synchronous; every failure is a thrown Error with a
-// `code`.
+// `testing.cudaPlan(graph, { batch, precision, stem })`: the CUDA planner's output as plain JS objects (laid
+// out for the stem form `stem`, direct by default: with_stem_form), and `testing.cudaConvGraphs(graph, { batch,
+// precision, stem })`: the cuDNN graph of every conv step of that plan (conv_graph_plan.h), for tests that run
+// without a GPU. Synchronous; every failure is a thrown Error with a `code`.
 #include <cstring>
 #include <limits>
 #include <new>
@@ -22,7 +22,21 @@ constexpr size_t kMaxTestingBlobBytes = size_t{1} << 32;
 struct PlanOptions {
   int64_t batch = 1;
   Precision precision = Precision::kFloat32;
+  StemForm stem = StemForm::kDirect;
 };
+
+Status stem_from_js(const Napi::Value& value, StemForm* form) {
+  const std::string name = value.IsString() ? value.As<Napi::String>().Utf8Value() : "";
+  for (StemForm each : {StemForm::kDirect, StemForm::kSpaceToDepth, StemForm::kFourChannel}) {
+    if (name == stem_form_name(each)) {
+      *form = each;
+      return Status();
+    }
+  }
+  return Status(Code::kInvalidArgument,
+                cat("Expected \"direct\", \"space_to_depth\" or \"four_channel\" for options.stem but received ",
+                    describe_js_value(value)));
+}
 
 Result<PlanOptions> plan_options_from_js(const Napi::Value& value) {
   PlanOptions options;
@@ -37,6 +51,8 @@ Result<PlanOptions> plan_options_from_js(const Napi::Value& value) {
                cat("Expected an integer between 1 and 2147483647 for options.batch but received ",
                    describe_js_value(batch)));
   options.batch = static_cast<int64_t>(number);
+  const Napi::Value stem = object.Get("stem");
+  if (!stem.IsUndefined()) RESNET_RETURN_IF_ERROR(stem_from_js(stem, &options.stem));
   const Napi::Value precision = object.Get("precision");
   if (precision.IsUndefined()) return options;
   const std::string name = precision.IsString() ? precision.As<Napi::String>().Utf8Value() : "";
@@ -90,12 +106,44 @@ Napi::Object step_to_js(Napi::Env env, const Step& s) {
   object.Set("padding", pair_to_js(env, s.padding));
   object.Set("dilation", pair_to_js(env, s.dilation));
   object.Set("ceilMode", Napi::Boolean::New(env, s.ceil_mode));
+  object.Set("block", number(env, s.block));
   object.Set("filterOffset", number(env, s.filter_offset));
   object.Set("filterBytes", number(env, s.filter_bytes));
   object.Set("biasOffset", number(env, s.bias_offset));
   object.Set("biasBytes", number(env, s.bias_bytes));
   object.Set("opIndex", number(env, s.op_index));
   object.Set("outputIndex", number(env, s.output_index));
+  return object;
+}
+
+Napi::Object stem_to_js(Napi::Env env, const StemPlan& stem) {
+  Napi::Array forms = Napi::Array::New(env, stem.forms.size());
+  for (uint32_t i = 0; i < stem.forms.size(); ++i) {
+    const StemOption& o = stem.forms[i];
+    Napi::Object form = Napi::Object::New(env);
+    form.Set("form", Napi::String::New(env, stem_form_name(o.form)));
+    form.Set("h", number(env, o.h));
+    form.Set("w", number(env, o.w));
+    form.Set("channels", number(env, o.channels));
+    form.Set("storedChannels", number(env, o.stored_channels));
+    form.Set("bytes", number(env, o.bytes));
+    form.Set("block", number(env, o.block));
+    form.Set("inputPadding", pair_to_js(env, o.input_padding));
+    form.Set("kernel", pair_to_js(env, o.kernel));
+    form.Set("stride", pair_to_js(env, o.stride));
+    form.Set("padding", pair_to_js(env, o.padding));
+    form.Set("filterOffset", number(env, o.filter_offset));
+    form.Set("filterBytes", number(env, o.filter_bytes));
+    forms.Set(i, form);
+  }
+  Napi::Array unavailable = Napi::Array::New(env, stem.unavailable.size());
+  for (uint32_t i = 0; i < stem.unavailable.size(); ++i) unavailable.Set(i, Napi::String::New(env, stem.unavailable[i]));
+  Napi::Object object = Napi::Object::New(env);
+  object.Set("step", number(env, stem.step));
+  object.Set("chosen", Napi::String::New(env, stem_form_name(stem.chosen)));
+  object.Set("inputArenaBytes", number(env, stem.input_arena_bytes));
+  object.Set("forms", forms);
+  object.Set("unavailable", unavailable);
   return object;
 }
 
@@ -120,6 +168,7 @@ Napi::Object plan_to_js(Napi::Env env, const Graph& graph, const CudaPlan& plan)
   object.Set("weightBlobBytes", number(env, plan.weight_blob_bytes));
   object.Set("outputElements", outputs);
   object.Set("notes", notes);
+  object.Set("stem", stem_to_js(env, plan.stem));
   object.Set("describe", Napi::String::New(env, describe(plan)));
   if (plan.weight_blob_bytes > kMaxTestingBlobBytes) {
     throw make_error(env, Status(Code::kOutOfMemory, cat("testing.cudaPlan: the weight blob has ", plan.weight_blob_bytes,
@@ -192,6 +241,10 @@ CudaPlan plan_from_js(Napi::Env env, const Napi::CallbackInfo& info, Graph* grap
   if (!valid.ok()) throw make_error(env, valid);
   Result<CudaPlan> plan = plan_cuda(graph.value(), options.value().batch, options.value().precision);
   if (!plan.ok()) throw make_error(env, plan.status());
+  if (options.value().stem != StemForm::kDirect) {
+    plan = with_stem_form(plan.value(), options.value().stem);
+    if (!plan.ok()) throw make_error(env, plan.status());
+  }
   *graph_out = graph.take();
   return plan.take();
 }

@@ -26,7 +26,12 @@ std::string value_text(const CudaPlan& plan, size_t id) {
 std::string step_text(const Step& s) {
   std::string line = cat(step_kind_name(s.kind), ": ");
   switch (s.kind) {
-    case StepKind::kInput: return line + cat("host input -> value ", s.dst);
+    case StepKind::kInput:
+      line += cat("host input -> value ", s.dst);
+      if (s.block > 1 || s.padding.h != 0 || s.padding.w != 0) {
+        line += cat(", space-to-depth ", s.block, "x", s.block, " after padding ", pair_text(s.padding));
+      }
+      return line;
     case StepKind::kOutput: return line + cat("value ", s.src, " -> host output ", s.output_index);
     case StepKind::kAdd: line += cat("value ", s.src, " + value ", s.src2, " -> value ", s.dst); break;
     case StepKind::kConv:
@@ -49,6 +54,12 @@ std::string step_text(const Step& s) {
   return line + cat(" (graph.ops[", s.op_index, "])");
 }
 
+std::string stem_option_text(const StemOption& o) {
+  return cat(stem_form_name(o.form), " (input ", o.h, "x", o.w, "x", o.channels, " stored as ", o.stored_channels,
+             ", ", o.bytes, " bytes; kernel ", pair_text(o.kernel), " stride ", pair_text(o.stride), " padding ",
+             pair_text(o.padding), "; filter @", o.filter_offset, ", ", o.filter_bytes, " bytes)");
+}
+
 }  // namespace
 
 std::string describe(const CudaPlan& plan) {
@@ -58,6 +69,12 @@ std::string describe(const CudaPlan& plan) {
       << plan.weight_blob_bytes << " bytes\n";
   for (size_t id = 0; id < plan.values.size(); ++id) out << value_text(plan, id) << "\n";
   for (size_t i = 0; i < plan.steps.size(); ++i) out << "step " << i << " " << step_text(plan.steps[i]) << "\n";
+  if (plan.stem.step >= 0) {
+    out << "stem: step " << plan.stem.step << " as " << stem_form_name(plan.stem.chosen) << ", the input's arena room "
+        << plan.stem.input_arena_bytes << " bytes\n";
+    for (const StemOption& option : plan.stem.forms) out << "stem form: " << stem_option_text(option) << "\n";
+  }
+  for (const std::string& line : plan.stem.unavailable) out << "stem: " << line << "\n";
   for (const std::string& note : plan.notes) out << "note: " << note << "\n";
   return out.str();
 }

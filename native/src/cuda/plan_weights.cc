@@ -4,6 +4,7 @@
 
 #include "cuda/cuda_plan.h"
 #include "cuda/kernel_math.h"
+#include "cuda/plan_stem.h"
 
 namespace resnet {
 namespace cuda {
@@ -49,12 +50,19 @@ void pack_linear_filter(const Op& op, const DeviceValue& source, StorageType sto
 }  // namespace
 
 void pack_weights(const Graph& graph, const CudaPlan& plan, uint8_t* blob) {
-  for (const Step& step : plan.steps) {
+  for (size_t index = 0; index < plan.steps.size(); ++index) {
+    const Step& step = plan.steps[index];
     if (step.kind != StepKind::kConv) continue;
     const Op& op = graph.ops[static_cast<size_t>(step.op_index)];
     const DeviceValue& source = plan.values[static_cast<size_t>(step.src)];
     uint8_t* filter = blob + step.filter_offset;
-    if (op.kind == OpKind::kLinear) {
+    if (static_cast<int>(index) == plan.stem.step) {
+      // Every form's filter, wherever the plan is laid out for: the blob is one for all of them.
+      const int64_t in_channels = graph.values[static_cast<size_t>(graph.input)][0];
+      for (const StemOption& option : plan.stem.forms) {
+        pack_stem_filter(op, option, in_channels, plan.storage, blob + option.filter_offset);
+      }
+    } else if (op.kind == OpKind::kLinear) {
       pack_linear_filter(op, source, plan.storage, filter);
     } else {
       pack_conv_filter(op, step, source.channels, source.stored_channels, plan.storage, filter);
