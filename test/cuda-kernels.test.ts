@@ -29,6 +29,11 @@ interface CudaKernels {
     scale?: number;
     mean?: Float32Array;
     std?: Float32Array;
+    /** The stem form's layout: space-to-depth cells, zero rows/columns before the input, the output's size. */
+    block?: number;
+    padding?: Pair;
+    outH?: number;
+    outW?: number;
   }): Float32Array;
   outputConvert(o: { src: Float32Array; n: number; c: number; h: number; w: number; storedChannels: number; storage: Storage }): Float32Array;
   epilogue(o: { y: Float32Array; bias: Float32Array; residual?: Float32Array; storedChannels: number; relu?: boolean; storage: Storage }): Float32Array;
@@ -395,6 +400,119 @@ describe('input conversion (NCHW or NHWC float32/float16/uint8 → NHWC storage,
       ['no options', undefined, 'ERR_INVALID_ARGUMENT'],
     ];
     for (const [what, options, code] of bad) expect(codeOf(() => kernels.inputConvert(options as typeof ok)), what).toBe(code);
+  });
+});
+
+describe('input conversion into the stem\'s space-to-depth form (cells of the zero-padded input as channels)', () => {
+  type Source = 'float32' | 'float16' | 'uint8';
+  interface Case {
+    n: number;
+    c: number;
+    h: number;
+    w: number;
+    block: number;
+    padding: Pair;
+    outH: number;
+    outW: number;
+    storedChannels: number;
+    storage: Storage;
+    source: Source;
+    nhwc: boolean;
+    normalise: boolean;
+  }
+
+  /**
+   * Plain space-to-depth, in three passes written from the definition: the input as an NCHW image of float32
+   * values (read from either layout, scaled and normalised), that image padded with `padding` zero rows and
+   * columns in front (and zeros past its end), then cut into block×block cells whose pixels become channels in
+   * (row in cell, column in cell, channel) order, the channels past C·block² zero.
+   */
+  function spaceToDepth(k: Case, src: Float32Array | Uint16Array | Uint8Array, scale: number, mean: Float32Array, std: Float32Array): number[] {
+    const image = new Float64Array(k.n * k.c * k.h * k.w);
+    for (let b = 0; b < k.n; b++)
+      for (let c = 0; c < k.c; c++)
+        for (let y = 0; y < k.h; y++)
+          for (let x = 0; x < k.w; x++) {
+            const i = k.nhwc ? ((b * k.h + y) * k.w + x) * k.c + c : ((b * k.c + c) * k.h + y) * k.w + x;
+            const raw = k.source === 'float16' ? kernels.fromHalf(Uint16Array.of(src[i]!))[0]! : src[i]!;
+            let v = Math.fround(raw * scale);
+            if (k.normalise) v = Math.fround(Math.fround(v - mean[c]!) * Math.fround(1 / std[c]!));
+            image[((b * k.c + c) * k.h + y) * k.w + x] = v;
+          }
+    const padded = (b: number, c: number, y: number, x: number): number => {
+      const [iy, ix] = [y - k.padding[0], x - k.padding[1]];
+      return iy >= 0 && iy < k.h && ix >= 0 && ix < k.w ? image[((b * k.c + c) * k.h + iy) * k.w + ix]! : 0;
+    };
+    const out: number[] = [];
+    for (let b = 0; b < k.n; b++)
+      for (let y = 0; y < k.outH; y++)
+        for (let x = 0; x < k.outW; x++) {
+          const pixel: number[] = [];
+          for (let dy = 0; dy < k.block; dy++)
+            for (let dx = 0; dx < k.block; dx++)
+              for (let c = 0; c < k.c; c++) pixel.push(padded(b, c, y * k.block + dy, x * k.block + dx));
+          while (pixel.length < k.storedChannels) pixel.push(0);
+          out.push(...pixel.map((v) => rounded(k.storage, v)));
+        }
+    return out;
+  }
+
+  function run(k: Case): void {
+    const count = k.n * k.c * k.h * k.w;
+    const src = k.source === 'uint8' ? Uint8Array.from({ length: count }, () => int(0, 255))
+      : k.source === 'float16' ? kernels.toHalf(randomFloats(count, 3))
+        : randomFloats(count, 3);
+    const scale = k.source === 'uint8' ? Math.fround(1 / 255) : 1;
+    const mean = Float32Array.from({ length: k.c }, () => random());
+    const std = Float32Array.from({ length: k.c }, () => 0.1 + random());
+    const result = kernels.inputConvert({
+      src, n: k.n, c: k.c, h: k.h, w: k.w, storedChannels: k.storedChannels, storage: k.storage,
+      layout: k.nhwc ? 'nhwc' : 'nchw', block: k.block, padding: k.padding, outH: k.outH, outW: k.outW,
+      ...(k.source === 'uint8' ? { scale } : {}),
+      ...(k.normalise ? { mean, std } : {}),
+    });
+    expect(result.length).toBe(k.n * k.outH * k.outW * k.storedChannels);
+    expect(Array.from(result)).toEqual(spaceToDepth(k, src, scale, mean, std));
+  }
+
+  const roundUp = (x: number, m: number): number => Math.ceil(x / m) * m;
+  for (const storage of storages)
+    for (const source of ['float32', 'float16', 'uint8'] as const)
+      for (const nhwc of [false, true])
+        for (const normalise of [false, true]) {
+          it(`${source} ${nhwc ? 'NHWC' : 'NCHW'} → ${storage}${normalise ? ', normalised' : ''}: random cells, paddings and odd sizes`, () => {
+            for (let trial = 0; trial < 3; trial++) {
+              const [c, block, h, w] = [int(1, 4), int(2, 4), int(1, 11), int(1, 11)];
+              const padding: Pair = [int(0, 2 * block), int(0, 2 * block)];
+              // Output sizes that cover the padded input, fall short of it, or reach past it (zeros there).
+              const outH = Math.max(1, Math.ceil((h + padding[0]) / block) + int(-1, 2));
+              const outW = Math.max(1, Math.ceil((w + padding[1]) / block) + int(-1, 2));
+              const storedChannels = c * block * block + (random() < 0.5 ? 0 : roundUp(c * block * block, 8) - c * block * block + 8 * int(0, 1));
+              run({ n: int(1, 2), c, h, w, block, padding, outH, outW, storedChannels, storage, source, nhwc, normalise });
+            }
+          });
+        }
+
+  it('ResNet-50\'s stem: a 224×224 uint8 NHWC image, normalised, as 115×115 cells of 2×2 (12 of 16 channels) in float16', () => {
+    run({ n: 1, c: 3, h: 224, w: 224, block: 2, padding: [3, 3], outH: 115, outW: 115, storedChannels: 16, storage: 'float16', source: 'uint8', nhwc: true, normalise: true });
+  });
+
+  it('a cell of 1 without padding is the plain conversion', () => {
+    const src = randomFloats(2 * 3 * 5 * 4);
+    const plain = kernels.inputConvert({ src, n: 2, c: 3, h: 5, w: 4, storedChannels: 8, storage: 'float16' });
+    expect(kernels.inputConvert({ src, n: 2, c: 3, h: 5, w: 4, storedChannels: 8, storage: 'float16', block: 1, padding: [0, 0], outH: 5, outW: 4 })).toEqual(plain);
+  });
+
+  it('rejects cells and paddings it cannot lay out', () => {
+    const ok = { src: new Float32Array(3 * 5 * 5), n: 1, c: 3, h: 5, w: 5, storedChannels: 16, storage: 'float16' as Storage, block: 2, padding: [3, 3] as Pair, outH: 4, outW: 4 };
+    expect(kernels.inputConvert(ok).length).toBe(4 * 4 * 16);
+    const bad: [string, unknown][] = [
+      ['a cell of 0', { ...ok, block: 0 }],
+      ['a cell of 17', { ...ok, block: 17 }],
+      ['a negative padding', { ...ok, padding: [-1, 0] }],
+      ['fewer stored channels than the cell holds', { ...ok, storedChannels: 11 }],
+    ];
+    for (const [what, options] of bad) expect(codeOf(() => kernels.inputConvert(options as typeof ok)), what).toBe('ERR_INVALID_ARGUMENT');
   });
 });
 

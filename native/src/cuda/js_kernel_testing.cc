@@ -229,8 +229,17 @@ Napi::Value input_convert(const Napi::CallbackInfo& info) {
   args.stored_channels = options.integer("storedChannels", 0);
   args.storage = options.storage();
   args.scale = options.number("scale", 1.0f);
+  // The stem form's layout: `block` (space-to-depth cells), `padding` [top, left], `outH`/`outW` (the
+  // destination's size; the source's by default).
+  args.block = options.has("block") ? options.integer("block", 1) : 1;
+  const Pair zero{0, 0};
+  const Pair padding = options.pair("padding", 0, &zero);
+  args.pad_top = padding.h;
+  args.pad_left = padding.w;
+  args.out_h = options.has("outH") ? options.integer("outH", 0) : args.h;
+  args.out_w = options.has("outW") ? options.integer("outW", 0) : args.w;
   const int64_t source_count = elements(options, {args.n, args.channels, args.h, args.w});
-  const int64_t count = elements(options, {args.n, args.h, args.w, args.stored_channels});
+  const int64_t count = elements(options, {args.n, args.out_h, args.out_w, args.stored_channels});
   const std::string shape = cat("n·c·h·w = ", args.n, "·", args.channels, "·", args.h, "·", args.w);
   // A Uint16Array holds float16 bits; `layout: 'nhwc'` reads the source as [n, h, w, c].
   const bool uint8 = options.is_typed("src", napi_uint8_array);

@@ -71,7 +71,7 @@ bool is_window_output_size(int64_t out, int64_t size, int64_t kernel, int64_t st
 }  // namespace
 
 int64_t element_count(const InputConvertArgs& args) {
-  return product({args.n, args.h, args.w, args.stored_channels});
+  return product({args.n, args.out_h, args.out_w, args.stored_channels});
 }
 int64_t element_count(const OutputConvertArgs& args) { return product({args.n, args.channels, args.h, args.w}); }
 int64_t element_count(const EpilogueArgs& args) { return args.count; }
@@ -79,11 +79,17 @@ int64_t element_count(const ElementwiseArgs& args) { return args.count; }
 int64_t element_count(const PoolArgs& args) { return product({args.n, args.out_h, args.out_w, args.channels}); }
 
 Status validate_args(const InputConvertArgs& args) {
-  RESNET_RETURN_IF_ERROR(
-      check_dimensions("input conversion", {args.n, args.channels, args.h, args.w, args.stored_channels}));
-  if (args.stored_channels < args.channels) {
+  RESNET_RETURN_IF_ERROR(check_dimensions("input conversion", {args.n, args.channels, args.h, args.w}));
+  RESNET_RETURN_IF_ERROR(check_dimensions("input conversion", {args.n, args.out_h, args.out_w, args.stored_channels}));
+  // A space-to-depth cell of at most 16×16 pixels, padding within the int32 range the sizes live in.
+  if (args.block < 1 || args.block > 16 || args.pad_top < 0 || args.pad_left < 0 || args.pad_top >= kDimensionLimit ||
+      args.pad_left >= kDimensionLimit) {
+    return invalid("input conversion", cat("block ", args.block, " must be in [1, 16] and padding [", args.pad_top,
+                                           ", ", args.pad_left, "] in [0, 2^31)"));
+  }
+  if (args.stored_channels < args.channels * args.block * args.block) {
     return invalid("input conversion", cat("stored channels (", args.stored_channels, ") fewer than channels (",
-                                           args.channels, ")"));
+                                           args.channels, ") times the cell's ", args.block * args.block, " pixels"));
   }
   if ((args.mean == nullptr) != (args.inv_std == nullptr)) {
     return invalid("input conversion", "mean and inv_std must be given together");

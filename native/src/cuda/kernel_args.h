@@ -13,16 +13,22 @@
 namespace resnet {
 namespace cuda {
 
-/// The run's input (already on the device: float32, float16 or uint8, NCHW or NHWC) → NHWC storage with zero
-/// padding channels. Every element is x' = x · scale; with `mean`/`inv_std` (arrays of `channels` floats, or
-/// both null) x' = (x · scale − mean[c]) · inv_std[c], where the caller computes inv_std[c] = 1.0f / std[c] in
-/// float.
+/// The run's input (already on the device: float32, float16 or uint8, NCHW or NHWC; [n, channels, h, w]) →
+/// NHWC storage [n, out_h, out_w, stored_channels], the layout of the stem's form (cuda_plan.h's Step::block):
+/// channel (dy·block + dx)·channels + c of pixel (y, x) is input channel c at (y·block + dy − pad_top,
+/// x·block + dx − pad_left), zero where that lies outside the input and in the channels past
+/// channels·block². block = 1, no padding and out = (h, w) is the plain NHWC copy. Every input element is
+/// x' = x · scale; with `mean`/`inv_std` (arrays of `channels` floats, or both null) x' = (x · scale − mean[c]) ·
+/// inv_std[c], where the caller computes inv_std[c] = 1.0f / std[c] in float. Padding positions stay 0 (the
+/// conv pads the normalised input with zeros).
 struct InputConvertArgs {
   const void* src = nullptr;
   InputFormat src_format;
   void* dst = nullptr;
   StorageType storage = StorageType::kFloat32;
-  int64_t n = 0, channels = 0, h = 0, w = 0, stored_channels = 0;
+  int64_t n = 0, channels = 0, h = 0, w = 0;
+  int64_t out_h = 0, out_w = 0, stored_channels = 0;
+  int64_t block = 1, pad_top = 0, pad_left = 0;
   float scale = 1.0f;
   const float* mean = nullptr;
   const float* inv_std = nullptr;

@@ -175,22 +175,29 @@ RESNET_HD inline float input_element(const void* src, InputType type, int64_t in
   return static_cast<const float*>(src)[index];
 }
 
-/// Element `i` of the NHWC destination: reads the source (NCHW or NHWC; float32, float16 or uint8), zero in
-/// padding channels, x · scale then (x − mean[c]) · inv_std[c] when normalising.
+/// Element `i` of the NHWC destination (the stem form's layout, kernel_args.h): reads the source (NCHW or NHWC;
+/// float32, float16 or uint8), zero in padding positions and channels, x · scale then (x − mean[c]) ·
+/// inv_std[c] when normalising.
 RESNET_HD inline void input_convert_element(const InputConvertArgs& args, int64_t i) {
-  const int64_t c = i % args.stored_channels;
+  const int64_t channel = i % args.stored_channels;
   int64_t rest = i / args.stored_channels;
-  const int64_t x = rest % args.w;
-  rest /= args.w;
-  const int64_t y = rest % args.h;
-  const int64_t b = rest / args.h;
+  const int64_t out_x = rest % args.out_w;
+  rest /= args.out_w;
+  const int64_t out_y = rest % args.out_h;
+  const int64_t b = rest / args.out_h;
   float value = 0.0f;
-  if (c < args.channels) {
-    const int64_t source = args.src_format.layout == InputLayout::kNhwc
-                               ? ((b * args.h + y) * args.w + x) * args.channels + c
-                               : ((b * args.channels + c) * args.h + y) * args.w + x;
-    value = mul_rn(input_element(args.src, args.src_format.type, source), args.scale);
-    if (args.mean != nullptr) value = mul_rn(add_rn(value, -args.mean[c]), args.inv_std[c]);
+  if (channel < args.channels * args.block * args.block) {
+    const int64_t cell = channel / args.channels;
+    const int64_t c = channel % args.channels;
+    const int64_t y = out_y * args.block + cell / args.block - args.pad_top;
+    const int64_t x = out_x * args.block + cell % args.block - args.pad_left;
+    if (y >= 0 && y < args.h && x >= 0 && x < args.w) {
+      const int64_t source = args.src_format.layout == InputLayout::kNhwc
+                                 ? ((b * args.h + y) * args.w + x) * args.channels + c
+                                 : ((b * args.channels + c) * args.h + y) * args.w + x;
+      value = mul_rn(input_element(args.src, args.src_format.type, source), args.scale);
+      if (args.mean != nullptr) value = mul_rn(add_rn(value, -args.mean[c]), args.inv_std[c]);
+    }
   }
   store(args.dst, args.storage, i, value);
 }

@@ -642,7 +642,13 @@ Status CudaExecutable::enqueue_step(CudaContext& context, size_t index, InputFor
       args.channels = plan_.input_channels;
       args.h = plan_.input_h;
       args.w = plan_.input_w;
+      // The stem form's layout (cuda_plan.h's Step::block).
+      args.out_h = value.h;
+      args.out_w = value.w;
       args.stored_channels = value.stored_channels;
+      args.block = step.block;
+      args.pad_top = step.padding.h;
+      args.pad_left = step.padding.w;
       if (normalization_applies_to_ >> static_cast<int>(format.type) & 1u) {
         args.scale = scale_;
         args.mean = normalization_.as<const float>();
