@@ -17,6 +17,9 @@
 //   3. With `benchmark`, every path of every conv is timed and the fastest kept.
 //   4. The workspace every context holds (the largest any conv's chosen path needs), and a capture of the
 //      forward into a CUDA graph: if the graph plans make it fail, those convs go back to the legacy path.
+// The methods live by job: this file's .cc builds (create() runs the steps), executable_trial.cc runs the
+// trial and the timing, executable_enqueue.cc enqueues steps, executable_capture.cc captures,
+// executable_run.cc runs, executable_describe.cc describes.
 #pragma once
 
 #include <atomic>
@@ -70,6 +73,15 @@ class CudaExecutable final : public Executable {
 
   CudaExecutable(const CudnnLibrary& cudnn, int device, CudaPlan plan, std::shared_ptr<const DeviceWeights> weights,
                  bool shared_weights, const CompileOptions& options);
+
+  // Captures refused in a row before an input type runs eagerly for good: a capture may fail once because
+  // another thread did something capture-unsafe at that moment (a ROCm thread reports this for NVIDIA even in
+  // thread-local mode), which says nothing about the next.
+  static constexpr int kCaptureAttempts = 3;
+  static int type_index(InputType type) { return type == InputType::kUint8 ? 1 : 0; }
+  static const char* input_type_name(InputType type) { return type == InputType::kUint8 ? "uint8" : "float32"; }
+  /// RESNET_CUDNN_VERBOSE: print describe() at every compile, and failed captures when they happen.
+  static bool verbose();
 
   Status build_layers();
   Status upload_normalization(const InputNormalization& normalization);
