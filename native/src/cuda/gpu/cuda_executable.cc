@@ -5,10 +5,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
-#include <cmath>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <map>
 
 #include "cuda/gpu/cuda_status.h"
@@ -20,49 +17,13 @@ namespace {
 
 size_t align_up(size_t bytes) { return (bytes + kDeviceAlignment - 1) / kDeviceAlignment * kDeviceAlignment; }
 
-// RESNET_CUDNN_GRAPH=0 keeps every conv on the legacy API (for comparison, or if a cuDNN release misbehaves).
-bool graph_api_enabled() {
-  const char* value = std::getenv("RESNET_CUDNN_GRAPH");
-  return value == nullptr || std::strcmp(value, "0") != 0;
-}
-
-// Graph plans finalized per distinct conv graph: the heuristics' first that works, or with `benchmark` the
-// first three to be timed (RESNET_CUDNN_GRAPH_CANDIDATES overrides, 1 to 16). Each may be compiled by NVRTC,
-// which is what makes more of them costly.
-size_t graph_plan_limit(bool benchmark) {
-  const char* value = std::getenv("RESNET_CUDNN_GRAPH_CANDIDATES");
-  if (value != nullptr && *value != '\0') {
-    const long parsed = std::strtol(value, nullptr, 10);
-    if (parsed >= 1 && parsed <= 16) return static_cast<size_t>(parsed);
-  }
-  return benchmark ? 3 : 1;
-}
-
-// Host time an executable may spend building graph plans (NVRTC compiles each runtime-fusion kernel when its
-// plan is finalized, which no other step of a compile does): once spent, the convs whose graph has no plans
-// yet stay on the legacy path, and describe() says so. RESNET_CUDNN_GRAPH_BUDGET_MS overrides (0: no limit).
-double graph_build_budget_ms() {
-  const char* value = std::getenv("RESNET_CUDNN_GRAPH_BUDGET_MS");
-  if (value != nullptr && *value != '\0') {
-    char* end = nullptr;
-    const double parsed = std::strtod(value, &end);
-    if (end != value && parsed >= 0) return parsed == 0 ? HUGE_VAL : parsed;
-  }
-  return 30000;
-}
-
 }  // namespace
-
-bool CudaExecutable::verbose() {
-  const char* value = std::getenv("RESNET_CUDNN_VERBOSE");
-  return value != nullptr && *value != '\0' && std::strcmp(value, "0") != 0;
-}
 
 CudaExecutable::CudaExecutable(const CudnnLibrary& cudnn, int device, CudaPlan plan,
                                std::shared_ptr<const DeviceWeights> weights, bool shared_weights,
                                const CompileOptions& options)
     : api_(cudnn.api), device_(device), plan_(std::move(plan)), weights_(std::move(weights)),
-      shared_weights_(shared_weights) {
+      shared_weights_(shared_weights), settings_(options.cudnn) {
   input_elements_ = static_cast<size_t>(plan_.batch * plan_.input_channels * plan_.input_h * plan_.input_w);
   for (int64_t elements : plan_.output_elements) {
     output_offsets_.push_back(output_bytes_);
@@ -93,7 +54,7 @@ Result<std::shared_ptr<CudaExecutable>> CudaExecutable::create(const CudnnLibrar
                                                                bool shared_weights, const CompileOptions& options) {
   std::shared_ptr<CudaExecutable> executable(
       new CudaExecutable(cudnn, device, std::move(plan), std::move(weights), shared_weights, options));
-  RESNET_RETURN_IF_ERROR(executable->build_layers());
+  RESNET_RETURN_IF_ERROR(executable->build_layers(options));
   RESNET_RETURN_IF_ERROR(executable->upload_normalization(options.normalization));
   RESNET_ASSIGN_OR_RETURN(std::unique_ptr<CudaContext> scratch, executable->make_context(0));
   RESNET_RETURN_IF_ERROR(executable->choose_algorithms(*scratch, options.benchmark));
@@ -111,15 +72,17 @@ Result<std::shared_ptr<CudaExecutable>> CudaExecutable::create(const CudnnLibrar
   RESNET_RETURN_IF_ERROR(executable->settle_workspace_and_capture(*scratch));
   scratch->keep_alive(executable->graph_plans_alive_);  // made before the plans were
   executable->spare_ = std::move(scratch);
-  if (verbose()) std::fprintf(stderr, "%s\n", executable->describe().c_str());
+  if (executable->settings_.verbose) std::fprintf(stderr, "%s\n", executable->describe().c_str());
   return executable;
 }
 
-Status CudaExecutable::build_layers() {
+Status CudaExecutable::build_layers(const CompileOptions& options) {
   layer_of_step_.assign(plan_.steps.size(), -1);
   for (size_t i = 0; i < plan_.steps.size(); ++i) {
     if (plan_.steps[i].kind != StepKind::kConv) continue;
     RESNET_ASSIGN_OR_RETURN(ConvLayer layer, describe_conv(api_, plan_, static_cast<int>(i)));
+    layer.evidence.precision = plan_.precision;
+    layer.evidence.benchmark = options.benchmark;
     layer_of_step_[i] = static_cast<int>(layers_.size());
     layers_.push_back(std::move(layer));
   }
@@ -190,9 +153,9 @@ Status CudaExecutable::choose_algorithms(CudaContext& scratch, bool benchmark) {
 }
 
 void CudaExecutable::build_graph_plans(bool benchmark) {
-  graph_api_ = graph_api_enabled();
+  graph_api_ = settings_.graph_api;
   if (!graph_api_) {
-    graph_off_reason_ = "RESNET_CUDNN_GRAPH=0";
+    graph_off_reason_ = settings_.graph_api_off_by.empty() ? "the settings' graph_api is false" : settings_.graph_api_off_by;
     return;
   }
   // The graphs and plans keep the handle they were built with: one of the executable's own, which outlives
@@ -206,8 +169,8 @@ void CudaExecutable::build_graph_plans(bool benchmark) {
     return;
   }
   build_handle_ = handle.take();
-  const size_t limit = graph_plan_limit(benchmark);
-  const double budget_ms = graph_build_budget_ms();
+  const size_t limit = graph_plan_limit(settings_, benchmark);
+  const double budget_ms = graph_build_budget_ms(settings_);
   int over_budget = 0;
   // Identical conv graphs (the repeated blocks of a stage) share one set of plans: built once, finalized once.
   std::map<std::string, ConvGraphPlans> built;
@@ -222,8 +185,8 @@ void CudaExecutable::build_graph_plans(bool benchmark) {
     auto found = built.find(key);
     if (found == built.end() && graph_build_ms_ >= budget_ms) {
       ++over_budget;
-      layer.graph_note = cat("not built: the graph plans' time budget (", static_cast<long>(budget_ms),
-                             " ms, RESNET_CUDNN_GRAPH_BUDGET_MS) was spent");
+      layer.graph_note = cat("not built: the graph plans' time budget (", static_cast<long>(budget_ms), " ms, ",
+                             settings_.graph_budget_by, ") was spent");
       continue;
     }
     if (found == built.end()) {
@@ -234,10 +197,11 @@ void CudaExecutable::build_graph_plans(bool benchmark) {
     }
     layer.graph_plans = found->second.plans;
     layer.graph_note = found->second.note;
+    for (const ConvGraphPlan& plan : layer.graph_plans) layer.evidence.plans.emplace_back().name = plan.name();
   }
   if (over_budget > 0) {
     graph_budget_note_ = cat(over_budget, " conv(s) left on the legacy path: building plans took over ",
-                             static_cast<long>(budget_ms), " ms (RESNET_CUDNN_GRAPH_BUDGET_MS)");
+                             static_cast<long>(budget_ms), " ms (", settings_.graph_budget_by, ")");
   }
   // Finalizing may have queued work on the build handle's (default) stream, which the contexts' non-blocking
   // streams are not ordered after; and it may have left a (non-sticky) error behind in the runtime, not the

@@ -1,6 +1,6 @@
 // Capturing the forward into a context's CUDA graph: at compile time with the chosen paths (step 4 of
-// cuda_executable.h), at each context's first run per input type, and the recovery of a context after a
-// failed run.
+// cuda_executable.h, whose outcome is evidence for the graph plans), at each context's first run per input
+// type, and the recovery of a context after a failed run.
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -52,18 +52,25 @@ Result<std::string> CudaExecutable::try_capture(CudaContext& context, InputType 
   return why;
 }
 
+Status CudaExecutable::settle_workspace(CudaContext& scratch) {
+  workspace_bytes_ = 0;
+  for (const ConvLayer& layer : layers_) workspace_bytes_ = std::max(workspace_bytes_, layer.mode_workspace());
+  return scratch.resize_workspace(workspace_bytes_);
+}
+
 Status CudaExecutable::settle_workspace_and_capture(CudaContext& scratch) {
-  auto settle = [&]() {
-    workspace_bytes_ = 0;
-    for (const ConvLayer& layer : layers_) workspace_bytes_ = std::max(workspace_bytes_, layer.mode_workspace());
-    return scratch.resize_workspace(workspace_bytes_);
-  };
-  RESNET_RETURN_IF_ERROR(settle());
+  RESNET_RETURN_IF_ERROR(settle_workspace(scratch));
   std::vector<ConvLayer*> graph_layers;
   for (ConvLayer& layer : layers_) {
-    if (layer.mode == ConvMode::kGraph) graph_layers.push_back(&layer);
+    if (layer.choice.mode == ConvMode::kGraph) graph_layers.push_back(&layer);
   }
   if (graph_layers.empty()) return Status();
+  auto record = [&](CaptureCheck check) {
+    for (ConvLayer* layer : graph_layers) {
+      layer->evidence.capture = check;
+      apply_choice(*layer);
+    }
+  };
   // The first run captures the forward into a CUDA graph; an engine that cannot be captured would leave every
   // run eager. Find out now, while the legacy path can still take over. A capture may fail once for reasons
   // that say nothing about the next (see kCaptureAttempts), so the graph plans get two tries. (The graph
@@ -71,22 +78,26 @@ Status CudaExecutable::settle_workspace_and_capture(CudaContext& scratch) {
   std::string why;
   for (int attempt = 0; attempt < 2; ++attempt) {
     RESNET_ASSIGN_OR_RETURN(why, try_capture(scratch, InputType::kFloat32));
-    if (why.empty()) return Status();
+    if (why.empty()) {
+      record(CaptureCheck::kCaptured);
+      return Status();
+    }
   }
-  for (ConvLayer* layer : graph_layers) layer->mode = layer->legacy_mode;
-  RESNET_RETURN_IF_ERROR(settle());
+  record(CaptureCheck::kFailedWithPlans);
+  RESNET_RETURN_IF_ERROR(settle_workspace(scratch));
   RESNET_ASSIGN_OR_RETURN(const std::string without, try_capture(scratch, InputType::kFloat32));
   if (without.empty()) {
+    record(CaptureCheck::kFailedWithPlansOnly);
     graph_capture_note_ = cat("the graph API's plans were not used: the forward could not be captured with them (", why, ")");
   } else {
     // Not the graph API's doing: the legacy path fails to capture too. Keep the faster plans; runs retry the
     // capture and, refused, launch eagerly (describe() says so).
-    for (ConvLayer* layer : graph_layers) layer->mode = ConvMode::kGraph;
-    RESNET_RETURN_IF_ERROR(settle());
+    record(CaptureCheck::kFailedEitherWay);
+    RESNET_RETURN_IF_ERROR(settle_workspace(scratch));
     graph_capture_note_ = cat("the forward could not be captured with the graph API's plans (", why,
                               ") nor without them (", without, ")");
   }
-  if (verbose()) std::fprintf(stderr, "CUDA executable on device %d: %s\n", device_, graph_capture_note_.c_str());
+  if (settings_.verbose) std::fprintf(stderr, "CUDA executable on device %d: %s\n", device_, graph_capture_note_.c_str());
   return Status();
 }
 
@@ -98,7 +109,7 @@ Status CudaExecutable::capture(CudaContext& context, InputType type) const {
   ++capture_failures_[index];
   capture_note_[index] = why;
   // Captures happen at the first run, after compile's describe(): say it when it happens.
-  if (verbose()) {
+  if (settings_.verbose) {
     std::fprintf(stderr, "CUDA executable on device %d: %s input runs eagerly, capture failed: %s\n", device_,
                  input_type_name(type), why.c_str());
   }

@@ -1,4 +1,4 @@
-// describe(): what compiling chose, for humans (Executable.describe() in JS, and with RESNET_CUDNN_VERBOSE
+// describe(): what compiling chose, for humans (Executable.describe() in JS, and with the settings' verbose
 // at every compile). scripts/gpu-check/paths.mjs reads its "convs:", "graph API:" and "… input:" lines.
 #include "cuda/gpu/cuda_executable.h"
 
@@ -7,7 +7,7 @@ namespace cuda {
 
 std::string CudaExecutable::describe() const {
   int counts[3] = {0, 0, 0};
-  for (const ConvLayer& layer : layers_) ++counts[static_cast<int>(layer.mode)];
+  for (const ConvLayer& layer : layers_) ++counts[static_cast<int>(layer.choice.mode)];
   std::string text = cat("CUDA executable on device ", device_, ": ", precision_name(plan_.precision), ", batch ",
                          plan_.batch, "; weights ", weights_->bytes(), " bytes", shared_weights_ ? " (shared)" : "",
                          ", activations ", plan_.arena_bytes, " bytes, workspace ", workspace_bytes_, " bytes\n");
@@ -35,21 +35,27 @@ std::string CudaExecutable::describe() const {
     const Step& step = plan_.steps[static_cast<size_t>(layer.step)];
     const DeviceValue& x = plan_.values[static_cast<size_t>(step.src)];
     const DeviceValue& y = plan_.values[static_cast<size_t>(step.dst)];
+    const ConvPathEvidence& evidence = layer.evidence;
     std::string path;
-    switch (layer.mode) {
-      case ConvMode::kGraph: path = cat("graph API, ", layer.graph_plans.front().name()); break;
+    switch (layer.choice.mode) {
+      case ConvMode::kGraph: path = cat("graph API, ", layer.chosen_plan().name()); break;
       case ConvMode::kFused: path = cat("fused, ", algorithm_name(layer.fused_algo), ", workspace ", layer.fused_workspace); break;
       case ConvMode::kUnfused: path = cat("unfused, ", algorithm_name(layer.algo), ", workspace ", layer.workspace); break;
     }
     std::string timed;
-    if (layer.unfused_ms > 0) {
+    if (evidence.unfused_ms) {
       timed = cat(" (timed ms:");
-      for (const ConvGraphPlan& plan : layer.graph_plans) timed += cat(" graph engine ", plan.engine, " ", plan.ms, ",");
-      if (layer.fused_ms > 0) timed += cat(" fused ", layer.fused_ms, ",");
-      timed += cat(" unfused ", layer.unfused_ms, ")");
+      for (int p : layer.choice.ranked) {
+        const ConvGraphPlan& plan = layer.graph_plans[static_cast<size_t>(p)];
+        timed += cat(" graph engine ", plan.engine, " ", evidence.plans[static_cast<size_t>(p)].ms, ",");
+      }
+      if (evidence.fused_ms) timed += cat(" fused ", *evidence.fused_ms, ",");
+      timed += cat(" unfused ", *evidence.unfused_ms, ")");
     }
-    std::string notes = layer.note;
-    if (!layer.graph_note.empty()) notes += cat(notes.empty() ? "" : "; ", "graph API: ", layer.graph_note);
+    std::string notes = layer.choice.note;
+    std::string graph_notes = layer.graph_note;
+    if (!layer.choice.graph_note.empty()) graph_notes += cat(graph_notes.empty() ? "" : "; ", layer.choice.graph_note);
+    if (!graph_notes.empty()) notes += cat(notes.empty() ? "" : "; ", "graph API: ", graph_notes);
     text += cat("  ", layer.name, ": ", x.h, "x", x.w, "x", x.stored_channels, " -> ", y.h, "x", y.w, "x",
                 y.stored_channels, ", kernel ", step.kernel.h, "x", step.kernel.w, ", stride ", step.stride.h,
                 ", groups ", step.groups, step.residual >= 0 ? ", residual" : "", step.relu ? ", relu" : "", "; ",

@@ -40,9 +40,10 @@ cudnnStatus_t CudaExecutable::call_graph(CudaContext& context, const ConvLayer& 
 
 Status CudaExecutable::enqueue_conv(CudaContext& context, const ConvLayer& layer, ConvMode mode) const {
   if (mode == ConvMode::kGraph) {
-    RESNET_CHECK(!layer.graph_plans.empty(), Code::kBackend, cat(layer.name, " has no graph plan to run"));
-    RESNET_CUDNN_CHECK(api_, call_graph(context, layer, layer.graph_plans.front()),
-                       cat("running ", layer.name, " (graph API, ", layer.graph_plans.front().name(), ")"));
+    RESNET_CHECK(layer.choice.plan >= 0 && static_cast<size_t>(layer.choice.plan) < layer.graph_plans.size(),
+                 Code::kBackend, cat(layer.name, " has no graph plan to run"));
+    RESNET_CUDNN_CHECK(api_, call_graph(context, layer, layer.chosen_plan()),
+                       cat("running ", layer.name, " (graph API, ", layer.chosen_plan().name(), ")"));
     return Status();
   }
   const Step& step = plan_.steps[static_cast<size_t>(layer.step)];
@@ -99,7 +100,7 @@ Status CudaExecutable::enqueue_step(CudaContext& context, size_t index, InputTyp
     }
     case StepKind::kConv:
       return enqueue_conv(context, layers_[static_cast<size_t>(layer_of_step_[index])],
-                          layers_[static_cast<size_t>(layer_of_step_[index])].mode);
+                          layers_[static_cast<size_t>(layer_of_step_[index])].choice.mode);
     case StepKind::kMaxPool:
     case StepKind::kAdaptiveAvgPool: {
       const DeviceValue& in = plan_.values[static_cast<size_t>(step.src)];

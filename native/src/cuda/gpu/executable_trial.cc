@@ -1,9 +1,8 @@
-// The trial run at compile time (cuda_executable.h, step 2): whether cuDNN runs each conv's fused call, and
-// each graph plan checked against the legacy path's output; and with `benchmark` the timing of every path
-// (step 3).
+// Steps 2 and 3 of compiling (cuda_executable.h): the trial run, which finds out whether cuDNN runs each conv's
+// fused call and how far each graph plan's output is from the legacy path's, and with `benchmark` the timing
+// of every path. Both only gather evidence (ConvLayer::evidence); conv_path_choice.h decides.
 #include <cuda_runtime.h>
 
-#include <algorithm>
 #include <cmath>
 #include <map>
 
@@ -32,19 +31,6 @@ bool refuses_configuration(cudnnStatus_t status) {
 
 // Calls of the benchmark's fused/unfused comparison, after one warm-up call.
 constexpr int kTimedCalls = 5;
-
-// How far a graph plan's output may be from the legacy path's (relative L2 over the first and last image): both
-// accumulate in FP32, but with other algorithms and, in 16-bit storage, other roundings of the output. A
-// wrong binding or layout is off by O(1).
-double graph_tolerance(Precision precision) {
-  switch (precision) {
-    case Precision::kFloat32: return 1e-4;
-    case Precision::kTf32: return 1e-2;
-    case Precision::kFloat16: return 1e-2;
-    case Precision::kBFloat16: return 5e-2;
-  }
-  return 1e-4;
-}
 
 // Relative L2 distance of `actual` from `expected` (`count` elements of `storage`); NaN anywhere gives NaN.
 double relative_l2(const std::vector<uint8_t>& actual, const std::vector<uint8_t>& expected, StorageType storage,
@@ -100,23 +86,26 @@ Status CudaExecutable::trial_run(CudaContext& scratch) {
       continue;
     }
     ConvLayer& layer = layers_[static_cast<size_t>(index)];
-    layer.mode = ConvMode::kUnfused;
-    bool ran = false;
-    if (layer.fusable) {
+    ConvPathEvidence& evidence = layer.evidence;
+    evidence.fused_algorithm = algorithm_name(layer.fused_algo);
+    if (!layer.fusable) {
+      evidence.fused = FusedTrial::kNotFusable;
+      evidence.fused_why = layer.unfusable;
+    } else {
       const cudnnStatus_t status = call_fused(scratch, layer);
       if (status == cudnn::CUDNN_STATUS_SUCCESS) {
-        layer.mode = ConvMode::kFused;
-        ran = true;
+        evidence.fused = FusedTrial::kRan;
       } else if (!refuses_configuration(status)) {
         return cudnn_error(api_, status, cat("the trial run of ", layer.name, " (fused convolution) at compile time"));
       } else {
         cudaGetLastError();  // whatever the refusal left behind must not be blamed on the next kernel launch
-        layer.note = cat("unfused: cuDNN refused the fused call with ", algorithm_name(layer.fused_algo), " (",
-                         api_.cudnnGetErrorString(status), ")");
+        evidence.fused = FusedTrial::kRefused;
+        evidence.fused_why = api_.cudnnGetErrorString(status);
       }
     }
-    if (!ran) RESNET_RETURN_IF_ERROR(enqueue_conv(scratch, layer, ConvMode::kUnfused));
-    layer.legacy_mode = layer.mode;
+    apply_choice(layer);  // the legacy path: no graph plan has run yet
+    // The fused call wrote the output when it ran; otherwise conv + epilogue does.
+    if (evidence.fused != FusedTrial::kRan) RESNET_RETURN_IF_ERROR(enqueue_conv(scratch, layer, ConvMode::kUnfused));
     if (!layer.graph_plans.empty()) RESNET_RETURN_IF_ERROR(verify_graph_plans(scratch, layer));
   }
   RESNET_CUDA_CHECK(cudaStreamSynchronize(stream), "the trial run of the forward pass at compile time");
@@ -154,9 +143,9 @@ Status CudaExecutable::verify_graph_plans(CudaContext& scratch, ConvLayer& layer
   };
   std::vector<uint8_t> expected, actual;
   RESNET_RETURN_IF_ERROR(read_output(expected));
-  std::vector<ConvGraphPlan> kept;
-  std::string dropped;
-  for (const ConvGraphPlan& plan : layer.graph_plans) {
+  for (size_t p = 0; p < layer.graph_plans.size(); ++p) {
+    const ConvGraphPlan& plan = layer.graph_plans[p];
+    GraphPlanEvidence& found = layer.evidence.plans[p];
     // Poison first (all-ones bytes are NaN in every storage type): a plan that writes nothing, or not
     // everywhere, cannot pass on what the legacy path left behind.
     RESNET_CUDA_CHECK(cudaMemsetAsync(y, 0xff, static_cast<size_t>(out.n) * bytes, scratch.stream()),
@@ -164,22 +153,17 @@ Status CudaExecutable::verify_graph_plans(CudaContext& scratch, ConvLayer& layer
     const cudnnStatus_t status = call_graph(scratch, layer, plan);
     if (status != cudnn::CUDNN_STATUS_SUCCESS) {
       RESNET_RETURN_IF_ERROR(graph_call_failed(scratch, cat("the trial run of ", layer.name, " (graph API, ", plan.name(), ")")));
-      dropped += cat("; ", plan.name(), " refused at run time (", api_.cudnnGetErrorString(status), ")");
+      found.trial = PlanTrial::kRefused;
+      found.refusal = api_.cudnnGetErrorString(status);
       continue;
     }
     RESNET_RETURN_IF_ERROR(read_output(actual));
-    const double error = relative_l2(actual, expected, plan_.storage, 2 * count);
-    if (error <= graph_tolerance(plan_.precision)) {
-      kept.push_back(plan);
-    } else {
-      dropped += cat("; ", plan.name(), " dropped: relative L2 ", error, " from the legacy path's output");
-    }
+    found.trial = PlanTrial::kRan;
+    found.relative_error = relative_l2(actual, expected, plan_.storage, 2 * count);
   }
-  layer.graph_plans = std::move(kept);
-  if (!dropped.empty()) layer.graph_note += layer.graph_note.empty() ? dropped.substr(2) : dropped;
-  if (!layer.graph_plans.empty()) layer.mode = ConvMode::kGraph;
+  apply_choice(layer);
   // The output as the chosen path computes it, for the steps after.
-  return enqueue_conv(scratch, layer, layer.mode);
+  return enqueue_conv(scratch, layer, layer.choice.mode);
 }
 
 template <typename Enqueue>
@@ -199,52 +183,46 @@ Result<float> CudaExecutable::time_calls(CudaContext& context, const std::string
 Status CudaExecutable::time_paths(CudaContext& scratch) {
   // Measure rather than assume: the legacy fused call was slower than conv + separate bias on some cuDNN 8
   // releases (reference/cudnn.md §2.a), and the graph API's engines are new. The trial run left every value
-  // computed, so each path sees real data. Identical conv graphs share their plans' timings.
-  std::map<const void*, float> graph_timings;  // by execution plan (identical convs share plans)
+  // computed, so each path sees real data. Timed: conv + epilogue, the fused call where the trial ran it, and
+  // the graph plans the trial kept.
+  std::map<const void*, float> graph_timings;  // by execution plan (identical convs share plans): ms, -1 failed
   for (ConvLayer& layer : layers_) {
+    ConvPathEvidence& evidence = layer.evidence;
     auto legacy = [&](ConvMode mode) { return [&, mode]() { return enqueue_conv(scratch, layer, mode); }; };
-    RESNET_ASSIGN_OR_RETURN(layer.unfused_ms, time_calls(scratch, layer.name, legacy(ConvMode::kUnfused)));
-    if (layer.legacy_mode == ConvMode::kFused) {
-      RESNET_ASSIGN_OR_RETURN(layer.fused_ms, time_calls(scratch, layer.name, legacy(ConvMode::kFused)));
-      if (layer.unfused_ms < layer.fused_ms) {
-        layer.legacy_mode = ConvMode::kUnfused;
-        layer.note = "unfused: faster than the fused call when timed";
-      }
+    RESNET_ASSIGN_OR_RETURN(evidence.unfused_ms, time_calls(scratch, layer.name, legacy(ConvMode::kUnfused)));
+    if (layer.choice.legacy_mode == ConvMode::kFused) {
+      RESNET_ASSIGN_OR_RETURN(evidence.fused_ms, time_calls(scratch, layer.name, legacy(ConvMode::kFused)));
     }
-    const float legacy_ms = layer.legacy_mode == ConvMode::kFused ? layer.fused_ms : layer.unfused_ms;
-    layer.mode = layer.legacy_mode;
-    if (layer.graph_plans.empty()) continue;
-    std::vector<ConvGraphPlan> timed_plans;
-    for (ConvGraphPlan& plan : layer.graph_plans) {
+    for (int p : layer.choice.ranked) {
+      const ConvGraphPlan& plan = layer.graph_plans[static_cast<size_t>(p)];
+      GraphPlanEvidence& found = evidence.plans[static_cast<size_t>(p)];
       auto timed = graph_timings.find(plan.plan.get());
-      if (timed == graph_timings.end()) {
-        cudnnStatus_t failed = cudnn::CUDNN_STATUS_SUCCESS;
-        auto call = [&]() {
-          const cudnnStatus_t status = call_graph(scratch, layer, plan);
-          if (status == cudnn::CUDNN_STATUS_SUCCESS) return Status();
-          failed = status;
-          return cudnn_error(api_, status, cat("timing ", layer.name, " (graph API)"));
-        };
-        Result<float> ms = time_calls(scratch, layer.name, call);
-        if (!ms.ok() && failed == cudnn::CUDNN_STATUS_SUCCESS) return ms.status();  // a CUDA failure, not the plan's
-        if (!ms.ok()) {
-          RESNET_RETURN_IF_ERROR(graph_call_failed(scratch, cat("timing ", layer.name, " (graph API, ", plan.name(), ")")));
-          layer.graph_note += cat(layer.graph_note.empty() ? "" : "; ", plan.name(), " failed when timed (",
-                                  api_.cudnnGetErrorString(failed), ")");
-          timed = graph_timings.emplace(plan.plan.get(), -1.0f).first;
-        } else {
-          timed = graph_timings.emplace(plan.plan.get(), ms.value()).first;
-        }
+      if (timed != graph_timings.end()) {  // timed for an identical conv
+        found.timing = timed->second < 0 ? PlanTiming::kFailedForIdenticalConv : PlanTiming::kTimed;
+        if (timed->second >= 0) found.ms = timed->second;
+        continue;
       }
-      if (timed->second < 0) continue;  // failed when timed (here or for an identical conv)
-      plan.ms = timed->second;
-      timed_plans.push_back(plan);
+      cudnnStatus_t failed = cudnn::CUDNN_STATUS_SUCCESS;
+      auto call = [&]() {
+        const cudnnStatus_t status = call_graph(scratch, layer, plan);
+        if (status == cudnn::CUDNN_STATUS_SUCCESS) return Status();
+        failed = status;
+        return cudnn_error(api_, status, cat("timing ", layer.name, " (graph API)"));
+      };
+      Result<float> ms = time_calls(scratch, layer.name, call);
+      if (!ms.ok() && failed == cudnn::CUDNN_STATUS_SUCCESS) return ms.status();  // a CUDA failure, not the plan's
+      if (!ms.ok()) {
+        RESNET_RETURN_IF_ERROR(graph_call_failed(scratch, cat("timing ", layer.name, " (graph API, ", plan.name(), ")")));
+        found.timing = PlanTiming::kFailed;
+        found.timing_failure = api_.cudnnGetErrorString(failed);
+        graph_timings.emplace(plan.plan.get(), -1.0f);
+      } else {
+        found.timing = PlanTiming::kTimed;
+        found.ms = ms.value();
+        graph_timings.emplace(plan.plan.get(), ms.value());
+      }
     }
-    layer.graph_plans = std::move(timed_plans);
-    if (layer.graph_plans.empty()) continue;
-    std::stable_sort(layer.graph_plans.begin(), layer.graph_plans.end(),
-                     [](const ConvGraphPlan& a, const ConvGraphPlan& b) { return a.ms < b.ms; });
-    if (layer.graph_plans.front().ms < legacy_ms) layer.mode = ConvMode::kGraph;
+    apply_choice(layer);
   }
   return Status();
 }
