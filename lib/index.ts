@@ -38,6 +38,7 @@ export { macsPerSample } from './compile/flops.js';
 export { backendInfo, compileGraph, prepareGraph, Executable, PreparedGraph, type CompileOptions } from './runtime/engine.js';
 export type {
   NativeInfo, CpuBackendInfo, CudaBackendInfo, UnavailableBackendInfo, BackendName, Precision, InputNormalization,
+  CudnnOptions,
 } from './runtime/native.js';
 export {
   parseDevice, resolveDevice, cudaAvailable, checkComputeDType, computeDTypes,
