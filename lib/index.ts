@@ -44,7 +44,7 @@ export {
 } from './runtime/host-memory.js';
 export type {
   NativeInfo, CpuBackendInfo, CudaBackendInfo, UnavailableBackendInfo, BackendName, Precision, InputNormalization,
-  InputDType, InputLayout,
+  InputDType, InputLayout, CudnnOptions,
 } from './runtime/native.js';
 export {
   parseDevice, resolveDevice, cudaAvailable, checkComputeDType, computeDTypes,

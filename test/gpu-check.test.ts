@@ -8,7 +8,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import * as lib from '../lib/index.js';
 import { backendInfo } from '../lib/index.js';
+import { compileLegacy } from '../scripts/gpu-check/bench.mjs';
 import { imagesPerSecond, maxRelativeError, median, percentile, relativeL2, summarizeTimes } from '../scripts/gpu-check/stats.mjs';
 import { formatError, formatMs, formatPercent, formatRate, formatRatio, formatTable, oneLine } from '../scripts/gpu-check/table.mjs';
 import { RESNET50_FLOP_PER_IMAGE, evaluateTargets, type Target } from '../scripts/gpu-check/targets.mjs';
@@ -183,7 +185,7 @@ describe('summary', () => {
 });
 
 describe('conv paths from describe()', () => {
-  // As CudaExecutable::describe writes it (native/src/cuda/gpu/cuda_executable.cc).
+  // As CudaExecutable::describe writes it (native/src/cuda/gpu/executable_describe.cc).
   const text = [
     'CUDA executable on device 0: float16, batch 256; weights 51462144 bytes, activations 411041792 bytes, workspace 1048576 bytes',
     'convs: 54 (50 graph API, 3 fused, 1 unfused: cudnnConvolutionForward + epilogue kernel)',
@@ -208,6 +210,24 @@ describe('conv paths from describe()', () => {
     expect(convPathsOf(text.replace('graph API: plans built in 812 ms', 'graph API: off (RESNET_CUDNN_GRAPH=0)'))!.graphNote).toBe('off');
     expect(convPathsOf('')).toBeUndefined();
     expect(pathsLine(undefined)).toBe('conv paths not reported');
+  });
+});
+
+describe('bench: the legacy cells', () => {
+  it('compile the model\'s forward graph with the graph API off, as model.forward compiles it (the CPU backend standing in)', async () => {
+    lib.manualSeed(8);
+    const model = lib.resnet18({ numClasses: 10 });
+    const x = lib.Tensor.from(Float32Array.from({ length: 2 * 3 * 32 * 32 }, (_, i) => Math.sin(i * 0.37)), [2, 3, 32, 32]);
+    const executable = await compileLegacy(lib, model, { backend: 'cpu', ordinal: 0 }, { dtype: 'float32', batch: 2, benchmark: false, image: [3, 32, 32] });
+    try {
+      const [out] = await executable.run(x.data as Float32Array);
+      const want = (await model.forward(x)).data as Float32Array;
+      expect(out).toHaveLength(2 * 10);
+      expect(relativeL2(out!, want)).toBeLessThanOrEqual(1e-6);
+      expect(executable.describe()).toBe(''); // the CPU backend reports no conv paths
+    } finally {
+      executable.dispose();
+    }
   });
 });
 
