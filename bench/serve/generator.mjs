@@ -39,11 +39,8 @@ export async function stopClients(graceMs) {
   const exits = [...live].map((child) => new Promise((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) resolve(undefined);
     child.once('exit', resolve);
-    try {
-      child.send({ type: 'stop' });
-    } catch {
-      // channel already closed: the exit comes anyway
-    }
+    // A closed channel (the client is exiting already) reports to the callback, not as an 'error' event.
+    if (child.connected) child.send({ type: 'stop' }, () => {});
   }));
   await Promise.race([Promise.all(exits), new Promise((resolve) => setTimeout(resolve, graceMs))]);
   for (const child of live) child.kill('SIGKILL');
@@ -75,6 +72,9 @@ export async function stopClients(graceMs) {
 function startClient(index) {
   const child = fork(clientScript, [], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   live.add(child);
+  // A send on a channel the client has just closed; its exit is what tells.
+  child.on('error', () => {});
+  const exited = new Promise((resolve) => child.once('exit', resolve));
   /** @type {(value: { ok: true } | { ok: false; message: string }) => void} */
   let onReady = () => {};
   /** @type {(value: any) => void} */
@@ -96,7 +96,7 @@ function startClient(index) {
     onReady({ ok: false, message: `${why} during setup` });
     if (!gotResult) onResult({ ok: false, message: `${why} before reporting its counts` });
   });
-  return { child, ready, result };
+  return { child, ready, result, exited };
 }
 
 /**
@@ -148,6 +148,9 @@ export async function runLoad(options) {
   })();
   const results = await done;
   const { before, after } = await edges;
+  // Each client exits right after its result: gone before the next load starts, or killed.
+  await Promise.race([Promise.all(clients.map((c) => c.exited)), new Promise((resolve) => setTimeout(resolve, 5000))]);
+  for (const c of clients) if (live.has(c.child)) c.child.kill('SIGKILL');
   const lost = results.find((r) => !r.ok);
   if (lost) return { ok: false, message: lost.message };
   if (stopRequested) return { ok: false, message: 'stopped before the window closed' };
