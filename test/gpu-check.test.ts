@@ -370,7 +370,9 @@ if (cuda.available) console.log('gpu-check.test.ts: this machine has a usable GP
 
 describe.runIf(!cuda.available)('gpu-check.sh without a GPU', () => {
   it('reports the CUDA backend unavailable with its reason, skips PyTorch cleanly, exits 0 and prints the table last', () => {
-    const run = runCheck('plain', { PYTHONPATH: torchBlocker(), GPU_CHECK_BUDGET: '120' }, 150);
+    // Every part's least time fits the budget (ops 30 + parity 20 + bench 40 + serve 40 + summary 15), so none
+    // is skipped for time: each must skip for its own reason.
+    const run = runCheck('plain', { PYTHONPATH: torchBlocker(), GPU_CHECK_BUDGET: '160' }, 190);
     expect(run.signal).toBeNull(); // did not hang
     expect(run.status).toBe(0);
     expect(run.summaryMd).not.toBe('');
@@ -395,7 +397,10 @@ describe.runIf(!cuda.available)('gpu-check.sh without a GPU', () => {
     expect(s.environment.torch.version).toBeNull();
     expect(s.targets.every((t: any) => t.status === 'not measured')).toBe(true);
     for (const log of ['env.log', 'ops.log', 'parity.log', 'bench.log']) expect(readFileSync(path.join(run.out, log), 'utf8')).not.toBe('');
-  }, 160_000);
+    expect(parts.serve.status).toBe('ok');
+    expect(skipped.some((line: string) => line.startsWith('serve part: CUDA backend unavailable:'))).toBe(true);
+    expect(readFileSync(path.join(run.out, 'bench.log'), 'utf8')).toContain('serve: skipped: CUDA backend unavailable:');
+  }, 200_000);
 
   it('as a dry run, runs every Node part on the CPU backend and passes', () => {
     const run = runCheck('dry', {
@@ -422,6 +427,13 @@ describe.runIf(!cuda.available)('gpu-check.sh without a GPU', () => {
     }
     const rows = s.bench.rows.map((r: any) => [r.dtype, r.batch, r.ours.imgPerSec > 0, r.ours.medianMs > 0]);
     expect(rows).toEqual([['float32', 1, true, true], ['float32', 2, true, true]]);
+    // The serve part: its rows check, its FP32 level measured by the load generator, no target judged.
+    expect(s.checks.list.find((c: any) => c.group === 'serve')).toMatchObject({ passed: true, precision: 'float32' });
+    const fp32 = s.serve.rows.find((r: any) => r.kind === 'fp32');
+    expect(fp32).toMatchObject({ concurrency: 4, errors: 0, unaccounted: 0, processes: 2 });
+    expect(fp32.imgPerSec).toBeGreaterThan(0);
+    expect(s.serve.targets.every((t: any) => t.text === 'not measured: a dry run measures no GPU figures')).toBe(true);
+    expect(run.summaryMd).toContain('## Serving targets');
   }, 190_000);
 });
 
