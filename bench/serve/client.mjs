@@ -16,6 +16,7 @@
  * @module
  */
 import { Client } from 'undici';
+import { epochMs, sleepUntil } from './clock.mjs';
 import { newTally, countFailure, tallyToJSON } from './tally.mjs';
 import { checkAnswer, fp32Pixels, fp32Request, jpegRequests, serverMessage, shmLayout, shmRequest, uint8Pixels, uint8Request } from './requests.mjs';
 import { createRegion, poisonRegion, readRegion, regionOf, registerRegion, unlinkRegion, unregisterRegion } from './shm.mjs';
@@ -35,8 +36,6 @@ import { createRegion, poisonRegion, readRegion, regionOf, registerRegion, unlin
  * @property {number} timeoutMs     a request's limit (headers and body each)
  */
 
-const epochMs = () => performance.timeOrigin + performance.now();
-const sleepUntil = (/** @type {number} */ at) => new Promise((resolve) => setTimeout(resolve, Math.max(0, at - epochMs())));
 
 /** @type {ClientConfig} */
 let config;

@@ -10,14 +10,13 @@
  */
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { epochMs, sleepUntil } from './clock.mjs';
 import { splitConcurrency } from './concurrency.mjs';
 import { clockTicksPerSecond, coresBetween, coresFromCpuUsage, sampleProcess } from './cpu-use.mjs';
 import { regionPrefix, sweepRegions } from './shm.mjs';
 import { failureCount, mergeTallies, tallyFromJSON, unaccounted } from './tally.mjs';
 
 const clientScript = fileURLToPath(new URL('./client.mjs', import.meta.url));
-const epochMs = () => performance.timeOrigin + performance.now();
-const sleepUntil = (/** @type {number} */ at) => new Promise((resolve) => setTimeout(resolve, Math.max(0, at - epochMs())));
 
 /** Client processes alive now: stopped on a signal, killed when this process exits. */
 const live = new Set();

@@ -2,18 +2,10 @@
 // serving targets. Pure: serve.json's content comes in, records and lines go out.
 import { evaluateServeTargets } from './targets.mjs';
 import { MISSING, formatMs, formatRate, formatTable, oneLine } from './table.mjs';
+import { numberFromJson } from './results.mjs';
 
-/**
- * A number read back from JSON, where non-finite values were written as strings ("NaN").
- * @param {unknown} value
- * @returns {number}
- */
-function num(value) {
-  if (typeof value === 'number') return value;
-  if (value === 'Infinity') return Infinity;
-  if (value === '-Infinity') return -Infinity;
-  return NaN;
-}
+/** A number read back from serve.json; NaN where there is none. @param {unknown} value */
+const num = (value) => numberFromJson(value) ?? NaN;
 
 /**
  * The serve part's checks: the rows of concurrent clients against the same images sent alone, or why

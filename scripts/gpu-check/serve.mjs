@@ -92,7 +92,7 @@ export async function runServe(lib, subject, work, deadline) {
     return skip(`the load generator cannot load: ${describeError(error)} (it needs undici, a dev dependency: scripts/gpu-check/pack-device.sh packs it)`);
   }
   const s = settingsFor(subject);
-  const clients = numberFromEnv('GPU_CHECK_SERVE_CLIENTS', subject.dryRun ? 2 : gen.defaultClients((await import('node:os')).availableParallelism()));
+  const clients = Math.max(1, Math.floor(numberFromEnv('GPU_CHECK_SERVE_CLIENTS', subject.dryRun ? 2 : gen.defaultClients((await import('node:os')).availableParallelism()))));
   const levelSeconds = (s.warmupMs + s.durationMs) / 1000 + 4;
   Object.assign(results.data, { model: `${s.arch} ${s.dtype}`, clients, warmupMs: s.warmupMs, durationMs: s.durationMs, kinds: {} });
 

@@ -4,6 +4,7 @@ import { evaluateTargets, RESNET50_FLOP_PER_IMAGE } from './targets.mjs';
 import { renderServe, serveChecks, serveOf } from './serve-summary.mjs';
 import { MISSING, formatError, formatMs, formatPercent, formatRate, formatRatio, formatTable, oneLine } from './table.mjs';
 import { imagesPerSecond } from './stats.mjs';
+import { numberFromJson as num } from './results.mjs';
 
 /**
  * @typedef {object} PartStatus  one line of gpu-check.sh's parts.tsv
@@ -46,19 +47,6 @@ export function parseParts(text) {
       const number = (/** @type {string} */ s) => (s === '' || Number.isNaN(Number(s)) ? null : Number(s));
       return { name, status: /** @type {PartStatus['status']} */ (status), rc: number(rc), seconds: number(seconds), note: note.join('\t') };
     });
-}
-
-/**
- * A number read back from JSON, where non-finite values were written as strings ("NaN").
- * @param {unknown} value
- * @returns {number | undefined}
- */
-function num(value) {
-  if (typeof value === 'number') return value;
-  if (value === 'NaN') return NaN;
-  if (value === 'Infinity') return Infinity;
-  if (value === '-Infinity') return -Infinity;
-  return undefined;
 }
 
 /**
