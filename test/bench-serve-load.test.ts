@@ -245,18 +245,21 @@ describe('the load generator against resnet serve (resnet20, CPU)', () => {
     }
   });
 
-  // Today's server takes neither: each must then fail in the server's own words. Once it takes them
-  // (the server side is being built beside this), the same loads must be accounted for like FP32.
+  // A server without them must refuse each in its own words; one that takes them (UINT8 input, and
+  // shared memory behind --allow-shm) must have every request accounted for, as FP32.
   it('UINT8 and shm: measured, or refused in the server\'s own words, with nothing left behind', async () => {
     const uint8 = await runLoad({ ...real, origin: server.url, kind: 'uint8', concurrency: 2, warmupMs: 0, durationMs: 500 });
     if (uint8.ok) accounted(uint8);
     else expect(uint8.message).toBe("HTTP 400: inference input 'input' data-type is 'UINT8', but model 'resnet20' expects 'FP32' or 'BYTES'");
     if (!hasShm) return;
-    const shm = await runLoad({ ...real, origin: server.url, kind: 'shm', concurrency: 2, warmupMs: 0, durationMs: 500 });
-    if (shm.ok) accounted(shm);
-    else if (!serveTakes('--allow-shm')) {
-      expect(shm.message).toMatch(new RegExp(`^registering shared-memory region '${prefix}-c[01]-s0': HTTP 404: no route POST /v2/systemsharedmemory/region/${prefix}-c[01]-s0/register$`));
-    } else throw new Error(`a server started with --allow-shm refused the shm load: ${shm.message}`);
+    // In shared memory, the pixels where the server takes UINT8, else FP32.
+    const shmDatatype = uint8.ok ? 'uint8' : 'fp32';
+    const shm = await runLoad({ ...real, shmDatatype, origin: server.url, kind: 'shm', concurrency: 2, warmupMs: 0, durationMs: 500 });
+    if (serveTakes('--allow-shm')) accounted(shm);
+    else {
+      expect(shm.ok).toBe(false);
+      expect(!shm.ok && shm.message).toMatch(new RegExp(`^registering shared-memory region '${prefix}-c[01]-s0': HTTP 404: no route POST /v2/systemsharedmemory/region/${prefix}-c[01]-s0/register$`));
+    }
     expect(leftovers()).toEqual([]);
   });
 });

@@ -5,8 +5,8 @@
 // Then for each input kind (uint8, shm, jpeg, fp32; the order of the targets) the concurrency rises from a
 // start level ×4 until the kind's throughput target is reached, p99 passes 50 ms, throughput stops growing
 // or the part's time runs short (nextServeLevel in targets.mjs); uint8 also runs at concurrency 1 (its p50
-// target). A kind the server refuses (it does not take UINT8 or shared memory yet) is recorded with the
-// server's own words and the rest go on. Writes WORK/serve.json (the summary's serving table and targets)
+// target). Shared memory carries UINT8 pixels, or FP32 where UINT8 was refused over HTTP. A kind the server
+// refuses is recorded with the server's own words and the rest go on. Writes WORK/serve.json (the summary's serving table and targets)
 // and prints each target met or missed. Runs after the bench part, logging into bench.log (so the check's
 // output stays at eight files).
 import { existsSync } from 'node:fs';
@@ -135,10 +135,12 @@ export async function runServe(lib, subject, work, deadline) {
     results.data.rows = { count: bodies.length, worstRelativeL2: worst, tolerance: s.tolerance, precision: s.dtype, passed };
     console.log(`serve: 16 concurrent clients, worst rel. L2 of a row vs the same image alone ${worst.toExponential(2)} (tolerance ${s.tolerance}): ${passed ? 'ok' : 'FAILED'}`);
 
+    // Shared memory carries UINT8 pixels, or FP32 where the server refused UINT8 (the uint8 kind runs first).
+    let shmDatatype = 'uint8';
     const measure = async (kind, concurrency) => {
       await gen.settle(server, g.model, g.version);
       const load = await gen.runLoad({
-        origin: server.url, path: inferPath, kind, shmDatatype: 'uint8', geometry: g, imagesPerRequest: 1, jpegImages, concurrency, clients,
+        origin: server.url, path: inferPath, kind, shmDatatype, geometry: g, imagesPerRequest: 1, jpegImages, concurrency, clients,
         warmupMs: s.warmupMs, durationMs: s.durationMs, serverPid: server.pid, readMetrics: () => gen.metricsOf(server, g.model, g.version),
       });
       if (!load.ok) return load;
@@ -160,17 +162,23 @@ export async function runServe(lib, subject, work, deadline) {
         results.save();
         continue;
       }
+      if (kind === 'shm' && results.data.kinds.uint8.levels.length === 0) {
+        shmDatatype = 'fp32';
+        entry.why = 'FP32 in shared memory: UINT8 was not measured over HTTP';
+      }
+      results.data.shmDatatype = shmDatatype;
       const series = [];
       const first = kind === 'uint8' ? [1] : [];
       for (let concurrency = first.shift() ?? nextServeLevel(series, SERVE_GOALS[kind], s.plan); concurrency !== null;
         concurrency = first.shift() ?? nextServeLevel(series, SERVE_GOALS[kind], s.plan)) {
         if (!deadline.allows(levelSeconds + 10)) {
-          entry.why = outOfTime;
+          entry.why = entry.why ? `${entry.why}; ${outOfTime}` : outOfTime;
           break;
         }
         const level = await measure(kind, concurrency);
         if (!level.ok) {
-          entry.why = entry.levels.length === 0 ? `the server refused it: ${level.message}` : `stopped at concurrency ${concurrency}: ${level.message}`;
+          const said = entry.levels.length === 0 ? `the server refused it: ${level.message}` : `stopped at concurrency ${concurrency}: ${level.message}`;
+          entry.why = entry.why ? `${entry.why}; ${said}` : said;
           console.log(`serve: ${kind}: not measured: ${level.message}`);
           break;
         }
