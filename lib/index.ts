@@ -11,7 +11,7 @@
  */
 import { setForwardExecutor } from './nn/module.js';
 import { setPlacementResolver } from './nn/placement.js';
-import { CompiledExecutor } from './compile/executor.js';
+import { compiledExecutor } from './compile/executor.js';
 export { lastForwardStats, type ForwardStats } from './compile/executor.js';
 import { placementResolver } from './runtime/device.js';
 
@@ -44,7 +44,7 @@ export {
 } from './runtime/host-memory.js';
 export type {
   NativeInfo, CpuBackendInfo, CudaBackendInfo, UnavailableBackendInfo, BackendName, Precision, InputNormalization,
-  InputDType, InputLayout,
+  InputDType, InputLayout, CudnnOptions,
 } from './runtime/native.js';
 export {
   parseDevice, resolveDevice, cudaAvailable, checkComputeDType, computeDTypes,
@@ -61,5 +61,5 @@ export * from './server/index.js';
 
 // Model code knows nothing of backends (DESIGN.md): the entry point plugs the compiled executor and
 // the device resolver in.
-setForwardExecutor(new CompiledExecutor());
+setForwardExecutor(compiledExecutor);
 setPlacementResolver(placementResolver);

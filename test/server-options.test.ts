@@ -44,6 +44,7 @@ describe('resolveServerOptions', () => {
     expect(resolveServerOptions({ models: [{ arch: 'resnet18' }] })).toEqual({
       models: [{
         name: 'resnet18', version: '1', arch: 'resnet18', weights: null, device: 'cpu', dtype: 'float32', benchmark: false, inputSize: null,
+        inputDatatype: 'FP32', inputLayout: 'NCHW',
         batching: { maxBatchSize: 8, preferredBatchSizes: [], maxQueueDelayMicroseconds: 0, maxQueueSize: 64, instanceCount: null, defaultTimeoutMicroseconds: 0 },
       }],
       host: '0.0.0.0', port: 8000, maxBodyBytes: 32 * 1024 * 1024, authToken: null, shutdownTimeoutMs: 30_000, logLevel: 'info', threads: null,
@@ -57,7 +58,7 @@ describe('resolveServerOptions', () => {
       models: [
         {
           arch: 'resnet18', name: 'small.v2_x-1', version: '12', weights: 'IMAGENET1K_V1', device: 'auto', dtype: 'float16', benchmark: true,
-          inputSize: 64, maxBatchSize: 16, preferredBatchSizes: [8, 2, 16], maxQueueDelayMicroseconds: 0, maxQueueSize: 1, instanceCount: 3,
+          inputSize: 64, inputDatatype: 'UINT8', maxBatchSize: 16, preferredBatchSizes: [8, 2, 16], maxQueueDelayMicroseconds: 0, maxQueueSize: 1, instanceCount: 3,
           defaultTimeoutMicroseconds: 3_600_000_000,
         },
         { arch: 'resnet20', weights: 'runs/lr=0.1/best.th', device: 'cuda:1', dtype: 'tf32' },
@@ -67,6 +68,7 @@ describe('resolveServerOptions', () => {
     });
     expect(resolved.models[0]).toEqual({
       name: 'small.v2_x-1', version: '12', arch: 'resnet18', weights: 'IMAGENET1K_V1', device: 'auto', dtype: 'float16', benchmark: true, inputSize: 64,
+      inputDatatype: 'UINT8', inputLayout: 'NHWC',
       batching: { maxBatchSize: 16, preferredBatchSizes: [2, 8, 16], maxQueueDelayMicroseconds: 0, maxQueueSize: 1, instanceCount: 3, defaultTimeoutMicroseconds: 3_600_000_000 },
     });
     expect(resolved.models[1]).toMatchObject({ name: 'resnet20', arch: 'resnet20', weights: 'runs/lr=0.1/best.th', device: 'cuda:1', dtype: 'tf32' });
@@ -79,7 +81,7 @@ describe('resolveServerOptions', () => {
       + 'for an option of server options but received "prot"',
     );
     const message = refused(() => resolveWith({ maxBatch: 4 }));
-    expect(message).toMatch(/^Expected one of arch, name, version, weights, device, dtype, benchmark, inputSize, maxBatchSize, preferredBatchSizes, /);
+    expect(message).toMatch(/^Expected one of arch, name, version, weights, device, dtype, benchmark, inputSize, inputDatatype, inputLayout, maxBatchSize, preferredBatchSizes, /);
     expect(message).toMatch(/ for an option of models\[0\] but received "maxBatch"$/);
     // A JSON `__proto__` key is an own key like any other, not a prototype.
     expect(refused(() => resolveServerOptions(JSON.parse('{"models":[{"arch":"resnet20"}],"__proto__":{"port":1}}')))).toMatch(/received "__proto__"$/);
@@ -145,6 +147,11 @@ describe('resolveServerOptions', () => {
     expect(() => resolveWith({}, { serverName: 'my server' })).toThrow(InvalidArgumentError);
     expect(() => resolveWith({ benchmark: 'yes' })).toThrow('Expected a boolean for models[0].benchmark but received "yes"');
     expect(() => resolveWith({}, { allowShm: 'true' })).toThrow('Expected a boolean for allowShm but received "true"');
+    expect(refused(() => resolveWith({ inputDatatype: 'INT8' }))).toBe("Expected 'FP32', 'FP16' or 'UINT8' for models[0].inputDatatype but received \"INT8\"");
+    expect(refused(() => resolveWith({ inputLayout: 'nhwc' }))).toBe("Expected 'NCHW' or 'NHWC' for models[0].inputLayout but received \"nhwc\"");
+    expect(resolveWith({ inputDatatype: 'UINT8' }).models[0]!.inputLayout).toBe('NHWC');
+    expect(resolveWith({ inputDatatype: 'UINT8', inputLayout: 'NCHW' }).models[0]!.inputLayout).toBe('NCHW');
+    expect(resolveWith({ inputDatatype: 'FP16' }).models[0]!.inputLayout).toBe('NCHW');
   });
 
   it('checks devices and dtypes with the runtime wording, and float32 only on the CPU', () => {

@@ -110,10 +110,10 @@ function deferred(): { promise: Promise<void>; resolve: () => void } {
 /** Makes the model's next batch wait for `gate` once it has started (resolving `started`). */
 function holdNextBatch(): { started: Promise<void>; open: () => void; restore: () => void } {
   const model = server.models.get('resnet20')!;
-  const original = model.execute.bind(model);
+  const original = model.run.bind(model);
   const started = deferred();
   const gate = deferred();
-  const spy = vi.spyOn(model, 'execute').mockImplementationOnce(async (...args) => {
+  const spy = vi.spyOn(model, 'run').mockImplementationOnce(async (...args) => {
     started.resolve();
     await gate.promise;
     return original(...args);
@@ -283,7 +283,8 @@ describe.skipIf(!hasShm)('system shared memory (skipped: needs Linux with /dev/s
       const parsed = parseInferRequest({ inputs: [shmInput('view', 1)] }, Buffer.alloc(0), server.models.get('resnet20')!.signature, leases);
       const input = parsed.inputs[0]!;
       expect(input.datatype).toBe('FP32');
-      const view = (input as { values: Float32Array }).values;
+      const bytes = (input as { data: Uint8Array }).data;
+      const view = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
       expect(view).toEqual(values);
       // The client writes the object; the parsed input sees it, because it is the mapping itself.
       writeFileSync(fileOf(key), bytesOf(Float32Array.of(1234.5)), { flag: 'r+' });

@@ -8,7 +8,7 @@ import { type Command, InvalidArgumentError as CommanderArgumentError, Option } 
 import { InvalidArgumentError, invalidArgument } from '../errors.js';
 import type { Check } from '../server/option-checks.js';
 import { logLevels, modelFieldChecks, parseModelSpec, serverFieldChecks } from '../server/resolve-options.js';
-import type { BatchingOptions, LogLevel, ModelOptions, ServerOptions } from '../server/types.js';
+import type { BatchingOptions, ImageDatatype, LogLevel, ModelOptions, ServerOptions, TensorLayout } from '../server/types.js';
 import type { ComputeDType, DeviceSpec } from '../runtime/device.js';
 
 /** The environment variable that carries the bearer token when `--auth-token` is not given. */
@@ -30,6 +30,8 @@ export interface ServeFlags {
   instanceCount?: number;
   defaultTimeoutUs?: number;
   inputSize?: number;
+  inputDatatype?: ImageDatatype;
+  inputLayout?: TensorLayout;
   threads?: number;
   maxBodyBytes?: number;
   authToken?: string;
@@ -94,6 +96,10 @@ export function serveFlags(command: Command): Command {
     .option('--default-timeout-us <n>', 'model default: queue timeout of a request that sets none, 0 for none (default 0)',
       integerFlag('--default-timeout-us', modelFieldChecks.defaultTimeoutMicroseconds))
     .option('--input-size <n>', 'model default: input height and width (default the weights\' crop size)', integerFlag('--input-size', modelFieldChecks.inputSize))
+    .option('--input-datatype <type>', 'model default: the input\'s declared datatype in metadata and /config, FP32, FP16 or UINT8 (every form is accepted; default FP32)',
+      stringFlag('--input-datatype', modelFieldChecks.inputDatatype))
+    .option('--input-layout <layout>', 'model default: the input\'s declared layout, NCHW or NHWC (default NHWC for UINT8, else NCHW)',
+      stringFlag('--input-layout', modelFieldChecks.inputLayout))
     .option('-t, --threads <n>', 'CPU compute threads, split between a CPU model\'s instances (default all the process may use)', integerFlag('--threads', serverFieldChecks.threads))
     .option('--max-body-bytes <n>', 'largest request body; larger gets 413 (default 33554432, 32 MiB)', integerFlag('--max-body-bytes', serverFieldChecks.maxBodyBytes))
     .addOption(new Option('--auth-token <token>', `require "Authorization: Bearer <token>" on every route but /v2/health/* (or set ${authTokenVariable})`)
@@ -125,6 +131,8 @@ export function serveOptions(config: ServerOptions | undefined, flags: ServeFlag
     dtype: flags.dtype,
     benchmark: flags.benchmark,
     inputSize: flags.inputSize,
+    inputDatatype: flags.inputDatatype,
+    inputLayout: flags.inputLayout,
     maxBatchSize: flags.maxBatchSize,
     preferredBatchSizes: flags.preferredBatchSizes,
     maxQueueDelayMicroseconds: flags.maxQueueDelayUs,

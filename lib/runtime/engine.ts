@@ -6,11 +6,12 @@
  */
 import type { Graph } from '../compile/graph.js';
 import { DisposedError, InvalidArgumentError, fromNative, invalidArgument } from '../errors.js';
+import { checkOptions as checkKeys } from '../nn/options.js';
 import { computeDTypes } from '../nn/placement.js';
 import { allocateHostMemory } from './host-memory.js';
 import {
   loadNative,
-  type BackendName, type InputDType, type InputLayout, type InputNormalization, type NativeCompileOptions,
+  type BackendName, type CudnnOptions, type InputDType, type InputLayout, type InputNormalization, type NativeCompileOptions,
   type NativeExecutable, type NativeInfo, type NativePreparedGraph, type Precision,
 } from './native.js';
 
@@ -70,6 +71,12 @@ export interface CompileOptions {
    * against the graph when compiling).
    */
   readonly normalization?: InputNormalization;
+  /**
+   * The CUDA backend's graph-API and verbosity knobs for this compile, over the defaults the environment
+   * gives (`RESNET_CUDNN_GRAPH`, `RESNET_CUDNN_GRAPH_CANDIDATES`, `RESNET_CUDNN_GRAPH_BUDGET_MS`,
+   * `RESNET_CUDNN_VERBOSE`, read once per process). Ignored by `cpu`.
+   */
+  readonly cudnn?: CudnnOptions;
 }
 
 /** A compiled graph: weights in the backend's layout plus a memory plan for one batch size. */
@@ -282,6 +289,27 @@ function checkOptions(options: CompileOptions): void {
     throw invalidArgument('a boolean', 'options.benchmark', options.benchmark);
   }
   if (options.normalization !== undefined) checkNormalization(options.normalization);
+  if (options.cudnn !== undefined) checkCudnn(options.cudnn);
+}
+
+const cudnnKeys = ['graphApi', 'graphCandidates', 'graphBudgetMs', 'verbose'] as const;
+
+/** The native side checks the same. */
+function checkCudnn(cudnn: CudnnOptions): void {
+  const name = 'options.cudnn';
+  if (typeof cudnn !== 'object' || cudnn === null || Array.isArray(cudnn)) {
+    throw invalidArgument('an object { graphApi?, graphCandidates?, graphBudgetMs?, verbose? }', name, cudnn);
+  }
+  checkKeys(cudnn, cudnnKeys, name);
+  const { graphApi, graphCandidates, graphBudgetMs, verbose } = cudnn;
+  if (graphApi !== undefined && typeof graphApi !== 'boolean') throw invalidArgument('a boolean', `${name}.graphApi`, graphApi);
+  if (graphCandidates !== undefined && (!Number.isSafeInteger(graphCandidates) || graphCandidates < 1 || graphCandidates > 16)) {
+    throw invalidArgument('an integer between 1 and 16', `${name}.graphCandidates`, graphCandidates);
+  }
+  if (graphBudgetMs !== undefined && (typeof graphBudgetMs !== 'number' || !Number.isFinite(graphBudgetMs) || graphBudgetMs < 0)) {
+    throw invalidArgument('a finite number >= 0 (0 for no limit)', `${name}.graphBudgetMs`, graphBudgetMs);
+  }
+  if (verbose !== undefined && typeof verbose !== 'boolean') throw invalidArgument('a boolean', `${name}.verbose`, verbose);
 }
 
 /** The native side checks the same (and the channel count against the graph); here the caller's stack is at hand. */
@@ -318,7 +346,7 @@ function checkNormalization(normalization: InputNormalization): void {
 
 /** The options as the addon takes them: only what was given, so the addon's defaults stay its own. */
 function nativeOptions(options: CompileOptions): NativeCompileOptions {
-  const { backend, batch, threads, device, precision, benchmark, normalization } = options;
+  const { backend, batch, threads, device, precision, benchmark, normalization, cudnn } = options;
   return {
     backend,
     batch,
@@ -336,6 +364,7 @@ function nativeOptions(options: CompileOptions): NativeCompileOptions {
           ...(normalization.inputs === undefined ? {} : { inputs: [...normalization.inputs] }),
         },
       }),
+    ...(cudnn === undefined ? {} : { cudnn: { ...cudnn } }),
   };
 }
 

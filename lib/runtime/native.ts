@@ -94,6 +94,35 @@ export type InputDType = 'float32' | 'float16' | 'uint8';
 export type InputLayout = 'nchw' | 'nhwc';
 
 /**
+ * The CUDA backend's graph-API and verbosity knobs for one compile. What is left out takes the process
+ * environment's value, read once (the variable named with each field), or the default. The CPU backend
+ * ignores them.
+ */
+export interface CudnnOptions {
+  /**
+   * Let convs take cuDNN's graph API (conv, bias, residual and ReLU in one engine) where its plans pass the
+   * trial run; false keeps every conv on the legacy API. Default true (`RESNET_CUDNN_GRAPH=0` makes it false).
+   */
+  readonly graphApi?: boolean;
+  /**
+   * Graph-API execution plans built per distinct conv graph, 1 to 16. Default 1, or 3 with `benchmark`
+   * (`RESNET_CUDNN_GRAPH_CANDIDATES`).
+   */
+  readonly graphCandidates?: number;
+  /**
+   * Milliseconds a compile may spend building graph-API plans (NVRTC may compile a kernel for each), after
+   * which the convs still without plans stay on the legacy API; 0 for no limit. Default 30000
+   * (`RESNET_CUDNN_GRAPH_BUDGET_MS`).
+   */
+  readonly graphBudgetMs?: number;
+  /**
+   * Print `describe()` to stderr when compiled, and each failed CUDA-graph capture when it happens.
+   * Default false (`RESNET_CUDNN_VERBOSE=1` makes it true).
+   */
+  readonly verbose?: boolean;
+}
+
+/**
  * Options of the addon's `compile`.
  * @internal
  */
@@ -109,6 +138,8 @@ export interface NativeCompileOptions {
   /** Time candidate algorithms when compiling (CUDA). */
   readonly benchmark?: boolean;
   readonly normalization?: InputNormalization;
+  /** The CUDA backend's knobs over the environment's (ignored by `cpu`). */
+  readonly cudnn?: CudnnOptions;
 }
 
 /**

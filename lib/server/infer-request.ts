@@ -12,10 +12,11 @@ import { badRequest } from './http-error.js';
 import { hasClassDimension } from './classification.js';
 import { SharedMemoryLeases } from './shared-memory.js';
 import { sharedMemoryParameterRules, sharedMemoryRange, type SharedMemoryPlacement } from './shared-memory-parameters.js';
-import {
-  bytesFromBinary, bytesFromJson, describeValue, elementCount, flattenJsonData, float32FromBinary, float32FromJson, formatShape, isDimension,
-} from './tensor-data.js';
-import type { InputSignature, ModelSignature, OutputSignature, ParsedInferRequest, ParsedInput, RequestedOutput } from './types.js';
+import { bytesFromBinary, bytesFromJson, describeValue, elementCount, flattenJsonData, formatShape, isDimension } from './tensor-data.js';
+import { expectedImageShapes, imageDataFromBytes, imageDataFromJson, imageElementBytes, imageLayoutOf } from './image-tensor.js';
+import type {
+  ImageDatatype, InputSignature, ModelSignature, OutputSignature, ParsedInferRequest, ParsedInput, RequestedOutput, TensorLayout,
+} from './types.js';
 
 /**
  * Splits a request body. Without `Inference-Header-Content-Length` the whole body is the JSON header;
@@ -100,7 +101,7 @@ function readInputs(value: unknown, binary: Buffer, signature: ModelSignature, s
     if (parsed.some((earlier) => earlier.name === name)) throw badRequest(`input '${name}' appears more than once in the inference request`);
 
     const datatype = readDatatype(input.datatype, declared, signature);
-    const shape = readShape(input.shape, datatype, declared, signature);
+    const { shape, layout } = readShape(input.shape, datatype, declared, signature);
     const what = `input '${name}'`;
     const inputParameters = readParameters(input.parameters, inputParameterRules, what);
     const binarySize = inputParameters.binary_data_size as number | undefined;
@@ -114,22 +115,23 @@ function readInputs(value: unknown, binary: Buffer, signature: ModelSignature, s
         throw badRequest(`${what} has both a shared_memory_region parameter and ${also}; send one`);
       }
       // BYTES elements carry their own lengths: bytesFromBinary checks that they fill the range exactly.
-      const fp32Bytes = count * Float32Array.BYTES_PER_ELEMENT;
-      if (datatype === 'FP32' && inShm.byteSize !== fp32Bytes) {
-        throw badRequest(`shared_memory_byte_size of ${what} is ${inShm.byteSize}, expected ${fp32Bytes} (${count} FP32 elements × 4 bytes)`);
+      if (datatype !== 'BYTES') {
+        const size = imageElementBytes[datatype];
+        if (inShm.byteSize !== count * size) {
+          throw badRequest(`shared_memory_byte_size of ${what} is ${inShm.byteSize}, expected ${count * size} (${count} ${datatype} elements × ${size} byte${size > 1 ? 's' : ''})`);
+        }
       }
+      // A view on the region (no copy): the engine reads it in place.
       const bytes = sharedMemory.view(inShm.region, inShm.offset, inShm.byteSize, what);
-      // A Buffer over the region (no copy): FP32 values stay a view on it where aligned, as from a body.
-      const chunk = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-      parsed.push(inputFromBytes(name, datatype, shape, chunk, what));
+      parsed.push(inputFromBytes(name, datatype, shape, layout, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), what));
       continue;
     }
     if (data !== undefined && binarySize !== undefined) throw badRequest(`${what} has both 'data' and a binary_data_size parameter; send one`);
     if (data !== undefined) {
       const elements = flattenJsonData(data, shape, what);
-      parsed.push(datatype === 'FP32'
-        ? { name, datatype, shape, values: float32FromJson(elements, what) }
-        : { name, datatype, shape, elements: bytesFromJson(elements, what) });
+      parsed.push(datatype === 'BYTES'
+        ? { name, datatype, shape, elements: bytesFromJson(elements, what) }
+        : { name, datatype, shape, layout: layout!, data: imageDataFromJson(elements, datatype, what) });
       continue;
     }
     if (binarySize === undefined) throw badRequest(`${what} has neither 'data' nor a binary_data_size parameter`);
@@ -139,7 +141,7 @@ function readInputs(value: unknown, binary: Buffer, signature: ModelSignature, s
     }
     const chunk = binary.subarray(cursor, cursor + binarySize);
     cursor += binarySize;
-    parsed.push(inputFromBytes(name, datatype, shape, chunk, what));
+    parsed.push(inputFromBytes(name, datatype, shape, layout, chunk, what));
   }
 
   const missing = signature.inputs.filter((declared) => !parsed.some((input) => input.name === declared.name));
@@ -158,46 +160,49 @@ function readInputs(value: unknown, binary: Buffer, signature: ModelSignature, s
 }
 
 /**
- * An input from its raw bytes (a binary part of the body, or a shared-memory region): views on `chunk`
- * where the datatype allows, so the batcher copies the bytes once, into the batch.
+ * An input from its raw bytes (a binary part of the body, or a shared-memory region): image data stays a
+ * view on `chunk`, which the engine reads in place; BYTES elements are views on it too.
  */
-function inputFromBytes(name: string, datatype: 'FP32' | 'BYTES', shape: number[], chunk: Buffer, what: string): ParsedInput {
+function inputFromBytes(
+  name: string, datatype: ImageDatatype | 'BYTES', shape: number[], layout: TensorLayout | null, chunk: Buffer, what: string,
+): ParsedInput {
   const count = elementCount(shape);
-  return datatype === 'FP32'
-    ? { name, datatype, shape, values: float32FromBinary(chunk, count, what) }
-    : { name, datatype, shape, elements: bytesFromBinary(chunk, count, what) };
+  return datatype === 'BYTES'
+    ? { name, datatype, shape, elements: bytesFromBinary(chunk, count, what) }
+    : { name, datatype, shape, layout: layout!, data: imageDataFromBytes(chunk, datatype, count, what) };
 }
 
-function readDatatype(value: unknown, declared: InputSignature, signature: ModelSignature): 'FP32' | 'BYTES' {
+function readDatatype(value: unknown, declared: InputSignature, signature: ModelSignature): ImageDatatype | 'BYTES' {
   const accepted = declared.accepts.find((datatype) => datatype === value);
   if (accepted === undefined) {
     const expects = declared.accepts.map((datatype) => `'${datatype}'`).join(' or ');
     const got = typeof value === 'string' ? `'${value.slice(0, 24)}'` : describeValue(value);
     throw badRequest(`inference input '${declared.name}' data-type is ${got}, but model '${signature.name}' expects ${expects}`);
   }
-  if (accepted !== 'FP32' && accepted !== 'BYTES') {
+  if (accepted !== 'BYTES' && !(accepted in imageElementBytes)) {
     throw new Error(`model '${signature.name}' declares that input '${declared.name}' accepts ${accepted}, which the protocol layer cannot read`);
   }
-  return accepted;
+  return accepted as ImageDatatype | 'BYTES';
 }
 
 /**
- * The shape, checked against the model: FP32 is `[batch, ...sampleShape]`, BYTES (encoded images, one
- * per sample) `[batch]` or `[batch, 1]`; `batch` within 1..maxBatchSize. This bounds the element count
- * by the model before any data is looked at.
+ * The shape, checked against the model: images are `[batch, C, H, W]` or `[batch, H, W, C]` (which sets the
+ * layout), BYTES (encoded images, one per sample) `[batch]` or `[batch, 1]`; `batch` within
+ * 1..maxBatchSize. This bounds the element count by the model before any data is looked at.
  */
-function readShape(value: unknown, datatype: 'FP32' | 'BYTES', declared: InputSignature, signature: ModelSignature): number[] {
+function readShape(
+  value: unknown, datatype: ImageDatatype | 'BYTES', declared: InputSignature, signature: ModelSignature,
+): { shape: number[]; layout: TensorLayout | null } {
   const what = `input '${declared.name}'`;
   if (!Array.isArray(value) || !value.every(isDimension)) {
     const got = Array.isArray(value) ? formatShape(value) : describeValue(value);
     throw badRequest(`'shape' of ${what} must be an array of non-negative integers, got ${got}`);
   }
   const shape = value as number[];
-  const fits = datatype === 'FP32'
-    ? shape.length === declared.sampleShape.length + 1 && declared.sampleShape.every((dim, i) => shape[i + 1] === dim)
-    : shape.length === 1 || (shape.length === 2 && shape[1] === 1);
+  const layout = datatype === 'BYTES' ? null : imageLayoutOf(shape, declared);
+  const fits = datatype === 'BYTES' ? shape.length === 1 || (shape.length === 2 && shape[1] === 1) : layout !== null;
   if (!fits) {
-    const expected = datatype === 'FP32' ? formatShape([-1, ...declared.sampleShape]) : '[-1] or [-1,1] (one encoded image per sample)';
+    const expected = datatype === 'BYTES' ? '[-1] or [-1,1] (one encoded image per sample)' : expectedImageShapes(declared);
     throw badRequest(`unexpected shape for input '${declared.name}' for model '${signature.name}'. Expected ${expected}, got ${formatShape(shape)}`);
   }
   const batch = shape[0]!;
@@ -205,7 +210,7 @@ function readShape(value: unknown, datatype: 'FP32' | 'BYTES', declared: InputSi
   if (batch > signature.maxBatchSize) {
     throw badRequest(`inference request batch-size must be <= ${signature.maxBatchSize} for '${signature.name}', got ${batch} for ${what}`);
   }
-  return shape;
+  return { shape, layout };
 }
 
 function readOutputs(

@@ -57,6 +57,8 @@ export const modelFieldChecks = Object.freeze({
   }) satisfies Check<ComputeDType>,
   benchmark: booleanCheck,
   inputSize: integerIn(16, 4096),
+  inputDatatype: oneOf(['FP32', 'FP16', 'UINT8'] as const),
+  inputLayout: oneOf(['NCHW', 'NHWC'] as const),
   maxBatchSize: integerIn(1, 1024),
   maxQueueDelayMicroseconds: integerIn(0, hourMicroseconds, `a whole number of microseconds from 0 to ${hourMicroseconds} (an hour)`),
   maxQueueSize: integerIn(1, 1_000_000),
@@ -84,7 +86,7 @@ export const serverFieldChecks = Object.freeze({
 });
 
 const modelKeys = [
-  'arch', 'name', 'version', 'weights', 'device', 'dtype', 'benchmark', 'inputSize',
+  'arch', 'name', 'version', 'weights', 'device', 'dtype', 'benchmark', 'inputSize', 'inputDatatype', 'inputLayout',
   'maxBatchSize', 'preferredBatchSizes', 'maxQueueDelayMicroseconds', 'maxQueueSize', 'instanceCount', 'defaultTimeoutMicroseconds',
 ] as const satisfies readonly (keyof ModelOptions)[];
 
@@ -150,6 +152,7 @@ function resolveModel(value: unknown, at: string, partial: boolean): ResolvedMod
   if (!partial && device === 'cpu' && dtype !== 'float32') {
     throw invalidArgument("'float32' on device 'cpu' (the CPU backend runs float32 only; use device 'cuda' or 'auto')", `${at}.dtype`, dtype);
   }
+  const inputDatatype = field(record, 'inputDatatype', at, modelFieldChecks.inputDatatype, serverDefaults.inputDatatype);
   return {
     name: field(record, 'name', at, modelFieldChecks.name, architecture),
     version: field(record, 'version', at, modelFieldChecks.version, serverDefaults.version),
@@ -159,6 +162,8 @@ function resolveModel(value: unknown, at: string, partial: boolean): ResolvedMod
     dtype,
     benchmark: field(record, 'benchmark', at, modelFieldChecks.benchmark, false),
     inputSize: field(record, 'inputSize', at, modelFieldChecks.inputSize, null),
+    inputDatatype,
+    inputLayout: field(record, 'inputLayout', at, modelFieldChecks.inputLayout, inputDatatype === 'UINT8' ? 'NHWC' : 'NCHW'),
     batching: resolveBatching(record, at),
   };
 }

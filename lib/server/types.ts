@@ -50,9 +50,24 @@ export interface TensorSignature {
   sampleShape: readonly number[];
 }
 
-/** An input: besides its declared datatype (FP32), encoded images as BYTES (one JPEG/PNG/WebP per sample). */
+/** The order of an image tensor's sample dims: `[C, H, W]` or `[H, W, C]` (Triton's FORMAT_NCHW / FORMAT_NHWC). */
+export type TensorLayout = 'NCHW' | 'NHWC';
+
+/** The numeric datatypes an image input may carry (besides BYTES, encoded images). */
+export type ImageDatatype = 'FP32' | 'FP16' | 'UINT8';
+
+/**
+ * An input: its declared form (metadata, `/config`: what perf_analyzer generates), and every form the
+ * server takes: images as FP32 or FP16 (the model's input, normalised as the weights expect) or UINT8
+ * (pixels, normalised by the engine with the weights' mean and std), in either layout, and BYTES
+ * (encoded images, one JPEG/PNG/WebP per sample).
+ */
 export interface InputSignature extends TensorSignature {
   accepts: readonly Datatype[];
+  /** The declared layout of `sampleShape`. */
+  layout: TensorLayout;
+  /** The image each sample is: channels, height, width. */
+  image: { channels: number; height: number; width: number };
 }
 
 /** An output; `labels` (index → class name) feed the classification extension's `score:index:label`. */
@@ -75,7 +90,12 @@ export interface ModelSignature {
 
 /** An input tensor as the request carried it, validated against the model's signature. */
 export type ParsedInput =
-  | { name: string; datatype: 'FP32'; shape: number[]; values: Float32Array }
+  /**
+   * Image samples, `shape` `[N, C, H, W]` or `[N, H, W, C]` as `layout` says; `data` is their little-endian
+   * bytes where the request carried them (a view on the body or the shared-memory region, not a copy), or
+   * the values of JSON `data` encoded so.
+   */
+  | { name: string; datatype: ImageDatatype; shape: number[]; layout: TensorLayout; data: Uint8Array }
   /** Encoded images, one per sample (shape `[N]` or `[N, 1]`), raw bytes (binary) or decoded base64 (JSON). */
   | { name: string; datatype: 'BYTES'; shape: number[]; elements: Buffer[] };
 
@@ -171,6 +191,13 @@ export interface ModelOptions extends BatchingOptions {
   benchmark?: boolean;
   /** Input height and width. Default the weights' crop size, else 224 (ImageNet models) or 32 (CIFAR). */
   inputSize?: number;
+  /**
+   * The input's declared datatype, in model metadata and `/config` (what clients such as perf_analyzer
+   * generate). Every form is accepted whatever is declared. Default `FP32`.
+   */
+  inputDatatype?: ImageDatatype;
+  /** The declared layout; default `NHWC` for `UINT8` (decoders' order), else `NCHW`. */
+  inputLayout?: TensorLayout;
 }
 
 /** Log levels (pino's). */
@@ -227,6 +254,7 @@ export const serverDefaults = Object.freeze({
   maxShmRegions: 256,
   maxShmBytes: 8 * 1024 ** 3,
   version: '1',
+  inputDatatype: 'FP32' as ImageDatatype,
   maxBatchSize: 8,
   maxQueueDelayMicroseconds: 0,
   maxQueueSize: 64,
@@ -238,7 +266,10 @@ export const serverDefaults = Object.freeze({
 
 /** Names of the tensors every served ResNet has. */
 export const tensorNames = Object.freeze({
-  /** FP32 `[-1, 3, H, W]`, normalised as the weights expect; or BYTES `[-1]` encoded images. */
+  /**
+   * FP32 or FP16 `[-1, 3, H, W]` (or `[-1, H, W, 3]`), normalised as the weights expect; UINT8 pixels in
+   * either layout, normalised by the engine; or BYTES `[-1]` encoded images.
+   */
   input: 'input',
   /** FP32 `[-1, numClasses]`: the logits (`fc`'s output). */
   output: 'output',
@@ -269,6 +300,8 @@ export interface ResolvedModelOptions {
   benchmark: boolean;
   /** null: the default of the weights / architecture, decided when the model loads. */
   inputSize: number | null;
+  inputDatatype: ImageDatatype;
+  inputLayout: TensorLayout;
   batching: ResolvedBatchingOptions;
 }
 

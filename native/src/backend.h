@@ -15,6 +15,7 @@
 #include <variant>
 #include <vector>
 
+#include "cuda/cuda_settings.h"
 #include "graph.h"
 #include "host_input.h"
 #include "host_memory.h"
@@ -47,6 +48,9 @@ struct CompileOptions {
   bool benchmark = false;
   /// Applied to every run's input before the first op.
   InputNormalization normalization;
+  /// The CUDA backend's graph-API and verbosity knobs: the environment's, unless the compile's `cudnn`
+  /// option overrides them (the CPU backend ignores them).
+  cuda::CudaSettings cudnn = cuda::cuda_settings_from_environment();
 };
 
 /// How a queued job shares the backend's compute threads (CPU; the CUDA backend's host threads ignore it).

@@ -10,6 +10,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { HttpError, unavailable, type FailureReason } from '../http-error.js';
 import { splitInferBody, parseInferRequest } from '../infer-request.js';
 import { encodeInferResponse } from '../infer-response.js';
+import { engineFormat } from '../image-tensor.js';
+import type { ModelInput } from '../served-model.js';
 import type { LoadedSlot } from '../registry.js';
 import { SharedMemoryLeases } from '../shared-memory.js';
 import type { ModelParams, ServerContext } from '../server-context.js';
@@ -21,12 +23,17 @@ function microsecondsSince(start: bigint): number {
   return Number(process.hrtime.bigint() - start) / 1000;
 }
 
-/** The model's input for a parsed request: FP32 values as sent, or BYTES images decoded and preprocessed. */
-async function modelInput(slot: LoadedSlot, request: ParsedInferRequest): Promise<Float32Array> {
+/**
+ * The model's input for a parsed request: image tensors as sent (views on the body or the shared-memory
+ * region, converted by the engine), or BYTES images decoded, resized and cropped into pixels.
+ */
+async function modelInput(slot: LoadedSlot, request: ParsedInferRequest): Promise<ModelInput> {
   const name = slot.loaded.model.signature.inputs[0]!.name;
   // parseInferRequest has checked that every input of the signature is present.
   const input = request.inputs.find((i) => i.name === name)!;
-  if (input.datatype === 'FP32') return input.values;
+  if (input.datatype !== 'BYTES') {
+    return { ...engineFormat(input.datatype, input.layout), samples: request.batchSize, segments: [input.data] };
+  }
   // Decoding is the costly part of an image request: a request the queue would refuse is refused first.
   slot.loaded.batcher.refuseIfFull();
   return slot.loaded.model.decodeImages(input.elements);
