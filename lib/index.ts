@@ -44,7 +44,7 @@ export {
 } from './runtime/host-memory.js';
 export type {
   NativeInfo, CpuBackendInfo, CudaBackendInfo, UnavailableBackendInfo, BackendName, Precision, InputNormalization,
-  InputDType, InputLayout, CudnnOptions,
+  InputDType, InputLayout, CudnnOptions, StemForm,
 } from './runtime/native.js';
 export {
   parseDevice, resolveDevice, cudaAvailable, checkComputeDType, computeDTypes,

@@ -7,7 +7,7 @@
 // (`testing.cudaSettings`): the environment's defaults and a compile's `cudnn` option over them.
 import { describe, expect, it } from 'vitest';
 import { loadNative } from '../lib/runtime/native.js';
-import { rng } from './helpers.js';
+import { codeOf, rng } from './helpers.js';
 
 type Mode = 'graph' | 'fused' | 'unfused';
 
@@ -50,6 +50,7 @@ interface Settings {
   graphBudgetMs: number;
   graphBudgetBy: string;
   verbose: boolean;
+  stem: string;
   planLimit: [number, number];
   buildBudgetMs: number;
 }
@@ -341,7 +342,7 @@ describe('testing.cudaPathChoice', () => {
 describe('the CUDA settings: the environment\'s defaults, a compile\'s `cudnn` option over them', () => {
   const defaults: Settings = {
     graphApi: true, graphApiOffBy: '', graphCandidates: 0, graphBudgetMs: 30000, graphBudgetBy: 'RESNET_CUDNN_GRAPH_BUDGET_MS',
-    verbose: false, planLimit: [1, 3], buildBudgetMs: 30000,
+    verbose: false, stem: 'auto', planLimit: [1, 3], buildBudgetMs: 30000,
   };
 
   it('reads each variable as documented, out-of-range values leaving the default', () => {
@@ -366,5 +367,7 @@ describe('the CUDA settings: the environment\'s defaults, a compile\'s `cudnn` o
     expect(testing.cudaSettings({}, { graphBudgetMs: 0 })).toMatchObject({ buildBudgetMs: Infinity, graphBudgetBy: 'options.cudnn.graphBudgetMs' });
     expect(testing.cudaSettings({}, { graphBudgetMs: 1500 })).toMatchObject({ buildBudgetMs: 1500, graphBudgetBy: 'options.cudnn.graphBudgetMs' });
     expect(testing.cudaSettings({ RESNET_CUDNN_GRAPH_BUDGET_MS: '2500' }, {})).toMatchObject({ buildBudgetMs: 2500, graphBudgetBy: 'RESNET_CUDNN_GRAPH_BUDGET_MS' });
+    for (const stem of ['auto', 'direct', 'space_to_depth', 'four_channel']) expect(testing.cudaSettings({}, { stem }).stem).toBe(stem);
+    expect(codeOf(() => testing.cudaSettings({}, { stem: 'fastest' }))).toBe('ERR_INVALID_ARGUMENT');
   });
 });

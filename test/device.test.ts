@@ -353,10 +353,12 @@ describe('compile options: normalisation, precision, device', () => {
       [{ graphBudgetMs: Infinity }, /^Expected a finite number >= 0 \(0 for no limit\) for options\.cudnn\.graphBudgetMs but received Infinity$/],
       [{ verbose: 'yes' }, /^Expected a boolean for options\.cudnn\.verbose but received "yes"$/],
       [{ graphAPI: false }, /^options\.cudnn: unknown option "graphAPI"/],
+      [{ stem: 'fastest' }, /^Expected "auto", "direct", "space_to_depth" or "four_channel" for options\.cudnn\.stem but received "fastest"$/],
+      [{ stem: 2 }, /^Expected "auto", "direct", "space_to_depth" or "four_channel" for options\.cudnn\.stem but received 2$/],
     ];
     await expectRejectedTwice(cases, (cudnn) => ({ backend: 'cpu', batch: 1, cudnn }));
     using plain = await compileGraph(convGraph(), { backend: 'cpu', batch: 1 });
-    using knobs = await compileGraph(convGraph(), { backend: 'cpu', batch: 1, cudnn: { graphApi: false, graphCandidates: 16, graphBudgetMs: 0, verbose: true } });
+    using knobs = await compileGraph(convGraph(), { backend: 'cpu', batch: 1, cudnn: { graphApi: false, graphCandidates: 16, graphBudgetMs: 0, verbose: true, stem: 'space_to_depth' } });
     const input = new Float32Array(75).map((_, i) => Math.sin(i));
     expect(Array.from((await knobs.run(input))[0]!)).toEqual(Array.from((await plain.run(input))[0]!));
   });

@@ -292,13 +292,14 @@ function checkOptions(options: CompileOptions): void {
   if (options.cudnn !== undefined) checkCudnn(options.cudnn);
 }
 
-const cudnnKeys = ['graphApi', 'graphCandidates', 'graphBudgetMs', 'verbose'] as const;
+const cudnnKeys = ['graphApi', 'graphCandidates', 'graphBudgetMs', 'verbose', 'stem'] as const;
+const stemForms: readonly string[] = ['auto', 'direct', 'space_to_depth', 'four_channel'];
 
 /** The native side checks the same. */
 function checkCudnn(cudnn: CudnnOptions): void {
   const name = 'options.cudnn';
   if (typeof cudnn !== 'object' || cudnn === null || Array.isArray(cudnn)) {
-    throw invalidArgument('an object { graphApi?, graphCandidates?, graphBudgetMs?, verbose? }', name, cudnn);
+    throw invalidArgument('an object { graphApi?, graphCandidates?, graphBudgetMs?, verbose?, stem? }', name, cudnn);
   }
   checkKeys(cudnn, cudnnKeys, name);
   const { graphApi, graphCandidates, graphBudgetMs, verbose } = cudnn;
@@ -310,6 +311,10 @@ function checkCudnn(cudnn: CudnnOptions): void {
     throw invalidArgument('a finite number >= 0 (0 for no limit)', `${name}.graphBudgetMs`, graphBudgetMs);
   }
   if (verbose !== undefined && typeof verbose !== 'boolean') throw invalidArgument('a boolean', `${name}.verbose`, verbose);
+  const { stem } = cudnn;
+  if (stem !== undefined && !stemForms.includes(stem)) {
+    throw invalidArgument('"auto", "direct", "space_to_depth" or "four_channel"', `${name}.stem`, stem);
+  }
 }
 
 /** The native side checks the same (and the channel count against the graph); here the caller's stack is at hand. */

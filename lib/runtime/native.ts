@@ -120,7 +120,19 @@ export interface CudnnOptions {
    * Default false (`RESNET_CUDNN_VERBOSE=1` makes it true).
    */
   readonly verbose?: boolean;
+  /**
+   * The form of the stem (the first conv, when it alone reads a graph input of at most 4 channels): `'auto'`
+   * (the default) times the forms the graph allows, each with the input conversion that feeds it, and keeps
+   * the fastest; the others force one. `'direct'`: the input padded to 4 floats or 8 halves; `'space_to_depth'`:
+   * a stride-s stem as a stride-1 conv over the s×s space-to-depth of the input; `'four_channel'`: the input
+   * padded to 4 channels (16-bit precisions). A form the graph does not allow fails the compile, saying why.
+   * `describe()` names the form and the times. No environment variable sets it.
+   */
+  readonly stem?: StemForm;
 }
+
+/** The forms of {@link CudnnOptions.stem}. */
+export type StemForm = 'auto' | 'direct' | 'space_to_depth' | 'four_channel';
 
 /**
  * Options of the addon's `compile`.

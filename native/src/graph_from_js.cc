@@ -313,10 +313,11 @@ Status read_cudnn_settings(const Napi::Value& value, cuda::CudaSettings* setting
   const Napi::Array keys = object.GetPropertyNames();
   for (uint32_t i = 0; i < keys.Length(); ++i) {
     const std::string key = keys.Get(i).ToString().Utf8Value();
-    RESNET_CHECK(key == "graphApi" || key == "graphCandidates" || key == "graphBudgetMs" || key == "verbose",
+    RESNET_CHECK(key == "graphApi" || key == "graphCandidates" || key == "graphBudgetMs" || key == "verbose" ||
+                     key == "stem",
                  Code::kInvalidArgument,
                  cat("options.cudnn: unknown option \"", key,
-                     "\"; the options are graphApi, graphCandidates, graphBudgetMs, verbose"));
+                     "\"; the options are graphApi, graphCandidates, graphBudgetMs, verbose, stem"));
   }
   if (!object.Get("graphApi").IsUndefined()) {
     RESNET_RETURN_IF_ERROR(read_bool(object, "graphApi", "options.cudnn", &settings->graph_api));
@@ -339,6 +340,16 @@ Status read_cudnn_settings(const Napi::Value& value, cuda::CudaSettings* setting
   }
   if (!object.Get("verbose").IsUndefined()) {
     RESNET_RETURN_IF_ERROR(read_bool(object, "verbose", "options.cudnn", &settings->verbose));
+  }
+  const Napi::Value stem = object.Get("stem");
+  if (!stem.IsUndefined()) {
+    const std::string name = stem.IsString() ? stem.As<Napi::String>().Utf8Value() : "";
+    cuda::StemForm form = cuda::StemForm::kDirect;
+    const bool known = cuda::stem_form_from_name(name, &form);
+    RESNET_CHECK(known || name == "auto", Code::kInvalidArgument,
+                 cat("Expected \"auto\", \"direct\", \"space_to_depth\" or \"four_channel\" for options.cudnn.stem but "
+                     "received ", describe_js_value(stem)));
+    settings->stem = known ? std::optional<cuda::StemForm>(form) : std::nullopt;
   }
   return Status();
 }

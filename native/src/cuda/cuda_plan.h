@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "backend.h"
+#include "cuda/stem_form.h"
 #include "graph.h"
 #include "status.h"
 
@@ -118,18 +119,6 @@ struct Step {
   /// kOutput: which graph output.
   int output_index = -1;
 };
-
-/// The forms the stem (the conv that reads the graph input, its only reader, with few input channels) can take
-/// on the device. Each computes the same conv: the input conversion writes the form's layout and the conv reads
-/// it with a filter rearranged to match (plan_stem.h).
-enum class StemForm {
-  kDirect,        // the input padded to the stored channel count every value gets (4 floats, 8 halves)
-  kSpaceToDepth,  // a stride-s conv as a stride-1 conv over the s×s space-to-depth of the zero-padded input
-  kFourChannel,   // the input padded to 4 channels only (16-bit storage): cuDNN's first-layer kernels
-};
-
-/// "direct", "space_to_depth", "four_channel".
-const char* stem_form_name(StemForm form);
 
 /// One form of the stem: the input value as the input conversion writes it, and the conv over it.
 struct StemOption {

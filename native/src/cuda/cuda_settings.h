@@ -1,6 +1,6 @@
 // The CUDA backend's knobs that are not compile options of their own: whether convs may take cuDNN's graph
-// API, how many of its plans to build, how long building them may take, and whether each compile prints
-// what it chose. The environment gives the defaults, read once per process (RESNET_CUDNN_GRAPH=0,
+// API, how many of its plans to build, how long building them may take, whether each compile prints what it
+// chose, and (a compile option only, no variable) which form the stem takes. The environment gives the defaults, read once per process (RESNET_CUDNN_GRAPH=0,
 // RESNET_CUDNN_GRAPH_CANDIDATES, RESNET_CUDNN_GRAPH_BUDGET_MS, RESNET_CUDNN_VERBOSE=1); a compile's
 // `cudnn` option overrides them for that compile (graph_from_js.cc). Plain C++: the CPU backend carries
 // them in its CompileOptions and ignores them.
@@ -8,7 +8,10 @@
 
 #include <cstddef>
 #include <functional>
+#include <optional>
 #include <string>
+
+#include "cuda/stem_form.h"
 
 namespace resnet {
 namespace cuda {
@@ -27,6 +30,9 @@ struct CudaSettings {
   std::string graph_budget_by = "RESNET_CUDNN_GRAPH_BUDGET_MS";
   /// Print describe() at every compile, and each failed capture when it happens (stderr).
   bool verbose = false;
+  /// The stem's form (stem_form.h), forced by the compile's `cudnn.stem`; none ("auto", the default): the
+  /// executable times the plan's forms and keeps the fastest (stem_choice.h).
+  std::optional<StemForm> stem;
 };
 
 /// The settings an environment gives: `lookup(name)` is the variable's value, or null when unset. Values

@@ -26,13 +26,7 @@ struct PlanOptions {
 };
 
 Status stem_from_js(const Napi::Value& value, StemForm* form) {
-  const std::string name = value.IsString() ? value.As<Napi::String>().Utf8Value() : "";
-  for (StemForm each : {StemForm::kDirect, StemForm::kSpaceToDepth, StemForm::kFourChannel}) {
-    if (name == stem_form_name(each)) {
-      *form = each;
-      return Status();
-    }
-  }
+  if (value.IsString() && stem_form_from_name(value.As<Napi::String>().Utf8Value(), form)) return Status();
   return Status(Code::kInvalidArgument,
                 cat("Expected \"direct\", \"space_to_depth\" or \"four_channel\" for options.stem but received ",
                     describe_js_value(value)));

@@ -51,6 +51,7 @@ Napi::Value settings(const Napi::CallbackInfo& info) {
   result.Set("graphBudgetMs", settings.graph_budget_ms);
   result.Set("graphBudgetBy", settings.graph_budget_by);
   result.Set("verbose", settings.verbose);
+  result.Set("stem", settings.stem ? stem_form_name(*settings.stem) : "auto");
   Napi::Array limits = Napi::Array::New(env, 2);
   limits.Set(0u, static_cast<double>(graph_plan_limit(settings, false)));
   limits.Set(1u, static_cast<double>(graph_plan_limit(settings, true)));

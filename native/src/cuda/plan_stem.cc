@@ -58,15 +58,6 @@ std::string space_to_depth_refusal(const Op& op) {
 
 }  // namespace
 
-const char* stem_form_name(StemForm form) {
-  switch (form) {
-    case StemForm::kDirect: return "direct";
-    case StemForm::kSpaceToDepth: return "space_to_depth";
-    case StemForm::kFourChannel: return "four_channel";
-  }
-  return "unknown";
-}
-
 const StemOption* StemPlan::find(StemForm form) const {
   for (const StemOption& option : forms) {
     if (option.form == form) return &option;
