@@ -45,12 +45,14 @@
         "native/src/cuda/js_path_choice_testing.cc",
         "native/src/cuda/js_plan_testing.cc",
         "native/src/cuda/js_settings_testing.cc",
+        "native/src/cuda/js_stem_testing.cc",
         "native/src/cuda/kernel_args.cc",
         "native/src/cuda/kernel_host.cc",
         "native/src/cuda/plan_describe.cc",
         "native/src/cuda/plan_layout.cc",
         "native/src/cuda/plan_stem.cc",
-        "native/src/cuda/plan_weights.cc"
+        "native/src/cuda/plan_weights.cc",
+        "native/src/cuda/stem_choice.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

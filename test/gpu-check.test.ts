@@ -177,7 +177,7 @@ describe('summary', () => {
       { group: 'variant', name: 'resnet18', precision: 'float32', skipped: 'out of time' },
     ] },
     bench: { cells: [
-      { dtype: 'float16', batch: 256, medianMs: 100, p90Ms: 110, imgPerSec: 2560, iterations: 10, finite: true, firstMs: 9000, paths: { total: 54, graphApi: 50, fused: 3, unfused: 1, graphPlanMs: 812 } },
+      { dtype: 'float16', batch: 256, medianMs: 100, p90Ms: 110, imgPerSec: 2560, iterations: 10, finite: true, firstMs: 9000, paths: { total: 54, graphApi: 50, fused: 3, unfused: 1, graphPlanMs: 812, stem: { form: 'space_to_depth', how: 'timed', ms: { direct: 1.23, space_to_depth: 0.61, four_channel: 0.9 }, paths: { direct: 'fused IMPLICIT_PRECOMP_GEMM', space_to_depth: 'graph engine 7', four_channel: 'unfused IMPLICIT_GEMM' } } } },
       { dtype: 'float16', batch: 1, medianMs: 0.5, p90Ms: 0.6, imgPerSec: 2000, iterations: 100, finite: false },
       // The same cell with the graph API off: its own row in the paths table, never ours in the main table.
       { dtype: 'float16', batch: 256, legacy: true, medianMs: 160, deviceMs: 150, p90Ms: 170, imgPerSec: 1600, iterations: 10, finite: true, paths: { total: 54, graphApi: 0, fused: 36, unfused: 18, graphNote: 'off' } },
@@ -230,10 +230,10 @@ describe('summary', () => {
     const s = buildSummary(inputs);
     expect(s.bench.rows.find((r) => r.batch === 256).ours.medianMs).toBe(100); // not the legacy cell's 160
     const row = s.bench.paths.find((r: any) => r.batch === 256);
-    expect(row).toMatchObject({ ms: 100, legacyMs: 150, speedup: 1.5, paths: { graphApi: 50, fused: 3, unfused: 1 } });
+    expect(row).toMatchObject({ ms: 100, legacyMs: 150, speedup: 1.5, paths: { graphApi: 50, fused: 3, unfused: 1, stem: { form: 'space_to_depth', ms: { direct: 1.23 } } } });
     expect(s.bench.paths.map((r: any) => r.batch)).toEqual([256, 1]);
     const text = renderSummary(s);
-    expect(text).toMatch(/\| float16 \|\s+256 \|\s+54 \|\s+50 \|\s+3 \|\s+1 \|\s+812 \|\s+9000 \|\s+100\.0 \|\s+150\.0 \|\s+1\.50× \|/);
+    expect(text).toMatch(/\| float16 \|\s+256 \|\s+54 \|\s+50 \|\s+3 \|\s+1 \| space_to_depth \(timed: direct 1\.23, space_to_depth 0\.61, four_channel 0\.9 ms\)\s+\|\s+812 \|\s+9000 \|\s+100\.0 \|\s+150\.0 \|\s+1\.50× \|/);
   });
 
   it('renders the targets table last', () => {

@@ -32,6 +32,7 @@ class Addon : public Napi::Addon<Addon> {
     cuda::add_graph_testing(env, testing);
     cuda::add_path_choice_testing(env, testing);
     cuda::add_settings_testing(env, testing);
+    cuda::add_stem_testing(env, testing);
     DefineAddon(exports, {
                              InstanceMethod<&Addon::prepare>("prepare"),
                              InstanceMethod<&Addon::compile>("compile"),

@@ -5,6 +5,7 @@ import { renderServe, serveChecks, serveOf } from './serve-summary.mjs';
 import { MISSING, formatError, formatMs, formatPercent, formatRate, formatRatio, formatTable, oneLine } from './table.mjs';
 import { imagesPerSecond } from './stats.mjs';
 import { numberFromJson as num } from './results.mjs';
+import { stemLine } from './paths.mjs';
 
 /**
  * @typedef {object} PartStatus  one line of gpu-check.sh's parts.tsv
@@ -374,7 +375,7 @@ export function renderSummary(summary) {
   if (b.paths.length > 0) {
     lines.push('', '## Ours: the path of each conv (cuDNN graph API / legacy fused call / conv + epilogue kernel), and the graph API\'s effect', '');
     lines.push(formatTable(
-      ['dtype', 'batch', 'convs', 'graph API', 'fused', 'unfused', 'graph plans ms', 'first forward ms', 'ms (dev)', 'legacy only ms (dev)', 'graph API speedup', 'note'],
+      ['dtype', 'batch', 'convs', 'graph API', 'fused', 'unfused', 'stem (input conversion + conv, ms)', 'graph plans ms', 'first forward ms', 'ms (dev)', 'legacy only ms (dev)', 'graph API speedup', 'note'],
       b.paths.map((/** @type {any} */ r) => [
         r.dtype,
         String(r.batch),
@@ -382,6 +383,7 @@ export function renderSummary(summary) {
         r.paths ? String(r.paths.graphApi) : MISSING,
         r.paths ? String(r.paths.fused) : MISSING,
         r.paths ? String(r.paths.unfused) : MISSING,
+        r.paths?.stem ? stemLine(r.paths.stem) : MISSING,
         r.paths?.graphPlanMs !== undefined ? String(r.paths.graphPlanMs) : MISSING,
         r.firstMs > 0 ? r.firstMs.toFixed(0) : MISSING,
         formatMs(r.ms),
@@ -389,7 +391,7 @@ export function renderSummary(summary) {
         formatRatio(r.speedup ?? undefined),
         oneLine([r.paths?.graphNote ? `graph API: ${r.paths.graphNote}` : '', r.paths?.eager ? `eager: ${r.paths.eager}` : ''].filter(Boolean).join('; '), 120),
       ]),
-      { align: ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l'] },
+      { align: ['l', 'r', 'r', 'r', 'r', 'r', 'l', 'r', 'r', 'r', 'r', 'r', 'l'] },
     ));
   }
 

@@ -11,7 +11,7 @@
 namespace resnet {
 namespace cuda {
 
-/// `testing.cudaPlan(graph, { batch, precision })` and `testing.cudaConvGraphs` (js_plan_testing.cc).
+/// `testing.cudaPlan(graph, { batch, precision, stem })` and `testing.cudaConvGraphs` (js_plan_testing.cc).
 void add_plan_testing(Napi::Env env, Napi::Object& testing);
 /// `testing.cudaKernels.*`: the host emulation of every kernel (js_kernel_testing.cc).
 void add_kernel_testing(Napi::Env env, Napi::Object& testing);
@@ -25,6 +25,8 @@ void add_path_choice_testing(Napi::Env env, Napi::Object& testing);
 /// `testing.cudaSettings(environment, cudnn?)`: the settings an environment and a compile's `cudnn` option
 /// give (js_settings_testing.cc).
 void add_settings_testing(Napi::Env env, Napi::Object& testing);
+/// `testing.cudaStemChoice(...)`: the stem's form as choose_stem_form decides it (js_stem_testing.cc).
+void add_stem_testing(Napi::Env env, Napi::Object& testing);
 
 /// The plan of `info[0]` (a graph) with `info[1]`'s batch and precision; the parsed graph in `*graph`.
 /// Throws a coded Error for anything invalid (js_plan_testing.cc).
