@@ -2,7 +2,7 @@
  * The CUDA (cuDNN) backend against the CPU (oneDNN) backend on the same graphs and inputs: every op alone
  * and resnet18 at 64×64, in every precision (relative L2 error: float32 ≤ 1e-4 with TF32 off, float16
  * ≤ 2e-2, bfloat16 ≤ 6e-2), uint8 input with normalisation, concurrent runs, weights shared across batch
- * sizes, and coded compile errors. The GPU tests run only where `backendInfo()` says CUDA is available and
+ * sizes, the stem in each of its forms, and coded compile errors. The GPU tests run only where `backendInfo()` says CUDA is available and
  * are skipped elsewhere with the reason printed; one test runs everywhere else: compiling for CUDA there
  * must reject with a coded error (no driver, no device, no cuDNN), not crash.
  */
@@ -276,6 +276,44 @@ describe.runIf(hasCuda)('the CUDA backend matches the CPU backend', () => {
     using ok = await compileGraph(graph, { backend: 'cuda', batch: 1 });
     const [out] = await ok.run(randomArray(3 * 9 * 9));
     expect(out).toHaveLength(8 * 9 * 9);
+  });
+});
+
+describe.runIf(hasCuda)('the stem in each of its forms (cudnn.stem), and the form compiling chooses', () => {
+  // 65×57: odd sizes, so the space-to-depth cells reach past the image on two sides.
+  let built: Graph | undefined;
+  const resnet = (): Graph => {
+    if (!built) {
+      manualSeed(23);
+      const model = resnet18();
+      randomizeBatchNorms(model, 24);
+      built = lower(Tracer.trace(model, [3, 65, 57]));
+    }
+    return built;
+  };
+  const forms = { float32: ['direct', 'space_to_depth'], float16: ['direct', 'space_to_depth', 'four_channel'] } as const;
+  const pixels = new Uint8Array(2 * 65 * 57 * 3).map((_, i) => (i * 53 + 7) % 256); // NHWC
+  const normalization = { scale: 1 / 255, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
+
+  it.each(['float32', 'float16'] as const)('every form at %s gives the CPU backend\'s logits from uint8 NHWC pixels', async (precision) => {
+    using cpu = await compileGraph(resnet(), { backend: 'cpu', batch: 2, normalization });
+    const [want] = await cpu.run({ data: pixels, dtype: 'uint8', layout: 'nhwc' });
+    for (const stem of forms[precision]) {
+      using gpu = await compileGraph(resnet(), { backend: 'cuda', batch: 2, precision, normalization, cudnn: { stem } });
+      expect(gpu.describe()).toContain(`stem: ${stem} (forced by options.cudnn.stem)`);
+      const [got] = await gpu.run({ data: pixels, dtype: 'uint8', layout: 'nhwc' });
+      expect(relativeL2(got!, want!), stem).toBeLessThanOrEqual(tolerance[precision]);
+    }
+  });
+
+  it('times every form by default and names the choice; a form the graph does not allow fails the compile', async () => {
+    using gpu = await compileGraph(resnet(), { backend: 'cuda', batch: 2, precision: 'float16' });
+    const line = /^stem: (\w+) \(timed, input conversion \+ conv, ms per call: (.*)\)$/m.exec(gpu.describe());
+    expect(line, gpu.describe()).not.toBeNull();
+    expect(forms.float16).toContain(line![1]);
+    for (const form of forms.float16) expect(line![2]).toContain(form);
+    await expect(compileGraph(resnet(), { backend: 'cuda', batch: 2, precision: 'float32', cudnn: { stem: 'four_channel' } }))
+      .rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT', message: expect.stringContaining("The stem form 'four_channel' is not available") });
   });
 });
 

@@ -42,10 +42,12 @@ CudaExecutable::~CudaExecutable() {
       [weights = std::move(weights_),
        normalization = std::make_shared<DeviceBuffer>(std::move(normalization_)),
        layers = std::make_shared<std::vector<ConvLayer>>(std::move(layers_)),
+       stem_plans = std::make_shared<std::map<std::string, ConvGraphPlans>>(std::move(stem_graph_plans_)),
        handle = std::make_shared<CudnnHandle>(std::move(build_handle_))]() mutable {
         weights.reset();
         normalization.reset();
         layers.reset();
+        stem_plans.reset();  // left here only when a compile failed before build_graph_plans took them
         handle.reset();
       });
 }
@@ -55,9 +57,10 @@ Result<std::shared_ptr<CudaExecutable>> CudaExecutable::create(const CudnnLibrar
                                                                bool shared_weights, const CompileOptions& options) {
   std::shared_ptr<CudaExecutable> executable(
       new CudaExecutable(cudnn, device, std::move(plan), std::move(weights), shared_weights, options));
-  RESNET_RETURN_IF_ERROR(executable->build_layers(options));
   RESNET_RETURN_IF_ERROR(executable->upload_normalization(options.normalization));
   RESNET_ASSIGN_OR_RETURN(std::unique_ptr<CudaContext> scratch, executable->make_context(0));
+  RESNET_RETURN_IF_ERROR(executable->choose_stem(*scratch, options.benchmark));
+  RESNET_RETURN_IF_ERROR(executable->build_layers(options));
   RESNET_RETURN_IF_ERROR(executable->choose_algorithms(*scratch, options.benchmark));
   executable->build_graph_plans(options.benchmark);
   // The trial tries every conv's paths (fused, unfused, each graph plan): room for any of them.
@@ -153,12 +156,13 @@ Status CudaExecutable::choose_algorithms(CudaContext& scratch, bool benchmark) {
   return Status();
 }
 
-void CudaExecutable::build_graph_plans(bool benchmark) {
+bool CudaExecutable::make_build_handle() {
   graph_api_ = settings_.graph_api;
   if (!graph_api_) {
     graph_off_reason_ = settings_.graph_api_off_by.empty() ? "the settings' graph_api is false" : settings_.graph_api_off_by;
-    return;
+    return false;
   }
+  if (build_handle_.get() != nullptr) return true;
   // The graphs and plans keep the handle they were built with: one of the executable's own, which outlives
   // them (the contexts' handles may go first). Runs execute the plans through their context's handle.
   // Bound to the default stream, not to a context's: it may outlive every context, and runs never use it.
@@ -167,14 +171,21 @@ void CudaExecutable::build_graph_plans(bool benchmark) {
     cudaGetLastError();
     graph_api_ = false;
     graph_off_reason_ = cat("no cuDNN handle to build plans with: ", handle.status().message());
-    return;
+    return false;
   }
   build_handle_ = handle.take();
+  return true;
+}
+
+void CudaExecutable::build_graph_plans(bool benchmark) {
+  if (!make_build_handle()) return;
   const size_t limit = graph_plan_limit(settings_, benchmark);
   const double budget_ms = graph_build_budget_ms(settings_);
   int over_budget = 0;
   // Identical conv graphs (the repeated blocks of a stage) share one set of plans: built once, finalized once.
-  std::map<std::string, ConvGraphPlans> built;
+  // The stem's were built while choosing its form (their time is in graph_build_ms_ already).
+  std::map<std::string, ConvGraphPlans> built = std::move(stem_graph_plans_);
+  stem_graph_plans_.clear();
   for (ConvLayer& layer : layers_) {
     Result<ConvGraphDescription> described = describe_conv_graph(plan_, layer.step);
     if (!described.ok()) {

@@ -16,13 +16,17 @@
 //   3. With `benchmark`, every path of every conv is timed (executable_trial.cc).
 //   4. The workspace every context holds (the largest any conv's chosen path needs), and a capture of the
 //      forward into a CUDA graph, with the graph plans and, if that fails, without (executable_capture.cc).
-// The methods live by job: this file's .cc builds (create() runs the steps), executable_trial.cc gathers the
-// trial's and the timing's evidence, executable_enqueue.cc enqueues steps, executable_capture.cc captures,
-// executable_run.cc runs, executable_describe.cc describes.
+// Before all of these, the stem's form (stem_choice.h): the plan is laid out for each form it offers, each is
+// timed with the input conversion that feeds it, and the plan keeps the fastest (executable_stem.cc).
+// The methods live by job: this file's .cc builds (create() runs the steps), executable_stem.cc chooses the
+// stem's form, executable_trial.cc gathers the trial's and the timing's evidence, executable_enqueue.cc
+// enqueues steps, executable_capture.cc captures, executable_run.cc runs, executable_describe.cc describes.
 #pragma once
 
 #include <atomic>
 #include <cstddef>
+#include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -36,10 +40,15 @@
 #include "cuda/gpu/cuda_context.h"
 #include "cuda/gpu/device_memory.h"
 #include "cuda/gpu/device_weights.h"
+#include "cuda/stem_choice.h"
 #include "status.h"
 
 namespace resnet {
 namespace cuda {
+
+/// Relative L2 distance of `actual` from `expected` (`count` elements of `storage`); NaN anywhere gives NaN.
+double relative_l2(const std::vector<uint8_t>& actual, const std::vector<uint8_t>& expected, StorageType storage,
+                   size_t count);
 
 class CudaExecutable final : public Executable {
  public:
@@ -81,6 +90,19 @@ class CudaExecutable final : public Executable {
   /// The path `layer`'s evidence supports, from now on.
   static void apply_choice(ConvLayer& layer) { layer.choice = choose_conv_path(layer.evidence); }
 
+  /// Before the layers are built: the stem's form, forced by the settings or timed on `scratch` (stem_choice.h),
+  /// and plan_ laid out for it; the graph plans built for its stem are kept for build_graph_plans.
+  Status choose_stem(CudaContext& scratch, bool benchmark);
+  /// What form `form` (plan_ is laid out for it) shows: each path of its stem conv run once after the input
+  /// conversion and checked against `reference` (direct's conv + epilogue output, which the first call fills),
+  /// the ones within tolerance timed together with the input conversion.
+  Result<StemFormEvidence> try_stem_form(CudaContext& scratch, StemForm form, bool benchmark,
+                                         std::vector<uint8_t>* reference);
+  /// The first and the last image of value `value` (NHWC: each contiguous), copied to the host.
+  Status read_first_and_last(CudaContext& context, int value, std::vector<uint8_t>* host) const;
+  /// A cuDNN handle of the executable's own for building graph plans (see build_graph_plans); false, with
+  /// graph_off_reason_ set, when none can be made.
+  bool make_build_handle();
   Status build_layers(const CompileOptions& options);
   Status upload_normalization(const InputNormalization& normalization);
   Status choose_algorithms(CudaContext& scratch, bool benchmark);
@@ -93,8 +115,7 @@ class CudaExecutable final : public Executable {
   Status verify_graph_plans(CudaContext& scratch, ConvLayer& layer);
   Status time_paths(CudaContext& scratch);
   /// Milliseconds per call of `enqueue` (after one warm-up call), timed with events on the context's stream.
-  template <typename Enqueue>
-  Result<float> time_calls(CudaContext& context, const std::string& what, Enqueue&& enqueue) const;
+  Result<float> time_calls(CudaContext& context, const std::string& what, const std::function<Status()>& enqueue) const;
   /// Size the workspace for the chosen paths, then step 4's capture (and its fallback).
   Status settle_workspace_and_capture(CudaContext& scratch);
   /// The workspace the chosen paths need, on `scratch` too.
@@ -130,7 +151,7 @@ class CudaExecutable final : public Executable {
 
   const CudnnApi& api_;
   const int device_;
-  const CudaPlan plan_;
+  CudaPlan plan_;  // laid out for the stem's form by choose_stem, at the start of create(); read-only after
   std::shared_ptr<const DeviceWeights> weights_;  // moved out only by the destructor
   const bool shared_weights_;
   const CudaSettings settings_;
@@ -152,6 +173,10 @@ class CudaExecutable final : public Executable {
   std::string graph_capture_note_;
   std::string graph_off_reason_;  // why the graph API was not tried
   std::string graph_budget_note_;  // convs left without plans because building them took too long
+  // The stem: how its form was chosen (describe()'s "stem:" line), and the graph plans built for the chosen
+  // form's stem while timing it, by graph description, for build_graph_plans to take over.
+  std::string stem_note_;
+  std::map<std::string, ConvGraphPlans> stem_graph_plans_;
   // Every graph plan a conv may run, held by each context too (see build_graph_plans).
   std::shared_ptr<const std::vector<ConvGraphPlan>> graph_plans_alive_;
   mutable std::mutex graph_execute_mutex_;  // execution plans are not executed from two threads at once

@@ -1,5 +1,5 @@
 // describe(): what compiling chose, for humans (Executable.describe() in JS, and with the settings' verbose
-// at every compile). scripts/gpu-check/paths.mjs reads its "convs:", "graph API:" and "… input:" lines.
+// at every compile). scripts/gpu-check/paths.mjs reads its "convs:", "stem:", "graph API:" and "… input:" lines.
 #include "cuda/gpu/cuda_executable.h"
 
 namespace resnet {
@@ -14,6 +14,7 @@ std::string CudaExecutable::describe() const {
   text += cat("convs: ", layers_.size(), " (", counts[static_cast<int>(ConvMode::kGraph)], " graph API, ",
               counts[static_cast<int>(ConvMode::kFused)], " fused, ", counts[static_cast<int>(ConvMode::kUnfused)],
               " unfused: cudnnConvolutionForward + epilogue kernel)\n");
+  if (!stem_note_.empty()) text += cat(stem_note_, "\n");
   text += graph_api_ ? cat("graph API: plans built in ", static_cast<long>(graph_build_ms_), " ms",
                            graph_budget_note_.empty() ? std::string() : cat("; ", graph_budget_note_),
                            graph_capture_note_.empty() ? std::string() : cat("; ", graph_capture_note_), "\n")

@@ -32,7 +32,8 @@ bool refuses_configuration(cudnnStatus_t status) {
 // Calls of the benchmark's fused/unfused comparison, after one warm-up call.
 constexpr int kTimedCalls = 5;
 
-// Relative L2 distance of `actual` from `expected` (`count` elements of `storage`); NaN anywhere gives NaN.
+}  // namespace
+
 double relative_l2(const std::vector<uint8_t>& actual, const std::vector<uint8_t>& expected, StorageType storage,
                    size_t count) {
   double num = 0, den = 0;
@@ -45,8 +46,6 @@ double relative_l2(const std::vector<uint8_t>& actual, const std::vector<uint8_t
   if (den == 0) return num == 0 ? 0 : std::sqrt(num);
   return std::sqrt(num / den);
 }
-
-}  // namespace
 
 Status CudaExecutable::fill_trial_input(CudaContext& scratch) {
   cudaStream_t stream = scratch.stream();
@@ -123,6 +122,21 @@ Status CudaExecutable::graph_call_failed(CudaContext& context, const std::string
   return Status();
 }
 
+Status CudaExecutable::read_first_and_last(CudaContext& context, int value, std::vector<uint8_t>* host) const {
+  const DeviceValue& out = plan_.values[static_cast<size_t>(value)];
+  const size_t bytes = static_cast<size_t>(out.h * out.w * out.stored_channels) * storage_bytes(plan_.storage);
+  const uint8_t* y = static_cast<const uint8_t*>(value_pointer(context, value));
+  const size_t last = static_cast<size_t>(out.n - 1) * bytes;
+  host->assign(2 * bytes, 0);
+  for (size_t part = 0; part < 2; ++part) {
+    RESNET_CUDA_CHECK(cudaMemcpyAsync(host->data() + part * bytes, y + (part == 0 ? 0 : last), bytes,
+                                      cudaMemcpyDeviceToHost, context.stream()),
+                      cat("reading value ", value, " at compile time"));
+  }
+  RESNET_CUDA_CHECK(cudaStreamSynchronize(context.stream()), cat("reading value ", value, " at compile time"));
+  return Status();
+}
+
 Status CudaExecutable::verify_graph_plans(CudaContext& scratch, ConvLayer& layer) {
   const Step& step = plan_.steps[static_cast<size_t>(layer.step)];
   const DeviceValue& out = plan_.values[static_cast<size_t>(step.dst)];
@@ -130,17 +144,7 @@ Status CudaExecutable::verify_graph_plans(CudaContext& scratch, ConvLayer& layer
   const size_t count = static_cast<size_t>(out.h * out.w * out.stored_channels);
   const size_t bytes = count * storage_bytes(plan_.storage);
   uint8_t* y = static_cast<uint8_t*>(value_pointer(scratch, step.dst));
-  const size_t last = static_cast<size_t>(out.n - 1) * bytes;
-  auto read_output = [&](std::vector<uint8_t>& host) -> Status {
-    host.assign(2 * bytes, 0);
-    for (size_t part = 0; part < 2; ++part) {
-      RESNET_CUDA_CHECK(cudaMemcpyAsync(host.data() + part * bytes, y + (part == 0 ? 0 : last), bytes,
-                                        cudaMemcpyDeviceToHost, scratch.stream()),
-                        cat("reading the output of ", layer.name, " in the trial run"));
-    }
-    RESNET_CUDA_CHECK(cudaStreamSynchronize(scratch.stream()), cat("the trial run of ", layer.name));
-    return Status();
-  };
+  auto read_output = [&](std::vector<uint8_t>& host) { return read_first_and_last(scratch, step.dst, &host); };
   std::vector<uint8_t> expected, actual;
   RESNET_RETURN_IF_ERROR(read_output(expected));
   for (size_t p = 0; p < layer.graph_plans.size(); ++p) {
@@ -166,8 +170,8 @@ Status CudaExecutable::verify_graph_plans(CudaContext& scratch, ConvLayer& layer
   return enqueue_conv(scratch, layer, layer.choice.mode);
 }
 
-template <typename Enqueue>
-Result<float> CudaExecutable::time_calls(CudaContext& context, const std::string& what, Enqueue&& enqueue) const {
+Result<float> CudaExecutable::time_calls(CudaContext& context, const std::string& what,
+                                         const std::function<Status()>& enqueue) const {
   RESNET_ASSIGN_OR_RETURN(Event start, Event::create(device_));
   RESNET_ASSIGN_OR_RETURN(Event stop, Event::create(device_));
   RESNET_RETURN_IF_ERROR(enqueue());  // warm-up
