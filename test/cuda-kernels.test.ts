@@ -153,6 +153,28 @@ function randomHalfRange(length: number): Float32Array {
 const nextDown = (x: number): number => floatOf(bitsOf(x) - 1);
 const nextUp = (x: number): number => floatOf(bitsOf(x) + 1);
 
+type Source = 'float32' | 'float16' | 'uint8';
+
+/**
+ * A random input conversion source of `count` elements: uint8 pixels, float16 bits or float32 values, the
+ * scale its type gets (1/255 for pixels), per-channel mean and std, and the inputConvert options that pass
+ * them (mean and std only when normalising).
+ */
+function randomInput(source: Source, count: number, channels: number, normalise: boolean) {
+  const src = source === 'uint8' ? Uint8Array.from({ length: count }, () => int(0, 255))
+    : source === 'float16' ? kernels.toHalf(randomFloats(count, 3))
+      : randomFloats(count, 3);
+  const scale = source === 'uint8' ? Math.fround(1 / 255) : 1;
+  const mean = Float32Array.from({ length: channels }, () => random());
+  const std = Float32Array.from({ length: channels }, () => 0.1 + random());
+  const options = { src, ...(source === 'uint8' ? { scale } : {}), ...(normalise ? { mean, std } : {}) };
+  return { src, scale, mean, std, options };
+}
+
+/** Source element `i` as a number (float16: the half's value, from its bits). */
+const sourceValueOf = (source: Source, src: Float32Array | Uint16Array | Uint8Array, i: number): number =>
+  source === 'float16' ? halfValue(src[i]!) : src[i]!;
+
 // ---- storage conversions -----------------------------------------------------------------------------------
 
 describe('half conversion', () => {
@@ -296,7 +318,6 @@ describe('bfloat16 conversion', () => {
 // ---- kernels -----------------------------------------------------------------------------------------------
 
 describe('input conversion (NCHW or NHWC float32/float16/uint8 → NHWC storage, padding channels, normalisation)', () => {
-  type Source = 'float32' | 'float16' | 'uint8';
   interface Case {
     n: number;
     c: number;
@@ -307,16 +328,6 @@ describe('input conversion (NCHW or NHWC float32/float16/uint8 → NHWC storage,
     source: Source;
     nhwc: boolean;
     normalise: boolean;
-  }
-
-  /** The float value of source element `i` (float16: the half's value, decoded here from its bits). */
-  function sourceValue(k: Case, src: Float32Array | Uint16Array | Uint8Array, i: number): number {
-    if (k.source !== 'float16') return src[i]!;
-    const bits = src[i]!;
-    const exponent = (bits >> 10) & 0x1f;
-    const fraction = bits & 0x3ff;
-    const magnitude = exponent === 0 ? fraction * 2 ** -24 : exponent === 31 ? (fraction ? NaN : Infinity) : (1 + fraction / 1024) * 2 ** (exponent - 15);
-    return bits & 0x8000 ? -magnitude : magnitude;
   }
 
   function reference(k: Case, src: Float32Array | Uint16Array | Uint8Array, scale: number, mean: Float32Array, std: Float32Array): number[] {
@@ -330,7 +341,7 @@ describe('input conversion (NCHW or NHWC float32/float16/uint8 → NHWC storage,
               continue;
             }
             const index = k.nhwc ? ((b * k.h + y) * k.w + x) * k.c + c : ((b * k.c + c) * k.h + y) * k.w + x;
-            let v = Math.fround(sourceValue(k, src, index) * scale);
+            let v = Math.fround(sourceValueOf(k.source, src, index) * scale);
             if (k.normalise) v = Math.fround(Math.fround(v - mean[c]!) * Math.fround(1 / std[c]!));
             out.push(rounded(k.storage, v));
           }
@@ -338,24 +349,9 @@ describe('input conversion (NCHW or NHWC float32/float16/uint8 → NHWC storage,
   }
 
   function run(k: Case): void {
-    const count = k.n * k.c * k.h * k.w;
-    const src = k.source === 'uint8' ? Uint8Array.from({ length: count }, () => int(0, 255))
-      : k.source === 'float16' ? kernels.toHalf(randomFloats(count, 3))
-        : randomFloats(count, 3);
-    const scale = k.source === 'uint8' ? Math.fround(1 / 255) : 1;
-    const mean = Float32Array.from({ length: k.c }, () => random());
-    const std = Float32Array.from({ length: k.c }, () => 0.1 + random());
+    const { src, scale, mean, std, options } = randomInput(k.source, k.n * k.c * k.h * k.w, k.c, k.normalise);
     const result = kernels.inputConvert({
-      src,
-      n: k.n,
-      c: k.c,
-      h: k.h,
-      w: k.w,
-      storedChannels: k.storedChannels,
-      storage: k.storage,
-      layout: k.nhwc ? 'nhwc' : 'nchw',
-      ...(k.source === 'uint8' ? { scale } : {}),
-      ...(k.normalise ? { mean, std } : {}),
+      ...options, n: k.n, c: k.c, h: k.h, w: k.w, storedChannels: k.storedChannels, storage: k.storage, layout: k.nhwc ? 'nhwc' : 'nchw',
     });
     expect(result.length).toBe(k.n * k.h * k.w * k.storedChannels);
     expect(Array.from(result)).toEqual(reference(k, src, scale, mean, std));
@@ -404,7 +400,6 @@ describe('input conversion (NCHW or NHWC float32/float16/uint8 → NHWC storage,
 });
 
 describe('input conversion into the stem\'s space-to-depth form (cells of the zero-padded input as channels)', () => {
-  type Source = 'float32' | 'float16' | 'uint8';
   interface Case {
     n: number;
     c: number;
@@ -434,8 +429,7 @@ describe('input conversion into the stem\'s space-to-depth form (cells of the ze
         for (let y = 0; y < k.h; y++)
           for (let x = 0; x < k.w; x++) {
             const i = k.nhwc ? ((b * k.h + y) * k.w + x) * k.c + c : ((b * k.c + c) * k.h + y) * k.w + x;
-            const raw = k.source === 'float16' ? kernels.fromHalf(Uint16Array.of(src[i]!))[0]! : src[i]!;
-            let v = Math.fround(raw * scale);
+            let v = Math.fround(sourceValueOf(k.source, src, i) * scale);
             if (k.normalise) v = Math.fround(Math.fround(v - mean[c]!) * Math.fround(1 / std[c]!));
             image[((b * k.c + c) * k.h + y) * k.w + x] = v;
           }
@@ -458,18 +452,10 @@ describe('input conversion into the stem\'s space-to-depth form (cells of the ze
   }
 
   function run(k: Case): void {
-    const count = k.n * k.c * k.h * k.w;
-    const src = k.source === 'uint8' ? Uint8Array.from({ length: count }, () => int(0, 255))
-      : k.source === 'float16' ? kernels.toHalf(randomFloats(count, 3))
-        : randomFloats(count, 3);
-    const scale = k.source === 'uint8' ? Math.fround(1 / 255) : 1;
-    const mean = Float32Array.from({ length: k.c }, () => random());
-    const std = Float32Array.from({ length: k.c }, () => 0.1 + random());
+    const { src, scale, mean, std, options } = randomInput(k.source, k.n * k.c * k.h * k.w, k.c, k.normalise);
     const result = kernels.inputConvert({
-      src, n: k.n, c: k.c, h: k.h, w: k.w, storedChannels: k.storedChannels, storage: k.storage,
+      ...options, n: k.n, c: k.c, h: k.h, w: k.w, storedChannels: k.storedChannels, storage: k.storage,
       layout: k.nhwc ? 'nhwc' : 'nchw', block: k.block, padding: k.padding, outH: k.outH, outW: k.outW,
-      ...(k.source === 'uint8' ? { scale } : {}),
-      ...(k.normalise ? { mean, std } : {}),
     });
     expect(result.length).toBe(k.n * k.outH * k.outW * k.storedChannels);
     expect(Array.from(result)).toEqual(spaceToDepth(k, src, scale, mean, std));
