@@ -586,6 +586,7 @@ describe('cuda plan: the stem in its forms (direct, space_to_depth, four_channel
       expect(none.stem).toMatchObject({ step: -1, forms: [], inputArenaBytes: 0 });
       expect(none.stem.unavailable).toEqual([expect.stringContaining(why)]);
       expect(none.describe).toContain(`stem: no stem forms: `);
+      expect(codeOf(() => cudaPlan(graph, { batch: 1, precision: 'float16', stem: 'four_channel' }))).toBe('ERR_INVALID_ARGUMENT');
     }
   });
 

@@ -77,8 +77,12 @@ describe('the stem\'s form: the fastest that agrees with direct', () => {
     const only = choose({ forms: ['direct'], unavailable: ['space_to_depth: the stem (graph.ops[0]) does not qualify: its stride is 1x1 (space-to-depth takes equal strides of 2 to 4)', 'four_channel: direct already stores the input as 4 channels in float32'], evidence: [] });
     expect(only.form).toBe('direct');
     expect(only.describe).toMatch(/^stem: direct \(the only form: space_to_depth: .*; four_channel: direct already stores/);
-    expect(choose({ forms: [], unavailable: ['no stem forms: the graph input has 64 channels, more than 4'], evidence: [] }))
-      .toEqual({ form: 'direct', describe: 'stem: none (no stem forms: the graph input has 64 channels, more than 4)' });
+    const none = { forms: [] as Form[], unavailable: ['no stem forms: the graph input has 64 channels, more than 4'], evidence: [] };
+    expect(choose(none)).toEqual({ form: 'direct', describe: 'stem: none (no stem forms: the graph input has 64 channels, more than 4)' });
+    // Forced on a graph without a stem: direct is its plain plan; another form is passed on, for laying the
+    // plan out to refuse (testing.cudaPlan's stem option shows that refusal).
+    expect(choose({ ...none, forced: 'direct' })).toEqual(choose(none));
+    expect(choose({ ...none, forced: 'space_to_depth' }).form).toBe('space_to_depth');
   });
 
   it('refuses malformed questions with ERR_INVALID_ARGUMENT', () => {

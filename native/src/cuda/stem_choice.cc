@@ -29,13 +29,15 @@ std::string evidence_text(const StemFormEvidence& e, bool within) {
 StemChoice choose_stem_form(const StemPlan& stem, const std::vector<StemFormEvidence>& evidence,
                             std::optional<StemForm> forced, Precision precision) {
   StemChoice choice;
-  if (stem.forms.empty()) {
-    choice.describe = cat("stem: none (", joined(stem.unavailable), ")");
-    return choice;
-  }
-  if (forced) {
+  // A forced form other than direct is the caller's to lay out, which fails for one the plan does not offer
+  // (a graph without a stem offers none).
+  if (forced && (*forced != StemForm::kDirect || !stem.forms.empty())) {
     choice.form = *forced;
     choice.describe = cat("stem: ", stem_form_name(*forced), " (forced by options.cudnn.stem)");
+    return choice;
+  }
+  if (stem.forms.empty()) {
+    choice.describe = cat("stem: none (", joined(stem.unavailable), ")");
     return choice;
   }
   if (stem.forms.size() == 1) {

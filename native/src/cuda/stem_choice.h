@@ -6,8 +6,8 @@
 // call where cuDNN takes it, conv + epilogue, the graph API's first plan where it is on), on the compile's
 // pseudo-random trial input; it also reads the stem's output for the first and the last image, so that a
 // form whose output strays from direct's is never chosen. The rule:
-//   - a form forced by the compile's `cudnn.stem` is taken as is (the plan has already refused one it does not
-//     offer);
+//   - a form forced by the compile's `cudnn.stem` is taken as is (laying the plan out for it then fails for a
+//     form the plan does not offer; direct forced on a graph without a stem is that graph's plain plan);
 //   - otherwise the fastest form that was timed and whose output is within the graph plans' tolerance of
 //     direct's (graph_plan_tolerance; NaN is never within); ties go to the form listed first (direct first);
 //   - direct when nothing else qualifies.

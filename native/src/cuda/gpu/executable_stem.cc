@@ -63,8 +63,9 @@ Result<StemFormEvidence> CudaExecutable::try_stem_form(CudaContext& scratch, Ste
     return found;
   }
 
+  // Graph plans count against the compile's build budget like every conv's (build_graph_plans).
   std::vector<ConvGraphPlan> graph_plans;
-  if (make_build_handle()) {
+  if (make_build_handle() && graph_build_ms_ < graph_build_budget_ms(settings_)) {
     Result<ConvGraphDescription> graph = describe_conv_graph(plan_, index);
     if (graph.ok()) {
       layer.graph = graph.take();
