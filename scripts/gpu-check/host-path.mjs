@@ -70,8 +70,11 @@ export async function measureHostPath(lib, model, deadline, limits, cases = HOST
         fill(x, 1000 + 10 * index + i);
         return x;
       });
-      // The first forward compiles where needed (and captures this input form's CUDA graph), then a warm-up.
+      // The first forward compiles where needed (and captures this input form's CUDA graph), then a warm-up;
+      // then every input at once, twice, so that each run in flight has its execution context (made, warmed
+      // and captured on first use) before anything is timed.
       for (let i = 0; i < 3; i++) await model.forward(inputs[0]);
+      for (let i = 0; i < 2 && inputs.length > 1; i++) await Promise.all(inputs.map((x) => model.forward(x)));
       // One at a time: end-to-end latency, and the device-only time of the same forwards.
       const e2eTimes = [];
       const deviceTimes = [];
