@@ -68,9 +68,9 @@ Napi::Value candidates(const Napi::CallbackInfo& info) {
   if (info.Length() < 1 || !info[0].IsObject()) invalid(env, "cudnnLoader.candidates: Expected an environment object");
   Napi::Object given = info[0].As<Napi::Object>();
   LoaderEnvironment environment;
-  environment.cudnn_path = string_field(given, "cudnnPath");
+  environment.named_path = string_field(given, "cudnnPath");
   environment.cuda_homes = strings_field(given, "cudaHomes");
-  environment.python_cudnn_dirs = strings_field(given, "pythonCudnnDirs");
+  environment.python_dirs = strings_field(given, "pythonCudnnDirs");
   const std::vector<LoaderCandidate> list = cudnn_candidates(environment);
   Napi::Array result = Napi::Array::New(env, list.size());
   for (uint32_t i = 0; i < list.size(); ++i) {
@@ -85,11 +85,11 @@ Napi::Value candidates(const Napi::CallbackInfo& info) {
 // environment() → { cudnnPath, cudaHomes, pythonCudnnDirs } of this process (runs the python3 probe).
 Napi::Value environment(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const LoaderEnvironment found = current_loader_environment();
+  const LoaderEnvironment found = current_loader_environment(cudnn_search_spec());
   Napi::Object result = Napi::Object::New(env);
-  result.Set("cudnnPath", found.cudnn_path);
+  result.Set("cudnnPath", found.named_path);
   result.Set("cudaHomes", to_js(env, found.cuda_homes));
-  result.Set("pythonCudnnDirs", to_js(env, found.python_cudnn_dirs));
+  result.Set("pythonCudnnDirs", to_js(env, found.python_dirs));
   return result;
 }
 
