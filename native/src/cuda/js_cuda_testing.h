@@ -21,6 +21,9 @@ void add_loader_testing(Napi::Env env, Napi::Object& testing);
 /// fake cuDNN in the tests (js_graph_testing.cc).
 void add_graph_testing(Napi::Env env, Napi::Object& testing);
 
+/// `testing.gpuPreprocess.*`: the preprocessing plan and its kernel's host emulation (js_preprocess_testing.cc).
+void add_preprocess_testing(Napi::Env env, Napi::Object& testing);
+
 /// The plan of `info[0]` (a graph) with `info[1]`'s batch and precision; the parsed graph in `*graph`.
 /// Throws a coded Error for anything invalid (js_plan_testing.cc).
 CudaPlan plan_from_js(Napi::Env env, const Napi::CallbackInfo& info, Graph* graph);
