@@ -24,6 +24,7 @@ class Addon : public Napi::Addon<Addon> {
     cuda::add_kernel_testing(env, testing);
     cuda::add_loader_testing(env, testing);
     cuda::add_graph_testing(env, testing);
+    cuda::add_image_testing(env, testing);
     cuda::add_preprocess_testing(env, testing);
     DefineAddon(exports, {
                              InstanceMethod<&Addon::prepare>("prepare"),

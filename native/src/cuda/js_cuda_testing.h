@@ -6,6 +6,7 @@
 #include <napi.h>
 
 #include "cuda/cuda_plan.h"
+#include "cuda/image_batch_plan.h"
 #include "graph.h"
 
 namespace resnet {
@@ -21,8 +22,13 @@ void add_loader_testing(Napi::Env env, Napi::Object& testing);
 /// fake cuDNN in the tests (js_graph_testing.cc).
 void add_graph_testing(Napi::Env env, Napi::Object& testing);
 
+/// `testing.imageDecode.*`: JPEG headers and batch plans (js_image_testing.cc).
+void add_image_testing(Napi::Env env, Napi::Object& testing);
 /// `testing.gpuPreprocess.*`: the preprocessing plan and its kernel's host emulation (js_preprocess_testing.cc).
 void add_preprocess_testing(Napi::Env env, Napi::Object& testing);
+
+/// A batch plan as a plain JS object (js_image_testing.cc).
+Napi::Object batch_plan_to_js(Napi::Env env, const ImageBatchPlan& plan);
 
 /// The plan of `info[0]` (a graph) with `info[1]`'s batch and precision; the parsed graph in `*graph`.
 /// Throws a coded Error for anything invalid (js_plan_testing.cc).
