@@ -27,6 +27,9 @@ void add_image_testing(Napi::Env env, Napi::Object& testing);
 /// `testing.gpuPreprocess.*`: the preprocessing plan and its kernel's host emulation (js_preprocess_testing.cc).
 void add_preprocess_testing(Napi::Env env, Napi::Object& testing);
 
+/// `testing.nvjpegSession.run`: the decoder's nvJPEG calls through the loaded nvJPEG (js_nvjpeg_testing.cc).
+void add_nvjpeg_testing(Napi::Env env, Napi::Object& testing);
+
 /// A batch plan as a plain JS object (js_image_testing.cc).
 Napi::Object batch_plan_to_js(Napi::Env env, const ImageBatchPlan& plan);
 
