@@ -37,7 +37,8 @@ export type * from './compile/graph.js';
 export { macsPerSample } from './compile/flops.js';
 export { backendInfo, compileGraph, prepareGraph, Executable, PreparedGraph, type CompileOptions } from './runtime/engine.js';
 export type {
-  NativeInfo, CpuBackendInfo, CudaBackendInfo, UnavailableBackendInfo, BackendName, Precision, InputNormalization,
+  NativeInfo, CpuBackendInfo, CudaBackendInfo, UnavailableBackendInfo, ImageDecoderInfo, BackendName, Precision,
+  InputNormalization,
 } from './runtime/native.js';
 export {
   parseDevice, resolveDevice, cudaAvailable, checkComputeDType, computeDTypes,

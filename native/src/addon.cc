@@ -27,6 +27,7 @@ class Addon : public Napi::Addon<Addon> {
     cuda::add_image_testing(env, testing);
     cuda::add_preprocess_testing(env, testing);
     cuda::add_nvjpeg_testing(env, testing);
+    cuda::add_image_decoder_testing(env, testing);
     DefineAddon(exports, {
                              InstanceMethod<&Addon::prepare>("prepare"),
                              InstanceMethod<&Addon::compile>("compile"),

@@ -22,11 +22,13 @@ void add_loader_testing(Napi::Env env, Napi::Object& testing);
 /// fake cuDNN in the tests (js_graph_testing.cc).
 void add_graph_testing(Napi::Env env, Napi::Object& testing);
 
+/// `testing.nvjpegLoader.*` is added by add_loader_testing too (js_loader_testing.cc).
 /// `testing.imageDecode.*`: JPEG headers and batch plans (js_image_testing.cc).
 void add_image_testing(Napi::Env env, Napi::Object& testing);
 /// `testing.gpuPreprocess.*`: the preprocessing plan and its kernel's host emulation (js_preprocess_testing.cc).
 void add_preprocess_testing(Napi::Env env, Napi::Object& testing);
-
+/// `testing.imageDecoder.choose`: which image decoder a machine's facts give (js_image_decoder.cc).
+void add_image_decoder_testing(Napi::Env env, Napi::Object& testing);
 /// `testing.nvjpegSession.run`: the decoder's nvJPEG calls through the loaded nvJPEG (js_nvjpeg_testing.cc).
 void add_nvjpeg_testing(Napi::Env env, Napi::Object& testing);
 
