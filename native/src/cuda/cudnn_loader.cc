@@ -4,11 +4,6 @@
 
 #include <dlfcn.h>
 
-#include <memory>
-#include <mutex>
-#include <new>
-
-#include "cuda/bounded_command.h"
 #include "cuda/library_open.h"
 
 namespace resnet {
@@ -93,47 +88,12 @@ Status resolve(void* handle, const std::string& path, CudnnLibrary& library) {
   return Status();
 }
 
-struct Outcome {
-  Status status;
-  const CudnnLibrary* library = nullptr;
-};
-
-Outcome not_found(const LibraryOpener& opener, bool have_python) {
-  return {Status(Code::kCudnnNotFound,
-                 cat("cuDNN 9 (libcudnn.so.9) could not be loaded; the CUDA backend needs it. Tried, in order:\n",
-                     opener.tried(),
-                     have_python ? "  (python3 on PATH has no nvidia-cudnn package)\n"
-                                 : "  (no python3 on PATH to ask for an nvidia-cudnn package)\n",
-                     kFixes)),
-          nullptr};
-}
-
-/// The first candidate that opens decides: loaded, or rejected as not cuDNN 9 (the dynamic linker would take
-/// it too, so it is reported rather than skipped).
-Outcome outcome_of(const OpenedLibrary& opened) {
-  auto library = std::make_unique<CudnnLibrary>();
-  Status status = resolve(opened.handle, opened.path, *library);
-  if (!status.ok()) return {std::move(status), nullptr};
-  return {Status(), library.release()};  // owned by the process, like the library itself
-}
-
-Outcome load_once() {
-  try {
-    // Global, as when linked or preloaded by PyTorch: the sub-libraries it loads later may look symbols up there.
-    LibraryOpener opener(RTLD_NOW | RTLD_GLOBAL, preload_sublibraries);
-    OpenedLibrary opened;
-    // python3 is started only when the cheap candidates fail: most machines never pay for it.
-    const LibrarySearchSpec& spec = cudnn_search_spec();
-    LoaderEnvironment environment = loader_environment_without_python(spec);
-    if (opener.open_first(library_candidates(spec, environment), opened)) return outcome_of(opened);
-    environment.python_dirs = python_library_dirs(spec);
-    if (opener.open_first(library_candidates(spec, environment), opened)) return outcome_of(opened);
-    return not_found(opener, !find_on_path("python3").empty());
-  } catch (const std::bad_alloc&) {
-    return {Status(Code::kOutOfMemory, "loading cuDNN: out of host memory"), nullptr};
-  } catch (const std::exception& error) {
-    return {Status(Code::kBackend, cat("loading cuDNN failed: ", error.what())), nullptr};
-  }
+Status not_found(const std::string& tried, bool have_python) {
+  return Status(Code::kCudnnNotFound,
+                cat("cuDNN 9 (libcudnn.so.9) could not be loaded; the CUDA backend needs it. Tried, in order:\n", tried,
+                    have_python ? "  (python3 on PATH has no nvidia-cudnn package)\n"
+                                : "  (no python3 on PATH to ask for an nvidia-cudnn package)\n",
+                    kFixes));
 }
 
 }  // namespace
@@ -147,15 +107,10 @@ std::vector<std::string> cudnn_function_names() {
 }
 
 Result<const CudnnLibrary*> load_cudnn() {
-  static std::once_flag once;
-  static const Outcome* outcome = nullptr;
-  try {
-    std::call_once(once, [] { outcome = new Outcome(load_once()); });  // kept for the process, like the library
-  } catch (const std::bad_alloc&) {
-    return Status(Code::kOutOfMemory, "loading cuDNN: out of host memory");
-  }
-  if (!outcome->status.ok()) return outcome->status;
-  return outcome->library;
+  // Global, as when linked or preloaded by PyTorch: the sub-libraries it loads later may look symbols up there.
+  static const LibraryLoad<CudnnLibrary> kLoad{"cuDNN", cudnn_search_spec, RTLD_NOW | RTLD_GLOBAL, preload_sublibraries,
+                                               resolve, not_found};
+  return load_once_per_process(kLoad);
 }
 
 }  // namespace cuda

@@ -5,11 +5,16 @@
 #pragma once
 
 #include <functional>
+#include <memory>
+#include <mutex>
+#include <new>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "cuda/bounded_command.h"
 #include "cuda/library_search.h"
+#include "status.h"
 
 namespace resnet {
 namespace cuda {
@@ -66,6 +71,68 @@ std::string folder_of(const std::string& path);
 
 /// dlerror()'s message for a failed dlopen of `path`, without the path it starts with.
 std::string last_dl_error(const std::string& path);
+
+/// How one library is loaded, for load_library.
+template <typename Library>
+struct LibraryLoad {
+  const char* name;  // "cuDNN", "nvJPEG", in the messages of unexpected failures
+  const LibrarySearchSpec& (*spec)();
+  int flags;  // for dlopen
+  LibraryOpener::Preload preload;
+  /// Checks the opened library (its version) and fills `library` (its functions); a failure is reported rather
+  /// than skipped, as the dynamic linker would take that library too.
+  Status (*resolve)(void* handle, const std::string& path, Library& library);
+  /// The Status when no candidate opened: `tried` lists each failure, `have_python` whether python3 was on PATH.
+  Status (*not_found)(const std::string& tried, bool have_python);
+};
+
+/// What loading gave: a library (owned by the process, like the loaded code) or the Status saying why not.
+template <typename Library>
+struct LoadOutcome {
+  Status status;
+  const Library* library = nullptr;
+};
+
+/// Searches, opens and resolves: the candidates of the environment variables first, python3's folders only when
+/// those all fail (most machines never start python3). Never throws.
+template <typename Library>
+LoadOutcome<Library> load_library(const LibraryLoad<Library>& load) {
+  try {
+    LibraryOpener opener(load.flags, load.preload);
+    OpenedLibrary opened;
+    const LibrarySearchSpec& spec = load.spec();
+    LoaderEnvironment environment = loader_environment_without_python(spec);
+    bool found = opener.open_first(library_candidates(spec, environment), opened);
+    if (!found) {
+      environment.python_dirs = python_library_dirs(spec);
+      found = opener.open_first(library_candidates(spec, environment), opened);
+    }
+    if (!found) return {load.not_found(opener.tried(), !find_on_path("python3").empty()), nullptr};
+    auto library = std::make_unique<Library>();
+    Status status = load.resolve(opened.handle, opened.path, *library);
+    if (!status.ok()) return {std::move(status), nullptr};
+    return {Status(), library.release()};
+  } catch (const std::bad_alloc&) {
+    return {Status(Code::kOutOfMemory, cat("loading ", load.name, ": out of host memory")), nullptr};
+  } catch (const std::exception& error) {
+    return {Status(Code::kBackend, cat("loading ", load.name, " failed: ", error.what())), nullptr};
+  }
+}
+
+/// load_library once per process per Library type; later calls return the same library or the same failure.
+template <typename Library>
+Result<const Library*> load_once_per_process(const LibraryLoad<Library>& load) {
+  static std::once_flag once;
+  static const LoadOutcome<Library>* outcome = nullptr;
+  try {
+    // Kept for the process, like the library itself.
+    std::call_once(once, [&load] { outcome = new LoadOutcome<Library>(load_library(load)); });
+  } catch (const std::bad_alloc&) {
+    return Status(Code::kOutOfMemory, cat("loading ", load.name, ": out of host memory"));
+  }
+  if (!outcome->status.ok()) return outcome->status;
+  return outcome->library;
+}
 
 }  // namespace cuda
 }  // namespace resnet

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <type_traits>
 
+#include "cuda/header_check_real.h"
 #include "cuda/nvjpeg_api.h"
 
 #if !defined(NVJPEG_VER_MAJOR) || NVJPEG_VER_MAJOR < 12 || NVJPEG_VER_MAJOR > 13
@@ -16,27 +17,9 @@
 #endif
 
 namespace resnet {
-namespace nvjpeg_header_check {
+namespace header_check {
 
-// Real<T>: our type with each of our enums and structs replaced by nvJPEG's own, through pointers, const and
-// function types, so that a function-pointer type of ours can be compared with decltype(&::nvjpegX).
-template <typename T>
-struct Real {
-  using type = T;
-};
-template <typename T>
-struct Real<T*> {
-  using type = typename Real<T>::type*;
-};
-template <typename T>
-struct Real<const T> {
-  using type = const typename Real<T>::type;
-};
-template <typename R, typename... Args>
-struct Real<R (*)(Args...)> {
-  using type = typename Real<R>::type (*)(typename Real<Args>::type...);
-};
-
+// Real<T>, from header_check_real.h, specialised for our enums and structs.
 #define RESNET_REAL_TYPE(type_name, list) \
   template <>                             \
   struct Real<nvjpeg::type_name> {        \
@@ -45,9 +28,6 @@ struct Real<R (*)(Args...)> {
 RESNET_NVJPEG_ENUMS(RESNET_REAL_TYPE)
 RESNET_NVJPEG_STRUCTS(RESNET_REAL_TYPE)
 #undef RESNET_REAL_TYPE
-
-template <typename T>
-using RealT = typename Real<T>::type;
 
 static_assert(nvjpeg::kMaxComponent == NVJPEG_MAX_COMPONENT, "nvjpeg_api.h: kMaxComponent is not NVJPEG_MAX_COMPONENT");
 static_assert(nvjpeg::kFlagsDefault == NVJPEG_FLAGS_DEFAULT, "nvjpeg_api.h: kFlagsDefault is not NVJPEG_FLAGS_DEFAULT");
@@ -99,5 +79,5 @@ RESNET_NVJPEG_STRUCTS(RESNET_CHECK_STRUCT)
 RESNET_NVJPEG_FUNCTIONS(RESNET_CHECK_FUNCTION)
 #undef RESNET_CHECK_FUNCTION
 
-}  // namespace nvjpeg_header_check
+}  // namespace header_check
 }  // namespace resnet

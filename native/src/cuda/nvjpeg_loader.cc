@@ -5,11 +5,6 @@
 
 #include <dlfcn.h>
 
-#include <memory>
-#include <mutex>
-#include <new>
-
-#include "cuda/bounded_command.h"
 #include "cuda/library_open.h"
 
 namespace resnet {
@@ -65,41 +60,12 @@ Status resolve(void* handle, const std::string& path, NvjpegLibrary& library) {
   return Status();
 }
 
-struct Outcome {
-  Status status;
-  const NvjpegLibrary* library = nullptr;
-};
-
-Outcome outcome_of(const OpenedLibrary& opened) {
-  auto library = std::make_unique<NvjpegLibrary>();
-  Status status = resolve(opened.handle, opened.path, *library);
-  if (!status.ok()) return {std::move(status), nullptr};
-  return {Status(), library.release()};  // owned by the process, like the library itself
-}
-
-Outcome load_once() {
-  try {
-    // Local: nothing else needs nvJPEG's symbols, and a PyTorch in the same process may bring its own.
-    LibraryOpener opener(RTLD_NOW | RTLD_LOCAL);
-    OpenedLibrary opened;
-    const LibrarySearchSpec& spec = nvjpeg_search_spec();
-    LoaderEnvironment environment = loader_environment_without_python(spec);
-    if (opener.open_first(library_candidates(spec, environment), opened)) return outcome_of(opened);
-    environment.python_dirs = python_library_dirs(spec);
-    if (opener.open_first(library_candidates(spec, environment), opened)) return outcome_of(opened);
-    const bool have_python = !find_on_path("python3").empty();
-    return {Status(Code::kNvjpegNotFound,
-                   cat("nvJPEG (libnvjpeg.so.13 or libnvjpeg.so.12) could not be loaded. Tried, in order:\n",
-                       opener.tried(),
-                       have_python ? "  (python3 on PATH has no nvidia-nvjpeg package)\n"
-                                   : "  (no python3 on PATH to ask for an nvidia-nvjpeg package)\n",
-                       kFixes)),
-            nullptr};
-  } catch (const std::bad_alloc&) {
-    return {Status(Code::kOutOfMemory, "loading nvJPEG: out of host memory"), nullptr};
-  } catch (const std::exception& error) {
-    return {Status(Code::kBackend, cat("loading nvJPEG failed: ", error.what())), nullptr};
-  }
+Status not_found(const std::string& tried, bool have_python) {
+  return Status(Code::kNvjpegNotFound,
+                cat("nvJPEG (libnvjpeg.so.13 or libnvjpeg.so.12) could not be loaded. Tried, in order:\n", tried,
+                    have_python ? "  (python3 on PATH has no nvidia-nvjpeg package)\n"
+                                : "  (no python3 on PATH to ask for an nvidia-nvjpeg package)\n",
+                    kFixes));
 }
 
 Code code_for(nvjpeg::nvjpegStatus_t status) {
@@ -177,15 +143,10 @@ Status nvjpeg_error(nvjpeg::nvjpegStatus_t status, const std::string& what) {
 }
 
 Result<const NvjpegLibrary*> load_nvjpeg() {
-  static std::once_flag once;
-  static const Outcome* outcome = nullptr;
-  try {
-    std::call_once(once, [] { outcome = new Outcome(load_once()); });  // kept for the process, like the library
-  } catch (const std::bad_alloc&) {
-    return Status(Code::kOutOfMemory, "loading nvJPEG: out of host memory");
-  }
-  if (!outcome->status.ok()) return outcome->status;
-  return outcome->library;
+  // Local: nothing else needs nvJPEG's symbols, and a PyTorch in the same process may bring its own.
+  static const LibraryLoad<NvjpegLibrary> kLoad{"nvJPEG", nvjpeg_search_spec, RTLD_NOW | RTLD_LOCAL, nullptr, resolve,
+                                                not_found};
+  return load_once_per_process(kLoad);
 }
 
 }  // namespace cuda
