@@ -1,300 +1,233 @@
 #!/usr/bin/env node
 // @ts-check
 /**
- * `npm run bench:serve`: load test (and optional soak) of `resnet serve` on 127.0.0.1.
+ * `npm run bench:serve`: load test (and optional soak) of `resnet serve` on 127.0.0.1, measured as
+ * Triton's perf_analyzer measures a server in concurrency mode.
  *
- * Starts the server as a child process, drives `POST /v2/models/<m>/infer` with autocannon at
- * increasing concurrency (one binary-tensor FP32 image per request, binary output), reads per level
- * the throughput, p50/p90/p99 latency, non-2xx answers and the average batch the dynamic batcher
- * formed (Triton's nv_inference_count / nv_inference_exec_count from /metrics). Then, at the best
- * concurrency, it alternates `--rounds` times between the engine's own `resnet bench` at that batch size
- * (in a process of its own, the server idle) and the server again, and prints each round's server /
- * engine and their median: on a shared VM both figures drift by 10-30 % over minutes, so only figures
- * taken side by side compare.
- * `--soak SECONDS` then holds the best concurrency that long and reports the server's RSS at the start
- * and end and every failure other than a deliberate 503. Tables are printed last, on stdout; progress
- * goes to stderr. `npm run build` first.
+ * Starts the server as a child process. For each input kind (`--input`) and concurrency level, the load
+ * generator (bench/serve/generator.mjs) forks up to `--clients` client processes that share the level's
+ * closed-loop slots, each slot one keep-alive connection (undici) with exactly one request outstanding;
+ * all warm up, then measure a window. Per kind and level it reports img/s, requests/s, p50/p90/p99
+ * latency (a merged histogram of every client's 2xx answers in the window), the average batch the dynamic
+ * batcher formed (Triton's nv_inference_count / nv_inference_exec_count from /metrics), the server
+ * process's CPU use and the generator's own (cores over the window), every failed request by cause, and
+ * the ratio to the engine's own throughput (`resnet bench` at the batch the server formed, in a process
+ * of its own while the server idles; on uint8 input for uint8 kinds once the engine takes it).
+ * Input kinds: `fp32` (binary FP32 [n,3,H,W]), `uint8` (binary UINT8 [n,H,W,3]), `jpeg` (BYTES, a corpus
+ * of ImageNet-sized JPEGs cut once per run from the photos in `--photos`; skipped, saying so, when there
+ * are none) and `shm` (Triton's system shared memory: a registered /dev/shm region per slot holding the
+ * input, `--shm-datatype`, and the output; the server gets `--allow-shm`).
+ * Then, per kind at its best concurrency, it alternates `--rounds` times between the engine (the server
+ * idle) and the server again, and prints each round's server / engine and their median: on a shared VM
+ * both figures drift by 10-30 % over minutes, so only figures taken side by side compare.
+ * `--soak SECONDS` then holds the first kind's best concurrency that long and reports the server's RSS at
+ * the start and end and every failure other than a deliberate 503. Tables are printed last, on stdout
+ * (`--json`: the results as JSON instead); progress goes to stderr. Exit status 1 when a kind could not be
+ * measured, the soak saw failures or the server did not shut down cleanly. `npm run build` first.
  *
- *   npm run bench:serve -- [--model resnet18] [--concurrency 1,2,4,8,16,32] [--duration 10] [--warmup 3]
- *     [--rounds 3] [--soak 300] [--threads N] [--device cpu] [--dtype float32] [--input-size N] [--engine-iters 20]
- *     [--max-batch-size N] [--preferred-batch-sizes 4,8] [--max-queue-delay-us N] [--max-queue-size N]
- *     [--instance-count N] [--default-timeout-us N] [--json]
+ *   npm run bench:serve -- [--model resnet18] [--input fp32,uint8,jpeg,shm] [--concurrency 1,2,4,8,16,32]
+ *     [--clients N] [--images-per-request 1] [--shm-datatype uint8|fp32] [--photos DIR] [--jpeg-count 24]
+ *     [--duration 10] [--warmup 3] [--rounds 3] [--soak 300] [--threads N] [--engine-iters 20] [--json]
+ *     [--device cpu] [--dtype float32] [--input-size N] [--max-batch-size N] [--preferred-batch-sizes 4,8]
+ *     [--max-queue-delay-us N] [--max-queue-size N] [--instance-count N] [--default-timeout-us N] [--max-body-bytes N]
  */
 import { availableParallelism } from 'node:os';
-import { parseArgs } from 'node:util';
-import { formatTable } from '../dist/cli/stats.js';
+import { parseOptions, UsageError } from './serve/options.mjs';
 import { startServer } from './serve/server-process.mjs';
-import { binaryInferRequest, checkOneRequest, drive } from './serve/load.mjs';
-import { modelSnapshot, snapshotDelta } from './serve/prometheus.mjs';
+import { runLoad, stopClients } from './serve/generator.mjs';
+import { findPhotos, makeJpegCorpus } from './serve/jpeg-corpus.mjs';
+import { modelGeometry } from './serve/requests.mjs';
+import { snapshotDelta } from './serve/prometheus.mjs';
+import { getJson, metricsOf, serveTakes, settle } from './serve/server-view.mjs';
 import { engineThroughput } from './serve/engine.mjs';
+import { median, renderReport } from './serve/report.mjs';
 
-/** Flags handed to `resnet serve` unchanged (model and batching settings). */
-const passThrough = [
-  'device', 'dtype', 'input-size', 'max-batch-size', 'preferred-batch-sizes', 'max-queue-delay-us', 'max-queue-size',
-  'instance-count', 'default-timeout-us',
-];
-
-const { values: flags } = parseArgs({
-  options: {
-    model: { type: 'string', default: 'resnet18' },
-    concurrency: { type: 'string', default: '1,2,4,8,16,32' },
-    duration: { type: 'string', default: '10' },
-    warmup: { type: 'string', default: '3' },
-    soak: { type: 'string', default: '0' },
-    rounds: { type: 'string', default: '3' },
-    threads: { type: 'string', default: String(availableParallelism()) },
-    'engine-iters': { type: 'string', default: '20' },
-    'ready-timeout': { type: 'string', default: '300' },
-    json: { type: 'boolean', default: false },
-    ...Object.fromEntries(passThrough.map((name) => [name, { type: /** @type {const} */ ('string') }])),
-  },
-  strict: true,
-});
-
-/** Every count and time is bounded, so a typo cannot start an hour-long run. */
-function integer(name, value, min, max) {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name} expects an integer in ${min}..${max} but received ${JSON.stringify(value)}`);
-  return n;
-}
-const levels = String(flags.concurrency).split(',').map((v) => integer('concurrency', v.trim(), 1, 1024));
-if (levels.length > 12) throw new Error(`--concurrency lists ${levels.length} levels; at most 12`);
-const duration = integer('duration', flags.duration, 1, 600);
-const warmup = integer('warmup', flags.warmup, 0, 60);
-const soak = integer('soak', flags.soak, 0, 3600);
-const rounds = integer('rounds', flags.rounds, 1, 20);
-const threads = integer('threads', flags.threads, 1, 1024);
-const engineIters = integer('engine-iters', flags['engine-iters'], 1, 1000);
-const readyTimeout = integer('ready-timeout', flags['ready-timeout'], 1, 3600);
-const spec = String(flags.model);
-const arch = spec.split('=')[0];
 /** @param {string} line */
 const log = (line) => process.stderr.write(`bench:serve: ${line}\n`);
-/** @param {number} ms */
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-const serverArgs = ['--model', spec, '--log-level', 'warn', '--threads', String(threads)];
-for (const name of passThrough) if (flags[name] !== undefined) serverArgs.push(`--${name}`, String(flags[name]));
+/** @type {import('./serve/options.mjs').BenchOptions} */
+let o;
+try {
+  o = parseOptions(process.argv.slice(2), { cpus: availableParallelism() });
+} catch (error) {
+  if (!(error instanceof UsageError)) throw error;
+  log(error.message);
+  process.exit(2);
+}
 
-const server = await startServer(serverArgs, { readyTimeoutMs: readyTimeout * 1000, log });
-// Ctrl-C or a kill: the child goes too (the 'exit' hook in server-process covers every other path).
+/** @type {Awaited<ReturnType<typeof startServer>> | undefined} */
+let server;
+// Ctrl-C or a kill: the clients unregister their regions and go, then the server (the 'exit' hooks of
+// server-process and generator cover every other path).
 for (const signal of /** @type {const} */ (['SIGINT', 'SIGTERM'])) {
   process.once(signal, () => {
-    log(`${signal}: stopping the server`);
-    void server.stop(2000).finally(() => process.exit(130));
+    log(`${signal}: stopping the clients and the server`);
+    void stopClients(3000).then(() => server?.stop(2000)).finally(() => process.exit(130));
   });
 }
 
-let shutdown;
-/** @type {Awaited<ReturnType<typeof runLevels>>} */
-let measured;
-/** @type {Awaited<ReturnType<typeof runSoak>> | null} */
-let soakResult = null;
-/** @type {Awaited<ReturnType<typeof runRounds>>} */
-let compared;
-/** The engine's batch size: the batch the batcher formed at the best concurrency. */
-let batch = 1;
+/** @type {Buffer[]} */
+let jpegImages = [];
+let jpegSkipped = null;
+if (o.inputs.includes('jpeg')) {
+  try {
+    jpegImages = await makeJpegCorpus(findPhotos(o.photos), o.jpegCount);
+    const kb = jpegImages.reduce((sum, b) => sum + b.length, 0) / jpegImages.length / 1024;
+    log(`jpeg: ${jpegImages.length} images of about 500×375 from ${o.photos}, ${kb.toFixed(0)} KiB on average`);
+  } catch (error) {
+    jpegSkipped = error instanceof Error ? error.message : String(error);
+    log(`jpeg: skipped: ${jpegSkipped}`);
+  }
+}
+
+const serverArgs = ['--model', o.spec, '--log-level', 'warn', '--threads', String(o.threads), ...o.serverArgs];
+if (o.inputs.includes('shm')) {
+  if (serveTakes('--allow-shm')) serverArgs.push('--allow-shm');
+  else log('resnet serve has no --allow-shm (yet): started without it, so the shm input shows how this server answers');
+}
+server = await startServer(serverArgs, { readyTimeoutMs: o.readyTimeout * 1000, log });
+const running = server;
+
+/** What renderReport (bench/serve/report.mjs) prints and `--json` writes. @type {Record<string, any> & { kinds: any[]; engines: any[]; rounds: any[] }} */
+const results = {
+  model: o.spec, serverArgs, threads: o.threads, clients: o.clients, inputs: o.inputs, imagesPerRequest: o.imagesPerRequest,
+  shmDatatype: o.shmDatatype, warmup: o.warmup, duration: o.duration, engineIters: o.engineIters,
+  kinds: [], engines: [], rounds: [], soak: null, shutdown: null,
+};
 try {
-  measured = await runLevels();
-  // No batch at all (every request failed) averages to NaN, which the table shows: compare with batch 1 then.
-  batch = Number.isFinite(measured.best.averageBatch) ? Math.max(1, Math.round(measured.best.averageBatch)) : 1;
-  compared = await runRounds(measured.best.connections);
-  soakResult = soak > 0 ? await runSoak(measured.best.connections) : null;
+  const g = modelGeometry(await getJson(`${running.url}/v2/models/${encodeURIComponent(o.arch)}`));
+  const path = `/v2/models/${encodeURIComponent(g.model)}/infer`;
+  const engineInput = (/** @type {string} */ kind) => (kind === 'uint8' || (kind === 'shm' && o.shmDatatype === 'uint8') ? 'uint8' : 'float32');
+
+  /**
+   * One load at `concurrency`, its batches from /metrics. @param {import('./serve/options.mjs').InputKind} kind
+   * @param {number} concurrency @param {number} warmupS @param {number} durationS
+   */
+  const measure = async (kind, concurrency, warmupS, durationS) => {
+    await settle(running, g.model, g.version);
+    const load = await runLoad({
+      origin: running.url, path, kind, shmDatatype: o.shmDatatype, geometry: g, imagesPerRequest: o.imagesPerRequest, jpegImages,
+      concurrency, clients: o.clients, warmupMs: warmupS * 1000, durationMs: durationS * 1000, serverPid: running.pid,
+      readMetrics: () => metricsOf(running, g.model, g.version),
+    });
+    if (!load.ok || load.metrics === null) return { ok: /** @type {const} */ (false), message: load.ok ? 'no /metrics snapshot' : load.message };
+    const delta = snapshotDelta(load.metrics.before, load.metrics.after);
+    if (load.unaccounted !== 0) log(`${kind} at ${concurrency}: ${load.unaccounted} request(s) unaccounted for (a bug of the generator)`);
+    return { ...load, averageBatch: delta.averageBatch, batches: delta.batches, serverFailures: delta.failures, delta };
+  };
+
+  for (const kind of o.inputs) {
+    /** @type {{ kind: string; rows: any[]; failure: string | null; skipped: string | null; best: any }} */
+    const entry = { kind, rows: [], failure: null, skipped: kind === 'jpeg' ? jpegSkipped : null, best: null };
+    results.kinds.push(entry);
+    if (entry.skipped) continue;
+    for (const concurrency of o.levels) {
+      const row = await measure(kind, concurrency, o.warmup, o.duration);
+      if (!row.ok) {
+        entry.failure = row.message;
+        log(`${kind}: not measured: ${row.message}`);
+        break;
+      }
+      log(`${kind} at ${concurrency}: ${row.imgPerSec.toFixed(1)} img/s, p50 ${row.latency.p50.toFixed(2)} ms, p99 ${row.latency.p99.toFixed(2)} ms, batch ${row.averageBatch.toFixed(2)}, server ${row.serverCores.toFixed(2)} cores, errors ${row.errors}`);
+      entry.rows.push(row);
+    }
+    if (entry.rows.length > 0) entry.best = entry.rows.reduce((a, b) => (b.imgPerSec > a.imgPerSec ? b : a));
+  }
+
+  // The engine at each batch the server formed, on the matching input, while the server idles.
+  const device = o.server.device ?? 'cpu';
+  const dtype = o.server.dtype ?? 'float32';
+  const engineAt = async (/** @type {number} */ batch, /** @type {'float32' | 'uint8'} */ input, /** @type {number} */ threads = o.threads) => {
+    await settle(running, g.model, g.version);
+    return engineThroughput({ arch: o.arch, batch, inputSize: g.height, iters: o.engineIters, threads, device, dtype, input });
+  };
+  const batchOf = (/** @type {number} */ averageBatch) => (Number.isFinite(averageBatch) ? Math.max(1, Math.round(averageBatch)) : 1);
+  for (const entry of results.kinds) {
+    for (const row of entry.rows) {
+      const batch = batchOf(row.averageBatch);
+      const input = engineInput(entry.kind);
+      let engine = results.engines.find((e) => e.batch === batch && e.wanted === input);
+      if (!engine) {
+        log(`engine: resnet bench --model ${o.arch} --batch ${batch} (${input} input)`);
+        engine = { batch, wanted: input, ...(await engineAt(batch, input)) };
+        results.engines.push(engine);
+      }
+      Object.assign(row, { engineBatch: batch, engineImgPerSec: engine.imgPerSec, engineRatio: row.imgPerSec / engine.imgPerSec });
+    }
+  }
+
+  // The server's own layout (Triton's instance_group): CPU instances run side by side, each on its share
+  // of the threads, so the engine is also measured that way, as that many processes at once.
+  const config = await getJson(`${running.url}/v2/models/${encodeURIComponent(g.model)}/config`).catch(() => ({}));
+  const instances = config.instance_group?.[0]?.kind === 'KIND_CPU' ? Number(config.instance_group[0].count) : 1;
+  const instanceThreads = Math.max(1, Math.floor(o.threads / instances));
+  const sideBySide = instances > 1 && instanceThreads < o.threads;
+  for (const entry of results.kinds.filter((k) => k.best)) {
+    const { concurrency } = entry.best;
+    const batch = batchOf(entry.best.averageBatch);
+    const input = engineInput(entry.kind);
+    const rows = [];
+    for (let round = 1; round <= o.rounds; round++) {
+      log(`round ${round}/${o.rounds} of ${entry.kind}: engine at batch ${batch}, then the server at concurrency ${concurrency}`);
+      const engine = await engineAt(batch, input);
+      let sideBySideImgPerSec = NaN;
+      if (sideBySide) {
+        const each = await Promise.all(Array.from({ length: instances }, () => engineThroughput({
+          arch: o.arch, batch, inputSize: g.height, iters: o.engineIters, threads: instanceThreads, device: 'cpu', dtype: 'float32', input,
+        })));
+        sideBySideImgPerSec = each.reduce((sum, e) => sum + e.imgPerSec, 0);
+      }
+      const load = await measure(entry.kind, concurrency, o.warmup, o.duration);
+      if (!load.ok) throw new Error(`round ${round} of ${entry.kind}: ${load.message}`);
+      rows.push({
+        round, serverImgPerSec: load.imgPerSec, averageBatch: load.averageBatch, engineImgPerSec: engine.imgPerSec, ratio: load.imgPerSec / engine.imgPerSec,
+        sideBySideImgPerSec, sideBySideRatio: load.imgPerSec / sideBySideImgPerSec,
+      });
+    }
+    results.rounds.push({
+      kind: entry.kind, concurrency, batch, input, rows, sideBySide: sideBySide ? { instances, instanceThreads } : null,
+      medianServer: median(rows.map((r) => r.serverImgPerSec)), medianEngine: median(rows.map((r) => r.engineImgPerSec)),
+      medianRatio: median(rows.map((r) => r.ratio)), medianSideBySide: median(rows.map((r) => r.sideBySideImgPerSec)),
+      medianSideBySideRatio: median(rows.map((r) => r.sideBySideRatio)),
+    });
+  }
+
+  const primary = results.kinds.find((k) => k.best);
+  if (o.soak > 0 && primary) {
+    const { concurrency } = primary.best;
+    log(`soak: ${o.soak} s of ${primary.kind} at concurrency ${concurrency}`);
+    await settle(running, g.model, g.version);
+    const start = await metricsOf(running, g.model, g.version);
+    // RSS every tenth of the soak, so a slow climb shows even when start and end happen to agree.
+    const trail = [start.rssBytes];
+    const sampler = setInterval(() => {
+      metricsOf(running, g.model, g.version).then((m) => trail.push(m.rssBytes), () => {});
+    }, Math.max(1000, (o.soak * 1000) / 10));
+    let load;
+    try {
+      load = await measure(primary.kind, concurrency, 0, o.soak);
+    } finally {
+      clearInterval(sampler);
+    }
+    if (!load.ok) throw new Error(`soak: ${load.message}`);
+    const end = await metricsOf(running, g.model, g.version);
+    trail.push(end.rssBytes);
+    // Deliberate: 503 (queue full or timed out, with Retry-After). Anything else is a failure.
+    const rejected = load.failures['HTTP 503']?.count ?? 0;
+    results.soak = {
+      kind: primary.kind, concurrency, seconds: o.soak, load, delta: snapshotDelta(start, end), rejected, failures: load.errors - rejected,
+      rssStart: start.rssBytes, rssEnd: end.rssBytes, rssPeak: Math.max(...trail),
+    };
+  }
 } catch (error) {
-  await server.stop(5000);
+  await stopClients(3000);
+  await running.stop(5000);
   throw error;
 }
 log('stopping the server (SIGTERM, graceful)');
-shutdown = await server.stop(40_000);
-const ratio = compared.medianRatio;
-const soakFailures = soakResult ? soakResult.failures : 0;
-print();
-process.exitCode = soakFailures > 0 || shutdown.code !== 0 ? 1 : 0;
-
-async function metrics(model, version) {
-  const res = await fetch(`${server.url}/metrics`);
-  if (res.status !== 200) throw new Error(`GET /metrics answered ${res.status}`);
-  const snapshot = modelSnapshot(await res.text(), model, version);
-  // prom-client's process metrics are Linux-backed; /proc is the fallback when the metric is missing.
-  if (!(snapshot.rssBytes > 0)) snapshot.rssBytes = server.rssBytes();
-  return snapshot;
-}
-
-/** Waits until the model's queue is empty, so one level's tail does not run into the next. */
-async function settle(model, version) {
-  for (let i = 0; i < 100; i++) {
-    if ((await metrics(model, version)).pending === 0) break;
-    await sleep(100);
-  }
-  await sleep(200);
-}
-
-async function runLevels() {
-  const res = await fetch(`${server.url}/v2/models/${encodeURIComponent(arch)}`);
-  if (res.status !== 200) throw new Error(`GET /v2/models/${arch} answered ${res.status}: ${await res.text()}`);
-  const metadata = await res.json();
-  const input = metadata.inputs.find((/** @type {{ datatype: string }} */ t) => t.datatype === 'FP32') ?? metadata.inputs[0];
-  const output = metadata.outputs.find((/** @type {{ name: string }} */ t) => t.name === 'output') ?? metadata.outputs[0];
-  const version = metadata.versions?.[0] ?? '1';
-  const url = `${server.url}/v2/models/${encodeURIComponent(arch)}/infer`;
-  const request = binaryInferRequest(input, output.name);
-  await checkOneRequest(url, request, output.shape.slice(1).reduce((a, b) => a * b, 1));
-  log(`${arch}: input ${input.name} [${input.shape}], ${request.body.length} bytes per request; ${levels.length} levels of ${warmup}+${duration} s`);
-
-  const rows = [];
-  for (const connections of levels) {
-    const { load, delta } = await measureServer({ url, request, version }, connections);
-    const row = { connections, ...load, averageBatch: delta.averageBatch, batches: delta.batches, serverFailures: delta.failures };
-    log(`concurrency ${connections}: ${row.requestsPerSecond.toFixed(2)} img/s, p50 ${load.latency.p50} ms, batch ${row.averageBatch.toFixed(2)}, non-2xx ${load.non2xx}`);
-    rows.push(row);
-  }
-  const best = rows.reduce((a, b) => (b.requestsPerSecond > a.requestsPerSecond ? b : a));
-  return { rows, best, url, request, version, inputSize: input.shape[input.shape.length - 1] };
-}
-
-/**
- * One timed load at `connections` after a warm-up, each starting and ending with an empty queue: the
- * autocannon figures and the batcher's (from /metrics) over the timed part.
- * @param {{ url: string; request: ReturnType<typeof binaryInferRequest>; version: string }} target
- * @param {number} connections
- */
-async function measureServer({ url, request, version }, connections) {
-  if (warmup > 0) await drive({ url, request, connections, seconds: warmup, timeoutSeconds: 60 });
-  await settle(arch, version);
-  const before = await metrics(arch, version);
-  const load = await drive({ url, request, connections, seconds: duration, timeoutSeconds: 60 });
-  await settle(arch, version);
-  return { load, delta: snapshotDelta(before, await metrics(arch, version)) };
-}
-
-/**
- * `rounds` times: the engine alone (`resnet bench` at `batch`, the server idle), then the server at
- * `connections` for `duration` s. Each round's ratio compares figures taken a minute apart at most.
- * @param {number} connections
- */
-async function runRounds(connections) {
-  const { version } = measured;
-  // The server's own layout (Triton's instance_group): its CPU instances run side by side, each on its
-  // share of the threads, so the engine is also measured that way, as that many processes at once.
-  const configResponse = await fetch(`${server.url}/v2/models/${encodeURIComponent(arch)}/config`);
-  const config = configResponse.status === 200 ? await configResponse.json() : {};
-  const instances = config.instance_group?.[0]?.kind === 'KIND_CPU' ? Number(config.instance_group[0].count) : 1;
-  const instanceThreads = Math.max(1, Math.floor(threads / instances));
-  const sideBySide = instances > 1 && instanceThreads < threads;
-  const rows = [];
-  for (let round = 1; round <= rounds; round++) {
-    await settle(arch, version);
-    log(`round ${round}/${rounds}: engine, resnet bench --model ${arch} --batch ${batch} --threads ${threads}`);
-    const engineOptions = { arch, batch, inputSize: measured.inputSize, iters: engineIters };
-    const engine = await engineThroughput({ ...engineOptions, threads, device: flags.device ?? 'cpu', dtype: flags.dtype ?? 'float32' });
-    let sideBySideImgPerSec = NaN;
-    if (sideBySide) {
-      log(`round ${round}/${rounds}: engine side by side, ${instances} x resnet bench --batch ${batch} --threads ${instanceThreads}`);
-      const each = await Promise.all(Array.from({ length: instances }, () => engineThroughput({
-        ...engineOptions, threads: instanceThreads, device: 'cpu', dtype: 'float32',
-      })));
-      sideBySideImgPerSec = each.reduce((sum, e) => sum + e.imgPerSec, 0);
-    }
-    log(`round ${round}/${rounds}: server at concurrency ${connections}`);
-    const { load, delta } = await measureServer(measured, connections);
-    const row = {
-      round, serverImgPerSec: load.requestsPerSecond, averageBatch: delta.averageBatch, engineImgPerSec: engine.imgPerSec,
-      ratio: load.requestsPerSecond / engine.imgPerSec, sideBySideImgPerSec, sideBySideRatio: load.requestsPerSecond / sideBySideImgPerSec,
-    };
-    log(`round ${round}/${rounds}: server ${row.serverImgPerSec.toFixed(2)} img/s, engine ${row.engineImgPerSec.toFixed(2)} img/s, ratio ${row.ratio.toFixed(3)}`);
-    rows.push(row);
-  }
-  const median = (/** @type {number[]} */ values) => {
-    const sorted = [...values].sort((a, b) => a - b);
-    const mid = sorted.length >> 1;
-    return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-  };
-  return {
-    rows,
-    sideBySide: sideBySide ? { instances, instanceThreads } : null,
-    medianSideBySide: median(rows.map((r) => r.sideBySideImgPerSec)),
-    medianSideBySideRatio: median(rows.map((r) => r.sideBySideRatio)),
-    medianRatio: median(rows.map((r) => r.ratio)),
-    medianServer: median(rows.map((r) => r.serverImgPerSec)),
-    medianEngine: median(rows.map((r) => r.engineImgPerSec)),
-  };
-}
-
-/** @param {number} connections */
-async function runSoak(connections) {
-  const { url, request, version } = measured;
-  await settle(arch, version);
-  const start = await metrics(arch, version);
-  // RSS every tenth of the soak, so a slow climb shows even when start and end happen to agree.
-  const trail = [start.rssBytes];
-  const sampler = setInterval(() => {
-    metrics(arch, version).then((m) => trail.push(m.rssBytes), () => {});
-  }, Math.max(1000, (soak * 1000) / 10));
-  log(`soak: ${soak} s at concurrency ${connections}`);
-  let load;
-  try {
-    load = await drive({ url, request, connections, seconds: soak, timeoutSeconds: 60 });
-  } finally {
-    clearInterval(sampler);
-  }
-  await settle(arch, version);
-  const end = await metrics(arch, version);
-  trail.push(end.rssBytes);
-  const delta = snapshotDelta(start, end);
-  const rejected = load.statusCodes['503'] ?? 0;
-  // Deliberate: 503 (queue full or timed out, with Retry-After). Anything else is a failure. Server-side
-  // CANCELED failures are the requests autocannon drops in flight when its time is up (≤ connections).
-  const failures = load.non2xx - rejected + load.errors;
-  return { connections, load, delta, rejected, failures, rssStart: start.rssBytes, rssEnd: end.rssBytes, rssPeak: Math.max(...trail) };
-}
-
-function print() {
-  const mib = (/** @type {number} */ b) => (b / 2 ** 20).toFixed(1);
-  const ms = (/** @type {number} */ v) => (Number.isFinite(v) ? v.toFixed(1) : '-');
-  const reasons = (/** @type {Record<string, number>} */ f) =>
-    Object.entries(f).map(([k, v]) => `${k} ${v}`).join(', ') || '0';
-  if (flags.json) {
-    console.log(JSON.stringify({ model: spec, threads, serverArgs, levels: measured.rows, best: measured.best.connections, engineBatch: batch, rounds: compared.rows, ratio, soak: soakResult, shutdown }, null, 2));
-    return;
-  }
-  console.log(`\n${spec} via resnet serve ${serverArgs.join(' ')}; autocannon on 127.0.0.1, 1 image per request (binary FP32), ${warmup} s warm-up + ${duration} s per level`);
-  console.log(
-    formatTable(
-      ['concurrency', 'img/s', 'p50 ms', 'p90 ms', 'p99 ms', 'non-2xx', 'errors', 'avg batch', 'server failures'],
-      measured.rows.map((r) => [
-        r.connections, r.requestsPerSecond.toFixed(2), ms(r.latency.p50), ms(r.latency.p90), ms(r.latency.p99),
-        r.non2xx, r.errors, Number.isFinite(r.averageBatch) ? r.averageBatch.toFixed(2) : '-', reasons(r.serverFailures),
-      ]),
-    ),
-  );
-  console.log(`\nserver vs engine, alternating (server at concurrency ${measured.best.connections} for ${duration} s; engine: resnet bench --batch ${batch} --threads ${threads}, one forward at a time, median of ${engineIters} runs)`);
-  const side = compared.sideBySide;
-  if (side) console.log(`(engine side by side: ${side.instances} processes of resnet bench --batch ${batch} --threads ${side.instanceThreads} at once, as the server's ${side.instances} CPU instances run)`);
-  const num = (/** @type {number} */ v, /** @type {number} */ digits) => (Number.isFinite(v) ? v.toFixed(digits) : '-');
-  console.log(
-    formatTable(
-      ['round', 'server img/s', 'avg batch', 'engine img/s', 'server/engine', 'engine side by side img/s', 'server/side by side'],
-      [
-        ...compared.rows.map((r) => [
-          r.round, r.serverImgPerSec.toFixed(2), r.averageBatch.toFixed(2), r.engineImgPerSec.toFixed(2), r.ratio.toFixed(3),
-          num(r.sideBySideImgPerSec, 2), num(r.sideBySideRatio, 3),
-        ]),
-        ['median', compared.medianServer.toFixed(2), '', compared.medianEngine.toFixed(2), ratio.toFixed(3), num(compared.medianSideBySide, 2), num(compared.medianSideBySideRatio, 3)],
-      ],
-    ),
-  );
-  if (soakResult) {
-    const s = soakResult;
-    console.log(`\nsoak: ${soak} s at concurrency ${s.connections}`);
-    console.log(
-      formatTable(
-        ['requests', 'img/s', 'p99 ms', '503 (deliberate)', 'failures', 'server failures', 'RSS start MiB', 'RSS end MiB', 'RSS peak MiB', 'growth'],
-        [[
-          s.load.ok, s.load.requestsPerSecond.toFixed(2), ms(s.load.latency.p99), s.rejected, s.failures, reasons(s.delta.failures),
-          mib(s.rssStart), mib(s.rssEnd), mib(s.rssPeak), `${(((s.rssEnd - s.rssStart) / s.rssStart) * 100).toFixed(1)}%`,
-        ]],
-      ),
-    );
-  }
-  console.log(`\nserver shutdown on SIGTERM: exit ${shutdown.code ?? shutdown.signal}${shutdown.killed ? ' (killed after the deadline)' : ''}`);
-}
+results.shutdown = await running.stop(40_000);
+const failedKinds = results.kinds.filter((k) => k.failure !== null);
+const lost = results.kinds.flatMap((k) => k.rows).reduce((sum, row) => sum + row.unaccounted, 0);
+if (o.json) console.log(JSON.stringify(results, (_key, v) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v), 2));
+else process.stdout.write(`\n${renderReport(results)}`);
+process.exitCode = failedKinds.length > 0 || lost !== 0 || (results.soak?.failures ?? 0) > 0 || results.shutdown.code !== 0 ? 1 : 0;

@@ -11,7 +11,7 @@
  */
 import { setForwardExecutor } from './nn/module.js';
 import { setPlacementResolver } from './nn/placement.js';
-import { CompiledExecutor } from './compile/executor.js';
+import { compiledExecutor } from './compile/executor.js';
 export { lastForwardStats, type ForwardStats } from './compile/executor.js';
 import { placementResolver } from './runtime/device.js';
 
@@ -35,16 +35,23 @@ export { saveCheckpoint, serializeCheckpoint } from './io/torch-save.js';
 export { lower, batchNormAffine, type LowerOptions } from './compile/lower.js';
 export type * from './compile/graph.js';
 export { macsPerSample } from './compile/flops.js';
-export { backendInfo, compileGraph, prepareGraph, Executable, PreparedGraph, type CompileOptions } from './runtime/engine.js';
+export {
+  backendInfo, compileGraph, prepareGraph, Executable, PreparedGraph,
+  type CompileOptions, type RunInput, type AllocateInputOptions as ExecutableAllocateInputOptions, type InputArrays,
+} from './runtime/engine.js';
+export {
+  allocateHostMemory, registerHostMemory, HostMemoryRegistration, type HostMemoryTarget,
+} from './runtime/host-memory.js';
 export type {
   NativeInfo, CpuBackendInfo, CudaBackendInfo, UnavailableBackendInfo, ImageDecoderInfo, BackendName, Precision,
-  InputNormalization,
+  InputNormalization, InputDType, InputLayout, CudnnOptions,
 } from './runtime/native.js';
 export {
   parseDevice, resolveDevice, cudaAvailable, checkComputeDType, computeDTypes,
   type ParsedDevice, type DeviceSpec, type Device, type ComputeDType, type Placement, type PlacementOptions,
 } from './runtime/device.js';
 export { setNumThreads, getNumThreads } from './runtime/threads.js';
+export { mapSharedMemory, SharedMemoryMapping, type SharedMemoryRange } from './runtime/shared-memory.js';
 export { version } from './version.js';
 export { readImage, defaultMaxPixels, type ReadImageOptions } from './vision/image.js';
 export {
@@ -54,5 +61,5 @@ export * from './server/index.js';
 
 // Model code knows nothing of backends (DESIGN.md): the entry point plugs the compiled executor and
 // the device resolver in.
-setForwardExecutor(new CompiledExecutor());
+setForwardExecutor(compiledExecutor);
 setPlacementResolver(placementResolver);

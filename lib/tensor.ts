@@ -1,6 +1,6 @@
 /**
- * Host tensors: a shape, a dtype and a flat, row-major (C-contiguous) typed array.
- * Inputs are float32 or uint8 NCHW; outputs are float32. Half-precision dtypes exist so that state
+ * Host tensors: a shape, a dtype and a flat, row-major (C-contiguous) typed array. Inputs are float32,
+ * float16 or uint8, NCHW or NHWC ({@link Tensor.layout}); outputs are float32. Half-precision dtypes exist so that state
  * dicts read from files keep their dtype until they are loaded into a model.
  * @module
  */
@@ -22,6 +22,9 @@ export interface DTypeArrays {
   uint8: Uint8Array;
   bool: Uint8Array;
 }
+
+/** The order of a 4-D image batch's dims: `[N, C, H, W]` or `[N, H, W, C]` ({@link Tensor.layout}). */
+export type TensorLayout = 'nchw' | 'nhwc';
 
 /** Any typed array a tensor can hold. */
 export type TensorData = DTypeArrays[DType];
@@ -136,11 +139,31 @@ export class Tensor<D extends DType = DType> {
   readonly shape: readonly number[];
   readonly dtype: D;
   readonly data: DTypeArrays[D];
+  /**
+   * What the dims of a 4-D image batch mean to `Module.forward`: `nchw` (`[N, C, H, W]`, PyTorch's order and
+   * the default) or `nhwc` (`[N, H, W, C]`, the order image decoders produce: sharp's `raw()` pixels, one
+   * image after another). The data is row-major in `shape` either way; see {@link Tensor.asLayout}.
+   */
+  readonly layout: TensorLayout;
 
-  private constructor(data: DTypeArrays[D], shape: readonly number[], dtype: D) {
+  private constructor(data: DTypeArrays[D], shape: readonly number[], dtype: D, layout: TensorLayout = 'nchw') {
     this.data = data;
     this.shape = Object.freeze([...shape]);
     this.dtype = dtype;
+    this.layout = layout;
+  }
+
+  /**
+   * The same data (no copy) with its dims read as `layout` by `Module.forward`: `t.asLayout('nhwc')` on a
+   * `[N, H, W, 3]` uint8 tensor of decoded pixels feeds them to a model as they are, the transpose (and
+   * the conversion to float, and the weights' normalisation where the model applies one) done by the
+   * engine in its first kernel.
+   * @throws ShapeError when the tensor is not 4-D; InvalidArgumentError for another layout name.
+   */
+  asLayout(layout: TensorLayout): Tensor<D> {
+    if (layout !== 'nchw' && layout !== 'nhwc') throw invalidArgument('"nchw" or "nhwc"', 'layout', layout);
+    if (this.shape.length !== 4) throw new ShapeError(`asLayout: a layout names the dims of a 4-D tensor, but this one has shape ${formatShape(this.shape)}`);
+    return new Tensor(this.data, this.shape, this.dtype, layout);
   }
 
   /**
@@ -237,7 +260,7 @@ export class Tensor<D extends DType = DType> {
       default:
         out.set(src as Exclude<TensorData, BigInt64Array>);
     }
-    return new Tensor(out, this.shape, 'float32');
+    return new Tensor(out, this.shape, 'float32', this.layout);
   }
 
   /**
@@ -249,7 +272,7 @@ export class Tensor<D extends DType = DType> {
     if (!isDType(dtype)) throw invalidArgument(`one of ${Object.keys(arrayTypes).join(', ')}`, 'dtype', dtype);
     if ((dtype as DType) === this.dtype) return this as unknown as Tensor<T>;
     if (dtype === 'float32') return this.toFloat32() as unknown as Tensor<T>;
-    return new Tensor(convertValues(this.toFloat64Values(), dtype), this.shape, dtype);
+    return new Tensor(convertValues(this.toFloat64Values(), dtype), this.shape, dtype, this.layout);
   }
 
   /** The values as float64 numbers (half-precision bits decoded, int64 rounded beyond 2^53). */

@@ -6,8 +6,11 @@
 #                    GPU against our CPU backend
 #   torch_reference  torchvision models with random weights → safetensors + PyTorch's FP32 logits (background)
 #   parity           those models through our public API on the GPU in every precision vs PyTorch's logits
-#   bench            resnet50 at batch 1..256 in fp32/tf32/fp16/bf16, ours end to end; then `resnet serve`'s
-#                    server with resnet50 FP16 on the GPU: rows of concurrent clients, img/s per concurrency
+#   bench            resnet50 at batch 1..256 in fp32/tf32/fp16/bf16, ours end to end
+#   serve            `resnet serve` with resnet50 FP16 on the GPU under bench:serve's load generator (client
+#                    processes, perf_analyzer's concurrency mode): each concurrent client's row, then uint8,
+#                    shm, jpeg and fp32 inputs at rising concurrency, against the serving targets (its log
+#                    goes into bench.log)
 #   torch_bench      the same in PyTorch eager, torch.compile FP16 at batch 256 and 1, the FP16 matmul peak
 # then writes OUTDIR/summary.json and OUTDIR/summary.md and prints the summary table last.
 #
@@ -21,13 +24,16 @@
 # Environment (all optional):
 #   GPU_CHECK_BUDGET=345        seconds for everything; the parts share what is left as they go
 #   GPU_CHECK_PYTHON=python3    the Python that has torch and torchvision
-#   GPU_CHECK_PARTS=ops,torch_reference,parity,bench,torch_bench   a subset, to rerun some (env always runs)
+#   GPU_CHECK_PARTS=ops,torch_reference,parity,bench,serve,torch_bench   a subset, to rerun some (env always runs)
 #   GPU_CHECK_DRY_RUN=cpu       rehearse the check's own code with the CPU backend standing in for the GPU
 #   GPU_CHECK_VARIANTS, GPU_CHECK_REFERENCE_MODELS, GPU_CHECK_DTYPES, GPU_CHECK_BATCHES  comma lists
 #   GPU_CHECK_LEGACY_CELLS=float16:1,float16:256   bench cells measured again with the graph API off
 #   RESNET_CUDNN_GRAPH=0        every conv on cuDNN's legacy API (passed on to the library; so is
 #                               RESNET_CUDNN_GRAPH_BUDGET_MS, the graph plans' build time per compile)
-#   GPU_CHECK_GRAPH_BUDGET_MS=5000   that build time per compile in the ops and parity parts
+#   GPU_CHECK_GRAPH_BUDGET_MS=5000   that build time per compile in the ops, parity and serve parts
+#   GPU_CHECK_SERVE_CLIENTS     the load generator's client processes (default one per 4 CPUs, 1..4)
+#   GPU_CHECK_PHOTOS=DIR        photos for the serve part's JPEG corpus (default .device/images, which
+#                               pack-device.sh fills, else ../shared/data/images; none: jpeg is skipped)
 #   GPU_CHECK_WORK=DIR          scratch (weights, partial results); a fresh temporary folder, removed at the end
 #   RESNET_CUDNN_PATH           passed on to our loader; when unset and our loader finds no cuDNN, the script
 #                               tries PyTorch's nvidia/cudnn/lib and says so
@@ -51,7 +57,7 @@ START=$(date +%s)
 BUDGET=${GPU_CHECK_BUDGET:-345}
 DEADLINE=$((START + BUDGET))
 PY=${GPU_CHECK_PYTHON:-python3}
-PARTS=${GPU_CHECK_PARTS:-ops,torch_reference,parity,bench,torch_bench}
+PARTS=${GPU_CHECK_PARTS:-ops,torch_reference,parity,bench,serve,torch_bench}
 if [ -n "${GPU_CHECK_WORK:-}" ]; then
   WORK=$GPU_CHECK_WORK
   mkdir -p "$WORK"
@@ -80,8 +86,10 @@ status_of() { case "$1" in 0) echo ok ;; 124 | 137) echo timeout ;; *) echo fail
 
 # The least time each part needs to be worth starting, in the order they run (summary last): a part
 # leaves that much to every later part that will run.
-PART_ORDER=(ops parity bench torch_bench summary)
-declare -A MIN_SECONDS=([ops]=30 [parity]=20 [bench]=40 [torch_bench]=60 [summary]=15)
+PART_ORDER=(ops parity bench serve torch_bench summary)
+declare -A MIN_SECONDS=([ops]=30 [parity]=20 [bench]=40 [serve]=40 [torch_bench]=60 [summary]=15)
+# A part that logs into another's file (OUTDIR holds at most eight files).
+declare -A PART_LOG=([serve]=bench)
 reserve_after() {
   local name=$1 later=0 sum=0 p
   for p in "${PART_ORDER[@]}"; do
@@ -101,7 +109,8 @@ part_time() {
 }
 
 # run_part NAME CAP COMMAND...: runs COMMAND under timeout with its output on the console and in
-# OUTDIR/NAME.log; an argument @BUDGET@ becomes the seconds the part may use (a little under its limit).
+# OUTDIR/NAME.log (or its PART_LOG's); an argument @BUDGET@ becomes the seconds the part may use (a little
+# under its limit).
 run_part() {
   local name=$1 cap=$2 reserve
   shift 2
@@ -127,7 +136,7 @@ run_part() {
   log "part $name: up to ${t} s"
   local begin rc
   begin=$(now)
-  timeout -k 10 "$t" "${args[@]}" 2>&1 | tee -a "$OUT/$name.log"
+  timeout -k 10 "$t" "${args[@]}" 2>&1 | tee -a "$OUT/${PART_LOG[$name]:-$name}.log"
   rc=${PIPESTATUS[0]}
   record "$name" "$(status_of "$rc")" "$rc" "$(($(now) - begin))" "$([ "$rc" = 124 ] || [ "$rc" = 137 ] && echo "killed at its ${t} s limit")"
   log "part $name: $(status_of "$rc") (exit $rc) after $(($(now) - begin)) s"
@@ -220,7 +229,7 @@ elif [ ! -f "$ROOT/build/Release/resnet_cudnn.node" ] && [ -z "${RESNET_CUDNN_AD
 fi
 if [ -n "$NODE_PROBLEM" ]; then
   log "cannot run the Node parts: $NODE_PROBLEM"
-  for p in ops parity bench; do SKIP_REASON[$p]="$NODE_PROBLEM"; done
+  for p in ops parity bench serve; do SKIP_REASON[$p]="$NODE_PROBLEM"; done
 else
   log "node $(node --version) at $(command -v node)"
 fi
@@ -324,7 +333,9 @@ run_part parity 60 env RESNET_CUDNN_GRAPH_BUDGET_MS="$CHECK_GRAPH_BUDGET" "${NOD
 finish_background torch_compile_prewarm stop
 
 # ---- benchmarks --------------------------------------------------------------------------------------------
-run_part bench 155 "${NODE[@]}" bench --work "$WORK" --budget @BUDGET@
+run_part bench 110 "${NODE[@]}" bench --work "$WORK" --budget @BUDGET@
+# The server compiles resnet50 for 7 batch sizes: each compile's graph-plan building is capped as in ops.
+run_part serve 100 env RESNET_CUDNN_GRAPH_BUDGET_MS="$CHECK_GRAPH_BUDGET" "${NODE[@]}" serve --work "$WORK" --budget @BUDGET@
 run_part torch_bench 400 "$PY" "$GC/torch_bench.py" bench "$WORK/torch_bench.json" --budget @BUDGET@ \
   --prewarmed "$WORK/prewarm_default_b256.json,$WORK/prewarm_reduce-overhead_b1.json" \
   ${GPU_CHECK_DTYPES:+--dtypes "$GPU_CHECK_DTYPES"} ${GPU_CHECK_BATCHES:+--batches "$GPU_CHECK_BATCHES"}

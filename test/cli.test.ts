@@ -48,6 +48,19 @@ describe.runIf(built)('resnet CLI', () => {
     expect(stdout).toMatch(/resnet18\s+1\s+resnet-cudnn \(cpu\)/);
   });
 
+  it('bench --input-dtype uint8 --input-layout nhwc feeds pixels from engine memory; onnxruntime is not compared on them', async () => {
+    const { stdout, code } = await resnet('bench', '--model', 'resnet18', '--input-size', '32', '--batch', '2', '--iters', '1', '--warmup', '1', '--input-dtype', 'uint8', '--input-layout', 'nhwc');
+    expect(code).toBe(0);
+    expect(stdout).toContain('input uint8 nhwc in engine memory');
+    expect(stdout).toMatch(/resnet18\s+2\s+resnet-cudnn \(cpu\)/);
+    const refused = await resnet('bench', '--model', 'resnet18', '--input-dtype', 'uint8', '--compare', 'onnxruntime');
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('--compare onnxruntime feeds both engines the same float32 NCHW input');
+    const bad = await resnet('bench', '--input-dtype', 'int8');
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain("argument 'int8' is invalid. Allowed choices are float32, float16, uint8.");
+  });
+
   it('export writes an ONNX file that onnxruntime runs', async () => {
     const out = join(mkdtempSync(join(tmpdir(), 'resnet-cli-')), 'r18.onnx');
     const { code, stdout } = await resnet('export', '--model', 'resnet18', '--num-classes', '5', '--input-size', '64', '--out', out);

@@ -210,20 +210,15 @@ describe.runIf(hasCuda)('the CUDA backend matches the CPU backend', () => {
       return { total, graphApi, fused, unfused };
     };
 
-    it.each(precisions)('%s: describe() names every conv\'s path; RESNET_CUDNN_GRAPH=0 keeps them all on the legacy API, both match the CPU', async (precision) => {
+    it.each(precisions)('%s: describe() names every conv\'s path; cudnn.graphApi: false keeps them all on the legacy API, both match the CPU', async (precision) => {
       using cpu = await compileGraph(graph(), { backend: 'cpu', batch: 2 });
       const [want] = await cpu.run(input);
-      const saved = process.env.RESNET_CUDNN_GRAPH;
-      process.env.RESNET_CUDNN_GRAPH = '0';
-      try {
-        using legacy = await compileGraph(graph(), { backend: 'cuda', batch: 2, precision });
+      {
+        using legacy = await compileGraph(graph(), { backend: 'cuda', batch: 2, precision, cudnn: { graphApi: false } });
         const described = legacy.describe();
-        expect(described).toContain('graph API: off');
+        expect(described).toContain('graph API: off (options.cudnn.graphApi: false)');
         expect(paths(described).graphApi).toBe(0);
         expect(relativeL2((await legacy.run(input))[0]!, want!)).toBeLessThanOrEqual(tolerance[precision]);
-      } finally {
-        if (saved === undefined) delete process.env.RESNET_CUDNN_GRAPH;
-        else process.env.RESNET_CUDNN_GRAPH = saved;
       }
       using chosen = await compileGraph(graph(), { backend: 'cuda', batch: 2, precision });
       const described = chosen.describe();
@@ -249,6 +244,17 @@ describe.runIf(hasCuda)('the CUDA backend matches the CPU backend', () => {
       using cpu = await compileGraph(graph(), { backend: 'cpu', batch: 2 });
       const [want] = await cpu.run(input);
       expect(relativeL2((await tuned.run(input))[0]!, want!)).toBeLessThanOrEqual(tolerance.float16);
+    });
+
+    it('cudnn.graphBudgetMs: a budget spent by the first conv graph leaves the other convs on the legacy path, saying which knob', async () => {
+      // The budget is checked before each distinct conv graph's plans are built: the first is always built.
+      using capped = await compileGraph(graph(), { backend: 'cuda', batch: 2, precision: 'float16', cudnn: { graphBudgetMs: 1e-6 } });
+      const described = capped.describe();
+      expect(described).toMatch(/graph API: plans built in \d+ ms; \d+ conv\(s\) left on the legacy path: building plans took over 0 ms \(options\.cudnn\.graphBudgetMs\)/);
+      expect(described).toContain("not built: the graph plans' time budget (0 ms, options.cudnn.graphBudgetMs) was spent");
+      using cpu = await compileGraph(graph(), { backend: 'cpu', batch: 2 });
+      const [want] = await cpu.run(input);
+      expect(relativeL2((await capped.run(input))[0]!, want!)).toBeLessThanOrEqual(tolerance.float16);
     });
   });
 

@@ -18,7 +18,8 @@ interface CudaKernels {
   toBFloat16(values: Float32Array): Uint16Array;
   fromBFloat16(bits: Uint16Array): Float32Array;
   inputConvert(o: {
-    src: Float32Array | Uint8Array;
+    src: Float32Array | Uint16Array | Uint8Array;
+    layout?: 'nchw' | 'nhwc';
     n: number;
     c: number;
     h: number;
@@ -289,7 +290,8 @@ describe('bfloat16 conversion', () => {
 
 // ---- kernels -----------------------------------------------------------------------------------------------
 
-describe('input conversion (NCHW float32/uint8 → NHWC storage, padding channels, normalisation)', () => {
+describe('input conversion (NCHW or NHWC float32/float16/uint8 → NHWC storage, padding channels, normalisation)', () => {
+  type Source = 'float32' | 'float16' | 'uint8';
   interface Case {
     n: number;
     c: number;
@@ -297,11 +299,22 @@ describe('input conversion (NCHW float32/uint8 → NHWC storage, padding channel
     w: number;
     storedChannels: number;
     storage: Storage;
-    uint8: boolean;
+    source: Source;
+    nhwc: boolean;
     normalise: boolean;
   }
 
-  function reference(k: Case, src: ArrayLike<number>, scale: number, mean: Float32Array, std: Float32Array): number[] {
+  /** The float value of source element `i` (float16: the half's value, decoded here from its bits). */
+  function sourceValue(k: Case, src: Float32Array | Uint16Array | Uint8Array, i: number): number {
+    if (k.source !== 'float16') return src[i]!;
+    const bits = src[i]!;
+    const exponent = (bits >> 10) & 0x1f;
+    const fraction = bits & 0x3ff;
+    const magnitude = exponent === 0 ? fraction * 2 ** -24 : exponent === 31 ? (fraction ? NaN : Infinity) : (1 + fraction / 1024) * 2 ** (exponent - 15);
+    return bits & 0x8000 ? -magnitude : magnitude;
+  }
+
+  function reference(k: Case, src: Float32Array | Uint16Array | Uint8Array, scale: number, mean: Float32Array, std: Float32Array): number[] {
     const out: number[] = [];
     for (let b = 0; b < k.n; b++)
       for (let y = 0; y < k.h; y++)
@@ -311,7 +324,8 @@ describe('input conversion (NCHW float32/uint8 → NHWC storage, padding channel
               out.push(0);
               continue;
             }
-            let v = Math.fround(src[((b * k.c + c) * k.h + y) * k.w + x]! * scale);
+            const index = k.nhwc ? ((b * k.h + y) * k.w + x) * k.c + c : ((b * k.c + c) * k.h + y) * k.w + x;
+            let v = Math.fround(sourceValue(k, src, index) * scale);
             if (k.normalise) v = Math.fround(Math.fround(v - mean[c]!) * Math.fround(1 / std[c]!));
             out.push(rounded(k.storage, v));
           }
@@ -320,8 +334,10 @@ describe('input conversion (NCHW float32/uint8 → NHWC storage, padding channel
 
   function run(k: Case): void {
     const count = k.n * k.c * k.h * k.w;
-    const src = k.uint8 ? Uint8Array.from({ length: count }, () => int(0, 255)) : randomFloats(count, 3);
-    const scale = k.uint8 ? Math.fround(1 / 255) : 1;
+    const src = k.source === 'uint8' ? Uint8Array.from({ length: count }, () => int(0, 255))
+      : k.source === 'float16' ? kernels.toHalf(randomFloats(count, 3))
+        : randomFloats(count, 3);
+    const scale = k.source === 'uint8' ? Math.fround(1 / 255) : 1;
     const mean = Float32Array.from({ length: k.c }, () => random());
     const std = Float32Array.from({ length: k.c }, () => 0.1 + random());
     const result = kernels.inputConvert({
@@ -332,7 +348,8 @@ describe('input conversion (NCHW float32/uint8 → NHWC storage, padding channel
       w: k.w,
       storedChannels: k.storedChannels,
       storage: k.storage,
-      ...(k.uint8 ? { scale } : {}),
+      layout: k.nhwc ? 'nhwc' : 'nchw',
+      ...(k.source === 'uint8' ? { scale } : {}),
       ...(k.normalise ? { mean, std } : {}),
     });
     expect(result.length).toBe(k.n * k.h * k.w * k.storedChannels);
@@ -341,12 +358,14 @@ describe('input conversion (NCHW float32/uint8 → NHWC storage, padding channel
 
   for (const storage of storages)
     for (const storedChannels of [3, 4, 8])
-      for (const uint8 of [false, true])
-        for (const normalise of [false, true]) {
-          it(`3 → ${storedChannels} channels, ${uint8 ? 'uint8' : 'float32'} → ${storage}${normalise ? ', normalised' : ''}`, () => {
-            for (let trial = 0; trial < 3; trial++) run({ n: int(1, 3), c: 3, h: int(1, 9), w: int(1, 9), storedChannels, storage, uint8, normalise });
-          });
-        }
+      for (const source of ['float32', 'float16', 'uint8'] as const)
+        for (const nhwc of [false, true])
+          for (const normalise of [false, true]) {
+            it(`3 → ${storedChannels} channels, ${source} ${nhwc ? 'NHWC' : 'NCHW'} → ${storage}${normalise ? ', normalised' : ''}`, () => {
+              // h ≠ w in general: a swapped height and width would read the wrong pixels.
+              for (let trial = 0; trial < 3; trial++) run({ n: int(1, 3), c: 3, h: int(1, 9), w: int(1, 9), storedChannels, storage, source, nhwc, normalise });
+            });
+          }
 
   it('applies torchvision’s ImageNet normalisation to pixels (ToTensor then Normalize)', () => {
     const mean = Float32Array.of(0.485, 0.456, 0.406);
@@ -364,6 +383,7 @@ describe('input conversion (NCHW float32/uint8 → NHWC storage, padding channel
     const bad: [string, unknown, string][] = [
       ['a short src', { ...ok, src: new Float32Array(11) }, 'ERR_INVALID_SHAPE'],
       ['an Int8Array src', { ...ok, src: new Int8Array(12) }, 'ERR_INVALID_ARGUMENT'],
+      ['an unknown layout', { ...ok, layout: 'chw' }, 'ERR_INVALID_ARGUMENT'],
       ['fewer stored channels than channels', { ...ok, storedChannels: 2 }, 'ERR_INVALID_ARGUMENT'],
       ['a negative size', { ...ok, n: -1 }, 'ERR_INVALID_ARGUMENT'],
       ['a fractional size', { ...ok, h: 1.5 }, 'ERR_INVALID_ARGUMENT'],

@@ -41,6 +41,21 @@ async function rejection(promise: Promise<unknown>): Promise<Error & { code?: st
   return error as Error & { code?: string };
 }
 
+/**
+ * Each case's options (`optionsOf(value)`) rejected with ERR_INVALID_ARGUMENT and a message matching its
+ * pattern, by compileGraph (checked in TypeScript) and by the addon's compile (checked natively) alike.
+ */
+async function expectRejectedTwice(cases: readonly [unknown, RegExp][], optionsOf: (value: unknown) => object): Promise<void> {
+  const addon = loadNative();
+  for (const [value, message] of cases) {
+    const options = optionsOf(value) as never;
+    for (const error of [await rejection(compileGraph(convGraph(), options)), await rejection(addon.compile(convGraph(), options))]) {
+      expect(error.code, JSON.stringify(value)).toBe('ERR_INVALID_ARGUMENT');
+      expect(error.message).toMatch(message);
+    }
+  }
+}
+
 describe('device and dtype names', () => {
   it('parses every spelling', () => {
     expect(parseDevice('cpu')).toEqual({ type: 'cpu' });
@@ -325,16 +340,25 @@ describe('compile options: normalisation, precision, device', () => {
       [{ scale: Infinity, mean, std }, /^Expected a finite number for options\.normalization\.scale but received Infinity$/],
       [5, /for options\.normalization but received 5$/],
     ];
-    const addon = loadNative();
-    for (const [normalization, message] of cases) {
-      const options = { backend: 'cpu', batch: 1, normalization } as never;
-      const typed = await rejection(compileGraph(convGraph(), options));
-      expect(typed.code, JSON.stringify(normalization)).toBe('ERR_INVALID_ARGUMENT');
-      expect(typed.message).toMatch(message);
-      const native = await rejection(addon.compile(convGraph(), options));
-      expect(native.code, JSON.stringify(normalization)).toBe('ERR_INVALID_ARGUMENT');
-      expect(native.message).toMatch(message);
-    }
+    await expectRejectedTwice(cases, (normalization) => ({ backend: 'cpu', batch: 1, normalization }));
+  });
+
+  it('checks the cudnn options in TypeScript and natively, with messages; the CPU backend ignores valid ones', async () => {
+    const cases: [unknown, RegExp][] = [
+      [true, /^Expected an object.* for options\.cudnn but received true$/],
+      [{ graphApi: 0 }, /^Expected a boolean for options\.cudnn\.graphApi but received 0$/],
+      [{ graphCandidates: 0 }, /^Expected an integer between 1 and 16 for options\.cudnn\.graphCandidates but received 0$/],
+      [{ graphCandidates: 2.5 }, /^Expected an integer between 1 and 16 for options\.cudnn\.graphCandidates but received 2\.5$/],
+      [{ graphBudgetMs: -1 }, /^Expected a finite number >= 0 \(0 for no limit\) for options\.cudnn\.graphBudgetMs but received -1$/],
+      [{ graphBudgetMs: Infinity }, /^Expected a finite number >= 0 \(0 for no limit\) for options\.cudnn\.graphBudgetMs but received Infinity$/],
+      [{ verbose: 'yes' }, /^Expected a boolean for options\.cudnn\.verbose but received "yes"$/],
+      [{ graphAPI: false }, /^options\.cudnn: unknown option "graphAPI"/],
+    ];
+    await expectRejectedTwice(cases, (cudnn) => ({ backend: 'cpu', batch: 1, cudnn }));
+    using plain = await compileGraph(convGraph(), { backend: 'cpu', batch: 1 });
+    using knobs = await compileGraph(convGraph(), { backend: 'cpu', batch: 1, cudnn: { graphApi: false, graphCandidates: 16, graphBudgetMs: 0, verbose: true } });
+    const input = new Float32Array(75).map((_, i) => Math.sin(i));
+    expect(Array.from((await knobs.run(input))[0]!)).toEqual(Array.from((await plain.run(input))[0]!));
   });
 
   it('the CPU backend refuses every precision but float32, saying so', async () => {

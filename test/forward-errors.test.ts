@@ -25,7 +25,7 @@ describe('forward input errors', () => {
     const r = await rejection(model.forward(Tensor.from(uniform(3 * 32 * 32, 1), [3, 32, 32])));
     expect(r.error).toBeInstanceOf(ShapeError);
     expect(r.code).toBe('ERR_INVALID_SHAPE');
-    expect(r.message).toBe('forward: expected a 4-D input [N, C, H, W] but received shape [3, 32, 32]');
+    expect(r.message).toBe("forward: expected a 4-D input [N, C, H, W] (or [N, H, W, C] with layout 'nhwc') but received shape [3, 32, 32]");
   });
 
   it('wrong channel count names the layer', async () => {
@@ -59,7 +59,7 @@ describe('forward input errors', () => {
   it('wrong dtype', async () => {
     const r = await rejection(model.forward(Tensor.from(new Int32Array(3 * 8 * 8), [1, 3, 8, 8])));
     expect(r.error).toBeInstanceOf(DTypeError);
-    expect(r.message).toBe("forward: expected a float32 or uint8 tensor but received int32; convert it with tensor.to('float32')");
+    expect(r.message).toBe("forward: expected a float32, float16 or uint8 tensor but received int32; convert it with tensor.to('float32')");
   });
 
   it('NaN passes through without crashing, and the model still answers afterwards', async () => {

@@ -8,10 +8,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import * as lib from '../lib/index.js';
 import { backendInfo } from '../lib/index.js';
+import { compileLegacy } from '../scripts/gpu-check/bench.mjs';
 import { imagesPerSecond, maxRelativeError, median, percentile, relativeL2, summarizeTimes } from '../scripts/gpu-check/stats.mjs';
 import { formatError, formatMs, formatPercent, formatRate, formatRatio, formatTable, oneLine } from '../scripts/gpu-check/table.mjs';
-import { RESNET50_FLOP_PER_IMAGE, evaluateTargets, type Target } from '../scripts/gpu-check/targets.mjs';
+import {
+  RESNET50_FLOP_PER_IMAGE, SERVE_GOALS, evaluateServeTargets, evaluateTargets, nextServeLevel, type Target,
+} from '../scripts/gpu-check/targets.mjs';
 import { convPathsOf, pathsLine } from '../scripts/gpu-check/paths.mjs';
 import { buildSummary, parseParts, renderSummary, type SummaryInputs } from '../scripts/gpu-check/summary.mjs';
 
@@ -112,6 +116,55 @@ describe('targets', () => {
   });
 });
 
+describe('serving targets', () => {
+  const byId = (targets: Target[]) => Object.fromEntries(targets.map((t) => [t.id, t]));
+  const level = (concurrency: number, imgPerSec: number, p50Ms: number, p99Ms: number) => ({ concurrency, imgPerSec, p50Ms, p99Ms });
+
+  it('judges throughput at the lowest concurrency that reaches it, and p99 there', () => {
+    expect(SERVE_GOALS).toEqual({ uint8: 12_000, shm: 20_000, jpeg: 8_000, fp32: 4_000 });
+    const t = byId(evaluateServeTargets({
+      uint8: { levels: [level(1, 1100, 0.8, 1.4), level(32, 9000, 3.2, 6), level(128, 12_500, 9, 61), level(512, 13_000, 38, 70)] },
+      shm: { levels: [level(64, 15_000, 4, 9), level(256, 19_000, 13, 30)], why: 'stopped at concurrency 1024: HTTP 503: queue full' },
+      jpeg: { levels: [], why: "the server refused it: HTTP 400: input 'input' element 0 is not a decodable image" },
+    }));
+    // uint8 reaches 12,000 first at 128, where p99 is 61 ms: missed by 22 %
+    expect(t['serve-uint8']).toMatchObject({ status: 'met', value: 12_500 });
+    expect(t['serve-uint8']!.text).toContain('at concurrency 128');
+    expect(t['serve-uint8-p99']).toMatchObject({ status: 'missed', value: 61, goal: 50 });
+    expect(t['serve-uint8-p99']!.shortfall).toBeCloseTo(0.22, 12);
+    expect(t['serve-uint8-c1-p50']).toMatchObject({ status: 'met', value: 0.8 });
+    // shm never reaches 20,000: its best level is quoted, and p99 has no concurrency to be judged at
+    expect(t['serve-shm']).toMatchObject({ status: 'missed', value: 19_000 });
+    expect(t['serve-shm']!.shortfall).toBeCloseTo(0.05, 12);
+    expect(t['serve-shm']!.text).toContain('best at concurrency 256 (p50 13.00 ms, p99 30.00 ms); stopped at concurrency 1024');
+    expect(t['serve-shm-p99']!.status).toBe('not measured');
+    expect(t['serve-shm-p99']!.text).toContain('no level reached 20000 img/s (best 19000 img/s at concurrency 256');
+    // jpeg refused, fp32 absent: not measured, with the server's words where there are some
+    expect(t['serve-jpeg']!.text).toBe("not measured: the server refused it: HTTP 400: input 'input' element 0 is not a decodable image");
+    expect(t['serve-fp32']).toMatchObject({ status: 'not measured', text: 'not measured: fp32 was not measured' });
+  });
+
+  it('a p50 of exactly 1 ms at concurrency 1 is met; a dry run measures none', () => {
+    expect(byId(evaluateServeTargets({ uint8: { levels: [level(1, 900, 1, 1.5)] } }))['serve-uint8-c1-p50']!.status).toBe('met');
+    expect(byId(evaluateServeTargets({ uint8: { levels: [level(1, 900, 1.01, 1.5)] } }))['serve-uint8-c1-p50']!.status).toBe('missed');
+    const dry = evaluateServeTargets({ fp32: { levels: [level(4, 50, 60, 80)] } }, 'a dry run measures no GPU figures');
+    expect(dry).toHaveLength(9);
+    expect(dry.every((x) => x.status === 'not measured' && x.text === 'not measured: a dry run measures no GPU figures')).toBe(true);
+  });
+
+  it('raises the concurrency ×4 until the goal, a p99 over 50 ms, saturation or the cap', () => {
+    const plan = { start: 32, factor: 4, max: 1024 };
+    expect(nextServeLevel([], 12_000, plan)).toBe(32);
+    expect(nextServeLevel([level(32, 5000, 3, 8)], 12_000, plan)).toBe(128);
+    expect(nextServeLevel([level(32, 5000, 3, 8), level(128, 9000, 8, 20)], 12_000, plan)).toBe(512);
+    expect(nextServeLevel([level(32, 12_000, 3, 8)], 12_000, plan)).toBeNull(); // reached
+    expect(nextServeLevel([level(32, 5000, 3, 51)], 12_000, plan)).toBeNull(); // p99 past 50 ms
+    expect(nextServeLevel([level(32, 5000, 3, NaN)], 12_000, plan)).toBeNull();
+    expect(nextServeLevel([level(32, 5000, 3, 8), level(128, 5400, 9, 30)], 12_000, plan)).toBeNull(); // < 10 % more
+    expect(nextServeLevel([level(512, 5000, 3, 8)], 12_000, plan)).toBeNull(); // 2048 > 1024
+  });
+});
+
 describe('summary', () => {
   const inputs: SummaryInputs = {
     dryRun: false,
@@ -129,6 +182,17 @@ describe('summary', () => {
       // The same cell with the graph API off: its own row in the paths table, never ours in the main table.
       { dtype: 'float16', batch: 256, legacy: true, medianMs: 160, deviceMs: 150, p90Ms: 170, imgPerSec: 1600, iterations: 10, finite: true, paths: { total: 54, graphApi: 0, fused: 36, unfused: 18, graphNote: 'off' } },
     ] },
+    serve: {
+      model: 'resnet50 float16', clients: 4, durationMs: 2500, loadSeconds: 21.5, shmNote: 'resnet serve has no --allow-shm yet: started without it',
+      rows: { count: 16, worstRelativeL2: 2e-3, tolerance: 1e-2, precision: 'float16', passed: true },
+      kinds: {
+        uint8: { levels: [], why: "the server refused it: HTTP 400: inference input 'input' data-type is 'UINT8'" },
+        fp32: { levels: [
+          { concurrency: 16, imgPerSec: 2500, p50Ms: 6.1, p99Ms: 9.5, averageBatch: 5.2, serverCores: 1.4, loadgenCores: 0.6, errors: 0, failures: '0' },
+          { concurrency: 64, imgPerSec: 4200, p50Ms: 14.9, p99Ms: 'NaN', averageBatch: 'NaN', serverCores: 1.9, loadgenCores: 1.1, errors: 3, failures: 'HTTP 503 ×3' },
+        ] },
+      },
+    },
     torchBench: {
       peak: { tflops: 800 },
       eager: [{ dtype: 'float16', batch: 256, device: { medianMs: 200, p90Ms: 210 }, e2e: { medianMs: 250, p90Ms: 260 } }],
@@ -140,7 +204,7 @@ describe('summary', () => {
     const s = buildSummary(inputs);
     // a GPU is visible but ours is unavailable; the NaN op; the non-finite bench cell; the part that timed out
     expect(s.checks.failed).toBe(4);
-    expect(s.checks.passed).toBe(1);
+    expect(s.checks.passed).toBe(2); // the op in FP32, the serve part's rows
     expect(s.checks.skipped).toBe(1);
     expect(s.ok).toBe(false);
     expect(s.environment.gpu).toBe('NVIDIA H100 80GB HBM3');
@@ -175,15 +239,58 @@ describe('summary', () => {
   it('renders the targets table last', () => {
     const text = renderSummary(buildSummary(inputs));
     const lines = text.trimEnd().split('\n');
-    expect(lines[0]).toBe('# GPU check: FAIL: 1 checks passed, 4 failed, 1 skipped');
+    expect(lines[0]).toBe('# GPU check: FAIL: 2 checks passed, 4 failed, 1 skipped');
     expect(lines.at(-1)).toMatch(/^\| FP32 \(TF32 off\) logits within 1e-4 relative L2 of torchvision +\| not measured +\|/);
     // Ours device-only (not measured in this fixture), then ours end to end.
     expect(text).toMatch(/\| float16 \|\s+256 \|\s+— \|\s+2560 \|/);
   });
 });
 
+describe('summary of the serve part', () => {
+  const parts = parseParts('serve\tfailed\t1\t80\t\n');
+  const serve = {
+    model: 'resnet50 float16', clients: 4, durationMs: 2500, loadSeconds: 21.5,
+    rows: { count: 16, worstRelativeL2: 'NaN', tolerance: 1e-2, precision: 'float16', passed: false },
+    kinds: {
+      uint8: { levels: [{ concurrency: 1, imgPerSec: 1100, p50Ms: 0.8, p99Ms: 1.3, averageBatch: 1, serverCores: 1, loadgenCores: 0.2, errors: 0, failures: '0' }] },
+      fp32: { levels: [{ concurrency: 64, imgPerSec: 4200, p50Ms: 14.9, p99Ms: 40, averageBatch: 'NaN', serverCores: 1.9, loadgenCores: 1.1, errors: 3, failures: 'HTTP 503 ×3' }] },
+      jpeg: { levels: [], why: 'skipped: no photos for the JPEG input' },
+    },
+  };
+
+  it('checks the rows, tables the levels, evaluates the serving targets before the issue\'s', () => {
+    const s = buildSummary({ dryRun: false, parts, serve });
+    const rowCheck = s.checks.list.find((c) => c.group === 'serve');
+    expect(rowCheck).toMatchObject({ passed: false, tolerance: 1e-2, precision: 'float16' });
+    expect(rowCheck.error).toBeNaN();
+    expect(s.checks.list.find((c) => c.name === 'part serve').message).toBe('exited with status 1 (see bench.log)');
+    const t = Object.fromEntries(s.serve.targets.map((x) => [x.id, x]));
+    expect(t['serve-fp32']).toMatchObject({ status: 'met', value: 4200 });
+    expect(t['serve-fp32-p99']).toMatchObject({ status: 'met', value: 40 });
+    expect(t['serve-uint8-c1-p50']).toMatchObject({ status: 'met', value: 0.8 });
+    expect(t['serve-jpeg']!.text).toBe('not measured: skipped: no photos for the JPEG input');
+    const text = renderSummary(s);
+    expect(text).toMatch(/\| fp32 +\| +64 \| +4200 \| +14\.90 \| +40\.00 \| +— \| +1\.90 \| +1\.10 \| HTTP 503 ×3 +\|/);
+    expect(text).toContain('- jpeg: skipped: no photos for the JPEG input');
+    expect(text.indexOf('## Serving targets')).toBeLessThan(text.indexOf('## Targets (issue 3)'));
+    expect(text).toMatch(/\| serve FP32 over HTTP ≥ 4,000 img\/s +\| met +\| met \(4200 img\/s vs 4000 img\/s asked\); at concurrency 64/);
+  });
+
+  it('measures no serving target in a dry run, and says so when the part left nothing', () => {
+    const dry = buildSummary({ dryRun: true, parts: [], serve });
+    expect(dry.serve.rows).toHaveLength(2); // the CPU's figures are still tabled
+    expect(dry.serve.targets.every((x) => x.text === 'not measured: a dry run measures no GPU figures')).toBe(true);
+    const none = buildSummary({ dryRun: false, parts: [] });
+    expect(none.serve.targets.every((x) => x.text === 'not measured: the serve part left no results')).toBe(true);
+    expect(renderSummary(none)).toContain('Nothing measured.');
+    const skipped = buildSummary({ dryRun: false, parts: [], serve: { skipped: 'CUDA backend unavailable: no GPU' } });
+    expect(skipped.checks.list).toContainEqual({ group: 'serve', name: 'serve part', skipped: 'CUDA backend unavailable: no GPU' });
+    expect(skipped.serve.targets[0]!.text).toBe('not measured: CUDA backend unavailable: no GPU');
+  });
+});
+
 describe('conv paths from describe()', () => {
-  // As CudaExecutable::describe writes it (native/src/cuda/gpu/cuda_executable.cc).
+  // As CudaExecutable::describe writes it (native/src/cuda/gpu/executable_describe.cc).
   const text = [
     'CUDA executable on device 0: float16, batch 256; weights 51462144 bytes, activations 411041792 bytes, workspace 1048576 bytes',
     'convs: 54 (50 graph API, 3 fused, 1 unfused: cudnnConvolutionForward + epilogue kernel)',
@@ -208,6 +315,24 @@ describe('conv paths from describe()', () => {
     expect(convPathsOf(text.replace('graph API: plans built in 812 ms', 'graph API: off (RESNET_CUDNN_GRAPH=0)'))!.graphNote).toBe('off');
     expect(convPathsOf('')).toBeUndefined();
     expect(pathsLine(undefined)).toBe('conv paths not reported');
+  });
+});
+
+describe('bench: the legacy cells', () => {
+  it('compile the model\'s forward graph with the graph API off, as model.forward compiles it (the CPU backend standing in)', async () => {
+    lib.manualSeed(8);
+    const model = lib.resnet18({ numClasses: 10 });
+    const x = lib.Tensor.from(Float32Array.from({ length: 2 * 3 * 32 * 32 }, (_, i) => Math.sin(i * 0.37)), [2, 3, 32, 32]);
+    const executable = await compileLegacy(lib, model, { backend: 'cpu', ordinal: 0 }, { dtype: 'float32', batch: 2, benchmark: false, image: [3, 32, 32] });
+    try {
+      const [out] = await executable.run(x.data as Float32Array);
+      const want = (await model.forward(x)).data as Float32Array;
+      expect(out).toHaveLength(2 * 10);
+      expect(relativeL2(out!, want)).toBeLessThanOrEqual(1e-6);
+      expect(executable.describe()).toBe(''); // the CPU backend reports no conv paths
+    } finally {
+      executable.dispose();
+    }
   });
 });
 
@@ -265,7 +390,9 @@ if (cuda.available) console.log('gpu-check.test.ts: this machine has a usable GP
 
 describe.runIf(!cuda.available)('gpu-check.sh without a GPU', () => {
   it('reports the CUDA backend unavailable with its reason, skips PyTorch cleanly, exits 0 and prints the table last', () => {
-    const run = runCheck('plain', { PYTHONPATH: torchBlocker(), GPU_CHECK_BUDGET: '120' }, 150);
+    // Every part's least time fits the budget (ops 30 + parity 20 + bench 40 + serve 40 + summary 15), so none
+    // is skipped for time: each must skip for its own reason.
+    const run = runCheck('plain', { PYTHONPATH: torchBlocker(), GPU_CHECK_BUDGET: '160' }, 190);
     expect(run.signal).toBeNull(); // did not hang
     expect(run.status).toBe(0);
     expect(run.summaryMd).not.toBe('');
@@ -290,7 +417,10 @@ describe.runIf(!cuda.available)('gpu-check.sh without a GPU', () => {
     expect(s.environment.torch.version).toBeNull();
     expect(s.targets.every((t: any) => t.status === 'not measured')).toBe(true);
     for (const log of ['env.log', 'ops.log', 'parity.log', 'bench.log']) expect(readFileSync(path.join(run.out, log), 'utf8')).not.toBe('');
-  }, 160_000);
+    expect(parts.serve.status).toBe('ok');
+    expect(skipped.some((line: string) => line.startsWith('serve part: CUDA backend unavailable:'))).toBe(true);
+    expect(readFileSync(path.join(run.out, 'bench.log'), 'utf8')).toContain('serve: skipped: CUDA backend unavailable:');
+  }, 200_000);
 
   it('as a dry run, runs every Node part on the CPU backend and passes', () => {
     const run = runCheck('dry', {
@@ -317,6 +447,13 @@ describe.runIf(!cuda.available)('gpu-check.sh without a GPU', () => {
     }
     const rows = s.bench.rows.map((r: any) => [r.dtype, r.batch, r.ours.imgPerSec > 0, r.ours.medianMs > 0]);
     expect(rows).toEqual([['float32', 1, true, true], ['float32', 2, true, true]]);
+    // The serve part: its rows check, its FP32 level measured by the load generator, no target judged.
+    expect(s.checks.list.find((c: any) => c.group === 'serve')).toMatchObject({ passed: true, precision: 'float32' });
+    const fp32 = s.serve.rows.find((r: any) => r.kind === 'fp32');
+    expect(fp32).toMatchObject({ concurrency: 4, errors: 0, unaccounted: 0, processes: 2 });
+    expect(fp32.imgPerSec).toBeGreaterThan(0);
+    expect(s.serve.targets.every((t: any) => t.text === 'not measured: a dry run measures no GPU figures')).toBe(true);
+    expect(run.summaryMd).toContain('## Serving targets');
   }, 190_000);
 });
 

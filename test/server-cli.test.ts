@@ -14,7 +14,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../lib/errors.js';
 import { cifar10Classes, readCifar10 } from '../lib/io/cifar10.js';
 import { cifarResNetNormalization } from '../lib/models/cifar.js';
-import { serveOptions, type ServeFlags } from '../lib/cli/serve-options.js';
+import { serveFlags, serveOptions, type ServeFlags } from '../lib/cli/serve-options.js';
+import { Command } from 'commander';
 import type { ServerOptions } from '../lib/server/types.js';
 import { maxRelativeError } from './helpers.js';
 
@@ -73,6 +74,18 @@ describe('serveOptions: flags over the config file', () => {
     expect(() => serveOptions(config, {}, { RESNET_SERVE_AUTH_TOKEN: 'two words' })).toThrow(
       'Expected a token of 1 to 4096 visible ASCII characters (no spaces or newlines) for RESNET_SERVE_AUTH_TOKEN but received a string of 9 characters (not shown)',
     );
+  });
+
+  it('parses the shared-memory flags and passes them on; without --allow-shm the file decides', () => {
+    const parsed = serveFlags(new Command()).exitOverride()
+      .parse(['--model', 'resnet20', '--allow-shm', '--max-shm-regions', '3', '--max-shm-bytes', '65536'], { from: 'user' })
+      .opts<ServeFlags>();
+    expect(parsed).toMatchObject({ allowShm: true, maxShmRegions: 3, maxShmBytes: 65536 });
+    expect(serveOptions(config, parsed, {})).toMatchObject({ allowShm: true, maxShmRegions: 3, maxShmBytes: 65536 });
+    expect(serveOptions({ ...config, allowShm: true }, {}, {}).allowShm).toBe(true);
+    expect(serveOptions(config, {}, {}).allowShm).toBeUndefined();
+    expect(() => serveFlags(new Command()).exitOverride().configureOutput({ writeErr: () => {} })
+      .parse(['--max-shm-regions', '0'], { from: 'user' })).toThrow('Expected an integer from 1 to 65536 for --max-shm-regions but received 0');
   });
 
   it('needs a model from somewhere', () => {

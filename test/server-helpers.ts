@@ -4,6 +4,7 @@
  */
 import { createServer, type InferenceServer } from '../lib/server/index.js';
 import type { ModelOptions, ServerOptions } from '../lib/server/types.js';
+import type { ModelInput } from '../lib/server/served-model.js';
 import { uniform } from './helpers.js';
 
 /** resnet20 (CIFAR): input `[3, 32, 32]`, outputs `output` `[10]` and `features` `[64]`. */
@@ -71,7 +72,7 @@ export interface InferResponse {
  * Run as the server runs a request sent on its own (alone: with every CPU thread), so the two agree to
  * the bit; batches formed under load run on an instance's share of the threads, within float32 rounding.
  */
-export async function reference(server: InferenceServer, values: Float32Array, n: number): Promise<{ output: Float32Array; features: Float32Array }> {
+export async function reference(server: InferenceServer, values: Float32Array | ModelInput, n: number): Promise<{ output: Float32Array; features: Float32Array }> {
   const model = server.models.get('resnet20')!;
   const [output, features] = await model.execute(values, n, { alone: true });
   return { output: output!, features: features! };

@@ -11,14 +11,14 @@ import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  DisposedError, IMAGENET_CATEGORIES, InvalidArgumentError, Tensor, cifar10Classes, manualSeed, preprocess, readImage,
+  DisposedError, IMAGENET_CATEGORIES, InvalidArgumentError, Tensor, cifar10Classes, imagenetMean, imagenetStd, manualSeed, preprocess, readImage,
   resnet18, resnet20, saveSafetensors, type Module,
 } from '../lib/index.js';
 import { maxRequestImagePixels } from '../lib/server/image-decode.js';
 import { HttpError } from '../lib/server/http-error.js';
 import { proportionalResize, type ModelLogger } from '../lib/server/model-source.js';
 import {
-  ServedModel, chunkSizes, compiledBatchSizesFor, cpuThreadsPerInstance, defaultCpuInstanceCount,
+  ServedModel, chunkSizes, compiledBatchSizesFor, cpuThreadsPerInstance, defaultCpuInstanceCount, type ModelInput,
 } from '../lib/server/served-model.js';
 import { getNumThreads } from '../lib/runtime/threads.js';
 import type { ResolvedModelOptions } from '../lib/server/types.js';
@@ -43,9 +43,25 @@ function modelOptions(
   const { maxBatchSize = 8, preferredBatchSizes = [], instanceCount = null, ...rest } = overrides;
   return {
     name: arch, version: '1', arch, weights: null, device: 'cpu', dtype: 'float32', benchmark: false, inputSize: null,
+    inputDatatype: 'FP32', inputLayout: 'NCHW',
     batching: { maxBatchSize, preferredBatchSizes, maxQueueDelayMicroseconds: 1000, maxQueueSize: 64, instanceCount, defaultTimeoutMicroseconds: 0 },
     ...rest,
   };
+}
+
+/**
+ * The uint8 NCHW pixels the served model decodes to, normalised in preprocess's float steps (ToTensor's
+ * division, then Normalize): equal to preprocess's output when the pixels are the same.
+ */
+function normalizedLikePreprocess(input: ModelInput, mean: readonly number[], std: readonly number[]): Float32Array {
+  expect(input.dtype).toBe('uint8');
+  expect(input.layout).toBe('nchw');
+  const pixels = Buffer.concat(input.segments);
+  const plane = pixels.length / input.samples / 3;
+  return Float32Array.from(pixels, (p, i) => {
+    const c = Math.floor(i / plane) % 3;
+    return Math.fround(Math.fround(p / 255) - Math.fround(mean[c]!)) / Math.fround(std[c]!);
+  });
 }
 
 /** Row `r` of an `[N, size]` array. */
@@ -137,7 +153,10 @@ describe('resnet20 (CIFAR-10), random weights', () => {
   it('declares its signature: input [3, 32, 32] (FP32 or images), labelled logits [10], features [64]', () => {
     expect(served.signature).toEqual({
       name: 'cifar', version: '3', platform: 'resnet_cudnn', maxBatchSize: 8,
-      inputs: [{ name: 'input', datatype: 'FP32', sampleShape: [3, 32, 32], accepts: ['FP32', 'BYTES'] }],
+      inputs: [{
+        name: 'input', datatype: 'FP32', sampleShape: [3, 32, 32], layout: 'NCHW', image: { channels: 3, height: 32, width: 32 },
+        accepts: ['FP32', 'FP16', 'UINT8', 'BYTES'],
+      }],
       outputs: [
         { name: 'output', datatype: 'FP32', sampleShape: [10], labels: cifar10Classes },
         { name: 'features', datatype: 'FP32', sampleShape: [64], labels: null },
@@ -208,7 +227,11 @@ describe('resnet20 (CIFAR-10), random weights', () => {
     const expected = preprocess([await readImage(png), await readImage(png)], {
       resizeSize: 32, cropSize: 32, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225],
     });
-    expect(decoded).toEqual(expected.data);
+    expect(normalizedLikePreprocess(decoded, [0.485, 0.456, 0.406], [0.229, 0.224, 0.225])).toEqual(expected.data);
+    // The engine normalises the pixels itself: the logits match those of preprocess's floats.
+    const [fromPixels] = await served.execute(decoded, undefined, { alone: true });
+    const [fromFloats] = await served.execute(expected.data as Float32Array, 2, { alone: true });
+    expect(maxRelativeError(fromPixels!, fromFloats!)).toBeLessThan(1e-5);
 
     const truncated = png.subarray(0, png.length / 2);
     for (const [bad, index] of [[Buffer.from('definitely not an image'), 1], [truncated, 2]] as const) {
@@ -273,7 +296,7 @@ describe('resnet18 at inputSize 64, weights from a file', () => {
     const image = await readImage(dogJpg);
     // ResNet18_Weights.DEFAULT: resize 256, crop 224 → resize 73, crop 64 at input size 64.
     const expected = preprocess([image, image], { resizeSize: 73, cropSize: 64 });
-    expect(decoded).toEqual(expected.data);
+    expect(normalizedLikePreprocess(decoded, imagenetMean, imagenetStd)).toEqual(expected.data);
   });
 
   it('frees its executables on dispose; execute rejects afterwards', async () => {

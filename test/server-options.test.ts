@@ -44,10 +44,11 @@ describe('resolveServerOptions', () => {
     expect(resolveServerOptions({ models: [{ arch: 'resnet18' }] })).toEqual({
       models: [{
         name: 'resnet18', version: '1', arch: 'resnet18', weights: null, device: 'cpu', dtype: 'float32', benchmark: false, inputSize: null,
+        inputDatatype: 'FP32', inputLayout: 'NCHW',
         batching: { maxBatchSize: 8, preferredBatchSizes: [], maxQueueDelayMicroseconds: 0, maxQueueSize: 64, instanceCount: null, defaultTimeoutMicroseconds: 0 },
       }],
       host: '0.0.0.0', port: 8000, maxBodyBytes: 32 * 1024 * 1024, authToken: null, shutdownTimeoutMs: 30_000, logLevel: 'info', threads: null,
-      serverName: 'resnet-cudnn',
+      serverName: 'resnet-cudnn', allowShm: false, maxShmRegions: 256, maxShmBytes: 8 * 1024 ** 3,
     });
     expect(serverDefaults.port).toBe(8000);
   });
@@ -57,28 +58,30 @@ describe('resolveServerOptions', () => {
       models: [
         {
           arch: 'resnet18', name: 'small.v2_x-1', version: '12', weights: 'IMAGENET1K_V1', device: 'auto', dtype: 'float16', benchmark: true,
-          inputSize: 64, maxBatchSize: 16, preferredBatchSizes: [8, 2, 16], maxQueueDelayMicroseconds: 0, maxQueueSize: 1, instanceCount: 3,
+          inputSize: 64, inputDatatype: 'UINT8', maxBatchSize: 16, preferredBatchSizes: [8, 2, 16], maxQueueDelayMicroseconds: 0, maxQueueSize: 1, instanceCount: 3,
           defaultTimeoutMicroseconds: 3_600_000_000,
         },
         { arch: 'resnet20', weights: 'runs/lr=0.1/best.th', device: 'cuda:1', dtype: 'tf32' },
       ],
       host: '127.0.0.1', port: 0, maxBodyBytes: 1024, authToken: 'abc.DEF-~+/=', shutdownTimeoutMs: 0, logLevel: 'silent', threads: 1,
-      serverName: 'edge-1',
+      serverName: 'edge-1', allowShm: true, maxShmRegions: 1, maxShmBytes: 4096,
     });
     expect(resolved.models[0]).toEqual({
       name: 'small.v2_x-1', version: '12', arch: 'resnet18', weights: 'IMAGENET1K_V1', device: 'auto', dtype: 'float16', benchmark: true, inputSize: 64,
+      inputDatatype: 'UINT8', inputLayout: 'NHWC',
       batching: { maxBatchSize: 16, preferredBatchSizes: [2, 8, 16], maxQueueDelayMicroseconds: 0, maxQueueSize: 1, instanceCount: 3, defaultTimeoutMicroseconds: 3_600_000_000 },
     });
     expect(resolved.models[1]).toMatchObject({ name: 'resnet20', arch: 'resnet20', weights: 'runs/lr=0.1/best.th', device: 'cuda:1', dtype: 'tf32' });
-    expect(resolved).toMatchObject({ host: '127.0.0.1', port: 0, maxBodyBytes: 1024, authToken: 'abc.DEF-~+/=', shutdownTimeoutMs: 0, logLevel: 'silent', threads: 1, serverName: 'edge-1' });
+    expect(resolved).toMatchObject({ host: '127.0.0.1', port: 0, maxBodyBytes: 1024, authToken: 'abc.DEF-~+/=', shutdownTimeoutMs: 0, logLevel: 'silent', threads: 1, serverName: 'edge-1', allowShm: true, maxShmRegions: 1, maxShmBytes: 4096 });
   });
 
   it('refuses unknown keys at every level, naming the key and listing the valid ones', () => {
     expect(refused(() => resolveWith({}, { prot: 8000 }))).toBe(
-      'Expected one of models, host, port, maxBodyBytes, authToken, shutdownTimeoutMs, logLevel, threads, serverName for an option of server options but received "prot"',
+      'Expected one of models, host, port, maxBodyBytes, authToken, shutdownTimeoutMs, logLevel, threads, serverName, allowShm, maxShmRegions, maxShmBytes '
+      + 'for an option of server options but received "prot"',
     );
     const message = refused(() => resolveWith({ maxBatch: 4 }));
-    expect(message).toMatch(/^Expected one of arch, name, version, weights, device, dtype, benchmark, inputSize, maxBatchSize, preferredBatchSizes, /);
+    expect(message).toMatch(/^Expected one of arch, name, version, weights, device, dtype, benchmark, inputSize, inputDatatype, inputLayout, maxBatchSize, preferredBatchSizes, /);
     expect(message).toMatch(/ for an option of models\[0\] but received "maxBatch"$/);
     // A JSON `__proto__` key is an own key like any other, not a prototype.
     expect(refused(() => resolveServerOptions(JSON.parse('{"models":[{"arch":"resnet20"}],"__proto__":{"port":1}}')))).toMatch(/received "__proto__"$/);
@@ -104,6 +107,8 @@ describe('resolveServerOptions', () => {
       ['maxBodyBytes', {}, { maxBodyBytes: 1024 }, 1023, 2 * 1024 ** 3 + 1],
       ['shutdownTimeoutMs', {}, { shutdownTimeoutMs: 3_600_000 }, -1, 3_600_001],
       ['threads', {}, { threads: availableParallelism() }, 0, availableParallelism() + 1],
+      ['maxShmRegions', {}, { maxShmRegions: 65_536 }, 0, 65_537],
+      ['maxShmBytes', {}, { maxShmBytes: 2 ** 40 }, 0, 2 ** 40 + 1],
       ['models[0].maxBatchSize', { maxBatchSize: 1024 }, {}, 0, 1025],
       ['models[0].maxQueueSize', { maxQueueSize: 1 }, {}, 0, 1_000_001],
       ['models[0].instanceCount', { instanceCount: 64 }, {}, 0, 65],
@@ -141,6 +146,12 @@ describe('resolveServerOptions', () => {
     );
     expect(() => resolveWith({}, { serverName: 'my server' })).toThrow(InvalidArgumentError);
     expect(() => resolveWith({ benchmark: 'yes' })).toThrow('Expected a boolean for models[0].benchmark but received "yes"');
+    expect(() => resolveWith({}, { allowShm: 'true' })).toThrow('Expected a boolean for allowShm but received "true"');
+    expect(refused(() => resolveWith({ inputDatatype: 'INT8' }))).toBe("Expected 'FP32', 'FP16' or 'UINT8' for models[0].inputDatatype but received \"INT8\"");
+    expect(refused(() => resolveWith({ inputLayout: 'nhwc' }))).toBe("Expected 'NCHW' or 'NHWC' for models[0].inputLayout but received \"nhwc\"");
+    expect(resolveWith({ inputDatatype: 'UINT8' }).models[0]!.inputLayout).toBe('NHWC');
+    expect(resolveWith({ inputDatatype: 'UINT8', inputLayout: 'NCHW' }).models[0]!.inputLayout).toBe('NCHW');
+    expect(resolveWith({ inputDatatype: 'FP16' }).models[0]!.inputLayout).toBe('NCHW');
   });
 
   it('checks devices and dtypes with the runtime wording, and float32 only on the CPU', () => {

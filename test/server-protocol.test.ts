@@ -13,6 +13,7 @@ import { encodeInferResponse } from '../lib/server/infer-response.js';
 import { modelConfig, modelMetadata, serverMetadata } from '../lib/server/metadata.js';
 import { decodeBase64Strict } from '../lib/server/tensor-data.js';
 import type { ModelSignature, ParsedInferRequest } from '../lib/server/types.js';
+import { floatToHalf, halfToFloat } from '../lib/tensor.js';
 
 const labels = ['cat', 'dog', 'fox', 'owl', 'emu'];
 const signature: ModelSignature = {
@@ -20,7 +21,10 @@ const signature: ModelSignature = {
   version: '3',
   platform: 'resnet_cudnn',
   maxBatchSize: 4,
-  inputs: [{ name: 'input', datatype: 'FP32', sampleShape: [3, 4, 4], accepts: ['FP32', 'BYTES'] }],
+  inputs: [{
+    name: 'input', datatype: 'FP32', sampleShape: [3, 4, 4], layout: 'NCHW', image: { channels: 3, height: 4, width: 4 },
+    accepts: ['FP32', 'FP16', 'UINT8', 'BYTES'],
+  }],
   outputs: [
     { name: 'output', datatype: 'FP32', sampleShape: [5], labels },
     { name: 'features', datatype: 'FP32', sampleShape: [2], labels: null },
@@ -49,6 +53,15 @@ function lengthPrefixed(...elements: Buffer[]): Buffer {
 
 function fp32Input(batch: number, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return { name: 'input', datatype: 'FP32', shape: [batch, 3, 4, 4], data: ramp(batch * sample), ...extra };
+}
+
+/** The values of a parsed image input, as numbers (FP32 and FP16 decoded from their little-endian bytes). */
+function valuesOf(input: ParsedInferRequest['inputs'][number]): number[] {
+  if (input.datatype === 'BYTES') throw new Error('not an image input');
+  const bytes = Buffer.from(input.data.buffer, input.data.byteOffset, input.data.byteLength);
+  if (input.datatype === 'UINT8') return [...bytes];
+  if (input.datatype === 'FP16') return Array.from({ length: bytes.length / 2 }, (_, i) => halfToFloat(bytes.readUInt16LE(i * 2)));
+  return Array.from({ length: bytes.length / 4 }, (_, i) => bytes.readFloatLE(i * 4));
 }
 
 /** Parses `header` (and `binary`) through the same path a server uses: a body, split, then parsed. */
@@ -118,8 +131,7 @@ describe('parseInferRequest: accepted requests', () => {
     const input = parsed.inputs[0]!;
     expect(input.datatype).toBe('FP32');
     expect(input.shape).toEqual([2, 3, 4, 4]);
-    if (input.datatype !== 'FP32') throw new Error('unreachable');
-    expect([...input.values]).toEqual(ramp(2 * sample));
+    expect(valuesOf(input)).toEqual(ramp(2 * sample));
     expect(parsed.outputs).toEqual([
       { name: 'output', binary: false, classification: 0 },
       { name: 'features', binary: false, classification: 0 },
@@ -133,8 +145,7 @@ describe('parseInferRequest: accepted requests', () => {
     const nested = [0, 1].map((n) => [0, 1, 2].map((c) => [0, 1, 2, 3].map((h) => flat.slice(n * 48 + c * 16 + h * 4, n * 48 + c * 16 + h * 4 + 4))));
     const parsed = parse({ inputs: [{ ...fp32Input(2), data: nested }] });
     const input = parsed.inputs[0]!;
-    if (input.datatype !== 'FP32') throw new Error('unreachable');
-    expect([...input.values]).toEqual(flat);
+    expect(valuesOf(input)).toEqual(flat);
   });
 
   it('reads binary FP32 from an unaligned offset, little-endian', () => {
@@ -143,12 +154,11 @@ describe('parseInferRequest: accepted requests', () => {
       const header = { id: pad, inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 3, 4, 4], parameters: { binary_data_size: sample * 4 } }] };
       const parsed = parse(header, f32le(values));
       const input = parsed.inputs[0]!;
-      if (input.datatype !== 'FP32') throw new Error('unreachable');
-      expect([...input.values]).toEqual(values.map(Math.fround));
+      expect(valuesOf(input)).toEqual(values.map(Math.fround));
     }
   });
 
-  it('reads binary FP32 in place where it is 4-byte aligned, copies it where not, and keeps NaN as sent', () => {
+  it('reads binary FP32 in place at any offset (the engine reads unaligned input), and keeps NaN as sent', () => {
     const values = ramp(sample).map((v) => v - 7.25);
     values[10] = Number.NaN;
     const header = { inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 3, 4, 4], parameters: { binary_data_size: sample * 4 } }] };
@@ -158,11 +168,53 @@ describe('parseInferRequest: accepted requests', () => {
       // Straight to the parser, so the binary part keeps its offset in `body`.
       const input = parseInferRequest(header, body.subarray(offset), signature).inputs[0]!;
       if (input.datatype !== 'FP32') throw new Error('unreachable');
-      expect(Object.is(input.values[10], Number.NaN)).toBe(true);
-      expect([...input.values]).toEqual(values.map(Math.fround));
-      // A view shares the body's memory; a copy does not.
-      expect(input.values.buffer === body.buffer).toBe(offset % 4 === 0);
+      expect(Object.is(valuesOf(input)[10], Number.NaN)).toBe(true);
+      expect(valuesOf(input)).toEqual(values.map(Math.fround));
+      // A view on the body's memory, not a copy.
+      expect(input.data.buffer === body.buffer).toBe(true);
+      expect(input.data.byteOffset).toBe(body.byteOffset + offset);
     }
+  });
+
+  it('reads UINT8 pixels in either layout and FP16 halves, as JSON or binary, in place', () => {
+    const pixels = Array.from({ length: 2 * sample }, (_, i) => (i * 37) % 256);
+    for (const shape of [[2, 3, 4, 4], [2, 4, 4, 3]]) {
+      const layout = shape[1] === 3 ? 'NCHW' : 'NHWC';
+      const json = parse({ inputs: [{ name: 'input', datatype: 'UINT8', shape, data: pixels }] }).inputs[0]!;
+      if (json.datatype !== 'UINT8') throw new Error('unreachable');
+      expect(json.layout).toBe(layout);
+      expect(valuesOf(json)).toEqual(pixels);
+      const binary = Buffer.from(pixels);
+      const parsed = parse({ inputs: [{ name: 'input', datatype: 'UINT8', shape, parameters: { binary_data_size: binary.length } }] }, binary).inputs[0]!;
+      if (parsed.datatype !== 'UINT8') throw new Error('unreachable');
+      expect(parsed.layout).toBe(layout);
+      expect(valuesOf(parsed)).toEqual(pixels);
+    }
+    const halves = ramp(sample); // multiples of 1/8 in [-6, 6]: exact in FP16
+    const fromJson = parse({ inputs: [{ name: 'input', datatype: 'FP16', shape: [1, 3, 4, 4], data: halves }] }).inputs[0]!;
+    expect(fromJson.datatype).toBe('FP16');
+    expect(valuesOf(fromJson)).toEqual(halves);
+    const bits = Buffer.alloc(sample * 2);
+    halves.forEach((v, i) => bits.writeUInt16LE(floatToHalf(v), i * 2));
+    const fromBinary = parse({ inputs: [{ name: 'input', datatype: 'FP16', shape: [1, 4, 4, 3], parameters: { binary_data_size: bits.length } }] }, bits).inputs[0]!;
+    if (fromBinary.datatype !== 'FP16') throw new Error('unreachable');
+    expect(fromBinary.layout).toBe('NHWC');
+    expect(valuesOf(fromBinary)).toEqual(halves);
+  });
+
+  it('refuses UINT8 and FP16 elements outside their range, and binary parts of the wrong size', () => {
+    for (const [element, shown] of [[256, '256'], [-1, '-1'], [1.5, '1.5'], ['1', '"1"']] as const) {
+      const data: unknown[] = Array(48).fill(0);
+      data[3] = element;
+      expect400(() => parse({ inputs: [{ name: 'input', datatype: 'UINT8', shape: [1, 3, 4, 4], data }] }), `element 3 of input 'input' must be an integer from 0 to 255 (UINT8), got ${shown}`);
+    }
+    const data: number[] = Array(48).fill(0);
+    data[9] = 65520;
+    expect400(() => parse({ inputs: [{ name: 'input', datatype: 'FP16', shape: [1, 3, 4, 4], data }] }), "element 9 of input 'input' is outside the FP16 range: 65520");
+    expect400(() => parse({ inputs: [{ name: 'input', datatype: 'FP16', shape: [1, 3, 4, 4], parameters: { binary_data_size: 95 } }] }, Buffer.alloc(95)),
+      "binary_data_size of input 'input' is 95, expected 96 (48 FP16 elements × 2 bytes)");
+    expect400(() => parse({ inputs: [{ name: 'input', datatype: 'UINT8', shape: [1, 4, 3, 4], data: Array(48).fill(0) }] }),
+      "Expected [-1,3,4,4] or [-1,4,4,3], got [1,4,3,4]");
   });
 
   it('reads BYTES images from base64 JSON ([N] and nested [N,1]) and from length-prefixed binary', () => {
@@ -206,8 +258,8 @@ describe('parseInferRequest: accepted requests', () => {
 describe('parseInferRequest: 400 for every malformed request', () => {
   it('wrong shape, in Triton words', () => {
     expect400(() => parse({ inputs: [{ ...fp32Input(1), shape: [1, 3, 4, 3] }] }),
-      "unexpected shape for input 'input' for model 'tiny'. Expected [-1,3,4,4], got [1,3,4,3]");
-    expect400(() => parse({ inputs: [{ ...fp32Input(1), shape: [3, 4, 4] }] }), 'Expected [-1,3,4,4], got [3,4,4]');
+      "unexpected shape for input 'input' for model 'tiny'. Expected [-1,3,4,4] or [-1,4,4,3], got [1,3,4,3]");
+    expect400(() => parse({ inputs: [{ ...fp32Input(1), shape: [3, 4, 4] }] }), 'Expected [-1,3,4,4] or [-1,4,4,3], got [3,4,4]');
     expect400(() => parse({ inputs: [{ name: 'input', datatype: 'BYTES', shape: [2, 2], data: ['', '', '', ''] }] }),
       "unexpected shape for input 'input' for model 'tiny'. Expected [-1] or [-1,1]");
   });
@@ -228,7 +280,7 @@ describe('parseInferRequest: 400 for every malformed request', () => {
 
   it('wrong datatype', () => {
     expect400(() => parse({ inputs: [fp32Input(1, { datatype: 'INT64' })] }),
-      "inference input 'input' data-type is 'INT64', but model 'tiny' expects 'FP32' or 'BYTES'");
+      "inference input 'input' data-type is 'INT64', but model 'tiny' expects 'FP32' or 'FP16' or 'UINT8' or 'BYTES'");
     expect400(() => parse({ inputs: [fp32Input(1, { datatype: 'fp32' })] }), "data-type is 'fp32'");
     expect400(() => parse({ inputs: [fp32Input(1, { datatype: 7 })] }), 'data-type is 7');
   });
@@ -461,13 +513,12 @@ describe('encodeInferResponse', () => {
       id: 'rt', parameters: { binary_data_output: true },
       inputs: [{ name: 'input', datatype: 'FP32', shape: [2, 3, 4, 4], parameters: { binary_data_size: 2 * sample * 4 } }],
     }, f32le(values));
-    const input = parsed.inputs[0]!;
-    if (input.datatype !== 'FP32') throw new Error('unreachable');
+    const input = Float32Array.from(valuesOf(parsed.inputs[0]!));
     // A stand-in model: per sample, output = the first five values, features = the sum and the mean.
     const out = new Float32Array(10);
     const feat = new Float32Array(4);
     for (let n = 0; n < 2; n++) {
-      const row = input.values.subarray(n * sample, (n + 1) * sample);
+      const row = input.subarray(n * sample, (n + 1) * sample);
       out.set(row.subarray(0, 5), n * 5);
       const sum = row.reduce((a, b) => a + b, 0);
       feat.set([sum, sum / sample], n * 2);
@@ -542,13 +593,18 @@ describe('metadata', () => {
     };
     expect(modelConfig(signature, batching, 'cpu')).toEqual({
       name: 'tiny', platform: 'resnet_cudnn', backend: 'resnet', max_batch_size: 4,
-      input: [{ name: 'input', data_type: 'TYPE_FP32', dims: [3, 4, 4] }],
+      input: [{ name: 'input', data_type: 'TYPE_FP32', dims: [3, 4, 4], format: 'FORMAT_NCHW' }],
       output: [{ name: 'output', data_type: 'TYPE_FP32', dims: [5] }, { name: 'features', data_type: 'TYPE_FP32', dims: [2] }],
       dynamic_batching: {
         preferred_batch_size: [2, 4], max_queue_delay_microseconds: 500,
         default_queue_policy: { timeout_action: 'REJECT', default_timeout_microseconds: 0, allow_timeout_override: true, max_queue_size: 16 },
       },
       instance_group: [{ count: 3, kind: 'KIND_CPU' }],
+      parameters: {
+        'input.accepted_forms': {
+          string_value: "FP32 [-1,3,4,4] or [-1,4,4,3]; FP16 [-1,3,4,4] or [-1,4,4,3]; UINT8 [-1,3,4,4] or [-1,4,4,3] (pixels, normalised by the server with the weights' mean and std); BYTES [-1] (encoded JPEG/PNG/WebP images)",
+        },
+      },
     });
     expect(modelConfig(signature, batching, 'gpu').instance_group).toEqual([{ count: 3, kind: 'KIND_GPU' }]);
   });

@@ -8,7 +8,7 @@ import { type Command, InvalidArgumentError as CommanderArgumentError, Option } 
 import { InvalidArgumentError, invalidArgument } from '../errors.js';
 import type { Check } from '../server/option-checks.js';
 import { logLevels, modelFieldChecks, parseModelSpec, serverFieldChecks } from '../server/resolve-options.js';
-import type { BatchingOptions, LogLevel, ModelOptions, ServerOptions } from '../server/types.js';
+import type { BatchingOptions, ImageDatatype, LogLevel, ModelOptions, ServerOptions, TensorLayout } from '../server/types.js';
 import type { ComputeDType, DeviceSpec } from '../runtime/device.js';
 
 /** The environment variable that carries the bearer token when `--auth-token` is not given. */
@@ -30,11 +30,16 @@ export interface ServeFlags {
   instanceCount?: number;
   defaultTimeoutUs?: number;
   inputSize?: number;
+  inputDatatype?: ImageDatatype;
+  inputLayout?: TensorLayout;
   threads?: number;
   maxBodyBytes?: number;
   authToken?: string;
   shutdownTimeoutMs?: number;
   logLevel?: LogLevel;
+  allowShm?: boolean;
+  maxShmRegions?: number;
+  maxShmBytes?: number;
 }
 
 /** A commander parser that reports a bad value with the options' own wording. */
@@ -91,13 +96,22 @@ export function serveFlags(command: Command): Command {
     .option('--default-timeout-us <n>', 'model default: queue timeout of a request that sets none, 0 for none (default 0)',
       integerFlag('--default-timeout-us', modelFieldChecks.defaultTimeoutMicroseconds))
     .option('--input-size <n>', 'model default: input height and width (default the weights\' crop size)', integerFlag('--input-size', modelFieldChecks.inputSize))
+    .option('--input-datatype <type>', 'model default: the input\'s declared datatype in metadata and /config, FP32, FP16 or UINT8 (every form is accepted; default FP32)',
+      stringFlag('--input-datatype', modelFieldChecks.inputDatatype))
+    .option('--input-layout <layout>', 'model default: the input\'s declared layout, NCHW or NHWC (default NHWC for UINT8, else NCHW)',
+      stringFlag('--input-layout', modelFieldChecks.inputLayout))
     .option('-t, --threads <n>', 'CPU compute threads, split between a CPU model\'s instances (default all the process may use)', integerFlag('--threads', serverFieldChecks.threads))
     .option('--max-body-bytes <n>', 'largest request body; larger gets 413 (default 33554432, 32 MiB)', integerFlag('--max-body-bytes', serverFieldChecks.maxBodyBytes))
     .addOption(new Option('--auth-token <token>', `require "Authorization: Bearer <token>" on every route but /v2/health/* (or set ${authTokenVariable})`)
       .argParser(stringFlag('--auth-token', serverFieldChecks.authToken)))
     .option('--shutdown-timeout-ms <n>', 'how long SIGTERM waits for in-flight requests before exiting 1 (default 30000)',
       integerFlag('--shutdown-timeout-ms', serverFieldChecks.shutdownTimeoutMs))
-    .addOption(new Option('--log-level <level>', 'log level (default info)').choices(logLevels));
+    .addOption(new Option('--log-level <level>', 'log level (default info)').choices(logLevels))
+    .option('--allow-shm', 'accept Triton\'s system shared-memory extension: local clients pass tensors through POSIX shared memory (default off)')
+    .option('--max-shm-regions <n>', 'with --allow-shm: shared-memory regions registered at once (default 256)',
+      integerFlag('--max-shm-regions', serverFieldChecks.maxShmRegions))
+    .option('--max-shm-bytes <n>', 'with --allow-shm: bytes of shared memory mapped at once, all regions (default 8589934592, 8 GiB)',
+      integerFlag('--max-shm-bytes', serverFieldChecks.maxShmBytes));
 }
 
 /** Copies the keys of `from` whose value is defined. */
@@ -117,6 +131,8 @@ export function serveOptions(config: ServerOptions | undefined, flags: ServeFlag
     dtype: flags.dtype,
     benchmark: flags.benchmark,
     inputSize: flags.inputSize,
+    inputDatatype: flags.inputDatatype,
+    inputLayout: flags.inputLayout,
     maxBatchSize: flags.maxBatchSize,
     preferredBatchSizes: flags.preferredBatchSizes,
     maxQueueDelayMicroseconds: flags.maxQueueDelayUs,
@@ -142,6 +158,9 @@ export function serveOptions(config: ServerOptions | undefined, flags: ServeFlag
       logLevel: flags.logLevel,
       threads: flags.threads,
       authToken,
+      allowShm: flags.allowShm,
+      maxShmRegions: flags.maxShmRegions,
+      maxShmBytes: flags.maxShmBytes,
     }),
     models,
   };

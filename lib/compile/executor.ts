@@ -10,12 +10,14 @@
 import { DTypeError, ShapeError, fromNative, invalidArgument } from '../errors.js';
 import { Tensor, formatShape } from '../tensor.js';
 import { Tracer, type Trace } from '../nn/trace.js';
-import type { ForwardExecutor, Module } from '../nn/module.js';
+import type { AllocateInputOptions, ForwardExecutor, Module } from '../nn/module.js';
 import { lower } from './lower.js';
 import { PromiseLru } from './cache.js';
+import { allocateHostMemory } from '../runtime/host-memory.js';
 import { compileGraph, prepareGraph, type CompileOptions, type Executable, type PreparedGraph } from '../runtime/engine.js';
+import type { InputDType, InputLayout, InputNormalization } from '../runtime/native.js';
 import { getNumThreads } from '../runtime/threads.js';
-import { backendOf } from '../runtime/device.js';
+import { backendOf, type Placement } from '../runtime/device.js';
 
 /** How many compiled batch sizes/shapes one module keeps (a server with a few batch sizes fits). */
 const EXECUTABLES_PER_MODULE = 8;
@@ -34,8 +36,9 @@ interface GraphEntry {
  * The trace values of the named submodule outputs.
  * @throws InvalidArgumentError for a name the trace does not have, listing the names it has.
  */
-function nodeValues(trace: Trace, nodes: readonly string[]): number[] {
+function nodeValues(trace: Trace, nodes: readonly string[], rootName?: string): number[] {
   return nodes.map((name) => {
+    if (rootName !== undefined && name === rootName) return trace.output.id;
     const id = name === '' ? undefined : trace.moduleOutputs.get(name);
     if (id === undefined) {
       const valid = [...trace.moduleOutputs.keys()].filter((n) => n !== '');
@@ -51,22 +54,37 @@ interface ModuleCache {
   executables: PromiseLru<Executable>;
 }
 
+/** A forward input as the engine takes it: its data as is, its dtype and layout, and its NCHW shape. */
+export interface ForwardInput {
+  data: Float32Array | Uint8Array | Uint16Array;
+  dtype: InputDType;
+  layout: InputLayout;
+  /** `[N, C, H, W]` whatever the layout. */
+  shape: [number, number, number, number];
+}
+
 /**
- * Checks a forward input and returns its NCHW data as is: float32, or uint8 that the backend converts
- * itself (no float copy four times the size on the JS side).
+ * Checks a forward input and returns its data as is: float32, float16 or uint8 (pixels), NCHW or NHWC,
+ * which the backend converts itself (no float copy four times the size on the JS side).
  */
-export function forwardInput(x: unknown): { data: Float32Array | Uint8Array; shape: [number, number, number, number] } {
+export function forwardInput(x: unknown): ForwardInput {
   if (!(x instanceof Tensor)) {
     throw new DTypeError(`forward: expected a Tensor but received ${x === null ? 'null' : typeof x}; build one with Tensor.from(data, [N, C, H, W])`);
   }
-  if (x.dtype !== 'float32' && x.dtype !== 'uint8') {
-    throw new DTypeError(`forward: expected a float32 or uint8 tensor but received ${x.dtype}; convert it with tensor.to('float32')`);
+  if (x.dtype !== 'float32' && x.dtype !== 'uint8' && x.dtype !== 'float16') {
+    throw new DTypeError(`forward: expected a float32, float16 or uint8 tensor but received ${x.dtype}; convert it with tensor.to('float32')`);
   }
   if (x.ndim !== 4) {
-    throw new ShapeError(`forward: expected a 4-D input [N, C, H, W] but received shape ${formatShape(x.shape)}`);
+    throw new ShapeError(`forward: expected a 4-D input [N, C, H, W] (or [N, H, W, C] with layout 'nhwc') but received shape ${formatShape(x.shape)}`);
   }
   if (x.shape[0] === 0) throw new ShapeError(`forward: the batch is empty (shape ${formatShape(x.shape)})`);
-  return { data: x.data as Float32Array | Uint8Array, shape: x.shape as [number, number, number, number] };
+  const [n, a, b, c] = x.shape as [number, number, number, number];
+  return {
+    data: x.data as Float32Array | Uint8Array | Uint16Array,
+    dtype: x.dtype,
+    layout: x.layout,
+    shape: x.layout === 'nhwc' ? [n, c, a, b] : [n, a, b, c],
+  };
 }
 
 /**
@@ -122,6 +140,33 @@ export function lastForwardStats(module: Module): ForwardStats | undefined {
   return lastStats.get(module);
 }
 
+/** What {@link CompiledExecutor.compile} compiles. */
+export interface CompileSpec {
+  /** The per-sample input shape `[C, H, W]`. */
+  readonly sampleShape: readonly number[];
+  readonly batch: number;
+  /**
+   * The graph's outputs, in order: submodule names (as `forwardNodes` takes them), {@link rootOutput}
+   * for the module's own output. Default: the module's output alone.
+   */
+  readonly outputs?: readonly string[];
+  /** CPU threads of its runs; default the process's (`getNumThreads`). Ignored on a GPU. */
+  readonly threads?: number;
+  /** Normalisation fused into the input conversion (see `compileGraph`). */
+  readonly normalization?: InputNormalization;
+  /** Device, dtype and benchmark, resolved (no `auto`); default the module's own placement. */
+  readonly placement?: Placement;
+}
+
+/** The name of a module's own output among {@link CompileSpec.outputs}. */
+export const rootOutput = '.';
+
+/** What {@link CompiledExecutor.compile} gives: the executable (the caller's to dispose) and each output's per-sample shape. */
+export interface CompiledModule {
+  readonly executable: Executable;
+  readonly outputShapes: readonly (readonly number[])[];
+}
+
 /** Compiles and runs modules on the native engine, caching per shape, batch, placement and weights version. */
 export class CompiledExecutor implements ForwardExecutor {
   private readonly modules = new WeakMap<Module, ModuleCache>();
@@ -147,14 +192,14 @@ export class CompiledExecutor implements ForwardExecutor {
    * The prepared graph of `module` for per-sample input shape `[C, H, W]` (cached), returning the module's
    * output, or with `nodes` the outputs of those submodules (dotted paths), in that order.
    */
-  graphFor(module: Module, sampleShape: readonly number[], nodes?: readonly string[]): GraphEntry {
+  graphFor(module: Module, sampleShape: readonly number[], nodes?: readonly string[], rootName?: string): GraphEntry {
     const cache = this.cacheOf(module);
     // '\n' cannot occur in a shape, and the names were checked to be distinct strings.
-    const key = nodes === undefined ? sampleShape.join('x') : `${sampleShape.join('x')}\n${nodes.join('\n')}`;
+    const key = nodes === undefined ? sampleShape.join('x') : `${sampleShape.join('x')}\n${nodes.join('\n')}\n${rootName ?? ''}`;
     let entry = cache.graphs.get(key);
     if (!entry) {
       const trace = Tracer.trace(module, sampleShape);
-      const outputs = nodes === undefined ? [trace.output.id] : nodeValues(trace, nodes);
+      const outputs = nodes === undefined ? [trace.output.id] : nodeValues(trace, nodes, rootName);
       // Several names can denote one value (`layer4`, `layer4.2`): the graph returns each value once.
       const distinct = [...new Set(outputs)];
       const graph = lower(trace, { outputs: distinct });
@@ -185,6 +230,60 @@ export class CompiledExecutor implements ForwardExecutor {
     for (const { prepared } of cache.graphs.values()) prepared.dispose();
   }
 
+  allocateInput(module: Module, batch: number, options: Required<AllocateInputOptions>): Tensor {
+    const { dtype, layout, channels } = options;
+    const [height, width] = options.size as readonly [number, number];
+    const shape = layout === 'nhwc' ? [batch, height, width, channels] : [batch, channels, height, width];
+    const elements = shape.reduce((a, b) => a * b, 1);
+    const bytesPerElement = dtype === 'float32' ? 4 : dtype === 'float16' ? 2 : 1;
+    const memory = allocateHostMemory(elements * bytesPerElement, backendOf(module.placement.device));
+    const data = dtype === 'float32' ? new Float32Array(memory) : dtype === 'float16' ? new Uint16Array(memory) : new Uint8Array(memory);
+    return Tensor.from(data, shape, dtype).asLayout(layout);
+  }
+
+  /**
+   * The compile options for `module`'s placement (device, dtype, benchmark) and `batch`; threads on the CPU
+   * only (changing them must not recompile a GPU executable).
+   */
+  private compileOptions(placement: Placement, batch: number, threads?: number, normalization?: InputNormalization): CompileOptions {
+    const { device, dtype, benchmark } = placement;
+    const target = backendOf(device);
+    const cpuThreads = target.backend === 'cpu' ? threads ?? getNumThreads() : undefined;
+    return {
+      ...target,
+      batch,
+      precision: dtype,
+      ...(cpuThreads === undefined ? {} : { threads: cpuThreads }),
+      ...(benchmark ? { benchmark } : {}),
+      ...(normalization === undefined ? {} : { normalization }),
+    };
+  }
+
+  /**
+   * Compiles `module` through the pipeline `forward` uses (trace, lower and prepare, cached per module,
+   * input shape and outputs; then compile for the module's placement) for a caller that keeps the
+   * executable, such as the server: it stays out of the forward cache, and the caller disposes it. Call
+   * {@link CompiledExecutor.release} once every batch size is compiled to free the prepared graph's own
+   * copy of the weights (the executables keep what they use).
+   * @throws as `forward` does for the module and shape; InvalidArgumentError for an unknown output name.
+   */
+  async compile(module: Module, spec: CompileSpec): Promise<CompiledModule> {
+    const callSite = new Error();
+    try {
+      const outputs = spec.outputs ?? [rootOutput];
+      const { prepared, outputShapes, slots } = this.graphFor(module, spec.sampleShape, outputs, rootOutput);
+      const executable = await compileGraph(prepared, this.compileOptions(spec.placement ?? module.placement, spec.batch, spec.threads, spec.normalization));
+      // Each requested output once: a name repeated (or two names of one value) would need a copy per run.
+      if (slots !== undefined && new Set(slots).size !== slots.length) {
+        executable.dispose();
+        throw invalidArgument('outputs that name distinct values', 'spec.outputs', outputs);
+      }
+      return { executable, outputShapes };
+    } catch (error) {
+      throw fromNative(error, callSite);
+    }
+  }
+
   async forward(module: Module, x: Tensor): Promise<Tensor> {
     const [output] = await this.execute(module, x, undefined, new Error());
     return output!;
@@ -196,27 +295,18 @@ export class CompiledExecutor implements ForwardExecutor {
   }
 
   private async execute(module: Module, x: Tensor, nodes: readonly string[] | undefined, callSite: Error): Promise<Tensor[]> {
-    const { data, shape } = forwardInput(x);
+    const { data, dtype: inputDType, layout, shape } = forwardInput(x);
     const [batch, ...sample] = shape;
     const { prepared, outputShapes, slots } = this.graphFor(module, sample, nodes);
+    const options = this.compileOptions(module.placement, batch);
     const { device, dtype, benchmark } = module.placement;
-    const target = backendOf(device);
-    // Threads matter to the CPU only: changing them must not recompile a GPU executable.
-    const threads = target.backend === 'cpu' ? getNumThreads() : undefined;
-    const options: CompileOptions = {
-      ...target,
-      batch,
-      precision: dtype,
-      ...(threads === undefined ? {} : { threads }),
-      ...(benchmark ? { benchmark } : {}),
-    };
     const cache = this.cacheOf(module);
     const outputsKey = nodes === undefined ? '' : `/${nodes.join('\n')}`;
-    const key = `${sample.join('x')}/${batch}/${device}/${dtype}/${benchmark ? 'benchmark' : 'heuristic'}/${threads ?? '-'}${outputsKey}`;
+    const key = `${sample.join('x')}/${batch}/${device}/${dtype}/${benchmark ? 'benchmark' : 'heuristic'}/${options.threads ?? '-'}${outputsKey}`;
     try {
       const executable = await cache.executables.get(key, () => compileGraph(prepared, options));
       const outputs = await this.leases.use(executable, async (e) => {
-        const result = await e.run(data);
+        const result = await e.run({ data, dtype: inputDType, layout });
         lastStats.set(module, { deviceMs: e.lastRunDeviceMs, describe: () => e.describe() });
         return result;
       });
@@ -237,3 +327,6 @@ export class CompiledExecutor implements ForwardExecutor {
     }
   }
 }
+
+/** The process's executor: `Module.forward` runs through it (installed by the entry point), and so does the server. */
+export const compiledExecutor = new CompiledExecutor();

@@ -3,7 +3,7 @@
  * @module
  */
 export { Module, setForwardExecutor } from './module.js';
-export type { ForwardExecutor, LoadStateDictOptions, LoadStateDictResult, StateDict } from './module.js';
+export type { AllocateInputOptions, ForwardExecutor, LoadStateDictOptions, LoadStateDictResult, StateDict } from './module.js';
 export { Conv2d } from './conv.js';
 export type { Conv2dOptions } from './conv.js';
 export { BatchNorm2d } from './batchnorm.js';

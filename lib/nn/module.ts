@@ -41,11 +41,25 @@ export interface ForwardExecutor {
    * one run. Optional: {@link Module.forwardNodes} reports an executor without it as unsupported.
    */
   forwardNodes?(module: Module, x: Tensor, nodes: readonly string[]): Promise<Tensor[]>;
+  /** A zeroed input tensor in host memory that runs read in place (see {@link Module.allocateInput}). */
+  allocateInput?(module: Module, batch: number, options: Required<AllocateInputOptions>): Tensor;
   /**
    * Called by {@link Module.to} for each module whose placement changed: frees what was compiled for
    * the old placement (device memory included) once the runs using it have finished.
    */
   release?(module: Module): void;
+}
+
+/** Options of {@link Module.allocateInput}. */
+export interface AllocateInputOptions {
+  /** `float32` (default), `float16` (bits in a Uint16Array) or `uint8` (pixels). */
+  dtype?: 'float32' | 'float16' | 'uint8';
+  /** `nchw` (default: shape `[N, C, H, W]`) or `nhwc` (shape `[N, H, W, C]`, as decoders write pixels). */
+  layout?: 'nchw' | 'nhwc';
+  /** The image size, `H = W` or `[H, W]`; default 224 (ImageNet). */
+  size?: number | readonly [number, number];
+  /** Channels; default 3. */
+  channels?: number;
 }
 
 let forwardExecutor: ForwardExecutor | null = null;
@@ -407,10 +421,13 @@ export abstract class Module {
   }
 
   /**
-   * Runs the forward pass on a batch `[N, C, H, W]` and resolves to the output (logits `[N, classes]`
-   * for a classifier) on this module's {@link Module.device} in its {@link Module.dtype}. The input is a
-   * float32 or uint8 host tensor; the output is a float32 host tensor. Needs the runtime: import the
-   * models from the package entry point.
+   * Runs the forward pass on a batch `[N, C, H, W]` (or `[N, H, W, C]` for a tensor whose
+   * {@link Tensor.layout} is `nhwc`) and resolves to the output (logits `[N, classes]` for a classifier)
+   * on this module's {@link Module.device} in its {@link Module.dtype}. The input is a float32, float16 or
+   * uint8 host tensor, taken as the model's input as it is (pixels are not scaled: normalise them first, or
+   * compile with `compileGraph`'s `normalization`); the output is a float32 host tensor. The engine converts
+   * the dtype and layout in its first kernel. Needs the runtime: import the models from the package entry
+   * point.
    */
   async forward(x: Tensor): Promise<Tensor> {
     if (forwardExecutor === null) {
@@ -419,6 +436,35 @@ export abstract class Module {
       );
     }
     return forwardExecutor.forward(this, x);
+  }
+
+  /**
+   * A zeroed input batch of `batch` images in memory that {@link Module.forward} reads in place, with no
+   * host copy: page-locked on a GPU (the GPU reads it by DMA), aligned on the CPU. Fill `tensor.data`
+   * (pixels straight from a decoder with `{ dtype: 'uint8', layout: 'nhwc' }`) and call `forward(tensor)`;
+   * refill it once that forward has resolved (a forward reads it while in flight). Allocated for this
+   * module's device: after {@link Module.to} another device, allocate again (the old one still works,
+   * through a copy). Freed when garbage-collected.
+   * @throws InvalidArgumentError for a bad batch, dtype, layout or size; the BackendUnavailableError family
+   *   when the module's GPU cannot be used; OutOfMemoryError.
+   */
+  allocateInput(batch: number, options: AllocateInputOptions = {}): Tensor {
+    if (!Number.isSafeInteger(batch) || batch < 1 || batch > 65536) throw invalidArgument('an integer from 1 to 65536', 'batch', batch);
+    const dtype = options.dtype ?? 'float32';
+    if (dtype !== 'float32' && dtype !== 'float16' && dtype !== 'uint8') throw invalidArgument('"float32", "float16" or "uint8"', 'options.dtype', dtype);
+    const layout = options.layout ?? 'nchw';
+    if (layout !== 'nchw' && layout !== 'nhwc') throw invalidArgument('"nchw" or "nhwc"', 'options.layout', layout);
+    const size = options.size ?? 224;
+    const [height, width] = typeof size === 'number' ? [size, size] : Array.isArray(size) && size.length === 2 ? size : [NaN, NaN];
+    for (const [name, value] of [['options.size', height], ['options.size', width], ['options.channels', options.channels ?? 3]] as const) {
+      if (!Number.isSafeInteger(value) || value < 1 || value > 65536) throw invalidArgument('an integer from 1 to 65536 (or [H, W] for size)', name, name === 'options.size' ? size : value);
+    }
+    if (forwardExecutor === null || forwardExecutor.allocateInput === undefined) {
+      throw new UnsupportedError(
+        `${this.constructor.name}.allocateInput needs the runtime, which is installed by the package entry point: import the models from 'resnet-cudnn' rather than from a file inside the package`,
+      );
+    }
+    return forwardExecutor.allocateInput(this, batch, { dtype, layout, size: [height!, width!], channels: options.channels ?? 3 });
   }
 
   /**

@@ -6,12 +6,47 @@
  */
 import type { Graph } from '../compile/graph.js';
 import { DisposedError, InvalidArgumentError, fromNative, invalidArgument } from '../errors.js';
+import { checkOptions as checkKeys } from '../nn/options.js';
 import { computeDTypes } from '../nn/placement.js';
+import { allocateHostMemory } from './host-memory.js';
 import {
   loadNative,
-  type BackendName, type InputNormalization, type NativeCompileOptions, type NativeExecutable, type NativeInfo,
-  type NativePreparedGraph, type Precision,
+  type BackendName, type CudnnOptions, type InputDType, type InputLayout, type InputNormalization, type NativeCompileOptions,
+  type NativeExecutable, type NativeInfo, type NativePreparedGraph, type Precision,
 } from './native.js';
+
+/** The typed array that holds each input dtype (float16: its bits in a Uint16Array). */
+export interface InputArrays {
+  float32: Float32Array;
+  float16: Uint16Array;
+  uint8: Uint8Array;
+}
+
+const inputArrayTypes = { float32: Float32Array, float16: Uint16Array, uint8: Uint8Array } as const;
+
+/**
+ * A run's input with its element type and layout spelled out, for what a bare Float32Array or Uint8Array
+ * (NCHW) cannot say: float16 bits, NHWC pixels, or a batch given as several arrays laid end to end.
+ */
+export interface RunInput {
+  /**
+   * The elements: one typed array, or several laid end to end (each a whole number of elements): a server
+   * passes its requests' bodies as they are rather than assembling the batch. Each array is a Uint8Array
+   * (bytes) or the dtype's own array type.
+   */
+  readonly data: ArrayBufferView | readonly ArrayBufferView[];
+  readonly dtype: InputDType;
+  /** `nchw` (default) or `nhwc` (`[N, H, W, C]`). */
+  readonly layout?: InputLayout;
+}
+
+/** Options of {@link Executable.allocateInput}. */
+export interface AllocateInputOptions {
+  /** Default `float32`. */
+  readonly dtype?: InputDType;
+  /** Default `nchw`. Only the order of the elements; the size is the executable's. */
+  readonly layout?: InputLayout;
+}
 
 /** Options of {@link compileGraph}. */
 export interface CompileOptions {
@@ -36,16 +71,57 @@ export interface CompileOptions {
    * against the graph when compiling).
    */
   readonly normalization?: InputNormalization;
+  /**
+   * The CUDA backend's graph-API and verbosity knobs for this compile, over the defaults the environment
+   * gives (`RESNET_CUDNN_GRAPH`, `RESNET_CUDNN_GRAPH_CANDIDATES`, `RESNET_CUDNN_GRAPH_BUDGET_MS`,
+   * `RESNET_CUDNN_VERBOSE`, read once per process). Ignored by `cpu`.
+   */
+  readonly cudnn?: CudnnOptions;
 }
 
 /** A compiled graph: weights in the backend's layout plus a memory plan for one batch size. */
 export class Executable implements Disposable {
   readonly #native: NativeExecutable;
+  readonly #backend: BackendName;
+  readonly #device: number;
   #lastRunDeviceMs = -1;
 
   /** @internal Created by {@link compileGraph}. */
-  constructor(native: NativeExecutable) {
+  constructor(native: NativeExecutable, backend: BackendName = 'cpu', device = 0) {
     this.#native = native;
+    this.#backend = backend;
+    this.#device = device;
+  }
+
+  /** The batch size every run takes. */
+  get batch(): number {
+    return this.#native.batch;
+  }
+
+  /** The per-sample input shape `[C, H, W]` of the graph. */
+  get inputShape(): readonly number[] {
+    return this.#native.inputShape;
+  }
+
+  /**
+   * A zeroed input array for one run, in memory that runs read in place (pinned on a GPU, so the GPU
+   * reads it by DMA with no host copy at all): fill it, then pass it to {@link Executable.run} (bare for
+   * float32/uint8 NCHW, else as `{ data, dtype, layout }`). Reuse it for the next run once the previous
+   * run's promise has settled: a run reads it while in flight. Freed when garbage-collected.
+   * @throws InvalidArgumentError for an unknown dtype or layout; OutOfMemoryError; the
+   *   BackendUnavailableError family on `cuda` without a usable GPU.
+   */
+  allocateInput<D extends InputDType = 'float32'>(options: AllocateInputOptions & { dtype?: D } = {}): InputArrays[D] {
+    const dtype = (options.dtype ?? 'float32') as D;
+    if (!Object.hasOwn(inputArrayTypes, dtype)) throw invalidArgument('"float32", "float16" or "uint8"', 'options.dtype', dtype);
+    if (options.layout !== undefined && options.layout !== 'nchw' && options.layout !== 'nhwc') {
+      throw invalidArgument('"nchw" or "nhwc"', 'options.layout', options.layout);
+    }
+    const elements = this.batch * this.inputShape.reduce((a, b) => a * b, 1);
+    const ArrayType = inputArrayTypes[dtype] as unknown as new (buffer: ArrayBuffer) => InputArrays[D];
+    return new ArrayType(allocateHostMemory(elements * (ArrayType as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT, {
+      backend: this.#backend, device: this.#device,
+    }));
   }
 
   /** Bytes of weights this executable uses in the backend's layout, shared ones included. */
@@ -88,22 +164,29 @@ export class Executable implements Disposable {
   }
 
   /**
-   * Runs the forward pass off the JS thread. `input` is N·C·H·W values in NCHW order (N the batch the
-   * executable was compiled for): floats, or bytes (pixels) that the backend converts to float itself,
-   * before the compile's `normalization` if any. It is copied before this returns, so the caller may
-   * reuse it at once. Concurrent runs start in call order. On the CPU each run takes the executable's
-   * `threads` of the CPUs: runs whose threads add up to at most the CPUs run side by side (two 1-thread
-   * executables on 2 CPUs), the others wait; with the default (every CPU) they run one at a time, each
-   * with the whole machine.
+   * Runs the forward pass off the JS thread. `input` is N·C·H·W values (N the batch the executable was
+   * compiled for): a Float32Array or Uint8Array in NCHW order, or a {@link RunInput} that names its dtype
+   * (float32, float16 bits, uint8) and layout (NCHW or NHWC) and may be several arrays laid end to end.
+   * Bytes (pixels) and halves are converted by the backend itself, before the compile's `normalization`
+   * where it applies to that dtype. The input is copied before this returns, so the caller may reuse it at
+   * once — except memory the engine lent to runs ({@link Executable.allocateInput}, `registerHostMemory`),
+   * which is read in place while the run is in flight. Concurrent runs start in call order. On the CPU
+   * each run takes the executable's `threads` of the CPUs: runs whose threads add up to at most the CPUs
+   * run side by side (two 1-thread executables on 2 CPUs), the others wait; with the default (every CPU)
+   * they run one at a time, each with the whole machine. On a GPU several runs are in flight at once, each
+   * on its own execution context and stream, so one run's copies overlap another's kernels.
    * @returns one plain row-major array per graph output, float32 whatever the precision.
-   * @throws InvalidArgumentError when `input` is neither a Float32Array nor a Uint8Array; ShapeError when
-   * its length is wrong; DisposedError after {@link Executable.dispose}; GpuOutOfMemoryError when a GPU
-   * run cannot get memory (the executable stays usable).
+   * @throws InvalidArgumentError for an input of the wrong type or dtype; ShapeError when its length is
+   * wrong; DisposedError after {@link Executable.dispose}; GpuOutOfMemoryError when a GPU run cannot get
+   * memory (the executable stays usable).
    */
-  async run(input: Float32Array | Uint8Array): Promise<Float32Array[]> {
+  async run(input: Float32Array | Uint8Array | RunInput): Promise<Float32Array[]> {
     const callSite = new Error();
     try {
-      const outputs = await this.#native.run(input);
+      // A RunInput is unpacked here; anything else goes to the addon as it is, which says what is wrong.
+      const outputs = isRunInput(input)
+        ? await this.#native.run(input.data, input.dtype, input.layout)
+        : await this.#native.run(input);
       this.#lastRunDeviceMs = outputs.deviceMs ?? -1;
       return [...outputs];
     } catch (error) {
@@ -129,6 +212,11 @@ export class Executable implements Disposable {
   [Symbol.dispose](): void {
     this.dispose();
   }
+}
+
+/** An object (not an array or a typed array) with `data`: a {@link RunInput}. */
+function isRunInput(input: unknown): input is RunInput {
+  return typeof input === 'object' && input !== null && !Array.isArray(input) && !ArrayBuffer.isView(input) && 'data' in input;
 }
 
 /**
@@ -201,6 +289,27 @@ function checkOptions(options: CompileOptions): void {
     throw invalidArgument('a boolean', 'options.benchmark', options.benchmark);
   }
   if (options.normalization !== undefined) checkNormalization(options.normalization);
+  if (options.cudnn !== undefined) checkCudnn(options.cudnn);
+}
+
+const cudnnKeys = ['graphApi', 'graphCandidates', 'graphBudgetMs', 'verbose'] as const;
+
+/** The native side checks the same. */
+function checkCudnn(cudnn: CudnnOptions): void {
+  const name = 'options.cudnn';
+  if (typeof cudnn !== 'object' || cudnn === null || Array.isArray(cudnn)) {
+    throw invalidArgument('an object { graphApi?, graphCandidates?, graphBudgetMs?, verbose? }', name, cudnn);
+  }
+  checkKeys(cudnn, cudnnKeys, name);
+  const { graphApi, graphCandidates, graphBudgetMs, verbose } = cudnn;
+  if (graphApi !== undefined && typeof graphApi !== 'boolean') throw invalidArgument('a boolean', `${name}.graphApi`, graphApi);
+  if (graphCandidates !== undefined && (!Number.isSafeInteger(graphCandidates) || graphCandidates < 1 || graphCandidates > 16)) {
+    throw invalidArgument('an integer between 1 and 16', `${name}.graphCandidates`, graphCandidates);
+  }
+  if (graphBudgetMs !== undefined && (typeof graphBudgetMs !== 'number' || !Number.isFinite(graphBudgetMs) || graphBudgetMs < 0)) {
+    throw invalidArgument('a finite number >= 0 (0 for no limit)', `${name}.graphBudgetMs`, graphBudgetMs);
+  }
+  if (verbose !== undefined && typeof verbose !== 'boolean') throw invalidArgument('a boolean', `${name}.verbose`, verbose);
 }
 
 /** The native side checks the same (and the channel count against the graph); here the caller's stack is at hand. */
@@ -227,11 +336,17 @@ function checkNormalization(normalization: InputNormalization): void {
   if (mean.length !== std.length) {
     throw new InvalidArgumentError(`Expected as many numbers in ${name}.std as in .mean (${mean.length}) but received ${std.length}`);
   }
+  const { inputs } = normalization;
+  if (inputs !== undefined) {
+    if (!Array.isArray(inputs) || inputs.length > 3 || !inputs.every((d) => d === 'float32' || d === 'float16' || d === 'uint8')) {
+      throw invalidArgument('an array of "float32", "float16", "uint8"', `${name}.inputs`, inputs);
+    }
+  }
 }
 
 /** The options as the addon takes them: only what was given, so the addon's defaults stay its own. */
 function nativeOptions(options: CompileOptions): NativeCompileOptions {
-  const { backend, batch, threads, device, precision, benchmark, normalization } = options;
+  const { backend, batch, threads, device, precision, benchmark, normalization, cudnn } = options;
   return {
     backend,
     batch,
@@ -241,7 +356,15 @@ function nativeOptions(options: CompileOptions): NativeCompileOptions {
     ...(benchmark === undefined ? {} : { benchmark }),
     ...(normalization === undefined
       ? {}
-      : { normalization: { ...(normalization.scale === undefined ? {} : { scale: normalization.scale }), mean: [...normalization.mean], std: [...normalization.std] } }),
+      : {
+        normalization: {
+          ...(normalization.scale === undefined ? {} : { scale: normalization.scale }),
+          mean: [...normalization.mean],
+          std: [...normalization.std],
+          ...(normalization.inputs === undefined ? {} : { inputs: [...normalization.inputs] }),
+        },
+      }),
+    ...(cudnn === undefined ? {} : { cudnn: { ...cudnn } }),
   };
 }
 
@@ -262,7 +385,7 @@ export async function compileGraph(graph: Graph | PreparedGraph, options: Compil
   const addon = loadNative();
   try {
     const source = graph instanceof PreparedGraph ? graph.native : graph;
-    return new Executable(await addon.compile(source, nativeOptions(options)));
+    return new Executable(await addon.compile(source, nativeOptions(options)), options.backend, options.device ?? 0);
   } catch (error) {
     throw fromNative(error, callSite);
   }

@@ -102,6 +102,46 @@ export interface InputNormalization {
   readonly mean: readonly number[];
   /** One positive value per input channel. */
   readonly std: readonly number[];
+  /**
+   * The input dtypes it applies to; default all. A server passes `['uint8']`: pixels are normalised, float
+   * tensors are taken as the model's input as they are.
+   */
+  readonly inputs?: readonly InputDType[];
+}
+
+/** Element types a run's input may have. */
+export type InputDType = 'float32' | 'float16' | 'uint8';
+
+/** Layouts a run's input may have: `[N, C, H, W]` or `[N, H, W, C]` (what image decoders produce). */
+export type InputLayout = 'nchw' | 'nhwc';
+
+/**
+ * The CUDA backend's graph-API and verbosity knobs for one compile. What is left out takes the process
+ * environment's value, read once (the variable named with each field), or the default. The CPU backend
+ * ignores them.
+ */
+export interface CudnnOptions {
+  /**
+   * Let convs take cuDNN's graph API (conv, bias, residual and ReLU in one engine) where its plans pass the
+   * trial run; false keeps every conv on the legacy API. Default true (`RESNET_CUDNN_GRAPH=0` makes it false).
+   */
+  readonly graphApi?: boolean;
+  /**
+   * Graph-API execution plans built per distinct conv graph, 1 to 16. Default 1, or 3 with `benchmark`
+   * (`RESNET_CUDNN_GRAPH_CANDIDATES`).
+   */
+  readonly graphCandidates?: number;
+  /**
+   * Milliseconds a compile may spend building graph-API plans (NVRTC may compile a kernel for each), after
+   * which the convs still without plans stay on the legacy API; 0 for no limit. Default 30000
+   * (`RESNET_CUDNN_GRAPH_BUDGET_MS`).
+   */
+  readonly graphBudgetMs?: number;
+  /**
+   * Print `describe()` to stderr when compiled, and each failed CUDA-graph capture when it happens.
+   * Default false (`RESNET_CUDNN_VERBOSE=1` makes it true).
+   */
+  readonly verbose?: boolean;
 }
 
 /**
@@ -120,6 +160,8 @@ export interface NativeCompileOptions {
   /** Time candidate algorithms when compiling (CUDA). */
   readonly benchmark?: boolean;
   readonly normalization?: InputNormalization;
+  /** The CUDA backend's knobs over the environment's (ignored by `cpu`). */
+  readonly cudnn?: CudnnOptions;
 }
 
 /**
@@ -127,8 +169,13 @@ export interface NativeCompileOptions {
  * @internal
  */
 export interface NativeExecutable {
-  /** `input` is N·C·H·W floats or bytes (NCHW); resolves to one plain row-major array per graph output. */
-  run(input: Float32Array | Uint8Array): Promise<Float32Array[] & { deviceMs?: number }>;
+  /**
+   * `input` is N·C·H·W elements of `dtype` (inferred from a Float32Array or Uint8Array when left out) in
+   * `layout` (default `nchw`): one typed array, or typed arrays laid end to end. Arrays in host memory lent
+   * to runs are read in place; the rest is copied before this returns. Resolves to one plain row-major
+   * array per graph output.
+   */
+  run(input: ArrayBufferView | readonly ArrayBufferView[], dtype?: InputDType, layout?: InputLayout): Promise<Float32Array[] & { deviceMs?: number }>;
   /** Frees the weights and activation memory; idempotent. Later runs reject with `ERR_DISPOSED`. */
   dispose(): void;
   /** Bytes of weights in the backend's layout, shared ones included. */
@@ -139,6 +186,10 @@ export interface NativeExecutable {
   readonly activationBytes: number;
   /** Execution contexts made so far (0 once disposed). */
   readonly contextCount: number;
+  /** The batch size it was compiled for. */
+  readonly batch: number;
+  /** The graph's per-sample input shape, `[C, H, W]`. */
+  readonly inputShape: readonly number[];
   /** What compiling chose, for humans; '' where the backend reports nothing, or once disposed. */
   describe(): string;
 }
@@ -154,6 +205,37 @@ export interface NativePreparedGraph {
 }
 
 /**
+ * One registration of host memory with the engine.
+ * @internal
+ */
+export interface NativeHostRegistration {
+  /** Page-locked for DMA (CUDA). */
+  readonly pinned: boolean;
+  /** Why it is not pinned, where that is worth saying ('' otherwise). */
+  readonly note: string;
+  readonly bytes: number;
+  /** Ends the loan (and the pin) and lets the memory go; idempotent. */
+  dispose(): void;
+}
+
+/**
+ * A byte range of a POSIX shared-memory object mapped read-write (MAP_SHARED). `buffer` starts at the
+ * page that holds the range's offset; the range is `byteLength` bytes from `byteOffset` in it. Errors are
+ * plain `Error`s with a `code`.
+ * @internal
+ */
+export interface NativeSharedMemoryMapping {
+  /** The mapping as an external ArrayBuffer; null once closed. */
+  readonly buffer: ArrayBuffer | null;
+  readonly byteOffset: number;
+  readonly byteLength: number;
+  /** The object's size now (fstat); `ERR_DISPOSED` once closed. */
+  objectSize(): number;
+  /** Detaches `buffer` (every view of it becomes empty), then unmaps; idempotent. */
+  close(): void;
+}
+
+/**
  * The addon's exports.
  * @internal
  */
@@ -162,8 +244,16 @@ export interface NativeAddon {
   prepare(graph: Graph): NativePreparedGraph;
   compile(graph: Graph | NativePreparedGraph, options: NativeCompileOptions): Promise<NativeExecutable>;
   info(): NativeInfo;
+  /** `bytes` of host memory that runs read in place (pinned on `cuda`), recorded until the buffer is collected. */
+  allocateHostMemory(backend: BackendName, device: number, bytes: number): ArrayBuffer;
+  /** Lends existing memory (also over a SharedArrayBuffer) to runs, page-locked on `cuda` where the driver agrees. */
+  registerHostMemory(backend: BackendName, device: number, memory: ArrayBufferView): NativeHostRegistration;
+  /** Ranges of host memory lent to runs now, process-wide. */
+  hostMemoryRanges(): number;
   readonly NativeExecutable: abstract new () => NativeExecutable;
   readonly NativePreparedGraph: abstract new () => NativePreparedGraph;
+  /** Maps `[offset, offset + byteSize)` of the POSIX shared-memory object `key`; throws coded errors. */
+  readonly NativeSharedMemoryMapping: new (key: string, offset: number, byteSize: number) => NativeSharedMemoryMapping;
 }
 
 /** Environment variable naming an addon binary to load instead of the one built in this package. */

@@ -18,6 +18,7 @@ import { healthRoutes } from './routes/health.js';
 import { metadataRoutes } from './routes/metadata.js';
 import { inferRoutes } from './routes/infer.js';
 import { statsRoutes } from './routes/stats.js';
+import { sharedMemoryRoutes } from './routes/shared-memory.js';
 
 const require = createRequire(import.meta.url);
 
@@ -90,5 +91,6 @@ export function buildApp(context: ServerContext, inFlight: InFlight): FastifyIns
   metadataRoutes(app, context);
   inferRoutes(app, context);
   statsRoutes(app, context);
+  sharedMemoryRoutes(app, context);
   return app;
 }

@@ -1,13 +1,14 @@
 /**
  * The work of an image request, in a form that crosses a worker boundary: encoded images → the model's
- * float input, or the index and reason of the first element that is not a decodable image. Run on an
- * image worker (`image-worker.ts`) or, where none can start, on the calling thread.
+ * pixels (uint8 NCHW, resized and centre-cropped with the weights' transforms; the engine normalises
+ * them), or the index and reason of the first element that is not a decodable image. Run on an image
+ * worker (`image-worker.ts`) or, where none can start, on the calling thread.
  * @module
  */
 import { InvalidFileError } from '../errors.js';
 import type { Tensor } from '../tensor.js';
 import { readImage } from '../vision/image.js';
-import { preprocess } from '../vision/transforms.js';
+import { centerCrop, resize } from '../vision/transforms.js';
 import type { ImageTransforms } from './model-source.js';
 
 /**
@@ -16,14 +17,15 @@ import type { ImageTransforms } from './model-source.js';
  */
 export const maxRequestImagePixels = 24_000_000;
 
-/** What decoding a request's images gave: the NCHW floats, or the first element the client got wrong. */
+/** What decoding a request's images gave: the NCHW pixels, or the first element the client got wrong. */
 export type DecodeResult =
-  | { ok: true; data: Float32Array }
+  | { ok: true; data: Uint8Array }
   | { ok: false; element: number; message: string };
 
 /**
- * Decodes every element (in parallel; sharp works off the thread) and preprocesses them together with
- * `transforms`, exactly as `preprocess(readImage(bytes), transforms)`.
+ * Decodes every element (in parallel; sharp works off the thread) and resizes and crops each with
+ * `transforms`, exactly as `preprocess(readImage(bytes), transforms)` does before it normalises: the same
+ * pixels, 4 times smaller than the floats, normalised by the engine in its first kernel.
  * @throws whatever is not the client's fault (anything but an InvalidFileError from decoding).
  */
 export async function decodeAndPreprocess(images: readonly Uint8Array[], transforms: ImageTransforms): Promise<DecodeResult> {
@@ -38,6 +40,9 @@ export async function decodeAndPreprocess(images: readonly Uint8Array[], transfo
     if (!(cause instanceof InvalidFileError)) throw cause;
     return { ok: false, element, message: cause.message };
   }
-  const { resizeSize, cropSize, interpolation, mean, std } = transforms;
-  return { ok: true, data: preprocess(pixels, { resizeSize, cropSize, interpolation, mean, std }).data as Float32Array };
+  const { resizeSize, cropSize, interpolation } = transforms;
+  const sample = 3 * cropSize * cropSize;
+  const data = new Uint8Array(pixels.length * sample);
+  pixels.forEach((image, n) => data.set(centerCrop(resize(image, resizeSize, interpolation), cropSize).data, n * sample));
+  return { ok: true, data };
 }

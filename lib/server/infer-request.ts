@@ -2,16 +2,21 @@
  * Reading an inference request (protocol §6, §9, §10): the body split into JSON header and binary part,
  * then every check against the model's signature, in Triton's words where Triton has words. Whatever
  * the client got wrong is a `badRequest` (400) naming the field; nothing is allocated beyond what the
- * validated shape needs, and the shape is bounded by the model before any data is read.
+ * validated shape needs, and the shape is bounded by the model before any data is read. A tensor in shared
+ * memory (Triton's extension) is read in place from its registered region, or written there for an output;
+ * the route holds the regions a request names until its response is written ({@link SharedMemoryLeases}).
  * @module
  */
 import { classificationParameter, readParameters, type ParameterRule } from './request-parameters.js';
 import { badRequest } from './http-error.js';
 import { hasClassDimension } from './classification.js';
-import {
-  bytesFromBinary, bytesFromJson, describeValue, elementCount, flattenJsonData, float32FromBinary, float32FromJson, formatShape, isDimension,
-} from './tensor-data.js';
-import type { InputSignature, ModelSignature, OutputSignature, ParsedInferRequest, ParsedInput, RequestedOutput } from './types.js';
+import { SharedMemoryLeases } from './shared-memory.js';
+import { sharedMemoryParameterRules, sharedMemoryRange, type SharedMemoryPlacement } from './shared-memory-parameters.js';
+import { bytesFromBinary, bytesFromJson, describeValue, elementCount, flattenJsonData, formatShape, isDimension } from './tensor-data.js';
+import { expectedImageShapes, imageDataFromBytes, imageDataFromJson, imageElementBytes, imageLayoutOf } from './image-tensor.js';
+import type {
+  ImageDatatype, InputSignature, ModelSignature, OutputSignature, ParsedInferRequest, ParsedInput, RequestedOutput, TensorLayout,
+} from './types.js';
 
 /**
  * Splits a request body. Without `Inference-Header-Content-Length` the whole body is the JSON header;
@@ -51,14 +56,18 @@ const requestParameterRules: Record<string, ParameterRule> = {
   // every request is served in arrival order; the parameter is checked and then has no effect.
   priority: 'non-negative integer',
 };
-const inputParameterRules: Record<string, ParameterRule> = { binary_data_size: 'non-negative integer' };
-const outputParameterRules: Record<string, ParameterRule> = { binary_data: 'boolean', classification: 'positive integer' };
+const inputParameterRules: Record<string, ParameterRule> = { binary_data_size: 'non-negative integer', ...sharedMemoryParameterRules };
+const outputParameterRules: Record<string, ParameterRule> = { binary_data: 'boolean', classification: 'positive integer', ...sharedMemoryParameterRules };
 
 /**
  * Validates a parsed JSON header and its binary part against `signature` and returns the request in
  * typed form. Optional fields that are `null` count as absent (some JSON serialisers write them).
+ * Shared-memory tensors are leased through `sharedMemory` (by default none are allowed); the caller
+ * releases the leases whether parsing succeeded or not.
  */
-export function parseInferRequest(header: unknown, binary: Buffer, signature: ModelSignature): ParsedInferRequest {
+export function parseInferRequest(
+  header: unknown, binary: Buffer, signature: ModelSignature, sharedMemory = new SharedMemoryLeases(null),
+): ParsedInferRequest {
   const request = asObject(header, 'the inference request');
   checkFields(request, requestFields, 'the inference request');
 
@@ -68,9 +77,9 @@ export function parseInferRequest(header: unknown, binary: Buffer, signature: Mo
   const binaryByDefault = (parameters.binary_data_output as boolean | undefined) ?? false;
   const timeoutMicroseconds = parameters.timeout as number | undefined;
 
-  const inputs = readInputs(request.inputs, binary, signature);
+  const inputs = readInputs(request.inputs, binary, signature, sharedMemory);
   const batchSize = inputs[0]!.shape[0]!;
-  const outputs = readOutputs(request.outputs ?? undefined, binaryByDefault, signature);
+  const outputs = readOutputs(request.outputs ?? undefined, binaryByDefault, signature, batchSize, sharedMemory);
 
   const parsed: ParsedInferRequest = { batchSize, inputs, outputs };
   if (id !== undefined) parsed.id = id;
@@ -78,7 +87,7 @@ export function parseInferRequest(header: unknown, binary: Buffer, signature: Mo
   return parsed;
 }
 
-function readInputs(value: unknown, binary: Buffer, signature: ModelSignature): ParsedInput[] {
+function readInputs(value: unknown, binary: Buffer, signature: ModelSignature, sharedMemory: SharedMemoryLeases): ParsedInput[] {
   if (!Array.isArray(value)) throw badRequest(`'inputs' of the inference request must be an array, got ${describeValue(value)}`);
   const parsed: ParsedInput[] = [];
   let cursor = 0;
@@ -92,19 +101,37 @@ function readInputs(value: unknown, binary: Buffer, signature: ModelSignature): 
     if (parsed.some((earlier) => earlier.name === name)) throw badRequest(`input '${name}' appears more than once in the inference request`);
 
     const datatype = readDatatype(input.datatype, declared, signature);
-    const shape = readShape(input.shape, datatype, declared, signature);
+    const { shape, layout } = readShape(input.shape, datatype, declared, signature);
     const what = `input '${name}'`;
     const inputParameters = readParameters(input.parameters, inputParameterRules, what);
     const binarySize = inputParameters.binary_data_size as number | undefined;
     const data = input.data ?? undefined;
     const count = elementCount(shape);
+    const inShm = sharedMemoryRange(inputParameters, what, sharedMemory);
 
+    if (inShm !== null) {
+      if (data !== undefined || binarySize !== undefined) {
+        const also = data !== undefined ? "'data'" : 'a binary_data_size parameter';
+        throw badRequest(`${what} has both a shared_memory_region parameter and ${also}; send one`);
+      }
+      // BYTES elements carry their own lengths: bytesFromBinary checks that they fill the range exactly.
+      if (datatype !== 'BYTES') {
+        const size = imageElementBytes[datatype];
+        if (inShm.byteSize !== count * size) {
+          throw badRequest(`shared_memory_byte_size of ${what} is ${inShm.byteSize}, expected ${count * size} (${count} ${datatype} elements × ${size} byte${size > 1 ? 's' : ''})`);
+        }
+      }
+      // A view on the region (no copy): the engine reads it in place.
+      const bytes = sharedMemory.view(inShm.region, inShm.offset, inShm.byteSize, what);
+      parsed.push(inputFromBytes(name, datatype, shape, layout, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), what));
+      continue;
+    }
     if (data !== undefined && binarySize !== undefined) throw badRequest(`${what} has both 'data' and a binary_data_size parameter; send one`);
     if (data !== undefined) {
       const elements = flattenJsonData(data, shape, what);
-      parsed.push(datatype === 'FP32'
-        ? { name, datatype, shape, values: float32FromJson(elements, what) }
-        : { name, datatype, shape, elements: bytesFromJson(elements, what) });
+      parsed.push(datatype === 'BYTES'
+        ? { name, datatype, shape, elements: bytesFromJson(elements, what) }
+        : { name, datatype, shape, layout: layout!, data: imageDataFromJson(elements, datatype, what) });
       continue;
     }
     if (binarySize === undefined) throw badRequest(`${what} has neither 'data' nor a binary_data_size parameter`);
@@ -114,9 +141,7 @@ function readInputs(value: unknown, binary: Buffer, signature: ModelSignature): 
     }
     const chunk = binary.subarray(cursor, cursor + binarySize);
     cursor += binarySize;
-    parsed.push(datatype === 'FP32'
-      ? { name, datatype, shape, values: float32FromBinary(chunk, count, what) }
-      : { name, datatype, shape, elements: bytesFromBinary(chunk, count, what) });
+    parsed.push(inputFromBytes(name, datatype, shape, layout, chunk, what));
   }
 
   const missing = signature.inputs.filter((declared) => !parsed.some((input) => input.name === declared.name));
@@ -134,36 +159,50 @@ function readInputs(value: unknown, binary: Buffer, signature: ModelSignature): 
   return parsed;
 }
 
-function readDatatype(value: unknown, declared: InputSignature, signature: ModelSignature): 'FP32' | 'BYTES' {
+/**
+ * An input from its raw bytes (a binary part of the body, or a shared-memory region): image data stays a
+ * view on `chunk`, which the engine reads in place; BYTES elements are views on it too.
+ */
+function inputFromBytes(
+  name: string, datatype: ImageDatatype | 'BYTES', shape: number[], layout: TensorLayout | null, chunk: Buffer, what: string,
+): ParsedInput {
+  const count = elementCount(shape);
+  return datatype === 'BYTES'
+    ? { name, datatype, shape, elements: bytesFromBinary(chunk, count, what) }
+    : { name, datatype, shape, layout: layout!, data: imageDataFromBytes(chunk, datatype, count, what) };
+}
+
+function readDatatype(value: unknown, declared: InputSignature, signature: ModelSignature): ImageDatatype | 'BYTES' {
   const accepted = declared.accepts.find((datatype) => datatype === value);
   if (accepted === undefined) {
     const expects = declared.accepts.map((datatype) => `'${datatype}'`).join(' or ');
     const got = typeof value === 'string' ? `'${value.slice(0, 24)}'` : describeValue(value);
     throw badRequest(`inference input '${declared.name}' data-type is ${got}, but model '${signature.name}' expects ${expects}`);
   }
-  if (accepted !== 'FP32' && accepted !== 'BYTES') {
+  if (accepted !== 'BYTES' && !(accepted in imageElementBytes)) {
     throw new Error(`model '${signature.name}' declares that input '${declared.name}' accepts ${accepted}, which the protocol layer cannot read`);
   }
-  return accepted;
+  return accepted as ImageDatatype | 'BYTES';
 }
 
 /**
- * The shape, checked against the model: FP32 is `[batch, ...sampleShape]`, BYTES (encoded images, one
- * per sample) `[batch]` or `[batch, 1]`; `batch` within 1..maxBatchSize. This bounds the element count
- * by the model before any data is looked at.
+ * The shape, checked against the model: images are `[batch, C, H, W]` or `[batch, H, W, C]` (which sets the
+ * layout), BYTES (encoded images, one per sample) `[batch]` or `[batch, 1]`; `batch` within
+ * 1..maxBatchSize. This bounds the element count by the model before any data is looked at.
  */
-function readShape(value: unknown, datatype: 'FP32' | 'BYTES', declared: InputSignature, signature: ModelSignature): number[] {
+function readShape(
+  value: unknown, datatype: ImageDatatype | 'BYTES', declared: InputSignature, signature: ModelSignature,
+): { shape: number[]; layout: TensorLayout | null } {
   const what = `input '${declared.name}'`;
   if (!Array.isArray(value) || !value.every(isDimension)) {
     const got = Array.isArray(value) ? formatShape(value) : describeValue(value);
     throw badRequest(`'shape' of ${what} must be an array of non-negative integers, got ${got}`);
   }
   const shape = value as number[];
-  const fits = datatype === 'FP32'
-    ? shape.length === declared.sampleShape.length + 1 && declared.sampleShape.every((dim, i) => shape[i + 1] === dim)
-    : shape.length === 1 || (shape.length === 2 && shape[1] === 1);
+  const layout = datatype === 'BYTES' ? null : imageLayoutOf(shape, declared);
+  const fits = datatype === 'BYTES' ? shape.length === 1 || (shape.length === 2 && shape[1] === 1) : layout !== null;
   if (!fits) {
-    const expected = datatype === 'FP32' ? formatShape([-1, ...declared.sampleShape]) : '[-1] or [-1,1] (one encoded image per sample)';
+    const expected = datatype === 'BYTES' ? '[-1] or [-1,1] (one encoded image per sample)' : expectedImageShapes(declared);
     throw badRequest(`unexpected shape for input '${declared.name}' for model '${signature.name}'. Expected ${expected}, got ${formatShape(shape)}`);
   }
   const batch = shape[0]!;
@@ -171,10 +210,12 @@ function readShape(value: unknown, datatype: 'FP32' | 'BYTES', declared: InputSi
   if (batch > signature.maxBatchSize) {
     throw badRequest(`inference request batch-size must be <= ${signature.maxBatchSize} for '${signature.name}', got ${batch} for ${what}`);
   }
-  return shape;
+  return { shape, layout };
 }
 
-function readOutputs(value: unknown, binaryByDefault: boolean, signature: ModelSignature): RequestedOutput[] {
+function readOutputs(
+  value: unknown, binaryByDefault: boolean, signature: ModelSignature, batchSize: number, sharedMemory: SharedMemoryLeases,
+): RequestedOutput[] {
   if (value === undefined || (Array.isArray(value) && value.length === 0)) {
     // Triton's habit: no outputs listed means all of them, honouring binary_data_output.
     return signature.outputs.map((output) => ({ name: output.name, binary: binaryByDefault, classification: 0 }));
@@ -191,10 +232,33 @@ function readOutputs(value: unknown, binaryByDefault: boolean, signature: ModelS
     if (requested.some((earlier) => earlier.name === name)) throw badRequest(`output '${name}' is requested more than once`);
     const parameters = readParameters(output.parameters, outputParameterRules, `output '${name}'`);
     const classification = parameters.classification as number | undefined;
+    const inShm = sharedMemoryRange(parameters, `output '${name}'`, sharedMemory);
+    if (inShm !== null) {
+      requested.push(sharedMemoryOutput(declared, parameters, inShm, batchSize, sharedMemory));
+      continue;
+    }
     if (classification !== undefined) checkClassification(classification, declared, signature);
     requested.push({ name, binary: (parameters.binary_data as boolean | undefined) ?? binaryByDefault, classification: classification ?? 0 });
   }
   return requested;
+}
+
+/** An output written into shared memory: never classified or binary, and the range must hold it (Triton). */
+function sharedMemoryOutput(
+  declared: OutputSignature, parameters: Record<string, unknown>, range: SharedMemoryPlacement, batchSize: number, sharedMemory: SharedMemoryLeases,
+): RequestedOutput {
+  const what = `output '${declared.name}'`;
+  if (parameters.classification !== undefined) {
+    throw badRequest(`Output can't set both 'shared_memory_region' and 'classification' (${what}): request the raw tensor in shared memory, or classification in the response`);
+  }
+  if (parameters.binary_data === true) throw badRequest(`Output can't set both 'shared_memory_region' and 'binary_data' (${what})`);
+  const needed = batchSize * elementCount(declared.sampleShape) * Float32Array.BYTES_PER_ELEMENT;
+  if (range.byteSize < needed) {
+    throw badRequest(`shared memory size specified with the request for ${what} (${range.byteSize} bytes) should be at least ${needed} bytes `
+      + `to hold the results (${batchSize} × ${formatShape([...declared.sampleShape])} FP32)`);
+  }
+  const bytes = sharedMemory.view(range.region, range.offset, range.byteSize, what);
+  return { name: declared.name, binary: false, classification: 0, sharedMemory: { ...range, bytes } };
 }
 
 function checkClassification(topN: number, declared: OutputSignature, signature: ModelSignature): void {

@@ -1,20 +1,24 @@
 /**
  * Writing an inference response (protocol §6.2, §9, §10): the requested outputs in the order the client
  * listed them, each as JSON `data` or as binary bytes after the JSON header, raw or as classification
- * strings. Key order follows the protocol's schema, as Triton writes it.
+ * strings, or written into the shared-memory range the client named (then listed with its parameters and
+ * no data). Key order follows the protocol's schema, as Triton writes it.
  * @module
  */
 import { classify } from './classification.js';
 import { HttpError } from './http-error.js';
-import { bytesToBinary, elementCount, float32ToBinary } from './tensor-data.js';
+import { bytesToBinary, elementCount, float32IntoBytes, float32ToBinary } from './tensor-data.js';
 import type { ComputedOutput, Datatype, ModelSignature, OutputSignature, ParsedInferRequest, RequestedOutput } from './types.js';
 
-/** One output of the response JSON; `parameters` when its bytes follow the header, else `data`. */
+/**
+ * One output of the response JSON: `data`, or `parameters` that say where its bytes are (after the
+ * header, or in shared memory).
+ */
 interface ResponseOutput {
   name: string;
   datatype: Datatype;
   shape: number[];
-  parameters?: { binary_data_size: number };
+  parameters?: { binary_data_size: number } | { shared_memory_region: string; shared_memory_offset: number; shared_memory_byte_size: number };
   data?: (number | string)[];
 }
 
@@ -61,6 +65,14 @@ export function encodeInferResponse(
 function encodeOutput(
   declared: OutputSignature, wanted: RequestedOutput, values: Float32Array, batchSize: number,
 ): { entry: ResponseOutput; binary: Buffer | null } {
+  if (wanted.sharedMemory !== undefined) {
+    // The parser checked that the range holds the output and that it is neither classified nor binary.
+    const { region, offset, bytes } = wanted.sharedMemory;
+    const written = float32IntoBytes(values, bytes);
+    const shape = [batchSize, ...declared.sampleShape];
+    const parameters = { shared_memory_region: region, shared_memory_offset: offset, shared_memory_byte_size: written };
+    return { entry: { name: declared.name, datatype: 'FP32', shape, parameters }, binary: null };
+  }
   if (wanted.classification > 0) {
     const classes = declared.sampleShape[0]!;
     const strings = classify(values, batchSize, classes, wanted.classification, declared.labels);

@@ -4,16 +4,16 @@
  * which perf_analyzer and Triton's clients read to learn batching limits and tensor types.
  * @module
  */
-import type { Datatype, ModelMetadata, ModelSignature, ResolvedBatchingOptions, ServerMetadata, TensorSignature } from './types.js';
+import type { Datatype, InputSignature, ModelMetadata, ModelSignature, ResolvedBatchingOptions, ServerMetadata, TensorSignature } from './types.js';
 
 /** The protocol extensions this server implements, in Triton's spelling; clients look here first. */
 export const serverExtensions: readonly string[] = Object.freeze([
   'binary_tensor_data', 'classification', 'model_configuration', 'statistics', 'schedule_policy',
 ]);
 
-/** `GET /v2`. */
-export function serverMetadata(name: string, version: string): ServerMetadata {
-  return { name, version, extensions: [...serverExtensions] };
+/** `GET /v2`; `system_shared_memory` is listed only when the server accepts it (`allowShm`). */
+export function serverMetadata(name: string, version: string, options: { systemSharedMemory?: boolean } = {}): ServerMetadata {
+  return { name, version, extensions: [...serverExtensions, ...(options.systemSharedMemory === true ? ['system_shared_memory'] : [])] };
 }
 
 /** `GET /v2/models/{m}`: every tensor with its batch dimension as `-1`, inputs with their declared type. */
@@ -36,6 +36,8 @@ export interface ModelConfigTensor {
   name: string;
   data_type: string;
   dims: number[];
+  /** Inputs: the order of an image's dims (model_config.proto's `Format`). */
+  format?: 'FORMAT_NCHW' | 'FORMAT_NHWC';
 }
 
 /** Triton's model configuration JSON (model_config.proto), the fields this server has. */
@@ -57,6 +59,8 @@ export interface ModelConfig {
     };
   };
   instance_group: { count: number; kind: 'KIND_CPU' | 'KIND_GPU' }[];
+  /** Model parameters (model_config.proto's `parameters`): the input forms accepted besides the declared one. */
+  parameters: Record<string, { string_value: string }>;
 }
 
 /**
@@ -72,7 +76,7 @@ export function modelConfig(
     platform: signature.platform,
     backend: signature.platform.split('_')[0]!,
     max_batch_size: signature.maxBatchSize,
-    input: signature.inputs.map(configTensor),
+    input: signature.inputs.map((input) => ({ ...configTensor(input), format: input.layout === 'NHWC' ? 'FORMAT_NHWC' as const : 'FORMAT_NCHW' as const })),
     output: signature.outputs.map(configTensor),
     dynamic_batching: {
       preferred_batch_size: [...batching.preferredBatchSizes],
@@ -85,6 +89,7 @@ export function modelConfig(
       },
     },
     instance_group: [{ count: batching.instanceCount, kind: deviceKind === 'gpu' ? 'KIND_GPU' : 'KIND_CPU' }],
+    parameters: Object.fromEntries(signature.inputs.map((input) => [`${input.name}.accepted_forms`, { string_value: acceptedForms(input) }])),
   };
 }
 
@@ -95,4 +100,18 @@ function configTensor(tensor: TensorSignature): ModelConfigTensor {
 /** Triton's config spelling of a wire datatype: `FP32` → `TYPE_FP32`; BYTES is `TYPE_STRING` there. */
 export function tritonDataType(datatype: Datatype): string {
   return datatype === 'BYTES' ? 'TYPE_STRING' : `TYPE_${datatype}`;
+}
+
+/**
+ * Every form an input takes, for `/config`: `FP32 [-1,3,224,224] or [-1,224,224,3]; FP16 …; UINT8 … (pixels,
+ * normalised by the server); BYTES [-1] (encoded images)`.
+ */
+export function acceptedForms(input: InputSignature): string {
+  const { channels, height, width } = input.image;
+  const shapes = `[-1,${channels},${height},${width}] or [-1,${height},${width},${channels}]`;
+  return input.accepts.map((datatype) => {
+    if (datatype === 'BYTES') return 'BYTES [-1] (encoded JPEG/PNG/WebP images)';
+    if (datatype === 'UINT8') return `UINT8 ${shapes} (pixels, normalised by the server with the weights' mean and std)`;
+    return `${datatype} ${shapes}`;
+  }).join('; ');
 }

@@ -8,16 +8,16 @@ import { badRequest } from './http-error.js';
 import { describeValue } from './tensor-data.js';
 
 /** The type a known parameter must have. */
-export type ParameterRule = 'boolean' | 'non-negative integer' | 'positive integer';
+export type ParameterRule = 'boolean' | 'string' | 'non-negative integer' | 'positive integer';
 
 /**
  * The parameters of `what`, checked against `rules` (name → type). Absent or `null`: none. Any name
  * not in `rules`, or a value of the wrong type, is a 400.
  */
-export function readParameters(value: unknown, rules: Readonly<Record<string, ParameterRule>>, what: string): Record<string, boolean | number> {
+export function readParameters(value: unknown, rules: Readonly<Record<string, ParameterRule>>, what: string): Record<string, boolean | number | string> {
   if (value === undefined || value === null) return {};
   if (typeof value !== 'object' || Array.isArray(value)) throw badRequest(`'parameters' of ${what} must be a JSON object, got ${describeValue(value)}`);
-  const read: Record<string, boolean | number> = {};
+  const read: Record<string, boolean | number | string> = {};
   for (const [name, parameter] of Object.entries(value as Record<string, unknown>)) {
     const rule = Object.hasOwn(rules, name) ? rules[name] : undefined;
     if (rule === undefined) {
@@ -25,13 +25,14 @@ export function readParameters(value: unknown, rules: Readonly<Record<string, Pa
       throw badRequest(`unsupported parameter ${describeValue(name)} in ${what} (supported here: ${known})`);
     }
     if (!fits(parameter, rule)) throw badRequest(`parameter '${name}' of ${what} must be a ${rule}, got ${describeValue(parameter)}`);
-    read[name] = parameter as boolean | number;
+    read[name] = parameter as boolean | number | string;
   }
   return read;
 }
 
 function fits(value: unknown, rule: ParameterRule): boolean {
   if (rule === 'boolean') return typeof value === 'boolean';
+  if (rule === 'string') return typeof value === 'string';
   if (typeof value !== 'number' || !Number.isSafeInteger(value)) return false;
   return rule === 'positive integer' ? value >= 1 : value >= 0;
 }

@@ -57,6 +57,8 @@ export const modelFieldChecks = Object.freeze({
   }) satisfies Check<ComputeDType>,
   benchmark: booleanCheck,
   inputSize: integerIn(16, 4096),
+  inputDatatype: oneOf(['FP32', 'FP16', 'UINT8'] as const),
+  inputLayout: oneOf(['NCHW', 'NHWC'] as const),
   maxBatchSize: integerIn(1, 1024),
   maxQueueDelayMicroseconds: integerIn(0, hourMicroseconds, `a whole number of microseconds from 0 to ${hourMicroseconds} (an hour)`),
   maxQueueSize: integerIn(1, 1_000_000),
@@ -78,15 +80,19 @@ export const serverFieldChecks = Object.freeze({
     return integerIn(1, max, `an integer from 1 to ${max} (the CPUs this process may use)`)(value, name);
   }, { what: 'an integer from 1 to the CPUs this process may use' }) satisfies Check<number>,
   serverName: stringMatching(/^[A-Za-z0-9_.-]+$/, 128, 'a name of 1 to 128 characters A-Z a-z 0-9 _ . -'),
+  allowShm: booleanCheck,
+  maxShmRegions: integerIn(1, 65_536),
+  maxShmBytes: integerIn(1, 2 ** 40, 'a byte count from 1 to 1099511627776 (1 TiB)'),
 });
 
 const modelKeys = [
-  'arch', 'name', 'version', 'weights', 'device', 'dtype', 'benchmark', 'inputSize',
+  'arch', 'name', 'version', 'weights', 'device', 'dtype', 'benchmark', 'inputSize', 'inputDatatype', 'inputLayout',
   'maxBatchSize', 'preferredBatchSizes', 'maxQueueDelayMicroseconds', 'maxQueueSize', 'instanceCount', 'defaultTimeoutMicroseconds',
 ] as const satisfies readonly (keyof ModelOptions)[];
 
 const serverKeys = [
   'models', 'host', 'port', 'maxBodyBytes', 'authToken', 'shutdownTimeoutMs', 'logLevel', 'threads', 'serverName',
+  'allowShm', 'maxShmRegions', 'maxShmBytes',
 ] as const satisfies readonly (keyof ServerOptions)[];
 
 /**
@@ -146,6 +152,7 @@ function resolveModel(value: unknown, at: string, partial: boolean): ResolvedMod
   if (!partial && device === 'cpu' && dtype !== 'float32') {
     throw invalidArgument("'float32' on device 'cpu' (the CPU backend runs float32 only; use device 'cuda' or 'auto')", `${at}.dtype`, dtype);
   }
+  const inputDatatype = field(record, 'inputDatatype', at, modelFieldChecks.inputDatatype, serverDefaults.inputDatatype);
   return {
     name: field(record, 'name', at, modelFieldChecks.name, architecture),
     version: field(record, 'version', at, modelFieldChecks.version, serverDefaults.version),
@@ -155,6 +162,8 @@ function resolveModel(value: unknown, at: string, partial: boolean): ResolvedMod
     dtype,
     benchmark: field(record, 'benchmark', at, modelFieldChecks.benchmark, false),
     inputSize: field(record, 'inputSize', at, modelFieldChecks.inputSize, null),
+    inputDatatype,
+    inputLayout: field(record, 'inputLayout', at, modelFieldChecks.inputLayout, inputDatatype === 'UINT8' ? 'NHWC' : 'NCHW'),
     batching: resolveBatching(record, at),
   };
 }
@@ -204,6 +213,9 @@ export function resolveServer(options: unknown, where: string, partial = false):
     logLevel: top('logLevel', serverDefaults.logLevel),
     threads: top('threads', null),
     serverName: top('serverName', serverDefaults.serverName),
+    allowShm: top('allowShm', serverDefaults.allowShm),
+    maxShmRegions: top('maxShmRegions', serverDefaults.maxShmRegions),
+    maxShmBytes: top('maxShmBytes', serverDefaults.maxShmBytes),
   };
 }
 

@@ -12,10 +12,11 @@
  */
 import { performance } from 'node:perf_hooks';
 import { DisposedError, InvalidArgumentError, ShapeError } from '../errors.js';
-import { lower } from '../compile/lower.js';
-import { Tracer, type Trace } from '../nn/trace.js';
+import { compiledExecutor, rootOutput } from '../compile/executor.js';
 import { backendOf, resolvePlacement } from '../runtime/device.js';
-import { backendInfo, compileGraph, prepareGraph, type Executable } from '../runtime/engine.js';
+import { backendInfo, type Executable } from '../runtime/engine.js';
+import type { InputDType, InputLayout } from '../runtime/native.js';
+import { sampleShapeOf } from './image-tensor.js';
 import { getNumThreads } from '../runtime/threads.js';
 import { decodeImages } from './images.js';
 import { loadModelSource, type ImageTransforms, type ModelLogger } from './model-source.js';
@@ -68,15 +69,42 @@ export function chunkSizes(n: number, compiled: readonly number[]): number[] {
   return chunks;
 }
 
-/** The trace value of the pooled features: the output of `featureModule`, `[D, 1, 1]` (the same floats as `[D]`). */
-function featureValue(trace: Trace, featureModule: string): { id: number; size: number } {
-  const id = trace.moduleOutputs.get(featureModule);
-  const shape = id === undefined ? undefined : trace.values[id]!.shape;
-  if (id === undefined || shape === undefined || shape.length !== 3 || shape[1] !== 1 || shape[2] !== 1) {
+/** The features output `[D, 1, 1]` (the same floats as `[D]`): its D, or why it cannot serve. */
+function featureSize(shape: readonly number[] | undefined, featureModule: string): number {
+  if (shape === undefined || shape.length !== 3 || shape[1] !== 1 || shape[2] !== 1) {
     throw new Error(`the model has no pooled ${featureModule} output [D, 1, 1] to serve as '${tensorNames.features}'`);
   }
-  return { id, size: shape[0]! };
+  return shape[0]!;
 }
+
+/**
+ * A run's worth of one request's input as the server holds it: samples of an element type and layout, their
+ * bytes as segments laid end to end where the request carried them (a body, a shared-memory region, an
+ * image worker's pixels), not copied: the engine reads them in place where they are host memory lent to
+ * runs, or copies them once into its own staging.
+ */
+export interface ModelInput {
+  readonly dtype: InputDType;
+  readonly layout: InputLayout;
+  readonly samples: number;
+  readonly segments: readonly Uint8Array[];
+}
+
+/** `bytes` [start, end) of segments laid end to end, as views (no copy). */
+export function sliceSegments(segments: readonly Uint8Array[], start: number, end: number): Uint8Array[] {
+  const slices: Uint8Array[] = [];
+  let offset = 0;
+  for (const segment of segments) {
+    const from = Math.max(start, offset);
+    const to = Math.min(end, offset + segment.length);
+    if (from < to) slices.push(segment.subarray(from - offset, to - offset));
+    offset += segment.length;
+    if (offset >= end) break;
+  }
+  return slices;
+}
+
+const elementBytes: Readonly<Record<InputDType, number>> = { float32: 4, float16: 2, uint8: 1 };
 
 /** What {@link ServedModel.load} hands the constructor. */
 interface ServedModelParts {
@@ -85,6 +113,7 @@ interface ServedModelParts {
   signature: ModelSignature;
   device: string;
   transforms: ImageTransforms;
+  sampleElements: number;
   executables: ReadonlyMap<number, Executable>;
   aloneExecutables: ReadonlyMap<number, Executable> | null;
   threadsPerInstance: number | null;
@@ -102,7 +131,7 @@ export class ServedModel {
   readonly options: ResolvedModelOptions;
   /** Its batching options, `instanceCount` decided by the device when the options left it open. */
   readonly batching: ResolvedBatchingOptions & { instanceCount: number };
-  /** Input `input` FP32 `[3, H, W]` (also BYTES: encoded images); outputs `output` (logits, labelled) and `features`. */
+  /** Input `input` (images FP32/FP16/UINT8 in either layout, or BYTES: encoded images); outputs `output` (logits, labelled) and `features`. */
   readonly signature: ModelSignature;
   /** The device it runs on, `auto` resolved: `cpu` or `cuda:N`. */
   readonly device: string;
@@ -111,7 +140,7 @@ export class ServedModel {
   /** CPU threads of each instance's runs (null on a GPU); a batch that runs alone uses all of the server's. */
   readonly threadsPerInstance: number | null;
   readonly #transforms: ImageTransforms;
-  readonly #sampleSize: number;
+  readonly #sampleElements: number;
   readonly #outputSizes: readonly number[];
   #executables: ReadonlyMap<number, Executable> | null;
   /** The same batch sizes compiled with every CPU thread; null where they would equal #executables. */
@@ -125,7 +154,7 @@ export class ServedModel {
     this.device = parts.device;
     this.compiledBatchSizes = Object.freeze([...parts.executables.keys()].sort((a, b) => a - b));
     this.#transforms = parts.transforms;
-    this.#sampleSize = parts.signature.inputs[0]!.sampleShape.reduce((a, b) => a * b, 1);
+    this.#sampleElements = parts.sampleElements;
     this.#outputSizes = parts.signature.outputs.map((o) => o.sampleShape.reduce((a, b) => a * b, 1));
     this.#executables = parts.executables;
     this.#aloneExecutables = parts.aloneExecutables;
@@ -133,9 +162,11 @@ export class ServedModel {
   }
 
   /**
-   * Builds the model with its weights, moves it to its device and dtype, compiles every batch size it will
-   * use (sharing one native copy of the weights) and runs each once, so the first request pays no
-   * compilation or first-run cost. Logs what it compiled, the weight bytes and the time taken.
+   * Builds the model with its weights and compiles every batch size it will use through the pipeline of
+   * `Module.forward` (trace, lower, prepare once, compile: the executables share one native copy of the
+   * weights), with the weights' normalisation fused into the engine's input conversion for pixel (uint8)
+   * input, then runs each once per input form, so the first request pays no compilation, capture or
+   * first-run cost. Logs what it compiled, the weight bytes and the time taken.
    * @throws InvalidArgumentError for an unknown architecture or weights name; InvalidFileError /
    *   StateDictError for a weights file that cannot be read or does not fit; ShapeError for an input size
    *   too small for the network; BackendUnavailableError (NoGpuError, …) when the device cannot be used.
@@ -144,12 +175,12 @@ export class ServedModel {
     const started = performance.now();
     const source = await loadModelSource(options, log);
     const { model, transforms } = source;
-    // Resolved here rather than with model.to: the model is only traced, never run through the
-    // package's executor, and this works without the entry point's resolver installed.
-    const { device, dtype, benchmark } = resolvePlacement(
+    // Resolved here rather than with model.to: this works without the entry point's resolver installed.
+    const placement = resolvePlacement(
       { device: options.device, dtype: options.dtype, benchmark: options.benchmark },
       model.placement,
     );
+    const { device } = placement;
     const { maxBatchSize, preferredBatchSizes } = options.batching;
     for (const size of preferredBatchSizes) {
       if (!Number.isSafeInteger(size) || size < 1 || size > maxBatchSize) {
@@ -158,11 +189,7 @@ export class ServedModel {
     }
 
     const size = transforms.cropSize;
-    const trace = Tracer.trace(model, [3, size, size]);
-    const features = featureValue(trace, source.featureModule);
-    const numClasses = trace.output.shape[0]!;
-    // The lowered graph holds a JS copy of the weights: it and the model are garbage once prepared.
-    const prepared = prepareGraph(lower(trace, { outputs: [trace.output.id, features.id] }));
+    const image = { channels: 3, height: size, width: size };
     const target = backendOf(device);
     // Never more than the CPU budget (a container's CPU quota may be below the cores the process sees):
     // the instances' shares must fit in it side by side.
@@ -172,15 +199,29 @@ export class ServedModel {
     const threadsPerInstance = cpuThreads !== null ? cpuThreadsPerInstance(cpuThreads, instanceCount) : null;
     const executables = new Map<number, Executable>();
     const aloneExecutables = cpuThreads !== null && threadsPerInstance! < cpuThreads ? new Map<number, Executable>() : null;
+    // Pixels (uint8) are normalised in the engine with the weights' mean and std; float input is the model's
+    // input as it is, as clients of the FP32 form have always sent it.
+    const normalization = { scale: 1 / 255, mean: [...transforms.mean], std: [...transforms.std], inputs: ['uint8' as const] };
+    let numClasses = 0;
+    let features = 0;
     try {
       // One at a time: concurrent compiles would time cuDNN's algorithms against each other.
       const compileAll = async (into: Map<number, Executable>, threads: number | null): Promise<void> => {
         for (const batch of compiledBatchSizesFor(maxBatchSize, preferredBatchSizes)) {
-          into.set(batch, await compileGraph(prepared, {
-            ...target, ...(threads !== null ? { threads } : {}), batch, precision: dtype, ...(benchmark ? { benchmark } : {}),
-          }));
+          const compiled = await compiledExecutor.compile(model, {
+            sampleShape: [3, size, size], batch, outputs: [rootOutput, source.featureModule], placement, normalization,
+            ...(threads !== null ? { threads } : {}),
+          });
+          into.set(batch, compiled.executable);
+          numClasses = compiled.outputShapes[0]![0]!;
+          features = featureSize(compiled.outputShapes[1], source.featureModule);
         }
-        for (const [batch, executable] of into) await executable.run(new Float32Array(batch * 3 * size * size));
+        // Every form a request may take runs once (on a GPU each captures its CUDA graph here, not at a request).
+        for (const [batch, executable] of into) {
+          const samples = batch * 3 * size * size;
+          await executable.run(new Float32Array(samples));
+          await executable.run({ data: new Uint8Array(samples), dtype: 'uint8', layout: 'nhwc' });
+        }
       };
       await compileAll(executables, threadsPerInstance);
       if (aloneExecutables !== null) await compileAll(aloneExecutables, cpuThreads);
@@ -190,23 +231,27 @@ export class ServedModel {
     } finally {
       // Every batch size is compiled: the executables keep the weights they use, and the prepared
       // graph's own native copy (as large as the checkpoint) would only be dead weight from here on.
-      prepared.dispose();
+      compiledExecutor.release(model);
     }
 
+    const layout = options.inputLayout;
     const signature: ModelSignature = {
       name: options.name,
       version: options.version,
       platform: servedModelPlatform,
       maxBatchSize,
-      inputs: [{ name: tensorNames.input, datatype: 'FP32', sampleShape: [3, size, size], accepts: ['FP32', 'BYTES'] }],
+      inputs: [{
+        name: tensorNames.input, datatype: options.inputDatatype, sampleShape: sampleShapeOf(image, layout), layout, image,
+        accepts: ['FP32', 'FP16', 'UINT8', 'BYTES'],
+      }],
       outputs: [
         { name: tensorNames.output, datatype: 'FP32', sampleShape: [numClasses], labels: source.labels },
-        { name: tensorNames.features, datatype: 'FP32', sampleShape: [features.size], labels: null },
+        { name: tensorNames.features, datatype: 'FP32', sampleShape: [features], labels: null },
       ],
     };
     const served = new ServedModel({
-      options, batching: { ...options.batching, instanceCount }, signature, device, transforms, executables,
-      aloneExecutables, threadsPerInstance,
+      options, batching: { ...options.batching, instanceCount }, signature, device, transforms, sampleElements: 3 * size * size,
+      executables, aloneExecutables, threadsPerInstance,
     });
     let weightBytes = 0;
     let activationBytes = 0;
@@ -217,7 +262,7 @@ export class ServedModel {
     log.info(
       {
         model: options.name, version: options.version, arch: options.arch, weights: source.weightsDescription,
-        device, dtype, inputSize: size, batchSizes: served.compiledBatchSizes, instanceCount,
+        device, dtype: placement.dtype, inputSize: size, batchSizes: served.compiledBatchSizes, instanceCount,
         ...(threadsPerInstance !== null ? { threadsPerInstance, threads: cpuThreads } : {}),
         weightBytes, activationBytes, loadMs: Math.round(performance.now() - started),
       },
@@ -226,51 +271,101 @@ export class ServedModel {
     return served;
   }
 
-  /** Native runs by {@link execute} so far, one per chunk (the warm-up runs of `load` excluded). */
+  /** Native runs by {@link execute} and {@link run} so far, one per chunk (the warm-up runs of `load` excluded). */
   get engineCalls(): number {
     return this.#engineCalls;
   }
 
   /**
-   * Encoded images → `n × 3 × H × W` float32 input, preprocessed with the weights' transforms.
+   * Encoded images → one sample each, decoded, resized and centre-cropped with the weights' transforms
+   * into uint8 pixels (NHWC), which the engine normalises itself.
    * @throws HttpError 400 naming the first element that is not a decodable image.
    */
-  decodeImages(images: readonly Buffer[]): Promise<Float32Array> {
+  decodeImages(images: readonly Buffer[]): Promise<ModelInput> {
     return decodeImages(images, this.#transforms, this.signature.inputs[0]!.name);
   }
 
   /**
-   * Runs `batchSize` samples (NCHW float32) and returns one array per signature output (`output`,
-   * `features`), `batchSize × size` each. A batch size that was not compiled runs as compiled chunks,
-   * largest first, all queued at once (the engine starts them in turn). On the CPU a batch runs with its
+   * Runs one batch of requests' inputs (each a {@link ModelInput}, `samples` each, in any form) and returns
+   * each input's rows of every signature output (`output`, `features`). The batch runs as compiled chunks,
+   * largest first, all queued at once (the engine starts them in turn); inputs of different forms run in
+   * separate chunks. The inputs' bytes go to the engine as they are. On the CPU a batch runs with its
    * instance's share of the threads, or with all of them when `options.alone`.
-   * @throws InvalidArgumentError for a batch size outside 1..maxBatchSize; ShapeError when `input` is not
-   *   `batchSize` samples; DisposedError after {@link dispose}; GpuOutOfMemoryError.
+   * @throws InvalidArgumentError for a batch outside 1..maxBatchSize samples; ShapeError when an input's
+   *   bytes are not its samples; DisposedError after {@link dispose}; GpuOutOfMemoryError.
    */
-  async execute(input: Float32Array, batchSize: number, options: ExecuteOptions = {}): Promise<Float32Array[]> {
+  async run(inputs: readonly ModelInput[], options: ExecuteOptions = {}): Promise<Float32Array[][]> {
     const executables = (options.alone === true ? this.#aloneExecutables : null) ?? this.#executables;
     if (executables === null) throw new DisposedError(`model ${this.options.name} was disposed; load it again to run it`);
     const max = this.signature.maxBatchSize;
-    if (!Number.isSafeInteger(batchSize) || batchSize < 1 || batchSize > max) {
-      throw new InvalidArgumentError(`Expected a batch size from 1 to ${max} for model ${this.options.name} but received ${batchSize}`);
+    const total = inputs.reduce((sum, input) => sum + input.samples, 0);
+    if (!Number.isSafeInteger(total) || total < 1 || total > max || inputs.some((input) => !(input.samples >= 1))) {
+      throw new InvalidArgumentError(`Expected a batch size from 1 to ${max} for model ${this.options.name} but received ${total}`);
     }
-    if (!(input instanceof Float32Array) || input.length !== batchSize * this.#sampleSize) {
-      throw new ShapeError(`Expected ${batchSize} × ${this.#sampleSize} float32 input values for model ${this.options.name} but received ${input?.length}`);
+    for (const input of inputs) {
+      const bytes = input.segments.reduce((sum, segment) => sum + segment.length, 0);
+      const expected = input.samples * this.#sampleElements * (elementBytes[input.dtype] ?? NaN);
+      if (bytes !== expected) {
+        throw new ShapeError(`Expected ${input.samples} × ${this.#sampleElements} ${input.dtype} input values (${expected} bytes) for model ${this.options.name} but received ${bytes} bytes`);
+      }
     }
-    const outputs = this.#outputSizes.map((size) => new Float32Array(batchSize * size));
-    let offset = 0;
-    const runs = chunkSizes(batchSize, this.compiledBatchSizes).map((chunk) => {
-      const start = offset;
-      offset += chunk;
-      this.#engineCalls++;
-      // run() copies its input before returning, so views into the caller's array are safe.
-      const pending = executables.get(chunk)!.run(input.subarray(start * this.#sampleSize, (start + chunk) * this.#sampleSize));
-      return pending.then((results) => {
-        results.forEach((values, i) => outputs[i]!.set(values, start * this.#outputSizes[i]!));
-      });
+    const outputs = inputs.map((input) => this.#outputSizes.map((size) => new Float32Array(input.samples * size)));
+    const runs: Promise<void>[] = [];
+    // Inputs of one form run together, in chunks of compiled sizes that may cut across inputs.
+    const forms = new Map<string, number[]>();
+    inputs.forEach((input, i) => {
+      const key = `${input.dtype}/${input.layout}`;
+      forms.set(key, [...forms.get(key) ?? [], i]);
     });
+    for (const members of forms.values()) {
+      const { dtype, layout } = inputs[members[0]!]!;
+      const sampleBytes = this.#sampleElements * elementBytes[dtype];
+      let member = 0;
+      let sample = 0; // next sample of inputs[members[member]]
+      const groupSamples = members.reduce((sum, i) => sum + inputs[i]!.samples, 0);
+      for (const chunk of chunkSizes(groupSamples, this.compiledBatchSizes)) {
+        // Which rows of which input this chunk holds, and their bytes as views.
+        const pieces: { input: number; first: number; count: number }[] = [];
+        const segments: Uint8Array[] = [];
+        for (let left = chunk; left > 0;) {
+          const index = members[member]!;
+          const count = Math.min(left, inputs[index]!.samples - sample);
+          pieces.push({ input: index, first: sample, count });
+          segments.push(...sliceSegments(inputs[index]!.segments, sample * sampleBytes, (sample + count) * sampleBytes));
+          left -= count;
+          sample += count;
+          if (sample === inputs[index]!.samples) {
+            member++;
+            sample = 0;
+          }
+        }
+        this.#engineCalls++;
+        runs.push(executables.get(chunk)!.run({ data: segments, dtype, layout }).then((results) => {
+          results.forEach((values, o) => {
+            const size = this.#outputSizes[o]!;
+            let row = 0;
+            for (const piece of pieces) {
+              outputs[piece.input]![o]!.set(values.subarray(row * size, (row + piece.count) * size), piece.first * size);
+              row += piece.count;
+            }
+          });
+        }));
+      }
+    }
     await Promise.all(runs);
     return outputs;
+  }
+
+  /**
+   * Runs `batchSize` samples of float32 NCHW input (the model's input as it is), or one {@link ModelInput},
+   * and returns one array per signature output, `batchSize × size` each. See {@link run}.
+   */
+  async execute(input: Float32Array | ModelInput, batchSize?: number, options: ExecuteOptions = {}): Promise<Float32Array[]> {
+    const part: ModelInput = input instanceof Float32Array
+      ? { dtype: 'float32', layout: 'nchw', samples: batchSize ?? 0, segments: [new Uint8Array(input.buffer, input.byteOffset, input.byteLength)] }
+      : input;
+    const [outputs] = await this.run([part], options);
+    return outputs!;
   }
 
   /**

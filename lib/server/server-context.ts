@@ -1,9 +1,11 @@
 /**
- * What the routes share: the models, the metrics, the resolved options and the server's life-cycle state.
+ * What the routes share: the models, the metrics, the resolved options, the server's life-cycle state and
+ * the shared-memory regions.
  * @module
  */
 import type { ModelRegistry } from './registry.js';
 import type { ServerMetrics } from './metrics.js';
+import type { SharedMemoryRegistry } from './shared-memory.js';
 import type { ResolvedServerOptions } from './types.js';
 
 /** The server's life-cycle: loading → ready → closing. */
@@ -28,6 +30,8 @@ export interface ServerContext {
   readonly state: LifeCycle;
   /** Raw requests (`request.raw`) admitted while the server was open. */
   readonly admitted: AdmittedRequests;
+  /** The registered shared-memory regions; null without `allowShm`. */
+  readonly sharedMemory: SharedMemoryRegistry | null;
 }
 
 /** Route parameters of `/v2/models/:model[/versions/:version]…`. */

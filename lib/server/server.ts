@@ -13,6 +13,7 @@ import { createModelBatcher } from './model-batcher.js';
 import { resolveServerOptions } from './options.js';
 import { ModelRegistry, type ModelSlot } from './registry.js';
 import { ServedModel } from './served-model.js';
+import { SharedMemoryRegistry } from './shared-memory.js';
 import type { LifeCycle, ServerContext } from './server-context.js';
 import type { ResolvedServerOptions, ServerOptions } from './types.js';
 
@@ -54,6 +55,7 @@ class Server implements InferenceServer {
   readonly #registry: ModelRegistry;
   readonly #state: LifeCycle = { ready: false, closing: false };
   readonly #inFlight = new InFlight();
+  readonly #sharedMemory: SharedMemoryRegistry | null;
   #address: InferenceServer['address'] = null;
   #started = false;
   #closed: Promise<void> | null = null;
@@ -61,7 +63,10 @@ class Server implements InferenceServer {
   constructor(options: ResolvedServerOptions) {
     this.#options = options;
     this.#registry = new ModelRegistry(options.models);
-    const context: ServerContext = { options, registry: this.#registry, metrics: this.metrics, state: this.#state, admitted: new WeakSet() };
+    this.#sharedMemory = options.allowShm ? new SharedMemoryRegistry({ maxRegions: options.maxShmRegions, maxBytes: options.maxShmBytes }) : null;
+    const context: ServerContext = {
+      options, registry: this.#registry, metrics: this.metrics, state: this.#state, admitted: new WeakSet(), sharedMemory: this.#sharedMemory,
+    };
     this.app = buildApp(context, this.#inFlight);
   }
 
@@ -155,6 +160,9 @@ class Server implements InferenceServer {
     const closing = this.app.close();
     this.app.server.closeAllConnections();
     await closing;
+    // Last: every request that could read or write a region has finished (or the deadline passed, and a
+    // straggler finds its views detached: an error for it, never a touch of unmapped memory).
+    this.#sharedMemory?.close();
     this.app.log.info('server closed');
   }
 }

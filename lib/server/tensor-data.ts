@@ -125,6 +125,20 @@ export function float32ToBinary(values: Float32Array): Buffer {
 }
 
 /**
+ * Writes `values` as little-endian FP32 at the start of `into` (at least `values.byteLength` bytes, any
+ * alignment) and returns the bytes written.
+ */
+export function float32IntoBytes(values: Float32Array, into: Uint8Array): number {
+  if (littleEndianHost) {
+    into.set(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
+  } else {
+    const view = new DataView(into.buffer, into.byteOffset, into.byteLength);
+    for (let i = 0; i < values.length; i++) view.setFloat32(i * 4, values[i]!, true);
+  }
+  return values.byteLength;
+}
+
+/**
  * BYTES elements from a binary chunk: `count` times a 4-byte little-endian length then that many bytes,
  * filling the chunk exactly. The elements are views on the chunk, not copies.
  */

@@ -50,9 +50,24 @@ export interface TensorSignature {
   sampleShape: readonly number[];
 }
 
-/** An input: besides its declared datatype (FP32), encoded images as BYTES (one JPEG/PNG/WebP per sample). */
+/** The order of an image tensor's sample dims: `[C, H, W]` or `[H, W, C]` (Triton's FORMAT_NCHW / FORMAT_NHWC). */
+export type TensorLayout = 'NCHW' | 'NHWC';
+
+/** The numeric datatypes an image input may carry (besides BYTES, encoded images). */
+export type ImageDatatype = 'FP32' | 'FP16' | 'UINT8';
+
+/**
+ * An input: its declared form (metadata, `/config`: what perf_analyzer generates), and every form the
+ * server takes: images as FP32 or FP16 (the model's input, normalised as the weights expect) or UINT8
+ * (pixels, normalised by the engine with the weights' mean and std), in either layout, and BYTES
+ * (encoded images, one JPEG/PNG/WebP per sample).
+ */
 export interface InputSignature extends TensorSignature {
   accepts: readonly Datatype[];
+  /** The declared layout of `sampleShape`. */
+  layout: TensorLayout;
+  /** The image each sample is: channels, height, width. */
+  image: { channels: number; height: number; width: number };
 }
 
 /** An output; `labels` (index → class name) feed the classification extension's `score:index:label`. */
@@ -75,7 +90,12 @@ export interface ModelSignature {
 
 /** An input tensor as the request carried it, validated against the model's signature. */
 export type ParsedInput =
-  | { name: string; datatype: 'FP32'; shape: number[]; values: Float32Array }
+  /**
+   * Image samples, `shape` `[N, C, H, W]` or `[N, H, W, C]` as `layout` says; `data` is their little-endian
+   * bytes where the request carried them (a view on the body or the shared-memory region, not a copy), or
+   * the values of JSON `data` encoded so.
+   */
+  | { name: string; datatype: ImageDatatype; shape: number[]; layout: TensorLayout; data: Uint8Array }
   /** Encoded images, one per sample (shape `[N]` or `[N, 1]`), raw bytes (binary) or decoded base64 (JSON). */
   | { name: string; datatype: 'BYTES'; shape: number[]; elements: Buffer[] };
 
@@ -86,6 +106,18 @@ export interface RequestedOutput {
   binary: boolean;
   /** Top-N classification strings instead of the raw tensor (the `classification` parameter); 0: raw. */
   classification: number;
+  /** Written into this shared-memory range instead of the response (the `shared_memory_*` parameters). */
+  sharedMemory?: SharedMemoryOutput;
+}
+
+/** Where an output asked for in shared memory goes: the client's names, and the bytes the request holds. */
+export interface SharedMemoryOutput {
+  region: string;
+  offset: number;
+  /** As the client gave it: at least the output's size. */
+  byteSize: number;
+  /** `byteSize` bytes of the region from `offset`, in place. */
+  bytes: Uint8Array;
 }
 
 /** An inference request after parsing and validation (protocol §6, §9, §10). */
@@ -159,6 +191,13 @@ export interface ModelOptions extends BatchingOptions {
   benchmark?: boolean;
   /** Input height and width. Default the weights' crop size, else 224 (ImageNet models) or 32 (CIFAR). */
   inputSize?: number;
+  /**
+   * The input's declared datatype, in model metadata and `/config` (what clients such as perf_analyzer
+   * generate). Every form is accepted whatever is declared. Default `FP32`.
+   */
+  inputDatatype?: ImageDatatype;
+  /** The declared layout; default `NHWC` for `UINT8` (decoders' order), else `NCHW`. */
+  inputLayout?: TensorLayout;
 }
 
 /** Log levels (pino's). */
@@ -190,6 +229,17 @@ export interface ServerOptions {
   threads?: number;
   /** `name` of server metadata. Default `resnet-cudnn`. */
   serverName?: string;
+  /**
+   * Accept Triton's system shared-memory extension (Triton's `--allow-client-shm`): clients on this host
+   * register POSIX shared-memory regions (`v2/systemsharedmemory`) and pass tensors through them. Any
+   * local client that can reach the port may then make the server read and write the shared-memory
+   * objects its user can open. Default false: the endpoints and requests that name a region get a 400.
+   */
+  allowShm?: boolean;
+  /** Shared-memory regions registered at once. Default 256. */
+  maxShmRegions?: number;
+  /** Bytes of shared memory mapped at once, over every region. Default 8 GiB. */
+  maxShmBytes?: number;
 }
 
 /** The defaults the options above document, in one place. */
@@ -200,7 +250,11 @@ export const serverDefaults = Object.freeze({
   shutdownTimeoutMs: 30_000,
   logLevel: 'info' as LogLevel,
   serverName: 'resnet-cudnn',
+  allowShm: false,
+  maxShmRegions: 256,
+  maxShmBytes: 8 * 1024 ** 3,
   version: '1',
+  inputDatatype: 'FP32' as ImageDatatype,
   maxBatchSize: 8,
   maxQueueDelayMicroseconds: 0,
   maxQueueSize: 64,
@@ -212,7 +266,10 @@ export const serverDefaults = Object.freeze({
 
 /** Names of the tensors every served ResNet has. */
 export const tensorNames = Object.freeze({
-  /** FP32 `[-1, 3, H, W]`, normalised as the weights expect; or BYTES `[-1]` encoded images. */
+  /**
+   * FP32 or FP16 `[-1, 3, H, W]` (or `[-1, H, W, 3]`), normalised as the weights expect; UINT8 pixels in
+   * either layout, normalised by the engine; or BYTES `[-1]` encoded images.
+   */
   input: 'input',
   /** FP32 `[-1, numClasses]`: the logits (`fc`'s output). */
   output: 'output',
@@ -243,6 +300,8 @@ export interface ResolvedModelOptions {
   benchmark: boolean;
   /** null: the default of the weights / architecture, decided when the model loads. */
   inputSize: number | null;
+  inputDatatype: ImageDatatype;
+  inputLayout: TensorLayout;
   batching: ResolvedBatchingOptions;
 }
 
@@ -257,4 +316,7 @@ export interface ResolvedServerOptions {
   logLevel: LogLevel;
   threads: number | null;
   serverName: string;
+  allowShm: boolean;
+  maxShmRegions: number;
+  maxShmBytes: number;
 }

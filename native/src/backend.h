@@ -15,7 +15,10 @@
 #include <variant>
 #include <vector>
 
+#include "cuda/cuda_settings.h"
 #include "graph.h"
+#include "host_input.h"
+#include "host_memory.h"
 #include "input_buffer.h"
 #include "status.h"
 
@@ -32,25 +35,6 @@ enum class Precision {
 /// "float32", "tf32", "float16", "bfloat16".
 const char* precision_name(Precision precision);
 
-/// Element type of the host input of a run: NCHW float32, or NCHW uint8 (pixels).
-enum class InputType { kFloat32, kUint8 };
-
-/// Optional per-channel normalisation applied to the input before the first op, fused into the input
-/// conversion where the backend can: x' = (x * scale - mean[c]) / std[c]. `scale` is typically 1/255
-/// for uint8 pixels (torchvision's ToTensor followed by Normalize).
-struct InputNormalization {
-  bool enabled = false;
-  float scale = 1.0f;
-  std::vector<float> mean;  // one per input channel
-  std::vector<float> std;   // one per input channel, each > 0
-};
-
-/// The host input of one run: batch · C · H · W elements of `type`, NCHW.
-struct HostInput {
-  const void* data = nullptr;
-  InputType type = InputType::kFloat32;
-};
-
 /// What compile() needs besides the graph.
 struct CompileOptions {
   int64_t batch = 1;
@@ -64,6 +48,9 @@ struct CompileOptions {
   bool benchmark = false;
   /// Applied to every run's input before the first op.
   InputNormalization normalization;
+  /// The CUDA backend's graph-API and verbosity knobs: the environment's, unless the compile's `cudnn`
+  /// option overrides them (the CPU backend ignores them).
+  cuda::CudaSettings cudnn = cuda::cuda_settings_from_environment();
 };
 
 /// How a queued job shares the backend's compute threads (CPU; the CUDA backend's host threads ignore it).
@@ -135,7 +122,8 @@ class Executable {
   /// A buffer of `bytes` for one run's input, from this executable's pool (pinned memory for CUDA). Any
   /// thread. kOutOfMemory when none can be had.
   virtual Result<std::unique_ptr<InputBuffer>> acquire_input(size_t bytes) const = 0;
-  /// Runs the forward pass: `input` is N·C·H·W elements (NCHW, float32 or uint8); `outputs[i]` receives graph
+  /// Runs the forward pass: `input` is N·C·H·W elements in its format, as segments that stay valid until the run
+  /// returns (copied into the executable's staging, or memory lent to runs: host_memory.h); `outputs[i]` receives graph
   /// output i as plain row-major floats (NCHW or [N, F]). Blocks until done; call it where the backend's
   /// scheduler runs work. A failed run leaves the executable and the context usable.
   virtual Status run(ExecutionContext& context, const HostInput& input, const std::vector<float*>& outputs,
@@ -172,6 +160,13 @@ class Backend {
   /// Work posted by one client (a Node-API environment): runs off the JS thread, started in submission order
   /// (the CPU backend may run jobs side by side, see cpu/compute_lanes.h).
   using Work = std::function<void()>;
+
+  /// `bytes` of host memory that runs read in place (CUDA: pinned, usable from every device; CPU: aligned heap).
+  /// kOutOfMemory when none can be had; the backend's own errors (no GPU) as they are. JS thread.
+  virtual Result<HostMemory> allocate_host(size_t bytes, int device) = 0;
+  /// Prepares existing memory for runs to read in place (CUDA: page-locks it with cudaHostRegister, falling back
+  /// to unpinned when the driver refuses; CPU: nothing). JS thread.
+  virtual Result<HostPin> pin_host(void* data, size_t bytes, int device) = 0;
 
   /// Registers a client before its first submit().
   virtual void attach(const void* client) = 0;

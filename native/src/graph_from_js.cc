@@ -279,8 +279,68 @@ Result<JsCompileOptions> compile_options_from_js(const Napi::Value& value) {
     RESNET_CHECK(out.mean.size() == out.std.size(), Code::kInvalidArgument,
                  cat("Expected as many numbers in options.normalization.std as in .mean (", out.mean.size(),
                      ") but received ", out.std.size()));
+    // `inputs`: the input dtypes it applies to (default: all).
+    const Napi::Value inputs = norm.Get("inputs");
+    if (!inputs.IsUndefined()) {
+      const std::string name = "options.normalization.inputs";
+      RESNET_CHECK(inputs.IsArray() && inputs.As<Napi::Array>().Length() <= 3, Code::kInvalidArgument,
+                   cat("Expected an array of \"float32\", \"float16\", \"uint8\" for ", name, " but received ",
+                       describe_js_value(inputs)));
+      out.applies_to = 0;
+      const Napi::Array array = inputs.As<Napi::Array>();
+      for (uint32_t i = 0; i < array.Length(); ++i) {
+        const Napi::Value item = array.Get(i);
+        const std::string type = item.IsString() ? item.As<Napi::String>().Utf8Value() : std::string();
+        const int bit = type == "float32" ? static_cast<int>(InputType::kFloat32)
+                        : type == "uint8" ? static_cast<int>(InputType::kUint8)
+                        : type == "float16" ? static_cast<int>(InputType::kFloat16) : -1;
+        RESNET_CHECK(bit >= 0, Code::kInvalidArgument,
+                     cat("Expected \"float32\", \"float16\" or \"uint8\" for ", name, "[", i, "] but received ",
+                         describe_js_value(item)));
+        out.applies_to |= 1u << bit;
+      }
+    }
   }
+  const Napi::Value cudnn = object.Get("cudnn");
+  if (!cudnn.IsUndefined()) RESNET_RETURN_IF_ERROR(read_cudnn_settings(cudnn, &compile.cudnn));
   return options;
+}
+
+Status read_cudnn_settings(const Napi::Value& value, cuda::CudaSettings* settings) {
+  Napi::Object object;
+  RESNET_RETURN_IF_ERROR(read_object(value, "options.cudnn", &object));
+  // A misspelt knob must not be ignored silently.
+  const Napi::Array keys = object.GetPropertyNames();
+  for (uint32_t i = 0; i < keys.Length(); ++i) {
+    const std::string key = keys.Get(i).ToString().Utf8Value();
+    RESNET_CHECK(key == "graphApi" || key == "graphCandidates" || key == "graphBudgetMs" || key == "verbose",
+                 Code::kInvalidArgument,
+                 cat("options.cudnn: unknown option \"", key,
+                     "\"; the options are graphApi, graphCandidates, graphBudgetMs, verbose"));
+  }
+  if (!object.Get("graphApi").IsUndefined()) {
+    RESNET_RETURN_IF_ERROR(read_bool(object, "graphApi", "options.cudnn", &settings->graph_api));
+    settings->graph_api_off_by = settings->graph_api ? "" : "options.cudnn.graphApi: false";
+  }
+  const Napi::Value candidates = object.Get("graphCandidates");
+  if (!candidates.IsUndefined()) {
+    int64_t count = 0;
+    RESNET_RETURN_IF_ERROR(read_int(candidates, "options.cudnn.graphCandidates", 1, 16, Code::kInvalidArgument, &count));
+    settings->graph_candidates = static_cast<int>(count);
+  }
+  const Napi::Value budget = object.Get("graphBudgetMs");
+  if (!budget.IsUndefined()) {
+    const double ms = budget.IsNumber() ? budget.As<Napi::Number>().DoubleValue() : -1;
+    RESNET_CHECK(std::isfinite(ms) && ms >= 0, Code::kInvalidArgument,
+                 cat("Expected a finite number >= 0 (0 for no limit) for options.cudnn.graphBudgetMs but received ",
+                     describe_js_value(budget)));
+    settings->graph_budget_ms = ms;
+    settings->graph_budget_by = "options.cudnn.graphBudgetMs";
+  }
+  if (!object.Get("verbose").IsUndefined()) {
+    RESNET_RETURN_IF_ERROR(read_bool(object, "verbose", "options.cudnn", &settings->verbose));
+  }
+  return Status();
 }
 
 }  // namespace resnet

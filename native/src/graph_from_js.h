@@ -13,7 +13,7 @@
 namespace resnet {
 
 /// Compile options as the JS side passes them: `{ backend, batch, threads?, device?, precision?, benchmark?,
-/// normalization?: { scale, mean, std } }`.
+/// normalization?: { scale, mean, std }, cudnn?: { graphApi?, graphCandidates?, graphBudgetMs?, verbose? } }`.
 struct JsCompileOptions {
   std::string backend;
   CompileOptions compile;
@@ -25,6 +25,9 @@ Result<Graph> graph_from_js(const Napi::Value& value);
 
 /// Reads the options above; the normalization's channel count is checked against the graph at compile.
 Result<JsCompileOptions> compile_options_from_js(const Napi::Value& value);
+
+/// Applies the `cudnn` option (`value`) over `settings` (the environment's): what it leaves out stays.
+Status read_cudnn_settings(const Napi::Value& value, cuda::CudaSettings* settings);
 
 /// A short rendering of a received JS value for error messages (sharp's "but received …").
 std::string describe_js_value(const Napi::Value& value);

@@ -44,6 +44,8 @@ class EnvState {
   Napi::FunctionReference executable_class;
   /// This environment's NativePreparedGraph class (set when the addon registers it).
   Napi::FunctionReference prepared_graph_class;
+  /// This environment's NativeHostRegistration class (set when the addon registers it).
+  Napi::FunctionReference host_registration_class;
 
  private:
   using Completion = std::shared_ptr<AsyncJob>;

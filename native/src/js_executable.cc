@@ -14,10 +14,10 @@ thread_local CompiledGraph* constructing = nullptr;
 
 class RunJob final : public AsyncJob {
  public:
-  RunJob(Napi::Env env, std::shared_ptr<ContextPool> pool, std::unique_ptr<InputBuffer> input, InputType input_type,
-         const std::vector<int64_t>& output_elements)
-      : AsyncJob(env), pool_(std::move(pool)), input_(std::move(input)), input_type_(input_type),
-        output_elements_(output_elements) {}
+  RunJob(Napi::Env env, std::shared_ptr<ContextPool> pool, HostInput input, std::unique_ptr<InputBuffer> staging,
+         std::vector<napi_ref> lent, const std::vector<int64_t>& output_elements)
+      : AsyncJob(env), pool_(std::move(pool)), input_(std::move(input)), staging_(std::move(staging)),
+        lent_(std::move(lent)), output_elements_(output_elements) {}
 
   void execute() override {
     try {
@@ -26,15 +26,21 @@ class RunJob final : public AsyncJob {
         outputs_.emplace_back(static_cast<size_t>(elements));
         pointers.push_back(outputs_.back().data());
       }
-      status_ = pool_->run(HostInput{input_->data(), input_type_}, pointers, &stats_);
+      status_ = pool_->run(input_, pointers, &stats_);
     } catch (const std::bad_alloc&) {
       status_ = Status(Code::kOutOfMemory, "out of memory for the run's outputs; use a smaller batch");
+    } catch (const std::exception& error) {
+      // Caught here, not by the job runner: settle() must run to give back the arrays lent to the run.
+      status_ = Status(Code::kBackend, error.what());
     }
-    input_.reset();  // back to the executable's pool, here on the backend's thread
+    staging_.reset();  // back to the executable's pool, here on the backend's thread
     pool_.reset();
   }
 
   void settle(Napi::Env env, const Napi::Promise::Deferred& deferred) override {
+    // The run no longer reads the arrays it was lent: they may be collected (or reused) from here on.
+    for (napi_ref reference : lent_) napi_delete_reference(env, reference);
+    lent_.clear();
     if (!status_.ok()) {
       deferred.Reject(make_error(env, status_).Value());
       return;
@@ -52,13 +58,53 @@ class RunJob final : public AsyncJob {
 
  private:
   std::shared_ptr<ContextPool> pool_;
-  std::unique_ptr<InputBuffer> input_;  // the input's bytes (float32 or uint8 elements)
+  HostInput input_;                        // segments in staging_ or in lent arrays
+  std::unique_ptr<InputBuffer> staging_;   // the copies of the segments that were not lent memory
+  std::vector<napi_ref> lent_;             // arrays in registered memory, read in place: alive until settled
   RunStats stats_;
-  InputType input_type_;
   std::vector<int64_t> output_elements_;
   std::vector<std::vector<float>> outputs_;
   Status status_;
 };
+
+// The most segments one run takes: a batch's requests, each a few segments at most.
+constexpr uint32_t kMaxSegments = 65536;
+
+// One segment of a run's input, as JS gave it.
+struct JsSegment {
+  Napi::TypedArray array;
+  const uint8_t* data = nullptr;
+  size_t bytes = 0;
+};
+
+Result<InputFormat> input_format_from_js(const Napi::Value& dtype, const Napi::Value& layout, napi_typedarray_type first) {
+  InputFormat format;
+  if (dtype.IsUndefined()) {
+    if (first == napi_float32_array) format.type = InputType::kFloat32;
+    else if (first == napi_uint8_array) format.type = InputType::kUint8;
+    else return Status(Code::kInvalidArgument, "Expected a Float32Array or Uint8Array for input, or a dtype naming its elements");
+  } else {
+    const std::string name = dtype.IsString() ? dtype.As<Napi::String>().Utf8Value() : std::string();
+    if (name == "float32") format.type = InputType::kFloat32;
+    else if (name == "uint8") format.type = InputType::kUint8;
+    else if (name == "float16") format.type = InputType::kFloat16;
+    else return Status(Code::kInvalidArgument, cat("Expected \"float32\", \"float16\" or \"uint8\" for dtype but received ", describe_js_value(dtype)));
+  }
+  if (!layout.IsUndefined()) {
+    const std::string name = layout.IsString() ? layout.As<Napi::String>().Utf8Value() : std::string();
+    if (name == "nhwc") format.layout = InputLayout::kNhwc;
+    else if (name != "nchw") return Status(Code::kInvalidArgument, cat("Expected \"nchw\" or \"nhwc\" for layout but received ", describe_js_value(layout)));
+  }
+  return format;
+}
+
+// Whether `type` may carry elements of `format`: bytes (Uint8Array, Buffer), or the element type's own array.
+bool carries(napi_typedarray_type type, InputType element) {
+  if (type == napi_uint8_array) return true;
+  if (element == InputType::kFloat32) return type == napi_float32_array;
+  if (element == InputType::kFloat16) return type == napi_uint16_array;
+  return false;
+}
 
 }  // namespace
 
@@ -71,6 +117,8 @@ Napi::Function NativeExecutable::define(Napi::Env env, EnvState* state) {
                          InstanceAccessor<&NativeExecutable::shared_weight_bytes>("sharedWeightBytes"),
                          InstanceAccessor<&NativeExecutable::activation_bytes>("activationBytes"),
                          InstanceAccessor<&NativeExecutable::context_count>("contextCount"),
+                         InstanceAccessor<&NativeExecutable::batch>("batch"),
+                         InstanceAccessor<&NativeExecutable::input_shape>("inputShape"),
                          InstanceMethod<&NativeExecutable::describe>("describe"),
                      },
                      state);
@@ -108,27 +156,90 @@ Napi::Value NativeExecutable::run(const Napi::CallbackInfo& info) {
     if (!compiled_.pool) {
       return rejected(env, Status(Code::kDisposed, "This executable was disposed; compile the graph again to run it"));
     }
-    const Napi::Value value = info[0];
-    const napi_typedarray_type type =
-        value.IsTypedArray() ? value.As<Napi::TypedArray>().TypedArrayType() : napi_int8_array;
-    if (type != napi_float32_array && type != napi_uint8_array) {
-      return rejected(env, Status(Code::kInvalidArgument, cat("Expected a Float32Array or Uint8Array for input but received ",
-                                                              describe_js_value(value))));
+    // run(input | segments[], dtype?, layout?): one array, or the input's bytes as arrays laid end to end.
+    std::vector<JsSegment> segments;
+    const Napi::Value input = info[0];
+    if (input.IsArray() && input.As<Napi::Array>().Length() <= kMaxSegments) {
+      const Napi::Array list = input.As<Napi::Array>();
+      for (uint32_t i = 0; i < list.Length(); ++i) {
+        const Napi::Value element = list.Get(i);
+        if (!element.IsTypedArray()) break;
+        segments.push_back({element.As<Napi::TypedArray>()});
+      }
+      if (segments.size() != list.Length() || segments.empty()) segments.clear();
+    } else if (input.IsTypedArray()) {
+      segments.push_back({input.As<Napi::TypedArray>()});
     }
-    const Napi::TypedArray input = value.As<Napi::TypedArray>();
-    if (static_cast<int64_t>(input.ElementLength()) != compiled_.input_elements) {
+    if (segments.empty()) {
+      return rejected(env, Status(Code::kInvalidArgument, cat("Expected a Float32Array or Uint8Array, or 1 to ", kMaxSegments,
+                                                              " typed arrays laid end to end, for input but received ",
+                                                              describe_js_value(input))));
+    }
+    Result<InputFormat> format = input_format_from_js(info[1], info[2], segments.front().array.TypedArrayType());
+    if (!format.ok()) return rejected(env, format.status());
+    const size_t element_bytes = input_element_bytes(format.value().type);
+    size_t total = 0;
+    for (size_t i = 0; i < segments.size(); ++i) {
+      JsSegment& segment = segments[i];
+      if (!carries(segment.array.TypedArrayType(), format.value().type)) {
+        return rejected(env, Status(Code::kInvalidArgument, cat("Expected a Uint8Array or a typed array of ", input_type_name(format.value().type),
+                                                                " elements for input segment ", i, " but received ", describe_js_value(segment.array))));
+      }
+      // napi_get_typedarray_info gives the data of SharedArrayBuffer-backed arrays too.
+      napi_typedarray_type type;
+      size_t length = 0;
+      void* data = nullptr;
+      napi_value buffer;
+      size_t offset = 0;
+      NAPI_THROW_IF_FAILED(env, napi_get_typedarray_info(env, segment.array, &type, &length, &data, &buffer, &offset), Napi::Value());
+      segment.data = static_cast<const uint8_t*>(data);
+      segment.bytes = segment.array.ByteLength();
+      if (segment.bytes % element_bytes != 0) {
+        return rejected(env, Status(Code::kInvalidArgument, cat("input segment ", i, " has ", segment.bytes, " bytes, not a whole number of ",
+                                                                input_type_name(format.value().type), " elements")));
+      }
+      total += segment.bytes;
+    }
+    const size_t expected = static_cast<size_t>(compiled_.input_elements) * element_bytes;
+    if (total != expected) {
       return rejected(env, Status(Code::kInvalidShape,
-                                  cat("Expected ", compiled_.input_elements, " elements for input (batch ",
-                                      compiled_.batch, " of ", format_shape(compiled_.input_shape),
-                                      ") but received ", input.ElementLength())));
+                                  cat("Expected ", compiled_.input_elements, " elements for input (batch ", compiled_.batch, " of ",
+                                      format_shape(compiled_.input_shape), ") but received ", total / element_bytes)));
     }
-    // Copied on the JS thread: the caller's buffer may be detached or reused while the forward runs.
-    const uint8_t* bytes = static_cast<const uint8_t*>(input.ArrayBuffer().Data()) + input.ByteOffset();
-    Result<std::unique_ptr<InputBuffer>> staging = compiled_.pool->executable().acquire_input(input.ByteLength());
-    if (!staging.ok()) return rejected(env, staging.status());
-    std::memcpy(staging.value()->data(), bytes, input.ByteLength());
-    const InputType input_type = type == napi_uint8_array ? InputType::kUint8 : InputType::kFloat32;
-    auto job = std::make_shared<RunJob>(env, compiled_.pool, staging.take(), input_type, compiled_.output_elements);
+    // Memory lent to runs (host_memory.h) is read in place, the array kept alive until the run settles. The
+    // rest is copied here, on the JS thread: the caller may reuse or detach it as soon as run() returns.
+    const HostMemoryRegistry& registry = HostMemoryRegistry::instance();
+    std::vector<bool> lent(segments.size());
+    size_t staged = 0;
+    for (size_t i = 0; i < segments.size(); ++i) {
+      lent[i] = registry.contains(segments[i].data, segments[i].bytes);
+      if (!lent[i]) staged += segments[i].bytes;
+    }
+    std::unique_ptr<InputBuffer> staging;
+    if (staged > 0) {
+      Result<std::unique_ptr<InputBuffer>> acquired = compiled_.pool->executable().acquire_input(staged);
+      if (!acquired.ok()) return rejected(env, acquired.status());
+      staging = acquired.take();
+    }
+    HostInput host_input;
+    host_input.format = format.value();
+    std::vector<napi_ref> references;
+    uint8_t* cursor = staging ? static_cast<uint8_t*>(staging->data()) : nullptr;
+    for (size_t i = 0; i < segments.size(); ++i) {
+      if (segments[i].bytes == 0) continue;
+      if (lent[i]) {
+        napi_ref reference;
+        NAPI_THROW_IF_FAILED(env, napi_create_reference(env, segments[i].array, 1, &reference), Napi::Value());
+        references.push_back(reference);
+        host_input.segments.push_back({segments[i].data, segments[i].bytes});
+      } else {
+        std::memcpy(cursor, segments[i].data, segments[i].bytes);
+        host_input.segments.push_back({cursor, segments[i].bytes});
+        cursor += segments[i].bytes;
+      }
+    }
+    auto job = std::make_shared<RunJob>(env, compiled_.pool, std::move(host_input), std::move(staging), std::move(references),
+                                        compiled_.output_elements);
     return state_->start(compiled_.backend, JobShape{compiled_.threads, false}, std::move(job));
   });
 }
@@ -149,6 +260,18 @@ Napi::Value NativeExecutable::activation_bytes(const Napi::CallbackInfo& info) {
 
 Napi::Value NativeExecutable::context_count(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), compiled_.pool ? compiled_.pool->context_count() : 0);
+}
+
+Napi::Value NativeExecutable::batch(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(compiled_.batch));
+}
+
+Napi::Value NativeExecutable::input_shape(const Napi::CallbackInfo& info) {
+  Napi::Array shape = Napi::Array::New(info.Env(), compiled_.input_shape.size());
+  for (size_t i = 0; i < compiled_.input_shape.size(); ++i) {
+    shape.Set(static_cast<uint32_t>(i), Napi::Number::New(info.Env(), static_cast<double>(compiled_.input_shape[i])));
+  }
+  return shape;
 }
 
 Napi::Value NativeExecutable::describe(const Napi::CallbackInfo& info) {

@@ -1,5 +1,5 @@
-// NativeExecutable: the JS handle of a compiled graph. run() validates and copies the input on the JS
-// thread, then the forward runs where the backend runs work; dispose() drops the weights and contexts
+// NativeExecutable: the JS handle of a compiled graph. run() validates the input on the JS thread and copies
+// what is not memory lent to runs (host_memory.h), then the forward runs where the backend runs work; dispose() drops the weights and contexts
 // (runs already queued keep what they need and finish).
 #pragma once
 
@@ -41,6 +41,8 @@ class NativeExecutable : public Napi::ObjectWrap<NativeExecutable> {
   Napi::Value shared_weight_bytes(const Napi::CallbackInfo& info);
   Napi::Value activation_bytes(const Napi::CallbackInfo& info);
   Napi::Value context_count(const Napi::CallbackInfo& info);
+  Napi::Value batch(const Napi::CallbackInfo& info);
+  Napi::Value input_shape(const Napi::CallbackInfo& info);
   Napi::Value describe(const Napi::CallbackInfo& info);
 
   EnvState* state_;

@@ -6,7 +6,8 @@
 // GPU_CHECK_OURS_BENCHMARK=0 leaves them to the heuristics. Each cell records the paths its convs took
 // (cuDNN graph API, legacy fused call, conv + epilogue kernel: `lastForwardStats(model).describe()`). Then
 // the legacy cells (GPU_CHECK_LEGACY_CELLS, default float16 at batch 1 and 256) run again with the graph
-// API off (RESNET_CUDNN_GRAPH=0), so the table shows what it changed. Results go to WORK/bench.json.
+// API off (compileGraph's `cudnn: { graphApi: false }`, see compileLegacy), so the table shows what it
+// changed. Results go to WORK/bench.json.
 import path from 'node:path';
 import { mulberry32, uniformArray } from './random.mjs';
 import { ResultFile, describeError } from './results.mjs';
@@ -54,6 +55,25 @@ export async function timeRuns(run, limits) {
 }
 
 /**
+ * A legacy cell's executable: `model`'s forward graph compiled with cuDNN's graph API off (`module.to` has no
+ * such option, so the graph is traced and compiled here, as `model.forward` would compile it). Its `run` takes
+ * the input's float32 data and returns the output arrays.
+ * @param {any} lib @param {any} model @param {{ backend: string, ordinal: number }} subject
+ * @param {{ dtype: string, batch: number, benchmark: boolean, image: readonly number[] }} cell
+ * @returns {Promise<any>} an Executable
+ */
+export async function compileLegacy(lib, model, subject, { dtype, batch, benchmark, image }) {
+  return lib.compileGraph(lib.lower(lib.Tracer.trace(model, image)), {
+    backend: subject.backend,
+    device: subject.ordinal,
+    batch,
+    precision: dtype,
+    ...(benchmark ? { benchmark } : {}),
+    cudnn: { graphApi: false },
+  });
+}
+
+/**
  * @param {any} lib @param {import('./subject.mjs').Subject} subject @param {string} work
  * @param {import('./results.mjs').Deadline} deadline
  */
@@ -88,65 +108,77 @@ export async function runBench(lib, subject, work, deadline) {
 
   /**
    * One cell: the first forward (compile) timed alone, then timed forwards for `seconds`. With `legacy`, the
-   * graph API is off for its compile (and the model re-placed, so that it compiles afresh).
+   * graph API is off for its compile (compileLegacy; the model's own executables are dropped first, freeing
+   * their GPU memory).
    * @param {{ dtype: string, batch: number }} record @param {number} seconds @param {number} share @param {boolean} legacy
    */
   const measureCell = async (record, seconds, share, legacy) => {
     const { dtype, batch } = record;
     const label = `${dtype} b${batch}${legacy ? ' (legacy API only)' : ''}`;
-    const saved = process.env.RESNET_CUDNN_GRAPH;
+    /** The legacy cell's executable, disposed at the end of the cell. */
+    let executable;
     try {
       const x = inputOf(batch);
+      /** The output of the last forward: a Tensor, or for a legacy cell the executable's first output array. */
       let last;
-      const forward = async () => {
-        last = await model.forward(x);
-      };
       let tuned = benchmark && !searchFailed.has(dtype);
-      if (legacy) {
-        process.env.RESNET_CUDNN_GRAPH = '0';
-        place(model, 'cpu', 'float32'); // a placement change drops the compiled executables
-      }
+      if (legacy) place(model, 'cpu', 'float32'); // drops the model's executables, and their GPU memory
+      /** What the first forward compiles: the model's placement (it compiles when run), or the legacy executable. */
+      const compile = async () => {
+        if (legacy) executable = await compileLegacy(lib, model, subject, { dtype, batch, benchmark: tuned, image: IMAGE });
+        else place(model, subject.device, dtype, tuned);
+      };
+      const forward = legacy
+        ? async () => {
+          last = (await executable.run(x.data))[0];
+        }
+        : async () => {
+          last = await model.forward(x);
+        };
+      const described = () => (legacy ? executable.describe() : lib.lastForwardStats?.(model)?.describe?.());
+      const deviceMsOfLast = () => (legacy ? executable.lastRunDeviceMs : lib.lastForwardStats?.(model)?.deviceMs ?? -1);
       let firstStart = performance.now();
       try {
-        place(model, subject.device, dtype, tuned);
+        await compile();
         await forward();
       } catch (error) {
         if (!tuned) throw error;
         // A failure of the algorithm search is a finding of its own; the heuristics still give a number.
-        results.push('cells', { ...record, benchmark: true, error: describeError(error) });
+        results.push('cells', { ...record, ...(legacy ? { legacy: true } : {}), benchmark: true, error: describeError(error) });
         console.log(`bench: ${label} with benchmark: true FAILED: ${describeError(error)}; again with the heuristics`);
         tuned = false;
         searchFailed.add(dtype);
-        place(model, subject.device, dtype, tuned);
+        executable?.dispose();
+        executable = undefined;
         firstStart = performance.now();
+        await compile();
         await forward();
       }
       const firstMs = performance.now() - firstStart;
-      const described = lib.lastForwardStats?.(model)?.describe?.();
-      const paths = convPathsOf(described);
+      const description = described();
+      const paths = convPathsOf(description);
       /** GPU time of each timed forward (CUDA events, input copy excluded), as PyTorch's device-only timing. */
       const deviceTimes = [];
       const timed = async () => {
         await forward();
-        const measured = lib.lastForwardStats?.(model)?.deviceMs ?? -1;
+        const measured = deviceMsOfLast();
         if (measured >= 0) deviceTimes.push(measured);
       };
       const times = await timeRuns(timed, { seconds, warmupSeconds: Math.min(0.3, seconds / 2), minIterations: 5, hardSeconds: Math.max(3 * seconds, share) });
       const stats = summarizeTimes(times);
       const deviceMs = deviceTimes.length > 0 ? summarizeTimes(deviceTimes).medianMs : undefined;
-      const data = /** @type {{ data: Float32Array }} */ (/** @type {unknown} */ (last)).data;
+      const data = /** @type {Float32Array} */ (legacy ? last : /** @type {{ data: Float32Array }} */ (last).data);
       const finite = data.every(Number.isFinite);
       const cell = { ...record, ...(legacy ? { legacy: true } : {}), benchmark: tuned, ...stats, imgPerSec: imagesPerSecond(batch, stats.medianMs), firstMs, finite, ...(deviceMs === undefined ? {} : { deviceMs, deviceImgPerSec: imagesPerSecond(batch, deviceMs) }), ...(paths ? { paths } : {}) };
       results.push('cells', cell);
       console.log(`bench: ${label}: ${stats.medianMs.toFixed(3)} ms median, p90 ${stats.p90Ms.toFixed(3)}, ${cell.imgPerSec.toFixed(1)} img/s (${stats.iterations} runs; first ${firstMs.toFixed(0)} ms)${deviceMs === undefined ? '' : `; device-only ${deviceMs.toFixed(3)} ms median, ${cell.deviceImgPerSec.toFixed(1)} img/s`}${finite ? '' : ' NON-FINITE OUTPUT'}; ${pathsLine(paths)}`);
       // The whole choice, once per dtype and batch: which engine each conv took, and what each path measured.
-      if (described) console.log(`bench: ${label}: what compiling chose:\n${described}`);
+      if (description) console.log(`bench: ${label}: what compiling chose:\n${description}`);
     } catch (error) {
       results.push('cells', { ...record, ...(legacy ? { legacy: true } : {}), error: describeError(error) });
       console.log(`bench: ${label}: FAILED: ${describeError(error)}`);
     } finally {
-      if (saved === undefined) delete process.env.RESNET_CUDNN_GRAPH;
-      else process.env.RESNET_CUDNN_GRAPH = saved;
+      executable?.dispose();
     }
   };
 

@@ -5,7 +5,8 @@
 //   node check.mjs env     --work DIR --label TEXT
 //   node check.mjs ops     --work DIR --budget SECONDS
 //   node check.mjs parity  --work DIR --budget SECONDS
-//   node check.mjs bench   --work DIR --budget SECONDS   (then the server on the GPU: serve.mjs)
+//   node check.mjs bench   --work DIR --budget SECONDS
+//   node check.mjs serve   --work DIR --budget SECONDS   (resnet serve on the GPU under the load generator)
 //   node check.mjs summary --work DIR --out OUTDIR      (exit 0: all checks passed; 10: a check failed)
 import { parseArgs } from 'node:util';
 import { Deadline, describeError } from './results.mjs';
@@ -19,7 +20,7 @@ const { positionals, values } = parseArgs({
 const [command] = positionals;
 const work = values.work;
 if (!command || !work) {
-  console.error('usage: node check.mjs env|ops|parity|bench|summary --work DIR [--budget SECONDS] [--label TEXT] [--out OUTDIR]');
+  console.error('usage: node check.mjs env|ops|parity|bench|serve|summary --work DIR [--budget SECONDS] [--label TEXT] [--out OUTDIR]');
   process.exit(2);
 }
 const deadline = new Deadline(Number(values.budget ?? 60));
@@ -60,11 +61,13 @@ switch (command) {
   }
   case 'bench': {
     const { runBench } = await import('./bench.mjs');
+    const { lib, subject } = await library();
+    await runBench(lib, subject, work, deadline);
+    break;
+  }
+  case 'serve': {
     const { runServe } = await import('./serve.mjs');
     const { lib, subject } = await library();
-    // The last 45 s are the server's (serve.mjs): the engine's cells stop early enough to leave them.
-    const serveSeconds = 45;
-    await runBench(lib, subject, work, deadline.left() > 2 * serveSeconds ? new Deadline(deadline.left() - serveSeconds) : deadline);
     await runServe(lib, subject, work, deadline);
     break;
   }

@@ -4,7 +4,10 @@
 #   .device/lib/*.xz       the shared libraries our addon links that such a machine lacks: oneDNN, and the
 #                          OpenCL loader that Debian's oneDNN pulls in
 #   .device/node_modules.tar.xz   npm's production tree (what dist/ imports: sharp and its libvips,
-#                          protobufjs, cli-progress, fastify, prom-client, …; no dev dependencies)
+#                          protobufjs, cli-progress, fastify, prom-client, …) and undici, the one dev
+#                          dependency the check runs (the serve part's load generator; it has no dependencies)
+#   .device/images/        the photos the serve part cuts its JPEG corpus from (../shared/data/images), where
+#                          this checkout has them
 # gpu-check.sh unpacks them (node and the libraries into its scratch folder, for the Node parts only; the
 # modules into node_modules/ when it has none). Carry to that machine: .device, dist,
 # build/Release/resnet_cudnn.node.
@@ -37,8 +40,18 @@ done
 mapfile -t MODULES < <(npm ls --omit=dev --all --parseable 2>/dev/null | sed "s|^$ROOT/||" | grep '^node_modules/' \
   | awk -F/ '{ print ($2 ~ /^@/) ? $1 "/" $2 "/" $3 : $1 "/" $2 }' | sort -u)
 [ ${#MODULES[@]} -gt 0 ] || { echo "pack-device: npm ls found no production modules: run npm ci first" >&2; exit 1; }
+[ -d node_modules/undici ] || { echo "pack-device: node_modules/undici is missing: run npm ci first (the serve part's load generator needs it)" >&2; exit 1; }
+MODULES+=(node_modules/undici)
 echo "pack-device: ${#MODULES[@]} production packages → .device/node_modules.tar.xz"
 tar -C "$ROOT" -cf - "${MODULES[@]}" | xz -T0 -6 >.device/node_modules.tar.xz
+PHOTOS="$ROOT/../shared/data/images"
+if ls "$PHOTOS"/*.jpg >/dev/null 2>&1; then
+  mkdir -p .device/images
+  cp "$PHOTOS"/*.jpg .device/images/
+  echo "pack-device: $(ls .device/images | wc -l) photos → .device/images (the serve part's JPEG corpus)"
+else
+  echo "pack-device: no photos in $PHOTOS: the serve part will skip its JPEG input" >&2
+fi
 du -sh .device/node.xz .device/lib .device/node_modules.tar.xz | sed 's/^/pack-device: /'
 total=$(du -cb .device dist "$ADDON" | tail -n 1 | cut -f1)
 echo "pack-device: to carry: $((total / 1024 / 1024)) MiB (.device, dist, $ADDON)"

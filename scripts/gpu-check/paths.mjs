@@ -1,5 +1,5 @@
 // The conv paths of one of our CUDA executables, read from its describe() text (CudaExecutable::describe in
-// native/src/cuda/gpu/cuda_executable.cc): how many convs took the cuDNN graph API, the legacy fused call, or
+// native/src/cuda/gpu/executable_describe.cc): how many convs took the cuDNN graph API, the legacy fused call, or
 // conv + epilogue kernel; how long the graph API's plans took to build; why they were dropped; whether runs
 // are eager instead of replaying a CUDA graph.
 

@@ -27,6 +27,19 @@ export function readJson(file) {
   }
 }
 
+/**
+ * A number read back from JSON, where non-finite values were written as strings ("NaN").
+ * @param {unknown} value
+ * @returns {number | undefined}
+ */
+export function numberFromJson(value) {
+  if (typeof value === 'number') return value;
+  if (value === 'NaN') return NaN;
+  if (value === 'Infinity') return Infinity;
+  if (value === '-Infinity') return -Infinity;
+  return undefined;
+}
+
 /** A part's result file: `data` is the JSON object; {@link ResultFile.save} writes it atomically. */
 export class ResultFile {
   /**

@@ -17,6 +17,7 @@ export interface SummaryInputs {
   ops?: any;
   parity?: any;
   bench?: any;
+  serve?: any;
   torchRef?: any;
   torchBench?: any;
 }
@@ -28,6 +29,7 @@ export interface Summary {
   parts: PartStatus[];
   checks: { passed: number; failed: number; skipped: number; worst: any[]; list: any[] };
   bench: { peakTflops: number | null; rows: any[]; paths: any[]; compile: any[]; [key: string]: unknown };
+  serve: { rows: any[]; notes: string[]; targets: Target[]; [key: string]: unknown };
   targets: Target[];
   torchReference: any;
 }

@@ -1,8 +1,10 @@
 // The GPU check's verdict: every part's results gathered into one summary object (summary.json) and
 // rendered as text (summary.md, printed last). Pure: the parts' JSON comes in, the summary goes out.
 import { evaluateTargets, RESNET50_FLOP_PER_IMAGE } from './targets.mjs';
+import { renderServe, serveChecks, serveOf } from './serve-summary.mjs';
 import { MISSING, formatError, formatMs, formatPercent, formatRate, formatRatio, formatTable, oneLine } from './table.mjs';
 import { imagesPerSecond } from './stats.mjs';
+import { numberFromJson as num } from './results.mjs';
 
 /**
  * @typedef {object} PartStatus  one line of gpu-check.sh's parts.tsv
@@ -24,6 +26,7 @@ import { imagesPerSecond } from './stats.mjs';
  * @property {any} [ops]
  * @property {any} [parity]
  * @property {any} [bench]
+ * @property {any} [serve]
  * @property {any} [torchRef]
  * @property {any} [torchBench]
  */
@@ -44,19 +47,6 @@ export function parseParts(text) {
       const number = (/** @type {string} */ s) => (s === '' || Number.isNaN(Number(s)) ? null : Number(s));
       return { name, status: /** @type {PartStatus['status']} */ (status), rc: number(rc), seconds: number(seconds), note: note.join('\t') };
     });
-}
-
-/**
- * A number read back from JSON, where non-finite values were written as strings ("NaN").
- * @param {unknown} value
- * @returns {number | undefined}
- */
-function num(value) {
-  if (typeof value === 'number') return value;
-  if (value === 'NaN') return NaN;
-  if (value === 'Infinity') return Infinity;
-  if (value === '-Infinity') return -Infinity;
-  return undefined;
 }
 
 /**
@@ -113,9 +103,11 @@ function checksOf(inputs, environment) {
     if (cell.error) checks.push({ group: 'bench', name, precision: cell.dtype, passed: false, message: cell.error });
     else if (cell.finite === false) checks.push({ group: 'bench', name, precision: cell.dtype, passed: false, message: 'the logits hold NaN or infinity' });
   }
+  checks.push(...serveChecks(inputs.serve));
   for (const part of inputs.parts) {
     if (part.status === 'failed' || part.status === 'timeout') {
-      checks.push({ group: 'part', name: `part ${part.name}`, passed: false, message: part.status === 'timeout' ? `ran out of its ${part.seconds ?? '?'} s (see ${part.name}.log)${part.note ? `: ${part.note}` : ''}` : `exited with status ${part.rc} (see ${part.name}.log)${part.note ? `: ${part.note}` : ''}` });
+      const log = `${part.name === 'serve' ? 'bench' : part.name}.log`;
+      checks.push({ group: 'part', name: `part ${part.name}`, passed: false, message: part.status === 'timeout' ? `ran out of its ${part.seconds ?? '?'} s (see ${log})${part.note ? `: ${part.note}` : ''}` : `exited with status ${part.rc} (see ${log})${part.note ? `: ${part.note}` : ''}` });
     }
   }
   return checks;
@@ -285,6 +277,7 @@ export function buildSummary(inputs) {
       torchSkipped: torchWhy ?? null,
       oursSkipped: oursWhy ?? null,
     },
+    serve: serveOf(inputs),
     targets,
     torchReference: inputs.torchRef ?? null,
   };
@@ -399,6 +392,8 @@ export function renderSummary(summary) {
       { align: ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l'] },
     ));
   }
+
+  lines.push(...renderServe(summary.serve));
 
   lines.push('', '## Targets (issue 3)', '');
   lines.push(formatTable(['target', 'status', 'measured'], summary.targets.map((x) => [x.label, x.status, oneLine(x.text, 300)])));

@@ -24,3 +24,18 @@ export interface Target {
   text: string;
 }
 export declare function evaluateTargets(inputs: TargetInputs): Target[];
+export declare const SERVE_GOALS: { uint8: number; shm: number; jpeg: number; fp32: number };
+export declare const SERVE_P99_MS: number;
+export declare const SERVE_UINT8_C1_P50_MS: number;
+export interface ServeLevel {
+  concurrency: number;
+  imgPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+}
+export interface ServeKindResult {
+  levels: ServeLevel[];
+  why?: string;
+}
+export declare function evaluateServeTargets(kinds: Partial<Record<'uint8' | 'shm' | 'jpeg' | 'fp32', ServeKindResult>>, why?: string): Target[];
+export declare function nextServeLevel(done: readonly ServeLevel[], goal: number, plan: { start: number; factor: number; max: number }): number | null;

@@ -1,6 +1,7 @@
-// The issue's targets (issue 3, "Targets"), evaluated from measured numbers: each met, missed (and by how
-// much), or not measured (and why). Pure: the numbers come in, records go out.
-import { formatMs, formatPercent, formatRatio, formatError } from './table.mjs';
+// The issue's targets (issue 3, "Targets") and the serving targets (resnet serve under the load generator),
+// evaluated from measured numbers: each met, missed (and by how much), or not measured (and why). Pure: the
+// numbers come in, records go out.
+import { formatMs, formatPercent, formatRate, formatRatio, formatError } from './table.mjs';
 
 /** FLOP per 224×224 ResNet-50 image: 2 × torchvision's 4.089 GMAC (reference/cudnn.md §1.0). */
 export const RESNET50_FLOP_PER_IMAGE = 8.18e9;
@@ -158,4 +159,87 @@ export function evaluateTargets(inputs) {
     });
   } else targets.push(notMeasured(g, gLabel, 1e-4, inputs.notes?.fp32ParityWorst ?? 'no FP32 GPU logits were compared with torchvision'));
   return targets;
+}
+
+/** The serving targets' throughput goals in img/s, resnet50 FP16 on one GPU, one image per request. */
+export const SERVE_GOALS = { uint8: 12_000, shm: 20_000, jpeg: 8_000, fp32: 4_000 };
+/** p99 latency allowed at the concurrency that reaches a throughput goal, and uint8's p50 at concurrency 1. */
+export const SERVE_P99_MS = 50;
+export const SERVE_UINT8_C1_P50_MS = 1.0;
+
+const serveLabels = {
+  uint8: 'UINT8 pixels over HTTP', shm: 'system shared memory', jpeg: 'JPEG over HTTP', fp32: 'FP32 over HTTP',
+};
+
+/**
+ * @typedef {object} ServeLevel  one measured concurrency level of one input kind
+ * @property {number} concurrency
+ * @property {number} imgPerSec
+ * @property {number} p50Ms
+ * @property {number} p99Ms
+ */
+
+/**
+ * @typedef {object} ServeKindResult
+ * @property {ServeLevel[]} levels
+ * @property {string} [why]  why nothing (or not everything) was measured: the server's refusal, no photos, time
+ */
+
+/**
+ * Evaluates the serving targets from the load generator's levels. A throughput goal is met at the lowest
+ * concurrency that reaches it, and the p99 goal is judged there; where no level reached it, the p99 goal
+ * has no concurrency to be judged at and is not measured (the best level is quoted).
+ * @param {Partial<Record<keyof typeof SERVE_GOALS, ServeKindResult>>} kinds
+ * @param {string} [why]  why nothing counts as measured (a dry run, the part skipped): every target is then not measured
+ * @returns {Target[]}
+ */
+export function evaluateServeTargets(kinds, why) {
+  /** @type {Target[]} */
+  const targets = [];
+  const rate = (/** @type {number} */ v) => `${formatRate(v)} img/s`;
+  const ms = (/** @type {number} */ v) => `${formatMs(v)} ms`;
+  const at = (/** @type {ServeLevel} */ l) => `at concurrency ${l.concurrency} (p50 ${ms(l.p50Ms)}, p99 ${ms(l.p99Ms)})`;
+  for (const kind of /** @type {(keyof typeof SERVE_GOALS)[]} */ (Object.keys(SERVE_GOALS))) {
+    const goal = SERVE_GOALS[kind];
+    const label = `serve ${serveLabels[kind]} ≥ ${goal.toLocaleString('en-US')} img/s`;
+    const p99Label = `serve ${serveLabels[kind]}: p99 ≤ ${SERVE_P99_MS} ms at the concurrency that reaches ${goal.toLocaleString('en-US')} img/s`;
+    const result = kinds[kind];
+    // `why` (a dry run, the part skipped) overrides whatever figures there are.
+    const levels = why === undefined ? (result?.levels ?? []).filter((l) => measured(l.imgPerSec)) : [];
+    const reason = why ?? result?.why ?? `${kind} was not measured`;
+    if (levels.length === 0) {
+      targets.push(notMeasured(`serve-${kind}`, label, goal, reason), notMeasured(`serve-${kind}-p99`, p99Label, SERVE_P99_MS, reason));
+      continue;
+    }
+    const reached = [...levels].sort((a, b) => a.concurrency - b.concurrency).find((l) => l.imgPerSec >= goal);
+    const best = levels.reduce((a, b) => (b.imgPerSec > a.imgPerSec ? b : a));
+    const shown = reached ?? best;
+    targets.push(atLeast(`serve-${kind}`, label, shown.imgPerSec, goal, rate, `${reached ? '' : 'best '}${at(shown)}${result?.why ? `; ${result.why}` : ''}`));
+    if (reached) targets.push(atMost(`serve-${kind}-p99`, p99Label, reached.p99Ms, SERVE_P99_MS, ms, `at concurrency ${reached.concurrency}, ${rate(reached.imgPerSec)}`));
+    else targets.push(notMeasured(`serve-${kind}-p99`, p99Label, SERVE_P99_MS, `no level reached ${rate(goal)} (best ${rate(best.imgPerSec)} ${at(best)})`));
+  }
+  const c1Label = `serve UINT8 over HTTP at concurrency 1: p50 ≤ ${SERVE_UINT8_C1_P50_MS} ms`;
+  const one = why === undefined ? kinds.uint8?.levels.find((l) => l.concurrency === 1 && measured(l.p50Ms)) : undefined;
+  if (one) targets.push(atMost('serve-uint8-c1-p50', c1Label, one.p50Ms, SERVE_UINT8_C1_P50_MS, ms, `p99 ${ms(one.p99Ms)}, ${rate(one.imgPerSec)}`));
+  else targets.push(notMeasured('serve-uint8-c1-p50', c1Label, SERVE_UINT8_C1_P50_MS, why ?? kinds.uint8?.why ?? 'uint8 at concurrency 1 was not measured'));
+  return targets;
+}
+
+/**
+ * The next concurrency level to try for a kind, or null to stop: start at `start`, multiply by `factor`
+ * while the goal is not reached, p99 stays within its bound (more concurrency would only queue longer),
+ * throughput still grows by 10 % a step (else the server is saturated) and `max` is not passed.
+ * @param {readonly ServeLevel[]} done  the kind's levels so far, in the order run (concurrency 1 of uint8 excluded)
+ * @param {number} goal img/s
+ * @param {{ start: number; factor: number; max: number }} plan
+ * @returns {number | null}
+ */
+export function nextServeLevel(done, goal, plan) {
+  const last = done.at(-1);
+  if (last === undefined) return plan.start;
+  if (last.imgPerSec >= goal || !(last.p99Ms <= SERVE_P99_MS)) return null;
+  const previous = done.at(-2);
+  if (previous !== undefined && last.imgPerSec < previous.imgPerSec * 1.1) return null;
+  const next = last.concurrency * plan.factor;
+  return next <= plan.max ? next : null;
 }

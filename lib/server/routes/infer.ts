@@ -1,14 +1,19 @@
 /**
  * Inference: `POST /v2/models/:m[/versions/:v]/infer`. Model and version → readiness → split and parse
  * the body → decode images (BYTES inputs) → the model's batcher → encode. Each outcome is counted in
- * the metrics; a client that disconnects while its request is queued takes it out of the queue.
+ * the metrics; a client that disconnects while its request is queued takes it out of the queue. The
+ * shared-memory regions a request names are held from parsing until its response is written or it failed
+ * (a disconnect included), so none can be unregistered under it.
  * @module
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { HttpError, unavailable, type FailureReason } from '../http-error.js';
 import { splitInferBody, parseInferRequest } from '../infer-request.js';
 import { encodeInferResponse } from '../infer-response.js';
+import { engineFormat } from '../image-tensor.js';
+import type { ModelInput } from '../served-model.js';
 import type { LoadedSlot } from '../registry.js';
+import { SharedMemoryLeases } from '../shared-memory.js';
 import type { ModelParams, ServerContext } from '../server-context.js';
 import type { ComputedOutput, ParsedInferRequest } from '../types.js';
 import { modelUrls, route } from './route.js';
@@ -18,12 +23,17 @@ function microsecondsSince(start: bigint): number {
   return Number(process.hrtime.bigint() - start) / 1000;
 }
 
-/** The model's input for a parsed request: FP32 values as sent, or BYTES images decoded and preprocessed. */
-async function modelInput(slot: LoadedSlot, request: ParsedInferRequest): Promise<Float32Array> {
+/**
+ * The model's input for a parsed request: image tensors as sent (views on the body or the shared-memory
+ * region, converted by the engine), or BYTES images decoded, resized and cropped into pixels.
+ */
+async function modelInput(slot: LoadedSlot, request: ParsedInferRequest): Promise<ModelInput> {
   const name = slot.loaded.model.signature.inputs[0]!.name;
   // parseInferRequest has checked that every input of the signature is present.
   const input = request.inputs.find((i) => i.name === name)!;
-  if (input.datatype === 'FP32') return input.values;
+  if (input.datatype !== 'BYTES') {
+    return { ...engineFormat(input.datatype, input.layout), samples: request.batchSize, segments: [input.data] };
+  }
   // Decoding is the costly part of an image request: a request the queue would refuse is refused first.
   slot.loaded.batcher.refuseIfFull();
   return slot.loaded.model.decodeImages(input.elements);
@@ -50,6 +60,7 @@ export function inferRoutes(app: FastifyInstance, context: ServerContext): void 
       const found = registry.find(params.model, params.version);
       const { name, version } = found.options;
       let reason: FailureReason = 'OTHER';
+      const sharedMemory = new SharedMemoryLeases(context.sharedMemory);
       try {
         if (state.closing && !admitted.has(request.raw)) throw unavailable('server is shutting down');
         const slot = registry.loaded(found);
@@ -58,7 +69,7 @@ export function inferRoutes(app: FastifyInstance, context: ServerContext): void 
         const inputStart = process.hrtime.bigint();
         const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
         const { header, binary } = splitInferBody(body, request.headers['inference-header-content-length'] as string | undefined);
-        const parsed = parseInferRequest(header, binary, signature);
+        const parsed = parseInferRequest(header, binary, signature, sharedMemory);
         const input = await modelInput(slot, parsed);
         const computeInputMicroseconds = microsecondsSince(inputStart);
 
@@ -87,6 +98,10 @@ export function inferRoutes(app: FastifyInstance, context: ServerContext): void 
       } catch (error) {
         metrics.requestFailed(name, version, error instanceof HttpError ? error.reason : reason, reply.elapsedTime * 1000);
         throw error;
+      } finally {
+        // Shared-memory outputs were written by encodeInferResponse; a request that failed or was cancelled
+        // reads and writes nothing more (the batcher copied its input when its batch was dispatched).
+        sharedMemory.releaseAll();
       }
     });
   }

@@ -10,7 +10,7 @@ import { modelUrls, route } from './route.js';
 
 /** Registers `GET /v2`, `GET /v2/models/:m[/versions/:v]` and `…/config`. */
 export function metadataRoutes(app: FastifyInstance, context: ServerContext): void {
-  route(app, 'GET', '/v2', async () => serverMetadata(context.options.serverName, packageVersion));
+  route(app, 'GET', '/v2', async () => serverMetadata(context.options.serverName, packageVersion, { systemSharedMemory: context.sharedMemory !== null }));
   for (const url of modelUrls('')) {
     route(app, 'GET', url, async (request) => {
       const { model, version } = (request as FastifyRequest<{ Params: ModelParams }>).params;

@@ -76,6 +76,17 @@ class CpuBackend final : public Backend {
     return executable;
   }
 
+  Result<HostMemory> allocate_host(size_t bytes, int /*device*/) override {
+    auto block = std::make_shared<HeapBlock>(bytes);
+    if (block->get() == nullptr) {
+      return Status(Code::kOutOfMemory, cat("out of memory for ", bytes, " bytes of input memory; use a smaller batch"));
+    }
+    // Aliasing constructor: the pointer is the block's memory, the ownership the block's.
+    return HostMemory(block, block->get());
+  }
+
+  Result<HostPin> pin_host(void*, size_t, int) override { return HostPin{}; }  // the CPU reads any memory
+
   void attach(const void* client) override { ComputeLanes::instance().attach(client); }
   void submit(const void* client, JobShape shape, Work work) override {
     ComputeLanes::instance().submit(client, shape, std::move(work));

@@ -30,7 +30,7 @@ class CpuContext final : public ExecutionContext {
   dnnl::stream stream;
   std::vector<dnnl::memory> views;  // by view id, bound to the arena (or, per run, to input/outputs)
   std::vector<std::unordered_map<int, dnnl::memory>> args;  // by step
-  std::vector<float> converted_input;  // uint8 or normalised input, converted before the first step
+  std::vector<float> converted_input;  // the input as NCHW float where it was not already, before the first step
 };
 
 }  // namespace
@@ -58,7 +58,13 @@ CpuExecutable::CpuExecutable(dnnl::engine engine, Program program, InputNormaliz
       input_views_.push_back(static_cast<int>(id));
       input_elements_ = buffer.bytes / sizeof(float);
       const dnnl::memory::dims dims = program_.views[id].desc.dims();
-      input_plane_ = dims.size() == 4 ? static_cast<size_t>(dims[2] * dims[3]) : 1;
+      if (dims.size() == 4) {
+        input_dims_ = {dims[0], dims[1], dims[2], dims[3]};
+      } else {  // a graph whose input is not an image: [N, features…] as N × C × 1 × 1
+        int64_t features = 1;
+        for (size_t d = 1; d < dims.size(); ++d) features *= dims[d];
+        input_dims_ = {dims.empty() ? 1 : dims[0], features, 1, 1};
+      }
     }
     if (buffer.kind == BufferKind::kOutput) output_views_.emplace_back(static_cast<int>(id), buffer.output_index);
   }
@@ -99,22 +105,17 @@ Status CpuExecutable::run(ExecutionContext& base, const HostInput& host_input, c
                           RunStats*) const {
   auto& context = static_cast<CpuContext&>(base);
   return dnnl_guard("running the forward pass", [&] {
-    const float* input = static_cast<const float*>(host_input.data);
-    if (host_input.type == InputType::kUint8 || normalization_.enabled) {
-      // One pass into a float buffer (kept by the context): the conversion and the normalisation that the
-      // CUDA backend fuses into its input kernel.
+    const InputFormat format = host_input.format;
+    const bool plain = format.type == InputType::kFloat32 && format.layout == InputLayout::kNchw &&
+                       !normalization_.applies(format.type) && host_input.segments.size() == 1 &&
+                       reinterpret_cast<uintptr_t>(host_input.segments.front().data) % alignof(float) == 0;
+    const float* input = plain ? static_cast<const float*>(host_input.segments.front().data) : nullptr;
+    if (!plain) {
+      // One pass into a float NCHW buffer (kept by the context): the gather of the segments, the element and
+      // layout conversion and the normalisation that the CUDA backend fuses into its input kernel.
       context.converted_input.resize(input_elements_);
-      const size_t plane = input_plane_;
-      const size_t channels = normalization_.enabled ? normalization_.mean.size() : 1;
-      for (size_t i = 0; i < input_elements_; ++i) {
-        float x = host_input.type == InputType::kUint8 ? static_cast<float>(static_cast<const uint8_t*>(host_input.data)[i])
-                                                        : static_cast<const float*>(host_input.data)[i];
-        if (normalization_.enabled) {
-          const size_t c = (i / plane) % channels;
-          x = (x * normalization_.scale - normalization_.mean[c]) / normalization_.std[c];
-        }
-        context.converted_input[i] = x;
-      }
+      convert_input_to_nchw_float(host_input, input_dims_[0], input_dims_[1], input_dims_[2], input_dims_[3],
+                                  normalization_, context.converted_input.data());
       input = context.converted_input.data();
     }
     // oneDNN takes non-const handles; no step writes a view of the input buffer (lowering ensures it).

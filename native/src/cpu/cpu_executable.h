@@ -3,6 +3,7 @@
 // output arrays and executes.
 #pragma once
 
+#include <array>
 #include <memory>
 
 #include "backend.h"
@@ -35,7 +36,7 @@ class CpuExecutable final : public Executable {
   std::shared_ptr<InputBufferPool<HeapBlock>> input_pool_ =
       std::make_shared<InputBufferPool<HeapBlock>>(2, [](HeapBlock) {});
   size_t input_elements_ = 0;       // batch included
-  size_t input_plane_ = 0;          // H·W of the input
+  std::array<int64_t, 4> input_dims_{0, 1, 1, 1};  // N, C, H, W of the input
 };
 
 }  // namespace resnet

@@ -45,14 +45,13 @@ struct ConvGraphPlan {
   int64_t engine = -1;            // cuDNN's global engine index
   bool runtime_compiled = false;  // NVRTC-compiled at finalize (runtime fusion)
   size_t workspace = 0;
-  float ms = 0.0f;  // measured per call with `benchmark` (0 when not measured)
 
   /// "engine 12 (runtime compiled), workspace 0".
   std::string name() const;
 };
 
-/// The plans of one conv graph, best first (cuDNN's heuristics' order, re-sorted by timing with
-/// `benchmark`), and why there are none or fewer than asked for.
+/// The plans of one conv graph, best first (cuDNN's heuristics' order), and why there are none or fewer than
+/// asked for.
 struct ConvGraphPlans {
   std::vector<ConvGraphPlan> plans;
   std::string note;

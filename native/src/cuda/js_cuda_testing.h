@@ -21,6 +21,11 @@ void add_loader_testing(Napi::Env env, Napi::Object& testing);
 /// `testing.cudnnGraph.run`: the graph API's plan building and execution through the loaded cuDNN, for a
 /// fake cuDNN in the tests (js_graph_testing.cc).
 void add_graph_testing(Napi::Env env, Napi::Object& testing);
+/// `testing.cudaPathChoice(evidence)`: each conv's path as choose_conv_path decides it (js_path_choice_testing.cc).
+void add_path_choice_testing(Napi::Env env, Napi::Object& testing);
+/// `testing.cudaSettings(environment, cudnn?)`: the settings an environment and a compile's `cudnn` option
+/// give (js_settings_testing.cc).
+void add_settings_testing(Napi::Env env, Napi::Object& testing);
 
 /// `testing.nvjpegLoader.*` is added by add_loader_testing too (js_loader_testing.cc).
 /// `testing.imageDecode.*`: JPEG headers and batch plans (js_image_testing.cc).

@@ -232,15 +232,23 @@ Napi::Value input_convert(const Napi::CallbackInfo& info) {
   const int64_t source_count = elements(options, {args.n, args.channels, args.h, args.w});
   const int64_t count = elements(options, {args.n, args.h, args.w, args.stored_channels});
   const std::string shape = cat("n·c·h·w = ", args.n, "·", args.channels, "·", args.h, "·", args.w);
+  // A Uint16Array holds float16 bits; `layout: 'nhwc'` reads the source as [n, h, w, c].
   const bool uint8 = options.is_typed("src", napi_uint8_array);
-  if (!uint8 && !options.is_typed("src", napi_float32_array)) {
-    options.expected("a Float32Array or a Uint8Array", "src", options.get("src"));
+  const bool half = options.is_typed("src", napi_uint16_array);
+  if (!uint8 && !half && !options.is_typed("src", napi_float32_array)) {
+    options.expected("a Float32Array, a Uint16Array (float16 bits) or a Uint8Array", "src", options.get("src"));
   }
   const Napi::TypedArray src = options.get("src").As<Napi::TypedArray>();
   if (static_cast<int64_t>(src.ElementLength()) != source_count) {
     options.wrong_length("src", src.ElementLength(), source_count, shape);
   }
-  args.src_type = uint8 ? InputType::kUint8 : InputType::kFloat32;
+  args.src_format.type = uint8 ? InputType::kUint8 : half ? InputType::kFloat16 : InputType::kFloat32;
+  if (options.has("layout")) {
+    const Napi::Value layout = options.get("layout");
+    const std::string name = layout.IsString() ? layout.As<Napi::String>().Utf8Value() : std::string();
+    if (name != "nchw" && name != "nhwc") options.expected("\"nchw\" or \"nhwc\"", "layout", layout);
+    args.src_format.layout = name == "nhwc" ? InputLayout::kNhwc : InputLayout::kNchw;
+  }
   args.src = static_cast<const uint8_t*>(src.ArrayBuffer().Data()) + src.ByteOffset();
 
   if (options.has("mean") != options.has("std")) {

@@ -13,12 +13,13 @@
 namespace resnet {
 namespace cuda {
 
-/// Host NCHW input (already on the device, float32 or uint8) → NHWC storage with zero padding channels.
-/// Every element is x' = x · scale; with `mean`/`inv_std` (arrays of `channels` floats, or both null)
-/// x' = (x · scale − mean[c]) · inv_std[c], where the caller computes inv_std[c] = 1.0f / std[c] in float.
+/// The run's input (already on the device: float32, float16 or uint8, NCHW or NHWC) → NHWC storage with zero
+/// padding channels. Every element is x' = x · scale; with `mean`/`inv_std` (arrays of `channels` floats, or
+/// both null) x' = (x · scale − mean[c]) · inv_std[c], where the caller computes inv_std[c] = 1.0f / std[c] in
+/// float.
 struct InputConvertArgs {
   const void* src = nullptr;
-  InputType src_type = InputType::kFloat32;
+  InputFormat src_format;
   void* dst = nullptr;
   StorageType storage = StorageType::kFloat32;
   int64_t n = 0, channels = 0, h = 0, w = 0, stored_channels = 0;

@@ -168,8 +168,15 @@ RESNET_HD inline void store(void* data, StorageType storage, int64_t index, floa
 
 // ---- one output element per kernel ---------------------------------------------------------------------
 
-/// Element `i` of the NHWC destination: reads the NCHW source (float32 or uint8), zero in padding
-/// channels, x · scale then (x − mean[c]) · inv_std[c] when normalising.
+/// Element `index` of the run's input, as float: float32, float16 (its bits) or uint8.
+RESNET_HD inline float input_element(const void* src, InputType type, int64_t index) {
+  if (type == InputType::kUint8) return static_cast<float>(static_cast<const uint8_t*>(src)[index]);
+  if (type == InputType::kFloat16) return half_bits_to_float(static_cast<const uint16_t*>(src)[index]);
+  return static_cast<const float*>(src)[index];
+}
+
+/// Element `i` of the NHWC destination: reads the source (NCHW or NHWC; float32, float16 or uint8), zero in
+/// padding channels, x · scale then (x − mean[c]) · inv_std[c] when normalising.
 RESNET_HD inline void input_convert_element(const InputConvertArgs& args, int64_t i) {
   const int64_t c = i % args.stored_channels;
   int64_t rest = i / args.stored_channels;
@@ -179,10 +186,10 @@ RESNET_HD inline void input_convert_element(const InputConvertArgs& args, int64_
   const int64_t b = rest / args.h;
   float value = 0.0f;
   if (c < args.channels) {
-    const int64_t source = ((b * args.channels + c) * args.h + y) * args.w + x;
-    value = args.src_type == InputType::kUint8 ? static_cast<float>(static_cast<const uint8_t*>(args.src)[source])
-                                               : static_cast<const float*>(args.src)[source];
-    value = mul_rn(value, args.scale);
+    const int64_t source = args.src_format.layout == InputLayout::kNhwc
+                               ? ((b * args.h + y) * args.w + x) * args.channels + c
+                               : ((b * args.channels + c) * args.h + y) * args.w + x;
+    value = mul_rn(input_element(args.src, args.src_format.type, source), args.scale);
     if (args.mean != nullptr) value = mul_rn(add_rn(value, -args.mean[c]), args.inv_std[c]);
   }
   store(args.dst, args.storage, i, value);

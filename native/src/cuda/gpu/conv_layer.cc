@@ -26,13 +26,13 @@ void choose_fused_algorithm(const CudnnApi& api, cudnnHandle_t handle, ConvLayer
       handle, layer.x.get(), layer.w.get(), layer.conv.get(), layer.y.get(), layer.fused_algo, &bytes);
   if (status != CUDNN_STATUS_SUCCESS) {
     layer.fusable = false;
-    layer.note = cat("unfused: the fused call without ReLU needs IMPLICIT_PRECOMP_GEMM, which cuDNN refuses here (",
-                     api.cudnnGetErrorString(status), ")");
+    layer.unfusable = cat("the fused call without ReLU needs IMPLICIT_PRECOMP_GEMM, which cuDNN refuses here (",
+                          api.cudnnGetErrorString(status), ")");
     return;
   }
   if (bytes > kWorkspaceCap) {
     layer.fusable = false;
-    layer.note = cat("unfused: IMPLICIT_PRECOMP_GEMM wants ", bytes, " bytes of workspace, over the cap");
+    layer.unfusable = cat("IMPLICIT_PRECOMP_GEMM wants ", bytes, " bytes of workspace, over the cap");
     return;
   }
   layer.fused_workspace = bytes;

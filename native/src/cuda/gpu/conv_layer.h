@@ -12,6 +12,7 @@
 #include "backend.h"
 #include "cuda/cuda_plan.h"
 #include "cuda/conv_graph_plan.h"
+#include "cuda/conv_path_choice.h"
 #include "cuda/cudnn_api.h"
 #include "cuda/conv_graph.h"
 #include "cuda/gpu/cudnn_handles.h"
@@ -24,13 +25,6 @@ namespace cuda {
 /// workspace pool is a similar size): algorithms wanting more are passed over.
 constexpr size_t kWorkspaceCap = size_t{256} << 20;
 
-/// How a conv step runs.
-enum class ConvMode {
-  kFused,    // cudnnConvolutionBiasActivationForward: y = act(conv(x) + z·alpha2 + bias)
-  kUnfused,  // cudnnConvolutionForward, then the epilogue kernel (bias, residual, relu)
-  kGraph,    // the graph API's plan (conv_graph.h): conv, bias, residual and relu in one engine
-};
-
 struct ConvLayer {
   int step = -1;  // index in CudaPlan::steps
   bool relu = false;
@@ -42,29 +36,29 @@ struct ConvLayer {
   ActivationDescriptor activation;  // RELU, or IDENTITY when the step has no relu
   cudnn::cudnnConvolutionFwdAlgo_t algo = cudnn::CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM;
   size_t workspace = 0;
-  /// Whether the fused call is worth a try: an algorithm for it exists within the workspace cap.
+  /// Whether the fused call is worth a try: an algorithm for it exists within the workspace cap (why not in
+  /// `unfusable`).
   bool fusable = false;
+  std::string unfusable;
   /// IDENTITY activation only works with IMPLICIT_PRECOMP_GEMM; RELU works with `algo`.
   cudnn::cudnnConvolutionFwdAlgo_t fused_algo = cudnn::CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM;
   size_t fused_workspace = 0;
-  /// The step as a graph-API operation graph, and its execution plans that passed the trial run, best first
-  /// (graph_plans.front() is the one kGraph runs). Empty when the graph API is off or cuDNN has none.
+  /// The step as a graph-API operation graph, and its execution plans as built, in cuDNN's heuristics' order
+  /// (the evidence's `plans` and the choice's indices follow it). Empty when the graph API is off or cuDNN has
+  /// none.
   ConvGraphDescription graph;
   std::vector<ConvGraphPlan> graph_plans;
-  std::string graph_note;  // why there are no (or fewer) graph plans, for describe()
-  /// Decided by the trial run at compile time (and, with `benchmark`, by timing every path).
-  ConvMode mode = ConvMode::kUnfused;
-  /// The better of the two legacy paths (what the trial run found to work, or timed faster): the mode when
-  /// the graph API's plans are not used.
-  ConvMode legacy_mode = ConvMode::kUnfused;
-  /// Why the step is unfused, or how the fused/unfused timing came out (for describe()).
-  std::string note;
-  /// Measured with `benchmark`: milliseconds per call of each path (0 when not measured).
-  float fused_ms = 0.0f, unfused_ms = 0.0f;
+  std::string graph_note;  // why there are no (or fewer) graph plans than asked for, for describe()
+  /// What compiling found of each path (the trial run, timing with `benchmark`, the capture check), and the
+  /// path chosen from it (conv_path_choice.h).
+  ConvPathEvidence evidence;
+  ConvPathChoice choice;
 
+  /// The graph plan kGraph runs.
+  const ConvGraphPlan& chosen_plan() const { return graph_plans[static_cast<size_t>(choice.plan)]; }
   size_t mode_workspace() const {
-    if (mode == ConvMode::kGraph) return graph_plans.empty() ? 0 : graph_plans.front().workspace;
-    return mode == ConvMode::kFused ? fused_workspace : workspace;
+    if (choice.mode == ConvMode::kGraph) return choice.plan >= 0 ? chosen_plan().workspace : 0;
+    return choice.mode == ConvMode::kFused ? fused_workspace : workspace;
   }
 };
 

@@ -9,6 +9,7 @@
 #include "cuda/gpu/cuda_devices.h"
 #include "cuda/gpu/cuda_executable.h"
 #include "cuda/gpu/cuda_status.h"
+#include "cuda/gpu/device_memory.h"
 #include "cuda/gpu/device_weights.h"
 #include "cuda/gpu/gpu_workers.h"
 
@@ -94,6 +95,38 @@ class CudaBackend final : public Backend {
                             CudaExecutable::create(*cudnn, options.device, std::move(plan), std::move(weights),
                                                    shared, options));
     return std::shared_ptr<Executable>(std::move(executable));
+  }
+
+  Result<HostMemory> allocate_host(size_t bytes, int device) override {
+    RESNET_RETURN_IF_ERROR(select_device(device));
+    RESNET_ASSIGN_OR_RETURN(PinnedBuffer pinned, PinnedBuffer::allocate(bytes, "input memory"));
+    void* data = pinned.get();
+    // Freed on a GPU worker: cudaFreeHost synchronises with the device, and the last reference may go in a
+    // JS finalizer.
+    auto owner = std::make_shared<PinnedBuffer>(std::move(pinned));
+    return HostMemory(data, [owner](void*) mutable {
+      GpuWorkers::instance().release([owner]() mutable { owner.reset(); });
+    });
+  }
+
+  Result<HostPin> pin_host(void* data, size_t bytes, int device) override {
+    RESNET_RETURN_IF_ERROR(select_device(device));
+    HostPin pin;
+    const cudaError_t error = cudaHostRegister(data, bytes, cudaHostRegisterPortable);
+    if (error != cudaSuccess) {
+      // Still usable: copies from pageable memory work, staged by the driver (slower, synchronous).
+      cudaGetLastError();
+      pin.note = cat("cudaHostRegister refused it (", cudaGetErrorString(error), "); runs read it unpinned");
+      return pin;
+    }
+    pin.pinned = true;
+    pin.undo = std::shared_ptr<void>(data, [](void* registered) {
+      GpuWorkers::instance().release([registered] {
+        cudaHostUnregister(registered);
+        cudaGetLastError();
+      });
+    });
+    return pin;
   }
 
   void attach(const void* client) override { GpuWorkers::instance().attach(client); }

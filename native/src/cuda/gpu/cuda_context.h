@@ -1,6 +1,6 @@
 // The per-run state of a CUDA executable (TensorRT's execution context): its own stream and cuDNN handle,
 // the activation arena and the workspace, device staging for the input and the outputs, pinned host
-// staging for the outputs (a run's input arrives pinned from the executable's pool), and the CUDA graph of a whole forward per input type, captured on first use. One run
+// staging for the outputs (a run's input arrives pinned from the executable's pool), and the CUDA graph of a whole forward per input format, captured on first use. One run
 // at a time uses a context; several contexts of one executable run concurrently.
 #pragma once
 
@@ -59,7 +59,7 @@ class CudaContext final : public ExecutionContext {
   cudaEvent_t finished() const { return resources_->finished.get(); }
 
   /// The captured forward for `type`, empty until captured.
-  GraphExec& graph(InputType type) { return resources_->graphs[type == InputType::kUint8 ? 1 : 0]; }
+  GraphExec& graph(InputFormat format) { return resources_->graphs[input_format_index(format)]; }
 
  private:
   // Declaration order is destruction order reversed: graphs first, the handle before its stream.
@@ -70,7 +70,7 @@ class CudaContext final : public ExecutionContext {
     CudnnHandle handle;
     DeviceBuffer arena, workspace, input, outputs;
     PinnedBuffer pinned_outputs;
-    GraphExec graphs[2];  // by input type: float32, uint8
+    GraphExec graphs[kInputFormatCount];  // by input format (input_format_index)
     Event started, finished;  // around each run's device work, for RunStats::device_ms
   };
 

@@ -6,17 +6,19 @@
 //
 // Compiling decides, on a scratch context that then serves the first runs, which of three paths each conv
 // takes: the graph API's plan (conv_graph.h: conv + bias + residual + relu in one engine), the legacy fused
-// call (cudnnConvolutionBiasActivationForward), or cudnnConvolutionForward + the epilogue kernel.
+// call (cudnnConvolutionBiasActivationForward), or cudnnConvolutionForward + the epilogue kernel. Each step
+// gathers evidence for every conv, and conv_path_choice.h turns it into the path (applied after each step):
 //   1. The legacy algorithms (heuristics, or timing with `benchmark`), and the graph API's execution plans
-//      (cuDNN's heuristics; one plan, or with `benchmark` up to three, per distinct conv graph; off with
-//      RESNET_CUDNN_GRAPH=0).
-//   2. A trial run of the whole forward on pseudo-random input, uncaptured: a fused call cuDNN refuses falls
-//      back to the unfused path, and every graph plan runs too and must agree with the legacy path's output
-//      (relative L2 on the first image, within the precision's tolerance) or is dropped. Graph plans that
-//      pass are preferred.
-//   3. With `benchmark`, every path of every conv is timed and the fastest kept.
+//      (cuDNN's heuristics; one plan, or with `benchmark` up to three, per distinct conv graph; off with the
+//      settings' graph_api: cuda_settings.h).
+//   2. A trial run of the whole forward on pseudo-random input, uncaptured: whether cuDNN runs the fused call,
+//      and how far each graph plan's output is from the legacy path's (executable_trial.cc).
+//   3. With `benchmark`, every path of every conv is timed (executable_trial.cc).
 //   4. The workspace every context holds (the largest any conv's chosen path needs), and a capture of the
-//      forward into a CUDA graph: if the graph plans make it fail, those convs go back to the legacy path.
+//      forward into a CUDA graph, with the graph plans and, if that fails, without (executable_capture.cc).
+// The methods live by job: this file's .cc builds (create() runs the steps), executable_trial.cc gathers the
+// trial's and the timing's evidence, executable_enqueue.cc enqueues steps, executable_capture.cc captures,
+// executable_run.cc runs, executable_describe.cc describes.
 #pragma once
 
 #include <atomic>
@@ -28,6 +30,7 @@
 
 #include "backend.h"
 #include "cuda/cuda_plan.h"
+#include "cuda/cuda_settings.h"
 #include "cuda/cudnn_loader.h"
 #include "cuda/gpu/conv_layer.h"
 #include "cuda/gpu/cuda_context.h"
@@ -71,7 +74,14 @@ class CudaExecutable final : public Executable {
   CudaExecutable(const CudnnLibrary& cudnn, int device, CudaPlan plan, std::shared_ptr<const DeviceWeights> weights,
                  bool shared_weights, const CompileOptions& options);
 
-  Status build_layers();
+  // Captures refused in a row before an input format runs eagerly for good: a capture may fail once because
+  // another thread did something capture-unsafe at that moment (a ROCm thread reports this for NVIDIA even in
+  // thread-local mode), which says nothing about the next.
+  static constexpr int kCaptureAttempts = 3;
+  /// The path `layer`'s evidence supports, from now on.
+  static void apply_choice(ConvLayer& layer) { layer.choice = choose_conv_path(layer.evidence); }
+
+  Status build_layers(const CompileOptions& options);
   Status upload_normalization(const InputNormalization& normalization);
   Status choose_algorithms(CudaContext& scratch, bool benchmark);
   /// Step 1's graph plans for every conv (identical conv graphs share their plans).
@@ -79,7 +89,7 @@ class CudaExecutable final : public Executable {
   /// Pseudo-random float32 input for the trial run (the first image; the rest zero).
   Status fill_trial_input(CudaContext& scratch);
   Status trial_run(CudaContext& scratch);
-  /// Runs each graph plan of `layer` after its legacy path has written the output, keeping those that agree.
+  /// Runs each graph plan of `layer` after its legacy path has written the output: how far each is from it.
   Status verify_graph_plans(CudaContext& scratch, ConvLayer& layer);
   Status time_paths(CudaContext& scratch);
   /// Milliseconds per call of `enqueue` (after one warm-up call), timed with events on the context's stream.
@@ -87,44 +97,48 @@ class CudaExecutable final : public Executable {
   Result<float> time_calls(CudaContext& context, const std::string& what, Enqueue&& enqueue) const;
   /// Size the workspace for the chosen paths, then step 4's capture (and its fallback).
   Status settle_workspace_and_capture(CudaContext& scratch);
-  /// Captures the forward for `type` into the context's graph: "" when it worked, else why not; out of GPU
+  /// The workspace the chosen paths need, on `scratch` too.
+  Status settle_workspace(CudaContext& scratch);
+  /// Captures the forward for `format` into the context's graph: "" when it worked, else why not; out of GPU
   /// memory is an error.
-  Result<std::string> try_capture(CudaContext& context, InputType type) const;
+  Result<std::string> try_capture(CudaContext& context, InputFormat format) const;
   /// After a graph plan's call failed: OK when the device is healthy (the plan is then dropped), the CUDA
   /// error when it is not.
   Status graph_call_failed(CudaContext& context, const std::string& what) const;
   ContextSizes context_sizes(size_t workspace) const;
   Result<std::unique_ptr<CudaContext>> make_context(size_t workspace) const;
 
-  /// Enqueues the whole forward for `type` on the context's stream: H2D copy, every step, D2H copy.
-  Status enqueue_forward(CudaContext& context, InputType type) const;
+  /// Enqueues the whole forward for `format` on the context's stream: H2D copy, every step, D2H copy.
+  Status enqueue_forward(CudaContext& context, InputFormat format) const;
   /// Enqueues step `index`; a conv takes its recorded path.
-  Status enqueue_step(CudaContext& context, size_t index, InputType type) const;
+  Status enqueue_step(CudaContext& context, size_t index, InputFormat format) const;
   Status enqueue_conv(CudaContext& context, const ConvLayer& layer, ConvMode mode) const;
   /// cudnnConvolutionBiasActivationForward for `layer` on the context's stream, cuDNN's status as is.
   cudnn::cudnnStatus_t call_fused(CudaContext& context, const ConvLayer& layer) const;
   /// The graph plan `plan` of `layer` on the context's stream (serialised: see conv_graph.h), status as is.
   cudnn::cudnnStatus_t call_graph(CudaContext& context, const ConvLayer& layer, const ConvGraphPlan& plan) const;
-  /// Captures the forward for `type` into the context's graph. When the capture itself fails, records why
+  /// Captures the forward for `format` into the context's graph. When the capture itself fails, records why
   /// and leaves the graph empty (runs of every context then launch eagerly); fails only for lack of memory.
-  Status capture(CudaContext& context, InputType type) const;
+  Status capture(CudaContext& context, InputFormat format) const;
   /// After a failed run: drains the stream and clears the thread's non-sticky error, so the context can run again.
   void recover(CudaContext& context) const;
 
   void* value_pointer(CudaContext& context, int value) const {
     return context.arena() + plan_.values[static_cast<size_t>(value)].arena_offset;
   }
-  size_t input_bytes(InputType type) const { return input_elements_ * (type == InputType::kUint8 ? 1 : sizeof(float)); }
+  size_t input_bytes(InputType type) const { return input_elements_ * input_element_bytes(type); }
 
   const CudnnApi& api_;
   const int device_;
   const CudaPlan plan_;
   std::shared_ptr<const DeviceWeights> weights_;  // moved out only by the destructor
   const bool shared_weights_;
+  const CudaSettings settings_;
   CudnnHandle build_handle_;  // the graph API's plans were built with it (destroyed after them: see ~)
   std::vector<ConvLayer> layers_;
   std::vector<int> layer_of_step_;  // by step index: index in layers_, or -1
   bool normalize_ = false;
+  uint32_t normalization_applies_to_ = 0;  // a bit per InputType (InputNormalization::applies_to)
   float scale_ = 1.0f;
   DeviceBuffer normalization_;  // mean[C] then inv_std[C], floats
   size_t input_elements_ = 0;
@@ -145,10 +159,11 @@ class CudaExecutable final : public Executable {
   // The compile's scratch context, handed to the first create_context() (the pool's first context).
   mutable std::mutex spare_mutex_;
   mutable std::unique_ptr<CudaContext> spare_;
-  // Per input type: capture failed once (every context would fail alike), and why.
-  mutable std::atomic<int> capture_failures_[2] = {0, 0};  // captures refused, by input type
+  // Per input format: captures refused (every context would fail alike), and why.
+  mutable std::atomic<int> capture_failures_[kInputFormatCount] = {};  // captures refused, by input format
+  mutable std::atomic<bool> format_used_[kInputFormatCount] = {};  // formats runs have taken (describe)
   mutable std::mutex capture_note_mutex_;
-  mutable std::string capture_note_[2];
+  mutable std::string capture_note_[kInputFormatCount];
 };
 
 }  // namespace cuda

@@ -34,7 +34,7 @@ DeviceBuffer::~DeviceBuffer() {
 Result<PinnedBuffer> PinnedBuffer::allocate(size_t bytes, const std::string& what) {
   PinnedBuffer buffer;
   if (bytes == 0) return buffer;
-  const cudaError_t error = cudaHostAlloc(&buffer.pointer_, bytes, cudaHostAllocDefault);
+  const cudaError_t error = cudaHostAlloc(&buffer.pointer_, bytes, cudaHostAllocPortable);
   if (error == cudaErrorMemoryAllocation) {
     cudaGetLastError();
     buffer.pointer_ = nullptr;

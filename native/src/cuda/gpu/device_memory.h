@@ -74,7 +74,7 @@ class DeviceBuffer {
 };
 
 /// `bytes` of page-locked host memory, so that copies to and from the GPU run asynchronously and can be
-/// captured in a CUDA graph.
+/// captured in a CUDA graph. Portable: pinned for every device's context, not only the current one.
 class PinnedBuffer {
  public:
   PinnedBuffer() = default;
