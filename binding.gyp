@@ -49,7 +49,21 @@
         "native/src/cuda/kernel_host.cc",
         "native/src/cuda/plan_describe.cc",
         "native/src/cuda/plan_layout.cc",
-        "native/src/cuda/plan_weights.cc"
+        "native/src/cuda/plan_weights.cc",
+        "native/src/cuda/image_batch_plan.cc",
+        "native/src/cuda/image_decoder_choice.cc",
+        "native/src/cuda/image_header.cc",
+        "native/src/cuda/jpeg_header.cc",
+        "native/src/cuda/js_image_decoder.cc",
+        "native/src/cuda/js_image_testing.cc",
+        "native/src/cuda/js_nvjpeg_testing.cc",
+        "native/src/cuda/js_preprocess_testing.cc",
+        "native/src/cuda/library_open.cc",
+        "native/src/cuda/library_search.cc",
+        "native/src/cuda/nvjpeg_loader.cc",
+        "native/src/cuda/nvjpeg_session.cc",
+        "native/src/cuda/preprocess_args.cc",
+        "native/src/cuda/preprocess_plan.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

@@ -9,7 +9,7 @@ import { cli, cliBuilt, resnet } from './cli-runner.js';
 import { describe, expect, it } from 'vitest';
 import * as ort from 'onnxruntime-node';
 import { backendInfo } from '../lib/index.js';
-import { describeCuda } from '../lib/cli/info.js';
+import { describeCuda, describeImageDecoder } from '../lib/cli/info.js';
 
 const built = cliBuilt;
 if (!built) console.warn(`test/cli.test.ts: skipped, ${cli} is missing (run npm run build)`);
@@ -93,9 +93,13 @@ describe.runIf(built)('resnet CLI', () => {
       expect(stdout).toContain(`cuda: unavailable (${info.backends.cuda.reason})`);
       expect(stdout).toContain("device 'auto' takes: cpu");
     }
+    // The image decoder: on this GPU-less machine the CPU workers, and why.
+    for (const line of describeImageDecoder(info.imageDecoder)) expect(stdout).toContain(line);
+    if (!info.backends.cuda.available) expect(stdout).toContain('image decoder: CPU workers (');
     const json = JSON.parse((await resnet('info', '--json')).stdout);
     expect(json.autoDevice).toBe(info.backends.cuda.available ? 'cuda:0' : 'cpu');
     expect(json.backends.cuda).toEqual(info.backends.cuda);
+    expect(json.imageDecoder).toEqual(info.imageDecoder);
   });
 
   it('bench --device auto reports where it ran and in which dtype', async () => {
