@@ -24,6 +24,8 @@ export type ErrorCode =
   | 'ERR_NO_GPU'
   | 'ERR_CUDNN_NOT_FOUND'
   | 'ERR_CUDNN_VERSION'
+  | 'ERR_NVJPEG_NOT_FOUND'
+  | 'ERR_NVJPEG_VERSION'
   | 'ERR_OUT_OF_MEMORY'
   | 'ERR_GPU_OUT_OF_MEMORY';
 
@@ -149,6 +151,19 @@ export class CudnnVersionError extends BackendUnavailableError {
   override readonly code = 'ERR_CUDNN_VERSION';
 }
 
+/**
+ * `libnvjpeg.so.13` / `.12` could not be found or loaded, so JPEGs are decoded on the CPU (the message lists
+ * where it looked and how to install it).
+ */
+export class NvjpegNotFoundError extends BackendUnavailableError {
+  override readonly code = 'ERR_NVJPEG_NOT_FOUND';
+}
+
+/** The nvJPEG found is not 12.x or 13.x, or lacks a function the GPU image decoder calls. */
+export class NvjpegVersionError extends BackendUnavailableError {
+  override readonly code = 'ERR_NVJPEG_VERSION';
+}
+
 /** Memory for weights or activations could not be allocated. */
 export class OutOfMemoryError extends ResnetError {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -189,6 +204,8 @@ const byCode: Record<ErrorCode, new (message: string) => ResnetError> = {
   ERR_NO_GPU: NoGpuError,
   ERR_CUDNN_NOT_FOUND: CudnnNotFoundError,
   ERR_CUDNN_VERSION: CudnnVersionError,
+  ERR_NVJPEG_NOT_FOUND: NvjpegNotFoundError,
+  ERR_NVJPEG_VERSION: NvjpegVersionError,
   ERR_OUT_OF_MEMORY: OutOfMemoryError,
   ERR_GPU_OUT_OF_MEMORY: GpuOutOfMemoryError,
 };

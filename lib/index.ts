@@ -43,8 +43,8 @@ export {
   allocateHostMemory, registerHostMemory, HostMemoryRegistration, type HostMemoryTarget,
 } from './runtime/host-memory.js';
 export type {
-  NativeInfo, CpuBackendInfo, CudaBackendInfo, UnavailableBackendInfo, BackendName, Precision, InputNormalization,
-  InputDType, InputLayout, CudnnOptions, StemForm,
+  NativeInfo, CpuBackendInfo, CudaBackendInfo, UnavailableBackendInfo, ImageDecoderInfo, BackendName, Precision,
+  InputNormalization, InputDType, InputLayout, CudnnOptions, StemForm,
 } from './runtime/native.js';
 export {
   parseDevice, resolveDevice, cudaAvailable, checkComputeDType, computeDTypes,

@@ -9,7 +9,7 @@ import { cli, cliBuilt, resnet } from './cli-runner.js';
 import { describe, expect, it } from 'vitest';
 import * as ort from 'onnxruntime-node';
 import { backendInfo } from '../lib/index.js';
-import { describeCuda } from '../lib/cli/info.js';
+import { describeCuda, describeImageDecoder } from '../lib/cli/info.js';
 
 const built = cliBuilt;
 if (!built) console.warn(`test/cli.test.ts: skipped, ${cli} is missing (run npm run build)`);
@@ -48,6 +48,19 @@ describe.runIf(built)('resnet CLI', () => {
     expect(stdout).toMatch(/resnet18\s+1\s+resnet-cudnn \(cpu\)/);
   });
 
+  it('bench --input-dtype uint8 --input-layout nhwc feeds pixels from engine memory; onnxruntime is not compared on them', async () => {
+    const { stdout, code } = await resnet('bench', '--model', 'resnet18', '--input-size', '32', '--batch', '2', '--iters', '1', '--warmup', '1', '--input-dtype', 'uint8', '--input-layout', 'nhwc');
+    expect(code).toBe(0);
+    expect(stdout).toContain('input uint8 nhwc in engine memory');
+    expect(stdout).toMatch(/resnet18\s+2\s+resnet-cudnn \(cpu\)/);
+    const refused = await resnet('bench', '--model', 'resnet18', '--input-dtype', 'uint8', '--compare', 'onnxruntime');
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('--compare onnxruntime feeds both engines the same float32 NCHW input');
+    const bad = await resnet('bench', '--input-dtype', 'int8');
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain("argument 'int8' is invalid. Allowed choices are float32, float16, uint8.");
+  });
+
   it('export writes an ONNX file that onnxruntime runs', async () => {
     const out = join(mkdtempSync(join(tmpdir(), 'resnet-cli-')), 'r18.onnx');
     const { code, stdout } = await resnet('export', '--model', 'resnet18', '--num-classes', '5', '--input-size', '64', '--out', out);
@@ -80,9 +93,13 @@ describe.runIf(built)('resnet CLI', () => {
       expect(stdout).toContain(`cuda: unavailable (${info.backends.cuda.reason})`);
       expect(stdout).toContain("device 'auto' takes: cpu");
     }
+    // The image decoder: on this GPU-less machine the CPU workers, and why.
+    for (const line of describeImageDecoder(info.imageDecoder)) expect(stdout).toContain(line);
+    if (!info.backends.cuda.available) expect(stdout).toContain('image decoder: CPU workers (');
     const json = JSON.parse((await resnet('info', '--json')).stdout);
     expect(json.autoDevice).toBe(info.backends.cuda.available ? 'cuda:0' : 'cpu');
     expect(json.backends.cuda).toEqual(info.backends.cuda);
+    expect(json.imageDecoder).toEqual(info.imageDecoder);
   });
 
   it('bench --device auto reports where it ran and in which dtype', async () => {

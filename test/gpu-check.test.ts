@@ -14,7 +14,7 @@ import { compileLegacy } from '../scripts/gpu-check/bench.mjs';
 import { imagesPerSecond, maxRelativeError, median, percentile, relativeL2, summarizeTimes } from '../scripts/gpu-check/stats.mjs';
 import { formatError, formatMs, formatPercent, formatRate, formatRatio, formatTable, oneLine } from '../scripts/gpu-check/table.mjs';
 import {
-  RESNET50_FLOP_PER_IMAGE, SERVE_GOALS, evaluateServeTargets, evaluateTargets, nextServeLevel, type Target,
+  HOST_PATH_GOALS, RESNET50_FLOP_PER_IMAGE, SERVE_GOALS, evaluateHostPathTargets, evaluateServeTargets, evaluateTargets, nextServeLevel, type Target,
 } from '../scripts/gpu-check/targets.mjs';
 import { convPathsOf, pathsLine } from '../scripts/gpu-check/paths.mjs';
 import { buildSummary, parseParts, renderSummary, type SummaryInputs } from '../scripts/gpu-check/summary.mjs';
@@ -113,6 +113,39 @@ describe('targets', () => {
     expect(t['fp16-b256-vs-eager']).toMatchObject({ status: 'not measured', value: null, shortfall: null, text: 'not measured: PyTorch sees no GPU' });
     expect(t['fp16-b256-vs-compile']!.text).toBe('not measured: torch.compile default: timeout');
     expect(t['fp32-parity']!.status).toBe('not measured');
+  });
+});
+
+describe('engine host-path targets (issue 12)', () => {
+  const byId = (targets: Target[]) => Object.fromEntries(targets.map((t) => [t.id, t]));
+  const record = (batch: number, dtype: string, shareOfDevice: number, extra: object = {}) => ({
+    batch, dtype, layout: dtype === 'uint8' ? 'nhwc' : 'nchw', inFlight: 3, shareOfDevice, e2eImgPerSec: 25_000 * shareOfDevice, deviceImgPerSec: 25_000, ...extra,
+  });
+
+  it('judges each share of device-only, the batch-1 p50 and the batch-256 device-only rate', () => {
+    expect(HOST_PATH_GOALS).toEqual({ deviceB256ImgPerSec: 30_000, uint8B256Share: 0.85, uint8B32Share: 0.7, float32B256Share: 0.6, uint8B1P50Ms: 0.4 });
+    const t = byId(evaluateHostPathTargets([
+      record(256, 'uint8', 0.86),
+      record(32, 'uint8', 0.69),
+      record(256, 'float32', 0.6),
+      record(1, 'uint8', NaN, { inFlight: 1, e2eMedianMs: 0.41, e2eP90Ms: 0.5, deviceMedianMs: 0.33 }),
+    ], 29_000, undefined));
+    expect(t['engine-device-b256']).toMatchObject({ status: 'missed', value: 29_000 });
+    expect(t['engine-device-b256']!.shortfall).toBeCloseTo(1 / 30, 12);
+    expect(t['e2e-uint8-b256']).toMatchObject({ status: 'met', value: 0.86 });
+    expect(t['e2e-uint8-b256']!.text).toContain('21500 img/s with 3 in flight vs 25000 img/s device-only');
+    expect(t['e2e-uint8-b32']).toMatchObject({ status: 'missed', value: 0.69 });
+    expect(t['e2e-float32-b256']).toMatchObject({ status: 'met', value: 0.6 }); // exactly the goal
+    expect(t['e2e-uint8-b1-p50']).toMatchObject({ status: 'missed', value: 0.41 });
+  });
+
+  it('says why a figure is missing: the record\'s own reason, or the run\'s', () => {
+    const t = byId(evaluateHostPathTargets([{ batch: 32, dtype: 'uint8', skipped: "out of time (the part's time budget)" }], undefined, undefined));
+    expect(t['e2e-uint8-b32']!.text).toBe("not measured: out of time (the part's time budget)");
+    expect(t['e2e-float32-b256']!.text).toBe('not measured: float32 batch 256 was not measured');
+    const dry = evaluateHostPathTargets([record(256, 'uint8', 0.99)], 40_000, 'a dry run measures no GPU figures');
+    expect(dry).toHaveLength(5);
+    expect(dry.every((x) => x.status === 'not measured')).toBe(true);
   });
 });
 

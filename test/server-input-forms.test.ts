@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { floatToHalf, halfToFloat, imagenetMean, imagenetStd } from '../lib/index.js';
 import type { InferenceServer } from '../lib/server/index.js';
 import { binaryInfer, floatsOf, resnet20Server, splitResponse } from './server-helpers.js';
+import { loadNative } from '../lib/runtime/native.js';
 import { maxRelativeError, rng } from './helpers.js';
 
 const [channels, size] = [3, 32];
@@ -176,10 +177,13 @@ describe.runIf(hasShm)('UINT8 through shared memory (skipped without /dev/shm)',
   it('gives the logits of the same pixels sent in the body', async () => {
     const nhwc = pixelsNhwc(2, 6);
     writeFileSync(`${shmDir}${key}`, Buffer.concat([Buffer.alloc(7), nhwc]), { mode: 0o600 });
+    const lentBefore = loadNative().hostMemoryRanges();
     const registered = await shm.app.inject({
       method: 'POST', url: '/v2/systemsharedmemory/region/pixels/register', payload: { key, offset: 0, byte_size: 7 + nhwc.length },
     });
     expect(registered.statusCode, registered.body).toBe(200);
+    // The mapping is lent to the engine, which reads inputs in place from it (by DMA on a GPU).
+    expect(loadNative().hostMemoryRanges()).toBe(lentBefore + 1);
     const res = await shm.app.inject({
       method: 'POST', url: '/v2/models/resnet20/infer',
       payload: {
@@ -199,5 +203,7 @@ describe.runIf(hasShm)('UINT8 through shared memory (skipped without /dev/shm)',
     });
     expect(wrongSize.statusCode).toBe(400);
     expect(wrongSize.json()).toEqual({ error: "shared_memory_byte_size of input 'input' is 24576, expected 6144 (6144 UINT8 elements × 1 byte)" });
+    expect((await shm.app.inject({ method: 'POST', url: '/v2/systemsharedmemory/region/pixels/unregister' })).statusCode).toBe(200);
+    expect(loadNative().hostMemoryRanges()).toBe(lentBefore);
   });
 });

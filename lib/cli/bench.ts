@@ -2,7 +2,10 @@
  * `resnet bench`: throughput and latency of a model on this machine, on the CPU or a GPU in any compute
  * dtype, optionally side by side with onnxruntime-node running the same weights (exported to ONNX) with
  * the same thread count. The two engines alternate run by run, so drift on a shared machine hits both
- * equally; figures are medians. Times are host to host (input copy, forward, output copy).
+ * equally; figures are medians. Times are host to host (input to the device, forward, outputs back). Our
+ * input lives in memory the engine reads in place (`model.allocateInput`: pinned on a GPU), as an
+ * application that cares for speed holds it, in the dtype and layout asked for (uint8 NHWC pixels: what
+ * decoders write; the engine converts them in its first kernel).
  *
  * The onnxruntime comparison is CPU only (onnxruntime-node's npm package ships its CPU provider), so it
  * is refused when the model runs on a GPU: a GPU against a CPU is not a comparison of engines.
@@ -11,7 +14,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import {
-  setNumThreads, getNumThreads, toOnnxBytes, Tensor, Tracer, macsPerSample, manualSeed,
+  setNumThreads, getNumThreads, toOnnxBytes, floatToHalf, Tracer, macsPerSample, manualSeed, type Tensor,
   type ComputeDType, type Device, type DeviceSpec,
 } from '../index.js';
 import { UnsupportedError } from '../errors.js';
@@ -34,6 +37,10 @@ export interface BenchOptions {
   /** Our model's compute dtype; default `'float32'`. */
   dtype?: ComputeDType;
   compare?: 'onnxruntime';
+  /** Our input's element type; default `float32` (onnxruntime always gets float32). */
+  inputDType?: 'float32' | 'float16' | 'uint8';
+  /** Our input's layout; default `nchw`. */
+  inputLayout?: 'nchw' | 'nhwc';
   json?: boolean;
 }
 
@@ -78,6 +85,24 @@ function randomInput(length: number, seed: number): Float32Array {
   return data;
 }
 
+/**
+ * `values` (NCHW, about −1..1) into `x` in its dtype and layout: pixels 0..255 for uint8, halves for float16.
+ * Element i of `values` lands at the same image, channel and pixel of `x`.
+ */
+function fillInput(x: Tensor, values: Float32Array): void {
+  const [n, a, b, c] = x.shape as [number, number, number, number];
+  const [channels, height, width] = x.layout === 'nhwc' ? [c, a, b] : [a, b, c];
+  const data = x.data as Float32Array | Uint16Array | Uint8Array;
+  for (let image = 0; image < n; image++)
+    for (let k = 0; k < channels; k++)
+      for (let p = 0; p < height * width; p++) {
+        const source = (image * channels + k) * height * width + p;
+        const target = x.layout === 'nhwc' ? (image * height * width + p) * channels + k : source;
+        const v = values[source]!;
+        data[target] = x.dtype === 'uint8' ? Math.round((v + 1) * 127.5) : x.dtype === 'float16' ? floatToHalf(v) : v;
+      }
+}
+
 /** Runs the benchmark and returns its rows (also printed as a table unless `json`). */
 export async function runBench(options: BenchOptions): Promise<BenchRow[]> {
   checkModelName(options.model);
@@ -89,6 +114,11 @@ export async function runBench(options: BenchOptions): Promise<BenchRow[]> {
     throw new UnsupportedError(
       `--compare onnxruntime runs onnxruntime-node on its CPU provider only, so it is not compared with a model on ${model.device}: use --device cpu to compare the engines on the CPU, or leave out --compare to benchmark the GPU (scripts/gpu-check.sh compares it with PyTorch)`,
     );
+  }
+  const inputDType = options.inputDType ?? 'float32';
+  const inputLayout = options.inputLayout ?? 'nchw';
+  if (options.compare === 'onnxruntime' && (inputDType !== 'float32' || inputLayout !== 'nchw')) {
+    throw new UnsupportedError(`--compare onnxruntime feeds both engines the same float32 NCHW input: leave out --input-dtype ${inputDType} / --input-layout ${inputLayout}`);
   }
   const size = options.inputSize ?? defaultInputSize(options.model);
   const sample = [3, size, size];
@@ -114,7 +144,8 @@ export async function runBench(options: BenchOptions): Promise<BenchRow[]> {
   try {
     for (const batch of options.batches) {
       const data = randomInput(batch * 3 * size * size, batch);
-      const x = Tensor.from(data, [batch, ...sample]);
+      const x = model.allocateInput(batch, { dtype: inputDType, layout: inputLayout, size });
+      fillInput(x, data);
       const feeds = ort ? { input: new ort.Tensor('float32', data, [batch, ...sample]) } : undefined;
       const times: { ours: number[]; ort: number[] } = { ours: [], ort: [] };
       for (let i = 0; i < options.warmup + options.iters; i++) {
@@ -166,7 +197,7 @@ export async function runBench(options: BenchOptions): Promise<BenchRow[]> {
     const fellBack = options.dtype !== undefined && options.dtype !== model.dtype ? `, not ${options.dtype}: no usable GPU` : '';
     const picked = options.device === 'auto' ? ` (taken by --device auto${fellBack})` : '';
     console.log(
-      `${options.model}, ${size}x${size}, ${model.dtype} on ${where}${picked}, ${options.iters} timed runs after ${options.warmup} warm-up (medians${session ? ', engines interleaved; onnxruntime spins only during its own runs' : ''})`,
+      `${options.model}, ${size}x${size}, ${model.dtype} on ${where}${picked}, input ${inputDType} ${inputLayout} in engine memory, ${options.iters} timed runs after ${options.warmup} warm-up (medians${session ? ', engines interleaved; onnxruntime spins only during its own runs' : ''})`,
     );
     console.log(
       formatTable(

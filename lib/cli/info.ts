@@ -2,7 +2,9 @@
  * `resnet info`: what this installation can run on, and what `device: 'auto'` takes here.
  * @module
  */
-import { backendInfo, getNumThreads, resolveDevice, version, type CudaBackendInfo, type UnavailableBackendInfo } from '../index.js';
+import {
+  backendInfo, getNumThreads, resolveDevice, version, type CudaBackendInfo, type ImageDecoderInfo, type UnavailableBackendInfo,
+} from '../index.js';
 
 function gibibytes(bytes: number): string {
   return `${(bytes / 2 ** 30).toFixed(1)} GiB`;
@@ -19,6 +21,20 @@ export function describeCuda(cuda: CudaBackendInfo | UnavailableBackendInfo): st
   ];
 }
 
+const decoderNames: Record<ImageDecoderInfo['decoder'], (info: ImageDecoderInfo) => string> = {
+  'nvjpeg-hardware': (info) => `nvJPEG hardware (${info.hardwareEngines} engine${info.hardwareEngines === 1 ? '' : 's'})`,
+  'nvjpeg-gpu': () => 'nvJPEG GPU backend',
+  'cpu-workers': () => 'CPU workers',
+};
+
+/** The image decoder line, "image decoder: <which> (<why>)"; a reason of several lines continues indented. */
+export function describeImageDecoder(info: ImageDecoderInfo): string[] {
+  const [first = '', ...rest] = info.reason.trimEnd().split('\n');
+  const lines = [`image decoder: ${decoderNames[info.decoder](info)} (${first}${rest.length === 0 ? ')' : ''}`];
+  rest.forEach((line, i) => lines.push(`      ${line}${i === rest.length - 1 ? ')' : ''}`));
+  return lines;
+}
+
 /** Prints the version, the backends found and their details. */
 export function runInfo(options: { json?: boolean }): void {
   const info = backendInfo();
@@ -32,5 +48,6 @@ export function runInfo(options: { json?: boolean }): void {
   console.log(`resnet-cudnn ${version} (addon ${info.addonVersion}), Node ${process.version}`);
   console.log(`cpu:  ${cpu.library} ${cpu.version}, ISA ${cpu.isa}, ${cpu.runtime} runtime, ${getNumThreads()} thread(s) per forward`);
   for (const line of describeCuda(info.backends.cuda)) console.log(line);
+  for (const line of describeImageDecoder(info.imageDecoder)) console.log(line);
   console.log(`device 'auto' takes: ${autoDevice}`);
 }

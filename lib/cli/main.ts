@@ -3,7 +3,7 @@
  * The `resnet` command: thin subcommands over the public API.
  * @module
  */
-import { Command, InvalidArgumentError as CommanderArgumentError } from 'commander';
+import { Command, InvalidArgumentError as CommanderArgumentError, Option } from 'commander';
 import { ResnetError } from '../errors.js';
 import { checkComputeDType, parseDevice, type ComputeDType, type DeviceSpec } from '../runtime/device.js';
 import { version } from '../version.js';
@@ -65,6 +65,8 @@ program
   .option('--device <device>', 'cpu, cuda, cuda:N or auto (the GPU when one works, else the CPU)', deviceOption, 'cpu')
   .option('--dtype <dtype>', 'float32, tf32, float16 or bfloat16 (all but float32 need a GPU)', dtypeOption, 'float32')
   .option('--compare <engine>', 'competitor to run interleaved on the CPU: onnxruntime (with --device cpu only)')
+  .addOption(new Option('--input-dtype <dtype>', 'our input\'s element type (uint8: pixels, converted by the engine)').choices(['float32', 'float16', 'uint8']).default('float32'))
+  .addOption(new Option('--input-layout <layout>', 'our input\'s layout (nhwc: as decoders write pixels)').choices(['nchw', 'nhwc']).default('nchw'))
   .option('--json', 'print the rows as JSON instead of a table')
   .action(async (opts) => {
     if (opts.compare !== undefined && opts.compare !== 'onnxruntime') {
@@ -77,6 +79,8 @@ program
       warmup: opts.warmup,
       threads: opts.threads,
       inputSize: opts.inputSize,
+      inputDType: opts.inputDtype,
+      inputLayout: opts.inputLayout,
       device: opts.device,
       dtype: opts.dtype,
       compare: opts.compare,

@@ -60,8 +60,8 @@ export class HostMemoryRegistration implements Disposable {
   }
 
   /**
-   * Ends the loan: later runs copy this memory like any array. Runs already started still read it, and
-   * keep it alive until they finish. Idempotent.
+   * Ends the loan: later runs copy this memory like any array. Runs already started still read it in place,
+   * and keep it alive (and pinned) until they finish. Idempotent.
    */
   dispose(): void {
     this.#native?.dispose();

@@ -54,6 +54,23 @@ export interface UnavailableBackendInfo {
   readonly reason: string;
 }
 
+/**
+ * Which decoder the server's image requests get on this machine, best first: nvJPEG with the GPU's hardware
+ * JPEG engines (baseline JPEGs; other JPEGs on nvJPEG's GPU backend), nvJPEG's GPU backend, or sharp on
+ * worker threads (which also reads PNG and WebP, and every JPEG nvJPEG cannot take).
+ */
+export interface ImageDecoderInfo {
+  readonly decoder: 'nvjpeg-hardware' | 'nvjpeg-gpu' | 'cpu-workers';
+  /** The hardware JPEG engines nvJPEG reports (A100: 1, H100: 7); 0 unless `decoder` is `nvjpeg-hardware`. */
+  readonly hardwareEngines: number;
+  /** Why this decoder: no GPU, nvJPEG not found (with every path tried), no hardware engines, … */
+  readonly reason: string;
+  /** The libnvjpeg that was loaded, when one was. */
+  readonly nvjpegPath?: string;
+  /** Its version, e.g. `13.0.2`. */
+  readonly nvjpegVersion?: string;
+}
+
 /** What `info()` returns. */
 export interface NativeInfo {
   readonly addonVersion: string;
@@ -61,6 +78,11 @@ export interface NativeInfo {
     readonly cpu: CpuBackendInfo;
     readonly cuda: CudaBackendInfo | UnavailableBackendInfo;
   };
+  /**
+   * The image decoder. Probed on first read, once per process: it loads nvJPEG and, on a GPU, makes one nvJPEG
+   * handle, which callers of `info()` that never read it do not pay for.
+   */
+  readonly imageDecoder: ImageDecoderInfo;
 }
 
 /** The backends the addon knows. */

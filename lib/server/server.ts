@@ -14,6 +14,7 @@ import { resolveServerOptions } from './options.js';
 import { ModelRegistry, type ModelSlot } from './registry.js';
 import { ServedModel } from './served-model.js';
 import { SharedMemoryRegistry } from './shared-memory.js';
+import { hostMemoryTargetOf } from './host-memory-target.js';
 import type { LifeCycle, ServerContext } from './server-context.js';
 import type { ResolvedServerOptions, ServerOptions } from './types.js';
 
@@ -63,7 +64,9 @@ class Server implements InferenceServer {
   constructor(options: ResolvedServerOptions) {
     this.#options = options;
     this.#registry = new ModelRegistry(options.models);
-    this.#sharedMemory = options.allowShm ? new SharedMemoryRegistry({ maxRegions: options.maxShmRegions, maxBytes: options.maxShmBytes }) : null;
+    this.#sharedMemory = options.allowShm
+      ? new SharedMemoryRegistry({ maxRegions: options.maxShmRegions, maxBytes: options.maxShmBytes, lendTo: hostMemoryTargetOf(options.models) })
+      : null;
     const context: ServerContext = {
       options, registry: this.#registry, metrics: this.metrics, state: this.#state, admitted: new WeakSet(), sharedMemory: this.#sharedMemory,
     };

@@ -19,6 +19,7 @@
  */
 import { ResnetError } from '../errors.js';
 import { mapSharedMemory, type SharedMemoryMapping } from '../runtime/shared-memory.js';
+import { registerHostMemory, type HostMemoryRegistration, type HostMemoryTarget } from '../runtime/host-memory.js';
 import { badRequest, notFound } from './http-error.js';
 import { describeValue } from './tensor-data.js';
 
@@ -36,6 +37,11 @@ export interface SharedMemoryLimits {
   maxRegions: number;
   /** Bytes mapped at once, over every region. */
   maxBytes: number;
+  /**
+   * Where the engine reads the regions: each mapping is lent to it (`registerHostMemory`: page-locked on a
+   * GPU, which then reads inputs by DMA straight from the region). Default: not lent (the engine copies).
+   */
+  lendTo?: HostMemoryTarget;
 }
 
 /** The message of every refusal while the extension is off (Triton's `--allow-client-shm`). */
@@ -48,6 +54,8 @@ interface Region {
   readonly offset: number;
   readonly byteSize: number;
   readonly mapping: SharedMemoryMapping;
+  /** The mapping lent to the engine, or null (not lent, or the engine refused). */
+  readonly loan: HostMemoryRegistration | null;
   /** Requests holding it now. */
   holds: number;
 }
@@ -102,7 +110,7 @@ export class SharedMemoryRegistry {
       if (error instanceof ResnetError) throw badRequest(`failed to register shared memory region '${name}': ${error.message}`);
       throw error;
     }
-    this.#regions.set(name, { name, key, offset, byteSize, mapping, holds: 0 });
+    this.#regions.set(name, { name, key, offset, byteSize, mapping, loan: this.#lend(mapping), holds: 0 });
     this.#mappedBytes += byteSize;
   }
 
@@ -179,9 +187,24 @@ export class SharedMemoryRegistry {
     return region;
   }
 
+  /**
+   * Lends a new mapping to the engine, or null: without a target, or when the engine refuses (the region
+   * still works; runs then copy it). A refusal is not the client's fault, so it is not an error here.
+   */
+  #lend(mapping: SharedMemoryMapping): HostMemoryRegistration | null {
+    if (this.#limits.lendTo === undefined) return null;
+    try {
+      return registerHostMemory(mapping.bytes, this.#limits.lendTo);
+    } catch {
+      return null;
+    }
+  }
+
   #remove(region: Region): void {
     this.#regions.delete(region.name);
     this.#mappedBytes -= region.byteSize;
+    // The loan first: runs that still read the region keep its pin until they finish (no request holds it here).
+    region.loan?.dispose();
     region.mapping.close();
   }
 }

@@ -33,6 +33,10 @@ class Addon : public Napi::Addon<Addon> {
     cuda::add_path_choice_testing(env, testing);
     cuda::add_settings_testing(env, testing);
     cuda::add_stem_testing(env, testing);
+    cuda::add_image_testing(env, testing);
+    cuda::add_preprocess_testing(env, testing);
+    cuda::add_nvjpeg_testing(env, testing);
+    cuda::add_image_decoder_testing(env, testing);
     DefineAddon(exports, {
                              InstanceMethod<&Addon::prepare>("prepare"),
                              InstanceMethod<&Addon::compile>("compile"),

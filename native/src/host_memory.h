@@ -2,7 +2,8 @@
 // allocated (pinned for CUDA: `allocateInput`) and memory registered with it (a server's staging arena, a
 // shared-memory region; page-locked for CUDA with cudaHostRegister). The registry answers one question for
 // a run's input: does this range lie in such memory? If so the run reads it where it is (the GPU by DMA),
-// and the JS side keeps the array alive until the run has finished.
+// the JS side keeps the array alive until the run has finished, and the run holds the range's loan, so that
+// a registration disposed meanwhile is undone (cudaHostUnregister) only once no run reads it any more.
 #pragma once
 
 #include <cstddef>
@@ -27,23 +28,34 @@ struct HostPin {
   std::string note;            // why not pinned, for humans ("" when pinned or when there is no device)
 };
 
+/// One range lent to runs. Shared by the registry and every run that reads it: the pin it holds is undone
+/// when the last of them lets go.
+struct HostLoan {
+  std::shared_ptr<void> pin;  // HostPin::undo, or null
+};
+
 /// The ranges of host memory lent to runs, process-wide (every Node-API environment shares it). Thread-safe.
 class HostMemoryRegistry {
  public:
   static HostMemoryRegistry& instance();
 
-  /// Records [data, data + bytes). kInvalidArgument when it overlaps a range already recorded.
-  Status add(const void* data, size_t bytes);
-  /// Forgets the range that starts at `data` (nothing when none does).
+  /// Records [data, data + bytes), keeping `pin` until the range is removed and no run holds it.
+  /// kInvalidArgument when it overlaps a range already recorded.
+  Status add(const void* data, size_t bytes, std::shared_ptr<void> pin = nullptr);
+  /// Forgets the range that starts at `data` (nothing when none does); runs that hold its loan keep it.
   void remove(const void* data);
-  /// Whether [data, data + bytes) lies wholly inside one recorded range.
-  bool contains(const void* data, size_t bytes) const;
+  /// The loan of the range that wholly holds [data, data + bytes), or null when none does.
+  std::shared_ptr<const HostLoan> find(const void* data, size_t bytes) const;
   /// Ranges recorded now.
   size_t size() const;
 
  private:
+  struct Range {
+    size_t bytes;
+    std::shared_ptr<const HostLoan> loan;
+  };
   mutable std::mutex mutex_;
-  std::map<uintptr_t, size_t> ranges_;  // start → bytes
+  std::map<uintptr_t, Range> ranges_;  // by start
 };
 
 }  // namespace resnet

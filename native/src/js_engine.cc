@@ -1,6 +1,7 @@
 #include "js_engine.h"
 
 #include "backend.h"
+#include "cuda/js_image_decoder.h"
 #include "graph_from_js.h"
 #include "js_error.h"
 #include "js_executable.h"
@@ -122,6 +123,12 @@ Napi::Value info(const Napi::CallbackInfo& info) {
     backends.Set(name, entry);
   }
   result.Set("backends", backends);
+  // Read on first access, once per process: probing it loads nvJPEG and, on a GPU, makes an nvJPEG handle, which
+  // the many callers of info() that never look at it should not pay for.
+  result.DefineProperty(Napi::PropertyDescriptor::Accessor(
+      env, result, "imageDecoder",
+      [](const Napi::CallbackInfo& call) -> Napi::Value { return cuda::image_decoder_info_to_js(call.Env()); },
+      napi_enumerable));
   return result;
 }
 

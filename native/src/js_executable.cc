@@ -15,9 +15,10 @@ thread_local CompiledGraph* constructing = nullptr;
 class RunJob final : public AsyncJob {
  public:
   RunJob(Napi::Env env, std::shared_ptr<ContextPool> pool, HostInput input, std::unique_ptr<InputBuffer> staging,
-         std::vector<napi_ref> lent, const std::vector<int64_t>& output_elements)
+         std::vector<napi_ref> lent, std::vector<std::shared_ptr<const HostLoan>> loans,
+         const std::vector<int64_t>& output_elements)
       : AsyncJob(env), pool_(std::move(pool)), input_(std::move(input)), staging_(std::move(staging)),
-        lent_(std::move(lent)), output_elements_(output_elements) {}
+        lent_(std::move(lent)), loans_(std::move(loans)), output_elements_(output_elements) {}
 
   void execute() override {
     try {
@@ -34,6 +35,7 @@ class RunJob final : public AsyncJob {
       status_ = Status(Code::kBackend, error.what());
     }
     staging_.reset();  // back to the executable's pool, here on the backend's thread
+    loans_.clear();    // a registration disposed during the run is undone now (cudaHostUnregister)
     pool_.reset();
   }
 
@@ -61,6 +63,7 @@ class RunJob final : public AsyncJob {
   HostInput input_;                        // segments in staging_ or in lent arrays
   std::unique_ptr<InputBuffer> staging_;   // the copies of the segments that were not lent memory
   std::vector<napi_ref> lent_;             // arrays in registered memory, read in place: alive until settled
+  std::vector<std::shared_ptr<const HostLoan>> loans_;  // their ranges' loans (pins), held while the run reads
   RunStats stats_;
   std::vector<int64_t> output_elements_;
   std::vector<std::vector<float>> outputs_;
@@ -209,11 +212,14 @@ Napi::Value NativeExecutable::run(const Napi::CallbackInfo& info) {
     // Memory lent to runs (host_memory.h) is read in place, the array kept alive until the run settles. The
     // rest is copied here, on the JS thread: the caller may reuse or detach it as soon as run() returns.
     const HostMemoryRegistry& registry = HostMemoryRegistry::instance();
+    std::vector<std::shared_ptr<const HostLoan>> loans;
     std::vector<bool> lent(segments.size());
     size_t staged = 0;
     for (size_t i = 0; i < segments.size(); ++i) {
-      lent[i] = registry.contains(segments[i].data, segments[i].bytes);
-      if (!lent[i]) staged += segments[i].bytes;
+      std::shared_ptr<const HostLoan> loan = registry.find(segments[i].data, segments[i].bytes);
+      lent[i] = loan != nullptr;
+      if (lent[i]) loans.push_back(std::move(loan));
+      else staged += segments[i].bytes;
     }
     std::unique_ptr<InputBuffer> staging;
     if (staged > 0) {
@@ -239,7 +245,7 @@ Napi::Value NativeExecutable::run(const Napi::CallbackInfo& info) {
       }
     }
     auto job = std::make_shared<RunJob>(env, compiled_.pool, std::move(host_input), std::move(staging), std::move(references),
-                                        compiled_.output_elements);
+                                        std::move(loans), compiled_.output_elements);
     return state_->start(compiled_.backend, JobShape{compiled_.threads, false}, std::move(job));
   });
 }

@@ -102,15 +102,15 @@ Napi::Value NativeHostRegistration::register_memory(const Napi::CallbackInfo& in
   }
   Result<HostPin> pin = backend->pin_host(data, bytes, device);
   if (!pin.ok()) throw make_error(env, pin.status());
-  Status recorded = HostMemoryRegistry::instance().add(data, bytes);
+  // The registry keeps the pin (and every run reading the range keeps it too): undone when the last lets go.
+  Status recorded = HostMemoryRegistry::instance().add(data, bytes, pin.value().undo);
   if (!recorded.ok()) throw make_error(env, recorded);  // the pin's undo runs as `pin` goes
   Napi::Object handle = constructor.New({});
   NativeHostRegistration* registration = Unwrap(handle);
   registration->view_ = Napi::Persistent(view.As<Napi::Object>());
   registration->data_ = data;
-  registration->pin_ = pin.take();
-  handle.Set("pinned", Napi::Boolean::New(env, registration->pin_.pinned));
-  handle.Set("note", Napi::String::New(env, registration->pin_.note));
+  handle.Set("pinned", Napi::Boolean::New(env, pin.value().pinned));
+  handle.Set("note", Napi::String::New(env, pin.value().note));
   handle.Set("bytes", Napi::Number::New(env, static_cast<double>(bytes)));
   return handle;
 }
@@ -119,17 +119,15 @@ NativeHostRegistration::NativeHostRegistration(const Napi::CallbackInfo& info)
     : Napi::ObjectWrap<NativeHostRegistration>(info) {}
 
 NativeHostRegistration::~NativeHostRegistration() {
-  // Collected without dispose(): forget the range and undo the pin. The array reference goes with the
-  // environment's own bookkeeping (a finalizer must not call into JS).
+  // Collected without dispose(): forget the range (its pin goes with the last run that reads it). The array
+  // reference goes with the environment's own bookkeeping (a finalizer must not call into JS).
   if (data_ != nullptr) HostMemoryRegistry::instance().remove(data_);
-  pin_.undo.reset();
 }
 
 void NativeHostRegistration::release() {
   if (data_ == nullptr) return;
   HostMemoryRegistry::instance().remove(data_);
   data_ = nullptr;
-  pin_.undo.reset();
   view_.Reset();
 }
 

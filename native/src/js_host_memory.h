@@ -30,7 +30,6 @@ class NativeHostRegistration : public Napi::ObjectWrap<NativeHostRegistration> {
 
   Napi::ObjectReference view_;  // keeps the registered memory alive
   const void* data_ = nullptr;
-  HostPin pin_;
 };
 
 }  // namespace resnet

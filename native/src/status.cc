@@ -18,6 +18,9 @@ const char* code_name(Code code) {
     case Code::kCudnnNotFound: return "ERR_CUDNN_NOT_FOUND";
     case Code::kCudnnVersion: return "ERR_CUDNN_VERSION";
     case Code::kGpuOutOfMemory: return "ERR_GPU_OUT_OF_MEMORY";
+    case Code::kInvalidFile: return "ERR_INVALID_FILE";
+    case Code::kNvjpegNotFound: return "ERR_NVJPEG_NOT_FOUND";
+    case Code::kNvjpegVersion: return "ERR_NVJPEG_VERSION";
   }
   return "ERR_BACKEND";
 }

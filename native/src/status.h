@@ -23,6 +23,9 @@ enum class Code {
   kCudnnNotFound,     // libcudnn.so.9 could not be found or loaded
   kCudnnVersion,      // a cuDNN of another major version (or sub-libraries that do not match)
   kGpuOutOfMemory,    // device memory exhausted (the message says how much was needed)
+  kInvalidFile,       // encoded data (an image) that is malformed, truncated or not what it claims to be
+  kNvjpegNotFound,    // libnvjpeg.so.13 / .12 could not be found or loaded
+  kNvjpegVersion,     // an nvJPEG that is not 12.x or 13.x, or lacks a function the decoder calls
 };
 
 /// "ERR_INVALID_ARGUMENT", … ("" for kOk).

@@ -14,6 +14,7 @@ import { ResultFile, describeError } from './results.mjs';
 import { imagesPerSecond, summarizeTimes } from './stats.mjs';
 import { convPathsOf, pathsLine } from './paths.mjs';
 import { listFromEnv, numberFromEnv, place } from './subject.mjs';
+import { HOST_PATH_CASES, measureHostPath } from './host-path.mjs';
 
 const IMAGE = [3, 224, 224];
 
@@ -90,6 +91,8 @@ export async function runBench(lib, subject, work, deadline) {
   const maxCellSeconds = numberFromEnv('GPU_CHECK_CELL_SECONDS', subject.dryRun ? 0.3 : 0.8);
   const benchmark = process.env.GPU_CHECK_OURS_BENCHMARK !== '0';
   const cells = benchCells(dtypes, batches);
+  // The host path (host-path.mjs) runs in the dtype of the targets, FP16 (the dry run's float32 on the CPU).
+  const hostDtype = dtypes.includes('float16') ? 'float16' : dtypes[0];
   results.data.cellsPlanned = cells.length;
   results.data.benchmark = benchmark;
   /** Dtypes whose algorithm search failed once: their later cells go straight to the heuristics. */
@@ -206,6 +209,15 @@ export async function runBench(lib, subject, work, deadline) {
     }
     const seconds = Math.min(maxCellSeconds, Math.max(0.2, (share - 1.2) * 0.6));
     await measureCell(record, seconds, share, legacy);
+    // The host path right after the target dtype's largest batch, while the model is placed for it.
+    if (!legacy && dtype === hostDtype && batch === Math.max(...batches) && !results.data.hostPath) {
+      const cases = subject.dryRun ? HOST_PATH_CASES.map((c) => ({ ...c, batch: Math.min(c.batch, 2) })) : HOST_PATH_CASES;
+      // Its share of what is left, a quarter at most: the other cells still have to run.
+      const hostEnd = performance.now() / 1000 + Math.max(6, deadline.left() / 4);
+      const hostDeadline = { left: () => Math.min(deadline.left() - 2, hostEnd - performance.now() / 1000) };
+      results.data.hostPath = await measureHostPath(lib, model, hostDeadline, { seconds: Math.min(maxCellSeconds, 0.8) }, cases);
+      results.save();
+    }
   }
   try {
     place(model, 'cpu', 'float32');

@@ -25,7 +25,8 @@ export function compareOutputs(got, want) {
  * Compiles `prepared` on the subject in `precision` (with `extra` compile options, e.g. normalization)
  * and compares a run on `input` with `want`.
  * @param {any} lib @param {import('./subject.mjs').Subject} subject @param {any} prepared
- * @param {number} batch @param {string} precision @param {Float32Array | Uint8Array} input @param {Float32Array[]} want
+ * @param {number} batch @param {string} precision @param {any} input what `run` takes, or a function of the executable giving it
+ * @param {Float32Array[]} want
  * @param {Record<string, unknown>} [extra]
  * @returns {Promise<{ error: number, maxRelative: number, tolerance: number, passed: boolean, compileMs: number }>}
  */
@@ -35,7 +36,8 @@ export async function compareOnSubject(lib, subject, prepared, batch, precision,
   const executable = await lib.compileGraph(prepared, { ...extra, backend: subject.backend, batch, precision, device: subject.ordinal });
   const compileMs = performance.now() - start;
   try {
-    const got = await executable.run(input);
+    // A function builds the input from the executable (memory it allocates: allocateInput).
+    const got = await executable.run(typeof input === 'function' ? input(executable) : input);
     const { error, maxRelative } = compareOutputs(got, want);
     return { error, maxRelative, tolerance, passed: error <= tolerance, compileMs };
   } finally {

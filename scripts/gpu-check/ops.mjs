@@ -1,7 +1,7 @@
 // Part "ops": our GPU backend against our CPU backend, op by op (graphs.mjs, every precision), the input
-// conversion (uint8 and float32 pixels, normalisation fused), concurrent runs of one executable
-// (concurrency.mjs), then every torchvision variant at a small size in float32 (variants.mjs). Results go
-// to WORK/ops.json.
+// conversion (every input form: uint8/float16/float32, NCHW/NHWC, segments, pinned memory; normalisation
+// fused), concurrent runs of one executable (concurrency.mjs), then every torchvision variant at a small
+// size in float32 (variants.mjs). Results go to WORK/ops.json.
 import path from 'node:path';
 import { OP_CASES } from './graphs.mjs';
 import { mulberry32, uniformArray } from './random.mjs';
@@ -75,31 +75,60 @@ export async function runOps(lib, subject, work, deadline) {
 const IMAGENET_NORMALIZATION = { scale: 1 / 255, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
 
 /**
- * The input conversion (host NCHW float32 or uint8 → the device's layout and dtype, normalisation fused):
- * the stem conv compiled with normalisation, fed pixels as bytes and as floats, against the CPU backend.
+ * The input conversion (the host input in every form: uint8, float16 and float32, NCHW and NHWC, as one
+ * array, as segments laid end to end, and in pinned memory the engine lent (`allocateInput`) → the device's
+ * layout and dtype, normalisation fused): the stem conv compiled with normalisation (applied to every
+ * dtype here), against the CPU backend fed the same pixels as uint8 NCHW (the CPU backend gives every
+ * form the same output, bit for bit: test/input-forms.test.ts).
  * @param {any} lib @param {import('./subject.mjs').Subject} subject
  * @param {import('./results.mjs').ResultFile} results @param {import('./results.mjs').Deadline} deadline
  */
 async function checkInputConversion(lib, subject, results, deadline) {
   const graph = OP_CASES[1].build(); // the stem: 3 input channels
   const random = mulberry32(4242);
-  const pixels = Uint8Array.from({ length: OP_BATCH * 3 * 32 * 32 }, () => Math.floor(random() * 256));
-  const inputs = /** @type {const} */ ([['uint8', pixels], ['float32', Float32Array.from(pixels)]]);
+  const [n, c, size] = [OP_BATCH, 3, 32];
+  const pixels = Uint8Array.from({ length: n * c * size * size }, () => Math.floor(random() * 256));
+  const nhwc = new Uint8Array(pixels.length);
+  for (let b = 0; b < n; b++)
+    for (let k = 0; k < c; k++)
+      for (let p = 0; p < size * size; p++) nhwc[(b * size * size + p) * c + k] = pixels[(b * c + k) * size * size + p];
+  const halves = Uint16Array.from(pixels, (v) => lib.floatToHalf(v)); // 0..255 are exact halves
+  const pieces = (/** @type {Uint8Array} */ bytes) => [bytes.subarray(0, 7), bytes.subarray(7, bytes.length - 100), bytes.subarray(bytes.length - 100)];
+  /** Each form as `run` takes it; a function gets the executable (for memory it allocates). */
+  const inputs = /** @type {[string, any][]} */ ([
+    ['uint8 NCHW', pixels],
+    ['float32 NCHW', Float32Array.from(pixels)],
+    ['uint8 NHWC', { data: nhwc, dtype: 'uint8', layout: 'nhwc' }],
+    ['float16 NCHW', { data: halves, dtype: 'float16' }],
+    ['float32 NHWC', { data: Float32Array.from(nhwc), dtype: 'float32', layout: 'nhwc' }],
+    ['uint8 NHWC in 3 segments', { data: pieces(nhwc), dtype: 'uint8', layout: 'nhwc' }],
+    ['uint8 NHWC in pinned memory (allocateInput)', (/** @type {any} */ executable) => {
+      const lent = executable.allocateInput({ dtype: 'uint8', layout: 'nhwc' });
+      lent.set(nhwc);
+      return { data: lent, dtype: 'uint8', layout: 'nhwc' };
+    }],
+  ]);
+  let reference;
+  try {
+    const cpu = await lib.compileGraph(graph, { backend: 'cpu', batch: OP_BATCH, normalization: IMAGENET_NORMALIZATION });
+    try {
+      reference = await cpu.run(pixels);
+    } finally {
+      cpu.dispose();
+    }
+  } catch (error) {
+    results.push('checks', { group: 'op', name: 'input conversion', precision: 'float32', passed: false, message: `CPU reference failed: ${describeError(error)}` });
+    console.log(`ops: FAIL input conversion: CPU reference failed: ${describeError(error)}`);
+    return;
+  }
   let prepared;
   try {
     prepared = lib.prepareGraph(graph);
     for (const [kind, input] of inputs) {
-      const name = `input conversion: ${kind} pixels, ImageNet normalisation fused (stem conv 7x7)`;
+      const name = `input conversion: ${kind}, ImageNet normalisation fused (stem conv 7x7)`;
       if (!deadline.allows(3)) {
         results.push('checks', { group: 'op', name, skipped: "out of time (the part's time budget)" });
         continue;
-      }
-      const cpu = await lib.compileGraph(prepared, { backend: 'cpu', batch: OP_BATCH, normalization: IMAGENET_NORMALIZATION });
-      let reference;
-      try {
-        reference = await cpu.run(input);
-      } finally {
-        cpu.dispose();
       }
       for (const precision of subject.precisions) {
         const record = { group: 'op', name, precision, batch: OP_BATCH };
@@ -113,9 +142,6 @@ async function checkInputConversion(lib, subject, results, deadline) {
         }
       }
     }
-  } catch (error) {
-    results.push('checks', { group: 'op', name: 'input conversion', precision: 'float32', passed: false, message: `CPU reference failed: ${describeError(error)}` });
-    console.log(`ops: FAIL input conversion: CPU reference failed: ${describeError(error)}`);
   } finally {
     prepared?.dispose();
   }

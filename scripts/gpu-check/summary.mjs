@@ -2,6 +2,7 @@
 // rendered as text (summary.md, printed last). Pure: the parts' JSON comes in, the summary goes out.
 import { evaluateTargets, RESNET50_FLOP_PER_IMAGE } from './targets.mjs';
 import { renderServe, serveChecks, serveOf } from './serve-summary.mjs';
+import { hostPathOf, renderHostPath } from './host-path-summary.mjs';
 import { MISSING, formatError, formatMs, formatPercent, formatRate, formatRatio, formatTable, oneLine } from './table.mjs';
 import { imagesPerSecond } from './stats.mjs';
 import { numberFromJson as num } from './results.mjs';
@@ -279,6 +280,7 @@ export function buildSummary(inputs) {
       oursSkipped: oursWhy ?? null,
     },
     serve: serveOf(inputs),
+    hostPath: hostPathOf(inputs, b256?.oursDevice?.imgPerSec),
     targets,
     torchReference: inputs.torchRef ?? null,
   };
@@ -395,6 +397,7 @@ export function renderSummary(summary) {
     ));
   }
 
+  lines.push(...renderHostPath(summary.hostPath));
   lines.push(...renderServe(summary.serve));
 
   lines.push('', '## Targets (issue 3)', '');

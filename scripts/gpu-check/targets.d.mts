@@ -39,3 +39,11 @@ export interface ServeKindResult {
 }
 export declare function evaluateServeTargets(kinds: Partial<Record<'uint8' | 'shm' | 'jpeg' | 'fp32', ServeKindResult>>, why?: string): Target[];
 export declare function nextServeLevel(done: readonly ServeLevel[], goal: number, plan: { start: number; factor: number; max: number }): number | null;
+export declare const HOST_PATH_GOALS: {
+  deviceB256ImgPerSec: number;
+  uint8B256Share: number;
+  uint8B32Share: number;
+  float32B256Share: number;
+  uint8B1P50Ms: number;
+};
+export declare function evaluateHostPathTargets(records: readonly object[], deviceB256ImgPerSec: number | undefined, why: string | undefined): Target[];

@@ -243,3 +243,50 @@ export function nextServeLevel(done, goal, plan) {
   const next = last.concurrency * plan.factor;
   return next <= plan.max ? next : null;
 }
+
+/** The engine's host-path goals (issue 12 §1), resnet50 FP16 on one H100. */
+export const HOST_PATH_GOALS = Object.freeze({
+  deviceB256ImgPerSec: 30_000,
+  uint8B256Share: 0.85,
+  uint8B32Share: 0.7,
+  float32B256Share: 0.6,
+  uint8B1P50Ms: 0.4,
+});
+
+/**
+ * The host-path targets from bench.json's `hostPath` records (host-path.mjs) and the FP16 batch-256
+ * device-only figure of the bench cells. `why` (a dry run, the part skipped) overrides the figures.
+ * @param {readonly any[]} records @param {number | undefined} deviceB256ImgPerSec @param {string | undefined} why
+ * @returns {Target[]}
+ */
+export function evaluateHostPathTargets(records, deviceB256ImgPerSec, why) {
+  const g = HOST_PATH_GOALS;
+  const rate = (/** @type {number} */ v) => `${formatRate(v)} img/s`;
+  const share = (/** @type {number} */ v) => formatPercent(v);
+  const ms = (/** @type {number} */ v) => `${formatMs(v)} ms`;
+  /** @type {Target[]} */
+  const targets = [];
+  const deviceLabel = `FP16 batch 256 device-only ≥ ${g.deviceB256ImgPerSec.toLocaleString('en-US')} img/s`;
+  if (why === undefined && measured(deviceB256ImgPerSec)) {
+    targets.push(atLeast('engine-device-b256', deviceLabel, deviceB256ImgPerSec, g.deviceB256ImgPerSec, rate, 'the bench cell (CUDA events)'));
+  } else targets.push(notMeasured('engine-device-b256', deviceLabel, g.deviceB256ImgPerSec, why ?? 'the FP16 batch-256 cell has no device-only time'));
+  const find = (/** @type {number} */ batch, /** @type {string} */ dtype) => records.find((r) => r.batch === batch && r.dtype === dtype);
+  const reasonOf = (/** @type {any} */ r, /** @type {string} */ what) => why ?? r?.skipped ?? r?.error ?? `${what} was not measured`;
+  for (const [id, batch, dtype, goal] of /** @type {const} */ ([
+    ['e2e-uint8-b256', 256, 'uint8', g.uint8B256Share],
+    ['e2e-uint8-b32', 32, 'uint8', g.uint8B32Share],
+    ['e2e-float32-b256', 256, 'float32', g.float32B256Share],
+  ])) {
+    const r = find(batch, dtype);
+    const label = `end to end, ${dtype === 'uint8' ? 'uint8 NHWC' : 'float32'} host input, batch ${batch}: ≥ ${share(goal)} of device-only`;
+    if (why === undefined && r && measured(r.shareOfDevice)) {
+      targets.push(atLeast(id, label, r.shareOfDevice, goal, share, `${rate(r.e2eImgPerSec)} with ${r.inFlight} in flight vs ${rate(r.deviceImgPerSec)} device-only`));
+    } else targets.push(notMeasured(id, label, goal, reasonOf(r, `${dtype} batch ${batch}`)));
+  }
+  const one = find(1, 'uint8');
+  const oneLabel = `batch 1, uint8 host input: end-to-end p50 ≤ ${formatMs(g.uint8B1P50Ms)} ms`;
+  if (why === undefined && one && measured(one.e2eMedianMs)) {
+    targets.push(atMost('e2e-uint8-b1-p50', oneLabel, one.e2eMedianMs, g.uint8B1P50Ms, ms, `p90 ${ms(one.e2eP90Ms)}; device-only ${one.deviceMedianMs === null ? '?' : ms(one.deviceMedianMs)}`));
+  } else targets.push(notMeasured('e2e-uint8-b1-p50', oneLabel, g.uint8B1P50Ms, reasonOf(one, 'uint8 batch 1')));
+  return targets;
+}

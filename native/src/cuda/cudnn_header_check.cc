@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <type_traits>
 
+#include "cuda/header_check_real.h"
 #include "cuda/cudnn_api.h"
 
 #if !defined(CUDNN_MAJOR) || CUDNN_MAJOR != 9
@@ -16,28 +17,9 @@
 #endif
 
 namespace resnet {
-namespace cudnn_header_check {
+namespace header_check {
 
-// Real<T>: our type with each of our enums (and the perf struct) replaced by cuDNN's own, through pointers,
-// const and function types, so that a function-pointer type of ours can be compared with decltype(&::cudnnX).
-// The opaque handle types are already cuDNN's (cudnn_api.h declares the same global structs).
-template <typename T>
-struct Real {
-  using type = T;
-};
-template <typename T>
-struct Real<T*> {
-  using type = typename Real<T>::type*;
-};
-template <typename T>
-struct Real<const T> {
-  using type = const typename Real<T>::type;
-};
-template <typename R, typename... Args>
-struct Real<R (*)(Args...)> {
-  using type = typename Real<R>::type (*)(typename Real<Args>::type...);
-};
-
+// Real<T>, from header_check_real.h, specialised for our enums and structs.
 #define RESNET_REAL_ENUM(type_name, values) \
   template <>                               \
   struct Real<cudnn::type_name> {           \
@@ -49,9 +31,6 @@ template <>
 struct Real<cudnn::cudnnConvolutionFwdAlgoPerf_t> {
   using type = ::cudnnConvolutionFwdAlgoPerf_t;
 };
-
-template <typename T>
-using RealT = typename Real<T>::type;
 
 // ---- enums: each type's size and underlying type, each value, and that it belongs to the same enum ----------
 #define RESNET_CHECK_ENUM_TYPE(type_name, values)                                                  \
@@ -125,5 +104,5 @@ static_assert(std::is_same<cudnn::cudnnBackendDescriptor_t, ::cudnnBackendDescri
 RESNET_CUDNN_FUNCTIONS(RESNET_CHECK_FUNCTION)
 #undef RESNET_CHECK_FUNCTION
 
-}  // namespace cudnn_header_check
+}  // namespace header_check
 }  // namespace resnet

@@ -2,54 +2,16 @@
 # toolkit's headers (cudnn.h includes cuda_runtime_api.h) are found, so that cudnn_api.h's declarations are
 # proved against the real ones. Where cudnn.h is: CUDNN_INCLUDE_DIR (cache or environment variable), else
 # beside RESNET_CUDNN_PATH's library, the include folder of python3's nvidia-cudnn package, the CUDA toolkit
-# and the system folders. Sets RESNET_CUDNN_HEADER_CHECK_SUMMARY for the build's last line.
+# and the system folders (header_search.cmake). Sets RESNET_CUDNN_HEADER_CHECK_SUMMARY for the build's last line.
 set(CUDNN_INCLUDE_DIR "$ENV{CUDNN_INCLUDE_DIR}" CACHE PATH
     "Folder holding cuDNN 9's cudnn.h, for the header check (searched when empty)")
 
-set(RESNET_CUDNN_HEADER_HINTS)
-if(CUDNN_INCLUDE_DIR)
-  list(APPEND RESNET_CUDNN_HEADER_HINTS ${CUDNN_INCLUDE_DIR})
-else()
-  if(DEFINED ENV{RESNET_CUDNN_PATH} AND NOT "$ENV{RESNET_CUDNN_PATH}" STREQUAL "")
-    set(RESNET_CUDNN_LIBRARY_PLACE "$ENV{RESNET_CUDNN_PATH}")
-    if(NOT IS_DIRECTORY "${RESNET_CUDNN_LIBRARY_PLACE}")
-      get_filename_component(RESNET_CUDNN_LIBRARY_PLACE "${RESNET_CUDNN_LIBRARY_PLACE}" DIRECTORY)
-    endif()
-    list(APPEND RESNET_CUDNN_HEADER_HINTS "${RESNET_CUDNN_LIBRARY_PLACE}/../include")
-  endif()
-  find_program(RESNET_PYTHON3 python3)
-  if(RESNET_PYTHON3)
-    # find_spec finds the (possibly namespace) package without running it; any failure just finds nothing.
-    execute_process(
-      COMMAND ${RESNET_PYTHON3} -c
-        "import importlib.util as u, os; s = u.find_spec('nvidia.cudnn'); print(*[os.path.join(p, 'include') for p in (s.submodule_search_locations or [])], sep=chr(10))"
-      TIMEOUT 10
-      OUTPUT_VARIABLE RESNET_PYTHON_CUDNN_INCLUDES
-      ERROR_QUIET
-      RESULT_VARIABLE RESNET_PYTHON_CUDNN_RESULT
-      OUTPUT_STRIP_TRAILING_WHITESPACE)
-    if(RESNET_PYTHON_CUDNN_RESULT EQUAL 0 AND RESNET_PYTHON_CUDNN_INCLUDES)
-      string(REPLACE "\n" ";" RESNET_PYTHON_CUDNN_INCLUDES "${RESNET_PYTHON_CUDNN_INCLUDES}")
-      list(APPEND RESNET_CUDNN_HEADER_HINTS ${RESNET_PYTHON_CUDNN_INCLUDES})
-    endif()
-  endif()
-  list(APPEND RESNET_CUDNN_HEADER_HINTS ${CUDAToolkit_INCLUDE_DIRS} /usr/local/cuda/include
-       /usr/include/${CMAKE_LIBRARY_ARCHITECTURE} /usr/include)
-endif()
-
-set(RESNET_CUDNN_H_DIR "")
-foreach(folder IN LISTS RESNET_CUDNN_HEADER_HINTS)
-  if(EXISTS "${folder}/cudnn.h")
-    get_filename_component(RESNET_CUDNN_H_DIR "${folder}" REALPATH)
-    break()
-  endif()
-endforeach()
+include(${CMAKE_CURRENT_LIST_DIR}/header_search.cmake)
+resnet_find_header(RESNET_CUDNN_H_DIR HEADER cudnn.h CACHE_VAR CUDNN_INCLUDE_DIR PATH_VARIABLE RESNET_CUDNN_PATH
+                   PYTHON_MODULES nvidia.cudnn)
 
 set(RESNET_CUDNN_HEADER_CHECK OFF)
 if(NOT RESNET_CUDNN_H_DIR)
-  if(CUDNN_INCLUDE_DIR)
-    message(WARNING "resnet-cudnn: CUDNN_INCLUDE_DIR is ${CUDNN_INCLUDE_DIR}, which holds no cudnn.h")
-  endif()
   set(RESNET_CUDNN_HEADER_CHECK_SUMMARY
       "not run (no cudnn.h found; set CUDNN_INCLUDE_DIR to check cudnn_api.h against real cuDNN 9 headers)")
 elseif(NOT CUDAToolkit_FOUND)

@@ -1,7 +1,8 @@
 // Finds and loads cuDNN 9 at run time (dlopen), so the addon builds without it and a machine without it
 // still loads the addon. Search order: an environment variable naming the library or its folder, the
 // normal library path, the CUDA install, and the `nvidia/cudnn/lib` folder of an installed PyTorch (found
-// through python3 when present). The candidate list is computed apart from loading, so it is tested
+// through python3 when present). The search and the dlopen mechanics are shared with nvJPEG's loader
+// (library_search.h, library_open.h); the candidate list is computed apart from loading, so it is tested
 // without cuDNN.
 #pragma once
 
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "cuda/cudnn_api.h"
+#include "cuda/library_search.h"
 #include "status.h"
 
 namespace resnet {
@@ -18,39 +20,12 @@ namespace cuda {
 /// Environment variable naming libcudnn.so.9 itself or the folder holding it.
 constexpr const char* kCudnnPathVariable = "RESNET_CUDNN_PATH";
 
-/// What the search looks at, gathered from the process (or made up by tests).
-struct LoaderEnvironment {
-  std::string cudnn_path;                 // value of RESNET_CUDNN_PATH, "" when unset
-  std::vector<std::string> cuda_homes;    // CUDA_HOME / CUDA_PATH values, then /usr/local/cuda
-  std::vector<std::string> python_cudnn_dirs;  // nvidia/cudnn/lib folders of installed Python packages
-};
+/// cuDNN's search (library_search.h): libcudnn.so.9, RESNET_CUDNN_PATH, and the `nvidia/cudnn/lib` folder of
+/// the nvidia-cudnn-cu12/cu13 wheels (python3's nvidia.cudnn package).
+const LibrarySearchSpec& cudnn_search_spec();
 
-/// One place to try, in order, and why it is on the list: "RESNET_CUDNN_PATH", "library path (LD_LIBRARY_PATH,
-/// ld.so.cache)", "CUDA install" (lib64, lib and targets/<arch>/lib of each CUDA home), "Python package
-/// nvidia-cudnn". Each library appears once (folders compared after resolving symbolic links).
-struct LoaderCandidate {
-  std::string path;    // a file path, or a bare soname for the dynamic linker's own search
-  std::string source;
-};
-
-/// The candidates for `environment`, in search order.
+/// The candidates for `environment`, in search order (library_candidates over cudnn_search_spec()).
 std::vector<LoaderCandidate> cudnn_candidates(const LoaderEnvironment& environment);
-
-/// The environment of this process (runs python3 with a time limit to find PyTorch's cuDNN). Never throws,
-/// never waits longer than kPythonProbeSeconds on python3.
-LoaderEnvironment current_loader_environment();
-
-/// The environment variables' part of current_loader_environment() (python_cudnn_dirs left empty): cheap,
-/// starts no process. The loader tries these candidates before it asks python3.
-LoaderEnvironment loader_environment_without_python();
-
-/// How long python3 may take to say where its nvidia-cudnn package is before it is killed.
-constexpr int kPythonProbeSeconds = 10;
-
-/// The existing nvidia/cudnn/lib folders of installed Python packages: python3's answer (only when python3
-/// is on PATH; time- and output-limited; nvidia.cudnn may be a namespace package with several folders),
-/// then those matched in common site-packages locations (virtualenv, conda, ~/.local, /usr/…). No duplicates.
-std::vector<std::string> python_cudnn_dirs();
 
 /// cuDNN 9's sub-libraries, which its dispatcher libcudnn.so.9 dlopens by bare soname: the loader preloads
 /// the ones beside a libcudnn.so.9 it loads from a folder, so that a foreign copy elsewhere on the library

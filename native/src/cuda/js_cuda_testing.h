@@ -6,6 +6,7 @@
 #include <napi.h>
 
 #include "cuda/cuda_plan.h"
+#include "cuda/image_batch_plan.h"
 #include "graph.h"
 
 namespace resnet {
@@ -27,6 +28,19 @@ void add_path_choice_testing(Napi::Env env, Napi::Object& testing);
 void add_settings_testing(Napi::Env env, Napi::Object& testing);
 /// `testing.cudaStemChoice(...)`: the stem's form as choose_stem_form decides it (js_stem_testing.cc).
 void add_stem_testing(Napi::Env env, Napi::Object& testing);
+
+/// `testing.nvjpegLoader.*` is added by add_loader_testing too (js_loader_testing.cc).
+/// `testing.imageDecode.*`: JPEG headers and batch plans (js_image_testing.cc).
+void add_image_testing(Napi::Env env, Napi::Object& testing);
+/// `testing.gpuPreprocess.*`: the preprocessing plan and its kernel's host emulation (js_preprocess_testing.cc).
+void add_preprocess_testing(Napi::Env env, Napi::Object& testing);
+/// `testing.imageDecoder.choose`: which image decoder a machine's facts give (js_image_decoder.cc).
+void add_image_decoder_testing(Napi::Env env, Napi::Object& testing);
+/// `testing.nvjpegSession.run`: the decoder's nvJPEG calls through the loaded nvJPEG (js_nvjpeg_testing.cc).
+void add_nvjpeg_testing(Napi::Env env, Napi::Object& testing);
+
+/// A batch plan as a plain JS object (js_image_testing.cc).
+Napi::Object batch_plan_to_js(Napi::Env env, const ImageBatchPlan& plan);
 
 /// The plan of `info[0]` (a graph) with `info[1]`'s batch and precision; the parsed graph in `*graph`.
 /// Throws a coded Error for anything invalid (js_plan_testing.cc).

@@ -1,6 +1,7 @@
 #include "cuda/kernel_host.h"
 
 #include "cuda/kernel_math.h"
+#include "cuda/preprocess_math.h"
 
 namespace resnet {
 namespace cuda {
@@ -39,6 +40,10 @@ Status maxpool_host(const PoolArgs& args) {
 
 Status adaptive_avgpool_host(const PoolArgs& args) {
   return for_each_element_host<PoolArgs, adaptive_avgpool_element>(args, validate_adaptive_avgpool_args(args));
+}
+
+Status preprocess_host(const PreprocessArgs& args) {
+  return for_each_element_host<PreprocessArgs, preprocess_element>(args, validate_preprocess_tables(args));
 }
 
 }  // namespace cuda

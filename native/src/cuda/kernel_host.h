@@ -5,6 +5,7 @@
 #pragma once
 
 #include "cuda/kernel_args.h"
+#include "cuda/preprocess_args.h"
 #include "status.h"
 
 namespace resnet {
@@ -16,6 +17,8 @@ Status epilogue_host(const EpilogueArgs& args);
 Status elementwise_host(const ElementwiseArgs& args);
 Status maxpool_host(const PoolArgs& args);
 Status adaptive_avgpool_host(const PoolArgs& args);
+/// Checks every table entry first (validate_preprocess_tables), so a bad plan never reads out of bounds.
+Status preprocess_host(const PreprocessArgs& args);
 
 }  // namespace cuda
 }  // namespace resnet

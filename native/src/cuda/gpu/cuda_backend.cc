@@ -6,6 +6,7 @@
 
 #include "cuda/cuda_plan.h"
 #include "cuda/cudnn_loader.h"
+#include "cuda/gpu/cuda_devices.h"
 #include "cuda/gpu/cuda_executable.h"
 #include "cuda/gpu/cuda_status.h"
 #include "cuda/gpu/device_memory.h"
@@ -16,39 +17,14 @@ namespace resnet {
 namespace cuda {
 namespace {
 
-// "13.0" from CUDA's 1000·major + 10·minor.
-std::string cuda_version_name(int version) { return cat(version / 1000, ".", version % 1000 / 10); }
-
 // "9.1.0" from cuDNN 9's 10000·major + 100·minor + patch.
 std::string cudnn_version_name(size_t version) {
   return cat(version / 10000, ".", version % 10000 / 100, ".", version % 100);
 }
 
-// The CUDA devices this process sees: kNoGpu when there is no driver or no device.
-Result<int> device_count() {
-  int driver = 0;
-  if (cudaDriverGetVersion(&driver) != cudaSuccess || driver == 0) {
-    cudaGetLastError();
-    return Status(Code::kNoGpu, cat("no NVIDIA driver was found (libcuda.so.1 did not load): install the NVIDIA "
-                                    "driver (R580 or newer for this addon's CUDA ", cuda_version_name(CUDART_VERSION),
-                                    " runtime), or use device 'cpu'"));
-  }
-  int count = 0;
-  const cudaError_t error = cudaGetDeviceCount(&count);
-  if (error != cudaSuccess) {
-    cudaGetLastError();
-    return cuda_error(error, "looking for CUDA devices");
-  }
-  if (count == 0) {
-    return Status(Code::kNoGpu, "the NVIDIA driver sees no CUDA device (check nvidia-smi and CUDA_VISIBLE_DEVICES), "
-                                "or use device 'cpu'");
-  }
-  return count;
-}
-
 BackendInfo probe() {
   BackendInfo info;
-  Result<int> count = device_count();
+  Result<int> count = cuda_device_count();
   if (!count.ok()) {
     info.reason = count.status().message();
     return info;
@@ -85,7 +61,7 @@ BackendInfo probe() {
 
 // Makes `device` current on this thread, or says why it cannot be used.
 Status select_device(int device) {
-  RESNET_ASSIGN_OR_RETURN(const int count, device_count());
+  RESNET_ASSIGN_OR_RETURN(const int count, cuda_device_count());
   RESNET_CHECK(device >= 0 && device < count, Code::kNoGpu,
                cat("CUDA device ", device, " does not exist: this process sees ", count, " CUDA device",
                    count == 1 ? "" : "s", " (", count == 1 ? std::string("cuda:0") : cat("cuda:0 to cuda:", count - 1),
