@@ -99,8 +99,15 @@ Result<ListeningSocket> open_listening_socket(const ListenRequest& request) {
                cat("Expected an IPv4 or IPv6 address for host but received \"", host.substr(0, 64), "\""));
   RESNET_CHECK(request.backlog >= 1, Code::kInvalidArgument, cat("Expected a backlog of at least 1 but received ", request.backlog));
 
+  // Dotted quads only for IPv4 (getaddrinfo would also take inet_aton's "1.2.3"); IPv6 through getaddrinfo,
+  // which knows scope ids ("fe80::1%eth0").
+  in_addr ipv4{};
+  const bool is_ipv4 = ::inet_pton(AF_INET, host.c_str(), &ipv4) == 1;
+  RESNET_CHECK(is_ipv4 || host.find(':') != std::string::npos, Code::kInvalidArgument,
+               cat("Expected an IPv4 or IPv6 address for host but received \"", host.substr(0, 64),
+                   "\": resolve host names before opening the socket"));
   addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
+  hints.ai_family = is_ipv4 ? AF_INET : AF_INET6;
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
   addrinfo* found = nullptr;
