@@ -11,6 +11,19 @@
 #include "listen_socket.h"
 
 namespace resnet {
+namespace {
+
+/// An integer argument from `min` to `max`, or the coded error sharp's wording gives.
+int integer_argument(Napi::Env env, const Napi::Value& value, double min, double max, const char* name) {
+  const double number = value.IsNumber() ? value.As<Napi::Number>().DoubleValue() : -1;
+  if (!(number >= min && number <= max && std::floor(number) == number)) {
+    throw make_error(env, Status(Code::kInvalidArgument, cat("Expected an integer from ", min, " to ", max, " for ", name,
+                                                             " but received ", describe_js_value(value))));
+  }
+  return static_cast<int>(number);
+}
+
+}  // namespace
 
 Napi::Value open_listening_socket_js(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -18,25 +31,17 @@ Napi::Value open_listening_socket_js(const Napi::CallbackInfo& info) {
     throw make_error(env, Status(Code::kInvalidArgument, cat("Expected an IPv4 or IPv6 address for host but received ",
                                                              describe_js_value(info[0]))));
   }
-  const double port = info[1].IsNumber() ? info[1].As<Napi::Number>().DoubleValue() : -1;
-  if (!(port >= 0 && port <= 65535 && std::floor(port) == port)) {
-    throw make_error(env, Status(Code::kInvalidArgument, cat("Expected an integer from 0 to 65535 for port but received ",
-                                                             describe_js_value(info[1]))));
-  }
+  const int port = integer_argument(env, info[1], 0, 65535, "port");
   if (!info[2].IsBoolean()) {
     throw make_error(env, Status(Code::kInvalidArgument, cat("Expected a boolean for reusePort but received ",
                                                              describe_js_value(info[2]))));
   }
-  const double backlog = info[3].IsNumber() ? info[3].As<Napi::Number>().DoubleValue() : -1;
-  if (!(backlog >= 1 && backlog <= 65535 && std::floor(backlog) == backlog)) {
-    throw make_error(env, Status(Code::kInvalidArgument, cat("Expected an integer from 1 to 65535 for backlog but received ",
-                                                             describe_js_value(info[3]))));
-  }
+  const int backlog = integer_argument(env, info[3], 1, 65535, "backlog");
   ListenRequest request;
   request.host = info[0].As<Napi::String>().Utf8Value();
   request.port = static_cast<uint16_t>(port);
   request.reuse_port = info[2].As<Napi::Boolean>().Value();
-  request.backlog = static_cast<int>(backlog);
+  request.backlog = backlog;
   Result<ListeningSocket> opened = open_listening_socket(request);
   if (!opened.ok()) throw make_error(env, opened.status());
   Napi::Object result = Napi::Object::New(env);

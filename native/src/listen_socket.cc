@@ -10,24 +10,10 @@
 #include <cstring>
 #include <utility>
 
+#include "fd_guard.h"
+
 namespace resnet {
 namespace {
-
-/// Closes the descriptor unless released: open_listening_socket hands it out only once it listens.
-class SocketGuard {
- public:
-  explicit SocketGuard(int fd) : fd_(fd) {}
-  SocketGuard(const SocketGuard&) = delete;
-  SocketGuard& operator=(const SocketGuard&) = delete;
-  ~SocketGuard() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-  int release() { return std::exchange(fd_, -1); }
-
- private:
-  int fd_;
-};
 
 /// The errno's name as Node's errors spell it (EADDRINUSE), for the errors a listen meets.
 const char* errno_name(int error) {
@@ -125,7 +111,7 @@ Result<ListeningSocket> open_listening_socket(const ListenRequest& request) {
   std::memcpy(&address, found->ai_addr, found->ai_addrlen);
   ::freeaddrinfo(found);
 
-  SocketGuard fd(::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  FdGuard fd(::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (fd.get() < 0) return system_error("socket", errno, request);
   // As libuv: a restarted server binds at once, without waiting out the old connections' TIME_WAIT.
   RESNET_RETURN_IF_ERROR(set_flag(fd.get(), SOL_SOCKET, SO_REUSEADDR, 1, "setsockopt(SO_REUSEADDR)", request));
