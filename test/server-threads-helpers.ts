@@ -117,9 +117,10 @@ export function holdNextBatch(model: ServedModel): { started: Promise<void>; seg
   return { started: started.promise, segments: () => segments, open: gate.resolve, done: done.promise, restore: () => spy.mockRestore() };
 }
 
-/** A counter of /metrics (`name{labels} value`), read through the server's own HTTP. */
+/** A sample of /metrics (`name{labels} value`, or `name value` without labels), read through the server's own HTTP. */
 export async function metric(server: InferenceServer, name: string, labels: string, token?: string): Promise<number> {
   const res = await send(server, { path: '/metrics', headers: token === undefined ? {} : { authorization: `Bearer ${token}` } });
-  const line = res.body.toString().split('\n').find((l) => l.startsWith(`${name}{${labels}}`));
+  const prefix = labels === '' ? `${name} ` : `${name}{${labels}} `;
+  const line = res.body.toString().split('\n').find((l) => l.startsWith(prefix));
   return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
 }

@@ -116,10 +116,13 @@ function outputsOf(res: RawResponse): { id: string | undefined; output: Float32A
 const describeThreads = describe.skipIf(skipReason !== null);
 
 describeThreads('HTTP threads (skipped without dist/ and the resnet20 checkpoint)', () => {
-  it('starts 3 threads on one port', () => {
+  it('starts 3 threads on one port; one thread is the main thread itself', async () => {
     expect(threaded.httpThreads).toBe(3);
     expect(single.httpThreads).toBe(1);
     expect(threaded.address!.port).toBeGreaterThan(0);
+    expect(await metric(threaded, 'resnet_http_threads', '', token)).toBe(3);
+    expect(await metric(single, 'resnet_http_threads', '', token)).toBe(1);
+    expect(await metric(single, 'resnet_http_connections_total', 'thread="0"', token)).toBeGreaterThan(0);
   });
 
   it('answers 64 concurrent clients in mixed forms, each with its own rows, each request counted once; connections spread over the threads', async () => {
@@ -225,18 +228,20 @@ describeThreads('HTTP threads (skipped without dist/ and the resnet20 checkpoint
     }
   }, 60_000);
 
-  it('answers a full queue with the same 503 and Retry-After', async () => {
-    const request = (seed: number): RawRequest => ({
+  it('answers a queue timeout and a full queue with the same 503s (and Retry-After)', async () => {
+    const request = (seed: number, parameters: Record<string, unknown> = {}): RawRequest => ({
       method: 'POST', path: '/v2/models/narrow/infer',
-      body: JSON.stringify({ inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 3, 32, 32], data: Array.from(uniform(sample, seed)) }] }),
+      body: JSON.stringify({ inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 3, 32, 32], data: Array.from(uniform(sample, seed)) }], parameters }),
       headers: { ...auth, 'content-type': 'application/json' },
     });
     const answers: RawResponse[] = [];
+    const timeouts: RawResponse[] = [];
     for (const server of [threaded, single]) {
       const hold = holdNextBatch(server.models.get('narrow')!);
       try {
         const running = send(server, request(1));
         await hold.started;
+        timeouts.push(await send(server, request(4, { timeout: 1000 })));
         const waiting = send(server, request(2));
         await vi.waitFor(async () => expect(await metric(server, 'nv_inference_pending_request_count', 'model="narrow",version="1"', token)).toBe(1), { timeout: 10_000, interval: 10 });
         answers.push(await send(server, request(3)));
@@ -253,6 +258,9 @@ describeThreads('HTTP threads (skipped without dist/ and the resnet20 checkpoint
     expect(a.headers['retry-after']).toBe('1');
     expect([b.status, b.headers['retry-after'], b.body.toString()]).toEqual([a.status, a.headers['retry-after'], a.body.toString()]);
     expect(a.body.toString()).toBe('{"error":"the model\'s queue is full (1 requests waiting); retry later"}');
+    const [timedA, timedB] = timeouts as [RawResponse, RawResponse];
+    expect([timedA.status, timedA.body.toString()]).toEqual([503, '{"error":"the request timed out after 1000 µs in the model\'s queue"}']);
+    expect([timedB.status, timedB.body.toString(), timedB.headers['retry-after']]).toEqual([timedA.status, timedA.body.toString(), timedA.headers['retry-after']]);
   }, 60_000);
 
   it('passes tensors in shared memory through a thread: registered, read and written in place by the main thread', async () => {
