@@ -30,6 +30,7 @@
  *     [--duration 10] [--warmup 3] [--rounds 3] [--soak 300] [--threads N] [--engine-iters 20] [--json]
  *     [--device cpu] [--dtype float32] [--input-size N] [--max-batch-size N] [--preferred-batch-sizes 4,8]
  *     [--max-queue-delay-us N] [--max-queue-size N] [--instance-count N] [--default-timeout-us N] [--max-body-bytes N]
+ *     [--http-threads N] [--body-arena-bytes N]
  */
 import { availableParallelism } from 'node:os';
 import { parseOptions, UsageError } from './serve/options.mjs';

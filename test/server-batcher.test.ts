@@ -333,6 +333,52 @@ describe('DynamicBatcher', () => {
     expect((await mate).output).toBe(30);
   });
 
+  it('releases each input once: at once when refused or leaving the queue, else only when its batch has run', async () => {
+    vi.useFakeTimers();
+    const { execute, calls } = controlledExecute();
+    const batcher = new DynamicBatcher(options({ maxBatchSize: 2, maxQueueSize: 2 }), execute);
+    const released: number[] = [];
+    const submit = (input: number, extra: { signal?: AbortSignal; timeoutMicroseconds?: number; size?: number } = {}) => batcher
+      .submit(input, extra.size ?? 1, { ...extra, onInputReleased: () => released.push(input) })
+      .then((s) => s.output, (e: unknown) => (e as HttpError).status);
+    const leaving = new AbortController();
+    const midBatch = new AbortController();
+    const first = submit(1, { signal: midBatch.signal }); // executes alone, then is canceled mid-batch
+    const queuedAway = submit(2, { signal: leaving.signal });
+    const timesOut = submit(3, { timeoutMicroseconds: 1000 });
+    const refusedFull = submit(4);
+    const refusedLarge = submit(5, { size: 3 });
+    await flush();
+    expect(await refusedFull).toBe(503);
+    expect(await refusedLarge).toBe(400);
+    expect(released).toEqual([4, 5]);
+    leaving.abort();
+    expect(await queuedAway).toBe(499);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(await timesOut).toBe(503);
+    expect(released).toEqual([4, 5, 2, 3]);
+    // Canceled while its batch executes: rejected at once, released only once the batch has run.
+    midBatch.abort();
+    expect(await first).toBe(499);
+    expect(released).toEqual([4, 5, 2, 3]);
+    calls[0]!.done.resolve();
+    await flush();
+    expect(released).toEqual([4, 5, 2, 3, 1]);
+    // A completed request: released when its batch has run, once; a failed batch releases too.
+    const done = submit(6);
+    await flush();
+    expect(released).toEqual([4, 5, 2, 3, 1]);
+    calls[1]!.done.resolve();
+    expect(await done).toBe(60);
+    const failed = submit(7);
+    await flush();
+    calls[2]!.done.reject(new Error('native run failed'));
+    await failed;
+    batcher.close();
+    expect(await submit(8)).toBe(503);
+    expect(released).toEqual([4, 5, 2, 3, 1, 6, 7, 8]);
+  });
+
   it('rejects only the batch whose execute fails, with its error', async () => {
     const failure = new Error('native run failed');
     const batches: number[][] = [];

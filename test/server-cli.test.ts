@@ -88,6 +88,21 @@ describe('serveOptions: flags over the config file', () => {
       .parse(['--max-shm-regions', '0'], { from: 'user' })).toThrow('Expected an integer from 1 to 65536 for --max-shm-regions but received 0');
   });
 
+  it('parses --http-threads and --body-arena-bytes and passes them on', () => {
+    const parsed = serveFlags(new Command()).exitOverride()
+      .parse(['--model', 'resnet20', '--http-threads', '3', '--body-arena-bytes', '0'], { from: 'user' })
+      .opts<ServeFlags>();
+    expect(parsed).toMatchObject({ httpThreads: 3, bodyArenaBytes: 0 });
+    expect(serveOptions({ ...config, httpThreads: 2 }, parsed, {})).toMatchObject({ httpThreads: 3, bodyArenaBytes: 0 });
+    expect(serveOptions({ ...config, httpThreads: 2 }, {}, {}).httpThreads).toBe(2);
+    const refuse = (args: string[]) => () => serveFlags(new Command()).exitOverride().configureOutput({ writeErr: () => {} }).parse(args, { from: 'user' });
+    expect(refuse(['--http-threads', '0'])).toThrow('Expected an integer from 1 to 64 for --http-threads but received 0');
+    expect(refuse(['--body-arena-bytes', '-1'])).toThrow(/Expected a byte count from 0 to \d+ \(half this machine's memory\) for --body-arena-bytes but received -1/);
+    // --help says the default.
+    const help = serveFlags(new Command()).helpInformation().replace(/\s+/g, ' ');
+    expect(help).toMatch(/--http-threads <n> .*\(default 1 when every model is on the CPU, else min\(4, CPUs - 1\)\)/);
+  });
+
   it('needs a model from somewhere', () => {
     expect(() => serveOptions(undefined, { port: 1 }, {})).toThrow(InvalidArgumentError);
     expect(() => serveOptions({ models: [] }, { model: [] }, {})).toThrow('resnet serve needs a model: --model ARCH[=WEIGHTS] (repeatable), or a config file with "models"');

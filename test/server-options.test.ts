@@ -3,12 +3,13 @@
  * readConfigFile. Pure: no model is built.
  */
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { availableParallelism, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../lib/errors.js';
 import { parseModelSpec, readConfigFile, resolveServerOptions } from '../lib/server/options.js';
 import { serverDefaults } from '../lib/server/types.js';
+import { hostMemoryTarget, defaultBodyArenaBytes, defaultHttpThreads, maxBodyArenaBytes } from '../lib/server/ingest.js';
 
 const temp = mkdtempSync(join(tmpdir(), 'resnet-server-options-'));
 
@@ -49,6 +50,7 @@ describe('resolveServerOptions', () => {
       }],
       host: '0.0.0.0', port: 8000, maxBodyBytes: 32 * 1024 * 1024, authToken: null, shutdownTimeoutMs: 30_000, logLevel: 'info', threads: null,
       serverName: 'resnet-cudnn', allowShm: false, maxShmRegions: 256, maxShmBytes: 8 * 1024 ** 3,
+      httpThreads: null, bodyArenaBytes: Math.min(256 * 1024 ** 2, Math.floor(totalmem() / 8 / 1024 ** 2) * 1024 ** 2),
     });
     expect(serverDefaults.port).toBe(8000);
   });
@@ -64,7 +66,7 @@ describe('resolveServerOptions', () => {
         { arch: 'resnet20', weights: 'runs/lr=0.1/best.th', device: 'cuda:1', dtype: 'tf32' },
       ],
       host: '127.0.0.1', port: 0, maxBodyBytes: 1024, authToken: 'abc.DEF-~+/=', shutdownTimeoutMs: 0, logLevel: 'silent', threads: 1,
-      serverName: 'edge-1', allowShm: true, maxShmRegions: 1, maxShmBytes: 4096,
+      serverName: 'edge-1', allowShm: true, maxShmRegions: 1, maxShmBytes: 4096, httpThreads: 3, bodyArenaBytes: 0,
     });
     expect(resolved.models[0]).toEqual({
       name: 'small.v2_x-1', version: '12', arch: 'resnet18', weights: 'IMAGENET1K_V1', device: 'auto', dtype: 'float16', benchmark: true, inputSize: 64,
@@ -72,13 +74,13 @@ describe('resolveServerOptions', () => {
       batching: { maxBatchSize: 16, preferredBatchSizes: [2, 8, 16], maxQueueDelayMicroseconds: 0, maxQueueSize: 1, instanceCount: 3, defaultTimeoutMicroseconds: 3_600_000_000 },
     });
     expect(resolved.models[1]).toMatchObject({ name: 'resnet20', arch: 'resnet20', weights: 'runs/lr=0.1/best.th', device: 'cuda:1', dtype: 'tf32' });
-    expect(resolved).toMatchObject({ host: '127.0.0.1', port: 0, maxBodyBytes: 1024, authToken: 'abc.DEF-~+/=', shutdownTimeoutMs: 0, logLevel: 'silent', threads: 1, serverName: 'edge-1', allowShm: true, maxShmRegions: 1, maxShmBytes: 4096 });
+    expect(resolved).toMatchObject({ host: '127.0.0.1', port: 0, maxBodyBytes: 1024, authToken: 'abc.DEF-~+/=', shutdownTimeoutMs: 0, logLevel: 'silent', threads: 1, serverName: 'edge-1', allowShm: true, maxShmRegions: 1, maxShmBytes: 4096, httpThreads: 3, bodyArenaBytes: 0 });
   });
 
   it('refuses unknown keys at every level, naming the key and listing the valid ones', () => {
     expect(refused(() => resolveWith({}, { prot: 8000 }))).toBe(
-      'Expected one of models, host, port, maxBodyBytes, authToken, shutdownTimeoutMs, logLevel, threads, serverName, allowShm, maxShmRegions, maxShmBytes '
-      + 'for an option of server options but received "prot"',
+      'Expected one of models, host, port, maxBodyBytes, authToken, shutdownTimeoutMs, logLevel, threads, serverName, allowShm, maxShmRegions, maxShmBytes, '
+      + 'httpThreads, bodyArenaBytes for an option of server options but received "prot"',
     );
     const message = refused(() => resolveWith({ maxBatch: 4 }));
     expect(message).toMatch(/^Expected one of arch, name, version, weights, device, dtype, benchmark, inputSize, inputDatatype, inputLayout, maxBatchSize, preferredBatchSizes, /);
@@ -109,6 +111,8 @@ describe('resolveServerOptions', () => {
       ['threads', {}, { threads: availableParallelism() }, 0, availableParallelism() + 1],
       ['maxShmRegions', {}, { maxShmRegions: 65_536 }, 0, 65_537],
       ['maxShmBytes', {}, { maxShmBytes: 2 ** 40 }, 0, 2 ** 40 + 1],
+      ['httpThreads', {}, { httpThreads: 64 }, 0, 65],
+      ['bodyArenaBytes', {}, { bodyArenaBytes: Math.floor(totalmem() / 2 / 1024 ** 2) * 1024 ** 2 }, -1, Math.floor(totalmem() / 2 / 1024 ** 2) * 1024 ** 2 + 1],
       ['models[0].maxBatchSize', { maxBatchSize: 1024 }, {}, 0, 1025],
       ['models[0].maxQueueSize', { maxQueueSize: 1 }, {}, 0, 1_000_001],
       ['models[0].instanceCount', { instanceCount: 64 }, {}, 0, 65],
@@ -279,5 +283,30 @@ describe('readConfigFile', () => {
     expect(resolveServerOptions({ models: [{ ...half.models[0], device: 'cuda' }] }).models[0]).toMatchObject({ device: 'cuda', dtype: 'float16' });
     // A models field that is not a list is refused all the same.
     expect(await refusedAsync(() => readConfigFile(file('empty.json', JSON.stringify({ models: 3 }))))).toMatch(/an array of at least one model/);
+  });
+});
+
+describe('ingest defaults', () => {
+  it('takes HTTP on the main thread alone when every model computes on the CPU, else on up to 4 threads leaving a core free', () => {
+    expect(defaultHttpThreads(['cpu'], 64)).toBe(1);
+    expect(defaultHttpThreads(['cpu', 'cpu'], 2)).toBe(1);
+    expect(defaultHttpThreads(['cuda:0'], 1)).toBe(1);
+    expect(defaultHttpThreads(['cuda:0'], 2)).toBe(1);
+    expect(defaultHttpThreads(['cpu', 'cuda:1'], 3)).toBe(2);
+    expect(defaultHttpThreads(['cuda:0'], 5)).toBe(4);
+    expect(defaultHttpThreads(['cuda:0'], 128)).toBe(4);
+  });
+
+  it('registers body memory for the first GPU a model uses, else for the CPU', () => {
+    expect(hostMemoryTarget(['cpu'])).toEqual({ backend: 'cpu' });
+    expect(hostMemoryTarget(['cpu', 'cuda:1', 'cuda:0'])).toEqual({ backend: 'cuda', device: 1 });
+  });
+
+  it('sizes the body arena at 256 MiB, or an eighth of the memory where less; at most half of it', () => {
+    const mib = 1024 ** 2;
+    expect(defaultBodyArenaBytes(64 * 1024 * mib)).toBe(256 * mib);
+    expect(defaultBodyArenaBytes(1024 * mib)).toBe(128 * mib);
+    expect(defaultBodyArenaBytes(1000 * mib + 12345)).toBe(125 * mib);
+    expect(maxBodyArenaBytes(16 * 1024 * mib)).toBe(8 * 1024 * mib);
   });
 });

@@ -107,6 +107,12 @@ function deferred(): { promise: Promise<void>; resolve: () => void } {
   return { promise, resolve };
 }
 
+/** Requests of resnet20 counted as canceled (499) so far. */
+async function canceledCount(): Promise<number> {
+  const metrics = (await server.app.inject({ url: '/metrics' })).body;
+  return Number(/nv_inference_request_failure\{model="resnet20",version="1",reason="CANCELED"\} (\d+)/.exec(metrics)![1]);
+}
+
 /** Makes the model's next batch wait for `gate` once it has started (resolving `started`). */
 function holdNextBatch(): { started: Promise<void>; open: () => void; restore: () => void } {
   const model = server.models.get('resnet20')!;
@@ -421,7 +427,7 @@ describe.skipIf(!hasShm)('system shared memory (skipped: needs Linux with /dev/s
       expect((await unregister()).statusCode).toBe(200);
     });
 
-    it('releases the regions of a client that disconnects while its batch runs', async () => {
+    it('releases the regions of a client that disconnects while its batch runs once that batch has finished', async () => {
       const values = inputValues(1, 78);
       const key = makeObject('gone', placed(values, 0, sampleBytes));
       expect((await register('gone', { key, byte_size: sampleBytes })).statusCode).toBe(200);
@@ -433,9 +439,16 @@ describe.skipIf(!hasShm)('system shared memory (skipped: needs Linux with /dev/s
         }).catch((error: unknown) => error);
         await hold.started;
         expect((await unregister('gone')).statusCode).toBe(400);
+        const canceledBefore = await canceledCount();
         controller.abort();
         expect(await request).toBeInstanceOf(Error);
-        // The server learns of the disconnect from the socket's close; the batch itself is still held.
+        // The server learns of the disconnect from the socket's close (the request is canceled), but the held
+        // batch still reads the region: it stays registered until the batch is done.
+        await vi.waitFor(async () => expect(await canceledCount()).toBe(canceledBefore + 1), { timeout: 10_000, interval: 20 });
+        const held = await unregister('gone');
+        expect(held.statusCode).toBe(400);
+        expect(held.json().error).toMatch(/'gone' \(1 request\): in use by running inference requests/);
+        hold.open();
         await vi.waitFor(async () => expect((await unregister('gone')).statusCode).toBe(200), { timeout: 10_000, interval: 20 });
       } finally {
         hold.open();

@@ -24,7 +24,7 @@ export const shmDatatypes = /** @type {const} */ (['uint8', 'fp32']);
 /** Flags handed to `resnet serve` unchanged (model and batching settings). */
 export const passThrough = [
   'device', 'dtype', 'input-size', 'max-batch-size', 'preferred-batch-sizes', 'max-queue-delay-us', 'max-queue-size',
-  'instance-count', 'default-timeout-us', 'max-body-bytes',
+  'instance-count', 'default-timeout-us', 'max-body-bytes', 'http-threads', 'body-arena-bytes',
 ];
 
 /** A bad flag: the message says what was expected; bench:serve prints it without a stack. */

@@ -40,6 +40,8 @@ export interface ServeFlags {
   allowShm?: boolean;
   maxShmRegions?: number;
   maxShmBytes?: number;
+  httpThreads?: number;
+  bodyArenaBytes?: number;
 }
 
 /** A commander parser that reports a bad value with the options' own wording. */
@@ -111,7 +113,13 @@ export function serveFlags(command: Command): Command {
     .option('--max-shm-regions <n>', 'with --allow-shm: shared-memory regions registered at once (default 256)',
       integerFlag('--max-shm-regions', serverFieldChecks.maxShmRegions))
     .option('--max-shm-bytes <n>', 'with --allow-shm: bytes of shared memory mapped at once, all regions (default 8589934592, 8 GiB)',
-      integerFlag('--max-shm-bytes', serverFieldChecks.maxShmBytes));
+      integerFlag('--max-shm-bytes', serverFieldChecks.maxShmBytes))
+    .option('--http-threads <n>', 'threads that take HTTP requests on the one port (SO_REUSEPORT): each reads, parses and answers its own '
+      + 'connections, the models run on the main thread (default 1 when every model is on the CPU, else min(4, CPUs - 1))',
+    integerFlag('--http-threads', serverFieldChecks.httpThreads))
+    .option('--body-arena-bytes <n>', 'bytes of request-body memory registered with the engine (pinned on a GPU, read in place), split between '
+      + 'the HTTP threads; 0 for none (default 268435456, 256 MiB, or an eighth of the memory where less)',
+    integerFlag('--body-arena-bytes', serverFieldChecks.bodyArenaBytes));
 }
 
 /** Copies the keys of `from` whose value is defined. */
@@ -161,6 +169,8 @@ export function serveOptions(config: ServerOptions | undefined, flags: ServeFlag
       allowShm: flags.allowShm,
       maxShmRegions: flags.maxShmRegions,
       maxShmBytes: flags.maxShmBytes,
+      httpThreads: flags.httpThreads,
+      bodyArenaBytes: flags.bodyArenaBytes,
     }),
     models,
   };

@@ -262,6 +262,10 @@ export interface NativeAddon {
   registerHostMemory(backend: BackendName, device: number, memory: ArrayBufferView): NativeHostRegistration;
   /** Ranges of host memory lent to runs now, process-wide. */
   hostMemoryRanges(): number;
+  /** A TCP socket bound to a numeric `host` and listening, SO_REUSEPORT set when asked; throws coded errors. */
+  openListeningSocket(host: string, port: number, reusePort: boolean, backlog: number): { fd: number; port: number; family: 4 | 6 };
+  /** Closes a descriptor that is a socket (ERR_INVALID_ARGUMENT for anything else). */
+  closeListeningSocket(fd: number): void;
   readonly NativeExecutable: abstract new () => NativeExecutable;
   readonly NativePreparedGraph: abstract new () => NativePreparedGraph;
   /** Maps `[offset, offset + byteSize)` of the POSIX shared-memory object `key`; throws coded errors. */

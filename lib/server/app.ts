@@ -1,19 +1,22 @@
 /**
  * The fastify instance: pino logging at the configured level, one body parser for every content type,
  * bearer-token auth, `{"error": …}` bodies for every failure (fastify's own included), and the routes.
+ * Every thread that answers HTTP builds its app here (the main thread with every route, an HTTP thread with
+ * the infer route and a handler that forwards the rest to the main thread), so hooks, limits and error
+ * bodies are one piece of code whichever thread a request reached.
  *
  * fastify is loaded when the first server is created, not when the package is imported: most users of
  * the library never serve, and loading it costs about 0.2 s.
  * @module
  */
 import { createRequire } from 'node:module';
-import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { IncomingMessage } from 'node:http';
-import { BodyPool, readBody } from './body.js';
+import { readBody } from './body.js';
 import { bearerTokenCheck, isPublicPath, unauthorized } from './auth.js';
 import { HttpError } from './http-error.js';
 import type { InFlight } from './in-flight.js';
-import type { ServerContext } from './server-context.js';
+import type { AppContext, ServerContext } from './server-context.js';
 import { healthRoutes } from './routes/health.js';
 import { metadataRoutes } from './routes/metadata.js';
 import { inferRoutes } from './routes/infer.js';
@@ -34,9 +37,37 @@ function errorResponse(error: FastifyError | HttpError | Error): { status: numbe
   return { status: 500, message: `internal error: ${error.message}`, headers: {} };
 }
 
-/** Builds the fastify app of a server (no listening yet). */
-export function buildApp(context: ServerContext, inFlight: InFlight): FastifyInstance {
-  const { options } = context;
+/**
+ * The header by which an HTTP thread marks a request it forwards to the main thread as admitted before
+ * closing began; its value is the main thread's `forwardSecret`, so no client can claim it.
+ */
+export const forwardedAdmissionHeader = 'x-resnet-forwarded-admitted';
+
+/** What a thread's app answers: its routes, and what answers a request no route matched. */
+export interface AppRoutes {
+  routes(app: FastifyInstance): void;
+  notFound(request: FastifyRequest, reply: FastifyReply): unknown;
+}
+
+/** Every route of the main thread; an unknown route is a 404. */
+export function mainRoutes(context: ServerContext): AppRoutes {
+  return {
+    routes(app) {
+      healthRoutes(app, context);
+      metadataRoutes(app, context);
+      inferRoutes(app, context);
+      statsRoutes(app, context);
+      sharedMemoryRoutes(app, context);
+    },
+    notFound(request, reply) {
+      reply.code(404).send({ error: `no route ${request.method} ${request.url.split('?')[0]}` });
+    },
+  };
+}
+
+/** Builds the fastify app of a thread (no listening yet). */
+export function buildApp(context: AppContext, inFlight: InFlight, routes: AppRoutes): FastifyInstance {
+  const { options, bodies } = context;
   const fastify = require('fastify') as typeof import('fastify').default;
   const app = fastify({
     logger: { level: options.logLevel },
@@ -52,13 +83,15 @@ export function buildApp(context: ServerContext, inFlight: InFlight): FastifyIns
     return503OnClosing: false,
   }) as unknown as FastifyInstance;
 
-  const bodies = new BodyPool();
   const checkToken = options.authToken === null ? () => true : bearerTokenCheck(options.authToken);
   app.addHook('onRequest', async (request, reply) => {
-    // The body's buffer goes back to the pool only once nothing can read it: see body.ts.
+    // The body's buffer goes back to the pool only once nothing can read it: see body-pool.ts.
     reply.raw.once('close', () => bodies.release(request.raw));
+    const mark = request.headers[forwardedAdmissionHeader];
+    if (mark !== undefined) delete request.headers[forwardedAdmissionHeader];
+    const admittedByThread = context.forwardSecret !== null && mark === context.forwardSecret;
     // A request that arrives once closing has begun gets a quick 503 and is not waited for.
-    if (!context.state.closing) {
+    if (!context.state.closing || admittedByThread) {
       context.admitted.add(request.raw);
       inFlight.track(reply.raw);
     }
@@ -83,14 +116,7 @@ export function buildApp(context: ServerContext, inFlight: InFlight): FastifyIns
     else request.log.debug({ status, url: request.url, error: message }, 'request refused');
     reply.code(status).headers(headers).send({ error: message });
   });
-  app.setNotFoundHandler((request, reply) => {
-    reply.code(404).send({ error: `no route ${request.method} ${request.url.split('?')[0]}` });
-  });
-
-  healthRoutes(app, context);
-  metadataRoutes(app, context);
-  inferRoutes(app, context);
-  statsRoutes(app, context);
-  sharedMemoryRoutes(app, context);
+  app.setNotFoundHandler((request, reply) => routes.notFound(request, reply));
+  routes.routes(app);
   return app;
 }

@@ -19,6 +19,10 @@
  * - **Alone.** `execute` is told whether its batch was dispatched with nothing else executing or queued
  *   ({@link BatchDispatch}): instances that share resources (the CPU's threads) may give it all of them.
  * - **Failures.** `execute` rejecting rejects every request of that batch, and only those, with its error.
+ * - **Input release.** A request's input may be memory the engine reads in place (a block of the body
+ *   arena): `onInputReleased` says when the batcher is done with it — at once when `submit` refuses, when the
+ *   request leaves the queue undispatched, else when its batch's `execute` has settled. A request cancelled
+ *   while its batch executes is rejected at once but released only then.
  * - **Shutdown.** After {@link DynamicBatcher.close} submits are 503; the queued requests still run,
  *   without waiting out the batching delay (nothing new can join them). {@link DynamicBatcher.drain}
  *   resolves once nothing is queued or executing; no timer is left behind.
@@ -79,6 +83,11 @@ export interface SubmitOptions {
   signal?: AbortSignal;
   /** Queue timeout of this request; 0 or undefined: the model's `defaultTimeoutMicroseconds`. */
   timeoutMicroseconds?: number;
+  /**
+   * Called once when nothing will read `input` any more (see the module's notes), whatever the outcome;
+   * a callback that throws is a bug and surfaces as one.
+   */
+  onInputReleased?: () => void;
 }
 
 /** A request in the batcher, from `submit` until its promise settles. */
@@ -94,6 +103,8 @@ interface Pending<I, O> {
   readonly onAbort: () => void;
   queueMicroseconds: number;
   settled: boolean;
+  /** Calls `onInputReleased` the first time; nothing later. */
+  readonly releaseInput: () => void;
   readonly resolve: (value: Scheduled<O>) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -185,36 +196,56 @@ export class DynamicBatcher<I, O> {
    * `signal` aborts; with `execute`'s own error when its batch fails.
    */
   submit(input: I, size: number, options: SubmitOptions = {}): Promise<Scheduled<O>> {
+    let released = false;
+    const releaseInput = (): void => {
+      if (released) return;
+      released = true;
+      options.onInputReleased?.();
+    };
     return new Promise<Scheduled<O>>((resolve, reject) => {
-      checkInteger(size, 1, 'size');
-      const { maxBatchSize } = this.#options;
-      if (this.#closed) throw unavailable('the model is shutting down and takes no new requests');
-      if (size > maxBatchSize) {
-        throw badRequest(`the request carries ${size} samples but the model's max_batch_size is ${maxBatchSize}`);
+      try {
+        this.#enqueue(input, size, options, releaseInput, resolve, reject);
+      } catch (error) {
+        releaseInput();
+        throw error;
       }
-      const { signal } = options;
-      if (signal?.aborted) throw canceled();
-      this.refuseIfFull();
-      const requested = options.timeoutMicroseconds ?? 0;
-      if (!(requested >= 0 && Number.isFinite(requested))) throw invalidArgument('a number ≥ 0', 'timeoutMicroseconds', requested);
-      const pending: Pending<I, O> = {
-        input,
-        size,
-        submittedAt: nowMicroseconds(),
-        timeoutMicroseconds: requested > 0 ? requested : this.#options.defaultTimeoutMicroseconds,
-        timeoutTimer: null,
-        signal,
-        onAbort: () => this.#abort(pending),
-        queueMicroseconds: 0,
-        settled: false,
-        resolve,
-        reject,
-      };
-      signal?.addEventListener('abort', pending.onAbort, { once: true });
-      if (pending.timeoutMicroseconds > 0) this.#armTimeout(pending, pending.timeoutMicroseconds);
-      this.#queue.push(pending);
-      this.#schedule();
     });
+  }
+
+  /** The body of {@link submit}'s promise: checks, then queues (throws for every refusal). */
+  #enqueue(
+    input: I, size: number, options: SubmitOptions, releaseInput: () => void,
+    resolve: (value: Scheduled<O>) => void, reject: (error: unknown) => void,
+  ): void {
+    checkInteger(size, 1, 'size');
+    const { maxBatchSize } = this.#options;
+    if (this.#closed) throw unavailable('the model is shutting down and takes no new requests');
+    if (size > maxBatchSize) {
+      throw badRequest(`the request carries ${size} samples but the model's max_batch_size is ${maxBatchSize}`);
+    }
+    const { signal } = options;
+    if (signal?.aborted) throw canceled();
+    this.refuseIfFull();
+    const requested = options.timeoutMicroseconds ?? 0;
+    if (!(requested >= 0 && Number.isFinite(requested))) throw invalidArgument('a number ≥ 0', 'timeoutMicroseconds', requested);
+    const pending: Pending<I, O> = {
+      input,
+      size,
+      submittedAt: nowMicroseconds(),
+      timeoutMicroseconds: requested > 0 ? requested : this.#options.defaultTimeoutMicroseconds,
+      timeoutTimer: null,
+      signal,
+      onAbort: () => this.#abort(pending),
+      queueMicroseconds: 0,
+      settled: false,
+      releaseInput,
+      resolve,
+      reject,
+    };
+    signal?.addEventListener('abort', pending.onAbort, { once: true });
+    if (pending.timeoutMicroseconds > 0) this.#armTimeout(pending, pending.timeoutMicroseconds);
+    this.#queue.push(pending);
+    this.#schedule();
   }
 
   /** Refuses new submits (503); what is queued still runs, without waiting out the batching delay. */
@@ -292,7 +323,9 @@ export class DynamicBatcher<I, O> {
     }, milliseconds);
   }
 
+  /** A queued request past its timeout: it leaves the queue undispatched, so its input is released now. */
   #timedOut(request: Pending<I, O>): void {
+    request.releaseInput();
     if (!this.#settle(request)) return;
     request.reject(unavailable(`the request timed out after ${request.timeoutMicroseconds} µs in the model's queue`));
   }
@@ -300,6 +333,8 @@ export class DynamicBatcher<I, O> {
   #abort(request: Pending<I, O>): void {
     const index = this.#queue.indexOf(request);
     if (index >= 0) this.#queue.splice(index, 1);
+    // Still queued: nothing reads its input. Executing: its batch does, until execute settles (#run).
+    if (index >= 0) request.releaseInput();
     if (this.#settle(request)) request.reject(canceled());
     // The head of the queue may have changed: its delay decides the timer.
     if (index >= 0) this.#schedule();
@@ -347,6 +382,7 @@ export class DynamicBatcher<I, O> {
     }
     const computeMicroseconds = Math.round(nowMicroseconds() - started);
     this.#executing--;
+    for (const request of batch) request.releaseInput();
     batch.forEach((request, i) => {
       if (!this.#settle(request)) return;
       if (outputs === null) request.reject(failure);

@@ -55,6 +55,7 @@ async function readBounded(path: string, label: string): Promise<Buffer> {
  * {
  *   "port": 8000,
  *   "logLevel": "info",
+ *   "httpThreads": 4,
  *   "models": [
  *     { "arch": "resnet50", "weights": "IMAGENET1K_V2", "device": "cuda", "dtype": "float16",
  *       "maxBatchSize": 32, "preferredBatchSizes": [16, 32], "maxQueueDelayMicroseconds": 2000 },

@@ -6,8 +6,10 @@
  * requests), `nv_inference_count` counts samples, `nv_inference_exec_count` batches, and the durations
  * count successful requests only; a failure counts under its reason. `nv_inference_pending_request_count`
  * is read from the batcher at each scrape. `resnet_inference_request_duration_seconds` is a histogram of
- * successful requests' durations, for latency percentiles. Process memory, CPU and event-loop lag come
- * from prom-client's default metrics.
+ * successful requests' durations, for latency percentiles; `resnet_http_connections_total{thread}` counts the
+ * connections each thread accepted, and `resnet_http_threads` the threads accepting now (a dead HTTP thread
+ * shows there). Process memory, CPU and event-loop lag come from prom-client's default
+ * metrics.
  *
  * Each instance has its own registry (never prom-client's global one), so several servers in one process
  * (tests, embedding) keep their numbers apart. Only registered models are counted: model names in failed
@@ -58,6 +60,8 @@ export class ServerMetrics {
   readonly #computeInferDuration: Counter<ModelLabel>;
   readonly #computeOutputDuration: Counter<ModelLabel>;
   readonly #requestSeconds: Histogram<ModelLabel>;
+  readonly #connections: Counter<'thread'>;
+  #acceptingThreads: () => number = () => 0;
 
   /** Creates the registry, Triton's metrics and prom-client's default process metrics. */
   constructor() {
@@ -96,6 +100,21 @@ export class ServerMetrics {
       labelNames,
       buckets: durationBuckets,
       registers,
+    });
+    this.#connections = new Counter({
+      name: 'resnet_http_connections_total',
+      help: 'Connections accepted, by the thread that accepted them (0: the main thread; 1..N: the HTTP threads of --http-threads)',
+      labelNames: ['thread'],
+      registers,
+    });
+    const accepting = (): number => this.#acceptingThreads();
+    new Gauge({
+      name: 'resnet_http_threads',
+      help: 'Threads accepting HTTP connections now: 1 (the main thread), or the HTTP threads of --http-threads still alive',
+      registers,
+      collect() {
+        this.set(accepting());
+      },
     });
     collectDefaultMetrics({ register: this.#registry });
   }
@@ -153,6 +172,16 @@ export class ServerMetrics {
     if (registered === undefined) return;
     this.#execCount.inc(registered.labels, 1);
     registered.statistics.batchExecuted(batchSize, computeMicroseconds);
+  }
+
+  /** Where the `resnet_http_threads` gauge reads the threads accepting connections. */
+  reportAcceptingThreads(count: () => number): void {
+    this.#acceptingThreads = count;
+  }
+
+  /** Counts a connection accepted by `thread` (0: the main thread, 1..N: HTTP threads). */
+  connectionAccepted(thread: number): void {
+    this.#connections.inc({ thread: String(thread) }, 1);
   }
 
   /** The Prometheus text exposition of every metric, with its content type. */

@@ -4,7 +4,7 @@
  * loaded.
  * @module
  */
-import { notFound, unavailable } from './http-error.js';
+import { notFound, unavailable, type HttpError } from './http-error.js';
 import type { ResolvedModelOptions } from './types.js';
 import type { ServedModel } from './served-model.js';
 import type { ModelBatcher } from './model-batcher.js';
@@ -18,6 +18,11 @@ export interface ModelSlot {
 
 /** A loaded slot: what a request that passed the readiness check works with. */
 export type LoadedSlot = ModelSlot & { loaded: NonNullable<ModelSlot['loaded']> };
+
+/** The 503 a request for a model that is still loading gets (from any thread). */
+export function modelLoading(options: Pick<ResolvedModelOptions, 'name' | 'version'>): HttpError {
+  return unavailable(`model '${options.name}' version '${options.version}' is not ready (loading)`, 1);
+}
 
 /**
  * Orders versions as Triton does ("the highest loaded version" answers unversioned URLs): numerically
@@ -71,7 +76,7 @@ export class ModelRegistry {
 
   /** `slot` once its model has loaded; 503 while it loads. */
   loaded(slot: ModelSlot): LoadedSlot {
-    if (slot.loaded === null) throw unavailable(`model '${slot.options.name}' version '${slot.options.version}' is not ready (loading)`, 1);
+    if (slot.loaded === null) throw modelLoading(slot.options);
     return slot as LoadedSlot;
   }
 }

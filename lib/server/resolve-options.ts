@@ -12,6 +12,7 @@ import { listCifarModels } from '../models/cifar.js';
 import { listModels } from '../models/registry.js';
 import { getModelWeights } from '../models/weights.js';
 import { checkComputeDType, parseDevice, type ComputeDType, type DeviceSpec } from '../runtime/device.js';
+import { defaultBodyArenaBytes, maxBodyArenaBytes } from './ingest.js';
 import { booleanCheck, integerIn, oneOf, plainObject, secretMatching, stringMatching, type Check } from './option-checks.js';
 import { isWeightsFile, weightsFileExtensions } from './weights-file.js';
 import {
@@ -83,6 +84,11 @@ export const serverFieldChecks = Object.freeze({
   allowShm: booleanCheck,
   maxShmRegions: integerIn(1, 65_536),
   maxShmBytes: integerIn(1, 2 ** 40, 'a byte count from 1 to 1099511627776 (1 TiB)'),
+  httpThreads: integerIn(1, 64),
+  bodyArenaBytes: Object.assign((value: unknown, name: string): number => {
+    const max = maxBodyArenaBytes();
+    return integerIn(0, max, `a byte count from 0 to ${max} (half this machine's memory)`)(value, name);
+  }, { what: "a byte count from 0 to half this machine's memory" }) satisfies Check<number>,
 });
 
 const modelKeys = [
@@ -92,7 +98,7 @@ const modelKeys = [
 
 const serverKeys = [
   'models', 'host', 'port', 'maxBodyBytes', 'authToken', 'shutdownTimeoutMs', 'logLevel', 'threads', 'serverName',
-  'allowShm', 'maxShmRegions', 'maxShmBytes',
+  'allowShm', 'maxShmRegions', 'maxShmBytes', 'httpThreads', 'bodyArenaBytes',
 ] as const satisfies readonly (keyof ServerOptions)[];
 
 /**
@@ -216,6 +222,8 @@ export function resolveServer(options: unknown, where: string, partial = false):
     allowShm: top('allowShm', serverDefaults.allowShm),
     maxShmRegions: top('maxShmRegions', serverDefaults.maxShmRegions),
     maxShmBytes: top('maxShmBytes', serverDefaults.maxShmBytes),
+    httpThreads: top('httpThreads', null),
+    bodyArenaBytes: top('bodyArenaBytes', defaultBodyArenaBytes()),
   };
 }
 

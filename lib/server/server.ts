@@ -1,29 +1,44 @@
 /**
- * `createServer`: the Open Inference Protocol server's life cycle. `start()` listens first (live, not
- * ready), then loads, compiles and warms up every model, then turns ready; `close()` turns not-ready,
- * refuses new inferences, lets queued and in-flight work finish within `shutdownTimeoutMs`, then closes.
+ * `createServer`: the Open Inference Protocol server's life cycle. `start()` registers the body arenas and
+ * listens first (live, not ready) — on the main thread, or on N HTTP threads (`httpThreads`, see
+ * http-threads.ts) — then loads, compiles and warms up every model, then turns ready; `close()` turns
+ * not-ready, refuses new inferences, lets queued and in-flight work finish within `shutdownTimeoutMs`, then
+ * stops the threads and closes.
  * @module
  */
+import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
+import { InvalidArgumentError } from '../errors.js';
+import { resolveDevice } from '../runtime/device.js';
 import { setNumThreads } from '../runtime/threads.js';
-import { buildApp } from './app.js';
+import { buildApp, mainRoutes } from './app.js';
+import { BodyArenas } from './body-memory.js';
+import { BodyPool } from './body-pool.js';
+import { HttpThreads } from './http-threads.js';
 import { InFlight } from './in-flight.js';
+import { localDispatch } from './infer-dispatch.js';
+import { defaultHttpThreads, hostMemoryTarget } from './ingest.js';
 import { ServerMetrics } from './metrics.js';
 import { createModelBatcher } from './model-batcher.js';
 import { resolveServerOptions } from './options.js';
 import { ModelRegistry, type ModelSlot } from './registry.js';
 import { ServedModel } from './served-model.js';
-import { SharedMemoryRegistry } from './shared-memory.js';
-import { hostMemoryTargetOf } from './host-memory-target.js';
+import { SharedMemoryLeases, SharedMemoryRegistry } from './shared-memory.js';
 import type { LifeCycle, ServerContext } from './server-context.js';
+import type { ThreadModel } from './thread-messages.js';
 import type { ResolvedServerOptions, ServerOptions } from './types.js';
 
 /** A running (or startable) inference server. */
 export interface InferenceServer {
   /** Listens (unless `listen: false`), then loads and warms up every model; resolves when ready. */
   start(options?: { listen?: boolean }): Promise<void>;
-  /** The fastify instance (`app.inject` in tests, extra routes or hooks for embedders). */
+  /**
+   * The main thread's fastify instance (`app.inject` in tests, extra routes or hooks for embedders). With
+   * HTTP threads it does not listen: the threads forward every request but inference to it.
+   */
   readonly app: FastifyInstance;
+  /** Threads taking HTTP requests: 1 (the main thread) or the HTTP threads started; 0 before `start()` or without listening. */
+  readonly httpThreads: number;
   /** Where it listens; null before `start()` or with `listen: false`. */
   readonly address: { host: string; port: number; url: string } | null;
   /** Every model loaded and warmed up, and not closing. */
@@ -57,6 +72,11 @@ class Server implements InferenceServer {
   readonly #state: LifeCycle = { ready: false, closing: false };
   readonly #inFlight = new InFlight();
   readonly #sharedMemory: SharedMemoryRegistry | null;
+  readonly #bodies = new BodyPool();
+  readonly #forwardSecret = randomBytes(16).toString('hex');
+  #arenas: BodyArenas | null = null;
+  #threads: HttpThreads | null = null;
+  #httpThreads = 0;
   #address: InferenceServer['address'] = null;
   #started = false;
   #closed: Promise<void> | null = null;
@@ -64,13 +84,35 @@ class Server implements InferenceServer {
   constructor(options: ResolvedServerOptions) {
     this.#options = options;
     this.#registry = new ModelRegistry(options.models);
+    // Regions are lent to the engine as bodies are: pinned for the first GPU a model runs on.
+    const lendTo = options.allowShm ? hostMemoryTarget(options.models.map((model) => resolveDevice(model.device))) : undefined;
     this.#sharedMemory = options.allowShm
-      ? new SharedMemoryRegistry({ maxRegions: options.maxShmRegions, maxBytes: options.maxShmBytes, lendTo: hostMemoryTargetOf(options.models) })
+      ? new SharedMemoryRegistry({ maxRegions: options.maxShmRegions, maxBytes: options.maxShmBytes, ...(lendTo ? { lendTo } : {}) })
       : null;
+    const sharedMemory = this.#sharedMemory;
     const context: ServerContext = {
-      options, registry: this.#registry, metrics: this.metrics, state: this.#state, admitted: new WeakSet(), sharedMemory: this.#sharedMemory,
+      options,
+      registry: this.#registry,
+      metrics: this.metrics,
+      state: this.#state,
+      admitted: new WeakSet(),
+      sharedMemory,
+      bodies: this.#bodies,
+      forwardSecret: this.#forwardSecret,
+      dispatch: localDispatch(this.#registry),
+      leases: () => new SharedMemoryLeases(sharedMemory),
     };
-    this.app = buildApp(context, this.#inFlight);
+    this.app = buildApp(context, this.#inFlight, mainRoutes(context));
+    this.app.server.on('connection', () => this.metrics.connectionAccepted(0));
+  }
+
+  get httpThreads(): number {
+    return this.#httpThreads;
+  }
+
+  /** The HTTP threads' workers (empty with one thread). @internal For tests that make a thread fail. */
+  get httpThreadWorkers(): readonly import('node:worker_threads').Worker[] {
+    return this.#threads?.workers ?? [];
   }
 
   get address(): InferenceServer['address'] {
@@ -97,15 +139,36 @@ class Server implements InferenceServer {
     const log = this.app.log;
     try {
       if (this.#options.threads !== null) setNumThreads(this.#options.threads);
+      const devices = this.#registry.slots.map((slot) => resolveDevice(slot.options.device));
+      const threads = options.listen === false ? 1 : this.#httpThreadCount(devices);
+      this.#arenas = BodyArenas.create(threads, this.#options.bodyArenaBytes, hostMemoryTarget(devices), log);
       if (options.listen === false) {
+        this.#bodies.useArena(this.#arenas.arenas[0] ?? null);
         await this.app.ready();
-      } else {
+      } else if (threads === 1) {
+        this.#bodies.useArena(this.#arenas.arenas[0] ?? null);
         await this.app.listen({ host: this.#options.host, port: this.#options.port });
         const bound = this.app.server.address();
         const port = typeof bound === 'object' && bound !== null ? bound.port : this.#options.port;
         this.#address = addressOf(this.#options.host, port);
+        this.#httpThreads = 1;
+        this.metrics.reportAcceptingThreads(() => (this.app.server.listening ? 1 : 0));
+      } else {
+        await this.app.ready();
+        this.#threads = await HttpThreads.start({
+          count: threads, options: this.#options, arenas: this.#arenas.arenas, app: this.app, registry: this.#registry,
+          dispatch: localDispatch(this.#registry), metrics: this.metrics, forwardSecret: this.#forwardSecret, log,
+        });
+        this.#address = addressOf(this.#options.host, this.#threads.port);
+        this.#httpThreads = threads;
+        const started = this.#threads;
+        this.metrics.reportAcceptingThreads(() => started.alive);
+        started.publishModels(this.#threadModels());
       }
-      for (const slot of this.#registry.slots) await this.#load(slot);
+      for (const slot of this.#registry.slots) {
+        await this.#load(slot);
+        this.#threads?.publishModels(this.#threadModels());
+      }
     } catch (error) {
       log.error({ err: error }, 'server failed to start');
       await this.close();
@@ -113,6 +176,31 @@ class Server implements InferenceServer {
     }
     this.#state.ready = true;
     log.info({ address: this.#address?.url ?? null, models: this.#registry.slots.length }, 'server ready');
+  }
+
+  /**
+   * The HTTP threads to start: `httpThreads`, or the default for the models' devices. More than one needs the
+   * compiled thread script (a server run from the TypeScript sources has none): asked for, that is an error;
+   * by default, one thread then.
+   */
+  #httpThreadCount(devices: readonly ReturnType<typeof resolveDevice>[]): number {
+    const asked = this.#options.httpThreads;
+    if (asked !== null && asked > 1 && !HttpThreads.available()) {
+      throw new InvalidArgumentError(`httpThreads ${asked} needs the compiled server (dist/server/http-thread.js), which this copy of the package lacks: build it (npm run build:ts) or use httpThreads 1`);
+    }
+    const threads = asked ?? defaultHttpThreads(devices);
+    if (threads > 1 && !HttpThreads.available()) {
+      this.app.log.info({ httpThreads: threads }, 'one HTTP thread: the compiled thread script is missing (running from the TypeScript sources)');
+      return 1;
+    }
+    return threads;
+  }
+
+  /** The models as the HTTP threads know them. */
+  #threadModels(): ThreadModel[] {
+    return this.#registry.slots.map((slot) => ({
+      name: slot.options.name, version: slot.options.version, signature: slot.loaded?.model.signature ?? null,
+    }));
   }
 
   async #load(slot: ModelSlot): Promise<void> {
@@ -137,11 +225,13 @@ class Server implements InferenceServer {
   async #shutDown(): Promise<void> {
     this.#state.ready = false;
     this.#state.closing = true;
+    this.#threads?.beginClosing();
     const deadline = delay(this.#options.shutdownTimeoutMs);
     const loaded = this.#registry.slots.flatMap((slot) => (slot.loaded === null ? [] : [slot.loaded]));
     // Requests admitted before closing go on through their model's batcher (a body may still be
-    // arriving), so the batchers close only once every admitted response has been sent.
-    let timedOut = (await Promise.race([this.#inFlight.idle(), deadline.promise])) === 'timeout';
+    // arriving), so the batchers close only once every admitted response has been sent, on every thread.
+    const responsesDone = Promise.all([this.#inFlight.idle(), this.#threads?.drained()]);
+    let timedOut = (await Promise.race([responsesDone, deadline.promise])) === 'timeout';
     for (const { batcher } of loaded) batcher.close();
     // A model is disposed only once its batcher is idle (a cancelled request's batch may still run):
     // tearing an executable down under a running batch is never safe, even past the deadline.
@@ -157,15 +247,22 @@ class Server implements InferenceServer {
       this.app.log.warn({ inFlight: this.#inFlight.count, shutdownTimeoutMs: this.#options.shutdownTimeoutMs },
         'shutdown deadline passed: closing the remaining connections');
     }
-    // Every response has been sent (or the deadline passed). Node's server.close() only reaps keep-alive
-    // connections that have served a request; a client's spare connection that never sent one would hold
-    // the close until the client drops it (undici: 4 s). Nothing is left to wait for, so all go now.
+    // Every response has been sent (or the deadline passed). The HTTP threads close their connections and
+    // exit first: nothing can be forwarded to the main thread's app once it closes.
+    await this.#threads?.stop();
+    // Node's server.close() only reaps keep-alive connections that have served a request; a client's spare
+    // connection that never sent one would hold the close until the client drops it (undici: 4 s). Nothing
+    // is left to wait for, so all go now.
     const closing = this.app.close();
     this.app.server.closeAllConnections();
     await closing;
     // Last: every request that could read or write a region has finished (or the deadline passed, and a
     // straggler finds its views detached: an error for it, never a touch of unmapped memory).
     this.#sharedMemory?.close();
+    // The body arenas stay registered until no batch can read them: past the deadline, once the models are.
+    const arenas = this.#arenas;
+    if (timedOut) void disposed.then(() => arenas?.dispose());
+    else arenas?.dispose();
     this.app.log.info('server closed');
   }
 }

@@ -95,7 +95,7 @@ export function float32FromJson(elements: readonly unknown[], what: string): Flo
 
 /**
  * FP32 values from `count × 4` little-endian bytes: a view on the request's own bytes where they sit on a
- * 4-byte boundary (the body reader arranges that), else an aligned copy (a `Float32Array` view at an odd
+ * 4-byte boundary, else an aligned copy (a `Float32Array` view at an odd
  * offset would throw). NaN and infinities pass through as sent, as Triton does: the model propagates
  * them, and checking 150 528 values per image costs the event loop more than it protects.
  */

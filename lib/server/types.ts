@@ -240,6 +240,20 @@ export interface ServerOptions {
   maxShmRegions?: number;
   /** Bytes of shared memory mapped at once, over every region. Default 8 GiB. */
   maxShmBytes?: number;
+  /**
+   * Threads that take HTTP requests (node:worker_threads, one listening socket each on the same port with
+   * SO_REUSEPORT): each reads and parses bodies and encodes responses for its own connections, and hands the
+   * tensors to the main thread's batchers as views, not copies. With 1 the main thread listens itself.
+   * Default 1 when every model runs on the CPU (the cores compute there), else min(4, max(1, CPUs − 1)).
+   */
+  httpThreads?: number;
+  /**
+   * Bytes of memory request bodies are read into that is registered with the engine (pinned on a GPU: the
+   * GPU reads a tensor straight from the body), split between the HTTP threads; bodies beyond it go to
+   * unregistered memory, which the engine copies once. 0: none. Default 256 MiB, or an eighth of the
+   * machine's memory where that is less; at most half of it.
+   */
+  bodyArenaBytes?: number;
 }
 
 /** The defaults the options above document, in one place. */
@@ -319,4 +333,7 @@ export interface ResolvedServerOptions {
   allowShm: boolean;
   maxShmRegions: number;
   maxShmBytes: number;
+  /** null: decided when the server starts, from the devices its models resolve to. */
+  httpThreads: number | null;
+  bodyArenaBytes: number;
 }

@@ -1,13 +1,14 @@
-// Node-API entry: registers prepare(), compile(), info(), host memory (allocate/register), the
-// NativePreparedGraph, NativeExecutable and NativeSharedMemoryMapping classes and the test-only `testing`
-// object, nothing else. Context-aware (Napi::Addon keeps one instance per environment), so worker threads
-// may load it too.
+// Node-API entry: registers prepare(), compile(), info(), host memory (allocate/register), listening
+// sockets (open/close), the NativePreparedGraph, NativeExecutable and NativeSharedMemoryMapping classes and
+// the test-only `testing` object, nothing else. Context-aware (Napi::Addon keeps one instance per
+// environment), so worker threads may load it too.
 #include <napi.h>
 
 #include "js_engine.h"
 #include "js_env.h"
 #include "js_executable.h"
 #include "js_host_memory.h"
+#include "js_listen_socket.h"
 #include "js_prepared_graph.h"
 #include "js_shared_memory.h"
 #include "cuda/js_cuda_testing.h"
@@ -44,6 +45,8 @@ class Addon : public Napi::Addon<Addon> {
                              InstanceMethod<&Addon::allocate_host_memory>("allocateHostMemory"),
                              InstanceMethod<&Addon::register_host_memory>("registerHostMemory"),
                              InstanceMethod<&Addon::host_memory_ranges>("hostMemoryRanges"),
+                             InstanceMethod<&Addon::open_listening_socket>("openListeningSocket"),
+                             InstanceMethod<&Addon::close_listening_socket>("closeListeningSocket"),
                              InstanceValue("NativeExecutable", executable_class),
                              InstanceValue("NativePreparedGraph", prepared_graph_class),
                              InstanceValue("NativeSharedMemoryMapping", shared_memory_class),
@@ -63,6 +66,10 @@ class Addon : public Napi::Addon<Addon> {
   Napi::Value host_memory_ranges(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), static_cast<double>(HostMemoryRegistry::instance().size()));
   }
+
+  // A listening socket with SO_REUSEPORT for each HTTP thread of the server (js_listen_socket.h).
+  Napi::Value open_listening_socket(const Napi::CallbackInfo& info) { return open_listening_socket_js(info); }
+  Napi::Value close_listening_socket(const Napi::CallbackInfo& info) { return close_listening_socket_js(info); }
 
   EnvState state_;
 };

@@ -10,6 +10,8 @@
 #include <limits>
 #include <utility>
 
+#include "fd_guard.h"
+
 namespace resnet {
 namespace {
 
@@ -21,22 +23,6 @@ std::string shown(const std::string& key) {
   }
   return "\"" + text + "\"";
 }
-
-/// Closes a descriptor unless released: `open` hands it to the region only once everything succeeded.
-class FdGuard {
- public:
-  explicit FdGuard(int fd) : fd_(fd) {}
-  FdGuard(const FdGuard&) = delete;
-  FdGuard& operator=(const FdGuard&) = delete;
-  ~FdGuard() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-  int release() { return std::exchange(fd_, -1); }
-
- private:
-  int fd_;
-};
 
 Status open_error(const std::string& key, int error) {
   const std::string name = shown(key);

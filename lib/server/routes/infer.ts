@@ -1,43 +1,24 @@
 /**
  * Inference: `POST /v2/models/:m[/versions/:v]/infer`. Model and version → readiness → split and parse
- * the body → decode images (BYTES inputs) → the model's batcher → encode. Each outcome is counted in
- * the metrics; a client that disconnects while its request is queued takes it out of the queue. The
- * shared-memory regions a request names are held from parsing until its response is written or it failed
- * (a disconnect included), so none can be unregistered under it.
+ * the body → the dispatch (BYTES images decoded, then the model's batcher; see infer-dispatch.ts) →
+ * encode. Each outcome is counted in the metrics; a client that disconnects while its request is queued
+ * takes it out of the queue. The same route runs on the main thread and on every HTTP thread: only the
+ * context differs (where the dispatch and the metrics go).
+ *
+ * What a request holds, and until when: its body (a block of the registered arena the engine reads in
+ * place) and the shared-memory regions it names are held until its response is written or it failed AND
+ * the batch that reads its input is no longer running — a client that disconnects mid-batch gets its
+ * answer dropped at once, but its memory is neither reused nor unregistered under the running batch.
  * @module
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { HttpError, unavailable, type FailureReason } from '../http-error.js';
 import { splitInferBody, parseInferRequest } from '../infer-request.js';
 import { encodeInferResponse } from '../infer-response.js';
-import { engineFormat } from '../image-tensor.js';
-import type { ModelInput } from '../served-model.js';
-import type { LoadedSlot } from '../registry.js';
-import { SharedMemoryLeases } from '../shared-memory.js';
-import type { ModelParams, ServerContext } from '../server-context.js';
-import type { ComputedOutput, ParsedInferRequest } from '../types.js';
+import { MainThreadRequired, microsecondsSince, type ComputeRequest } from '../infer-dispatch.js';
+import type { InferContext, ModelParams } from '../server-context.js';
+import type { ComputedOutput, ModelSignature, ParsedInferRequest } from '../types.js';
 import { modelUrls, route } from './route.js';
-
-/** Microseconds since `start` (a `process.hrtime.bigint()` reading). */
-function microsecondsSince(start: bigint): number {
-  return Number(process.hrtime.bigint() - start) / 1000;
-}
-
-/**
- * The model's input for a parsed request: image tensors as sent (views on the body or the shared-memory
- * region, converted by the engine), or BYTES images decoded, resized and cropped into pixels.
- */
-async function modelInput(slot: LoadedSlot, request: ParsedInferRequest): Promise<ModelInput> {
-  const name = slot.loaded.model.signature.inputs[0]!.name;
-  // parseInferRequest has checked that every input of the signature is present.
-  const input = request.inputs.find((i) => i.name === name)!;
-  if (input.datatype !== 'BYTES') {
-    return { ...engineFormat(input.datatype, input.layout), samples: request.batchSize, segments: [input.data] };
-  }
-  // Decoding is the costly part of an image request: a request the queue would refuse is refused first.
-  slot.loaded.batcher.refuseIfFull();
-  return slot.loaded.model.decodeImages(input.elements);
-}
 
 /**
  * A signal that aborts when the client goes away before its response is written (the raw response
@@ -51,57 +32,82 @@ function clientGoneSignal(reply: FastifyReply): AbortSignal {
   return controller.signal;
 }
 
+/** What the model computes of a parsed request: its (first) input, as carried. */
+function computeRequestOf(parsed: ParsedInferRequest, signature: ModelSignature): ComputeRequest {
+  const name = signature.inputs[0]!.name;
+  // parseInferRequest has checked that every input of the signature is present.
+  const input = parsed.inputs.find((i) => i.name === name)!;
+  return {
+    input,
+    batchSize: parsed.batchSize,
+    ...(parsed.timeoutMicroseconds === undefined ? {} : { timeoutMicroseconds: parsed.timeoutMicroseconds }),
+  };
+}
+
 /** Registers the infer routes. */
-export function inferRoutes(app: FastifyInstance, context: ServerContext): void {
-  const { registry, metrics, state, admitted } = context;
+export function inferRoutes(app: FastifyInstance, context: InferContext): void {
+  const { registry, dispatch, metrics, state, admitted, bodies } = context;
   for (const url of modelUrls('/infer')) {
     route(app, 'POST', url, async (request, reply) => {
       const params = (request as FastifyRequest<{ Params: ModelParams }>).params;
       const found = registry.find(params.model, params.version);
       const { name, version } = found.options;
       let reason: FailureReason = 'OTHER';
-      const sharedMemory = new SharedMemoryLeases(context.sharedMemory);
+      const sharedMemory = context.leases();
+      const releaseBody = bodies.retain(request.raw);
+      /** Resolves once nothing reads the input any more; null until the input is handed to the dispatch. */
+      let inputReleased: Promise<void> | null = null;
       try {
         if (state.closing && !admitted.has(request.raw)) throw unavailable('server is shutting down');
-        const slot = registry.loaded(found);
-        const { signature } = slot.loaded.model;
+        const signature = dispatch.signature(found);
 
         const inputStart = process.hrtime.bigint();
         const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
         const { header, binary } = splitInferBody(body, request.headers['inference-header-content-length'] as string | undefined);
         const parsed = parseInferRequest(header, binary, signature, sharedMemory);
-        const input = await modelInput(slot, parsed);
-        const computeInputMicroseconds = microsecondsSince(inputStart);
+        const parseMicroseconds = microsecondsSince(inputStart);
 
         reason = 'BACKEND';
-        const scheduled = await slot.loaded.batcher.submit(input, parsed.batchSize, {
+        let onInputReleased!: () => void;
+        inputReleased = new Promise<void>((resolve) => { onInputReleased = resolve; });
+        const computed = await dispatch.compute(found, computeRequestOf(parsed, signature), {
           signal: clientGoneSignal(reply),
-          ...(parsed.timeoutMicroseconds === undefined ? {} : { timeoutMicroseconds: parsed.timeoutMicroseconds }),
+          onInputReleased,
         });
         reason = 'OTHER';
 
         const outputStart = process.hrtime.bigint();
-        const outputs: ComputedOutput[] = signature.outputs.map((o, i) => ({ name: o.name, values: scheduled.output[i]! }));
+        const outputs: ComputedOutput[] = signature.outputs.map((o, i) => ({ name: o.name, values: computed.outputs[i]! }));
         const encoded = encodeInferResponse(signature, parsed, outputs);
         const computeOutputMicroseconds = microsecondsSince(outputStart);
 
         metrics.requestSucceeded(name, version, {
           requestMicroseconds: reply.elapsedTime * 1000,
-          queueMicroseconds: scheduled.queueMicroseconds,
-          computeInputMicroseconds,
-          computeInferMicroseconds: scheduled.computeMicroseconds,
+          queueMicroseconds: computed.queueMicroseconds,
+          computeInputMicroseconds: parseMicroseconds + computed.prepareMicroseconds,
+          computeInferMicroseconds: computed.computeMicroseconds,
           computeOutputMicroseconds,
           inferenceCount: parsed.batchSize,
         });
         reply.code(200).headers({ 'content-type': 'application/json', ...encoded.headers });
         return reply.send(encoded.body);
       } catch (error) {
+        // An HTTP thread met a shared-memory tensor: the main thread answers (and counts) the whole request.
+        if (error instanceof MainThreadRequired && context.forward !== undefined) return context.forward(request, reply);
         metrics.requestFailed(name, version, error instanceof HttpError ? error.reason : reason, reply.elapsedTime * 1000);
         throw error;
       } finally {
-        // Shared-memory outputs were written by encodeInferResponse; a request that failed or was cancelled
-        // reads and writes nothing more (the batcher copied its input when its batch was dispatched).
-        sharedMemory.releaseAll();
+        // Shared-memory outputs were written by encodeInferResponse; the input may still be read by a running
+        // batch (the client left mid-batch), so the body and the regions go only once it has finished.
+        if (inputReleased === null) {
+          releaseBody();
+          sharedMemory.releaseAll();
+        } else {
+          void inputReleased.then(() => {
+            releaseBody();
+            sharedMemory.releaseAll();
+          });
+        }
       }
     });
   }
