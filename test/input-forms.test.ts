@@ -144,6 +144,22 @@ describe('run input forms (CPU backend)', () => {
     executable.dispose();
   });
 
+  it('survives a getter that disposes the executable while run() reads its arguments', async () => {
+    const executable = await compileGraph(smallGraph(), { backend: 'cpu', batch: n, threads: 1 });
+    const pixels = pixelsNhwc(8);
+    const expected = await run(executable, pixels, 'uint8', 'nhwc');
+    const segments: Uint8Array[] = [pixels.subarray(0, 10), pixels.subarray(10)];
+    Object.defineProperty(segments, 1, {
+      get() {
+        executable.dispose();
+        return pixels.subarray(10);
+      },
+    });
+    // The run began before the dispose: it finishes with what it took, as runs already queued do.
+    expect(Array.from(await run(executable, segments, 'uint8', 'nhwc'))).toEqual(Array.from(expected));
+    await expect(run(executable, pixels, 'uint8', 'nhwc')).rejects.toMatchObject({ code: 'ERR_DISPOSED' });
+  });
+
   it('refuses inputs it cannot read, with codes and messages that say what to do', async () => {
     const executable = await compileGraph(smallGraph(), { backend: 'cpu', batch: n, threads: 1 });
     const reasons = async (input: unknown) => {

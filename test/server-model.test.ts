@@ -9,9 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
-  DisposedError, IMAGENET_CATEGORIES, InvalidArgumentError, Tensor, cifar10Classes, imagenetMean, imagenetStd, manualSeed, preprocess, readImage,
+  DisposedError, Executable, IMAGENET_CATEGORIES, InvalidArgumentError, Tensor, cifar10Classes, imagenetMean, imagenetStd, manualSeed, preprocess, readImage,
   resnet18, resnet20, saveSafetensors, type Module,
 } from '../lib/index.js';
 import { maxRequestImagePixels } from '../lib/server/image-decode.js';
@@ -212,6 +212,38 @@ describe('resnet20 (CIFAR-10), random weights', () => {
       const alone = await served.execute(input, n);
       expect(together[i]![0]).toEqual(alone[0]);
       expect(together[i]![1]).toEqual(alone[1]);
+    }
+  });
+
+  it('runs inputs of several forms in one batch, and settles only once every chunk has (one failing)', async () => {
+    const pixels = Uint8Array.from(uniform(3 * 3 * 32 * 32, 44), (v) => Math.floor((v + 1) * 127));
+    const floats = uniform(2 * 3 * 32 * 32, 45);
+    const [fromPixels, fromFloats] = await served.run([
+      { dtype: 'uint8', layout: 'nchw', samples: 3, segments: [pixels.subarray(0, 1000), pixels.subarray(1000)] },
+      { dtype: 'float32', layout: 'nchw', samples: 2, segments: [new Uint8Array(floats.buffer)] },
+    ], { alone: true });
+    const [pixelsAlone] = await served.run([{ dtype: 'uint8', layout: 'nchw', samples: 3, segments: [pixels] }], { alone: true });
+    const [floatsAlone] = await served.run([{ dtype: 'float32', layout: 'nchw', samples: 2, segments: [new Uint8Array(floats.buffer)] }], { alone: true });
+    expect(maxRelativeError(fromPixels![0]!, pixelsAlone![0]!)).toBeLessThan(1e-5);
+    expect(maxRelativeError(fromFloats![1]!, floatsAlone![1]!)).toBeLessThan(1e-5);
+
+    // 3 samples run as chunks 2 + 1: the first fails at once, the second is slow. The caller frees the inputs
+    // when run() settles, so it must not settle before the slow chunk has.
+    const original = Executable.prototype.run;
+    let slowDone = false;
+    const spy = vi.spyOn(Executable.prototype, 'run')
+      .mockImplementationOnce(async () => { throw new Error('chunk failed'); })
+      .mockImplementationOnce(async function (this: Executable, input) {
+        await new Promise((resolve) => setTimeout(resolve, 150));
+        const result = await original.call(this, input);
+        slowDone = true;
+        return result;
+      });
+    try {
+      await expect(served.run([{ dtype: 'uint8', layout: 'nchw', samples: 3, segments: [pixels] }], { alone: true })).rejects.toThrow('chunk failed');
+      expect(slowDone).toBe(true);
+    } finally {
+      spy.mockRestore();
     }
   });
 

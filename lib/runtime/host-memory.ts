@@ -5,7 +5,10 @@
  * that was registered with it ({@link registerHostMemory}: a server's staging arena, a shared-memory
  * region) is read where it is instead — on a GPU by DMA straight from page-locked memory — and kept alive
  * until the run has finished. The caller must not write such memory while a run that reads it is in flight
- * (onnxruntime's IOBinding and TensorRT's bindings ask the same).
+ * (onnxruntime's IOBinding and TensorRT's bindings ask the same), nor transfer its ArrayBuffer to another
+ * thread (`postMessage`'s transfer list) while it is registered or read: a transfer detaches the buffer
+ * here, and the memory would go with the receiver. SharedArrayBuffers cannot be transferred, which makes
+ * them the safe choice for memory shared with worker threads.
  * @module
  */
 import { fromNative, invalidArgument } from '../errors.js';

@@ -151,7 +151,13 @@ class HttpThread {
       case 'infer': {
         const { id } = message;
         const controller = this.#track(`c${id}`);
-        const released = (): void => this.outbox.send({ type: 'released', id });
+        // Once, whatever happens: the HTTP thread reuses the body's memory only after this.
+        let releasedOnce = false;
+        const released = (): void => {
+          if (releasedOnce) return;
+          releasedOnce = true;
+          this.outbox.send({ type: 'released', id });
+        };
         Promise.resolve()
           .then(() => dispatch.compute(registry.find(message.model, message.version), message.request, { signal: controller.signal, onInputReleased: released }))
           .then(
@@ -159,7 +165,11 @@ class HttpThread {
               { type: 'computed', id, outputs, queueMicroseconds, computeMicroseconds, prepareMicroseconds },
               [...new Set(outputs.map((output) => output.buffer as ArrayBuffer))],
             ),
-            (error: unknown) => this.outbox.send({ type: 'failed', id, error: toWireError(error) }),
+            (error: unknown) => {
+              // A failure before the batcher took the request (an unknown model): nothing reads its input.
+              if (!controller.signal.aborted) released();
+              this.outbox.send({ type: 'failed', id, error: toWireError(error) });
+            },
           )
           .finally(() => this.#requests.delete(`c${id}`));
         break;

@@ -16,7 +16,7 @@ import { compiledExecutor, rootOutput } from '../compile/executor.js';
 import { backendOf, resolvePlacement } from '../runtime/device.js';
 import { backendInfo, type Executable } from '../runtime/engine.js';
 import type { InputDType, InputLayout } from '../runtime/native.js';
-import { sampleShapeOf } from './image-tensor.js';
+import { engineFormat, sampleShapeOf } from './image-tensor.js';
 import { getNumThreads } from '../runtime/threads.js';
 import { decodeImages } from './images.js';
 import { loadModelSource, type ImageTransforms, type ModelLogger } from './model-source.js';
@@ -216,11 +216,18 @@ export class ServedModel {
           numClasses = compiled.outputShapes[0]![0]!;
           features = featureSize(compiled.outputShapes[1], source.featureModule);
         }
-        // Every form a request may take runs once (on a GPU each captures its CUDA graph here, not at a request).
+        // The forms requests most often take run once (on a GPU each captures its CUDA graph here, not at a
+        // request): the declared one, FP32 NCHW, UINT8 NHWC (decoders' order) and UINT8 NCHW (decoded BYTES).
+        const forms = new Map<string, { dtype: InputDType; layout: InputLayout }>();
+        for (const form of [
+          engineFormat(options.inputDatatype, options.inputLayout), { dtype: 'float32', layout: 'nchw' },
+          { dtype: 'uint8', layout: 'nhwc' }, { dtype: 'uint8', layout: 'nchw' },
+        ] as const) forms.set(`${form.dtype}/${form.layout}`, form);
         for (const [batch, executable] of into) {
           const samples = batch * 3 * size * size;
-          await executable.run(new Float32Array(samples));
-          await executable.run({ data: new Uint8Array(samples), dtype: 'uint8', layout: 'nhwc' });
+          for (const { dtype, layout } of forms.values()) {
+            await executable.run({ data: new Uint8Array(samples * elementBytes[dtype]), dtype, layout });
+          }
         }
       };
       await compileAll(executables, threadsPerInstance);
@@ -278,7 +285,7 @@ export class ServedModel {
 
   /**
    * Encoded images → one sample each, decoded, resized and centre-cropped with the weights' transforms
-   * into uint8 pixels (NHWC), which the engine normalises itself.
+   * into uint8 pixels (NCHW), which the engine normalises itself.
    * @throws HttpError 400 naming the first element that is not a decodable image.
    */
   decodeImages(images: readonly Buffer[]): Promise<ModelInput> {
@@ -299,7 +306,7 @@ export class ServedModel {
     if (executables === null) throw new DisposedError(`model ${this.options.name} was disposed; load it again to run it`);
     const max = this.signature.maxBatchSize;
     const total = inputs.reduce((sum, input) => sum + input.samples, 0);
-    if (!Number.isSafeInteger(total) || total < 1 || total > max || inputs.some((input) => !(input.samples >= 1))) {
+    if (!Number.isSafeInteger(total) || total < 1 || total > max || inputs.some((input) => !Number.isSafeInteger(input.samples) || input.samples < 1)) {
       throw new InvalidArgumentError(`Expected a batch size from 1 to ${max} for model ${this.options.name} but received ${total}`);
     }
     for (const input of inputs) {
@@ -352,7 +359,11 @@ export class ServedModel {
         }));
       }
     }
-    await Promise.all(runs);
+    // Every chunk settles before this does, even when one fails: the caller frees the inputs (request
+    // bodies, shared-memory holds) once this settles, and the other chunks' runs read them in place.
+    const settled = await Promise.allSettled(runs);
+    const failed = settled.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
     return outputs;
   }
 

@@ -256,13 +256,17 @@ class Server implements InferenceServer {
     const closing = this.app.close();
     this.app.server.closeAllConnections();
     await closing;
-    // Last: every request that could read or write a region has finished (or the deadline passed, and a
-    // straggler finds its views detached: an error for it, never a touch of unmapped memory).
-    this.#sharedMemory?.close();
-    // The body arenas stay registered until no batch can read them: past the deadline, once the models are.
+    // Last, the memory batches read in place: shared-memory regions and the body arenas. Once every request
+    // has finished at once; past the deadline only once the models are disposed (their batchers drained), since
+    // a batch still running holds raw pointers into them that detaching a view does not reach.
+    const sharedMemory = this.#sharedMemory;
     const arenas = this.#arenas;
-    if (timedOut) void disposed.then(() => arenas?.dispose());
-    else arenas?.dispose();
+    const release = () => {
+      sharedMemory?.close();
+      arenas?.dispose();
+    };
+    if (timedOut) void disposed.then(release);
+    else release();
     this.app.log.info('server closed');
   }
 }

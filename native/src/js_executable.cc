@@ -156,7 +156,9 @@ NativeExecutable::NativeExecutable(const Napi::CallbackInfo& info)
 Napi::Value NativeExecutable::run(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return promise_boundary(env, "run", [&]() -> Napi::Value {
-    if (!compiled_.pool) {
+    // A copy: reading the arguments may run a user's getter, which may dispose this executable meanwhile.
+    const std::shared_ptr<ContextPool> pool = compiled_.pool;
+    if (!pool) {
       return rejected(env, Status(Code::kDisposed, "This executable was disposed; compile the graph again to run it"));
     }
     // run(input | segments[], dtype?, layout?): one array, or the input's bytes as arrays laid end to end.
@@ -223,7 +225,7 @@ Napi::Value NativeExecutable::run(const Napi::CallbackInfo& info) {
     }
     std::unique_ptr<InputBuffer> staging;
     if (staged > 0) {
-      Result<std::unique_ptr<InputBuffer>> acquired = compiled_.pool->executable().acquire_input(staged);
+      Result<std::unique_ptr<InputBuffer>> acquired = pool->executable().acquire_input(staged);
       if (!acquired.ok()) return rejected(env, acquired.status());
       staging = acquired.take();
     }
@@ -235,7 +237,11 @@ Napi::Value NativeExecutable::run(const Napi::CallbackInfo& info) {
       if (segments[i].bytes == 0) continue;
       if (lent[i]) {
         napi_ref reference;
-        NAPI_THROW_IF_FAILED(env, napi_create_reference(env, segments[i].array, 1, &reference), Napi::Value());
+        const napi_status created = napi_create_reference(env, segments[i].array, 1, &reference);
+        if (created != napi_ok) {
+          for (napi_ref made : references) napi_delete_reference(env, made);
+          NAPI_THROW_IF_FAILED(env, created, Napi::Value());
+        }
         references.push_back(reference);
         host_input.segments.push_back({segments[i].data, segments[i].bytes});
       } else {
@@ -244,7 +250,7 @@ Napi::Value NativeExecutable::run(const Napi::CallbackInfo& info) {
         cursor += segments[i].bytes;
       }
     }
-    auto job = std::make_shared<RunJob>(env, compiled_.pool, std::move(host_input), std::move(staging), std::move(references),
+    auto job = std::make_shared<RunJob>(env, pool, std::move(host_input), std::move(staging), std::move(references),
                                         std::move(loans), compiled_.output_elements);
     return state_->start(compiled_.backend, JobShape{compiled_.threads, false}, std::move(job));
   });

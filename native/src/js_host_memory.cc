@@ -105,7 +105,13 @@ Napi::Value NativeHostRegistration::register_memory(const Napi::CallbackInfo& in
   // The registry keeps the pin (and every run reading the range keeps it too): undone when the last lets go.
   Status recorded = HostMemoryRegistry::instance().add(data, bytes, pin.value().undo);
   if (!recorded.ok()) throw make_error(env, recorded);  // the pin's undo runs as `pin` goes
-  Napi::Object handle = constructor.New({});
+  Napi::Object handle;
+  try {
+    handle = constructor.New({});
+  } catch (...) {
+    HostMemoryRegistry::instance().remove(data);  // no handle could dispose it
+    throw;
+  }
   NativeHostRegistration* registration = Unwrap(handle);
   registration->view_ = Napi::Persistent(view.As<Napi::Object>());
   registration->data_ = data;

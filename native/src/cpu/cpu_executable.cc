@@ -1,5 +1,6 @@
 #include "cpu/cpu_executable.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <unordered_map>
 
@@ -96,7 +97,9 @@ Result<std::unique_ptr<ExecutionContext>> CpuExecutable::create_context() const 
 }
 
 Result<std::unique_ptr<InputBuffer>> CpuExecutable::acquire_input(size_t bytes) const {
-  std::unique_ptr<InputBuffer> buffer = input_pool_->acquire(bytes, [](size_t size) { return HeapBlock(size); });
+  // Every block as large as the largest input (float32), so that any part of an input a run copies fits.
+  const size_t block = std::max(bytes, input_elements_ * sizeof(float));
+  std::unique_ptr<InputBuffer> buffer = input_pool_->acquire(block, [](size_t size) { return HeapBlock(size); });
   if (!buffer) return Status(Code::kOutOfMemory, cat("out of memory for a run's input (", bytes, " bytes); use a smaller batch"));
   return buffer;
 }

@@ -168,11 +168,25 @@ RESNET_HD inline void store(void* data, StorageType storage, int64_t index, floa
 
 // ---- one output element per kernel ---------------------------------------------------------------------
 
-/// Element `index` of the run's input, as float: float32, float16 (its bits) or uint8.
+/// Element `index` of the run's input, as float: float32, float16 (its bits) or uint8. On the host the input
+/// may sit at any byte (a request's bytes where its body put them): loaded with memcpy, not through a typed
+/// pointer. The device's input buffer is aligned.
 RESNET_HD inline float input_element(const void* src, InputType type, int64_t index) {
   if (type == InputType::kUint8) return static_cast<float>(static_cast<const uint8_t*>(src)[index]);
+#ifdef __CUDA_ARCH__
   if (type == InputType::kFloat16) return half_bits_to_float(static_cast<const uint16_t*>(src)[index]);
   return static_cast<const float*>(src)[index];
+#else
+  const char* bytes = static_cast<const char*>(src);
+  if (type == InputType::kFloat16) {
+    uint16_t bits;
+    std::memcpy(&bits, bytes + index * 2, sizeof bits);
+    return half_bits_to_float(bits);
+  }
+  float value;
+  std::memcpy(&value, bytes + index * 4, sizeof value);
+  return value;
+#endif
 }
 
 /// Element `i` of the NHWC destination (the stem form's layout, kernel_args.h): reads the source (NCHW or NHWC;

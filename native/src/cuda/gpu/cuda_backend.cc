@@ -120,11 +120,13 @@ class CudaBackend final : public Backend {
       return pin;
     }
     pin.pinned = true;
-    pin.undo = std::shared_ptr<void>(data, [](void* registered) {
-      GpuWorkers::instance().release([registered] {
-        cudaHostUnregister(registered);
-        cudaGetLastError();
-      });
+    // Undone where the last holder lets go (the registration's dispose on the JS thread, or the end of the last
+    // run that read it on a GPU worker), synchronously: the caller may unmap or free the memory right after
+    // (a shared-memory region), and an unregister that came later would meet another mapping at that address.
+    pin.undo = std::shared_ptr<void>(data, [device](void* registered) {
+      cudaSetDevice(device);
+      cudaHostUnregister(registered);
+      cudaGetLastError();
     });
     return pin;
   }

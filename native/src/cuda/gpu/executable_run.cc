@@ -2,6 +2,7 @@
 // forward), pinned input buffers, and run() itself, which replays the context's captured forward.
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "cuda/gpu/cuda_executable.h"
@@ -51,7 +52,10 @@ void CudaExecutable::release_pinned(PinnedBuffer block) {
 
 Result<std::unique_ptr<InputBuffer>> CudaExecutable::acquire_input(size_t bytes) const {
   Status failure;
-  std::unique_ptr<InputBuffer> buffer = input_pool_->acquire(bytes, [&](size_t size) {
+  // Every block as large as the largest input (float32): runs copy parts of their input of any size (what
+  // was not lent memory), and a pool of odd sizes would keep pinning and unpinning (cudaFreeHost syncs).
+  const size_t block = std::max(bytes, input_bytes(InputType::kFloat32));
+  std::unique_ptr<InputBuffer> buffer = input_pool_->acquire(block, [&](size_t size) {
     Result<PinnedBuffer> pinned = PinnedBuffer::allocate(size, "a run's input");
     if (!pinned.ok()) {
       failure = pinned.status();
@@ -75,21 +79,28 @@ Status CudaExecutable::run(ExecutionContext& base, const HostInput& input, const
   cudaGetLastError();
   // Each segment by DMA from pinned memory (the run's staging, or memory lent to runs), end to end in the
   // device input; pageable memory works too, staged by the driver.
+  // From the first enqueue on, every failure goes through recover(): copies already queued must finish before
+  // the run returns, since the caller then frees or reuses the memory they read.
+  Status status;
   size_t offset = 0;
   for (const InputSegment& segment : input.segments) {
-    RESNET_CUDA_CHECK(cudaMemcpyAsync(static_cast<char*>(context.input()) + offset, segment.data, segment.bytes, cudaMemcpyHostToDevice,
-                                      context.stream()),
-                      "copying the input to the GPU");
+    const cudaError_t copied = cudaMemcpyAsync(static_cast<char*>(context.input()) + offset, segment.data, segment.bytes,
+                                               cudaMemcpyHostToDevice, context.stream());
+    if (copied != cudaSuccess) {
+      status = cuda_error(copied, "copying the input to the GPU");
+      break;
+    }
     offset += segment.bytes;
   }
   const int index = input_format_index(input.format);
   format_used_[index] = true;
   GraphExec& graph = context.graph(input.format);
   // Captured work does not run: after capturing, the graph is launched (or, refused, the steps eagerly).
-  Status status = !graph && capture_failures_[index] < kCaptureAttempts ? capture(context, input.format) : Status();
+  if (status.ok() && !graph && capture_failures_[index] < kCaptureAttempts) status = capture(context, input.format);
   // Timing marks around the forward itself (not the input's copy): what PyTorch's CUDA-event timings cover.
   if (status.ok()) {
-    RESNET_CUDA_CHECK(cudaEventRecord(context.started(), context.stream()), "recording the run's start event");
+    const cudaError_t recorded = cudaEventRecord(context.started(), context.stream());
+    if (recorded != cudaSuccess) status = cuda_error(recorded, "recording the run's start event");
   }
   if (status.ok() && graph) {
     const cudaError_t launched = cudaGraphLaunch(graph.get(), context.stream());
