@@ -132,10 +132,11 @@ describe.runIf(haveCheckpoint)('BYTES images on the GPU decoder (a fake nvJPEG)'
         expect(Buffer.compare(slot, fromCpu), `image ${i}`).toBe(0);
       } else {
         expect(Buffer.compare(slot, await fakeGpuPixels(images[i]!, 32, 32)), `image ${i}`).toBe(0);
-        // torchvision's tensor resize against Pillow's: about a level in 255 apart, not another image.
+        // torchvision's tensor resize against Pillow's: a fraction of a level apart on average (measured 0.19),
+        // where a wrong image or slot is tens of levels away.
         let total = 0;
         for (let k = 0; k < sample; k++) total += Math.abs(slot[k]! - fromCpu[k]!);
-        expect(total / sample, `image ${i}`).toBeLessThan(1.5);
+        expect(total / sample, `image ${i}`).toBeLessThan(0.5);
       }
     }
 
