@@ -54,9 +54,13 @@ Result<std::shared_ptr<GpuImageDecoderPool>> GpuImageDecoderPool::create(int dev
 
 GpuImageDecoderPool::~GpuImageDecoderPool() {
   // Streams, device buffers and nvJPEG's own (cudaFree synchronises): freed on a GPU worker, never in a JS
-  // finalizer. The lambda holds the only reference.
-  auto idle = std::make_shared<std::vector<std::unique_ptr<Decoder>>>(std::move(idle_));
-  GpuWorkers::instance().release([idle]() mutable { idle.reset(); });
+  // finalizer. The lambda holds the only reference. Should even that allocation fail, they go here and now.
+  try {
+    auto idle = std::make_shared<std::vector<std::unique_ptr<Decoder>>>(std::move(idle_));
+    GpuWorkers::instance().release([idle]() mutable { idle.reset(); });
+  } catch (...) {
+    idle_.clear();
+  }
 }
 
 int GpuImageDecoderPool::decoder_count() const {
