@@ -233,12 +233,20 @@ describe.runIf(haveCheckpoint)('BYTES images on the GPU decoder (a fake nvJPEG)'
 
   it('names the first element that is not a decodable image, in the CPU path\'s words', async () => {
     const truncated = files.baseline420.subarray(0, files.baseline420.length - 40);
-    for (const images of [[files.png, Buffer.from('not an image at all'), files.baseline420], [files.baseline444, truncated], [files.baseline420, files.progressive, Buffer.from('GIF89a garbage')]]) {
+    // libvips keeps one error buffer for the process: when other images of the request decode at the same time,
+    // sharp may read "Unknown error" instead of libvips' own words, on either path. Compared up to that reason.
+    const upToTheReason = (message: string | undefined) => message?.replace(/(Cannot decode image buffer \(\d+ bytes\): ).*$/, '$1…');
+    const cases: [Buffer[], RegExp][] = [
+      [[files.png, Buffer.from('not an image at all'), files.baseline420], /^input 'input' element 1 is not a decodable image: Cannot decode image buffer \(19 bytes\): /],
+      [[files.baseline444, truncated], /^input 'input' element 1 is not a decodable image: Cannot decode image buffer \(\d+ bytes\): /],
+      [[files.baseline420, files.progressive, Buffer.from('GIF89a garbage')], /^input 'input' element 2 is not a decodable image: /],
+    ];
+    for (const [images, message] of cases) {
       const [got, want] = [await infer(gpu, images), await infer(cpu, images)];
       expect(got.status).toBe(400);
       expect(want.status).toBe(400);
-      expect(got.body.error).toBe(want.body.error);
-      expect(got.body.error).toMatch(/^input 'input' element \d is not a decodable image: /);
+      expect(got.body.error).toMatch(message);
+      expect(upToTheReason(got.body.error)).toBe(upToTheReason(want.body.error));
     }
     expect((await infer(gpu, [])).body.error).toBe((await infer(cpu, [])).body.error);
   });
