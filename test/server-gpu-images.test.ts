@@ -8,7 +8,6 @@
 // failures (one image, a whole call) fall back to the CPU. What only a GPU shows (nvJPEG itself, the DMA copies,
 // the worker threads) is the GPU check's (scripts/gpu-check/serve.mjs, its jpeg kind).
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { InferenceServer } from '../lib/server/index.js';
 import { GpuImages, gpuDecodeBatchImages } from '../lib/server/gpu-images.js';
@@ -18,8 +17,8 @@ import type { ModelInput } from '../lib/server/served-model.js';
 import { FakeGpuImageDecoder, fakeGpuPixels, fakeProvider } from './fake-gpu-image-decoder.js';
 import { decode as imageDecode, find, makeFiles } from './jpeg-files.js';
 import { resnet20Server, type InferResponse } from './server-helpers.js';
+import { checkpoint, deferred, holdNextBatch } from './server-threads-helpers.js';
 
-const checkpoint = fileURLToPath(new URL('../../shared/data/cifar10-resnets/resnet20-12fca82f.th', import.meta.url));
 const haveCheckpoint = existsSync(checkpoint);
 if (!haveCheckpoint) console.warn(`test/server-gpu-images.test.ts: skipped, ${checkpoint} is absent (both servers need the same weights)`);
 
@@ -77,12 +76,6 @@ async function cpuPixelsOf(images: readonly Uint8Array[]): Promise<Uint8Array> {
   const result = await decodeAndPreprocess(images, { ...transforms, interpolation: 'bilinear', mean: [0, 0, 0], std: [1, 1, 1] });
   if (!result.ok) throw new Error(result.message);
   return result.data;
-}
-
-function deferred(): { promise: Promise<void>; resolve: () => void } {
-  let resolve!: () => void;
-  const promise = new Promise<void>((r) => { resolve = r; });
-  return { promise, resolve };
 }
 
 describe.runIf(haveCheckpoint)('BYTES images on the GPU decoder (a fake nvJPEG)', () => {
@@ -190,20 +183,7 @@ describe.runIf(haveCheckpoint)('BYTES images on the GPU decoder (a fake nvJPEG)'
   });
 
   it('reuses a request\'s pixel buffer only once the run reading it has settled, also when its client left mid-run', async () => {
-    const model = gpu.models.get('resnet20')!;
-    const original = model.run.bind(model);
-    const started = deferred();
-    const gate = deferred();
-    const finished = deferred();
-    const spy = vi.spyOn(model, 'run').mockImplementationOnce(async (...args) => {
-      started.resolve();
-      await gate.promise;
-      try {
-        return await original(...args);
-      } finally {
-        finished.resolve();
-      }
-    });
+    const hold = holdNextBatch(gpu.models.get('resnet20')!);
     const bufferOfLastCall = () => fake.calls.at(-1)!.buffers[0]!;
     try {
       const controller = new AbortController();
@@ -211,7 +191,7 @@ describe.runIf(haveCheckpoint)('BYTES images on the GPU decoder (a fake nvJPEG)'
         method: 'POST', signal: controller.signal,
         body: JSON.stringify({ inputs: [{ name: 'input', datatype: 'BYTES', shape: [1], data: [files.baseline420.toString('base64')] }] }),
       }).catch((error: unknown) => error);
-      await started.promise;
+      await hold.started;
       const heldBuffer = bufferOfLastCall();
       controller.abort(); // the client leaves: its answer is dropped at once, its run goes on reading the buffer
       expect(await held).toBeInstanceOf(Error);
@@ -219,15 +199,15 @@ describe.runIf(haveCheckpoint)('BYTES images on the GPU decoder (a fake nvJPEG)'
         expect((await infer(gpu, [files.baseline444])).status).toBe(200);
         expect(bufferOfLastCall()).not.toBe(heldBuffer);
       }
-      gate.resolve();
-      await finished.promise;
+      hold.open();
+      await hold.done;
       await new Promise((resolve) => setImmediate(resolve)); // the batcher's own continuation, which releases it
       // Once the held run has settled its buffer is back (the last returned): a request of its size class gets it.
       expect((await infer(gpu, [files.grey])).status).toBe(200);
       expect(bufferOfLastCall()).toBe(heldBuffer);
     } finally {
-      gate.resolve();
-      spy.mockRestore();
+      hold.open();
+      hold.restore();
     }
   });
 
