@@ -16,6 +16,7 @@
         "native/src/js_env.cc",
         "native/src/js_error.cc",
         "native/src/js_executable.cc",
+        "native/src/js_gpu_image_decoder.cc",
         "native/src/js_host_memory.cc",
         "native/src/js_listen_socket.cc",
         "native/src/js_prepared_graph.cc",

@@ -16,7 +16,7 @@ import { runLoad, stopClients, type LoadResult } from '../bench/serve/generator.
 import { fp32Pixels, shmLayout, uint8Pixels, type ModelGeometry } from '../bench/serve/requests.mjs';
 import { regionPrefix } from '../bench/serve/shm.mjs';
 import { startServer } from '../bench/serve/server-process.mjs';
-import { metricsOf, serveTakes, settle } from '../bench/serve/server-view.mjs';
+import { imageDecoderOf, metricsOf, serveTakes, settle } from '../bench/serve/server-view.mjs';
 import { snapshotDelta } from '../bench/serve/prometheus.mjs';
 import { findPhotos, makeJpegCorpus } from '../bench/serve/jpeg-corpus.mjs';
 
@@ -222,6 +222,16 @@ describe('the load generator against resnet serve (resnet20, CPU)', () => {
   afterAll(async () => {
     await server?.stop(10_000);
   });
+  it('reads which image decoder the model\'s BYTES requests get from the server\'s readiness line', () => {
+    expect(server.readyLine()).toMatch(/^resnet serve: ready on http:\/\/127\.0\.0\.1:\d+: resnet20 \(cpu, images: CPU workers\)$/);
+    expect(imageDecoderOf(server.readyLine(), 'resnet20')).toBe('CPU workers');
+    expect(imageDecoderOf('resnet serve: ready on http://h:1: resnet50 (cuda:0, images: nvJPEG hardware (7 engines)), r18 (cuda:1, images: nvJPEG GPU backend)', 'resnet50'))
+      .toBe('nvJPEG hardware (7 engines)');
+    expect(imageDecoderOf('resnet serve: ready on http://h:1: resnet50 (cuda:0, images: nvJPEG hardware (7 engines)), r18 (cuda:1, images: nvJPEG GPU backend)', 'r18'))
+      .toBe('nvJPEG GPU backend');
+    expect(imageDecoderOf('resnet serve: ready on http://h:1: resnet20 (cpu)', 'resnet20')).toBeNull(); // a server from before the decoder was named
+  });
+
   const real = { path: '/v2/models/resnet20/infer', geometry: { ...geometry, model: 'resnet20', height: 32, width: 32 }, shmDatatype: 'uint8' as const, clients: 2, imagesPerRequest: 1 };
 
   it('FP32 for 2 s: every request is in the server\'s own counters; its CPU use comes from /proc', async () => {

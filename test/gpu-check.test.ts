@@ -282,7 +282,7 @@ describe('summary', () => {
 describe('summary of the serve part', () => {
   const parts = parseParts('serve\tfailed\t1\t80\t\n');
   const serve = {
-    model: 'resnet50 float16', clients: 4, durationMs: 2500, loadSeconds: 21.5,
+    model: 'resnet50 float16', clients: 4, durationMs: 2500, loadSeconds: 21.5, imageDecoder: 'nvJPEG hardware (7 engines)',
     rows: { count: 16, worstRelativeL2: 'NaN', tolerance: 1e-2, precision: 'float16', passed: false },
     kinds: {
       uint8: { levels: [{ concurrency: 1, imgPerSec: 1100, p50Ms: 0.8, p99Ms: 1.3, averageBatch: 1, serverCores: 1, loadgenCores: 0.2, errors: 0, failures: '0' }] },
@@ -305,6 +305,11 @@ describe('summary of the serve part', () => {
     const text = renderSummary(s);
     expect(text).toMatch(/\| fp32 +\| +64 \| +4200 \| +14\.90 \| +40\.00 \| +— \| +1\.90 \| +1\.10 \| HTTP 503 ×3 +\|/);
     expect(text).toContain('- jpeg: skipped: no photos for the JPEG input');
+    expect(text).toContain('JPEG images (the jpeg input) decoded by: nvJPEG hardware (7 engines).\n');
+    const fellBack = renderSummary(buildSummary({
+      dryRun: false, parts, serve: { ...serve, imageDecoder: 'CPU workers', imageDecoderNote: 'the GPU image decoder was not in use: CPU workers (see bench.log)' },
+    }));
+    expect(fellBack).toContain('JPEG images (the jpeg input) decoded by: CPU workers. **the GPU image decoder was not in use: CPU workers (see bench.log).**');
     expect(text.indexOf('## Serving targets')).toBeLessThan(text.indexOf('## Targets (issue 3)'));
     expect(text).toMatch(/\| serve FP32 over HTTP ≥ 4,000 img\/s +\| met +\| met \(4200 img\/s vs 4000 img\/s asked\); at concurrency 64/);
   });
@@ -485,6 +490,7 @@ describe.runIf(!cuda.available)('gpu-check.sh without a GPU', () => {
     const fp32 = s.serve.rows.find((r: any) => r.kind === 'fp32');
     expect(fp32).toMatchObject({ concurrency: 4, errors: 0, unaccounted: 0, processes: 2 });
     expect(fp32.imgPerSec).toBeGreaterThan(0);
+    expect(s.serve.imageDecoder).toBe('CPU workers'); // a model on the CPU: from the server's readiness line
     expect(s.serve.targets.every((t: any) => t.text === 'not measured: a dry run measures no GPU figures')).toBe(true);
     expect(run.summaryMd).toContain('## Serving targets');
   }, 190_000);

@@ -103,6 +103,16 @@ describe('serveOptions: flags over the config file', () => {
     expect(help).toMatch(/--http-threads <n> .*\(default 1 when every model is on the CPU, else min\(4, CPUs - 1\)\)/);
   });
 
+  it('parses --image-decoder as a model default, and refuses what is neither auto nor cpu', () => {
+    const parsed = serveFlags(new Command()).exitOverride().parse(['--model', 'resnet20', '--image-decoder', 'cpu'], { from: 'user' }).opts<ServeFlags>();
+    expect(parsed.imageDecoder).toBe('cpu');
+    expect(serveOptions(config, parsed, {}).models).toEqual([{ arch: 'resnet20', imageDecoder: 'cpu' }]);
+    // A model of the file that chose its own decoder keeps it.
+    expect(serveOptions({ models: [{ arch: 'resnet20', imageDecoder: 'auto' }] }, { imageDecoder: 'cpu' }, {}).models).toEqual([{ arch: 'resnet20', imageDecoder: 'auto' }]);
+    expect(() => serveFlags(new Command()).exitOverride().configureOutput({ writeErr: () => {} })
+      .parse(['--image-decoder', 'nvjpeg'], { from: 'user' })).toThrow("Expected 'auto' or 'cpu' for --image-decoder but received \"nvjpeg\"");
+  });
+
   it('needs a model from somewhere', () => {
     expect(() => serveOptions(undefined, { port: 1 }, {})).toThrow(InvalidArgumentError);
     expect(() => serveOptions({ models: [] }, { model: [] }, {})).toThrow('resnet serve needs a model: --model ARCH[=WEIGHTS] (repeatable), or a config file with "models"');
@@ -255,7 +265,7 @@ describe.runIf(built)('resnet serve', () => {
     expect(exit).toMatchObject({ code: 0, signal: null });
     expect(exit.at).toBeGreaterThanOrEqual(answer.at - 50);
     // The one plain line of a ready server, and nothing else.
-    expect(server.stderr()).toMatch(/^resnet serve: ready on http:\/\/127\.0\.0\.1:\d+: resnet20 \(cpu\)\n$/);
+    expect(server.stderr()).toMatch(/^resnet serve: ready on http:\/\/127\.0\.0\.1:\d+: resnet20 \(cpu, images: CPU workers\)\n$/);
   });
 
   it('a second signal exits 1 at once', async () => {

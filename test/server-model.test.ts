@@ -43,7 +43,7 @@ function modelOptions(
   const { maxBatchSize = 8, preferredBatchSizes = [], instanceCount = null, ...rest } = overrides;
   return {
     name: arch, version: '1', arch, weights: null, device: 'cpu', dtype: 'float32', benchmark: false, inputSize: null,
-    inputDatatype: 'FP32', inputLayout: 'NCHW',
+    inputDatatype: 'FP32', inputLayout: 'NCHW', imageDecoder: 'auto',
     batching: { maxBatchSize, preferredBatchSizes, maxQueueDelayMicroseconds: 1000, maxQueueSize: 64, instanceCount, defaultTimeoutMicroseconds: 0 },
     ...rest,
   };

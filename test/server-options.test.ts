@@ -45,7 +45,7 @@ describe('resolveServerOptions', () => {
     expect(resolveServerOptions({ models: [{ arch: 'resnet18' }] })).toEqual({
       models: [{
         name: 'resnet18', version: '1', arch: 'resnet18', weights: null, device: 'cpu', dtype: 'float32', benchmark: false, inputSize: null,
-        inputDatatype: 'FP32', inputLayout: 'NCHW',
+        inputDatatype: 'FP32', inputLayout: 'NCHW', imageDecoder: 'auto',
         batching: { maxBatchSize: 8, preferredBatchSizes: [], maxQueueDelayMicroseconds: 0, maxQueueSize: 64, instanceCount: null, defaultTimeoutMicroseconds: 0 },
       }],
       host: '0.0.0.0', port: 8000, maxBodyBytes: 32 * 1024 * 1024, authToken: null, shutdownTimeoutMs: 30_000, logLevel: 'info', threads: null,
@@ -60,7 +60,7 @@ describe('resolveServerOptions', () => {
       models: [
         {
           arch: 'resnet18', name: 'small.v2_x-1', version: '12', weights: 'IMAGENET1K_V1', device: 'auto', dtype: 'float16', benchmark: true,
-          inputSize: 64, inputDatatype: 'UINT8', maxBatchSize: 16, preferredBatchSizes: [8, 2, 16], maxQueueDelayMicroseconds: 0, maxQueueSize: 1, instanceCount: 3,
+          inputSize: 64, inputDatatype: 'UINT8', imageDecoder: 'cpu', maxBatchSize: 16, preferredBatchSizes: [8, 2, 16], maxQueueDelayMicroseconds: 0, maxQueueSize: 1, instanceCount: 3,
           defaultTimeoutMicroseconds: 3_600_000_000,
         },
         { arch: 'resnet20', weights: 'runs/lr=0.1/best.th', device: 'cuda:1', dtype: 'tf32' },
@@ -70,7 +70,7 @@ describe('resolveServerOptions', () => {
     });
     expect(resolved.models[0]).toEqual({
       name: 'small.v2_x-1', version: '12', arch: 'resnet18', weights: 'IMAGENET1K_V1', device: 'auto', dtype: 'float16', benchmark: true, inputSize: 64,
-      inputDatatype: 'UINT8', inputLayout: 'NHWC',
+      inputDatatype: 'UINT8', inputLayout: 'NHWC', imageDecoder: 'cpu',
       batching: { maxBatchSize: 16, preferredBatchSizes: [2, 8, 16], maxQueueDelayMicroseconds: 0, maxQueueSize: 1, instanceCount: 3, defaultTimeoutMicroseconds: 3_600_000_000 },
     });
     expect(resolved.models[1]).toMatchObject({ name: 'resnet20', arch: 'resnet20', weights: 'runs/lr=0.1/best.th', device: 'cuda:1', dtype: 'tf32' });
@@ -83,7 +83,7 @@ describe('resolveServerOptions', () => {
       + 'httpThreads, bodyArenaBytes for an option of server options but received "prot"',
     );
     const message = refused(() => resolveWith({ maxBatch: 4 }));
-    expect(message).toMatch(/^Expected one of arch, name, version, weights, device, dtype, benchmark, inputSize, inputDatatype, inputLayout, maxBatchSize, preferredBatchSizes, /);
+    expect(message).toMatch(/^Expected one of arch, name, version, weights, device, dtype, benchmark, inputSize, inputDatatype, inputLayout, imageDecoder, maxBatchSize, preferredBatchSizes, /);
     expect(message).toMatch(/ for an option of models\[0\] but received "maxBatch"$/);
     // A JSON `__proto__` key is an own key like any other, not a prototype.
     expect(refused(() => resolveServerOptions(JSON.parse('{"models":[{"arch":"resnet20"}],"__proto__":{"port":1}}')))).toMatch(/received "__proto__"$/);
@@ -156,6 +156,7 @@ describe('resolveServerOptions', () => {
     expect(resolveWith({ inputDatatype: 'UINT8' }).models[0]!.inputLayout).toBe('NHWC');
     expect(resolveWith({ inputDatatype: 'UINT8', inputLayout: 'NCHW' }).models[0]!.inputLayout).toBe('NCHW');
     expect(resolveWith({ inputDatatype: 'FP16' }).models[0]!.inputLayout).toBe('NCHW');
+    expect(refused(() => resolveWith({ imageDecoder: 'gpu' }))).toBe("Expected 'auto' or 'cpu' for models[0].imageDecoder but received \"gpu\"");
   });
 
   it('checks devices and dtypes with the runtime wording, and float32 only on the CPU', () => {

@@ -1,8 +1,9 @@
 // @ts-check
 /**
  * The server under test as a child process (`node dist/cli/main.js serve …`): started on a free
- * 127.0.0.1 port, awaited until `/v2/health/ready`, stopped with SIGTERM (its graceful shutdown) and,
- * past a deadline, SIGKILL. The child is also killed when this process exits any other way.
+ * 127.0.0.1 port, awaited until `/v2/health/ready` (and its one plain line, `resnet serve: ready on …`, which
+ * names each model's device and image decoder), stopped with SIGTERM (its graceful shutdown) and, past a
+ * deadline, SIGKILL. The child is also killed when this process exits any other way.
  * @module
  */
 import { spawn } from 'node:child_process';
@@ -43,10 +44,13 @@ export async function startServer(args, options) {
   // The last lines of its output, for the error when it dies; bounded so a chatty server cannot grow it.
   /** @type {string[]} */
   const tail = [];
+  /** The server's readiness line, kept apart from the tail (which later lines may push it out of). */
+  let readyLine = '';
   /** @param {Buffer} chunk */
   const keep = (chunk) => {
     for (const line of chunk.toString().split('\n')) {
       if (line.trim() === '') continue;
+      if (line.startsWith('resnet serve: ready on ')) readyLine = line;
       tail.push(line);
       if (tail.length > 40) tail.shift();
     }
@@ -71,6 +75,8 @@ export async function startServer(args, options) {
     pid: /** @type {number} */ (child.pid),
     /** The server's last output lines. */
     tail: () => tail.join('\n'),
+    /** `resnet serve: ready on URL: model (device, images: decoder), …`; '' until it is printed. */
+    readyLine: () => readyLine,
     /** Resident memory from /proc (Linux), when `/metrics` lacks it. */
     rssBytes() {
       try {
@@ -111,7 +117,11 @@ export async function startServer(args, options) {
     try {
       const res = await fetch(`${url}/v2/health/ready`, { signal: AbortSignal.timeout(2000) });
       await res.arrayBuffer();
-      if (res.status === 200) return server;
+      if (res.status === 200) {
+        // The line follows readiness at once (an older server prints none: then give up after 2 s).
+        for (let i = 0; i < 20 && readyLine === '' && exited === null; i++) await sleep(100);
+        return server;
+      }
     } catch {
       // Not listening yet.
     }

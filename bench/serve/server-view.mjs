@@ -1,7 +1,8 @@
 // @ts-check
 /**
  * What the load test reads of the server under test besides its answers: the model's metadata and
- * config, `/metrics` snapshots, an empty queue between loads, and which flags its `serve` command takes.
+ * config, `/metrics` snapshots, an empty queue between loads, which flags its `serve` command takes, and
+ * which image decoder a model's BYTES requests get (from the server's readiness line).
  * @module
  */
 import { execFileSync } from 'node:child_process';
@@ -22,6 +23,18 @@ let serveHelp;
 export function serveTakes(flag) {
   serveHelp ??= execFileSync(process.execPath, [cli, 'serve', '--help'], { encoding: 'utf8', timeout: 60_000 });
   return new RegExp(`(^|[\\s,])${flag.replace(/[-]/g, '\\-')}\\b`).test(serveHelp);
+}
+
+/**
+ * The image decoder `model` uses, as the server's readiness line names it (`resnet info`'s words: "nvJPEG
+ * hardware (7 engines)", "nvJPEG GPU backend", "CPU workers"), or null when the line does not say.
+ * @param {string} readyLine `resnet serve: ready on URL: resnet50 (cuda:0, images: nvJPEG hardware (7 engines)), …`
+ * @param {string} model
+ */
+export function imageDecoderOf(readyLine, model) {
+  const escaped = model.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const match = new RegExp(`[:,] ${escaped} \\([^,()]+, images: (nvJPEG hardware \\(\\d+ engines?\\)|nvJPEG GPU backend|CPU workers)\\)`).exec(readyLine);
+  return match ? match[1] : null;
 }
 
 /**

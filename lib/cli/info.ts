@@ -5,6 +5,7 @@
 import {
   backendInfo, getNumThreads, resolveDevice, version, type CudaBackendInfo, type ImageDecoderInfo, type UnavailableBackendInfo,
 } from '../index.js';
+import { imageDecoderName } from '../server/image-decoder-choice.js';
 
 function gibibytes(bytes: number): string {
   return `${(bytes / 2 ** 30).toFixed(1)} GiB`;
@@ -21,16 +22,10 @@ export function describeCuda(cuda: CudaBackendInfo | UnavailableBackendInfo): st
   ];
 }
 
-const decoderNames: Record<ImageDecoderInfo['decoder'], (info: ImageDecoderInfo) => string> = {
-  'nvjpeg-hardware': (info) => `nvJPEG hardware (${info.hardwareEngines} engine${info.hardwareEngines === 1 ? '' : 's'})`,
-  'nvjpeg-gpu': () => 'nvJPEG GPU backend',
-  'cpu-workers': () => 'CPU workers',
-};
-
 /** The image decoder line, "image decoder: <which> (<why>)"; a reason of several lines continues indented. */
 export function describeImageDecoder(info: ImageDecoderInfo): string[] {
   const [first = '', ...rest] = info.reason.trimEnd().split('\n');
-  const lines = [`image decoder: ${decoderNames[info.decoder](info)} (${first}${rest.length === 0 ? ')' : ''}`];
+  const lines = [`image decoder: ${imageDecoderName(info)} (${first}${rest.length === 0 ? ')' : ''}`];
   rest.forEach((line, i) => lines.push(`      ${line}${i === rest.length - 1 ? ')' : ''}`));
   return lines;
 }

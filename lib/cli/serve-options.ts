@@ -32,6 +32,7 @@ export interface ServeFlags {
   inputSize?: number;
   inputDatatype?: ImageDatatype;
   inputLayout?: TensorLayout;
+  imageDecoder?: 'auto' | 'cpu';
   threads?: number;
   maxBodyBytes?: number;
   authToken?: string;
@@ -102,6 +103,8 @@ export function serveFlags(command: Command): Command {
       stringFlag('--input-datatype', modelFieldChecks.inputDatatype))
     .option('--input-layout <layout>', 'model default: the input\'s declared layout, NCHW or NHWC (default NHWC for UINT8, else NCHW)',
       stringFlag('--input-layout', modelFieldChecks.inputLayout))
+    .option('--image-decoder <decoder>', 'model default: what decodes BYTES images, auto (nvJPEG on the model\'s GPU where usable, else the CPU workers) or cpu (default auto)',
+      stringFlag('--image-decoder', modelFieldChecks.imageDecoder))
     .option('-t, --threads <n>', 'CPU compute threads, split between a CPU model\'s instances (default all the process may use)', integerFlag('--threads', serverFieldChecks.threads))
     .option('--max-body-bytes <n>', 'largest request body; larger gets 413 (default 33554432, 32 MiB)', integerFlag('--max-body-bytes', serverFieldChecks.maxBodyBytes))
     .addOption(new Option('--auth-token <token>', `require "Authorization: Bearer <token>" on every route but /v2/health/* (or set ${authTokenVariable})`)
@@ -141,6 +144,7 @@ export function serveOptions(config: ServerOptions | undefined, flags: ServeFlag
     inputSize: flags.inputSize,
     inputDatatype: flags.inputDatatype,
     inputLayout: flags.inputLayout,
+    imageDecoder: flags.imageDecoder,
     maxBatchSize: flags.maxBatchSize,
     preferredBatchSizes: flags.preferredBatchSizes,
     maxQueueDelayMicroseconds: flags.maxQueueDelayUs,

@@ -80,8 +80,9 @@ export async function runServe(flags: ServeFlags): Promise<void> {
   const signalled = exitOnSignals(server, shutdownTimeoutMs);
   try {
     await server.start();
-    // One plain line whatever the log level, for people and scripts (the logs are JSON on stdout).
-    const models = [...server.models.values()].map((m) => `${m.signature.name} (${m.device})`).join(', ');
+    // One plain line whatever the log level, for people and scripts (the logs are JSON on stdout). The image
+    // decoder is named as `resnet info` names it.
+    const models = [...server.models.values()].map((m) => `${m.signature.name} (${m.device}, images: ${m.imageDecoder.name})`).join(', ');
     process.stderr.write(`resnet serve: ready on ${server.address?.url ?? '(not listening)'}: ${models}\n`);
   } catch (error) {
     // A signal during loading closes the server and so fails start(); the signal handler exits.

@@ -248,6 +248,51 @@ export interface NativeSharedMemoryMapping {
 }
 
 /**
+ * The preprocessing a {@link NativeGpuImageDecoder} applies: torchvision's resize (shorter side to `resizeSize`,
+ * bilinear with antialias) and centre crop to `cropSize`, written as uint8 pixels (the engine normalises them;
+ * `mean` and `std` are checked and kept for that purpose only). `layout` default `nchw`.
+ * @internal
+ */
+export interface NativeGpuImageDecoderOptions {
+  readonly resizeSize: number;
+  readonly cropSize: number;
+  readonly mean?: readonly number[];
+  readonly std?: readonly number[];
+  readonly layout?: InputLayout;
+}
+
+/**
+ * What became of each image of a {@link NativeGpuImageDecoder.decode}: its route (`nvJPEG hardware` or
+ * `nvJPEG GPU`: decoded into its output; `CPU`: not decoded, its output untouched; `refused`: over the pixel
+ * limit) and why, for the last two ('' otherwise).
+ * @internal
+ */
+export interface NativeGpuDecodeReport {
+  readonly routes: string[];
+  readonly reasons: string[];
+}
+
+/**
+ * A GPU image decoder (nvJPEG, then the resize and crop on the GPU) for one model on one device. Errors are plain
+ * `Error`s with a `code`; a build without CUDA throws `ERR_BACKEND_UNAVAILABLE` from the constructor.
+ * @internal
+ */
+export interface NativeGpuImageDecoder {
+  /**
+   * Decodes `images` (encoded, read in place: not to be written until this settles) and writes the crop of each
+   * image the GPU decoded into `outputs[i]` (`imageBytes` each; pinned host memory from `allocateHostMemory` is
+   * copied into by DMA). Rejects only for failures of the whole batch (no GPU, device memory, CUDA).
+   */
+  decode(images: readonly Uint8Array[], outputs: readonly Uint8Array[]): Promise<NativeGpuDecodeReport>;
+  /** Lets the decoders go (batches in flight finish first); idempotent. Later decodes reject `ERR_DISPOSED`. */
+  dispose(): void;
+  /** Bytes of one image's output: 3 × cropSize² pixels. */
+  readonly imageBytes: number;
+  /** nvJPEG decoders made so far (one per batch that ran at once with others). */
+  readonly decoderCount: number;
+}
+
+/**
  * The addon's exports.
  * @internal
  */
@@ -270,6 +315,8 @@ export interface NativeAddon {
   readonly NativePreparedGraph: abstract new () => NativePreparedGraph;
   /** Maps `[offset, offset + byteSize)` of the POSIX shared-memory object `key`; throws coded errors. */
   readonly NativeSharedMemoryMapping: new (key: string, offset: number, byteSize: number) => NativeSharedMemoryMapping;
+  /** A GPU image decoder on CUDA device `device` (throws coded errors: no GPU, nvJPEG not found, a build without CUDA). */
+  readonly NativeGpuImageDecoder: new (device: number, options: NativeGpuImageDecoderOptions, maxPixels: number, maxDecodedBytes: number) => NativeGpuImageDecoder;
 }
 
 /** Environment variable naming an addon binary to load instead of the one built in this package. */

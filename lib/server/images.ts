@@ -3,15 +3,36 @@
  * decoded, resized and centre-cropped with the weights' transforms, exactly as
  * `preprocess(readImage(bytes), transforms)` does before normalising (the engine normalises), on the
  * process's image workers (off the event loop; on the calling thread only where no worker can start, as
- * when running from TypeScript sources).
+ * when running from TypeScript sources). The GPU decoder (gpu-images.ts) falls back to the same workers for
+ * the images it does not take, and words its errors the same way ({@link notDecodable}).
  * @module
  */
-import { badRequest } from './http-error.js';
-import { decodeAndPreprocess } from './image-decode.js';
+import { badRequest, type HttpError } from './http-error.js';
+import { decodeAndPreprocess, type DecodeResult } from './image-decode.js';
 import { sharedImageWorkers } from './image-workers.js';
 import type { ImageTransforms } from './model-source.js';
 import type { ModelInput } from './served-model.js';
 import { tensorNames } from './types.js';
+
+/** The 400 for a request whose `inputName` has no elements. */
+export function noElements(inputName: string): HttpError {
+  return badRequest(`input '${inputName}' has no elements`);
+}
+
+/** The 400 for element `element` (0-based) of `inputName` that is not a decodable image, saying why. */
+export function notDecodable(inputName: string, element: number, message: string): HttpError {
+  return badRequest(`input '${inputName}' element ${element} is not a decodable image: ${message}`);
+}
+
+/**
+ * Decodes, resizes and crops `images` on the image workers (on this thread where none can start) into
+ * `N × 3 × cropSize × cropSize` uint8 pixels (NCHW), or says which element (0-based) is not a decodable image.
+ * @throws whatever is not the client's fault.
+ */
+export function decodeOnCpu(images: readonly Uint8Array[], transforms: ImageTransforms): Promise<DecodeResult> {
+  const workers = sharedImageWorkers();
+  return workers === null ? decodeAndPreprocess(images, transforms) : workers.run(images, transforms);
+}
 
 /**
  * Decodes, resizes and crops one image per element into `N × 3 × cropSize × cropSize` uint8 pixels (NCHW).
@@ -24,9 +45,8 @@ export async function decodeImages(
   transforms: ImageTransforms,
   inputName: string = tensorNames.input,
 ): Promise<ModelInput> {
-  if (images.length === 0) throw badRequest(`input '${inputName}' has no elements`);
-  const workers = sharedImageWorkers();
-  const result = workers === null ? await decodeAndPreprocess(images, transforms) : await workers.run(images, transforms);
-  if (!result.ok) throw badRequest(`input '${inputName}' element ${result.element} is not a decodable image: ${result.message}`);
+  if (images.length === 0) throw noElements(inputName);
+  const result = await decodeOnCpu(images, transforms);
+  if (!result.ok) throw notDecodable(inputName, result.element, result.message);
   return { dtype: 'uint8', layout: 'nchw', samples: images.length, segments: [result.data] };
 }

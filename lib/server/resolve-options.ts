@@ -60,6 +60,7 @@ export const modelFieldChecks = Object.freeze({
   inputSize: integerIn(16, 4096),
   inputDatatype: oneOf(['FP32', 'FP16', 'UINT8'] as const),
   inputLayout: oneOf(['NCHW', 'NHWC'] as const),
+  imageDecoder: oneOf(['auto', 'cpu'] as const),
   maxBatchSize: integerIn(1, 1024),
   maxQueueDelayMicroseconds: integerIn(0, hourMicroseconds, `a whole number of microseconds from 0 to ${hourMicroseconds} (an hour)`),
   maxQueueSize: integerIn(1, 1_000_000),
@@ -93,7 +94,7 @@ export const serverFieldChecks = Object.freeze({
 
 const modelKeys = [
   'arch', 'name', 'version', 'weights', 'device', 'dtype', 'benchmark', 'inputSize', 'inputDatatype', 'inputLayout',
-  'maxBatchSize', 'preferredBatchSizes', 'maxQueueDelayMicroseconds', 'maxQueueSize', 'instanceCount', 'defaultTimeoutMicroseconds',
+  'imageDecoder', 'maxBatchSize', 'preferredBatchSizes', 'maxQueueDelayMicroseconds', 'maxQueueSize', 'instanceCount', 'defaultTimeoutMicroseconds',
 ] as const satisfies readonly (keyof ModelOptions)[];
 
 const serverKeys = [
@@ -170,6 +171,7 @@ function resolveModel(value: unknown, at: string, partial: boolean): ResolvedMod
     inputSize: field(record, 'inputSize', at, modelFieldChecks.inputSize, null),
     inputDatatype,
     inputLayout: field(record, 'inputLayout', at, modelFieldChecks.inputLayout, inputDatatype === 'UINT8' ? 'NHWC' : 'NCHW'),
+    imageDecoder: field(record, 'imageDecoder', at, modelFieldChecks.imageDecoder, 'auto'),
     batching: resolveBatching(record, at),
   };
 }

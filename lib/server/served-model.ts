@@ -18,8 +18,8 @@ import { backendInfo, type Executable } from '../runtime/engine.js';
 import type { InputDType, InputLayout } from '../runtime/native.js';
 import { engineFormat, sampleShapeOf } from './image-tensor.js';
 import { getNumThreads } from '../runtime/threads.js';
-import { decodeImages } from './images.js';
-import { loadModelSource, type ImageTransforms, type ModelLogger } from './model-source.js';
+import { createImageDecoder, type ServedImageDecoder } from './image-decoder-choice.js';
+import { loadModelSource, type ModelLogger } from './model-source.js';
 import {
   serverDefaults, tensorNames,
   type ModelSignature, type ResolvedBatchingOptions, type ResolvedModelOptions,
@@ -88,6 +88,11 @@ export interface ModelInput {
   readonly layout: InputLayout;
   readonly samples: number;
   readonly segments: readonly Uint8Array[];
+  /**
+   * Gives the segments' memory back to its owner (the GPU image decoder's pixel buffers); called once, by the
+   * model's batcher, when nothing reads the input any more. Absent where the memory needs no giving back.
+   */
+  readonly release?: () => void;
 }
 
 /** `bytes` [start, end) of segments laid end to end, as views (no copy). */
@@ -112,11 +117,11 @@ interface ServedModelParts {
   batching: ResolvedBatchingOptions & { instanceCount: number };
   signature: ModelSignature;
   device: string;
-  transforms: ImageTransforms;
   sampleElements: number;
   executables: ReadonlyMap<number, Executable>;
   aloneExecutables: ReadonlyMap<number, Executable> | null;
   threadsPerInstance: number | null;
+  imageDecoder: ServedImageDecoder;
 }
 
 /** How {@link ServedModel.execute} runs a batch. */
@@ -139,7 +144,9 @@ export class ServedModel {
   readonly compiledBatchSizes: readonly number[];
   /** CPU threads of each instance's runs (null on a GPU); a batch that runs alone uses all of the server's. */
   readonly threadsPerInstance: number | null;
-  readonly #transforms: ImageTransforms;
+  /** What decodes its BYTES images (nvJPEG on its GPU, or the CPU workers) and why. */
+  readonly imageDecoder: Pick<ServedImageDecoder, 'decoder' | 'name' | 'reason'>;
+  readonly #images: ServedImageDecoder;
   readonly #sampleElements: number;
   readonly #outputSizes: readonly number[];
   #executables: ReadonlyMap<number, Executable> | null;
@@ -153,12 +160,14 @@ export class ServedModel {
     this.signature = parts.signature;
     this.device = parts.device;
     this.compiledBatchSizes = Object.freeze([...parts.executables.keys()].sort((a, b) => a - b));
-    this.#transforms = parts.transforms;
     this.#sampleElements = parts.sampleElements;
     this.#outputSizes = parts.signature.outputs.map((o) => o.sampleShape.reduce((a, b) => a * b, 1));
     this.#executables = parts.executables;
     this.#aloneExecutables = parts.aloneExecutables;
     this.threadsPerInstance = parts.threadsPerInstance;
+    this.#images = parts.imageDecoder;
+    const { decoder, name, reason } = parts.imageDecoder;
+    this.imageDecoder = Object.freeze({ decoder, name, reason });
   }
 
   /**
@@ -256,9 +265,12 @@ export class ServedModel {
         { name: tensorNames.features, datatype: 'FP32', sampleShape: [features], labels: null },
       ],
     };
+    const imageDecoder = await createImageDecoder({
+      setting: options.imageDecoder, device, transforms, maxBatchSize, inputName: tensorNames.input, model: options.name, log,
+    });
     const served = new ServedModel({
-      options, batching: { ...options.batching, instanceCount }, signature, device, transforms, sampleElements: 3 * size * size,
-      executables, aloneExecutables, threadsPerInstance,
+      options, batching: { ...options.batching, instanceCount }, signature, device, sampleElements: 3 * size * size,
+      executables, aloneExecutables, threadsPerInstance, imageDecoder,
     });
     let weightBytes = 0;
     let activationBytes = 0;
@@ -271,9 +283,11 @@ export class ServedModel {
         model: options.name, version: options.version, arch: options.arch, weights: source.weightsDescription,
         device, dtype: placement.dtype, inputSize: size, batchSizes: served.compiledBatchSizes, instanceCount,
         ...(threadsPerInstance !== null ? { threadsPerInstance, threads: cpuThreads } : {}),
-        weightBytes, activationBytes, loadMs: Math.round(performance.now() - started),
+        weightBytes, activationBytes, imageDecoder: imageDecoder.decoder, imageDecoderReason: imageDecoder.reason,
+        loadMs: Math.round(performance.now() - started),
       },
-      `model ${options.name} compiled and warmed up: batch sizes ${served.compiledBatchSizes.join(', ')} on ${device}`,
+      `model ${options.name} compiled and warmed up: batch sizes ${served.compiledBatchSizes.join(', ')} on ${device}; `
+        + `images decoded by ${imageDecoder.name}`,
     );
     return served;
   }
@@ -285,11 +299,13 @@ export class ServedModel {
 
   /**
    * Encoded images → one sample each, decoded, resized and centre-cropped with the weights' transforms
-   * into uint8 pixels (NCHW), which the engine normalises itself.
+   * into uint8 pixels (NCHW), which the engine normalises itself: on the GPU with nvJPEG where
+   * {@link imageDecoder} says so (the images it cannot take on the CPU workers), else on the CPU workers.
+   * The input's `release`, when set, gives its memory back once nothing reads it (the model's batcher calls it).
    * @throws HttpError 400 naming the first element that is not a decodable image.
    */
   decodeImages(images: readonly Buffer[]): Promise<ModelInput> {
-    return decodeImages(images, this.#transforms, this.signature.inputs[0]!.name);
+    return this.#images.decode(images);
   }
 
   /**
@@ -385,6 +401,7 @@ export class ServedModel {
    * reference). Idempotent; {@link execute} rejects afterwards.
    */
   dispose(): void {
+    void this.#images.dispose();
     for (const executable of [...this.#executables?.values() ?? [], ...this.#aloneExecutables?.values() ?? []]) executable.dispose();
     this.#executables = null;
     this.#aloneExecutables = null;

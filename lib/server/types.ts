@@ -198,6 +198,12 @@ export interface ModelOptions extends BatchingOptions {
   inputDatatype?: ImageDatatype;
   /** The declared layout; default `NHWC` for `UINT8` (decoders' order), else `NCHW`. */
   inputLayout?: TensorLayout;
+  /**
+   * What decodes BYTES images: `auto` (default) takes nvJPEG on the model's GPU where `info().imageDecoder`
+   * finds it usable (images it cannot take go to the CPU workers), else the CPU workers; `cpu` always the CPU
+   * workers (Pillow-exact pixels).
+   */
+  imageDecoder?: 'auto' | 'cpu';
 }
 
 /** Log levels (pino's). */
@@ -316,6 +322,7 @@ export interface ResolvedModelOptions {
   inputSize: number | null;
   inputDatatype: ImageDatatype;
   inputLayout: TensorLayout;
+  imageDecoder: 'auto' | 'cpu';
   batching: ResolvedBatchingOptions;
 }
 

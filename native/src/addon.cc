@@ -1,12 +1,13 @@
 // Node-API entry: registers prepare(), compile(), info(), host memory (allocate/register), listening
-// sockets (open/close), the NativePreparedGraph, NativeExecutable and NativeSharedMemoryMapping classes and
-// the test-only `testing` object, nothing else. Context-aware (Napi::Addon keeps one instance per
-// environment), so worker threads may load it too.
+// sockets (open/close), the NativePreparedGraph, NativeExecutable, NativeSharedMemoryMapping and
+// NativeGpuImageDecoder classes and the test-only `testing` object, nothing else. Context-aware (Napi::Addon
+// keeps one instance per environment), so worker threads may load it too.
 #include <napi.h>
 
 #include "js_engine.h"
 #include "js_env.h"
 #include "js_executable.h"
+#include "js_gpu_image_decoder.h"
 #include "js_host_memory.h"
 #include "js_listen_socket.h"
 #include "js_prepared_graph.h"
@@ -26,6 +27,7 @@ class Addon : public Napi::Addon<Addon> {
     state_.host_registration_class = Napi::Persistent(host_registration_class);
     // Host-side logic of the CUDA backend, for tests that run without a GPU. Not part of the public API.
     Napi::Function shared_memory_class = NativeSharedMemoryMapping::define(env);
+    Napi::Function gpu_image_decoder_class = NativeGpuImageDecoder::define(env, &state_);
     Napi::Object testing = Napi::Object::New(env);
     cuda::add_plan_testing(env, testing);
     cuda::add_kernel_testing(env, testing);
@@ -50,6 +52,7 @@ class Addon : public Napi::Addon<Addon> {
                              InstanceValue("NativeExecutable", executable_class),
                              InstanceValue("NativePreparedGraph", prepared_graph_class),
                              InstanceValue("NativeSharedMemoryMapping", shared_memory_class),
+                             InstanceValue("NativeGpuImageDecoder", gpu_image_decoder_class),
                              InstanceValue("testing", testing),
                          });
   }

@@ -49,6 +49,8 @@ export function serveOf(inputs) {
     loadSeconds: Number.isFinite(num(serve?.loadSeconds)) ? num(serve.loadSeconds) : null,
     skipped: serve?.skipped ?? null,
     shmNote: serve?.shmNote ?? null,
+    imageDecoder: serve?.imageDecoder ?? null,
+    imageDecoderNote: serve?.imageDecoderNote ?? null,
     rows,
     notes,
     targets: evaluateServeTargets(byKind, why),
@@ -65,6 +67,9 @@ export function renderServe(sv) {
   const cores = (/** @type {number} */ v) => (Number.isFinite(v) ? v.toFixed(2) : MISSING);
   lines.push('', `## resnet serve under load${sv.model ? ` (${sv.model}, ${sv.clients} client processes, closed loops of one request each, ${sv.windowMs} ms windows)` : ''}`, '');
   if (sv.loadSeconds !== null) lines.push(`Server ready in ${sv.loadSeconds.toFixed(1)} s; CPU in cores over the window.${sv.shmNote ? ` ${sv.shmNote}.` : ''}`, '');
+  if (sv.imageDecoder !== null || sv.imageDecoderNote !== null) {
+    lines.push(`JPEG images (the jpeg input) decoded by: ${sv.imageDecoder ?? 'not said'}.${sv.imageDecoderNote ? ` **${oneLine(sv.imageDecoderNote, 300)}.**` : ''}`, '');
+  }
   if (sv.rows.length > 0) {
     lines.push(formatTable(
       ['input', 'concurrency', 'img/s', 'p50 ms', 'p99 ms', 'avg batch', 'server CPU', 'loadgen CPU', 'errors'],

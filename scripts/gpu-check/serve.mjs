@@ -2,8 +2,9 @@
 // bench:serve's load generator (bench/serve/generator.mjs) the way Triton's perf_analyzer measures a server:
 // client processes, closed-loop slots of one request each, warm-up then a measurement window, one image per
 // request. First every concurrent client must get its own row (16 images at once against each sent alone).
-// Then for each input kind (uint8, shm, jpeg, fp32; the order of the targets) the concurrency rises from a
-// start level ×4 until the kind's throughput target is reached, p99 passes 50 ms, throughput stops growing
+// The jpeg kind's images go to the server's GPU image decoder (nvJPEG), which serve.json records (imageDecoder,
+// from the server's readiness line; imageDecoderNote on a GPU where it was not in use). Then for each input
+// kind (uint8, shm, jpeg, fp32; the order of the targets) the concurrency rises from a start level ×4 until the kind's throughput target is reached, p99 passes 50 ms, throughput stops growing
 // or the part's time runs short (nextServeLevel in targets.mjs); uint8 also runs at concurrency 1 (its p50
 // target). Shared memory carries UINT8 pixels, or FP32 where UINT8 was refused over HTTP. A kind the server
 // refuses is recorded with the server's own words and the rest go on. Writes WORK/serve.json (the summary's serving table and targets)
@@ -123,6 +124,14 @@ export async function runServe(lib, subject, work, deadline) {
     const g = gen.modelGeometry(await gen.getJson(`${server.url}/v2/models/${s.arch}`));
     const inferPath = `/v2/models/${s.arch}/infer`;
     console.log(`serve: ${s.arch} ${s.dtype} ready in ${results.data.loadSeconds.toFixed(1)} s: resnet serve ${serverArgs.join(' ')}`);
+    // What decodes the jpeg kind's images: nvJPEG on a GPU (the server warmed it up at load, else it fell back
+    // to the CPU workers with a warning), the CPU workers in a dry run.
+    results.data.imageDecoder = gen.imageDecoderOf(server.readyLine(), s.arch);
+    console.log(`serve: the jpeg input's images are decoded by ${results.data.imageDecoder ?? '(the server did not say)'}`);
+    if (!subject.dryRun && !/^nvJPEG/.test(results.data.imageDecoder ?? '')) {
+      results.data.imageDecoderNote = `the GPU image decoder was not in use: ${results.data.imageDecoder ?? 'the server did not say which'} (see bench.log)`;
+      console.log(`serve: ${results.data.imageDecoderNote}; ${server.tail().split('\n').filter((line) => /image decoder|imageDecoder/.test(line)).join(' ')}`);
+    }
 
     // Every client its own row: 16 distinct images at once, each against the same image sent alone.
     const random = mulberry32(7);
