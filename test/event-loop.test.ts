@@ -15,7 +15,8 @@ const addonPath = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..
 describe('event loop', () => {
   it('keeps firing timers on time while two large forwards run, and concurrent runs match sequential ones', async () => {
     const batch = 8;
-    using executable = await compileGraph(convStack(20, 64, 112), { backend: 'cpu', batch });
+    // Sized to take well over 500 ms on a quiet 2-core machine (20 layers took 495 ms there: too close).
+    using executable = await compileGraph(convStack(32, 64, 112), { backend: 'cpu', batch });
     const first = wave(batch * 3 * 112 * 112, 0.001);
     const second = wave(batch * 3 * 112 * 112, 0.0023);
 
