@@ -13,7 +13,7 @@ import { Tracer, type Trace } from '../nn/trace.js';
 import type { AllocateInputOptions, ForwardExecutor, Module } from '../nn/module.js';
 import { lower } from './lower.js';
 import { PromiseLru } from './cache.js';
-import { allocateHostMemory } from '../runtime/host-memory.js';
+import { allocateInputArray } from '../runtime/host-memory.js';
 import { compileGraph, prepareGraph, type CompileOptions, type Executable, type PreparedGraph } from '../runtime/engine.js';
 import type { InputDType, InputLayout, InputNormalization } from '../runtime/native.js';
 import { getNumThreads } from '../runtime/threads.js';
@@ -234,10 +234,7 @@ export class CompiledExecutor implements ForwardExecutor {
     const { dtype, layout, channels } = options;
     const [height, width] = options.size as readonly [number, number];
     const shape = layout === 'nhwc' ? [batch, height, width, channels] : [batch, channels, height, width];
-    const elements = shape.reduce((a, b) => a * b, 1);
-    const bytesPerElement = dtype === 'float32' ? 4 : dtype === 'float16' ? 2 : 1;
-    const memory = allocateHostMemory(elements * bytesPerElement, backendOf(module.placement.device));
-    const data = dtype === 'float32' ? new Float32Array(memory) : dtype === 'float16' ? new Uint16Array(memory) : new Uint8Array(memory);
+    const data = allocateInputArray(shape.reduce((a, b) => a * b, 1), dtype, backendOf(module.placement.device));
     return Tensor.from(data, shape, dtype).asLayout(layout);
   }
 

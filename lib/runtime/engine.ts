@@ -8,21 +8,14 @@ import type { Graph } from '../compile/graph.js';
 import { DisposedError, InvalidArgumentError, fromNative, invalidArgument } from '../errors.js';
 import { checkOptions as checkKeys } from '../nn/options.js';
 import { computeDTypes } from '../nn/placement.js';
-import { allocateHostMemory } from './host-memory.js';
+import { allocateInputArray, type InputArrays } from './host-memory.js';
 import {
   loadNative,
   type BackendName, type CudnnOptions, type InputDType, type InputLayout, type InputNormalization, type NativeCompileOptions,
   type NativeExecutable, type NativeInfo, type NativePreparedGraph, type Precision,
 } from './native.js';
 
-/** The typed array that holds each input dtype (float16: its bits in a Uint16Array). */
-export interface InputArrays {
-  float32: Float32Array;
-  float16: Uint16Array;
-  uint8: Uint8Array;
-}
-
-const inputArrayTypes = { float32: Float32Array, float16: Uint16Array, uint8: Uint8Array } as const;
+export type { InputArrays } from './host-memory.js';
 
 /**
  * A run's input with its element type and layout spelled out, for what a bare Float32Array or Uint8Array
@@ -112,16 +105,11 @@ export class Executable implements Disposable {
    *   BackendUnavailableError family on `cuda` without a usable GPU.
    */
   allocateInput<D extends InputDType = 'float32'>(options: AllocateInputOptions & { dtype?: D } = {}): InputArrays[D] {
-    const dtype = (options.dtype ?? 'float32') as D;
-    if (!Object.hasOwn(inputArrayTypes, dtype)) throw invalidArgument('"float32", "float16" or "uint8"', 'options.dtype', dtype);
     if (options.layout !== undefined && options.layout !== 'nchw' && options.layout !== 'nhwc') {
       throw invalidArgument('"nchw" or "nhwc"', 'options.layout', options.layout);
     }
     const elements = this.batch * this.inputShape.reduce((a, b) => a * b, 1);
-    const ArrayType = inputArrayTypes[dtype] as unknown as new (buffer: ArrayBuffer) => InputArrays[D];
-    return new ArrayType(allocateHostMemory(elements * (ArrayType as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT, {
-      backend: this.#backend, device: this.#device,
-    }));
+    return allocateInputArray(elements, (options.dtype ?? 'float32') as D, { backend: this.#backend, device: this.#device }, 'options.dtype');
   }
 
   /** Bytes of weights this executable uses in the backend's layout, shared ones included. */

@@ -12,7 +12,7 @@
  * @module
  */
 import { fromNative, invalidArgument } from '../errors.js';
-import { loadNative, type BackendName, type NativeHostRegistration } from './native.js';
+import { loadNative, type BackendName, type InputDType, type NativeHostRegistration } from './native.js';
 
 /** Where host memory is meant to be read: the backend and, for `cuda`, the device ordinal (default 0). */
 export interface HostMemoryTarget {
@@ -42,6 +42,29 @@ export function allocateHostMemory(bytes: number, target: HostMemoryTarget): Arr
   } catch (error) {
     throw fromNative(error);
   }
+}
+
+/** The typed array that holds each input dtype (float16: its bits in a Uint16Array). */
+export interface InputArrays {
+  float32: Float32Array;
+  float16: Uint16Array;
+  uint8: Uint8Array;
+}
+
+const inputArrayTypes = { float32: Float32Array, float16: Uint16Array, uint8: Uint8Array } as const;
+
+/** Bytes of one element of each input dtype. */
+export const inputElementBytes: Readonly<Record<InputDType, number>> = Object.freeze({ float32: 4, float16: 2, uint8: 1 });
+
+/**
+ * A zeroed typed array of `elements` input elements of `dtype` in memory that runs of `target` read in
+ * place ({@link allocateHostMemory}).
+ * @throws InvalidArgumentError for an unknown dtype; as {@link allocateHostMemory} otherwise.
+ */
+export function allocateInputArray<D extends InputDType>(elements: number, dtype: D, target: HostMemoryTarget, name = 'dtype'): InputArrays[D] {
+  if (!Object.hasOwn(inputArrayTypes, dtype)) throw invalidArgument('"float32", "float16" or "uint8"', name, dtype);
+  const ArrayType = inputArrayTypes[dtype] as unknown as new (buffer: ArrayBuffer) => InputArrays[D];
+  return new ArrayType(allocateHostMemory(elements * inputElementBytes[dtype], target));
 }
 
 /** Memory lent to runs by {@link registerHostMemory}; {@link HostMemoryRegistration.dispose} ends the loan. */

@@ -6,13 +6,10 @@
  * mistake is a `badRequest` naming the tensor.
  * @module
  */
-import { endianness } from 'node:os';
 import { floatToHalf } from '../tensor.js';
 import { badRequest } from './http-error.js';
-import { describeValue, formatShape } from './tensor-data.js';
+import { describeValue, formatShape, littleEndianHost } from './tensor-data.js';
 import type { ImageDatatype, InputSignature, TensorLayout } from './types.js';
-
-const littleEndianHost = endianness() === 'LE';
 
 /** Bytes per element of each image datatype. */
 export const imageElementBytes: Readonly<Record<ImageDatatype, number>> = Object.freeze({ FP32: 4, FP16: 2, UINT8: 1 });

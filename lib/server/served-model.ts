@@ -15,6 +15,7 @@ import { DisposedError, InvalidArgumentError, ShapeError } from '../errors.js';
 import { compiledExecutor, rootOutput } from '../compile/executor.js';
 import { backendOf, resolvePlacement } from '../runtime/device.js';
 import { backendInfo, type Executable } from '../runtime/engine.js';
+import { inputElementBytes } from '../runtime/host-memory.js';
 import type { InputDType, InputLayout } from '../runtime/native.js';
 import { engineFormat, sampleShapeOf } from './image-tensor.js';
 import { getNumThreads } from '../runtime/threads.js';
@@ -108,8 +109,6 @@ export function sliceSegments(segments: readonly Uint8Array[], start: number, en
   }
   return slices;
 }
-
-const elementBytes: Readonly<Record<InputDType, number>> = { float32: 4, float16: 2, uint8: 1 };
 
 /** What {@link ServedModel.load} hands the constructor. */
 interface ServedModelParts {
@@ -235,7 +234,7 @@ export class ServedModel {
         for (const [batch, executable] of into) {
           const samples = batch * 3 * size * size;
           for (const { dtype, layout } of forms.values()) {
-            await executable.run({ data: new Uint8Array(samples * elementBytes[dtype]), dtype, layout });
+            await executable.run({ data: new Uint8Array(samples * inputElementBytes[dtype]), dtype, layout });
           }
         }
       };
@@ -327,7 +326,7 @@ export class ServedModel {
     }
     for (const input of inputs) {
       const bytes = input.segments.reduce((sum, segment) => sum + segment.length, 0);
-      const expected = input.samples * this.#sampleElements * (elementBytes[input.dtype] ?? NaN);
+      const expected = input.samples * this.#sampleElements * (inputElementBytes[input.dtype] ?? NaN);
       if (bytes !== expected) {
         throw new ShapeError(`Expected ${input.samples} × ${this.#sampleElements} ${input.dtype} input values (${expected} bytes) for model ${this.options.name} but received ${bytes} bytes`);
       }
@@ -342,7 +341,7 @@ export class ServedModel {
     });
     for (const members of forms.values()) {
       const { dtype, layout } = inputs[members[0]!]!;
-      const sampleBytes = this.#sampleElements * elementBytes[dtype];
+      const sampleBytes = this.#sampleElements * inputElementBytes[dtype];
       let member = 0;
       let sample = 0; // next sample of inputs[members[member]]
       const groupSamples = members.reduce((sum, i) => sum + inputs[i]!.samples, 0);

@@ -1,14 +1,15 @@
 /**
- * Tensor payloads of the Open Inference Protocol (protocol §7–§9): JSON `data` (flat or nested), binary
- * FP32 (little-endian, from any byte offset), BYTES elements (base64 strings in JSON, 4-byte little-endian
- * length + bytes in binary), and shapes. Pure functions; every client mistake is a `badRequest` whose
+ * Tensor payloads of the Open Inference Protocol (protocol §7–§9): JSON `data` (flat or nested), FP32
+ * outputs as little-endian bytes, BYTES elements (base64 strings in JSON, 4-byte little-endian length +
+ * bytes in binary), and shapes (image inputs are read by image-tensor.ts). Pure functions; every client mistake is a `badRequest` whose
  * message names the tensor (`what`, e.g. `input 'input'`).
  * @module
  */
 import { endianness } from 'node:os';
 import { badRequest } from './http-error.js';
 
-const littleEndianHost = endianness() === 'LE';
+/** The tensors' bytes are little-endian on the wire; the engine reads them as the host's. */
+export const littleEndianHost = endianness() === 'LE';
 
 /** Bytes of the length prefix of one binary BYTES element (protocol §8). */
 const bytesLengthPrefix = 4;
@@ -77,44 +78,6 @@ export function flattenJsonData(data: unknown, shape: readonly number[], what: s
   };
   walk(data, 0, '');
   return flat;
-}
-
-/** FP32 values from JSON elements: each a number whose float32 value is finite (JSON has no NaN/Infinity). */
-export function float32FromJson(elements: readonly unknown[], what: string): Float32Array {
-  const values = new Float32Array(elements.length);
-  for (let i = 0; i < elements.length; i++) {
-    const element = elements[i];
-    if (typeof element !== 'number') throw badRequest(`element ${i} of ${what} must be a number (FP32), got ${describeValue(element)}`);
-    const value = Math.fround(element);
-    // 1e39 parses to a finite double but overflows float32; 1e999 parses to Infinity.
-    if (!Number.isFinite(value)) throw badRequest(`element ${i} of ${what} is outside the FP32 range: ${describeValue(element)}`);
-    values[i] = value;
-  }
-  return values;
-}
-
-/**
- * FP32 values from `count × 4` little-endian bytes: a view on the request's own bytes where they sit on a
- * 4-byte boundary, else an aligned copy (a `Float32Array` view at an odd
- * offset would throw). NaN and infinities pass through as sent, as Triton does: the model propagates
- * them, and checking 150 528 values per image costs the event loop more than it protects.
- */
-export function float32FromBinary(bytes: Buffer, count: number, what: string): Float32Array {
-  const byteLength = count * Float32Array.BYTES_PER_ELEMENT;
-  if (bytes.length !== byteLength) {
-    throw badRequest(`binary_data_size of ${what} is ${bytes.length}, expected ${byteLength} (${count} FP32 elements × 4 bytes)`);
-  }
-  if (littleEndianHost && bytes.byteOffset % Float32Array.BYTES_PER_ELEMENT === 0) {
-    return new Float32Array(bytes.buffer, bytes.byteOffset, count);
-  }
-  const values = new Float32Array(count);
-  if (littleEndianHost) {
-    new Uint8Array(values.buffer).set(bytes);
-  } else {
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    for (let i = 0; i < count; i++) values[i] = view.getFloat32(i * 4, true);
-  }
-  return values;
 }
 
 /** FP32 values as little-endian bytes (a copy). */

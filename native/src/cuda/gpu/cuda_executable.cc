@@ -30,8 +30,7 @@ CudaExecutable::CudaExecutable(const CudnnLibrary& cudnn, int device, CudaPlan p
     output_bytes_ += align_up(static_cast<size_t>(elements) * sizeof(float));
   }
   normalization_applies_to_ = options.normalization.enabled ? options.normalization.applies_to : 0u;
-  normalize_ = normalization_applies_to_ != 0;
-  scale_ = normalize_ ? options.normalization.scale : 1.0f;
+  scale_ = normalization_applies_to_ != 0 ? options.normalization.scale : 1.0f;
 }
 
 CudaExecutable::~CudaExecutable() {
@@ -94,7 +93,7 @@ Status CudaExecutable::build_layers(const CompileOptions& options) {
 }
 
 Status CudaExecutable::upload_normalization(const InputNormalization& normalization) {
-  if (!normalize_) return Status();
+  if (normalization_applies_to_ == 0) return Status();
   const size_t channels = static_cast<size_t>(plan_.input_channels);
   RESNET_CHECK(normalization.mean.size() == channels && normalization.std.size() == channels,
                Code::kInvalidArgument,

@@ -158,7 +158,6 @@ class CudaExecutable final : public Executable {
   CudnnHandle build_handle_;  // the graph API's plans were built with it (destroyed after them: see ~)
   std::vector<ConvLayer> layers_;
   std::vector<int> layer_of_step_;  // by step index: index in layers_, or -1
-  bool normalize_ = false;
   uint32_t normalization_applies_to_ = 0;  // a bit per InputType (InputNormalization::applies_to)
   float scale_ = 1.0f;
   DeviceBuffer normalization_;  // mean[C] then inv_std[C], floats
