@@ -8,7 +8,7 @@
  * @module
  */
 import { readFile } from 'node:fs/promises';
-import sharp from 'sharp';
+import sharp, { type OutputInfo } from 'sharp';
 import { InvalidFileError, invalidArgument } from '../errors.js';
 import { Tensor } from '../tensor.js';
 
@@ -77,7 +77,7 @@ export async function readImage(source: string | Uint8Array, options: ReadImageO
   }
 
   let data: Buffer;
-  let info: sharp.OutputInfo;
+  let info: OutputInfo;
   try {
     ({ data, info } = await sharp(bytes, { ...input, limitInputPixels: maxPixels })
       .autoOrient()

@@ -79,7 +79,7 @@ const IMAGENET_NORMALIZATION = { scale: 1 / 255, mean: [0.485, 0.456, 0.406], st
  * array, as segments laid end to end, and in pinned memory the engine lent (`allocateInput`) → the device's
  * layout and dtype, normalisation fused): the stem conv compiled with normalisation (applied to every
  * dtype here), against the CPU backend fed the same pixels as uint8 NCHW (the CPU backend gives every
- * form the same output, bit for bit: test/input-forms.test.ts).
+ * form the same output, bit for bit: test/native/input-forms.test.ts).
  * @param {any} lib @param {import('./subject.mjs').Subject} subject
  * @param {import('./results.mjs').ResultFile} results @param {import('./results.mjs').Deadline} deadline
  */

@@ -1,5 +1,5 @@
 // Error metrics and timing statistics of the GPU check: plain functions over arrays, no I/O, so the unit
-// tests import them directly (test/gpu-check.test.ts).
+// tests import them directly (test/gpu/gpu-check.test.ts).
 
 /**
  * ‖actual − expected‖₂ / ‖expected‖₂ in float64. NaN when either side holds a NaN or an infinity (so a

@@ -22,7 +22,7 @@ const BATCH = 2;
 
 /**
  * Gives every BatchNorm non-trivial statistics and affine parameters (torchvision's init makes BN nearly
- * the identity, which would leave the folding into the convs untested). As test/helpers.ts does.
+ * the identity, which would leave the folding into the convs untested). As test/helpers/helpers.ts does.
  * @param {any} model @param {number} seed
  */
 export function randomizeBatchNorms(model, seed) {
