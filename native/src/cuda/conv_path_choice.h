@@ -1,6 +1,6 @@
 // Which of its three paths a conv takes (the graph API's plan, the legacy fused call, or
 // cudnnConvolutionForward + the epilogue kernel), decided from the evidence compiling gathered for it. Plain
-// C++, so that every rule is tested on the CPU (test/cuda-path-choice.test.ts, through
+// C++, so that every rule is tested on the CPU (test/gpu/cuda-path-choice.test.ts, through
 // testing.cudaPathChoice). The executable only gathers evidence and applies the choice: after the trial run,
 // after the timing with `benchmark`, and after the capture check; the choice after one stage is what the next
 // stage runs and measures (the trial computes each conv's output with the path chosen for it, the timing

@@ -1,7 +1,7 @@
 // `testing.cudnnGraph.run(graph, { batch, precision, limit?, workspaceCap? })`: for every conv step of the
 // graph's CUDA plan, the graph API's plans as build_conv_graph_plans makes them through the cuDNN that
 // load_cudnn() finds, and one execution of the first plan with made-up addresses. No GPU is touched: the
-// handle and every buffer address are stand-ins, so this is for test/cudnn-graph-api.test.ts, which loads a
+// handle and every buffer address are stand-ins, so this is for test/gpu/cudnn-graph-api.test.ts, which loads a
 // fake cuDNN (test/fixtures/fake-cudnn-backend.cc) that checks the calls and logs what it was asked to run.
 // Synchronous; failures are thrown coded Errors.
 #include <napi.h>

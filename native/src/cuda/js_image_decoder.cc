@@ -1,5 +1,5 @@
 // info()'s `imageDecoder` (image_decoder_choice.h as a JS object), and `testing.imageDecoder.choose(facts)`, the
-// pure choice over made-up facts, for test/image-decoder-info.test.ts.
+// pure choice over made-up facts, for test/gpu/image-decoder-info.test.ts.
 #include "cuda/js_image_decoder.h"
 
 #include <new>

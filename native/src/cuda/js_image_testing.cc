@@ -1,4 +1,4 @@
-// `testing.imageDecode`: the image decoder's plain-C++ decisions per image, for test/image-decode-plan.test.ts:
+// `testing.imageDecode`: the image decoder's plain-C++ decisions per image, for test/unit/image-decode-plan.test.ts:
 // parseJpeg (jpeg_header.h), sniff (image_header.h) and planBatch (image_batch_plan.h, with nvJPEG's verdicts
 // applied when given). Synchronous; a bad argument throws ERR_INVALID_ARGUMENT, never a crash.
 #include <napi.h>

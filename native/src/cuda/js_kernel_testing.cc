@@ -1,5 +1,5 @@
 // `testing.cudaKernels`: the host emulation of every custom kernel (kernel_host.h) and the storage
-// conversions (kernel_math.h), for the tests of test/cuda-kernels.test.ts. Data crosses as float32 (or
+// conversions (kernel_math.h), for the tests of test/gpu/cuda-kernels.test.ts. Data crosses as float32 (or
 // uint8 for the input): each function rounds it to the storage type, runs the kernel's emulation, and
 // returns the result converted back to float32, so a test sees exactly the values the device would store.
 // Every argument is checked; a bad one throws a coded error (never a crash).

@@ -1,5 +1,5 @@
 // `testing.cudnnLoader` and `testing.nvjpegLoader`: the run-time loaders' search, names and errors, for
-// test/cudnn-loader.test.ts and test/nvjpeg-loader.test.ts. Everything here runs without a GPU, cuDNN or nvJPEG:
+// test/gpu/cudnn-loader.test.ts and test/gpu/nvjpeg-loader.test.ts. Everything here runs without a GPU, cuDNN or nvJPEG:
 // candidates() is pure, load() reports what this machine has, error() maps a status (cuDNN's through a stand-in
 // CudnnApi). Bad arguments throw ERR_INVALID_ARGUMENT (never a crash).
 #include <napi.h>

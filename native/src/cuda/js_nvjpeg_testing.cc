@@ -1,6 +1,6 @@
 // `testing.nvjpegSession.run(images, options)`: the GPU decoder's nvJPEG calls (nvjpeg_session.h) through the
 // nvJPEG that load_nvjpeg() finds, with host memory standing in for the device and a made-up stream, for
-// test/nvjpeg-loader.test.ts, which loads a fake libnvjpeg (test/fixtures/fake-nvjpeg.cc) that checks the calls'
+// test/gpu/nvjpeg-loader.test.ts, which loads a fake libnvjpeg (test/fixtures/fake-nvjpeg.cc) that checks the calls'
 // order and logs them. The whole path of a batch runs: plan, nvJPEG's verdicts, the confirmed plan, decode.
 // The session is destroyed before this returns. Synchronous; failures are thrown coded Errors.
 #include <napi.h>

@@ -1,5 +1,5 @@
 // `testing.cudaPathChoice(evidence)`: choose_conv_path (conv_path_choice.h) on evidence written in JS, for
-// test/cuda-path-choice.test.ts, which runs without a GPU. The evidence object spells the C++ fields in
+// test/gpu/cuda-path-choice.test.ts, which runs without a GPU. The evidence object spells the C++ fields in
 // camelCase and the enums by name:
 //   { precision?, benchmark?, fused?: 'notFusable' | 'notTried' | 'ran' | 'refused', fusedAlgorithm?, fusedWhy?,
 //     fusedMs?, unfusedMs?, plans?: [{ name, trial?: 'notRun' | 'ran' | 'refused', relativeError?, refusal?,

@@ -1,5 +1,5 @@
 // `testing.gpuPreprocess`: the GPU preprocessing's plan (preprocess_plan.h) and the host emulation of its kernel
-// (kernel_host.h: preprocess_host, the very per-element code the device runs), for test/gpu-resize.test.ts:
+// (kernel_host.h: preprocess_host, the very per-element code the device runs), for test/gpu/gpu-resize.test.ts:
 // windows() gives one axis' taps and weights, run() plans and runs a batch of decoded RGB images, tables() runs
 // the kernel on tables the test writes itself (so that bad tables are seen to be refused). Float outputs come
 // back as float32 (half and bfloat16 widened exactly), uint8 as bytes. Synchronous; bad arguments throw coded

@@ -1,7 +1,7 @@
 // `testing.cudaSettings(environment, cudnn?)`: the CUDA settings (cuda_settings.h) that `environment` (an
 // object of variable names to strings, standing in for the process environment) gives, with a compile's
 // `cudnn` option applied over them as compile() applies it (graph_from_js.cc), for
-// test/cuda-path-choice.test.ts. Also what the executable derives from them: the graph plans per conv graph
+// test/gpu/cuda-path-choice.test.ts. Also what the executable derives from them: the graph plans per conv graph
 // without and with `benchmark`, and the build budget (Infinity for no limit). Bad arguments throw coded Errors.
 #include <napi.h>
 

@@ -1,5 +1,5 @@
 // `testing.cudaStemChoice({ forms, unavailable?, precision?, forced?, evidence })`: choose_stem_form
-// (stem_choice.h) on evidence written in JS, for test/cuda-stem-choice.test.ts, which runs without a GPU.
+// (stem_choice.h) on evidence written in JS, for test/gpu/cuda-stem-choice.test.ts, which runs without a GPU.
 // `forms` names the forms the plan offers, in its order; each evidence entry is { form, ms?, path?,
 // relativeError?, failure? }. Returns { form, describe }. Bad arguments throw ERR_INVALID_ARGUMENT.
 #include <napi.h>

@@ -1,5 +1,5 @@
 // The stem's forms (cuda_plan.h's StemPlan): which forms a graph's first conv can take, their layouts and
-// convs, and their filters. Plain C++, tested on the CPU (test/cuda-plan.test.ts runs every form's plan in a
+// convs, and their filters. Plain C++, tested on the CPU (test/gpu/cuda-plan.test.ts runs every form's plan in a
 // float64 interpreter).
 //
 // Space-to-depth, worked out. A conv with kernel k, stride s, padding p (dilation 1, one group) computes, in

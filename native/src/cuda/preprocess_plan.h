@@ -1,7 +1,7 @@
 // The host half of the GPU preprocessing: for each decoded image, torchvision's resize size (shorter side to
 // resize_size), its centre-crop offsets, and PyTorch's antialiased bilinear windows and weights for exactly the
 // rows and columns the crop keeps, all as tables the kernel (preprocess_math.h) reads. Computed in float64 and
-// stored as float, so that planning is tested apart from launching (test/gpu-resize.test.ts compares the
+// stored as float, so that planning is tested apart from launching (test/gpu/gpu-resize.test.ts compares the
 // weights with a float64 reference written from the formula).
 #pragma once
 

@@ -1,5 +1,5 @@
 // Which form the stem runs in (stem_form.h), decided from what compiling measured: a pure function, like
-// conv_path_choice.h, so that the rule is tested without a GPU (test/cuda-stem-choice.test.ts).
+// conv_path_choice.h, so that the rule is tested without a GPU (test/gpu/cuda-stem-choice.test.ts).
 //
 // The executable (gpu/executable_stem.cc) lays the plan out for each form the plan offers and times the input
 // conversion that writes the form's layout together with the stem conv in each of its paths (the legacy fused
