@@ -19,7 +19,7 @@ import { makeTargets, targetNames, type FuzzTarget } from '../../fuzz/targets.mj
 
 const lib = { ResnetError, unpickle, checkpointPickleHooks, readZip, writeZip, crc32, isZip, parseCheckpoint, parseSafetensorsFile };
 const targets = makeTargets(lib);
-const corpusDir = join(import.meta.dirname, '../../../fuzz/corpus');
+const corpusDir = join(import.meta.dirname, '../../fuzz/corpus');
 const corpus = (name: string) => loadCorpus(join(corpusDir, name));
 const seedFile = (path: string) => new Uint8Array(readFileSync(join(corpusDir, path)));
 const iterations = 2_000;
