@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'ERR_DISPOSED'
   | 'ERR_NOT_TRAINABLE'
   | 'ERR_NATIVE_LOAD'
+  | 'ERR_MISSING_DEPENDENCY'
   | 'ERR_BACKEND'
   | 'ERR_BACKEND_UNAVAILABLE'
   | 'ERR_NO_GPU'
@@ -118,6 +119,19 @@ export class NativeLoadError extends ResnetError {
   }
 }
 
+/**
+ * An optional package that this feature needs is not installed (the server's fastify and prom-client, the
+ * bench chart's vega): the message names the `npm i` line.
+ */
+export class MissingDependencyError extends ResnetError {
+  /** The packages to install, as `npm i` takes them. */
+  readonly packages: readonly string[];
+  constructor(message: string, packages: readonly string[], options?: { cause?: unknown }) {
+    super('ERR_MISSING_DEPENDENCY', message, options);
+    this.packages = packages;
+  }
+}
+
 /** A backend (oneDNN, cuDNN) reported a failure while compiling or running. */
 export class BackendError extends ResnetError {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -199,6 +213,12 @@ const byCode: Record<ErrorCode, new (message: string) => ResnetError> = {
   ERR_DISPOSED: DisposedError,
   ERR_NOT_TRAINABLE: NotTrainableError,
   ERR_NATIVE_LOAD: NativeLoadError,
+  // Raised in TypeScript only (optional packages); kept here so every code maps to a class.
+  ERR_MISSING_DEPENDENCY: class extends MissingDependencyError {
+    constructor(m: string) {
+      super(m, []);
+    }
+  },
   ERR_BACKEND: BackendError,
   ERR_BACKEND_UNAVAILABLE: BackendUnavailableError,
   ERR_NO_GPU: NoGpuError,

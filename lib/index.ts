@@ -57,7 +57,7 @@ export { readImage, defaultMaxPixels, type ReadImageOptions } from './vision/ima
 export {
   preprocess, resize, resizedSize, centerCrop, centerCropOffset, imagenetMean, imagenetStd, type PreprocessOptions, type Interpolation,
 } from './vision/transforms.js';
-export * from './server/index.js';
+
 
 // Model code knows nothing of backends (DESIGN.md): the entry point plugs the compiled executor and
 // the device resolver in.

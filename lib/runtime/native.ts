@@ -7,6 +7,7 @@
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { packageRootOf } from './package-root.js';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Graph } from '../compile/graph.js';
@@ -331,9 +332,9 @@ export const defaultWaitPolicy = 'PASSIVE';
 
 let cached: NativeAddon | undefined;
 
-/** The package root: this file is `lib/runtime/native.ts` (tests) or `dist/runtime/native.js`. */
+/** The package root, from `lib/runtime/native.ts` (tests), `dist/runtime/` (ESM) or `dist/cjs/runtime/` (CommonJS). */
 function packageRoot(): string {
-  return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+  return packageRootOf(import.meta.url);
 }
 
 /** The binaries to try, in order: the user's override first (an override that loses is none), then ours. */

@@ -9,10 +9,10 @@
  * the library never serve, and loading it costs about 0.2 s.
  * @module
  */
-import { createRequire } from 'node:module';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { IncomingMessage } from 'node:http';
 import { readBody } from './body.js';
+import { requireServerPeer } from './optional-peers.js';
 import { bearerTokenCheck, isPublicPath, unauthorized } from './auth.js';
 import { HttpError } from './http-error.js';
 import type { InFlight } from './in-flight.js';
@@ -22,8 +22,6 @@ import { metadataRoutes } from './routes/metadata.js';
 import { inferRoutes } from './routes/infer.js';
 import { statsRoutes } from './routes/stats.js';
 import { sharedMemoryRoutes } from './routes/shared-memory.js';
-
-const require = createRequire(import.meta.url);
 
 /** How long a request may take to arrive (headers and body): a 32 MiB JSON body at 1 MB/s fits. */
 const requestTimeoutMs = 60_000;
@@ -68,7 +66,7 @@ export function mainRoutes(context: ServerContext): AppRoutes {
 /** Builds the fastify app of a thread (no listening yet). */
 export function buildApp(context: AppContext, inFlight: InFlight, routes: AppRoutes): FastifyInstance {
   const { options, bodies } = context;
-  const fastify = require('fastify') as typeof import('fastify').default;
+  const fastify = requireServerPeer<typeof import('fastify').default>('fastify');
   const app = fastify({
     logger: { level: options.logLevel },
     bodyLimit: options.maxBodyBytes,

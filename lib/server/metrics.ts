@@ -16,21 +16,19 @@
  * requests come from clients, and counting any name would let a client grow the label set without bound.
  * @module
  */
-import { createRequire } from 'node:module';
 import type { Counter, Histogram, Registry } from 'prom-client';
 import type { FailureReason } from './http-error.js';
+import { requireServerPeer } from './optional-peers.js';
 import { ModelStatisticsAccumulator, type ModelStatisticsResponse, type RequestTimes } from './model-statistics.js';
 
 export type { ModelStatisticsResponse, RequestTimes } from './model-statistics.js';
-
-const require = createRequire(import.meta.url);
 
 /**
  * prom-client, loaded with the first server rather than with the package: most users of the library
  * never serve (the same reason `app.ts` loads fastify late).
  */
 function promClient(): typeof import('prom-client') {
-  return require('prom-client') as typeof import('prom-client');
+  return requireServerPeer<typeof import('prom-client')>('prom-client');
 }
 
 const failureReasons: readonly FailureReason[] = ['REJECTED', 'CANCELED', 'BACKEND', 'OTHER'];
