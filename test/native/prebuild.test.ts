@@ -15,7 +15,6 @@ import { deserialize, serialize } from 'node:v8';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lower, manualSeed, resnet18, Tracer } from '../../lib/index.js';
 import { loadNative } from '../../lib/runtime/native.js';
-// @ts-expect-error: a plain ES module of the build scripts, without type declarations
 import { packagePrebuild, unresolvedOutside } from '../../scripts/prebuild/package.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
