@@ -1,8 +1,12 @@
-# node-gyp build of the same addon, CPU-only (oneDNN), for users who prefer node-gyp to cmake-js:
+# node-gyp build of the same addon, CPU-only (oneDNN), for users who prefer node-gyp to cmake-js, and the
+# install script's fallback where cmake-js or cmake is missing (scripts/install.mjs):
 #   npx node-gyp rebuild   ->  build/Release/resnet_cudnn.node
 # CMakeLists.txt is the primary build; keep the source list in step with it. native/src/cuda/*.cc is plain
 # C++ (the CUDA backend's planner, kernel host emulation and cuDNN loader, used by the test exports) and is
-# built here too; the GPU backend itself (native/src/cuda/gpu/) needs nvcc and CMake.
+# built here too. The CUDA backend itself (native/src/cuda/gpu/, nvcc and cudart) is NOT built here: node-gyp
+# and nvcc do not mix. Without RESNET_WITH_CUDA the addon reports info().backends.cuda as unavailable with the
+# reason "built without CUDA ..." and compiling for 'cuda' fails with ERR_BACKEND_UNAVAILABLE; nothing crashes.
+# scripts/ci/build-gyp.sh builds this in a temporary copy and compares a forward with the cmake-js addon.
 {
   "targets": [
     {

@@ -1,7 +1,8 @@
 /**
  * Loading the native addon, and its typed interface. The loader sets the OpenMP environment first
- * (libgomp reads it once, when the addon pulls it in), then tries the candidate binaries in order and,
- * when none loads, throws one {@link NativeLoadError} listing the fixes (sharp's habit).
+ * (libgomp reads it once, when the addon pulls it in), then tries the candidate binaries in order
+ * (addon-resolution.ts: the override, the local build, the prebuilt binary) and, when none loads, throws one
+ * NativeLoadError that says what was tried, why each failed and the fixes (sharp's habit).
  * The addon's description types are public (see `backendInfo`); the loader and raw handles are internal.
  * @module
  */
@@ -12,7 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Graph } from '../compile/graph.js';
 import type { ComputeDType } from '../nn/placement.js';
-import { NativeLoadError } from '../errors.js';
+import { addonCandidates, currentPlatform, resolveAddon } from './addon-resolution.js';
 
 /** The CPU backend as the addon reports it. */
 export interface CpuBackendInfo {
@@ -320,8 +321,8 @@ export interface NativeAddon {
   readonly NativeGpuImageDecoder: new (device: number, options: NativeGpuImageDecoderOptions, maxPixels: number, maxDecodedBytes: number) => NativeGpuImageDecoder;
 }
 
-/** Environment variable naming an addon binary to load instead of the one built in this package. */
-export const addonPathVariable = 'RESNET_CUDNN_ADDON';
+/** Environment variable naming an addon binary to load instead of the one in this package. */
+export { addonPathVariable } from './addon-resolution.js';
 
 /**
  * OpenMP wait policy set before loading, unless the user chose one (OMP_WAIT_POLICY or GOMP_SPINCOUNT):
@@ -331,19 +332,19 @@ export const addonPathVariable = 'RESNET_CUDNN_ADDON';
 export const defaultWaitPolicy = 'PASSIVE';
 
 let cached: NativeAddon | undefined;
+let loadedFrom: string | undefined;
+
+/**
+ * The file the addon was loaded from, once {@link loadNative} has loaded it (for tests that load it again in a child).
+ * @internal
+ */
+export function loadedAddonFile(): string | undefined {
+  return loadedFrom;
+}
 
 /** The package root, from `lib/runtime/native.ts` (tests), `dist/runtime/` (ESM) or `dist/cjs/runtime/` (CommonJS). */
 function packageRoot(): string {
   return packageRootOf(import.meta.url);
-}
-
-/** The binaries to try, in order: the user's override first (an override that loses is none), then ours. */
-function candidates(): string[] {
-  const list: string[] = [];
-  const override = process.env[addonPathVariable];
-  if (override) list.push(path.resolve(override));
-  list.push(path.join(packageRoot(), 'build', 'Release', 'resnet_cudnn.node'));
-  return list;
 }
 
 function isNativeAddon(value: unknown): value is NativeAddon {
@@ -363,34 +364,9 @@ export function loadNative(): NativeAddon {
     process.env.OMP_WAIT_POLICY = defaultWaitPolicy;
   }
   const require = createRequire(import.meta.url);
-  const failures: string[] = [];
-  for (const file of candidates()) {
-    if (!existsSync(file)) {
-      failures.push(`${file}: not found`);
-      continue;
-    }
-    try {
-      const addon: unknown = require(file);
-      if (!isNativeAddon(addon)) {
-        failures.push(`${file}: not a resnet-cudnn addon (compile, info or NativeExecutable missing)`);
-        continue;
-      }
-      cached = addon;
-      return addon;
-    } catch (error) {
-      failures.push(`${file}: ${error instanceof Error ? error.message : String(error)}`);
-    }
-  }
-  const missingDnnl = failures.some((line) => line.includes('libdnnl'));
-  throw new NativeLoadError(
-    [
-      'Could not load the resnet-cudnn native addon.',
-      ...failures.map((line) => `  tried ${line}`),
-      'Possible fixes:',
-      '  - build it: npm run build:native (needs cmake >= 3.19, a C++17 compiler and oneDNN)',
-      `  - install oneDNN: apt-get install libdnnl-dev (Debian/Ubuntu)${missingDnnl ? '  <- libdnnl could not be loaded' : ''}`,
-      `  - or point ${addonPathVariable} at a built resnet_cudnn.node`,
-      '  - use Node.js 20 or later (Node-API 8)',
-    ].join('\n'),
-  );
+  const found = addonCandidates(packageRoot(), process.env, currentPlatform());
+  const { addon, candidate } = resolveAddon(found, { exists: existsSync, load: (file) => require(file) as unknown, isAddon: isNativeAddon });
+  cached = addon;
+  loadedFrom = candidate.file;
+  return addon;
 }
