@@ -25,7 +25,9 @@ export * from './models/cifar.js';
 export * from './models/weights.js';
 export { loadPretrained, type LoadPretrainedOptions } from './models/pretrained.js';
 export { IMAGENET_CATEGORIES } from './data/imagenet-classes.js';
-export { downloadToCache, torchHome, checkpointsDir, hashPrefixOf, DownloadError, type DownloadOptions } from './io/download.js';
+export {
+  downloadToCache, torchHome, checkpointsDir, hashPrefixOf, isUnreachable, defaultMaxDownloadBytes, DownloadError, type DownloadOptions,
+} from './io/download.js';
 export * from './random.js';
 export * from './io/safetensors.js';
 export * from './io/cifar10.js';
@@ -57,7 +59,6 @@ export { readImage, defaultMaxPixels, type ReadImageOptions } from './vision/ima
 export {
   preprocess, resize, resizedSize, centerCrop, centerCropOffset, imagenetMean, imagenetStd, type PreprocessOptions, type Interpolation,
 } from './vision/transforms.js';
-
 
 // Model code knows nothing of backends (DESIGN.md): the entry point plugs the compiled executor and
 // the device resolver in.

@@ -9,6 +9,10 @@ import {
 } from '../index.js';
 import { loadWeightsFile, looksLikeStateDictFile } from './convert.js';
 import { checkModelName } from './model-names.js';
+import { explainDownloadFailure, weightsEntryOf } from './weights-download.js';
+
+/** What the offline message offers instead of the download. */
+const weightsFileHint = 'pass it with --weights FILE';
 
 /** Options of {@link runClassify}. */
 export interface ClassifyOptions {
@@ -41,7 +45,11 @@ export interface ImageClassification {
  */
 async function modelAndWeights(options: ClassifyOptions, entry: Weights | null): Promise<{ model: ResNet; entry: Weights }> {
   if (entry !== null) {
-    return { model: await loadPretrained(options.model, entry, options.device === undefined ? {} : { device: options.device }), entry };
+    try {
+      return { model: await loadPretrained(options.model, entry, options.device === undefined ? {} : { device: options.device }), entry };
+    } catch (error) {
+      throw explainDownloadFailure(error, entry, weightsFileHint);
+    }
   }
   const model = getModel(options.model, { weights: null });
   await loadWeightsFile(model, options.model, options.weights);
@@ -49,26 +57,37 @@ async function modelAndWeights(options: ClassifyOptions, entry: Weights | null):
   return { model, entry: getModelWeights(options.model).DEFAULT };
 }
 
-/** The registry entry `--weights` names, null for a file; checked before any image is read or weights downloaded. */
-function weightsEntry(options: ClassifyOptions): Weights | null {
+/**
+ * The registry entry `--weights` names, null for a file; checked before any image is read or weights downloaded.
+ * @throws InvalidArgumentError listing the model's weights names.
+ */
+export function weightsEntry(options: Pick<ClassifyOptions, 'model' | 'weights'>): Weights | null {
   if (looksLikeStateDictFile(options.weights)) return null;
-  const family = getModelWeights(options.model);
-  const entry = family.verify(options.weights);
-  if (entry === null) throw new InvalidArgumentError(`--weights needs a weights name of ${family.enumName} or a file`);
-  return entry;
+  return weightsEntryOf(options.model, options.weights, '--weights', 'a weights file (.pth, .pt, .th, .tar, .safetensors)');
+}
+
+/**
+ * Checks what the command line says before any work: the model, the weights name, the number of classes.
+ * @throws InvalidArgumentError naming the valid values.
+ */
+export function checkClassifyOptions(options: ClassifyOptions): void {
+  checkModelName(options.model, ['imagenet']);
+  weightsEntry(options);
+  const categories = getModelWeights(options.model).DEFAULT.meta.categories;
+  if (!Number.isInteger(options.topk) || options.topk < 1 || options.topk > categories.length) {
+    throw new InvalidArgumentError(`--topk must be an integer from 1 to ${categories.length} but received ${options.topk}`);
+  }
 }
 
 /**
  * Classifies each image (read and preprocessed as the weights were evaluated) and resolves to the top
  * `topk` classes per image; every image is decoded before the model is built, so a bad image fails fast.
+ * @throws DownloadError saying how to get the weights some other way when the download host cannot be
+ *   reached (no network, or a proxy that fails).
  */
 export async function runClassify(images: readonly string[], options: ClassifyOptions): Promise<ImageClassification[]> {
-  checkModelName(options.model, ['imagenet']);
+  checkClassifyOptions(options);
   const named = weightsEntry(options);
-  const categories = getModelWeights(options.model).DEFAULT.meta.categories;
-  if (!Number.isInteger(options.topk) || options.topk < 1 || options.topk > categories.length) {
-    throw new InvalidArgumentError(`--topk must be an integer from 1 to ${categories.length} but received ${options.topk}`);
-  }
   const pixels = await Promise.all(images.map((path) => readImage(path)));
   const { model, entry } = await modelAndWeights(options, named);
   const { resizeSize, cropSize, interpolation, mean, std } = entry.transforms();

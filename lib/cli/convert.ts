@@ -3,6 +3,7 @@
  * files' extensions; also the extension rules the other commands use to read a weights file.
  * @module
  */
+import { stat } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { InvalidArgumentError, InvalidFileError, StateDictError } from '../errors.js';
 import { extractStateDict, loadSafetensors, loadStateDictFile, saveCheckpoint, saveSafetensors, type Module, type StateDict } from '../index.js';
@@ -79,23 +80,47 @@ export interface ConvertOptions {
   stripPrefix?: string;
 }
 
+/** What {@link runConvert} wrote. */
+export interface ConvertReport {
+  /** The file written. */
+  path: string;
+  /** Its format: `safetensors`, or `torch` (a PyTorch zip checkpoint, as `torch.save` writes). */
+  format: StateDictFormat;
+  /** How many tensors it holds. */
+  tensors: number;
+  /** Its size in bytes. */
+  bytes: number;
+}
+
 /**
  * Converts the state dict in `input` to the format `output`'s extension names and writes it; resolves
- * to the number of tensors written.
+ * to what was written.
  */
-export async function runConvert(input: string, output: string, options: ConvertOptions = {}): Promise<number> {
-  // Both extensions are checked before any reading, so a typo in OUT costs nothing.
-  stateDictFormatOf(input, 'IN');
-  const outFormat = stateDictFormatOf(output, 'OUT');
+export async function runConvert(input: string, output: string, options: ConvertOptions = {}): Promise<ConvertReport> {
+  checkConvertPaths(input, output);
+  const format = stateDictFormatOf(output, 'OUT');
   const stateDict = await readStateDictFile(input, options.stripPrefix);
   try {
-    if (outFormat === 'safetensors') await saveSafetensors(output, stateDict);
+    if (format === 'safetensors') await saveSafetensors(output, stateDict);
     else await saveCheckpoint(stateDict, output);
   } catch (cause) {
     if (cause instanceof InvalidFileError || cause instanceof InvalidArgumentError) throw cause;
     throw new InvalidFileError(`Cannot write ${JSON.stringify(output)}: ${(cause as Error).message}`, { cause });
   }
-  const count = Object.keys(stateDict).length;
-  console.log(`wrote ${output} (${count} tensors, ${outFormat === 'safetensors' ? 'safetensors' : 'PyTorch zip checkpoint'})`);
-  return count;
+  return { path: output, format, tensors: Object.keys(stateDict).length, bytes: (await stat(output)).size };
+}
+
+/**
+ * Checks both extensions before any reading, so that a typo in OUT costs nothing.
+ * @throws InvalidArgumentError for an extension of neither format.
+ */
+export function checkConvertPaths(input: string, output: string): void {
+  stateDictFormatOf(input, 'IN');
+  stateDictFormatOf(output, 'OUT');
+}
+
+/** `wrote out.safetensors: safetensors, 4 tensors, 1234 bytes`. */
+export function formatConvertReport(report: ConvertReport): string {
+  const format = report.format === 'safetensors' ? 'safetensors' : 'PyTorch zip checkpoint';
+  return `wrote ${report.path}: ${format}, ${report.tensors} tensors, ${report.bytes} bytes`;
 }

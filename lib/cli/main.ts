@@ -1,152 +1,20 @@
 #!/usr/bin/env node
 /**
- * The `resnet` command: thin subcommands over the public API.
+ * The `resnet` command's entry point. It imports the program (commander, the library, the subcommands)
+ * dynamically, so that a package missing from the installation is named with the npm command that
+ * installs it, instead of Node's `ERR_MODULE_NOT_FOUND` and a stack. The server and its packages are
+ * imported later still, by `resnet serve` alone (serve.ts).
  * @module
  */
-import { Command, InvalidArgumentError as CommanderArgumentError, Option } from 'commander';
-import { ResnetError } from '../errors.js';
-import { checkComputeDType, parseDevice, type ComputeDType, type DeviceSpec } from '../runtime/device.js';
-import { version } from '../version.js';
-import { runInfo } from './info.js';
-import { runBench } from './bench.js';
-import { runExport } from './export.js';
-import { formatClassifications, runClassify } from './classify.js';
-import { runConvert } from './convert.js';
-import { formatAccuracy, runEvalCifar10 } from './eval-cifar10.js';
-import { defineServeCommand } from './serve.js';
+import { missingPackageError, missingPackageOf } from './missing-package.js';
 
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new CommanderArgumentError(`expected a positive integer but received ${JSON.stringify(value)}`);
-  return n;
-}
-
-function batchList(value: string): number[] {
-  return value.split(',').map((v) => positiveInt(v.trim()));
-}
-
-/** Commander's parsers report a bad value before any work, with the API's own wording. */
-function commanderCheck<T>(check: (value: string) => T): (value: string) => T {
-  return (value) => {
-    try {
-      return check(value);
-    } catch (error) {
-      throw new CommanderArgumentError(error instanceof Error ? error.message : String(error));
-    }
-  };
-}
-
-const deviceOption = commanderCheck((value): DeviceSpec => {
-  parseDevice(value, '--device');
-  return value as DeviceSpec;
-});
-const dtypeOption = commanderCheck((value): ComputeDType => checkComputeDType(value, '--dtype'));
-
-const program = new Command('resnet')
-  .description('Deep residual networks on oneDNN (CPU) and cuDNN (GPU)')
-  .version(version)
-  .showHelpAfterError();
-
-program
-  .command('info')
-  .description('print the version, the backends found (oneDNN version and ISA; GPU, driver, CUDA runtime and cuDNN, or why CUDA is unavailable) and what device auto takes')
-  .option('--json', 'machine-readable output')
-  .action((opts: { json?: boolean }) => runInfo(opts));
-
-program
-  .command('bench')
-  .description('measure img/s and latency; with --compare, onnxruntime-node on the same weights in the same run')
-  .option('-m, --model <name>', 'a torchvision ResNet (resnet18 … wide_resnet101_2) or a CIFAR-10 one (resnet20 … resnet1202)', 'resnet50')
-  .option('-b, --batch <list>', 'comma-separated batch sizes', batchList, [1, 8])
-  .option('-n, --iters <n>', 'timed runs per batch size and engine', positiveInt, 20)
-  .option('--warmup <n>', 'untimed runs first', positiveInt, 2)
-  .option('-t, --threads <n>', 'CPU threads for each engine', positiveInt)
-  .option('--input-size <n>', 'square input size (default 224; 32 for the CIFAR-10 networks)', positiveInt)
-  .option('--device <device>', 'cpu, cuda, cuda:N or auto (the GPU when one works, else the CPU)', deviceOption, 'cpu')
-  .option('--dtype <dtype>', 'float32, tf32, float16 or bfloat16 (all but float32 need a GPU)', dtypeOption, 'float32')
-  .option('--compare <engine>', 'competitor to run interleaved on the CPU: onnxruntime (with --device cpu only)')
-  .addOption(new Option('--input-dtype <dtype>', 'our input\'s element type (uint8: pixels, converted by the engine)').choices(['float32', 'float16', 'uint8']).default('float32'))
-  .addOption(new Option('--input-layout <layout>', 'our input\'s layout (nhwc: as decoders write pixels)').choices(['nchw', 'nhwc']).default('nchw'))
-  .option('--json', 'print the rows as JSON instead of a table')
-  .action(async (opts) => {
-    if (opts.compare !== undefined && opts.compare !== 'onnxruntime') {
-      throw new CommanderArgumentError(`--compare accepts "onnxruntime" but received ${JSON.stringify(opts.compare)}`);
-    }
-    const rows = await runBench({
-      model: opts.model,
-      batches: opts.batch,
-      iters: opts.iters,
-      warmup: opts.warmup,
-      threads: opts.threads,
-      inputSize: opts.inputSize,
-      inputDType: opts.inputDtype,
-      inputLayout: opts.inputLayout,
-      device: opts.device,
-      dtype: opts.dtype,
-      compare: opts.compare,
-      json: opts.json,
-    });
-    if (opts.json) console.log(JSON.stringify(rows, null, 2));
-  });
-
-program
-  .command('export')
-  .description('write a model as ONNX (random weights, or --weights FILE.safetensors)')
-  .requiredOption('-m, --model <name>', 'a torchvision ResNet (resnet18 … wide_resnet101_2) or a CIFAR-10 one (resnet20 … resnet1202)')
-  .requiredOption('-o, --out <file>', 'output .onnx file')
-  .option('-w, --weights <file>', 'state dict in safetensors format')
-  .option('--num-classes <n>', 'classifier size', positiveInt)
-  .option('--opset <n>', 'ONNX opset', positiveInt, 17)
-  .option('--input-size <n>', 'square input size recorded in the graph (default 224; 32 for the CIFAR-10 networks)', positiveInt)
-  .option('--static-batch', 'fix the batch dimension to 1')
-  .option('--fold-batch-norm', 'fold BatchNorm into the convolutions')
-  .action(async (opts) => runExport(opts));
-
-program
-  .command('classify')
-  .description('print the top ImageNet classes of images, with their probabilities')
-  .argument('<images...>', 'image files (JPEG, PNG, WebP)')
-  .option('-m, --model <name>', 'model name', 'resnet50')
-  .option('-w, --weights <name|file>', "a weights name of the model (IMAGENET1K_V2, DEFAULT) or a .pth/.pt/.safetensors file (then the DEFAULT weights' transforms and categories apply)", 'DEFAULT')
-  .option('-k, --topk <n>', 'classes per image', positiveInt, 5)
-  .option('--device <device>', 'cpu, cuda, cuda:N or auto (the GPU when one works, else the CPU)', deviceOption)
-  .option('--json', 'print the results as JSON')
-  .action(async (images: string[], opts) => {
-    const results = await runClassify(images, { model: opts.model, weights: opts.weights, topk: opts.topk, device: opts.device });
-    console.log(opts.json ? JSON.stringify(results, null, 2) : formatClassifications(results));
-  });
-
-program
-  .command('convert')
-  .description('convert a state dict between a PyTorch checkpoint (.pth, .pt, .th) and safetensors, by the extensions')
-  .argument('<in>', 'input file')
-  .argument('<out>', 'output file')
-  .option('--strip-prefix <prefix>', 'remove this prefix from the keys that have it (module. for DataParallel checkpoints)')
-  .action(async (input: string, output: string, opts: { stripPrefix?: string }) => {
-    await runConvert(input, output, opts.stripPrefix === undefined ? {} : { stripPrefix: opts.stripPrefix });
-  });
-
-program
-  .command('eval-cifar10')
-  .description('top-1 accuracy of a CIFAR-10 ResNet checkpoint on a CIFAR-10 binary file (progress on stderr)')
-  .option('-m, --model <name>', 'CIFAR ResNet name (resnet20 … resnet1202)', 'resnet20')
-  .requiredOption('-w, --weights <file>', 'checkpoint (.th/.pth/.pt, module. prefix stripped) or .safetensors file')
-  .requiredOption('-d, --data <file>', 'CIFAR-10 binary file (test_batch.bin)')
-  .option('-b, --batch <n>', 'images per forward pass', positiveInt, 100)
-  .option('--device <device>', 'cpu, cuda, cuda:N or auto (the GPU when one works, else the CPU)', deviceOption)
-  .option('--json', 'print the result as JSON')
-  .action(async (opts) => {
-    const result = await runEvalCifar10({ model: opts.model, weights: opts.weights, data: opts.data, batch: opts.batch, device: opts.device });
-    console.log(opts.json ? JSON.stringify(result, null, 2) : formatAccuracy(result));
-  });
-
-defineServeCommand(program.command('serve'));
-
-program.parseAsync(process.argv).catch((error: unknown) => {
-  if (error instanceof ResnetError) {
-    console.error(`resnet: ${error.message} [${error.code}]`);
-  } else {
-    console.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
-  }
+try {
+  const { main } = await import('./program.js');
+  const code = await main(process.argv);
+  if (code !== 0) process.exitCode = code;
+} catch (error) {
+  const missing = missingPackageOf(error);
+  if (missing === null) throw error;
+  process.stderr.write(`resnet: ${missingPackageError('the resnet command', [missing], missing).message}\n`);
   process.exitCode = 1;
-});
+}

@@ -1,15 +1,54 @@
 /**
- * `resnet serve`: runs `createServer` until SIGTERM or SIGINT. The server logs where it listens and
- * when it is ready (JSON lines on stdout). A signal turns it not-ready and lets in-flight requests
- * finish: exit 0 when they do within `shutdownTimeoutMs`, exit 1 past that deadline or on a second signal.
- * A model that fails to load ends the process with the message on stderr and exit 1.
+ * `resnet serve`: runs `createServer` until SIGTERM or SIGINT. Before anything listens, the options are
+ * resolved and every model's weights checked (serve-check.ts): a wrong command line exits 2, a model that
+ * cannot load exits 1, each with its message once on stderr and no server log. The server module (and
+ * with it fastify and prom-client) is imported only then, so the other commands never load it, and a
+ * missing one is named with the npm command that installs it. The server logs where it listens and when
+ * it is ready (JSON lines on stdout). A signal turns it not-ready and lets in-flight requests finish:
+ * exit 0 when they do within `shutdownTimeoutMs`, exit 1 past that deadline or on a second signal. A
+ * failure after listening (compiling a model) is in the server's log, and exits 1.
  * @module
  */
 import v8 from 'node:v8';
 import type { Command } from 'commander';
 import { readConfigFile, resolveServerOptions } from '../server/options.js';
 import type { InferenceServer } from '../server/server.js';
+import type { LogLevel, ResolvedServerOptions, ServerOptions } from '../server/types.js';
+import { importWithPackages, nativeImport, type Importer } from './missing-package.js';
+import { ReportedError, asUsage } from './outcome.js';
+import { checkModelsLoad } from './serve-check.js';
 import { serveFlags, serveOptions, type ServeFlags } from './serve-options.js';
+
+/** The packages the server needs besides the library's own: optional peers, installed for `resnet serve`. */
+export const serverPackages: readonly string[] = Object.freeze(['fastify', 'prom-client']);
+
+/**
+ * The server module, its packages imported first so that a missing one is named.
+ * @throws UnsupportedError `resnet serve needs fastify and prom-client, and … is not installed: npm i fastify prom-client`.
+ */
+export async function loadServerModule(importer: Importer = nativeImport): Promise<typeof import('../server/server.js')> {
+  return importWithPackages('resnet serve', serverPackages, () => import('../server/server.js'), importer);
+}
+
+/**
+ * The options the flags and the config file make, resolved (every value checked). Without a config file
+ * everything came from the command line, so a refusal is a usage error (exit 2).
+ */
+async function resolvedOptions(flags: ServeFlags): Promise<{ options: ServerOptions; resolved: ResolvedServerOptions }> {
+  if (flags.config !== undefined) {
+    const options = serveOptions(await readConfigFile(flags.config), flags);
+    return { options, resolved: resolveServerOptions(options) };
+  }
+  return asUsage(() => {
+    const options = serveOptions(undefined, flags);
+    return { options, resolved: resolveServerOptions(options) };
+  });
+}
+
+/** Whether the server's log shows an error (pino's level 50) at `level`. */
+function logsErrors(level: LogLevel): boolean {
+  return level !== 'fatal' && level !== 'silent';
+}
 
 /**
  * V8's heap growing factor for the server process, as `--heap-growing-percent` (4x: V8's own largest
@@ -67,17 +106,19 @@ function exitOnSignals(server: InferenceServer, shutdownTimeoutMs: number): () =
 /**
  * Runs the server the flags (and config file) describe; resolves once it is ready and keeps the
  * process alive while it listens.
- * @throws InvalidArgumentError for bad options (before anything starts); whatever loading a model threw.
+ * @throws UsageError for a wrong command line, InvalidArgumentError for a wrong config file, whatever
+ *   loading a model threw (all before anything listens); UnsupportedError when fastify or prom-client is
+ *   not installed; ReportedError when the server failed after listening and logged why.
  */
-export async function runServe(flags: ServeFlags): Promise<void> {
-  const config = flags.config === undefined ? undefined : await readConfigFile(flags.config);
-  const options = serveOptions(config, flags);
-  const { shutdownTimeoutMs } = resolveServerOptions(options);
+export async function runServe(flags: ServeFlags, importer: Importer = nativeImport): Promise<void> {
+  const { options, resolved } = await resolvedOptions(flags);
+  await checkModelsLoad(resolved.models);
+  // Loaded here, not by main.ts: fastify and prom-client cost a few hundred ms that other commands skip,
+  // and they are optional: a missing one is named before anything starts.
+  const { createServer } = await loadServerModule(importer);
   tuneGarbageCollection();
-  // Loaded here, not by main.ts: fastify and prom-client cost a few hundred ms that other commands skip.
-  const { createServer } = await import('../server/server.js');
   const server = createServer(options);
-  const signalled = exitOnSignals(server, shutdownTimeoutMs);
+  const signalled = exitOnSignals(server, resolved.shutdownTimeoutMs);
   try {
     await server.start();
     // One plain line whatever the log level, for people and scripts (the logs are JSON on stdout). The image
@@ -89,7 +130,8 @@ export async function runServe(flags: ServeFlags): Promise<void> {
     if (signalled()) return;
     // start() closed the server; should a native worker still hold the event loop, do not hang on it.
     setTimeout(() => process.exit(1), 2000).unref();
-    throw error;
+    // The server logged why ("server failed to start"): said once, unless its log level hides errors.
+    throw logsErrors(resolved.logLevel) ? new ReportedError(error) : error;
   }
 }
 

@@ -7,38 +7,62 @@
  * - Hash: the hex digits after the last `-` of the file name (`resnet50-11ad3fa6.pth`) are a prefix of
  *   the file's SHA-256 (torch.hub's `HASH_REGEX` and `check_hash`). A file already in the cache is trusted,
  *   as torch.hub trusts it; a download is checked before it takes its final name.
- * - Atomicity: bytes go to a temporary name in the same folder and are renamed when complete and
+ * - Atomicity: bytes go to `<file>.partial` in the same folder and are renamed when complete and
  *   verified, so the final name never holds a partial or corrupt file.
  * - Interruptions: a broken connection is retried a bounded number of times, resuming with an HTTP
- *   `Range` request from the bytes already written when the server answers 206, else from the start.
+ *   `Range` request from the bytes already written when the server answers 206, else from the start. An
+ *   aborted download (`signal`), or one whose retries ran out, leaves `<file>.partial` for the next call
+ *   to resume (see partial-download.ts); a resumed file whose hash is wrong is fetched once more whole.
+ * - Network: undici, with the environment's proxies (`HTTP_PROXY`, `HTTPS_PROXY`, `NO_PROXY`, also
+ *   lower-case), bounded redirects, timeouts and a bound on the size (see http-get.ts).
  * @module
  */
-import { createHash, randomBytes, type Hash } from 'node:crypto';
-import { createWriteStream, existsSync } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
-import http from 'node:http';
-import https from 'node:https';
+import { createHash, type Hash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import type { IncomingHttpHeaders } from 'node:http';
 import { homedir } from 'node:os';
 import { basename, join } from 'node:path';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import cliProgress from 'cli-progress';
+import type { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Dispatcher } from 'undici';
 import { InvalidFileError, ResnetError, invalidArgument } from '../errors.js';
+import { startDownloadProgress, type DownloadProgress } from './download-progress.js';
+import { TransferError, environmentDispatcher, httpGet } from './http-get.js';
+import { claimPartialFile, hashExisting } from './partial-download.js';
 
 /**
- * A download failed: the server answered an error status, the connection kept breaking, or there
- * were too many redirects. `status` is the last HTTP status when there was one.
+ * A download failed: the server answered an error status, could not be reached, the connection kept
+ * breaking, there were too many redirects, or the file was larger than allowed. `status` is the last
+ * HTTP status when there was one; `networkCode` the network error's code when there was one.
  */
 export class DownloadError extends ResnetError {
   /** The URL asked for. */
   readonly url: string;
   /** The HTTP status of the failing answer, when the server answered. */
   readonly status: number | undefined;
-  constructor(message: string, url: string, status?: number, options?: { cause?: unknown }) {
+  /** The code of the network error (`ECONNREFUSED`, `ENOTFOUND`, `EAI_AGAIN`, `ERR_PROXY` …), when there was one. */
+  readonly networkCode: string | undefined;
+  constructor(message: string, url: string, status?: number, options?: { cause?: unknown; networkCode?: string | undefined }) {
     super('ERR_DOWNLOAD', message, options);
     this.url = url;
     this.status = status;
+    this.networkCode = options?.networkCode;
   }
+}
+
+/** Network errors that mean the server (or the proxy on the way) could not be reached at all. */
+const unreachableCodes = new Set([
+  'ENOTFOUND', 'EAI_AGAIN', 'ECONNREFUSED', 'ENETUNREACH', 'EHOSTUNREACH', 'ETIMEDOUT', 'UND_ERR_CONNECT_TIMEOUT', 'ERR_PROXY',
+]);
+
+/**
+ * Whether `error` is a {@link DownloadError} because the host could not be reached: no name resolution,
+ * the connection refused or timed out, no route, or a proxy that refused or failed (as on a machine without
+ * network access), rather than a server that answered with an error.
+ */
+export function isUnreachable(error: unknown): error is DownloadError {
+  return error instanceof DownloadError && error.networkCode !== undefined && unreachableCodes.has(error.networkCode);
 }
 
 /** torch.hub's `_get_torch_home()`: `$TORCH_HOME`, else `$XDG_CACHE_HOME/torch`, else `~/.cache/torch`. */
@@ -67,6 +91,9 @@ export function fileNameOf(url: string): string {
   return basename(decodeURIComponent(new URL(url).pathname));
 }
 
+/** The default of {@link DownloadOptions.maxBytes}: 2 GiB, eight times the largest torchvision ResNet checkpoint. */
+export const defaultMaxDownloadBytes = 2 ** 31;
+
 /** Options of {@link downloadToCache}. */
 export interface DownloadOptions {
   /** Folder to keep the file in; default {@link checkpointsDir} (PyTorch's cache). */
@@ -86,118 +113,169 @@ export interface DownloadOptions {
   retryDelayMs?: number;
   /** Redirects followed per request before giving up; default 10. */
   maxRedirects?: number;
-  /** A connection silent this long (ms) counts as broken; default 30 000. */
+  /** Connecting, waiting for the headers, or a connection silent this long (ms) counts as broken; 0: no limit; default 30 000. */
   timeoutMs?: number;
+  /** The largest file accepted, in bytes; default {@link defaultMaxDownloadBytes}. */
+  maxBytes?: number;
+  /**
+   * Cancels the download: the promise rejects with the signal's reason (an `AbortError` by default) and
+   * the bytes received stay in `<file>.partial`, which the next call resumes.
+   */
+  signal?: AbortSignal;
+  /** The undici dispatcher the requests go through; default one that honours the proxy environment variables. */
+  dispatcher?: Dispatcher;
 }
 
-/** Why a transfer stopped; `retry` says whether trying again may help. */
-class TransferError extends Error {
-  constructor(message: string, readonly retry: boolean, readonly status?: number) {
-    super(message);
-  }
-}
-
-interface Answer {
-  response: http.IncomingMessage;
+interface Settings {
   url: string;
+  retries: number;
+  retryDelayMs: number;
+  maxRedirects: number;
+  timeoutMs: number;
+  maxBytes: number;
+  signal: AbortSignal | undefined;
+  dispatcher: Dispatcher;
+  bar: DownloadProgress | null;
 }
 
 function checkNonNegativeInt(value: unknown, name: string, fallback: number): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) throw invalidArgument('a non-negative integer', name, value);
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw invalidArgument('a non-negative integer', name, value);
   return value;
 }
 
-/** One GET, following redirects (a bounded number); resolves on the final answer's headers. */
-function request(url: string, headers: Record<string, string>, maxRedirects: number, timeoutMs: number): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const get = (current: string, redirectsLeft: number) => {
-      let parsed: URL;
-      try {
-        parsed = new URL(current);
-      } catch {
-        reject(new TransferError(`invalid URL ${JSON.stringify(current)}`, false));
-        return;
-      }
-      const client = parsed.protocol === 'https:' ? https : parsed.protocol === 'http:' ? http : null;
-      if (!client) {
-        reject(new TransferError(`unsupported protocol ${parsed.protocol} in ${current}`, false));
-        return;
-      }
-      const req = client.get(parsed, { headers: { 'User-Agent': 'resnet-cudnn', ...headers } }, (res) => {
-        const status = res.statusCode ?? 0;
-        if (status >= 300 && status < 400 && status !== 304) {
-          const location = res.headers.location;
-          res.resume();
-          if (!location) {
-            reject(new TransferError(`HTTP ${status} without a Location header from ${current}`, false, status));
-          } else if (redirectsLeft <= 0) {
-            reject(new TransferError(`more than ${maxRedirects} redirects (last to ${location})`, false, status));
-          } else {
-            get(new URL(location, current).href, redirectsLeft - 1);
-          }
-          return;
-        }
-        resolve({ response: res, url: current });
-      });
-      // A stalled connection is a broken one: destroy it so that the retry logic takes over.
-      req.setTimeout(timeoutMs, () => req.destroy(new Error(`no data for ${timeoutMs} ms`)));
-      req.on('error', (e) => reject(new TransferError(e.message, true)));
-    };
-    get(url, maxRedirects);
-  });
-}
-
 /** The first byte a 206 answer carries (`Content-Range: bytes N-M/T`), or undefined. */
-function rangeStart(res: http.IncomingMessage): number | undefined {
-  const m = /^bytes (\d+)-\d+\/(\d+|\*)$/.exec(res.headers['content-range'] ?? '');
+function rangeStart(headers: IncomingHttpHeaders): number | undefined {
+  const m = /^bytes (\d+)-\d+\/(\d+|\*)$/.exec(String(headers['content-range'] ?? ''));
   return m ? Number(m[1]) : undefined;
 }
 
-function progressBar(enabled: boolean, label: string) {
-  if (!enabled) return null;
-  const bar = new cliProgress.SingleBar(
-    {
-      format: `{bar} {percentage}% | {done}/{size} MB | ${label}`,
-      stream: process.stderr,
-      hideCursor: true,
-      clearOnComplete: true,
-      noTTYOutput: !process.stderr.isTTY,
-      notTTYSchedule: 2000,
-    },
-    cliProgress.Presets.shades_classic,
-  );
-  const mb = (n: number) => (n / 2 ** 20).toFixed(1);
-  let started = false;
-  return {
-    update(done: number, total: number | undefined) {
-      if (total === undefined) return;
-      if (!started) {
-        bar.start(total, done, { done: mb(done), size: mb(total) });
-        started = true;
+/** The complete length a 416 answer states (`Content-Range: bytes *\/T`), or undefined. */
+function unsatisfiedLength(headers: IncomingHttpHeaders): number | undefined {
+  const m = /^bytes \*\/(\d+)$/.exec(String(headers['content-range'] ?? ''));
+  return m ? Number(m[1]) : undefined;
+}
+
+/** A strong validator for `If-Range`, so that a resumed range comes from the same version of the file. */
+function validatorOf(headers: IncomingHttpHeaders): string | undefined {
+  const etag = headers.etag;
+  if (typeof etag === 'string' && !etag.startsWith('W/')) return etag;
+  return typeof headers['last-modified'] === 'string' ? headers['last-modified'] : undefined;
+}
+
+class TooLargeError extends TransferError {
+  constructor(bytes: number, maxBytes: number) {
+    super(`the file is larger than maxBytes (${bytes} > ${maxBytes} bytes)`, false);
+  }
+}
+
+/**
+ * Brings `path` to the whole file, resuming from what it holds; resolves to the SHA-256 of the file.
+ * Each try starts from the bytes on disk (not from what was counted in memory, which a broken write may
+ * not have flushed).
+ */
+async function fetchInto(path: string, s: Settings): Promise<string> {
+  let lastError: TransferError | undefined;
+  let validator: string | undefined;
+  for (let attempt = 0; attempt <= s.retries; attempt++) {
+    if (attempt > 0 && s.retryDelayMs > 0) {
+      await sleep(s.retryDelayMs * attempt, undefined, { signal: s.signal }).catch((error: unknown) => {
+        s.signal?.throwIfAborted();
+        throw error;
+      });
+    }
+    let { bytes: written, hash } = await hashExisting(path, s.signal);
+    try {
+      const resume = written > 0;
+      const headers: Record<string, string> = resume ? { range: `bytes=${written}-`, ...(validator ? { 'if-range': validator } : {}) } : {};
+      const answer = await httpGet(s.url, { headers, maxRedirects: s.maxRedirects, timeoutMs: s.timeoutMs, dispatcher: s.dispatcher, signal: s.signal });
+      const status = answer.statusCode;
+      let append = false;
+      if (status === 206 && resume && rangeStart(answer.headers) === written) {
+        append = true;
+      } else if (status === 200) {
+        // The server ignored the Range (or this is the first try, or the file changed): start over.
+        written = 0;
+        hash = createHash('sha256');
+      } else if (status === 416 && resume && unsatisfiedLength(answer.headers) === written) {
+        // Nothing after the bytes we have: the partial file is complete already.
+        await answer.body.dump().catch(() => {});
+        return hash.digest('hex');
       } else {
-        bar.setTotal(total);
-        bar.update(done, { done: mb(done), size: mb(total) });
+        await answer.body.dump().catch(() => {});
+        // A range we did not ask for, or one the server cannot serve: the next try fetches it all.
+        if (status === 206 || status === 416) await rm(path, { force: true });
+        const retry = status >= 500 || status === 408 || status === 429 || status === 206 || status === 416;
+        throw new TransferError(`HTTP ${status} from ${answer.url}`, retry, status);
       }
-    },
-    stop() {
-      if (started) bar.stop();
-    },
-  };
+      validator = validatorOf(answer.headers);
+      const length = Number(answer.headers['content-length']);
+      const total = answer.headers['content-length'] !== undefined && Number.isSafeInteger(length) ? (append ? written : 0) + length : undefined;
+      if (total !== undefined && total > s.maxBytes) {
+        await answer.body.dump().catch(() => {});
+        throw new TooLargeError(total, s.maxBytes);
+      }
+      s.bar?.update(written, total);
+      await receive(answer.body, path, append, { written, hash, total }, s);
+      return hash.digest('hex');
+    } catch (e) {
+      if (!(e instanceof TransferError)) throw e;
+      lastError = e;
+      if (!e.retry) break;
+    }
+  }
+  throw lastError!;
+}
+
+/**
+ * Writes `body` into `path` (appending or from the start), counting and hashing, and checks the length
+ * and the size bound. Each chunk is written before the next is read, so when the connection breaks every
+ * byte received is on disk for the next try to resume from.
+ */
+async function receive(
+  body: Readable, path: string, append: boolean,
+  progress: { written: number; hash: Hash; total: number | undefined }, s: Settings,
+): Promise<void> {
+  const file = await open(path, append ? 'a' : 'w');
+  try {
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      if (progress.written + chunk.length > s.maxBytes) throw new TooLargeError(progress.written + chunk.length, s.maxBytes);
+      await file.write(chunk);
+      progress.written += chunk.length;
+      progress.hash.update(chunk);
+      s.bar?.update(progress.written, progress.total);
+    }
+  } catch (e) {
+    s.signal?.throwIfAborted();
+    if (e instanceof TooLargeError) throw e;
+    throw new TransferError(`connection broken after ${progress.written} bytes: ${(e as Error).message}`, true);
+  } finally {
+    await file.close();
+  }
+  if (progress.total !== undefined && progress.written !== progress.total) {
+    throw new TransferError(`connection closed after ${progress.written} of ${progress.total} bytes`, true);
+  }
+}
+
+function checkOptionsObject(url: unknown, options: unknown): asserts options is DownloadOptions {
+  if (typeof url !== 'string') throw invalidArgument('a URL string', 'url', url);
+  if (options === null || typeof options !== 'object') throw invalidArgument('an options object', 'options', options);
+  const { signal } = options as DownloadOptions;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArgument('an AbortSignal', 'signal', signal);
 }
 
 /**
  * Makes sure `url`'s file is in the cache and returns its path: an existing file is used as is (no
  * request at all); otherwise the file is downloaded (see the module description: verified, atomic,
- * resumed or retried when the connection breaks).
- * @throws DownloadError for an HTTP error status (404 …), too many redirects, or a connection that
- *   still breaks after the retries.
+ * resumed or retried when the connection breaks, cancelled by `signal`).
+ * @throws DownloadError for an HTTP error status (404 …), an unreachable host ({@link isUnreachable}),
+ *   too many redirects, a file over `maxBytes`, or a connection that still breaks after the retries.
  * @throws InvalidFileError when the downloaded bytes do not have the expected hash (nothing is left
  *   under the final name).
+ * @throws the signal's reason (an `AbortError` by default) when `signal` aborts.
  */
 export async function downloadToCache(url: string, options: DownloadOptions = {}): Promise<string> {
-  if (typeof url !== 'string') throw invalidArgument('a URL string', 'url', url);
-  if (options === null || typeof options !== 'object') throw invalidArgument('an options object', 'options', options);
+  checkOptionsObject(url, options);
   const dir = options.dir ?? checkpointsDir();
   const fileName = options.fileName ?? fileNameOf(url);
   if (!fileName || fileName.includes('/') || fileName.includes('\\') || fileName === '.' || fileName === '..') {
@@ -207,87 +285,55 @@ export async function downloadToCache(url: string, options: DownloadOptions = {}
   if (hashPrefix !== null && hashPrefix !== undefined && !/^[0-9a-f]{1,64}$/.test(hashPrefix)) {
     throw invalidArgument('lowercase hex digits (a SHA-256 prefix) or null', 'hashPrefix', hashPrefix);
   }
-  const retries = checkNonNegativeInt(options.retries, 'retries', 3);
-  const retryDelayMs = checkNonNegativeInt(options.retryDelayMs, 'retryDelayMs', 500);
-  const maxRedirects = checkNonNegativeInt(options.maxRedirects, 'maxRedirects', 10);
   const timeoutMs = checkNonNegativeInt(options.timeoutMs, 'timeoutMs', 30_000);
+  const settings: Omit<Settings, 'dispatcher' | 'bar'> = {
+    url,
+    retries: checkNonNegativeInt(options.retries, 'retries', 3),
+    retryDelayMs: checkNonNegativeInt(options.retryDelayMs, 'retryDelayMs', 500),
+    maxRedirects: checkNonNegativeInt(options.maxRedirects, 'maxRedirects', 10),
+    timeoutMs,
+    maxBytes: checkNonNegativeInt(options.maxBytes, 'maxBytes', defaultMaxDownloadBytes),
+    signal: options.signal,
+  };
+  options.signal?.throwIfAborted();
 
   const target = join(dir, fileName);
   if (existsSync(target)) return target;
   await mkdir(dir, { recursive: true });
-  // A name of our own in the same folder: the rename is atomic, and concurrent downloads do not collide.
-  const temp = join(dir, `.${fileName}.${process.pid}-${randomBytes(4).toString('hex')}.partial`);
-  const bar = progressBar(options.progress ?? Boolean(process.stderr.isTTY), fileName);
+  const partial = await claimPartialFile(dir, fileName);
+  const bar = await startDownloadProgress(options.progress ?? Boolean(process.stderr.isTTY), fileName);
   if (bar === null && options.progress !== false) process.stderr.write(`Downloading: "${url}" to ${target}\n`);
-
-  let written = 0;
-  let total: number | undefined;
-  let hash: Hash = createHash('sha256');
-  let lastError: TransferError | undefined;
+  const dispatcher = options.dispatcher ?? environmentDispatcher(timeoutMs);
+  let discard = false;
   try {
-    for (let attempt = 0; attempt <= retries; attempt++) {
-      if (attempt > 0 && retryDelayMs > 0) await new Promise((r) => setTimeout(r, retryDelayMs * attempt));
-      try {
-        const resume = written > 0;
-        const { response: res, url: finalUrl } = await request(url, resume ? { Range: `bytes=${written}-` } : {}, maxRedirects, timeoutMs);
-        const status = res.statusCode ?? 0;
-        let append = false;
-        if (status === 206 && resume && rangeStart(res) === written) {
-          append = true;
-        } else if (status === 200) {
-          // The server ignored the Range (or this is the first try): start over.
-          written = 0;
-          hash = createHash('sha256');
-        } else {
-          res.resume();
-          if (status === 206 || status === 416) {
-            // A range we did not ask for, or one the server cannot serve: the next try fetches it all.
-            written = 0;
-            hash = createHash('sha256');
-          }
-          const retry = status >= 500 || status === 408 || status === 429 || status === 206 || status === 416;
-          throw new TransferError(`HTTP ${status}${res.statusMessage ? ` ${res.statusMessage}` : ''} from ${finalUrl}`, retry, status);
-        }
-        const length = Number(res.headers['content-length']);
-        if (Number.isFinite(length)) total = (append ? written : 0) + length;
-        bar?.update(written, total);
-        const counter = new Transform({
-          transform(chunk: Buffer, _enc, done) {
-            written += chunk.length;
-            hash.update(chunk);
-            bar?.update(written, total);
-            done(null, chunk);
-          },
-        });
-        try {
-          await pipeline(res, counter, createWriteStream(temp, { flags: append ? 'a' : 'w' }));
-        } catch (e) {
-          throw new TransferError(`connection broken after ${written} bytes: ${(e as Error).message}`, true);
-        }
-        if (total !== undefined && written !== total) {
-          throw new TransferError(`connection closed after ${written} of ${total} bytes`, true);
-        }
-        lastError = undefined;
-        break;
-      } catch (e) {
-        if (!(e instanceof TransferError)) throw e;
-        lastError = e;
-        if (!e.retry) break;
+    const resumed = (await stat(partial.path).then((st) => st.size, () => 0)) > 0;
+    let digest: string;
+    try {
+      digest = await fetchInto(partial.path, { ...settings, dispatcher, bar });
+      if (hashPrefix && !digest.startsWith(hashPrefix) && resumed) {
+        // The bytes kept from an earlier call may be of another version of the file: once more, whole.
+        await rm(partial.path, { force: true });
+        digest = await fetchInto(partial.path, { ...settings, dispatcher, bar });
       }
+    } catch (e) {
+      if (!(e instanceof TransferError)) throw e;
+      // A file over the bound, or one the server says is not there: its bytes are no use to a later call.
+      discard = e instanceof TooLargeError || (e.status !== undefined && e.status >= 400 && e.status < 500 && e.status !== 408 && e.status !== 429);
+      throw new DownloadError(`Cannot download ${url}: ${e.message}`, url, e.status, { cause: e, networkCode: e.networkCode });
     }
-    if (lastError) {
-      throw new DownloadError(`Cannot download ${url}: ${lastError.message}`, url, lastError.status, { cause: lastError });
-    }
-    const digest = hash.digest('hex');
     if (hashPrefix && !digest.startsWith(hashPrefix)) {
+      discard = true;
       throw new InvalidFileError(
         `invalid hash value (expected "${hashPrefix}", got "${digest}") for ${url}: the download is corrupt or not the file its name declares`,
       );
     }
-    await rename(temp, target);
+    await rename(partial.path, target);
     return target;
   } finally {
     bar?.stop();
-    await rm(temp, { force: true });
+    if (options.dispatcher === undefined) await dispatcher.destroy().catch(() => {});
+    // An empty partial file resumes nothing.
+    if (discard || (await stat(partial.path).then((st) => st.size === 0, () => false))) await rm(partial.path, { force: true });
+    await partial.release();
   }
 }

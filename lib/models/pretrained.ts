@@ -14,12 +14,12 @@ import { InvalidArgumentError } from '../errors.js';
 import { checkOptions } from '../nn/options.js';
 import { getModel } from './registry.js';
 import type { ResNet, ResNetFactoryOptions } from './resnet.js';
-import { getModelWeights, type GetStateDictOptions, type Weights } from './weights.js';
+import { Weights, getModelWeights, type GetStateDictOptions } from './weights.js';
 
 /** Options of {@link loadPretrained}: the factory's options (less `weights`) and the download's. */
 export interface LoadPretrainedOptions extends Omit<ResNetFactoryOptions, 'weights'>, GetStateDictOptions {}
 
-const downloadOptionNames = ['dir', 'progress', 'retries', 'retryDelayMs', 'maxRedirects', 'timeoutMs'] as const;
+const downloadOptionNames = ['dir', 'progress', 'retries', 'retryDelayMs', 'maxRedirects', 'timeoutMs', 'maxBytes', 'signal', 'dispatcher'] as const;
 const factoryOptionNames = [
   'numClasses', 'zeroInitResidual', 'groups', 'widthPerGroup', 'replaceStrideWithDilation', 'normLayer', 'generator',
   'device', 'dtype',
@@ -29,15 +29,26 @@ const factoryOptionNames = [
  * Builds `modelName` (`'resnet50'`, any name of `listModels()`) with pretrained `weights` (an entry of
  * the model's family, or its name: `'IMAGENET1K_V2'`, `'DEFAULT'` (the default), `'ResNet50_Weights.IMAGENET1K_V2'`),
  * downloading the checkpoint into PyTorch's cache first when it is not there (hash-checked; a progress
- * bar on stderr when it is a terminal or `progress: true`).
+ * bar on stderr when it is a terminal or `progress: true`). The weights may be left out:
+ * `loadPretrained('resnet50', { signal })` takes the DEFAULT ones.
+ *
+ * `signal` cancels the download: the promise rejects with the signal's reason (an `AbortError` by
+ * default), and the bytes received so far are kept for the next call to resume.
  * @throws InvalidArgumentError for an unknown model, or weights that are not of the model's family.
  * @throws DownloadError / InvalidFileError when the download fails or its hash is wrong.
  */
+export async function loadPretrained(modelName: string, options?: LoadPretrainedOptions): Promise<ResNet>;
+export async function loadPretrained(modelName: string, weights?: Weights | string, options?: LoadPretrainedOptions): Promise<ResNet>;
 export async function loadPretrained(
   modelName: string,
-  weights: Weights | string = 'DEFAULT',
+  weightsOrOptions: Weights | string | LoadPretrainedOptions = 'DEFAULT',
   options: LoadPretrainedOptions = {},
 ): Promise<ResNet> {
+  let weights = weightsOrOptions as Weights | string;
+  if (weightsOrOptions !== null && typeof weightsOrOptions === 'object' && !(weightsOrOptions instanceof Weights)) {
+    weights = 'DEFAULT';
+    options = weightsOrOptions;
+  }
   const family = getModelWeights(modelName);
   const entry = family.verify(weights);
   if (entry === null) throw new InvalidArgumentError(`loadPretrained needs weights (an entry of ${family.enumName} or its name), got ${String(weights)}`);

@@ -27,9 +27,9 @@ if (!hasCifar) console.warn(`test/cli-io.test.ts: skipping eval-cifar10, ${cifar
 const temp = mkdtempSync(join(tmpdir(), 'resnet-cli-io-'));
 
 
-/** An error exits 1 with exactly one line on stderr, naming what went wrong. */
-function expectOneLineError(result: { stderr: string; code: number }, text: RegExp): void {
-  expect(result.code).toBe(1);
+/** An error exits 1 (2: a wrong command line) with exactly one line on stderr, naming what went wrong. */
+function expectOneLineError(result: { stderr: string; code: number }, text: RegExp, code = 1): void {
+  expect(result.code).toBe(code);
   const lines = result.stderr.trim().split('\n');
   expect(lines).toHaveLength(1);
   expect(lines[0]).toMatch(/^resnet: /);
@@ -75,9 +75,9 @@ describe.runIf(built)('resnet convert', () => {
     expect([...got['conv.weight']!.data]).toEqual([...original['module.conv.weight']!.data]);
   });
 
-  it('a missing input, an unknown extension or a corrupt file exit 1 with one line', async () => {
+  it('a missing input or a corrupt file exit 1 with one line, an unknown extension 2', async () => {
     expectOneLineError(await resnet('convert', join(temp, 'absent.pth'), join(temp, 'x.safetensors')), /Cannot read checkpoint .*absent\.pth.*ERR_INVALID_FILE/);
-    expectOneLineError(await resnet('convert', pth, join(temp, 'x.onnx')), /format of OUT .*x\.onnx.*extension/);
+    expectOneLineError(await resnet('convert', pth, join(temp, 'x.onnx')), /format of OUT .*x\.onnx.*extension/, 2);
     const junk = join(temp, 'junk.safetensors');
     writeFileSync(junk, 'not a safetensors file');
     expectOneLineError(await resnet('convert', junk, join(temp, 'x.pth')), /junk\.safetensors|safetensors.*\[ERR_INVALID_FILE\]/);
@@ -127,7 +127,7 @@ describe.runIf(built)('resnet classify', () => {
     expect(lines[1]).toMatch(/^\s+\d+\.\d\d%\s+\S.* \(\d+\)$/);
   }, 120_000);
 
-  it('a bad image, a missing file or a bad weights name exit 1 with one line', async () => {
+  it('a bad image or a missing file exit 1 with one line, a bad weights name 2 (listing the names)', async () => {
     const notImage = join(temp, 'not-an-image.jpg');
     writeFileSync(notImage, 'plain text, not a JPEG');
     expectOneLineError(await resnet('classify', notImage, '-m', 'resnet18', '-w', weightsFile), /not-an-image\.jpg.*\[ERR_INVALID_FILE\]/);
@@ -135,7 +135,8 @@ describe.runIf(built)('resnet classify', () => {
     const image = hasDog ? dogJpg : notImage;
     expectOneLineError(await resnet('classify', image, '-m', 'resnet18', '-w', join(temp, 'absent.pth')), /absent\.pth.*\[ERR_INVALID_FILE\]/);
     // The name is checked before any image is read or anything downloaded.
-    expectOneLineError(await resnet('classify', notImage, '-m', 'resnet18', '-w', 'IMAGENET1K_V9'), /IMAGENET1K_V9.*ResNet18_Weights.*\[ERR_INVALID_ARGUMENT\]/);
+    expectOneLineError(await resnet('classify', notImage, '-m', 'resnet18', '-w', 'IMAGENET1K_V9'),
+      /IMAGENET1K_V9.*choose one of IMAGENET1K_V1, DEFAULT \(= IMAGENET1K_V1\) \(ResNet18_Weights\).*\[ERR_INVALID_ARGUMENT\]/, 2);
   }, 120_000);
 });
 

@@ -57,7 +57,7 @@ describe.runIf(built)('resnet CLI', () => {
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain('--compare onnxruntime feeds both engines the same float32 NCHW input');
     const bad = await resnet('bench', '--input-dtype', 'int8');
-    expect(bad.code).toBe(1);
+    expect(bad.code).toBe(2);
     expect(bad.stderr).toContain("argument 'int8' is invalid. Allowed choices are float32, float16, uint8.");
   });
 
@@ -73,11 +73,10 @@ describe.runIf(built)('resnet CLI', () => {
     await session.release();
   });
 
-  it('an unknown model exits 1 with the choices', async () => {
+  it('an unknown model is a wrong command line: exit 2 with the choices, before any work', async () => {
     const { code, stderr } = await resnet('bench', '--model', 'resnet19', '--iters', '1');
-    expect(code).toBe(1);
-    expect(stderr).toContain('Unknown model "resnet19"; choose one of resnet101, resnet152, resnet18');
-    expect(stderr).toContain('[ERR_INVALID_ARGUMENT]');
+    expect(code).toBe(2);
+    expect(stderr).toContain(`error: option '-m, --model <name>' argument 'resnet19' is invalid. Unknown model "resnet19"; choose one of resnet101, resnet152, resnet18`);
   });
 
   it('info prints the CUDA block or why CUDA is unavailable, and what device auto takes', async () => {
@@ -112,10 +111,10 @@ describe.runIf(built)('resnet CLI', () => {
 
   it('bench refuses bad devices and dtypes, float16 on the CPU, and onnxruntime against a GPU', async () => {
     const device = await resnet('bench', '--device', 'gpu');
-    expect(device.code).toBe(1);
+    expect(device.code).toBe(2);
     expect(device.stderr).toContain(`Expected 'cpu', 'cuda', 'cuda:N' or 'auto' for --device but received "gpu"`);
     const dtype = await resnet('bench', '--dtype', 'half');
-    expect(dtype.code).toBe(1);
+    expect(dtype.code).toBe(2);
     expect(dtype.stderr).toContain(`Expected 'float32', 'tf32', 'float16' or 'bfloat16' for --dtype but received "half"`);
     const cpuHalf = await resnet('bench', '--model', 'resnet18', '--dtype', 'float16');
     expect(cpuHalf.code).toBe(1);
@@ -128,7 +127,7 @@ describe.runIf(built)('resnet CLI', () => {
 
   it('a bad batch list is refused before any work', async () => {
     const { code, stderr } = await resnet('bench', '--batch', '1,x');
-    expect(code).toBe(1);
+    expect(code).toBe(2);
     expect(stderr).toContain('expected a positive integer but received "x"');
   });
 });

@@ -13,7 +13,8 @@ import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../../lib/errors.js';
 import { cifar10Classes, readCifar10 } from '../../lib/io/cifar10.js';
-import { cifarResNetNormalization } from '../../lib/models/cifar.js';
+import { cifarResNetNormalization, getCifarModel } from '../../lib/models/cifar.js';
+import { saveCheckpoint } from '../../lib/io/torch-save.js';
 import { serveFlags, serveOptions, type ServeFlags } from '../../lib/cli/serve-options.js';
 import { Command } from 'commander';
 import type { ServerOptions } from '../../lib/server/types.js';
@@ -290,15 +291,25 @@ describe.runIf(built)('resnet serve', () => {
     expect(server.logs.map((entry) => entry.msg)).toContain('shutdown deadline passed: exiting');
   });
 
-  it('a model that fails to load: the message on stderr, exit 1', async () => {
+  it('a weights file that is missing or does not fit: exit 1 before listening, the message once on stderr', async () => {
     const missing = join(temp, 'missing.th');
-    const error = await serve(['--model', `resnet20=${missing}`, '--port', '0', '--host', '127.0.0.1', '--log-level', 'silent']).then(
-      () => null, (e: Error) => e,
-    );
-    expect(error?.message).toMatch(/^resnet serve exited with 1 before it was ready: resnet: .*missing\.th/);
+    const other = join(temp, 'resnet32.th');
+    await saveCheckpoint(getCifarModel('resnet32').stateDict(), other);
+    for (const [weights, message] of [[missing, /missing\.th.*\[ERR_INVALID_FILE\]/], [other, /resnet32\.th" does not fit resnet20: .*\[ERR_STATE_DICT\]/]] as const) {
+      const result = await run(process.execPath, [cli, 'serve', '--model', `resnet20=${weights}`, '--port', '0', '--host', '127.0.0.1']).then(
+        () => ({ code: 0, stdout: '', stderr: '' }), (e: { code: number; stdout: string; stderr: string }) => e,
+      );
+      expect(result.code).toBe(1);
+      // No log line at all: nothing listened, so none says "Server listening" or "server failed to start".
+      expect(result.stdout).toBe('');
+      const lines = result.stderr.trim().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(/^resnet: /);
+      expect(lines[0]).toMatch(message);
+    }
   });
 
-  it('refuses bad flags, a bad config file and missing models with a message, exit 1 as every resnet command', async () => {
+  it('refuses bad flags and missing models with exit 2, a bad config file with exit 1, each with a message', async () => {
     const resnet = async (...args: string[]) => run(process.execPath, [cli, 'serve', ...args]).then(
       () => ({ code: 0, stderr: '' }),
       (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
@@ -326,8 +337,9 @@ describe.runIf(built)('resnet serve', () => {
       'resnet: Expected a name and version no other model has (models[0] is resnet20 version 1) for models[1].name but received "resnet20" [ERR_INVALID_ARGUMENT]',
       "resnet: Expected 'float32' on device 'cpu'",
     ];
+    // The config file (index 5) is no command-line mistake; the rest are.
     results.forEach((result, i) => {
-      expect(result.code, expected[i]).toBe(1);
+      expect(result.code, expected[i]).toBe(i === 5 ? 1 : 2);
       expect(result.stderr).toContain(expected[i]);
     });
   });
