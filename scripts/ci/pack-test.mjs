@@ -48,9 +48,10 @@ mkdirSync(app);
 mkdirSync(home);
 mkdirSync(bin);
 
-// A PATH with node and npm and nothing else: no cc, c++, g++, cmake, make or python. npm runs install scripts
-// through /bin/sh, which finds `node` here.
+// A PATH with node, npm and sh (npm runs install scripts through `sh`) and nothing else: no cc, c++, g++,
+// cmake, make or python.
 symlinkSync(process.execPath, path.join(bin, 'node'));
+symlinkSync('/bin/sh', path.join(bin, 'sh'));
 const npmCli = findNpmCli();
 writeFileSync(path.join(bin, 'npm'), `#!/bin/sh\nexec "${path.join(bin, 'node')}" "${npmCli}" "$@"\n`, { mode: 0o755 });
 const bareEnv = {
