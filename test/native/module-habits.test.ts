@@ -6,7 +6,7 @@
  * prepared graphs, and the module still runs. Compiles are observed through `lastForwardStats(model).compiled`.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { Executable, Generator, Linear, PreparedGraph, Tensor, lastForwardStats, manualSeed, resnet18 } from '../../lib/index.js';
+import { Executable, Generator, Identity, Linear, PreparedGraph, Tensor, lastForwardStats, manualSeed, resnet18, type Module } from '../../lib/index.js';
 import { maxRelativeError, uniform } from '../helpers/helpers.js';
 
 afterEach(() => vi.restoreAllMocks());
@@ -16,13 +16,15 @@ const x = Tensor.from(uniform(2 * 3 * 32 * 32, 11), [2, 3, 32, 32]);
 
 describe('forward after re-registering a child', () => {
   it('model.fc = new Linear(512, 10): compiles again and gives features · Wᵀ + b, [N, 10]', async () => {
+    // Built before the model, so its weights are not newer than the model's: only the assignment itself can
+    // tell the compile cache that the model changed.
+    const head = new Linear(512, 10, { generator: new Generator(6) });
     const model = resnet18({ generator: new Generator(5) });
     expect((await model.forward(x)).shape).toEqual([2, 1000]);
     expect(lastForwardStats(model)!.compiled).toBe(true);
     await model.forward(x);
     expect(lastForwardStats(model)!.compiled).toBe(false);
 
-    const head = new Linear(512, 10, { generator: new Generator(6) });
     model.fc = head;
     const logits = await model.forward(x);
     expect(logits.shape).toEqual([2, 10]);
@@ -41,6 +43,16 @@ describe('forward after re-registering a child', () => {
       }
     }
     expect(maxRelativeError(logits.data as Float32Array, expected)).toBeLessThan(1e-5);
+  });
+
+  it('replacing a child deep in the tree with an older module compiles again too (the version follows the assignment)', async () => {
+    const identity = new Identity(); // older than every module of the model
+    const model = resnet18({ numClasses: 6 });
+    const before = await model.forward(x);
+    (model.layer1[0] as unknown as { relu: Module }).relu = identity;
+    const after = await model.forward(x);
+    expect(lastForwardStats(model)!.compiled).toBe(true);
+    expect(maxRelativeError(after.data as Float32Array, before.data as Float32Array)).toBeGreaterThan(1e-3);
   });
 });
 

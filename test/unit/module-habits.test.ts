@@ -36,9 +36,9 @@ afterEach(() => setForwardExecutor(compiledExecutor));
 
 describe('assigning a child re-registers it (nn.Module.__setattr__)', () => {
   it('model.fc = new Linear(2048, 10): state dict, repr, trace, version and ONNX export follow', () => {
-    const model = resnet50({ generator: new Generator(1) });
-    const before = model.version;
     const head = new Linear(2048, 10, { generator: new Generator(2) });
+    const model = resnet50({ generator: new Generator(1) }); // built after the head: the head's stamps are older
+    const before = model.version;
     model.fc = head;
 
     expect(model.fc).toBe(head);
