@@ -67,6 +67,8 @@ type Entry = { kind: 'parameter' | 'buffer'; module: Module; name: string; tenso
 /** Base class of every layer and model. */
 export abstract class Module implements Disposable {
   private readonly childModules = new Map<string, Module | null>();
+  /** The getter of each child's accessor, to tell it from a plain property defined over it. */
+  private readonly childAccessors = new Map<string, () => Module | null>();
   private readonly ownParameters = new Map<string, Tensor<'float32'>>();
   private readonly ownBuffers = new Map<string, Tensor>();
   private versionStamp = 0;
@@ -89,14 +91,16 @@ export abstract class Module implements Disposable {
    *
    * The first registration of a name makes `this[name]` an accessor of the registration, as PyTorch's
    * `__setattr__` does for a Module: reading gives the child (or null), assigning a Module replaces it and
-   * assigning null removes it, anything else throws. Declare such a field with `declare` (`declare fc: Linear`)
-   * or without an initialiser: a class field initialised with a value (`fc = …`) would be defined over the
-   * accessor, and the engine refuses that with a TypeError (the accessor cannot be redefined).
+   * assigning null (or `delete`) removes it, anything else throws. Declare such a field with `declare`
+   * (`declare fc: Linear`); a class field initialised in place (`fc = this.registerModule('fc', …)`) works
+   * too, though its own definition hides the accessor, so an assignment to it is taken up (and checked) at
+   * the module's next use rather than at once.
    * @throws InvalidArgumentError for a bad name, a name taken by a parameter, buffer, method or other
    *   attribute, a value that is not a Module or null, or a module that contains this one.
    */
   protected registerModule<M extends Module | null>(name: string, module: M): M {
     this.checkName(name, 'module');
+    this.syncChildAttributes();
     if (!this.childModules.has(name)) {
       const existing: unknown = (this as Record<string, unknown>)[name];
       // PyTorch's add_module refuses a name that is already an attribute; a declared field not yet assigned is not one.
@@ -104,16 +108,36 @@ export abstract class Module implements Disposable {
         throw new InvalidArgumentError(`${this.constructor.name}: attribute "${name}" already exists (a method or property of that name); choose another child name`);
       }
       this.assignChild(name, module);
-      Object.defineProperty(this, name, {
-        enumerable: true,
-        configurable: false,
-        get: () => this.childModules.get(name) ?? null,
-        set: (value: unknown) => this.assignChild(name, value),
-      });
+      this.installChildAccessor(name);
     } else {
       this.assignChild(name, module);
     }
     return module;
+  }
+
+  /** Makes `this[name]` the accessor of child `name` (configurable, so that a class field may still define itself over it). */
+  private installChildAccessor(name: string): void {
+    const get = (): Module | null => this.childModules.get(name) ?? null;
+    this.childAccessors.set(name, get);
+    Object.defineProperty(this, name, { enumerable: true, configurable: true, get, set: (value: unknown) => this.assignChild(name, value) });
+  }
+
+  /**
+   * Brings the registrations up to date with what the accessors could not see: a class field (`fc = …` or a
+   * subclass's `fc: Linear`) defines a plain property over the accessor, which later assignments write
+   * without re-registering, and `delete module.fc` removes the accessor. A plain property holding a Module
+   * or null is registered (checked as an assignment), one holding undefined leaves the registration as it
+   * is, and a deleted attribute empties the slot (PyTorch's `del`); then the accessor is put back. Every
+   * reader of the children calls this first.
+   */
+  private syncChildAttributes(): void {
+    for (const [name, get] of this.childAccessors) {
+      const own = Object.getOwnPropertyDescriptor(this, name);
+      if (own?.get === get) continue;
+      if (own === undefined) this.assignChild(name, null);
+      else if ('value' in own && own.value !== undefined) this.assignChild(name, own.value);
+      this.installChildAccessor(name);
+    }
   }
 
   /** Sets the registered slot `name`: a new module or null bumps the version, so compiled forms are not reused. */
@@ -142,6 +166,7 @@ export abstract class Module implements Disposable {
     const dot = target.lastIndexOf('.');
     const parent = this.getSubmodule(dot < 0 ? '' : target.slice(0, dot));
     const name = target.slice(dot + 1);
+    parent.syncChildAttributes();
     if (!parent.childModules.has(name)) {
       throw new InvalidArgumentError(`${parent.constructor.name} has no child module \`${name}\` (setting "${target}"); its children are ${[...parent.childModules.keys()].join(', ') || 'none'}`);
     }
@@ -189,6 +214,7 @@ export abstract class Module implements Disposable {
 
   /** The registered children, in registration order, without the empty (null) slots. */
   private *registeredChildren(): Generator<[string, Module]> {
+    this.syncChildAttributes();
     for (const [name, m] of this.childModules) if (m !== null) yield [name, m];
   }
 
@@ -211,7 +237,8 @@ export abstract class Module implements Disposable {
 
   /** The attribute name under which `child` is registered on this module, if it is a child; for null, the first empty slot. */
   childName(child: Module | null): string | undefined {
-    for (const [name, m] of child === null ? this.childModules : this.registeredChildren()) if (m === child) return name;
+    this.syncChildAttributes();
+    for (const [name, m] of this.childModules) if (m === child) return name;
     return undefined;
   }
 
@@ -240,6 +267,7 @@ export abstract class Module implements Disposable {
     if (target === '') return this;
     let m: Module = this;
     for (const item of target.split('.')) {
+      m.syncChildAttributes();
       const next = m.childModules.get(item);
       if (next === undefined) {
         throw new InvalidArgumentError(`${m.constructor.name} has no attribute \`${item}\` (looking up "${target}")`);

@@ -123,8 +123,9 @@ export class Tracer {
     if (typeof (root as Partial<Module> | null)?.trace !== 'function') {
       throw invalidArgument('a Module (resnet50(), new Conv2d(…), …)', 'Tracer.trace module', root);
     }
-    if (!Array.isArray(inputShape) || inputShape.length === 0 || !inputShape.every((d) => Number.isSafeInteger(d) && d >= 1)) {
-      throw invalidArgument('a per-sample input shape of positive integers, such as [3, 224, 224]', 'Tracer.trace inputShape', inputShape);
+    // Zero sizes pass: the layers say which one cannot take an empty input (a ShapeError naming it).
+    if (!Array.isArray(inputShape) || inputShape.length === 0 || !inputShape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+      throw invalidArgument('a per-sample input shape of non-negative integers, such as [3, 224, 224]', 'Tracer.trace inputShape', inputShape);
     }
     const t = new Tracer();
     const input = t.value(inputShape);

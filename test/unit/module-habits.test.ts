@@ -145,8 +145,47 @@ describe('assigning a child re-registers it (nn.Module.__setattr__)', () => {
     expect(cycle.message).toMatch(/cycle/);
     expect(model.fc).toBe(fc);
     expect(model.version).toBe(version);
-    // Deleting a registered child is not possible (the accessor is not configurable): assign null instead.
-    expect(() => delete (model as unknown as Record<string, unknown>).fc).toThrow(TypeError);
+  });
+
+  it('delete removes a child (PyTorch’s del) and a later assignment registers again', () => {
+    const model = resnet18();
+    const version = model.version;
+    expect(delete (model as unknown as Record<string, unknown>).fc).toBe(true);
+    expect(Object.keys(model.stateDict()).some((k) => k.startsWith('fc.'))).toBe(false);
+    expect(model.version).toBeGreaterThan(version);
+    expect(model.fc).toBeNull();
+    model.fc = new Linear(512, 3);
+    expect(model.stateDict()['fc.weight']!.shape).toEqual([3, 512]);
+    expect(Tracer.trace(model, [3, 32, 32]).output.shape).toEqual([3]);
+  });
+
+  it('a child registered from a class field initialiser still re-registers on assignment, checked at next use', () => {
+    class Head extends Module {
+      fc = this.registerModule('fc', new Linear(4, 2));
+      override trace(t: Tracer, x: TraceValue): TraceValue {
+        return t.call(this.fc, x);
+      }
+    }
+    const head = new Head();
+    expect(head.stateDict()['fc.weight']!.shape).toEqual([2, 4]);
+    const version = head.version;
+    const replacement = new Linear(4, 3);
+    head.fc = replacement; // the field's own property, not the accessor: taken up at the next use
+    expect(head.stateDict()['fc.weight']).toBe(replacement.weight);
+    expect(head.version).toBeGreaterThan(version);
+    expect(Tracer.trace(head, [4]).output.shape).toEqual([3]);
+    // That use put the accessor back: from now on an assignment is checked at once.
+    const error = caught(() => {
+      (head as unknown as { fc: unknown }).fc = 'not a module';
+    });
+    expect(error.code).toBe('ERR_INVALID_ARGUMENT');
+    expect(error.message).toMatch(/for Head\.fc but received "not a module"/);
+    head.fc = new Linear(4, 5);
+    expect(Tracer.trace(head, [4]).output.shape).toEqual([5]);
+    // Before any use, the field's plain property takes a bad value silently; the next use reports it.
+    const fresh = new Head();
+    (fresh as unknown as { fc: unknown }).fc = 7;
+    expect(caught(() => fresh.stateDict()).message).toMatch(/for Head\.fc but received 7/);
   });
 
   it('a module of the wrong size is accepted (as PyTorch) and tracing names the layer and the shapes', () => {
@@ -244,7 +283,7 @@ describe('typed errors for bad arguments', () => {
       expect(error.code).toBe('ERR_INVALID_ARGUMENT');
       expect(error.message).toMatch(/Expected a Module \(macsPerSample\(model, \[3, 224, 224\]\)\) or a Trace/);
     }
-    for (const bad of [224, [3, 0, 224], ['3', 224, 224], []]) {
+    for (const bad of [224, [3, -1, 224], ['3', 224, 224], []]) {
       expect(caught(() => macsPerSample(model, bad as never)).code).toBe('ERR_INVALID_ARGUMENT');
     }
     expect(caught(() => macsPerSample(model, [4, 224, 224])).code).toBe('ERR_INVALID_SHAPE');
