@@ -10,13 +10,12 @@
  * all read the registration, so they follow.
  * @module
  */
-import { InvalidArgumentError, NotTrainableError, StateDictError, UnsupportedError, invalidArgument } from '../errors.js';
-import type { ShapeMismatch } from '../errors.js';
-import { Tensor, formatShape } from '../tensor.js';
+import { InvalidArgumentError, NotTrainableError, UnsupportedError, invalidArgument } from '../errors.js';
+import { Tensor } from '../tensor.js';
 import type { DType, TensorData } from '../tensor.js';
 import type { TraceValue, Tracer } from './trace.js';
 import { checkBoolean, checkOptions } from './options.js';
-import { convertFor, toEntries } from './state-dict.js';
+import { planLoad, toEntries, type StateEntry } from './state-dict.js';
 import {
   checkForwardOptions, checkInputForm, checkWarmupOptions,
   type AllocateInputOptions, type ForwardExecutor, type ForwardOptions, type WarmupOptions,
@@ -62,7 +61,6 @@ export function setForwardExecutor(executor: ForwardExecutor | null): void {
  */
 let versionClock = 0;
 
-type Entry = { kind: 'parameter' | 'buffer'; module: Module; name: string; tensor: Tensor };
 
 /** Base class of every layer and model. */
 export abstract class Module implements Disposable {
@@ -320,11 +318,11 @@ export abstract class Module implements Disposable {
     return n;
   }
 
-  private stateEntries(): Map<string, Entry> {
-    const out = new Map<string, Entry>();
+  private stateEntries(): Map<string, StateEntry> {
+    const out = new Map<string, StateEntry>();
     const visit = (prefix: string, m: Module): void => {
-      for (const [name, tensor] of m.ownParameters) out.set(prefix + name, { kind: 'parameter', module: m, name, tensor });
-      for (const [name, tensor] of m.ownBuffers) out.set(prefix + name, { kind: 'buffer', module: m, name, tensor });
+      for (const [name, tensor] of m.ownParameters) out.set(prefix + name, { tensor, optional: m.isOptionalStateEntry(name) });
+      for (const [name, tensor] of m.ownBuffers) out.set(prefix + name, { tensor, optional: m.isOptionalStateEntry(name) });
       for (const [name, child] of m.registeredChildren()) visit(`${prefix}${name}.`, child);
     };
     visit('', this);
@@ -352,53 +350,7 @@ export abstract class Module implements Disposable {
   loadStateDict(stateDict: StateDict | ReadonlyMap<string, Tensor>, options?: LoadStateDictOptions): LoadStateDictResult {
     const opts = checkOptions(options, ['strict'], 'loadStateDict');
     const strict = opts.strict === undefined ? true : checkBoolean(opts.strict, 'strict');
-    const given = toEntries(stateDict);
-    const expected = this.stateEntries();
-
-    const missingKeys: string[] = [];
-    const shapeMismatches: ShapeMismatch[] = [];
-    const problems: string[] = [];
-    const copies: [Tensor, TensorData][] = [];
-    for (const [key, entry] of expected) {
-      const source = given.get(key);
-      if (source === undefined) {
-        if (!entry.module.isOptionalStateEntry(entry.name)) missingKeys.push(key);
-        continue;
-      }
-      const target = entry.tensor;
-      // PyTorch's compatibility rule: a one-element 1-D value may fill a scalar.
-      const sameShape =
-        (source.ndim === target.ndim && source.shape.every((d, i) => d === target.shape[i])) ||
-        (target.ndim === 0 && source.ndim === 1 && source.shape[0] === 1);
-      if (!sameShape) {
-        shapeMismatches.push({ key, expected: target.shape, received: source.shape });
-        problems.push(
-          `size mismatch for ${key}: copying a param with shape ${formatShape(source.shape)} from checkpoint, the shape in current model is ${formatShape(target.shape)}.`,
-        );
-        continue;
-      }
-      const converted = convertFor(target, source);
-      if (typeof converted === 'string') {
-        problems.push(`dtype mismatch for ${key}: ${converted}`);
-        continue;
-      }
-      copies.push([target, converted]);
-    }
-    const unexpectedKeys = [...given.keys()].filter((key) => !expected.has(key));
-
-    const messages = [...problems];
-    if (strict && unexpectedKeys.length > 0) {
-      messages.unshift(`Unexpected key(s) in state_dict: ${unexpectedKeys.map((k) => `"${k}"`).join(', ')}. `);
-    }
-    if (strict && missingKeys.length > 0) {
-      messages.unshift(`Missing key(s) in state_dict: ${missingKeys.map((k) => `"${k}"`).join(', ')}. `);
-    }
-    if (messages.length > 0) {
-      throw new StateDictError(
-        `Error(s) in loading state_dict for ${this.constructor.name}:\n\t${messages.join('\n\t')}`,
-        { missingKeys, unexpectedKeys, shapeMismatches },
-      );
-    }
+    const { copies, missingKeys, unexpectedKeys } = planLoad(this.stateEntries(), toEntries(stateDict), strict, this.constructor.name);
     // convertFor returned data of the target's own array type (Float32Array or BigInt64Array).
     for (const [target, data] of copies) (target.data as { set(source: TensorData): void }).set(data);
     this.markWeightsChanged();
