@@ -13,7 +13,7 @@ import { BatchNorm2d } from '../nn/batchnorm.js';
 import { Conv2d } from '../nn/conv.js';
 import { constant_, kaimingNormal_ } from '../nn/init.js';
 import { Linear } from '../nn/linear.js';
-import { Module } from '../nn/module.js';
+import { Module, type ForwardOptions } from '../nn/module.js';
 import type { ComputeDType, DeviceSpec } from '../nn/placement.js';
 import { checkBoolean, checkInt, checkOptions } from '../nn/options.js';
 import { AdaptiveAvgPool2d, MaxPool2d } from '../nn/pooling.js';
@@ -335,9 +335,10 @@ export class ResNet extends Module {
    * The embedding: the pooled features `fc` reads, `[N, 512·expansion]` (2048 for ResNet-50, 512 for
    * ResNet-18), for image similarity. Runs the network up to `avgpool` only (no `fc`); the same values as
    * `forwardNodes(x, ['avgpool'])` flattened, as torchvision's `torch.flatten(model.avgpool(…), 1)`.
+   * `options.signal` cancels it as `forward`'s does.
    */
-  async forwardFeatures(x: Tensor): Promise<Tensor<'float32'>> {
-    const { avgpool } = await this.forwardNodes(x, ['avgpool']);
+  async forwardFeatures(x: Tensor, options?: ForwardOptions): Promise<Tensor<'float32'>> {
+    const { avgpool } = await this.forwardNodes(x, ['avgpool'], options);
     const [batch, ...sample] = avgpool.shape;
     return Tensor.from(avgpool.data as Float32Array, [batch!, sample.reduce((a, b) => a * b, 1)]);
   }

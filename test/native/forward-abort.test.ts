@@ -52,7 +52,9 @@ describe('forward with an AbortSignal', () => {
     const custom = new Error('user gave up');
     const error2 = await settle(model.forwardNodes(x, ['layer1'], { signal: AbortSignal.abort(custom) }), events, 'forwardNodes');
     expect(error2).toBe(custom);
-    expect(events).toEqual(['forward rejected', 'forwardNodes rejected']);
+    const error3 = await settle(model.forwardFeatures(x, { signal: AbortSignal.abort(custom) }), events, 'forwardFeatures');
+    expect(error3).toBe(custom);
+    expect(events).toEqual(['forward rejected', 'forwardNodes rejected', 'forwardFeatures rejected']);
     expect(lastForwardStats(model)).toBeUndefined();
     // Nothing was compiled: the next forward compiles.
     await model.forward(x);
