@@ -18,7 +18,7 @@ import { placementResolver } from './runtime/device.js';
 export * from './errors.js';
 export * from './tensor.js';
 export * from './nn/index.js';
-export { Tracer, type Trace, type TraceNode, type TraceValue } from './nn/trace.js';
+export { Tracer, type Trace, type TraceCall, type TraceNode, type TraceValue } from './nn/trace.js';
 export * from './models/resnet.js';
 export * from './models/registry.js';
 export * from './models/cifar.js';
@@ -37,6 +37,7 @@ export { saveCheckpoint, serializeCheckpoint } from './io/torch-save.js';
 export { lower, batchNormAffine, type LowerOptions } from './compile/lower.js';
 export type * from './compile/graph.js';
 export { macsPerSample } from './compile/flops.js';
+export { summary, type ModelSummary, type SummaryRow, type SummaryColumn, type SummaryOptions } from './compile/summary.js';
 export {
   backendInfo, compileGraph, prepareGraph, Executable, PreparedGraph,
   type CompileOptions, type RunInput, type AllocateInputOptions as ExecutableAllocateInputOptions, type InputArrays,

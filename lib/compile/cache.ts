@@ -34,6 +34,11 @@ export class PromiseLru<V> {
     return entry;
   }
 
+  /** True when `key` has an entry (settled or still being created). */
+  has(key: string): boolean {
+    return this.entries.has(key);
+  }
+
   /** Drops every entry (their values go to `onEvict`). */
   clear(): void {
     for (const entry of this.entries.values()) entry.then(this.onEvict, () => undefined);

@@ -10,9 +10,11 @@
 import { DTypeError, ShapeError, fromNative, invalidArgument } from '../errors.js';
 import { Tensor, formatShape } from '../tensor.js';
 import { Tracer, type Trace } from '../nn/trace.js';
-import type { AllocateInputOptions, ForwardExecutor, Module } from '../nn/module.js';
+import type { AllocateInputOptions, ForwardExecutor, ForwardOptions, Module } from '../nn/module.js';
+import type { WarmupSpec } from '../nn/execution.js';
 import { lower } from './lower.js';
 import { PromiseLru } from './cache.js';
+import { abortable, isAbortReason } from './abort.js';
 import { allocateInputArray } from '../runtime/host-memory.js';
 import { compileGraph, prepareGraph, type CompileOptions, type Executable, type PreparedGraph } from '../runtime/engine.js';
 import type { InputDType, InputLayout, InputNormalization } from '../runtime/native.js';
@@ -124,6 +126,11 @@ export interface ForwardStats {
    */
   readonly deviceMs: number;
   /**
+   * True when this forward compiled its executable: nothing for its input shape, batch size, placement and
+   * weights was compiled or being compiled when it started (`warmup` compiles ahead to make this false).
+   */
+  readonly compiled: boolean;
+  /**
    * What compiling chose for the executable that ran it ({@link Executable.describe}): on the GPU, each
    * conv's path and engine, and whether runs replay a CUDA graph. '' on the CPU.
    */
@@ -221,7 +228,16 @@ export class CompiledExecutor implements ForwardExecutor {
     return entry;
   }
 
-  /** Drops the module's prepared graphs and executables (after their runs): its placement changed. */
+  /** The compile-cache key and compile options of `module`'s forward on `[batch, ...sample]`. */
+  private executableKey(module: Module, sample: readonly number[], batch: number, nodes?: readonly string[]): { key: string; options: CompileOptions } {
+    const options = this.compileOptions(module.placement, batch);
+    const { device, dtype, benchmark } = module.placement;
+    const outputsKey = nodes === undefined ? '' : `/${nodes.join('\n')}`;
+    const key = `${sample.join('x')}/${batch}/${device}/${dtype}/${benchmark ? 'benchmark' : 'heuristic'}/${options.threads ?? '-'}${outputsKey}`;
+    return { key, options };
+  }
+
+  /** Drops the module's prepared graphs and executables (after their runs): its placement changed, or it was disposed. */
   release(module: Module): void {
     const cache = this.modules.get(module);
     if (!cache) return;
@@ -281,32 +297,62 @@ export class CompiledExecutor implements ForwardExecutor {
     }
   }
 
-  async forward(module: Module, x: Tensor): Promise<Tensor> {
-    const [output] = await this.execute(module, x, undefined, new Error());
+  async forward(module: Module, x: Tensor, options?: ForwardOptions): Promise<Tensor> {
+    const [output] = await this.execute(module, x, undefined, options?.signal, new Error());
     return output!;
   }
 
   /** The outputs of the named submodules of `module` on `x`, in the order of `nodes`, from one native run. */
-  async forwardNodes(module: Module, x: Tensor, nodes: readonly string[]): Promise<Tensor[]> {
-    return this.execute(module, x, nodes, new Error());
+  async forwardNodes(module: Module, x: Tensor, nodes: readonly string[], options?: ForwardOptions): Promise<Tensor[]> {
+    return this.execute(module, x, nodes, options?.signal, new Error());
   }
 
-  private async execute(module: Module, x: Tensor, nodes: readonly string[] | undefined, callSite: Error): Promise<Tensor[]> {
+  /**
+   * Compiles `module` for each batch size of `spec` into the forward cache, one after another, and runs each
+   * `spec.runs` times on a zeroed input of its dtype and layout. An abort stops before the next step.
+   */
+  async warmup(module: Module, spec: WarmupSpec): Promise<void> {
+    const callSite = new Error();
+    const { signal, sampleShape, dtype, layout } = spec;
+    try {
+      for (const batch of spec.batchSizes) {
+        signal?.throwIfAborted();
+        const { prepared } = this.graphFor(module, sampleShape);
+        const { key, options } = this.executableKey(module, sampleShape, batch);
+        const executable = await abortable(this.cacheOf(module).executables.get(key, () => compileGraph(prepared, options)), signal);
+        if (spec.runs === 0) continue;
+        const elements = batch * sampleShape.reduce((a, b) => a * b, 1);
+        const data = dtype === 'float32' ? new Float32Array(elements) : dtype === 'float16' ? new Uint16Array(elements) : new Uint8Array(elements);
+        for (let i = 0; i < spec.runs; i++) {
+          signal?.throwIfAborted();
+          await abortable(this.leases.use(executable, (e) => e.run({ data, dtype, layout })), signal);
+        }
+      }
+    } catch (error) {
+      if (isAbortReason(error, signal)) throw error;
+      throw fromNative(error, callSite);
+    }
+  }
+
+  private async execute(module: Module, x: Tensor, nodes: readonly string[] | undefined, signal: AbortSignal | undefined, callSite: Error): Promise<Tensor[]> {
     const { data, dtype: inputDType, layout, shape } = forwardInput(x);
     const [batch, ...sample] = shape;
     const { prepared, outputShapes, slots } = this.graphFor(module, sample, nodes);
-    const options = this.compileOptions(module.placement, batch);
-    const { device, dtype, benchmark } = module.placement;
+    const { key, options } = this.executableKey(module, sample, batch, nodes);
     const cache = this.cacheOf(module);
-    const outputsKey = nodes === undefined ? '' : `/${nodes.join('\n')}`;
-    const key = `${sample.join('x')}/${batch}/${device}/${dtype}/${benchmark ? 'benchmark' : 'heuristic'}/${options.threads ?? '-'}${outputsKey}`;
+    const compiled = !cache.executables.has(key);
     try {
-      const executable = await cache.executables.get(key, () => compileGraph(prepared, options));
-      const outputs = await this.leases.use(executable, async (e) => {
+      const executable = await abortable(cache.executables.get(key, () => compileGraph(prepared, options)), signal);
+      // Aborted while compiling: the run never starts (the compile stays cached for later forwards).
+      signal?.throwIfAborted();
+      // The lease lasts until the native run settles, even when an abort has already answered the caller:
+      // the executable is disposed only after the run that reads it.
+      const run = this.leases.use(executable, async (e) => {
         const result = await e.run({ data, dtype: inputDType, layout });
-        lastStats.set(module, { deviceMs: e.lastRunDeviceMs, describe: () => e.describe() });
+        if (!signal?.aborted) lastStats.set(module, { deviceMs: e.lastRunDeviceMs, compiled, describe: () => e.describe() });
         return result;
       });
+      const outputs = await abortable(run, signal);
       const tensors = outputs.map((output, i) => Tensor.from(output, [batch, ...outputShapes[i]!]));
       // Names of one value (`layer4`, `layer4.2`) get separate tensors: editing one leaves the other.
       if (slots === undefined) return tensors;
@@ -320,6 +366,7 @@ export class CompiledExecutor implements ForwardExecutor {
         return Tensor.from(Float32Array.from(t.data as Float32Array), t.shape);
       });
     } catch (error) {
+      if (isAbortReason(error, signal)) throw error;
       throw fromNative(error, callSite);
     }
   }

@@ -70,13 +70,13 @@ export class OptionAShortcut extends Module {
 export class CifarBasicBlock extends Module {
   /** Output channels = planes × expansion. */
   static readonly expansion: number = 1;
-  readonly conv1: Conv2d;
-  readonly bn1: BatchNorm2d;
-  readonly conv2: Conv2d;
-  readonly bn2: BatchNorm2d;
+  declare conv1: Conv2d;
+  declare bn1: BatchNorm2d;
+  declare conv2: Conv2d;
+  declare bn2: BatchNorm2d;
   /** Identity (an empty `Sequential`, as upstream) or {@link OptionAShortcut} when the shape changes. */
-  readonly shortcut: Sequential | OptionAShortcut;
-  readonly relu: ReLU;
+  declare shortcut: Sequential | OptionAShortcut;
+  declare relu: ReLU;
   /** The block's stride. */
   readonly stride: number;
 
@@ -125,15 +125,15 @@ export interface CifarResNetOptions {
 
 /** Upstream's `ResNet`: conv 3×3 (16) → 3 stages of n blocks (16, 32, 64 planes) → global average → linear. */
 export class CifarResNet extends Module {
-  readonly conv1: Conv2d;
-  readonly bn1: BatchNorm2d;
-  readonly relu: ReLU;
-  readonly layer1: Sequential<CifarBasicBlock>;
-  readonly layer2: Sequential<CifarBasicBlock>;
-  readonly layer3: Sequential<CifarBasicBlock>;
+  declare conv1: Conv2d;
+  declare bn1: BatchNorm2d;
+  declare relu: ReLU;
+  declare layer1: Sequential<CifarBasicBlock>;
+  declare layer2: Sequential<CifarBasicBlock>;
+  declare layer3: Sequential<CifarBasicBlock>;
   /** `F.avg_pool2d(out, out.size(3))` upstream: a global average on its square maps. */
-  readonly avgpool: AdaptiveAvgPool2d;
-  readonly linear: Linear;
+  declare avgpool: AdaptiveAvgPool2d;
+  declare linear: Linear;
   /** Blocks per stage. */
   readonly n: number;
 

@@ -13,7 +13,7 @@ import { BatchNorm2d } from '../nn/batchnorm.js';
 import { Conv2d } from '../nn/conv.js';
 import { constant_, kaimingNormal_ } from '../nn/init.js';
 import { Linear } from '../nn/linear.js';
-import { Module } from '../nn/module.js';
+import { Module, type ForwardOptions } from '../nn/module.js';
 import type { ComputeDType, DeviceSpec } from '../nn/placement.js';
 import { checkBoolean, checkInt, checkOptions } from '../nn/options.js';
 import { AdaptiveAvgPool2d, MaxPool2d } from '../nn/pooling.js';
@@ -87,13 +87,13 @@ export interface BlockClass {
 export class BasicBlock extends Module {
   /** Output channels = planes × expansion. */
   static readonly expansion: number = 1;
-  readonly conv1: Conv2d;
-  readonly bn1: Module;
-  readonly relu: ReLU;
-  readonly conv2: Conv2d;
-  readonly bn2: Module;
+  declare conv1: Conv2d;
+  declare bn1: Module;
+  declare relu: ReLU;
+  declare conv2: Conv2d;
+  declare bn2: Module;
   /** The shortcut's projection, or null when the shortcut is the identity. */
-  readonly downsample: Module | null;
+  declare downsample: Module | null;
   /** The block's stride. */
   readonly stride: number;
 
@@ -110,7 +110,7 @@ export class BasicBlock extends Module {
     this.relu = this.registerModule('relu', new ReLU({ inplace: true }));
     this.conv2 = this.registerModule('conv2', conv3x3(planes, planes, 1, 1, 1, generator));
     this.bn2 = this.registerModule('bn2', normLayer(planes));
-    this.downsample = downsample && this.registerModule('downsample', downsample);
+    this.downsample = this.registerModule('downsample', downsample);
     this.stride = stride;
   }
 
@@ -133,15 +133,15 @@ export class BasicBlock extends Module {
 export class Bottleneck extends Module {
   /** Output channels = planes × expansion. */
   static readonly expansion: number = 4;
-  readonly conv1: Conv2d;
-  readonly bn1: Module;
-  readonly conv2: Conv2d;
-  readonly bn2: Module;
-  readonly conv3: Conv2d;
-  readonly bn3: Module;
-  readonly relu: ReLU;
+  declare conv1: Conv2d;
+  declare bn1: Module;
+  declare conv2: Conv2d;
+  declare bn2: Module;
+  declare conv3: Conv2d;
+  declare bn3: Module;
+  declare relu: ReLU;
   /** The shortcut's projection, or null when the shortcut is the identity. */
-  readonly downsample: Module | null;
+  declare downsample: Module | null;
   /** The block's stride. */
   readonly stride: number;
 
@@ -157,7 +157,7 @@ export class Bottleneck extends Module {
     this.conv3 = this.registerModule('conv3', conv1x1(width, outPlanes, 1, generator));
     this.bn3 = this.registerModule('bn3', normLayer(outPlanes));
     this.relu = this.registerModule('relu', new ReLU({ inplace: true }));
-    this.downsample = downsample && this.registerModule('downsample', downsample);
+    this.downsample = this.registerModule('downsample', downsample);
     this.stride = stride;
   }
 
@@ -217,16 +217,16 @@ function checkDilationFlags(value: unknown): [boolean, boolean, boolean] {
 
 /** The residual network of He et al., as torchvision builds it. */
 export class ResNet extends Module {
-  readonly conv1: Conv2d;
-  readonly bn1: Module;
-  readonly relu: ReLU;
-  readonly maxpool: MaxPool2d;
-  readonly layer1: Sequential;
-  readonly layer2: Sequential;
-  readonly layer3: Sequential;
-  readonly layer4: Sequential;
-  readonly avgpool: AdaptiveAvgPool2d;
-  readonly fc: Linear;
+  declare conv1: Conv2d;
+  declare bn1: Module;
+  declare relu: ReLU;
+  declare maxpool: MaxPool2d;
+  declare layer1: Sequential;
+  declare layer2: Sequential;
+  declare layer3: Sequential;
+  declare layer4: Sequential;
+  declare avgpool: AdaptiveAvgPool2d;
+  declare fc: Linear;
   /** Groups of the blocks' 3×3 convolutions. */
   readonly groups: number;
   /** Channels per group at 64 planes (torchvision's `base_width`). */
@@ -335,9 +335,10 @@ export class ResNet extends Module {
    * The embedding: the pooled features `fc` reads, `[N, 512·expansion]` (2048 for ResNet-50, 512 for
    * ResNet-18), for image similarity. Runs the network up to `avgpool` only (no `fc`); the same values as
    * `forwardNodes(x, ['avgpool'])` flattened, as torchvision's `torch.flatten(model.avgpool(…), 1)`.
+   * `options.signal` cancels it as `forward`'s does.
    */
-  async forwardFeatures(x: Tensor): Promise<Tensor<'float32'>> {
-    const { avgpool } = await this.forwardNodes(x, ['avgpool']);
+  async forwardFeatures(x: Tensor, options?: ForwardOptions): Promise<Tensor<'float32'>> {
+    const { avgpool } = await this.forwardNodes(x, ['avgpool'], options);
     const [batch, ...sample] = avgpool.shape;
     return Tensor.from(avgpool.data as Float32Array, [batch!, sample.reduce((a, b) => a * b, 1)]);
   }

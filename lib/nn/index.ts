@@ -3,7 +3,9 @@
  * @module
  */
 export { Module, setForwardExecutor } from './module.js';
-export type { AllocateInputOptions, ForwardExecutor, LoadStateDictOptions, LoadStateDictResult, StateDict } from './module.js';
+export type {
+  AllocateInputOptions, ForwardExecutor, ForwardOptions, LoadStateDictOptions, LoadStateDictResult, StateDict, WarmupOptions,
+} from './module.js';
 export { Conv2d } from './conv.js';
 export type { Conv2dOptions } from './conv.js';
 export { BatchNorm2d } from './batchnorm.js';
@@ -16,6 +18,7 @@ export { Linear } from './linear.js';
 export type { LinearOptions } from './linear.js';
 export { Sequential } from './sequential.js';
 export { Flatten } from './flatten.js';
+export { Identity } from './identity.js';
 export * as init from './init.js';
 export { Tracer } from './trace.js';
-export type { Trace, TraceNode, TraceValue } from './trace.js';
+export type { Trace, TraceCall, TraceNode, TraceValue } from './trace.js';

@@ -3,18 +3,29 @@
  * child modules, in registration order; those names are the state-dict keys (`layer1.0.bn1.running_mean`).
  * A module only describes: its forward pass is a {@link Module.trace} description, and running it is
  * the runtime's job, reached through a hook so that model code never imports the runtime.
+ *
+ * Children are attributes, as in PyTorch: registering child `fc` makes `module.fc` an accessor of the
+ * registration, so `model.fc = new Linear(2048, 10)` replaces the registered child (PyTorch's
+ * `__setattr__`) and `null` removes it. State dict, printed form, tracing, export and the compile cache
+ * all read the registration, so they follow.
  * @module
  */
-import { InvalidArgumentError, NotTrainableError, StateDictError, UnsupportedError, invalidArgument } from '../errors.js';
-import type { ShapeMismatch } from '../errors.js';
-import { Tensor, formatShape } from '../tensor.js';
+import { InvalidArgumentError, NotTrainableError, UnsupportedError, invalidArgument } from '../errors.js';
+import { Tensor } from '../tensor.js';
 import type { DType, TensorData } from '../tensor.js';
 import type { TraceValue, Tracer } from './trace.js';
 import { checkBoolean, checkOptions } from './options.js';
+import { planLoad, toEntries, type StateEntry } from './state-dict.js';
+import {
+  checkForwardOptions, checkInputForm, checkWarmupOptions,
+  type AllocateInputOptions, type ForwardExecutor, type ForwardOptions, type WarmupOptions,
+} from './execution.js';
 import {
   defaultPlacement, isComputeDType, placementResolver,
   type ComputeDType, type Device, type DeviceSpec, type Placement, type PlacementOptions,
 } from './placement.js';
+
+export type { AllocateInputOptions, ForwardExecutor, ForwardOptions, WarmupOptions } from './execution.js';
 
 /** Parameters and buffers by dotted name, in PyTorch's order. */
 export type StateDict = Record<string, Tensor>;
@@ -33,41 +44,12 @@ export interface LoadStateDictOptions {
   strict?: boolean;
 }
 
-/** Runs a module's forward pass. The runtime installs one; model code never imports the runtime. */
-export interface ForwardExecutor {
-  forward(module: Module, x: Tensor): Promise<Tensor>;
-  /**
-   * The outputs of the named submodules (dotted paths, distinct) of `module` on `x`, in that order, from
-   * one run. Optional: {@link Module.forwardNodes} reports an executor without it as unsupported.
-   */
-  forwardNodes?(module: Module, x: Tensor, nodes: readonly string[]): Promise<Tensor[]>;
-  /** A zeroed input tensor in host memory that runs read in place (see {@link Module.allocateInput}). */
-  allocateInput?(module: Module, batch: number, options: Required<AllocateInputOptions>): Tensor;
-  /**
-   * Called by {@link Module.to} for each module whose placement changed: frees what was compiled for
-   * the old placement (device memory included) once the runs using it have finished.
-   */
-  release?(module: Module): void;
-}
-
-/** Options of {@link Module.allocateInput}. */
-export interface AllocateInputOptions {
-  /** `float32` (default), `float16` (bits in a Uint16Array) or `uint8` (pixels). */
-  dtype?: 'float32' | 'float16' | 'uint8';
-  /** `nchw` (default: shape `[N, C, H, W]`) or `nhwc` (shape `[N, H, W, C]`, as decoders write pixels). */
-  layout?: 'nchw' | 'nhwc';
-  /** The image size, `H = W` or `[H, W]`; default 224 (ImageNet). */
-  size?: number | readonly [number, number];
-  /** Channels; default 3. */
-  channels?: number;
-}
-
 let forwardExecutor: ForwardExecutor | null = null;
 
 /** Installs (or, with null, removes) the process-wide executor behind {@link Module.forward}. @internal */
 export function setForwardExecutor(executor: ForwardExecutor | null): void {
   if (executor !== null && (typeof executor?.forward !== 'function' || (executor.release !== undefined && typeof executor.release !== 'function'))) {
-    throw invalidArgument('an object with a forward(module, x) method (and optionally release(module)), or null', 'executor', executor);
+    throw invalidArgument('an object with a forward(module, x, options) method (and optionally release(module)), or null', 'executor', executor);
   }
   forwardExecutor = executor;
 }
@@ -79,11 +61,12 @@ export function setForwardExecutor(executor: ForwardExecutor | null): void {
  */
 let versionClock = 0;
 
-type Entry = { kind: 'parameter' | 'buffer'; module: Module; name: string; tensor: Tensor };
 
 /** Base class of every layer and model. */
-export abstract class Module {
-  private readonly childModules = new Map<string, Module>();
+export abstract class Module implements Disposable {
+  private readonly childModules = new Map<string, Module | null>();
+  /** The getter of each child's accessor, to tell it from a plain property defined over it. */
+  private readonly childAccessors = new Map<string, () => Module | null>();
   private readonly ownParameters = new Map<string, Tensor<'float32'>>();
   private readonly ownBuffers = new Map<string, Tensor>();
   private versionStamp = 0;
@@ -100,13 +83,92 @@ export abstract class Module {
     return '';
   }
 
-  /** Registers (or replaces) the child module `name`; returns it, for `this.conv1 = this.registerModule('conv1', …)`. */
-  protected registerModule<M extends Module>(name: string, module: M): M {
+  /**
+   * Registers (or replaces) the child module `name` and returns it, for `this.conv1 = this.registerModule('conv1', …)`.
+   * `null` registers an empty slot (torchvision's `downsample = None`): no child, nothing in the state dict.
+   *
+   * The first registration of a name makes `this[name]` an accessor of the registration, as PyTorch's
+   * `__setattr__` does for a Module: reading gives the child (or null), assigning a Module replaces it and
+   * assigning null (or `delete`) removes it, anything else throws. Declare such a field with `declare`
+   * (`declare fc: Linear`); a class field initialised in place (`fc = this.registerModule('fc', …)`) works
+   * too, though its own definition hides the accessor, so an assignment to it is taken up (and checked) at
+   * the module's next use rather than at once.
+   * @throws InvalidArgumentError for a bad name, a name taken by a parameter, buffer, method or other
+   *   attribute, a value that is not a Module or null, or a module that contains this one.
+   */
+  protected registerModule<M extends Module | null>(name: string, module: M): M {
     this.checkName(name, 'module');
-    if (!(module instanceof Module)) throw invalidArgument('a Module', `module "${name}"`, module);
-    this.childModules.set(name, module);
-    this.versionStamp = ++versionClock;
+    this.syncChildAttributes();
+    if (!this.childModules.has(name)) {
+      const existing: unknown = (this as Record<string, unknown>)[name];
+      // PyTorch's add_module refuses a name that is already an attribute; a declared field not yet assigned is not one.
+      if (name in this && existing !== undefined && existing !== module) {
+        throw new InvalidArgumentError(`${this.constructor.name}: attribute "${name}" already exists (a method or property of that name); choose another child name`);
+      }
+      this.assignChild(name, module);
+      this.installChildAccessor(name);
+    } else {
+      this.assignChild(name, module);
+    }
     return module;
+  }
+
+  /** Makes `this[name]` the accessor of child `name` (configurable, so that a class field may still define itself over it). */
+  private installChildAccessor(name: string): void {
+    const get = (): Module | null => this.childModules.get(name) ?? null;
+    this.childAccessors.set(name, get);
+    Object.defineProperty(this, name, { enumerable: true, configurable: true, get, set: (value: unknown) => this.assignChild(name, value) });
+  }
+
+  /**
+   * Brings the registrations up to date with what the accessors could not see: a class field (`fc = …` or a
+   * subclass's `fc: Linear`) defines a plain property over the accessor, which later assignments write
+   * without re-registering, and `delete module.fc` removes the accessor. A plain property holding a Module
+   * or null is registered (checked as an assignment), one holding undefined leaves the registration as it
+   * is, and a deleted attribute empties the slot (PyTorch's `del`); then the accessor is put back. Every
+   * reader of the children calls this first.
+   */
+  private syncChildAttributes(): void {
+    for (const [name, get] of this.childAccessors) {
+      const own = Object.getOwnPropertyDescriptor(this, name);
+      if (own?.get === get) continue;
+      if (own === undefined) this.assignChild(name, null);
+      else if ('value' in own && own.value !== undefined) this.assignChild(name, own.value);
+      this.installChildAccessor(name);
+    }
+  }
+
+  /** Sets the registered slot `name`: a new module or null bumps the version, so compiled forms are not reused. */
+  private assignChild(name: string, value: unknown): void {
+    if (value !== null && !(value instanceof Module)) {
+      throw invalidArgument(`a Module or null (null removes the child; new Identity() passes the input through)`, `${this.constructor.name}.${name}`, value);
+    }
+    if (this.childModules.has(name) && this.childModules.get(name) === value) return;
+    if (value !== null && value.modules().includes(this)) {
+      throw new InvalidArgumentError(`${this.constructor.name}.${name}: the ${value.constructor.name} assigned contains this ${this.constructor.name}, which would make the module tree a cycle`);
+    }
+    this.childModules.set(name, value);
+    this.versionStamp = ++versionClock;
+  }
+
+  /**
+   * Replaces the descendant at a dotted path (`'fc'`, `'layer4.1.conv2'`) with `module`, or with null
+   * removes it: PyTorch's `set_submodule`. The same as assigning to the attribute (`model.layer4[1].conv2 = …`)
+   * but typed for any Module, so `model.setSubmodule('fc', new Sequential(new Linear(2048, 256), new ReLU(),
+   * new Linear(256, 10)))` type-checks where `model.fc` is declared a `Linear`.
+   * @throws InvalidArgumentError for a path whose parent does not exist or whose last name is not a
+   *   registered child, or a value that is not a Module or null.
+   */
+  setSubmodule(target: string, module: Module | null): void {
+    if (typeof target !== 'string' || target === '') throw invalidArgument('a non-empty dotted module path', 'target', target);
+    const dot = target.lastIndexOf('.');
+    const parent = this.getSubmodule(dot < 0 ? '' : target.slice(0, dot));
+    const name = target.slice(dot + 1);
+    parent.syncChildAttributes();
+    if (!parent.childModules.has(name)) {
+      throw new InvalidArgumentError(`${parent.constructor.name} has no child module \`${name}\` (setting "${target}"); its children are ${[...parent.childModules.keys()].join(', ') || 'none'}`);
+    }
+    parent.assignChild(name, module);
   }
 
   /** Registers (or replaces) the float32 parameter `name`; returns it. */
@@ -148,6 +210,12 @@ export abstract class Module {
     return false;
   }
 
+  /** The registered children, in registration order, without the empty (null) slots. */
+  private *registeredChildren(): Generator<[string, Module]> {
+    this.syncChildAttributes();
+    for (const [name, m] of this.childModules) if (m !== null) yield [name, m];
+  }
+
   /** The immediate children, in registration order. */
   children(): Module[] {
     return this.namedChildren().map(([, m]) => m);
@@ -157,7 +225,7 @@ export abstract class Module {
   namedChildren(): [string, Module][] {
     const seen = new Set<Module>();
     const out: [string, Module][] = [];
-    for (const [name, m] of this.childModules) {
+    for (const [name, m] of this.registeredChildren()) {
       if (seen.has(m)) continue;
       seen.add(m);
       out.push([name, m]);
@@ -165,8 +233,9 @@ export abstract class Module {
     return out;
   }
 
-  /** The attribute name under which `child` is registered on this module, if it is a child. */
-  childName(child: Module): string | undefined {
+  /** The attribute name under which `child` is registered on this module, if it is a child; for null, the first empty slot. */
+  childName(child: Module | null): string | undefined {
+    this.syncChildAttributes();
     for (const [name, m] of this.childModules) if (m === child) return name;
     return undefined;
   }
@@ -184,7 +253,7 @@ export abstract class Module {
       if (seen.has(m)) return;
       seen.add(m);
       out.push([prefix, m]);
-      for (const [name, child] of m.childModules) visit(prefix ? `${prefix}.${name}` : name, child);
+      for (const [name, child] of m.registeredChildren()) visit(prefix ? `${prefix}.${name}` : name, child);
     };
     visit('', this);
     return out;
@@ -196,9 +265,13 @@ export abstract class Module {
     if (target === '') return this;
     let m: Module = this;
     for (const item of target.split('.')) {
+      m.syncChildAttributes();
       const next = m.childModules.get(item);
       if (next === undefined) {
         throw new InvalidArgumentError(`${m.constructor.name} has no attribute \`${item}\` (looking up "${target}")`);
+      }
+      if (next === null) {
+        throw new InvalidArgumentError(`${m.constructor.name}.${item} is null, not a Module (looking up "${target}")`);
       }
       m = next;
     }
@@ -245,12 +318,12 @@ export abstract class Module {
     return n;
   }
 
-  private stateEntries(): Map<string, Entry> {
-    const out = new Map<string, Entry>();
+  private stateEntries(): Map<string, StateEntry> {
+    const out = new Map<string, StateEntry>();
     const visit = (prefix: string, m: Module): void => {
-      for (const [name, tensor] of m.ownParameters) out.set(prefix + name, { kind: 'parameter', module: m, name, tensor });
-      for (const [name, tensor] of m.ownBuffers) out.set(prefix + name, { kind: 'buffer', module: m, name, tensor });
-      for (const [name, child] of m.childModules) visit(`${prefix}${name}.`, child);
+      for (const [name, tensor] of m.ownParameters) out.set(prefix + name, { tensor, optional: m.isOptionalStateEntry(name) });
+      for (const [name, tensor] of m.ownBuffers) out.set(prefix + name, { tensor, optional: m.isOptionalStateEntry(name) });
+      for (const [name, child] of m.registeredChildren()) visit(`${prefix}${name}.`, child);
     };
     visit('', this);
     return out;
@@ -277,53 +350,7 @@ export abstract class Module {
   loadStateDict(stateDict: StateDict | ReadonlyMap<string, Tensor>, options?: LoadStateDictOptions): LoadStateDictResult {
     const opts = checkOptions(options, ['strict'], 'loadStateDict');
     const strict = opts.strict === undefined ? true : checkBoolean(opts.strict, 'strict');
-    const given = toEntries(stateDict);
-    const expected = this.stateEntries();
-
-    const missingKeys: string[] = [];
-    const shapeMismatches: ShapeMismatch[] = [];
-    const problems: string[] = [];
-    const copies: [Tensor, TensorData][] = [];
-    for (const [key, entry] of expected) {
-      const source = given.get(key);
-      if (source === undefined) {
-        if (!entry.module.isOptionalStateEntry(entry.name)) missingKeys.push(key);
-        continue;
-      }
-      const target = entry.tensor;
-      // PyTorch's compatibility rule: a one-element 1-D value may fill a scalar.
-      const sameShape =
-        (source.ndim === target.ndim && source.shape.every((d, i) => d === target.shape[i])) ||
-        (target.ndim === 0 && source.ndim === 1 && source.shape[0] === 1);
-      if (!sameShape) {
-        shapeMismatches.push({ key, expected: target.shape, received: source.shape });
-        problems.push(
-          `size mismatch for ${key}: copying a param with shape ${formatShape(source.shape)} from checkpoint, the shape in current model is ${formatShape(target.shape)}.`,
-        );
-        continue;
-      }
-      const converted = convertFor(target, source);
-      if (typeof converted === 'string') {
-        problems.push(`dtype mismatch for ${key}: ${converted}`);
-        continue;
-      }
-      copies.push([target, converted]);
-    }
-    const unexpectedKeys = [...given.keys()].filter((key) => !expected.has(key));
-
-    const messages = [...problems];
-    if (strict && unexpectedKeys.length > 0) {
-      messages.unshift(`Unexpected key(s) in state_dict: ${unexpectedKeys.map((k) => `"${k}"`).join(', ')}. `);
-    }
-    if (strict && missingKeys.length > 0) {
-      messages.unshift(`Missing key(s) in state_dict: ${missingKeys.map((k) => `"${k}"`).join(', ')}. `);
-    }
-    if (messages.length > 0) {
-      throw new StateDictError(
-        `Error(s) in loading state_dict for ${this.constructor.name}:\n\t${messages.join('\n\t')}`,
-        { missingKeys, unexpectedKeys, shapeMismatches },
-      );
-    }
+    const { copies, missingKeys, unexpectedKeys } = planLoad(this.stateEntries(), toEntries(stateDict), strict, this.constructor.name);
     // convertFor returned data of the target's own array type (Float32Array or BigInt64Array).
     for (const [target, data] of copies) (target.data as { set(source: TensorData): void }).set(data);
     this.markWeightsChanged();
@@ -426,16 +453,70 @@ export abstract class Module {
    * on this module's {@link Module.device} in its {@link Module.dtype}. The input is a float32, float16 or
    * uint8 host tensor, taken as the model's input as it is (pixels are not scaled: normalise them first, or
    * compile with `compileGraph`'s `normalization`); the output is a float32 host tensor. The engine converts
-   * the dtype and layout in its first kernel. Needs the runtime: import the models from the package entry
-   * point.
+   * the dtype and layout in its first kernel. The first forward of each input shape and batch size compiles
+   * (see {@link Module.warmup}). `options.signal` cancels it, as `fetch`'s (see {@link ForwardOptions}).
+   * Needs the runtime: import the models from the package entry point.
+   * @throws (rejects with) InvalidArgumentError for an unknown option or a signal that is not an
+   *   AbortSignal; `signal.reason` when aborted; the errors of compiling and running otherwise.
    */
-  async forward(x: Tensor): Promise<Tensor> {
+  async forward(x: Tensor, options?: ForwardOptions): Promise<Tensor> {
+    const opts = checkForwardOptions(options, 'forward');
+    const executor = this.runtime('forward');
+    opts.signal?.throwIfAborted();
+    return executor.forward(this, x, opts);
+  }
+
+  /** The installed executor, or the error that says how to get one. */
+  private runtime(method: string): ForwardExecutor {
     if (forwardExecutor === null) {
       throw new UnsupportedError(
-        `${this.constructor.name}.forward needs the runtime, which is installed by the package entry point: import the models from 'resnet-cudnn' rather than from a file inside the package`,
+        `${this.constructor.name}.${method} needs the runtime, which is installed by the package entry point: import the models from 'resnet-cudnn' rather than from a file inside the package`,
       );
     }
-    return forwardExecutor.forward(this, x);
+    return forwardExecutor;
+  }
+
+  /**
+   * Compiles this module ahead of time for each of `options.batchSizes`, so that the first forward of
+   * those sizes does not compile, and (`runs`, default 1) runs each once on a zeroed input of the given
+   * dtype and layout (on a GPU that run captures the CUDA graph later runs replay). The input form options
+   * are {@link Module.allocateInput}'s: `size` (default 224), `channels` (3), `dtype`, `layout`. Compiles for
+   * the current placement; after {@link Module.to}, {@link Module.dispose} or a change of weights or
+   * children the next forward compiles again (warm up again). A module keeps at most 8 batch sizes
+   * compiled. Resolves once every size is ready; `options.signal` rejects it at once with the signal's
+   * reason (what was already compiled stays compiled).
+   * @throws (rejects with) InvalidArgumentError for a bad batch size (an integer from 1 to 65536), more than
+   *   8 sizes, a bad size, dtype, layout or runs, or an unknown option; the errors of compiling otherwise.
+   */
+  async warmup(options: WarmupOptions): Promise<void> {
+    const spec = checkWarmupOptions(options, 'warmup');
+    const executor = this.runtime('warmup');
+    spec.signal?.throwIfAborted();
+    if (executor.warmup === undefined) throw new UnsupportedError(`${this.constructor.name}.warmup: the installed executor cannot compile ahead of time`);
+    await executor.warmup(this, spec);
+  }
+
+  /**
+   * Frees what was compiled for this module and its descendants: the executables of the compile cache
+   * (device weights and activation memory) and the prepared graphs' native copies of the weights, once
+   * the runs in flight have finished. The module stays usable: its parameters are untouched, and the next
+   * forward compiles again. Input buffers from {@link Module.allocateInput} belong to the caller and are
+   * freed when garbage-collected. `using model = resnet50()` calls it at the end of the scope. Idempotent.
+   */
+  dispose(): void {
+    const release = forwardExecutor?.release;
+    if (release === undefined) return;
+    for (const m of this.modules()) release.call(forwardExecutor, m);
+  }
+
+  /** `using model = resnet18()` disposes what was compiled for it at the end of the scope (see {@link Module.dispose}). */
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  /** `console.log(model)` and `util.inspect(model)` print the module tree, as {@link Module.toString} does. */
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return this.toString();
   }
 
   /**
@@ -450,21 +531,10 @@ export abstract class Module {
    */
   allocateInput(batch: number, options: AllocateInputOptions = {}): Tensor {
     if (!Number.isSafeInteger(batch) || batch < 1 || batch > 65536) throw invalidArgument('an integer from 1 to 65536', 'batch', batch);
-    const dtype = options.dtype ?? 'float32';
-    if (dtype !== 'float32' && dtype !== 'float16' && dtype !== 'uint8') throw invalidArgument('"float32", "float16" or "uint8"', 'options.dtype', dtype);
-    const layout = options.layout ?? 'nchw';
-    if (layout !== 'nchw' && layout !== 'nhwc') throw invalidArgument('"nchw" or "nhwc"', 'options.layout', layout);
-    const size = options.size ?? 224;
-    const [height, width] = typeof size === 'number' ? [size, size] : Array.isArray(size) && size.length === 2 ? size : [NaN, NaN];
-    for (const [name, value] of [['options.size', height], ['options.size', width], ['options.channels', options.channels ?? 3]] as const) {
-      if (!Number.isSafeInteger(value) || value < 1 || value > 65536) throw invalidArgument('an integer from 1 to 65536 (or [H, W] for size)', name, name === 'options.size' ? size : value);
-    }
-    if (forwardExecutor === null || forwardExecutor.allocateInput === undefined) {
-      throw new UnsupportedError(
-        `${this.constructor.name}.allocateInput needs the runtime, which is installed by the package entry point: import the models from 'resnet-cudnn' rather than from a file inside the package`,
-      );
-    }
-    return forwardExecutor.allocateInput(this, batch, { dtype, layout, size: [height!, width!], channels: options.channels ?? 3 });
+    const form = checkInputForm(options);
+    const executor = this.runtime('allocateInput');
+    if (executor.allocateInput === undefined) throw new UnsupportedError(`${this.constructor.name}.allocateInput: the installed executor cannot allocate inputs`);
+    return executor.allocateInput(this, batch, form);
   }
 
   /**
@@ -474,21 +544,21 @@ export abstract class Module {
    * name to its module's output (`avgpool` gives `[N, C, 1, 1]`, before the flatten). Everything is
    * computed in one native run that skips the ops none of the names needs (no `fc` for `avgpool`). A
    * module called more than once in a forward pass (a block's shared `relu`) answers with its last call.
+   * `options.signal` cancels it as {@link Module.forward}'s does.
    * @throws InvalidArgumentError for a name the forward pass never calls (the message lists the valid
    *   names), an empty list or a repeated name.
    */
-  async forwardNodes<K extends string>(x: Tensor, returnNodes: readonly K[]): Promise<Record<K, Tensor>> {
+  async forwardNodes<K extends string>(x: Tensor, returnNodes: readonly K[], options?: ForwardOptions): Promise<Record<K, Tensor>> {
     if (!Array.isArray(returnNodes) || returnNodes.length === 0 || returnNodes.some((n) => typeof n !== 'string')) {
       throw invalidArgument('a non-empty array of submodule names', 'returnNodes', returnNodes);
     }
     const repeated = returnNodes.find((n, i) => returnNodes.indexOf(n) !== i);
     if (repeated !== undefined) throw invalidArgument('distinct submodule names', 'returnNodes', returnNodes);
-    if (forwardExecutor === null || forwardExecutor.forwardNodes === undefined) {
-      throw new UnsupportedError(
-        `${this.constructor.name}.forwardNodes needs the runtime, which is installed by the package entry point: import the models from 'resnet-cudnn' rather than from a file inside the package`,
-      );
-    }
-    const outputs = await forwardExecutor.forwardNodes(this, x, returnNodes);
+    const opts = checkForwardOptions(options, 'forwardNodes');
+    const executor = this.runtime('forwardNodes');
+    if (executor.forwardNodes === undefined) throw new UnsupportedError(`${this.constructor.name}.forwardNodes: the installed executor cannot return submodule outputs`);
+    opts.signal?.throwIfAborted();
+    const outputs = await executor.forwardNodes(this, x, returnNodes, opts);
     return Object.fromEntries(returnNodes.map((name, i) => [name, outputs[i]!])) as Record<K, Tensor>;
   }
 
@@ -496,7 +566,7 @@ export abstract class Module {
   toString(): string {
     const extra = this.extraRepr();
     const extraLines = extra ? extra.split('\n') : [];
-    const childLines = [...this.childModules].map(
+    const childLines = [...this.registeredChildren()].map(
       ([name, m]) => `(${name}): ${m.toString().split('\n').join('\n  ')}`,
     );
     const lines = [...extraLines, ...childLines];
@@ -505,37 +575,4 @@ export abstract class Module {
     else if (lines.length > 0) body = `\n  ${lines.join('\n  ')}\n`;
     return `${this.constructor.name}(${body})`;
   }
-}
-
-function toEntries(stateDict: unknown): Map<string, Tensor> {
-  let entries: [string, unknown][];
-  if (stateDict instanceof Map) entries = [...(stateDict as Map<string, unknown>)];
-  else if (typeof stateDict === 'object' && stateDict !== null && !Array.isArray(stateDict)) entries = Object.entries(stateDict);
-  else throw invalidArgument('a state dict (an object or Map of Tensors by name)', 'stateDict', stateDict);
-  for (const [key, value] of entries) {
-    if (!(value instanceof Tensor)) throw invalidArgument('a Tensor', `stateDict["${key}"]`, value);
-  }
-  return new Map(entries as [string, Tensor][]);
-}
-
-const floatDTypes: readonly DType[] = ['float32', 'float64', 'float16', 'bfloat16'];
-const intDTypes: readonly DType[] = ['int64', 'int32', 'int16', 'int8', 'uint8'];
-
-/** `source`'s values in `target`'s dtype (a fresh array, or source's own when it needs no conversion), or why not. */
-function convertFor(target: Tensor, source: Tensor): TensorData | string {
-  if (target.dtype === 'float32') {
-    if (!floatDTypes.includes(source.dtype)) {
-      return `copying a param of dtype ${source.dtype} from checkpoint, the param in current model is float32 (a floating-point value is needed).`;
-    }
-    return source.toFloat32().data;
-  }
-  if (target.dtype === 'int64') {
-    if (intDTypes.includes(source.dtype)) return source.to('int64').data;
-    if (floatDTypes.includes(source.dtype) && source.toFloat32().data.every((v) => Number.isInteger(v))) {
-      return source.to('int64').data;
-    }
-    return `copying a param of dtype ${source.dtype} from checkpoint, the param in current model is int64 (integer values are needed).`;
-  }
-  if (source.dtype === target.dtype) return source.data;
-  return `copying a param of dtype ${source.dtype} from checkpoint, the param in current model is ${target.dtype}.`;
 }

@@ -1,6 +1,6 @@
 /**
  * `Sequential`: children named '0', '1', … called in order (the state-dict keys `downsample.0.weight`,
- * `layer1.1.conv1.weight` come from these names).
+ * `layer1.1.conv1.weight` come from these names). `seq[1] = block` replaces a child, as in PyTorch.
  * @module
  */
 import { invalidArgument } from '../errors.js';
@@ -9,34 +9,43 @@ import type { TraceValue, Tracer } from './trace.js';
 
 /** A chain of modules, `nn.Sequential`. */
 export class Sequential<M extends Module = Module> extends Module implements Iterable<M> {
-  private readonly items: M[];
+  /** The children by index, as registered (`seq[0] = conv` replaces the first, as PyTorch's `__setitem__`). */
+  [index: number]: M;
+  private readonly count: number;
 
+  /** The modules in call order; of several classes (`new Sequential(conv, bn, relu)`) the chain holds `Module`s. */
+  constructor(...modules: M[]);
+  constructor(...modules: Module[]);
   constructor(...modules: M[]) {
     super();
-    this.items = modules;
     modules.forEach((m, i) => this.registerModule(String(i), m));
+    this.count = modules.length;
   }
 
   /** Number of modules in the chain. */
   get length(): number {
-    return this.items.length;
+    return this.count;
   }
 
   /** The module at `index` (negative counts from the end, as in PyTorch and `Array.prototype.at`). */
   at(index: number): M {
-    if (!Number.isSafeInteger(index) || index < -this.items.length || index >= this.items.length) {
-      throw invalidArgument(`an integer index from ${-this.items.length} to ${this.items.length - 1}`, 'index', index);
+    if (!Number.isSafeInteger(index) || index < -this.count || index >= this.count) {
+      throw invalidArgument(`an integer index from ${-this.count} to ${this.count - 1}`, 'index', index);
     }
-    return this.items.at(index)!;
+    return this[index < 0 ? this.count + index : index]!;
   }
 
-  [Symbol.iterator](): Iterator<M> {
-    return this.items[Symbol.iterator]();
+  /** The modules in order; a slot set to null is skipped. */
+  *[Symbol.iterator](): Iterator<M> {
+    for (let i = 0; i < this.count; i++) {
+      const m = this[i];
+      if (m) yield m;
+    }
   }
 
   override trace(t: Tracer, x: TraceValue): TraceValue {
     let y = x;
-    for (const m of this.items) y = t.call(m, y);
+    for (let i = 0; i < this.count; i++) y = t.call(this[i] ?? null, y);
     return y;
   }
 }

@@ -8,7 +8,7 @@
  * code runs.
  * @module
  */
-import { ShapeError } from '../errors.js';
+import { InvalidArgumentError, ShapeError, invalidArgument } from '../errors.js';
 import { formatShape } from '../tensor.js';
 import type { Module } from './module.js';
 import type { Conv2d } from './conv.js';
@@ -41,6 +41,17 @@ export type TraceNode =
   | (NodeBase & { readonly op: 'flatten' })
   | (NodeBase & { readonly op: 'linear'; readonly module: Linear });
 
+/** One call of a module during tracing (a torchinfo row): pre-order, so a parent comes before what it calls. */
+export interface TraceCall {
+  /** Dotted module path ('' for the root). */
+  readonly path: string;
+  readonly module: Module;
+  /** Nesting depth: 0 for the root, 1 for its children, and so on. */
+  readonly depth: number;
+  /** The value the call returned. */
+  readonly output: number;
+}
+
 /** The result of tracing a module on an input shape. */
 export interface Trace {
   readonly input: TraceValue;
@@ -51,6 +62,8 @@ export interface Trace {
   readonly nodes: readonly TraceNode[];
   /** Output value of every module that was called, by dotted path ('' is the root), for `returnNodes`. */
   readonly moduleOutputs: ReadonlyMap<string, number>;
+  /** Every module call, root first, in the order the calls started (a module called twice appears twice). */
+  readonly calls: readonly TraceCall[];
 }
 
 /**
@@ -74,6 +87,7 @@ export class Tracer {
   private readonly path: string[] = [];
   private readonly parents: Module[] = [];
   private readonly moduleOutputs = new Map<string, number>();
+  private readonly calls: { path: string; module: Module; depth: number; output: number }[] = [];
 
   private value(shape: readonly number[]): TraceValue {
     const v: TraceValue = Object.freeze({ id: this.values.length, shape: Object.freeze([...shape]) });
@@ -100,27 +114,55 @@ export class Tracer {
     return x.shape as [number, number, number];
   }
 
-  /** Traces `root` on inputs of per-sample shape `inputShape` (e.g. `[3, 224, 224]`). */
+  /**
+   * Traces `root` on inputs of per-sample shape `inputShape` (e.g. `[3, 224, 224]`).
+   * @throws InvalidArgumentError when `root` is not a Module or `inputShape` not an array of positive
+   *   integers; ShapeError when the module cannot take that shape.
+   */
   static trace(root: Module, inputShape: readonly number[]): Trace {
+    if (typeof (root as Partial<Module> | null)?.trace !== 'function') {
+      throw invalidArgument('a Module (resnet50(), new Conv2d(…), …)', 'Tracer.trace module', root);
+    }
+    // Zero sizes pass: the layers say which one cannot take an empty input (a ShapeError naming it).
+    if (!Array.isArray(inputShape) || inputShape.length === 0 || !inputShape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+      throw invalidArgument('a per-sample input shape of non-negative integers, such as [3, 224, 224]', 'Tracer.trace inputShape', inputShape);
+    }
     const t = new Tracer();
     const input = t.value(inputShape);
+    const call = { path: '', module: root, depth: 0, output: -1 };
+    t.calls.push(call);
     t.parents.push(root);
     const output = root.trace(t, input);
     t.parents.pop();
+    call.output = output.id;
     t.moduleOutputs.set('', output.id);
-    return { input, output, values: t.values, nodes: t.nodes, moduleOutputs: t.moduleOutputs };
+    return { input, output, values: t.values, nodes: t.nodes, moduleOutputs: t.moduleOutputs, calls: t.calls };
   }
 
   /** Calls a child module: keeps the dotted path (for node names and `returnNodes`). */
-  call(child: Module, x: TraceValue): TraceValue {
-    const parent = this.parents[this.parents.length - 1];
-    const name = parent?.childName(child);
-    if (name === undefined) throw new Error('Tracer.call: the module is not a registered child of its caller');
+  call(child: Module | null, x: TraceValue): TraceValue {
+    const parent = this.parents[this.parents.length - 1]!;
+    if (child === null || typeof child?.trace !== 'function') {
+      const slot = child === null ? parent.childName(null) : undefined;
+      const what = slot === undefined ? 'a child module that is' : `${parent.constructor.name}.${slot}, which is`;
+      throw new InvalidArgumentError(
+        `${parent.constructor.name}${this.where()}: the forward pass calls ${what} ${child === null ? 'null (assigned null, or never set)' : 'not a Module'}; assign a Module to it (new Identity() passes the input through)`,
+      );
+    }
+    const name = parent.childName(child);
+    if (name === undefined) {
+      throw new InvalidArgumentError(
+        `${parent.constructor.name}${this.where()}: the forward pass calls a ${child.constructor.name} that is not a registered child; register it in the constructor with this.registerModule(name, module) (or assign it to an attribute registered that way)`,
+      );
+    }
     this.path.push(name);
     this.parents.push(child);
+    const call = { path: this.path.join('.'), module: child, depth: this.path.length, output: -1 };
+    this.calls.push(call);
     try {
       const y = child.trace(this, x);
-      this.moduleOutputs.set(this.path.join('.'), y.id);
+      call.output = y.id;
+      this.moduleOutputs.set(call.path, y.id);
       return y;
     } finally {
       this.parents.pop();
