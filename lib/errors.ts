@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'ERR_DOWNLOAD'
   | 'ERR_UNSUPPORTED'
   | 'ERR_DISPOSED'
+  | 'ERR_QUEUE_FULL'
   | 'ERR_NOT_TRAINABLE'
   | 'ERR_NATIVE_LOAD'
   | 'ERR_MISSING_DEPENDENCY'
@@ -84,10 +85,13 @@ export class StateDictError extends ResnetError {
   }
 }
 
-/** A file (safetensors, checkpoint, ONNX) is malformed, truncated or hostile. */
+/** A file (safetensors, checkpoint, ONNX, image) is malformed, truncated or hostile. */
 export class InvalidFileError extends ResnetError {
-  constructor(message: string, options?: { cause?: unknown }) {
+  /** For a call over several images (`ImagePipeline.preprocess`), the index of the one refused. */
+  readonly element: number | undefined;
+  constructor(message: string, options?: { cause?: unknown; element?: number }) {
     super('ERR_INVALID_FILE', message, options);
+    this.element = options?.element;
   }
 }
 
@@ -102,6 +106,16 @@ export class UnsupportedError extends ResnetError {
 export class DisposedError extends ResnetError {
   constructor(message: string) {
     super('ERR_DISPOSED', message);
+  }
+}
+
+/**
+ * A bounded queue (an `ImagePipeline`'s) is full: the work was refused before it started. Wait for queued
+ * work to finish, or raise the bound (the message names the option).
+ */
+export class QueueFullError extends ResnetError {
+  constructor(message: string) {
+    super('ERR_QUEUE_FULL', message);
   }
 }
 
@@ -211,6 +225,7 @@ const byCode: Record<ErrorCode, new (message: string) => ResnetError> = {
   },
   ERR_UNSUPPORTED: UnsupportedError,
   ERR_DISPOSED: DisposedError,
+  ERR_QUEUE_FULL: QueueFullError,
   ERR_NOT_TRAINABLE: NotTrainableError,
   ERR_NATIVE_LOAD: NativeLoadError,
   // Raised in TypeScript only (optional packages); kept here so every code maps to a class.

@@ -57,6 +57,7 @@ export { setNumThreads, getNumThreads } from './runtime/threads.js';
 export { mapSharedMemory, SharedMemoryMapping, type SharedMemoryRange } from './runtime/shared-memory.js';
 export { version } from './version.js';
 export { readImage, defaultMaxPixels, type ReadImageOptions } from './vision/image.js';
+export * from './vision/pipeline.js';
 export {
   preprocess, resize, resizedSize, centerCrop, centerCropOffset, imagenetMean, imagenetStd, type PreprocessOptions, type Interpolation,
 } from './vision/transforms.js';

@@ -37,7 +37,8 @@ export interface PreprocessOptions {
   interpolation?: Interpolation;
 }
 
-function checkImage(image: unknown, name: string): asserts image is Tensor<'uint8'> {
+/** Throws unless `image` is a uint8 `[3, H, W]` tensor with H, W >= 1. @internal */
+export function checkImage(image: unknown, name: string): asserts image is Tensor<'uint8'> {
   if (!(image instanceof Tensor) || image.dtype !== 'uint8') throw invalidArgument('a uint8 Tensor [3, H, W]', name, image);
   const s = image.shape;
   if (s.length !== 3 || s[0] !== 3 || s[1]! < 1 || s[2]! < 1) {
@@ -138,10 +139,59 @@ function checkChannelValues(value: unknown, name: string, positive: boolean): re
   return value as readonly number[];
 }
 
+/** {@link PreprocessOptions} checked, with the defaults filled in and mean/std rounded to float32. @internal */
+export interface ResolvedPreprocessOptions {
+  readonly resizeSize: number;
+  readonly cropSize: number;
+  readonly mean: readonly number[];
+  readonly std: readonly number[];
+  readonly interpolation: Interpolation;
+}
+
+/**
+ * Checks `options` as {@link preprocess} does and fills in its defaults, so that another thread can run the same
+ * transform from a plain object.
+ * @throws InvalidArgumentError for a bad option.
+ * @internal
+ */
+export function resolvePreprocessOptions(options: PreprocessOptions = {}): ResolvedPreprocessOptions {
+  const resizeSize = checkSize(options.resizeSize ?? 256, 'resizeSize');
+  const cropSize = checkSize(options.cropSize ?? 224, 'cropSize');
+  const mean = checkChannelValues(options.mean ?? imagenetMean, 'mean', false).map(Math.fround);
+  const std = checkChannelValues(options.std ?? imagenetStd, 'std', true).map(Math.fround);
+  const interpolation = options.interpolation ?? 'bilinear';
+  checkInterpolation(interpolation);
+  return { resizeSize, cropSize, mean, std, interpolation };
+}
+
+/** One image resized and centre cropped: uint8 planes `[3, cropSize, cropSize]`, not yet scaled. @internal */
+export function cropPixels(image: Tensor<'uint8'>, options: ResolvedPreprocessOptions): Uint8Array {
+  return centerCrop(resize(image, options.resizeSize, options.interpolation), options.cropSize).data;
+}
+
+/**
+ * Scales cropped uint8 planes `[3, S, S]` to [0, 1] and normalises them into `out` from element `offset`: float32
+ * in torchvision's order (`ToTensor` divides by 255, `Normalize` subtracts, then divides).
+ * @internal
+ */
+export function normalizeInto(cropped: Uint8Array, options: ResolvedPreprocessOptions, out: Float32Array, offset: number): void {
+  const area = options.cropSize * options.cropSize;
+  for (let c = 0; c < 3; c++) {
+    const base = offset + c * area;
+    const mean = options.mean[c]!;
+    const std = options.std[c]!;
+    for (let i = 0; i < area; i++) {
+      const scaled = Math.fround(cropped[c * area + i]! / 255);
+      out[base + i] = Math.fround(scaled - mean) / std;
+    }
+  }
+}
+
 /**
  * torchvision's `ImageClassification` transform over a batch: each uint8 `[3, H, W]` image (from
  * {@link readImage}) is resized, centre cropped, scaled to [0, 1] and normalised; the result is one float32
- * tensor `[N, 3, cropSize, cropSize]`, ready for `model.forward`.
+ * tensor `[N, 3, cropSize, cropSize]`, ready for `model.forward`. `ImagePipeline.preprocess` and
+ * `preprocessAsync` do the same on worker threads.
  *
  * @throws InvalidArgumentError for a bad option (non-integer sizes, mean/std not 3 finite numbers, std not
  *   positive, unknown interpolation) or an empty batch.
@@ -151,25 +201,9 @@ export function preprocess(images: Tensor<'uint8'> | readonly Tensor<'uint8'>[],
   const list = images instanceof Tensor ? [images] : images;
   if (!Array.isArray(list) || list.length === 0) throw invalidArgument('a uint8 Tensor or a non-empty array of them', 'images', images);
   list.forEach((image, i) => checkImage(image, `images[${i}]`));
-  const resizeSize = checkSize(options.resizeSize ?? 256, 'resizeSize');
-  const cropSize = checkSize(options.cropSize ?? 224, 'cropSize');
-  const mean = checkChannelValues(options.mean ?? imagenetMean, 'mean', false).map(Math.fround);
-  const std = checkChannelValues(options.std ?? imagenetStd, 'std', true).map(Math.fround);
-  const interpolation = options.interpolation ?? 'bilinear';
-  checkInterpolation(interpolation);
-
-  const area = cropSize * cropSize;
-  const out = new Float32Array(list.length * 3 * area);
-  list.forEach((image, n) => {
-    const cropped = centerCrop(resize(image, resizeSize, interpolation), cropSize).data;
-    for (let c = 0; c < 3; c++) {
-      const base = (n * 3 + c) * area;
-      for (let i = 0; i < area; i++) {
-        // float32 in torchvision's order: ToTensor divides by 255, Normalize subtracts then divides.
-        const scaled = Math.fround(cropped[c * area + i]! / 255);
-        out[base + i] = Math.fround(scaled - mean[c]!) / std[c]!;
-      }
-    }
-  });
-  return Tensor.from(out, [list.length, 3, cropSize, cropSize]);
+  const resolved = resolvePreprocessOptions(options);
+  const sample = 3 * resolved.cropSize * resolved.cropSize;
+  const out = new Float32Array(list.length * sample);
+  list.forEach((image, n) => normalizeInto(cropPixels(image, resolved), resolved, out, n * sample));
+  return Tensor.from(out, [list.length, 3, resolved.cropSize, resolved.cropSize]);
 }

@@ -10,11 +10,11 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { deflateSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { readImage } from '../../lib/vision/image.js';
 import { centerCrop, centerCropOffset, preprocess, resize, resizedSize, type Interpolation } from '../../lib/vision/transforms.js';
 import { Tensor } from '../../lib/tensor.js';
+import { pngHeader } from '../helpers/png-header.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const fixtures = join(here, '..', 'fixtures', 'images');
@@ -183,33 +183,6 @@ describe('readImage', () => {
     expect(image.data.subarray(0, plane)).toEqual(image.data.subarray(plane, 2 * plane));
     expect(image.data.subarray(0, plane)).toEqual(image.data.subarray(2 * plane));
   });
-
-  /** A PNG with a valid header of the given size and one tiny IDAT: enough for the decoder to read the size. */
-  function pngHeader(width: number, height: number): Uint8Array {
-    const crcTable = Array.from({ length: 256 }, (_, n) => {
-      let c = n;
-      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-      return c >>> 0;
-    });
-    const chunk = (type: string, data: Uint8Array) => {
-      const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
-      let crc = 0xffffffff;
-      for (const b of body) crc = crcTable[(crc ^ b) & 0xff]! ^ (crc >>> 8);
-      const out = Buffer.alloc(8 + data.length + 4);
-      out.writeUInt32BE(data.length, 0);
-      body.copy(out, 4);
-      out.writeUInt32BE((crc ^ 0xffffffff) >>> 0, 8 + data.length);
-      return out;
-    };
-    const ihdr = Buffer.alloc(13);
-    ihdr.writeUInt32BE(width, 0);
-    ihdr.writeUInt32BE(height, 4);
-    ihdr.set([8, 2, 0, 0, 0], 8); // 8-bit RGB
-    return Buffer.concat([
-      Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-      chunk('IHDR', ihdr), chunk('IDAT', deflateSync(Buffer.alloc(16))), chunk('IEND', new Uint8Array(0)),
-    ]);
-  }
 
   const bad: [string, () => Uint8Array | string, RegExp][] = [
     ['bytes that are no image', () => Buffer.from('this is not an image at all, just text'), /Cannot decode image buffer \(38 bytes\): .*unsupported image format/],

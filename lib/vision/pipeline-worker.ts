@@ -1,0 +1,26 @@
+/**
+ * The worker script of an {@link ImagePipeline} (a piscina task handler): runs one {@link ImageTask} and moves
+ * its data back to the calling thread in the transfer list (no copy). Its `workerData` sets libvips' thread
+ * count, so that the pipeline's threads × libvips' threads stay within the machine's cores.
+ * @module
+ * @internal
+ */
+import { move, transferableSymbol, valueSymbol, workerData } from 'piscina';
+import sharp from 'sharp';
+import { runImageTask, type ImageTask, type ImageTaskResult } from './pipeline-task.js';
+
+/** What every worker of a pipeline is started with. */
+export interface PipelineWorkerData {
+  /** libvips' worker threads (`sharp.concurrency`) for this worker's decodes. */
+  readonly vipsThreads: number;
+}
+
+// libvips' setting is process-wide: every worker of every pipeline sets it, to the value its pipeline computed.
+sharp.concurrency((workerData as PipelineWorkerData).vipsThreads);
+
+/** Runs `task`; a successful result travels with its buffer transferred. */
+export default async function runTask(task: ImageTask): Promise<ImageTaskResult | ReturnType<typeof move>> {
+  const result = await runImageTask(task);
+  if (!result.ok) return result;
+  return move({ [transferableSymbol]: [result.data.buffer], [valueSymbol]: result });
+}
