@@ -4,7 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
-  BackendError, DisposedError, InvalidArgumentError, OutOfMemoryError, ResnetError, ShapeError, fromNative, invalidArgument,
+  BackendError, DisposedError, InvalidArgumentError, InvalidFileError, OutOfMemoryError, QueueFullError, ResnetError, ShapeError, fromNative,
+  invalidArgument,
 } from '../../lib/errors.js';
 
 describe('errors', () => {
@@ -29,6 +30,11 @@ describe('errors', () => {
     expect(typed.stack).toContain('errors.test.ts');
     expect(fromNative(Object.assign(new Error('x'), { code: 'ERR_DISPOSED' }))).toBeInstanceOf(DisposedError);
     expect(fromNative(Object.assign(new Error('x'), { code: 'ERR_INVALID_SHAPE' }))).toBeInstanceOf(ShapeError);
+    expect(fromNative(Object.assign(new Error('x'), { code: 'ERR_QUEUE_FULL' }))).toBeInstanceOf(QueueFullError);
+    expect(new QueueFullError('full').code).toBe('ERR_QUEUE_FULL');
+    // A batch's refused image is named by its index; a single file's error has none.
+    expect(new InvalidFileError('bad', { element: 3 }).element).toBe(3);
+    expect(new InvalidFileError('bad').element).toBeUndefined();
     // Unknown codes and non-errors become backend errors rather than escaping untyped.
     expect(fromNative(Object.assign(new Error('odd'), { code: 'EWHATEVER' }))).toBeInstanceOf(BackendError);
     expect(fromNative('plain string').message).toBe('plain string');
