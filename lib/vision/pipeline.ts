@@ -276,7 +276,8 @@ export class ImagePipeline implements AsyncDisposable {
       return run;
     });
     const settled = await Promise.allSettled(runs);
-    if (signal?.aborted) throw signal.reason;
+    // An abort that came after every image was done loses nothing: the results stand.
+    if (signal?.aborted && settled.some((outcome) => outcome.status === 'rejected')) throw signal.reason;
     return settled.map((outcome, element) => {
       if (outcome.status === 'rejected') throw this.#failure(outcome.reason);
       const result = outcome.value;
