@@ -5,7 +5,8 @@
  * @module
  * @internal
  */
-import { move, transferableSymbol, valueSymbol, workerData } from 'piscina';
+import { workerData } from 'node:worker_threads';
+import { move, transferableSymbol, valueSymbol } from 'piscina';
 import sharp from 'sharp';
 import { runImageTask, type ImageTask, type ImageTaskResult } from './pipeline-task.js';
 
