@@ -29,7 +29,9 @@ export type ErrorCode =
   | 'ERR_NVJPEG_NOT_FOUND'
   | 'ERR_NVJPEG_VERSION'
   | 'ERR_OUT_OF_MEMORY'
-  | 'ERR_GPU_OUT_OF_MEMORY';
+  | 'ERR_GPU_OUT_OF_MEMORY'
+  | 'ERR_PYTORCH'
+  | 'ERR_PYTORCH_UNAVAILABLE';
 
 /** Base class of every error this library throws. */
 export class ResnetError extends Error {
@@ -207,6 +209,30 @@ export class GpuOutOfMemoryError extends OutOfMemoryError {
   override readonly code = 'ERR_GPU_OUT_OF_MEMORY';
 }
 
+/**
+ * The PyTorch side of `resnet bench --compare pytorch` (python/bench_pytorch.py, run in its own process)
+ * failed, timed out or answered something unreadable. `stderrTail` holds the end of what it printed.
+ */
+export class PyTorchError extends ResnetError {
+  /** The last lines Python wrote to stderr (its traceback, when it raised). */
+  readonly stderrTail: string;
+  /** Python's exit status; null when it was killed (the time limit) or never started. */
+  readonly exitCode: number | null;
+  constructor(message: string, details: { stderrTail?: string; exitCode?: number | null; cause?: unknown } = {}) {
+    super('ERR_PYTORCH', message, { cause: details.cause });
+    this.stderrTail = details.stderrTail ?? '';
+    this.exitCode = details.exitCode ?? null;
+  }
+}
+
+/**
+ * No usable PyTorch for `--compare pytorch`: no Python, or it cannot import torch or torchvision, or it has
+ * no CUDA where ours runs on a GPU. The message says what to install.
+ */
+export class PyTorchUnavailableError extends BackendUnavailableError {
+  override readonly code = 'ERR_PYTORCH_UNAVAILABLE';
+}
+
 const byCode: Record<ErrorCode, new (message: string) => ResnetError> = {
   ERR_INVALID_ARGUMENT: InvalidArgumentError,
   ERR_INVALID_SHAPE: ShapeError,
@@ -243,6 +269,8 @@ const byCode: Record<ErrorCode, new (message: string) => ResnetError> = {
   ERR_NVJPEG_VERSION: NvjpegVersionError,
   ERR_OUT_OF_MEMORY: OutOfMemoryError,
   ERR_GPU_OUT_OF_MEMORY: GpuOutOfMemoryError,
+  ERR_PYTORCH: PyTorchError,
+  ERR_PYTORCH_UNAVAILABLE: PyTorchUnavailableError,
 };
 
 /**

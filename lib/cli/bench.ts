@@ -1,26 +1,39 @@
 /**
  * `resnet bench`: throughput and latency of a model on this machine, on the CPU or a GPU in any compute
- * dtype, optionally side by side with onnxruntime-node running the same weights (exported to ONNX) with
- * the same thread count. The two engines alternate run by run, so drift on a shared machine hits both
- * equally; figures are medians. Times are host to host (input to the device, forward, outputs back). Our
- * input lives in memory the engine reads in place (`model.allocateInput`: pinned on a GPU), as an
+ * dtype, optionally side by side with competitors running the same weights with the same thread count:
+ * onnxruntime-node (the model exported to ONNX) and PyTorch (torchvision's model, eager and torch.compile,
+ * in a Python process of its own: see pytorch.ts). Ours and onnxruntime alternate run by run in this
+ * process, so drift on a shared machine hits both equally; PyTorch runs before them, alone. Every engine
+ * follows the same rule: `warmup` untimed runs, then `iters` timed ones per batch size; figures are medians
+ * (quantiles by linear interpolation). Times are host to host (input to the device, forward, outputs back).
+ * Our input lives in memory the engine reads in place (`model.allocateInput`: pinned on a GPU), as an
  * application that cares for speed holds it, in the dtype and layout asked for (uint8 NHWC pixels: what
  * decoders write; the engine converts them in its first kernel).
  *
+ * Every engine also runs one fixed float32 input (the first batch size's pixels), and the table gives the
+ * relative L2 of each engine's logits against PyTorch eager's (against onnxruntime's without PyTorch).
+ *
  * The onnxruntime comparison is CPU only (onnxruntime-node's npm package ships its CPU provider), so it
- * is refused when the model runs on a GPU: a GPU against a CPU is not a comparison of engines.
- * `scripts/gpu-check.sh` compares the GPU with PyTorch instead.
+ * is refused when the model runs on a GPU: a GPU against a CPU is not a comparison of engines. PyTorch
+ * runs where ours runs (its CUDA device, or the CPU) in the same dtype.
  * @module
  */
+import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import {
-  setNumThreads, getNumThreads, toOnnxBytes, floatToHalf, Tracer, macsPerSample, manualSeed, type Tensor,
+  setNumThreads, getNumThreads, toOnnxBytes, Tracer, macsPerSample, manualSeed, backendInfo, Tensor,
   type ComputeDType, type Device, type DeviceSpec,
 } from '../index.js';
-import { UnsupportedError } from '../errors.js';
+import { PyTorchUnavailableError, UnsupportedError } from '../errors.js';
 import { formatTable, median, quantile } from './stats.js';
 import { buildNamedModel, checkModelName, defaultInputSize } from './model-names.js';
 import { startProgress } from './progress.js';
+import { fillInput, randomInput, relativeL2 } from './bench-input.js';
+import { runPyTorchBench, type PyTorchBenchResult } from './pytorch.js';
+import { writeChart, type ChartTitle } from './bench-chart.js';
+
+/** An engine `resnet bench` can compare ours with. */
+export type BenchCompetitor = 'onnxruntime' | 'pytorch';
 
 /** Options of {@link runBench}. */
 export interface BenchOptions {
@@ -36,8 +49,15 @@ export interface BenchOptions {
   device?: DeviceSpec;
   /** Our model's compute dtype; default `'float32'`. */
   dtype?: ComputeDType;
-  compare?: 'onnxruntime';
-  /** Our input's element type; default `float32` (onnxruntime always gets float32). */
+  /** Competitors, run on the same weights. */
+  compare?: BenchCompetitor | readonly BenchCompetitor[];
+  /** With `pytorch`: time torch.compile as well as eager (default true). */
+  torchCompile?: boolean;
+  /** With `pytorch`: the PyTorch process's time limit in seconds (default 900). */
+  torchTimeoutS?: number;
+  /** Write an SVG chart of img/s by batch size, one series per engine, to this file. */
+  chart?: string;
+  /** Our input's element type; default `float32` (the competitors always get float32). */
   inputDType?: 'float32' | 'float16' | 'uint8';
   /** Our input's layout; default `nchw`. */
   inputLayout?: 'nchw' | 'nhwc';
@@ -55,10 +75,13 @@ export interface BenchRow {
   dtype: ComputeDType;
   imgPerSec: number;
   msMedian: number;
+  msP10: number;
   msP90: number;
   gflops: number;
-  /** Our img/s divided by the competitor's, on our rows when comparing. */
+  /** On a competitor's rows: our img/s divided by this engine's at the same batch size. */
   ratio?: number;
+  /** ‖this engine's logits − the reference's‖ / ‖the reference's‖ on the fixed input (see the module comment). */
+  relL2?: number;
 }
 
 type OrtModule = typeof import('onnxruntime-node');
@@ -74,56 +97,75 @@ async function loadOnnxRuntime(): Promise<OrtModule> {
   }
 }
 
-function randomInput(length: number, seed: number): Float32Array {
-  // A fixed LCG keeps both engines on identical, reproducible pixels without touching the model's generator.
-  const data = new Float32Array(length);
-  let s = seed >>> 0;
-  for (let i = 0; i < length; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    data[i] = s / 2 ** 31 - 1;
+/** The competitors asked for, each once, checked against where and how ours runs. */
+function checkCompetitors(options: BenchOptions, device: Device, family: string): Set<BenchCompetitor> {
+  const asked = new Set(options.compare === undefined ? [] : typeof options.compare === 'string' ? [options.compare] : options.compare);
+  const inputDType = options.inputDType ?? 'float32';
+  const inputLayout = options.inputLayout ?? 'nchw';
+  for (const engine of asked) {
+    if (engine !== 'onnxruntime' && engine !== 'pytorch') throw new UnsupportedError(`--compare takes onnxruntime and pytorch, not ${JSON.stringify(engine)}`);
+    if (inputDType !== 'float32' || inputLayout !== 'nchw') {
+      throw new UnsupportedError(`--compare ${engine} feeds both engines the same float32 NCHW input: leave out --input-dtype ${inputDType} / --input-layout ${inputLayout}`);
+    }
   }
-  return data;
+  if (asked.has('onnxruntime') && device !== 'cpu') {
+    throw new UnsupportedError(
+      `--compare onnxruntime runs onnxruntime-node on its CPU provider only, so it is not compared with a model on ${device}: use --device cpu to compare the engines on the CPU, or --compare pytorch to compare the GPU with PyTorch`,
+    );
+  }
+  if (asked.has('pytorch') && family !== 'imagenet') {
+    throw new UnsupportedError(`--compare pytorch builds the model from torchvision, which has no CIFAR-10 ResNets: use a torchvision network (resnet18 … wide_resnet101_2)`);
+  }
+  return asked;
 }
 
-/**
- * `values` (NCHW, about −1..1) into `x` in its dtype and layout: pixels 0..255 for uint8, halves for float16.
- * Element i of `values` lands at the same image, channel and pixel of `x`.
- */
-function fillInput(x: Tensor, values: Float32Array): void {
-  const [n, a, b, c] = x.shape as [number, number, number, number];
-  const [channels, height, width] = x.layout === 'nhwc' ? [c, a, b] : [a, b, c];
-  const data = x.data as Float32Array | Uint16Array | Uint8Array;
-  for (let image = 0; image < n; image++)
-    for (let k = 0; k < channels; k++)
-      for (let p = 0; p < height * width; p++) {
-        const source = (image * channels + k) * height * width + p;
-        const target = x.layout === 'nhwc' ? (image * height * width + p) * channels + k : source;
-        const v = values[source]!;
-        data[target] = x.dtype === 'uint8' ? Math.round((v + 1) * 127.5) : x.dtype === 'float16' ? floatToHalf(v) : v;
-      }
+/** The chart's heading: the model, its dtype and device, and the processor by name. */
+function chartTitle(model: string, size: number, dtype: ComputeDType, device: Device, threads: number): ChartTitle {
+  const processor =
+    device === 'cpu' ? `${cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${threads} thread(s)` : (() => {
+      const cuda = backendInfo().backends.cuda;
+      return cuda.available ? cuda.deviceName : device;
+    })();
+  return { text: `${model} ${size}×${size}, ${dtype} on ${device}`, subtitle: `${processor}; img/s by batch size, medians` };
 }
 
 /** Runs the benchmark and returns its rows (also printed as a table unless `json`). */
 export async function runBench(options: BenchOptions): Promise<BenchRow[]> {
-  checkModelName(options.model);
+  const family = checkModelName(options.model);
   if (options.threads !== undefined) setNumThreads(options.threads);
   const threads = getNumThreads();
   manualSeed(0);
   const model = buildNamedModel(options.model, { device: options.device ?? 'cpu', dtype: options.dtype ?? 'float32' });
-  if (options.compare === 'onnxruntime' && model.device !== 'cpu') {
-    throw new UnsupportedError(
-      `--compare onnxruntime runs onnxruntime-node on its CPU provider only, so it is not compared with a model on ${model.device}: use --device cpu to compare the engines on the CPU, or leave out --compare to benchmark the GPU (scripts/gpu-check.sh compares it with PyTorch)`,
-    );
-  }
+  const competitors = checkCompetitors(options, model.device, family);
   const inputDType = options.inputDType ?? 'float32';
   const inputLayout = options.inputLayout ?? 'nchw';
-  if (options.compare === 'onnxruntime' && (inputDType !== 'float32' || inputLayout !== 'nchw')) {
-    throw new UnsupportedError(`--compare onnxruntime feeds both engines the same float32 NCHW input: leave out --input-dtype ${inputDType} / --input-layout ${inputLayout}`);
-  }
   const size = options.inputSize ?? defaultInputSize(options.model);
   const sample = [3, size, size];
   const macs = macsPerSample(Tracer.trace(model, sample));
-  const ort = options.compare === 'onnxruntime' ? await loadOnnxRuntime() : undefined;
+  const checkShape = [options.batches[0]!, 3, size, size] as const;
+  const checkInput = randomInput(checkShape[0] * 3 * size * size, checkShape[0]);
+
+  let torch: PyTorchBenchResult | undefined;
+  if (competitors.has('pytorch')) {
+    const progress = startProgress(1, `${options.model}: PyTorch (eager${options.torchCompile === false ? '' : ', torch.compile'}) in its own process`);
+    try {
+      torch = await runPyTorchBench(
+        {
+          model: options.model, weights: model.stateDict(), checkInput, checkShape, size, batches: options.batches,
+          warmup: options.warmup, iters: options.iters, threads, device: model.device, dtype: model.dtype,
+          compile: options.torchCompile ?? true,
+        },
+        { timeoutMs: (options.torchTimeoutS ?? 900) * 1000 },
+      );
+    } catch (error) {
+      if (!(error instanceof PyTorchUnavailableError)) throw error;
+      console.error(`resnet bench: PyTorch is left out: ${error.message}`);
+    } finally {
+      progress.stop();
+    }
+  }
+
+  const ort = competitors.has('onnxruntime') ? await loadOnnxRuntime() : undefined;
   const session = ort
     ? await ort.InferenceSession.create(toOnnxBytes(model, { inputShape: sample, dynamicBatch: true }), {
         intraOpNumThreads: threads,
@@ -138,12 +180,26 @@ export async function runBench(options: BenchOptions): Promise<BenchRow[]> {
     : undefined;
 
   const rows: BenchRow[] = [];
+  const logits = new Map<string, Float32Array>();
   const steps = options.batches.length * (options.warmup + options.iters);
   const progress = startProgress(steps, `${options.model}`);
   let done = 0;
+  const row = (batch: number, engine: string, device: Device, dtype: ComputeDType, ms: readonly number[]): BenchRow => {
+    const m = median(ms);
+    return {
+      model: options.model, batch, engine, device, dtype,
+      imgPerSec: (batch * 1000) / m,
+      msMedian: m,
+      msP10: quantile(ms, 0.1),
+      msP90: quantile(ms, 0.9),
+      gflops: (2 * macs * batch) / (m * 1e6),
+    };
+  };
+  const ours = `resnet-cudnn (${model.device})`;
+  const ortName = ort ? `onnxruntime-node ${ort.env.versions.common}` : '';
   try {
     for (const batch of options.batches) {
-      const data = randomInput(batch * 3 * size * size, batch);
+      const data = batch === checkShape[0] ? checkInput : randomInput(batch * 3 * size * size, batch);
       const x = model.allocateInput(batch, { dtype: inputDType, layout: inputLayout, size });
       fillInput(x, data);
       const feeds = ort ? { input: new ort.Tensor('float32', data, [batch, ...sample]) } : undefined;
@@ -153,7 +209,7 @@ export async function runBench(options: BenchOptions): Promise<BenchRow[]> {
         progress.update(done, label);
         let t0 = performance.now();
         await model.forward(x);
-        const ours = performance.now() - t0;
+        const oursMs = performance.now() - t0;
         let theirs = NaN;
         if (session && feeds) {
           t0 = performance.now();
@@ -161,59 +217,102 @@ export async function runBench(options: BenchOptions): Promise<BenchRow[]> {
           theirs = performance.now() - t0;
         }
         if (i >= options.warmup) {
-          times.ours.push(ours);
+          times.ours.push(oursMs);
           if (session) times.ort.push(theirs);
         }
         progress.update(++done);
       }
-      const row = (engine: string, device: Device, dtype: ComputeDType, ms: number[]): BenchRow => {
-        const m = median(ms);
-        return {
-          model: options.model,
-          batch,
-          engine,
-          device,
-          dtype,
-          imgPerSec: (batch * 1000) / m,
-          msMedian: m,
-          msP90: quantile(ms, 0.9),
-          gflops: (2 * macs * batch) / (m * 1e6),
-        };
-      };
-      const ours = row(`resnet-cudnn (${model.device})`, model.device, model.dtype, times.ours);
-      rows.push(ours);
-      if (session) {
-        const theirs = row(`onnxruntime-node ${ort!.env.versions.common}`, 'cpu', 'float32', times.ort);
-        ours.ratio = ours.imgPerSec / theirs.imgPerSec;
-        rows.push(theirs);
+      const batchRows = [row(batch, ours, model.device, model.dtype, times.ours)];
+      if (session) batchRows.push(row(batch, ortName, 'cpu', 'float32', times.ort));
+      for (const [engine, result] of torch ? torchEngines(torch) : []) {
+        const timing = result.timings.find((t) => t.batch === batch);
+        if (timing) batchRows.push(row(batch, engine, model.device, model.dtype, timing.timesMs));
       }
+      for (const r of batchRows.slice(1)) r.ratio = batchRows[0]!.imgPerSec / r.imgPerSec;
+      rows.push(...batchRows);
+    }
+    if (torch || session) {
+      // Every engine's logits for the fixed input, in float32 NCHW (not our timed input's dtype/layout).
+      const input = Tensor.from(checkInput, [...checkShape]);
+      logits.set(ours, (await model.forward(input)).toFloat32().data);
+      if (session && ort) {
+        const out = await session.run({ input: new ort.Tensor('float32', checkInput, [...checkShape]) });
+        logits.set(ortName, Float32Array.from(Object.values(out)[0]!.data as Float32Array));
+      }
+      for (const [engine, result] of torch ? torchEngines(torch) : []) logits.set(engine, result.logits);
     }
   } finally {
     progress.stop();
     await session?.release();
   }
-  if (!options.json) {
-    const where = model.device === 'cpu' ? `cpu, ${threads} thread(s)` : model.device;
-    const fellBack = options.dtype !== undefined && options.dtype !== model.dtype ? `, not ${options.dtype}: no usable GPU` : '';
-    const picked = options.device === 'auto' ? ` (taken by --device auto${fellBack})` : '';
+
+  const reference = torch ? torchEngines(torch)[0]![0] : session ? ortName : undefined;
+  const referenceLogits = reference === undefined ? undefined : logits.get(reference);
+  if (referenceLogits) {
+    for (const r of rows) {
+      const mine = logits.get(r.engine);
+      if (mine && r.engine !== reference) r.relL2 = relativeL2(mine, referenceLogits);
+    }
+  }
+  if (options.chart) await writeChart(options.chart, rows, chartTitle(options.model, size, model.dtype, model.device, threads));
+  if (!options.json) printTable(options, rows, { threads, size, inputDType, inputLayout, device: model.device, dtype: model.dtype, torch, reference, checkBatch: checkShape[0] });
+  return rows;
+}
+
+/** PyTorch's engines that ran: eager, then torch.compile when it was timed. */
+function torchEngines(torch: PyTorchBenchResult): [string, { timings: { batch: number; timesMs: number[] }[]; logits: Float32Array }][] {
+  const engines: [string, PyTorchBenchResult['eager']][] = [[`pytorch ${torch.torch} eager`, torch.eager]];
+  if (torch.compile.status === 'ok') engines.push([`pytorch ${torch.torch} torch.compile`, torch.compile]);
+  return engines;
+}
+
+interface TableContext {
+  threads: number;
+  size: number;
+  inputDType: string;
+  inputLayout: string;
+  device: Device;
+  dtype: ComputeDType;
+  torch: PyTorchBenchResult | undefined;
+  reference: string | undefined;
+  checkBatch: number;
+}
+
+function printTable(options: BenchOptions, rows: readonly BenchRow[], c: TableContext): void {
+  const where = c.device === 'cpu' ? `cpu, ${c.threads} thread(s)` : c.device;
+  const fellBack = options.dtype !== undefined && options.dtype !== c.dtype ? `, not ${options.dtype}: no usable GPU` : '';
+  const picked = options.device === 'auto' ? ` (taken by --device auto${fellBack})` : '';
+  const interleaved = rows.some((r) => r.engine.startsWith('onnxruntime')) ? ', ours and onnxruntime interleaved; onnxruntime spins only during its own runs' : '';
+  console.log(
+    `${options.model}, ${c.size}x${c.size}, ${c.dtype} on ${where}${picked}, input ${c.inputDType} ${c.inputLayout} in engine memory, ${options.iters} timed runs after ${options.warmup} warm-up (medians${interleaved})`,
+  );
+  if (c.torch) {
+    const compile = c.torch.compile;
+    const note =
+      compile.status === 'ok'
+        ? `torch.compile (${compile.mode}) compiled and ran in ${compile.seconds.toFixed(1)} s`
+        : compile.status === 'off' ? 'torch.compile off' : `torch.compile failed: ${compile.reason.split('\n')[0]}`;
     console.log(
-      `${options.model}, ${size}x${size}, ${model.dtype} on ${where}${picked}, input ${inputDType} ${inputLayout} in engine memory, ${options.iters} timed runs after ${options.warmup} warm-up (medians${session ? ', engines interleaved; onnxruntime spins only during its own runs' : ''})`,
-    );
-    console.log(
-      formatTable(
-        ['model', 'batch', 'engine', 'img/s', 'ms median', 'ms p90', 'GFLOP/s', 'ratio'],
-        rows.map((r) => [
-          r.model,
-          r.batch,
-          r.engine,
-          r.imgPerSec.toFixed(2),
-          r.msMedian.toFixed(1),
-          r.msP90.toFixed(1),
-          r.gflops.toFixed(1),
-          r.ratio === undefined ? '' : `${r.ratio.toFixed(3)}x`,
-        ]),
-      ),
+      `PyTorch ${c.torch.torch} (torchvision ${c.torch.torchvision}, Python ${c.torch.python}) ran first in its own process, ${c.torch.threads} thread(s), weights read by ${c.torch.weightsLoader === 'safetensors' ? 'the safetensors package' : 'its own safetensors reader'}${c.torch.channelsLast ? ', channels_last' : ''}; ${note}`,
     );
   }
-  return rows;
+  const hasRel = rows.some((r) => r.relL2 !== undefined);
+  console.log(
+    formatTable(
+      ['model', 'batch', 'engine', 'img/s', 'ms median', 'ms p90', 'GFLOP/s', 'ratio', ...(hasRel ? ['rel L2'] : [])],
+      rows.map((r) => [
+        r.model,
+        r.batch,
+        r.engine,
+        r.imgPerSec.toFixed(2),
+        r.msMedian.toFixed(1),
+        r.msP90.toFixed(1),
+        r.gflops.toFixed(1),
+        r.ratio === undefined ? '' : `${r.ratio.toFixed(3)}x`,
+        ...(hasRel ? [r.relL2 === undefined ? (r.engine === c.reference ? 'ref' : '') : r.relL2.toExponential(1)] : []),
+      ]),
+    ),
+  );
+  if (rows.some((r) => r.ratio !== undefined)) console.log(`ratio: our img/s over that engine's at the same batch size (above 1: ours is faster)`);
+  if (hasRel) console.log(`rel L2: ‖logits − ${c.reference}'s‖ / ‖${c.reference}'s‖ on one fixed float32 input of batch ${c.checkBatch}`);
 }

@@ -8,13 +8,13 @@ import { Command, InvalidArgumentError as CommanderArgumentError, Option } from 
 import { checkComputeDType, parseDevice, type ComputeDType, type DeviceSpec } from '../runtime/device.js';
 import { version } from '../version.js';
 import { runInfo } from './info.js';
-import { runBench } from './bench.js';
+import { runBench, type BenchCompetitor } from './bench.js';
 import { runExport } from './export.js';
 import { checkClassifyOptions, formatClassifications, runClassify } from './classify.js';
 import { checkConvertPaths, formatConvertReport, runConvert } from './convert.js';
 import { formatAccuracy, runEvalCifar10 } from './eval-cifar10.js';
 import { checkModelName, type ModelFamily } from './model-names.js';
-import { UsageError, asUsage, reportError, type Output } from './outcome.js';
+import { asUsage, reportError, type Output } from './outcome.js';
 import { defineServeCommand } from './serve.js';
 
 function positiveInt(value: string): number {
@@ -25,6 +25,16 @@ function positiveInt(value: string): number {
 
 function batchList(value: string): number[] {
   return value.split(',').map((v) => positiveInt(v.trim()));
+}
+
+function competitorList(value: string): BenchCompetitor[] {
+  const engines = value.split(',').map((v) => v.trim());
+  for (const engine of engines) {
+    if (engine !== 'onnxruntime' && engine !== 'pytorch') {
+      throw new CommanderArgumentError(`--compare accepts onnxruntime and pytorch (comma-separated) but received ${JSON.stringify(engine)}`);
+    }
+  }
+  return engines as BenchCompetitor[];
 }
 
 /** Commander's parsers report a bad value before any work, with the API's own wording. */
@@ -80,7 +90,7 @@ export function buildProgram(): Command {
 
   program
     .command('bench')
-    .description('measure img/s and latency; with --compare, onnxruntime-node on the same weights in the same run')
+    .description('measure img/s and latency; with --compare, onnxruntime-node and/or PyTorch on the same weights in the same run')
     .option('-m, --model <name>', 'a torchvision ResNet (resnet18 … wide_resnet101_2) or a CIFAR-10 one (resnet20 … resnet1202)', modelOption(['imagenet', 'cifar10']), 'resnet50')
     .option('-b, --batch <list>', 'comma-separated batch sizes', batchList, [1, 8])
     .option('-n, --iters <n>', 'timed runs per batch size and engine', positiveInt, 20)
@@ -89,14 +99,14 @@ export function buildProgram(): Command {
     .option('--input-size <n>', 'square input size (default 224; 32 for the CIFAR-10 networks)', positiveInt)
     .option('--device <device>', 'cpu, cuda, cuda:N or auto (the GPU when one works, else the CPU)', deviceOption, 'cpu')
     .option('--dtype <dtype>', 'float32, tf32, float16 or bfloat16 (all but float32 need a GPU)', dtypeOption, 'float32')
-    .option('--compare <engine>', 'competitor to run interleaved on the CPU: onnxruntime (with --device cpu only)')
+    .option('--compare <engines>', 'competitors on the same weights, comma-separated: onnxruntime (interleaved with ours, --device cpu only), pytorch (eager and torch.compile in a Python process: RESNET_CUDNN_PYTHON or python3, with torch and torchvision)', competitorList)
+    .addOption(new Option('--torch-compile <on|off>', 'with --compare pytorch: time torch.compile too (it compiles for minutes on a small CPU)').choices(['on', 'off']).default('on'))
+    .option('--torch-timeout <s>', 'with --compare pytorch: time limit of the PyTorch process, seconds', positiveInt, 900)
+    .option('--chart <file.svg>', 'also draw img/s by batch size, one line per engine (medians, p10-p90 bars), as an SVG (needs vega and vega-lite)')
     .addOption(new Option('--input-dtype <dtype>', 'our input\'s element type (uint8: pixels, converted by the engine)').choices(['float32', 'float16', 'uint8']).default('float32'))
     .addOption(new Option('--input-layout <layout>', 'our input\'s layout (nhwc: as decoders write pixels)').choices(['nchw', 'nhwc']).default('nchw'))
     .option('--json', 'print the rows as JSON instead of a table')
     .action(async (opts) => {
-      if (opts.compare !== undefined && opts.compare !== 'onnxruntime') {
-        throw new UsageError(`--compare accepts "onnxruntime" but received ${JSON.stringify(opts.compare)}`);
-      }
       const rows = await runBench({
         model: opts.model,
         batches: opts.batch,
@@ -109,6 +119,9 @@ export function buildProgram(): Command {
         device: opts.device,
         dtype: opts.dtype,
         compare: opts.compare,
+        torchCompile: opts.torchCompile === 'on',
+        torchTimeoutS: opts.torchTimeout,
+        chart: opts.chart,
         json: opts.json,
       });
       if (opts.json) console.log(JSON.stringify(rows, null, 2));
