@@ -1,10 +1,17 @@
 """Shared by the GPU check's Python parts: JSON results written atomically, a deadline, statistics and
-relative L2, with nothing beyond the standard library (torch is imported by the parts that need it)."""
+relative L2, with nothing beyond the standard library (torch is imported by the parts that need it). The
+statistics, the timing loop, the model and precision set-up and torch.compile come from the package's
+python/bench_pytorch.py, which `resnet bench --compare pytorch` runs: one copy of those rules."""
 
 import json
 import math
 import os
+import sys
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "python"))
+
+from bench_pytorch import autocast_for, build_model, compile_model, percentile, set_tf32, summarize, time_wall  # noqa: E402,F401
 
 
 def to_jsonable(value):
@@ -40,25 +47,6 @@ class Deadline:
 
     def left(self):
         return self.end - time.monotonic()
-
-
-def percentile(values, p):
-    """Linear interpolation between closest ranks (numpy's default), as stats.mjs does."""
-    if not values:
-        return float("nan")
-    s = sorted(values)
-    rank = min(max(p, 0), 100) / 100 * (len(s) - 1)
-    lo, hi = math.floor(rank), math.ceil(rank)
-    return s[lo] + (s[hi] - s[lo]) * (rank - lo)
-
-
-def summarize(times_ms):
-    return {
-        "iterations": len(times_ms),
-        "medianMs": percentile(times_ms, 50),
-        "p90Ms": percentile(times_ms, 90),
-        "minMs": min(times_ms) if times_ms else float("nan"),
-    }
 
 
 def relative_l2(actual, expected):

@@ -19,30 +19,10 @@ import subprocess
 import sys
 import time
 
-from common import Deadline, read_json, summarize, write_json
+from common import Deadline, autocast_for, build_model, compile_model, read_json, set_tf32, summarize, time_wall, write_json
 
 IMAGE = (3, 224, 224)
 COMPILE_CAP_SECONDS = 150
-
-
-def set_tf32(enabled):
-    """TF32 for float32 convolutions and matmuls, through the legacy flags only: PyTorch 2.9+ raises when
-    its legacy and per-backend (fp32_precision) TF32 APIs are mixed, and its own internals still read the
-    legacy ones."""
-    import torch
-
-    torch.backends.cuda.matmul.allow_tf32 = enabled
-    torch.backends.cudnn.allow_tf32 = enabled
-
-
-def autocast_for(dtype):
-    import torch
-
-    if dtype == "float16":
-        return torch.autocast("cuda", dtype=torch.float16)
-    if dtype == "bfloat16":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
 
 
 def time_device(fn, seconds, min_iterations=5):
@@ -64,25 +44,8 @@ def time_device(fn, seconds, min_iterations=5):
     return times
 
 
-def time_wall(fn, seconds, min_iterations=5):
-    """Milliseconds per call of `fn` by the wall clock (fn must synchronize itself, e.g. with .cpu())."""
-    times = []
-    begin = time.perf_counter()
-    while len(times) < min_iterations or time.perf_counter() - begin < seconds:
-        if time.perf_counter() - begin > 3 * seconds + 5 and times:
-            break
-        t = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t) * 1000)
-    return times
-
-
 def resnet50_on_gpu():
-    import torch
-    import torchvision
-
-    torch.manual_seed(0)
-    return torchvision.models.resnet50(weights=None).eval().cuda().to(memory_format=torch.channels_last)
+    return build_model("resnet50", "cuda", seed=0)
 
 
 def matmul_peak(seconds_each=0.3):
@@ -142,15 +105,10 @@ def compile_cell(args):
     import torch
 
     torch.backends.cudnn.benchmark = True  # TF32 flags left at PyTorch's defaults: FP16 convolutions ignore them
-    mode = None if args.mode == "default" else args.mode
-    model = resnet50_on_gpu()
-    compiled = torch.compile(model, mode=mode)
+    compiled = compile_model(resnet50_on_gpu(), args.mode)
     x = torch.rand(args.batch, *IMAGE).cuda().contiguous(memory_format=torch.channels_last)
-    mark_step = getattr(getattr(torch, "compiler", None), "cudagraph_mark_step_begin", None)
 
     def step():
-        if mark_step is not None:
-            mark_step()
         return compiled(x)
 
     result = {"mode": args.mode, "batch": args.batch, "dtype": "float16", "torch": torch.__version__}
