@@ -83,7 +83,12 @@ export function chartSpec(rows: readonly BenchRow[], title: ChartTitle): Record<
 type Vega = typeof import('vega');
 type VegaLite = typeof import('vega-lite');
 
-async function loadVega(): Promise<{ vega: Vega; vegaLite: VegaLite }> {
+/**
+ * vega and vega-lite, imported on first use.
+ * @throws UnsupportedError saying how to install them when they are missing (`runBench` calls this before
+ *   measuring anything, so a missing package costs no benchmark time).
+ */
+export async function loadVega(): Promise<{ vega: Vega; vegaLite: VegaLite }> {
   try {
     const [vega, vegaLite] = await Promise.all([import('vega'), import('vega-lite')]);
     return { vega, vegaLite };

@@ -30,7 +30,7 @@ import { buildNamedModel, checkModelName, defaultInputSize } from './model-names
 import { startProgress } from './progress.js';
 import { fillInput, randomInput, relativeL2 } from './bench-input.js';
 import { runPyTorchBench, type PyTorchBenchResult } from './pytorch.js';
-import { writeChart, type ChartTitle } from './bench-chart.js';
+import { loadVega, writeChart, type ChartTitle } from './bench-chart.js';
 
 /** An engine `resnet bench` can compare ours with. */
 export type BenchCompetitor = 'onnxruntime' | 'pytorch';
@@ -137,6 +137,7 @@ export async function runBench(options: BenchOptions): Promise<BenchRow[]> {
   manualSeed(0);
   const model = buildNamedModel(options.model, { device: options.device ?? 'cpu', dtype: options.dtype ?? 'float32' });
   const competitors = checkCompetitors(options, model.device, family);
+  if (options.chart) await loadVega();
   const inputDType = options.inputDType ?? 'float32';
   const inputLayout = options.inputLayout ?? 'nchw';
   const size = options.inputSize ?? defaultInputSize(options.model);
