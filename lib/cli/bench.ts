@@ -291,10 +291,10 @@ function printTable(options: BenchOptions, rows: readonly BenchRow[], c: TableCo
     const compile = c.torch.compile;
     const note =
       compile.status === 'ok'
-        ? `torch.compile (${compile.mode}) compiled and ran in ${compile.seconds.toFixed(1)} s`
+        ? `torch.compile (${compile.mode}${compile.freezing ? ', freezing' : ''}) compiled and ran in ${compile.seconds.toFixed(1)} s`
         : compile.status === 'off' ? 'torch.compile off' : `torch.compile failed: ${compile.reason.split('\n')[0]}`;
     console.log(
-      `PyTorch ${c.torch.torch} (torchvision ${c.torch.torchvision}, Python ${c.torch.python}) ran first in its own process, ${c.torch.threads} thread(s), weights read by ${c.torch.weightsLoader === 'safetensors' ? 'the safetensors package' : 'its own safetensors reader'}${c.torch.channelsLast ? ', channels_last' : ''}; ${note}`,
+      `PyTorch ${c.torch.torch} (torchvision ${c.torch.torchvision}, Python ${c.torch.python}) ran first in its own process, ${c.torch.threads} thread(s)${c.torch.ompWaitPolicy ? ` (OMP_WAIT_POLICY=${c.torch.ompWaitPolicy})` : ''}, weights read by ${c.torch.weightsLoader === 'safetensors' ? 'the safetensors package' : 'its own safetensors reader'}${c.torch.channelsLast ? ', channels_last' : ''}; ${note}`,
     );
   }
   const hasRel = rows.some((r) => r.relL2 !== undefined);

@@ -70,6 +70,8 @@ describe.skipIf(torchReason !== '')('PyTorch against our CPU forward (real torch
     expect(result.device).toBe('cpu');
     expect(result.dtype).toBe('float32');
     expect(result.threads).toBe(request.threads);
+    // Our engine's OpenMP wait policy (PASSIVE unless the user chose): spinning threads would skew the comparison.
+    expect(result.ompWaitPolicy).toBe(process.env.GOMP_SPINCOUNT === undefined ? (process.env.OMP_WAIT_POLICY ?? 'PASSIVE') : (process.env.OMP_WAIT_POLICY ?? null));
     expect(result.torch).toMatch(/^\d+\.\d+/);
     expect(result.eager.logits).toHaveLength(1000);
     const error = relativeL2(ours, result.eager.logits);
