@@ -193,7 +193,7 @@ describe.runIf(cliBuilt)('resnet bench --compare (CLI)', () => {
     expect(cifar.code).toBe(1);
     expect(cifar.stderr).toContain('--compare pytorch builds the model from torchvision, which has no CIFAR-10 ResNets');
     const unknown = await resnet('bench', '--compare', 'onnxruntime,tensorflow');
-    expect(unknown.code).toBe(1);
+    expect(unknown.code).toBe(2); // a wrong command line
     expect(unknown.stderr).toContain('--compare accepts onnxruntime and pytorch (comma-separated) but received "tensorflow"');
   });
 
