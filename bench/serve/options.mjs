@@ -11,8 +11,14 @@ import { parseArgs } from 'node:util';
 /** The repository root (this file is bench/serve/options.mjs). */
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-/** The photos the JPEG corpus is cut from, unless `--photos` names others. */
-export const defaultPhotos = path.resolve(repoRoot, '..', 'shared', 'data', 'images');
+/**
+ * The photos the JPEG corpus is cut from, unless `--photos` names others: `images/` of the test data folder
+ * (RESNET_CUDNN_DATA, else ../shared/data from the repository root, as test/helpers/test-data.ts).
+ */
+export const defaultPhotos = path.join(
+  process.env.RESNET_CUDNN_DATA ? path.resolve(process.env.RESNET_CUDNN_DATA) : path.resolve(repoRoot, '..', 'shared', 'data'),
+  'images',
+);
 
 /** What a request carries: see bench/serve/requests.mjs. */
 export const inputKinds = /** @type {const} */ (['fp32', 'uint8', 'jpeg', 'shm']);

@@ -13,16 +13,15 @@ import {
   readImage, saveCheckpoint, type StateDict,
 } from '../../lib/index.js';
 import { randomizeBatchNorms } from '../helpers/helpers.js';
+import { dataAbsent, dataPath } from '../helpers/test-data.js';
 
 const built = cliBuilt;
 if (!built) console.warn(`test/cli-io.test.ts: skipped, ${cli} is missing (run npm run build:ts)`);
-const dogJpg = fileURLToPath(new URL('../../../shared/data/images/dog.jpg', import.meta.url));
-const hasDog = existsSync(dogJpg);
-if (!hasDog) console.warn(`test/cli-io.test.ts: skipping classify on a photo, ${dogJpg} is absent`);
-const cifarCheckpoint = fileURLToPath(new URL('../../../shared/data/cifar10-resnets/resnet20-12fca82f.th', import.meta.url));
-const cifarData = fileURLToPath(new URL('../../../shared/data/cifar10/test_first20_exact.bin', import.meta.url));
-const hasCifar = existsSync(cifarCheckpoint) && existsSync(cifarData);
-if (!hasCifar) console.warn(`test/cli-io.test.ts: skipping eval-cifar10, ${cifarCheckpoint} or ${cifarData} is absent`);
+const dogJpg = dataPath('images', 'dog.jpg');
+const hasDog = dataAbsent('resnet classify on a photo', dogJpg) === null;
+const cifarCheckpoint = dataPath('cifar10-resnets', 'resnet20-12fca82f.th');
+const cifarData = dataPath('cifar10', 'test_first20_exact.bin');
+const hasCifar = dataAbsent('resnet eval-cifar10 on the exact test images', cifarCheckpoint, cifarData) === null;
 
 const temp = mkdtempSync(join(tmpdir(), 'resnet-cli-io-'));
 

@@ -19,14 +19,14 @@ import { serveFlags, serveOptions, type ServeFlags } from '../../lib/cli/serve-o
 import { Command } from 'commander';
 import type { ServerOptions } from '../../lib/server/types.js';
 import { maxRelativeError } from '../helpers/helpers.js';
+import { dataAbsent, dataPath } from '../helpers/test-data.js';
 
 const cli = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 const built = existsSync(cli);
 if (!built) console.warn(`test/server-cli.test.ts: skipped the command, ${cli} is missing (run npm run build:ts)`);
-const checkpoint = fileURLToPath(new URL('../../../shared/data/cifar10-resnets/resnet20-12fca82f.th', import.meta.url));
-const cifarExact = fileURLToPath(new URL('../../../shared/data/cifar10/test_first20_exact.bin', import.meta.url));
-const hasCifar = existsSync(checkpoint) && existsSync(cifarExact);
-if (!hasCifar) console.warn(`test/server-cli.test.ts: skipped the round trip against PyTorch, ${checkpoint} or ${cifarExact} is absent`);
+const checkpoint = dataPath('cifar10-resnets', 'resnet20-12fca82f.th');
+const cifarExact = dataPath('cifar10', 'test_first20_exact.bin');
+const hasCifar = dataAbsent('resnet serve\'s round trip against PyTorch', checkpoint, cifarExact) === null;
 /** PyTorch's float64 logits of resnet20-12fca82f on test_first20_exact.bin (generator: fixtures/cifar/torch-cifar-resnets.py). */
 const torchLogits = (JSON.parse(readFileSync(new URL('../fixtures/cifar/torch-cifar-resnets.json', import.meta.url), 'utf8')) as {
   models: Record<string, { exactLogits: number[] }>;

@@ -16,6 +16,7 @@ import { loadNative } from '../../lib/runtime/native.js';
 import { readImage } from '../../lib/vision/image.js';
 import { preprocess } from '../../lib/vision/transforms.js';
 import { codeOf, rng } from '../helpers/helpers.js';
+import { dataAbsent, dataPath } from '../helpers/test-data.js';
 
 type Layout = 'nchw' | 'nhwc';
 type Output = 'float32' | 'float16' | 'bfloat16' | 'uint8';
@@ -229,9 +230,8 @@ describe('the preprocessing kernel (host emulation) against the float64 referenc
 
 // ---- (b) the shared photos against the CPU path -------------------------------------------------------------
 
-const photos = fileURLToPath(new URL('../../../shared/data/images/', import.meta.url));
-const havePhotos = existsSync(join(photos, 'dog.jpg')) && existsSync(join(photos, 'grace_hopper.jpg'));
-if (!havePhotos) console.warn(`gpu-resize.test: ${photos} not found, skipping the photo comparisons`);
+const photos = dataPath('images');
+const havePhotos = dataAbsent('the photo comparisons (GPU against CPU preprocessing)', join(photos, 'dog.jpg'), join(photos, 'grace_hopper.jpg')) === null;
 
 describe.runIf(havePhotos)('the shared photos: GPU preprocessing (host emulation) against the Pillow-exact CPU path', () => {
   const presets = [['IMAGENET1K_V1', ResNet50_Weights.IMAGENET1K_V1], ['IMAGENET1K_V2', ResNet50_Weights.IMAGENET1K_V2]] as const;

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { loadNative } from '../../lib/runtime/native.js';
+import { dataPath } from './test-data.js';
 
 export interface Header {
   coding: string;
@@ -66,7 +67,7 @@ export const decode = (loadNative() as unknown as { testing: { imageDecode: Imag
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const fixtures = path.join(root, 'test', 'fixtures', 'images');
-export const photos = path.join(root, '..', 'shared', 'data', 'images');
+export const photos = dataPath('images');
 export const havePhotos = existsSync(path.join(photos, 'dog.jpg')) && existsSync(path.join(photos, 'grace_hopper.jpg'));
 
 /** The size of every image made here. */

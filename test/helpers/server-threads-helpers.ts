@@ -10,14 +10,15 @@ import { fileURLToPath } from 'node:url';
 import { vi } from 'vitest';
 import type { InferenceServer, ServerOptions } from '../../lib/server/index.js';
 import type { ServedModel } from '../../lib/server/served-model.js';
+import { dataPath, missingData } from './test-data.js';
 
 const threadScript = fileURLToPath(new URL('../../dist/server/http-thread.js', import.meta.url));
-export const checkpoint = fileURLToPath(new URL('../../../shared/data/cifar10-resnets/resnet20-12fca82f.th', import.meta.url));
+export const checkpoint = dataPath('cifar10-resnets', 'resnet20-12fca82f.th');
 
 /** Why the HTTP-thread tests cannot run here, or null when they can. */
 export const skipReason: string | null = !existsSync(threadScript)
   ? 'dist/ is not built (npm run build:ts): an HTTP thread runs the compiled thread script'
-  : !existsSync(checkpoint) ? 'the resnet20 checkpoint is not in ../shared/data/cifar10-resnets' : null;
+  : missingData(checkpoint);
 
 /** `createServer` of the compiled package. */
 export async function distCreateServer(): Promise<(options: ServerOptions) => InferenceServer> {

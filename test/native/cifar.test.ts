@@ -15,11 +15,11 @@ import {
 import { cifarResNet, basicBlock, normalizePixels, optionA, type Map64 } from '../helpers/cifar-reference.js';
 import { ReferenceWorkers } from '../helpers/cifar-reference-workers.js';
 import { codeOf, maxRelativeError, randomizeBatchNorms, rng, uniform } from '../helpers/helpers.js';
+import { dataAbsent, dataPath } from '../helpers/test-data.js';
 
-const dataDir = fileURLToPath(new URL('../../../shared/data/cifar10/', import.meta.url));
-const hasData = existsSync(`${dataDir}test_subset_500.bin`) && existsSync(`${dataDir}test_first20_exact.bin`);
-if (!hasData) console.log(`cifar.test: skipping the CIFAR-10 file tests, ${dataDir} is absent`);
-const checkpointDir = fileURLToPath(new URL('../../../shared/data/cifar10-resnets/', import.meta.url));
+const dataDir = dataPath('cifar10') + '/';
+const hasData = dataAbsent('the CIFAR-10 file tests', `${dataDir}test_subset_500.bin`, `${dataDir}test_first20_exact.bin`) === null;
+const checkpointDir = dataPath('cifar10-resnets') + '/';
 /** Upstream's checkpoints, the test error its README publishes (%), and `best_prec1` stored in each file. */
 const checkpoints = [
   ['resnet20', 'resnet20-12fca82f.th', 8.27, 91.78],
@@ -27,20 +27,19 @@ const checkpoints = [
   ['resnet44', 'resnet44-014dd654.th', 6.9, 93.14],
   ['resnet56', 'resnet56-4bfd9763.th', 6.61, 93.62],
 ] as const;
-const hasCheckpoints = checkpoints.every(([, file]) => existsSync(checkpointDir + file));
+const hasCheckpoints = dataAbsent('the upstream CIFAR-10 checkpoints', ...checkpoints.map(([, file]) => checkpointDir + file)) === null;
 /** PyTorch's own float64 results for the same checkpoints and bytes (generator: fixtures/cifar/torch-cifar-resnets.py). */
 const torchResults = JSON.parse(readFileSync(new URL('../fixtures/cifar/torch-cifar-resnets.json', import.meta.url), 'utf8')) as {
   test_subset_500_sha256: string;
   test_first20_exact_sha256: string;
   models: Record<string, { subsetCorrect: number; exactCorrect: number; exactLogits: number[] }>;
 };
-if (!hasCheckpoints) console.log(`cifar.test: skipping the checkpoint tests, ${checkpointDir} is absent or incomplete`);
 
 const map64 = (data: ArrayLike<number>, [n, c, h, w]: readonly number[]): Map64 => ({
   data: Float64Array.from(data), n: n!, c: c!, h: h!, w: w!,
 });
 
-/** Upstream's state-dict keys (README of ../shared/data/cifar10-resnets, prefix stripped) for n blocks per stage. */
+/** Upstream's state-dict keys (README of the test data's cifar10-resnets, prefix stripped) for n blocks per stage. */
 function upstreamKeys(n: number): string[] {
   const bn = (p: string) => ['weight', 'bias', 'running_mean', 'running_var'].map((s) => `${p}.${s}`);
   const keys = ['conv1.weight', ...bn('bn1')];

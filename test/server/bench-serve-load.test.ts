@@ -19,9 +19,10 @@ import { startServer } from '../../bench/serve/server-process.mjs';
 import { imageDecoderOf, metricsOf, serveTakes, settle } from '../../bench/serve/server-view.mjs';
 import { snapshotDelta } from '../../bench/serve/prometheus.mjs';
 import { findPhotos, makeJpegCorpus } from '../../bench/serve/jpeg-corpus.mjs';
+import { dataAbsent, dataPath } from '../helpers/test-data.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const photosDir = path.resolve(root, '../../shared/data/images');
+const photosDir = dataPath('images');
+const havePhotos = dataAbsent('the JPEG load (photos to cut the corpus from)', photosDir) === null;
 const hasShm = existsSync('/dev/shm');
 const prefix = regionPrefix(process.pid);
 const leftovers = () => (hasShm ? readdirSync('/dev/shm').filter((name) => name.startsWith(`${prefix}-`)) : []);
@@ -168,7 +169,7 @@ describe('the load generator against a protocol server written here', () => {
     }
   });
 
-  it.runIf(existsSync(photosDir))('JPEG: several per request, each a whole JPEG', async () => {
+  it.runIf(havePhotos)('JPEG: several per request, each a whole JPEG', async () => {
     const jpegImages = await makeJpegCorpus(findPhotos(photosDir), 5);
     Object.assign(seen, { requests: {}, ok: 0 });
     const load = accounted(await runLoad({ ...base, origin, kind: 'jpeg', jpegImages, imagesPerRequest: 3, concurrency: 3 }));

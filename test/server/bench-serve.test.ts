@@ -22,9 +22,11 @@ import { findPhotos, imagenetSize, makeJpegCorpus, planJpegVariants } from '../.
 import { createRegion, poisonRegion, readRegion, regionOf, sweepRegions, unlinkRegion } from '../../bench/serve/shm.mjs';
 import { renderReport } from '../../bench/serve/report.mjs';
 import { rng } from '../helpers/helpers.js';
+import { dataAbsent, dataPath } from '../helpers/test-data.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const photosDir = path.resolve(root, '../../shared/data/images');
+const photosDir = dataPath('images');
+const havePhotos = dataAbsent('the JPEG corpus encoding (photos to cut it from)', photosDir) === null;
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'bench-serve-test-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
@@ -316,7 +318,7 @@ describe('JPEG corpus', () => {
     expect(() => findPhotos(scratch)).toThrow(/holds no \.jpg, \.png or \.webp file/);
   });
 
-  it.runIf(existsSync(photosDir))('encodes distinct baseline ImageNet-sized JPEGs that decode back (photos from ../shared/data/images)', async () => {
+  it.runIf(havePhotos)('encodes distinct baseline ImageNet-sized JPEGs that decode back (the test data\'s photos)', async () => {
     const corpus = await makeJpegCorpus(findPhotos(photosDir), 12);
     expect(corpus).toHaveLength(12);
     expect(new Set(corpus.map((b) => createHash('sha256').update(b).digest('hex'))).size).toBe(12);
@@ -330,7 +332,6 @@ describe('JPEG corpus', () => {
       expect(jpeg.length).toBeLessThan(400_000);
     }
   });
-  if (!existsSync(photosDir)) console.log(`bench-serve.test.ts: ${photosDir} is absent: the JPEG corpus encoding test is skipped`);
 });
 
 describe.runIf(existsSync('/dev/shm'))('shared-memory region files', () => {

@@ -18,9 +18,9 @@ import { FakeGpuImageDecoder, fakeGpuPixels, fakeProvider } from '../helpers/fak
 import { decode as imageDecode, find, makeFiles } from '../helpers/jpeg-files.js';
 import { resnet20Server, type InferResponse } from '../helpers/server-helpers.js';
 import { checkpoint, deferred, holdNextBatch } from '../helpers/server-threads-helpers.js';
+import { dataAbsent } from '../helpers/test-data.js';
 
-const haveCheckpoint = existsSync(checkpoint);
-if (!haveCheckpoint) console.warn(`test/server-gpu-images.test.ts: skipped, ${checkpoint} is absent (both servers need the same weights)`);
+const haveCheckpoint = dataAbsent('BYTES images on the GPU decoder (both servers need the same resnet20 weights)', checkpoint) === null;
 
 const transforms = { resizeSize: 32, cropSize: 32 }; // resnet20's (CIFAR): resize and crop to the input size
 const sample = 3 * 32 * 32;

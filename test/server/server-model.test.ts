@@ -23,10 +23,10 @@ import {
 import { getNumThreads } from '../../lib/runtime/threads.js';
 import type { ResolvedModelOptions } from '../../lib/server/types.js';
 import { maxRelativeError, randomizeBatchNorms, uniform } from '../helpers/helpers.js';
+import { dataAbsent, dataPath } from '../helpers/test-data.js';
 
-const photos = fileURLToPath(new URL('../../../shared/data/images/', import.meta.url));
-const dogJpg = join(photos, 'dog.jpg');
-const haveDog = existsSync(dogJpg);
+const dogJpg = dataPath('images', 'dog.jpg');
+const haveDog = dataAbsent('decoding dog.jpg as preprocess does', dogJpg) === null;
 
 /** A logger that keeps what it was told. */
 function recordingLogger(): ModelLogger & { infos: [object, string?][]; warns: [object, string?][] } {
@@ -321,7 +321,7 @@ describe('resnet18 at inputSize 64, weights from a file', () => {
     expect(served.engineCalls).toBe(2);
   });
 
-  const dogTest = `decodes dog.jpg exactly as preprocess(readImage(…)) with the DEFAULT transforms scaled to 64${haveDog ? '' : ` (skipped: ${dogJpg} is absent)`}`;
+  const dogTest = `decodes dog.jpg exactly as preprocess(readImage(…)) with the DEFAULT transforms scaled to 64`;
   it.runIf(haveDog)(dogTest, async () => {
     const bytes = await readFile(dogJpg);
     const decoded = await served.decodeImages([bytes, bytes]);

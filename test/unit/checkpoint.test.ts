@@ -16,6 +16,7 @@ import { saveCheckpoint, serializeCheckpoint } from '../../lib/io/torch-save.js'
 import { crc32, crc32Portable, readZip, writeZip } from '../../lib/io/zip.js';
 import { resnet18 } from '../../lib/models/resnet.js';
 import { Tensor, bfloat16ToFloat, halfToFloat } from '../../lib/tensor.js';
+import { dataAbsent, dataPath } from '../helpers/test-data.js';
 
 const fixtures = join(import.meta.dirname, '..', 'fixtures', 'torch');
 const fixture = (name: string) => readFileSync(join(fixtures, name));
@@ -172,9 +173,8 @@ describe('saveCheckpoint', () => {
   });
 });
 
-const cifarDir = join(import.meta.dirname, '..', '..', '..', 'shared', 'data', 'cifar10-resnets');
-const hasCifar = existsSync(cifarDir);
-if (!hasCifar) console.log(`checkpoint.test: ${cifarDir} is absent; skipping the CIFAR-10 checkpoints`);
+const cifarDir = dataPath('cifar10-resnets');
+const hasCifar = dataAbsent('the paper\'s CIFAR-10 checkpoints', cifarDir) === null;
 
 describe.skipIf(!hasCifar)('the paper\'s CIFAR-10 checkpoints (legacy format, cuda:0 storages)', () => {
   const cases = [

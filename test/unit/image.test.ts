@@ -15,12 +15,12 @@ import { readImage } from '../../lib/vision/image.js';
 import { centerCrop, centerCropOffset, preprocess, resize, resizedSize, type Interpolation } from '../../lib/vision/transforms.js';
 import { Tensor } from '../../lib/tensor.js';
 import { pngHeader } from '../helpers/png-header.js';
+import { dataAbsent, dataPath } from '../helpers/test-data.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const fixtures = join(here, '..', 'fixtures', 'images');
-const photos = join(here, '..', '..', '..', 'shared', 'data', 'images');
-const havePhotos = existsSync(join(photos, 'dog.jpg')) && existsSync(join(photos, 'grace_hopper.jpg'));
-if (!havePhotos) console.warn(`image.test: ${photos} not found, skipping the photo comparisons`);
+const photos = dataPath('images');
+const havePhotos = dataAbsent('the photo comparisons against torchvision', join(photos, 'dog.jpg'), join(photos, 'grace_hopper.jpg')) === null;
 
 interface PresetExpectation {
   resizeSize: number;

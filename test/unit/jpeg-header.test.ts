@@ -16,9 +16,10 @@ import { mutateBytes } from '../../fuzz/mutate.mjs';
 import { Random } from '../../fuzz/prng.mjs';
 import { codeOf } from '../helpers/helpers.js';
 import { adobe, decode, exif, find, fixtures, havePhotos, jfif, makeFiles, photos, segment, withFrameMarker, withSampling, withSegments } from '../helpers/jpeg-files.js';
+import { dataAbsent } from '../helpers/test-data.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-if (!havePhotos) console.warn(`jpeg-header.test: ${photos} not found, skipping the photo cases`);
+if (!havePhotos) dataAbsent('the photo cases of the EXIF and restart-interval test', path.join(photos, 'dog.jpg'), path.join(photos, 'grace_hopper.jpg'));
 
 let made: Awaited<ReturnType<typeof makeFiles>>;
 beforeAll(async () => {

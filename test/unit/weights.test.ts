@@ -20,6 +20,7 @@ import {
   ResNet18_Weights, ResNet50_Weights, ResNeXt101_64X4D_Weights, Weights, getModelWeights, getWeight, modelWeights,
 } from '../../lib/models/weights.js';
 import { codeOf } from '../helpers/helpers.js';
+import { dataAbsent, dataPath } from '../helpers/test-data.js';
 
 // A small checkpoint: a Linear's state dict (the download path does not care what is inside).
 const tiny = new Linear(64, 32, { generator: new Generator(1) });
@@ -156,9 +157,8 @@ describe('the registry mirrors torchvision', () => {
     expect(Object.values(modelWeights).flatMap((f) => f.members())).toHaveLength(17);
   });
 
-  const sharedClasses = new URL('../../../shared/data/imagenet/imagenet_classes.txt', import.meta.url);
-  const haveShared = existsSync(sharedClasses);
-  if (!haveShared) console.log('skipping the ImageNet class-name comparison: ../shared/data/imagenet is absent');
+  const sharedClasses = dataPath('imagenet', 'imagenet_classes.txt');
+  const haveShared = dataAbsent('the ImageNet class-name comparison', sharedClasses) === null;
   describe.skipIf(!haveShared)('categories', () => {
     it('1000 names, the shared file\'s, except torchvision\'s two disambiguations', () => {
       const shared = readFileSync(sharedClasses, 'utf8').split('\n');
