@@ -131,7 +131,8 @@ describe.runIf(built)('resnet classify', () => {
     writeFileSync(notImage, 'plain text, not a JPEG');
     expectOneLineError(await resnet('classify', notImage, '-m', 'resnet18', '-w', weightsFile), /not-an-image\.jpg.*\[ERR_INVALID_FILE\]/);
     expectOneLineError(await resnet('classify', join(temp, 'absent.png'), '-m', 'resnet18', '-w', weightsFile), /absent\.png.*\[ERR_INVALID_FILE\]/);
-    const image = hasDog ? dogJpg : notImage;
+    // A readable image from the repository's fixtures, so that it is the absent checkpoint that fails.
+    const image = fileURLToPath(new URL('../fixtures/images/exif6.jpg', import.meta.url));
     expectOneLineError(await resnet('classify', image, '-m', 'resnet18', '-w', join(temp, 'absent.pth')), /absent\.pth.*\[ERR_INVALID_FILE\]/);
     // The name is checked before any image is read or anything downloaded.
     expectOneLineError(await resnet('classify', notImage, '-m', 'resnet18', '-w', 'IMAGENET1K_V9'),
