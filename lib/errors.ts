@@ -33,7 +33,20 @@ export type ErrorCode =
   | 'ERR_PYTORCH'
   | 'ERR_PYTORCH_UNAVAILABLE';
 
-/** Base class of every error this library throws. */
+/**
+ * Base class of every error this library throws.
+ * @example
+ * ```ts
+ * import { BackendUnavailableError, ResnetError, resnet50, Tensor } from 'resnet-cudnn';
+ * try {
+ *   await resnet50({ device: 'cuda' }).forward(Tensor.zeros([1, 3, 224, 224]));
+ * } catch (error) {
+ *   if (error instanceof BackendUnavailableError) console.log(`no GPU here (${error.code}): using the CPU`);
+ *   else if (error instanceof ResnetError) console.log(error.code, error.message);   // ERR_INVALID_SHAPE, …
+ *   else throw error;
+ * }
+ * ```
+ */
 export class ResnetError extends Error {
   readonly code: ErrorCode;
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {

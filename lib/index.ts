@@ -7,7 +7,7 @@
  * model.loadStateDict(await loadSafetensors('resnet50.safetensors'));
  * const logits = await model.forward(Tensor.from(pixels, [8, 3, 224, 224]));
  * ```
- * @module
+ * @module resnet-cudnn
  */
 import { setForwardExecutor } from './nn/module.js';
 import { setPlacementResolver } from './nn/placement.js';

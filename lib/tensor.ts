@@ -174,6 +174,13 @@ export class Tensor<D extends DType = DType> {
    * The length must equal the product of the shape.
    * The dtype defaults from the array type (Float32Array → float32, Uint8Array → uint8, BigInt64Array
    * or an array of bigints → int64, a plain array of numbers → float32, …).
+   * @example
+   * ```ts
+   * import { Tensor } from 'resnet-cudnn';
+   * const x = Tensor.from(new Float32Array(8 * 3 * 224 * 224), [8, 3, 224, 224]);   // float32 NCHW, no copy
+   * const pixels = Tensor.from(new Uint8Array(224 * 224 * 3), [1, 224, 224, 3]).asLayout('nhwc');   // uint8 NHWC
+   * const halves = Tensor.from([0.5, 1, 2], [3], 'float16');   // converted, round to nearest even
+   * ```
    */
   static from(data: Float32Array | readonly number[], shape: readonly number[]): Tensor<'float32'>;
   static from(data: Float64Array, shape: readonly number[]): Tensor<'float64'>;

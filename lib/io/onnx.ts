@@ -401,9 +401,10 @@ export function toOnnxBytes(module: Module, options?: OnnxExportOptions): Uint8A
 
 /**
  * Writes a module as an ONNX file (see {@link toOnnxBytes} for what is written and what throws).
- *
+ * @example
  * ```ts
- * await exportOnnx(resnet50({ weights: 'DEFAULT' }), 'resnet50.onnx', { opset: 17 });
+ * import { exportOnnx, resnet50 } from 'resnet-cudnn';
+ * await exportOnnx(resnet50({ weights: 'DEFAULT' }), 'resnet50.onnx', { opset: 17, dynamicBatch: true });
  * ```
  */
 export async function exportOnnx(module: Module, file: string, options?: OnnxExportOptions): Promise<void> {

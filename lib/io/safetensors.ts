@@ -251,6 +251,13 @@ export async function loadSafetensorsFile(pathOrBytes: string | Uint8Array): Pro
  * Reads a safetensors file (or bytes already in memory) into a state dict whose keys are the file's
  * tensor names and whose tensors keep the file's dtypes.
  * @throws InvalidFileError when the file cannot be read or is malformed.
+ * @example
+ * ```ts
+ * import { loadSafetensors, resnet50 } from 'resnet-cudnn';
+ * const stateDict = await loadSafetensors('resnet50.safetensors');   // Record<string, Tensor>, the file's dtypes
+ * const model = resnet50();
+ * model.loadStateDict(stateDict);                              // strict: every key, every shape
+ * ```
  */
 export async function loadSafetensors(pathOrBytes: string | Uint8Array): Promise<StateDict> {
   return (await loadSafetensorsFile(pathOrBytes)).tensors;

@@ -36,6 +36,12 @@ const factoryOptionNames = [
  * default), and the bytes received so far are kept for the next call to resume.
  * @throws InvalidArgumentError for an unknown model, or weights that are not of the model's family.
  * @throws DownloadError / InvalidFileError when the download fails or its hash is wrong.
+ * @example
+ * ```ts
+ * import { loadPretrained } from 'resnet-cudnn';
+ * const model = await loadPretrained('resnet50', 'IMAGENET1K_V2', { device: 'auto' });   // downloads once
+ * const other = await loadPretrained('resnet18');   // the DEFAULT weights
+ * ```
  */
 export async function loadPretrained(modelName: string, options?: LoadPretrainedOptions): Promise<ResNet>;
 export async function loadPretrained(modelName: string, weights?: Weights | string, options?: LoadPretrainedOptions): Promise<ResNet>;

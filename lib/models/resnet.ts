@@ -399,7 +399,15 @@ function build(
   return model;
 }
 
-/** ResNet-18 (He et al., 2016): BasicBlock × [2, 2, 2, 2], 11.7 M parameters. */
+/**
+ * ResNet-18 (He et al., 2016): BasicBlock × [2, 2, 2, 2], 11.7 M parameters.
+ * @example
+ * ```ts
+ * import { resnet18, Tensor } from 'resnet-cudnn';
+ * const model = resnet18();                                  // torchvision's random initialisation, on the CPU
+ * const logits = await model.forward(Tensor.zeros([2, 3, 224, 224]));   // Tensor [2, 1000]
+ * ```
+ */
 export function resnet18(options?: ResNetFactoryOptions): ResNet {
   return build('resnet18', BasicBlock, [2, 2, 2, 2], options);
 }
@@ -409,7 +417,16 @@ export function resnet34(options?: ResNetFactoryOptions): ResNet {
   return build('resnet34', BasicBlock, [3, 4, 6, 3], options);
 }
 
-/** ResNet-50 (v1.5: stride on the 3×3): Bottleneck × [3, 4, 6, 3], 25.6 M parameters. */
+/**
+ * ResNet-50 (v1.5: stride on the 3×3): Bottleneck × [3, 4, 6, 3], 25.6 M parameters.
+ * @example
+ * ```ts
+ * import { resnet50, loadSafetensors } from 'resnet-cudnn';
+ * const model = resnet50({ device: 'auto', dtype: 'float16' });   // the GPU when one works, else the CPU (float32)
+ * model.loadStateDict(await loadSafetensors('resnet50.safetensors'));   // torchvision's keys, strict
+ * const cached = resnet50({ weights: 'IMAGENET1K_V2' });   // when loadPretrained has downloaded them before
+ * ```
+ */
 export function resnet50(options?: ResNetFactoryOptions): ResNet {
   return build('resnet50', Bottleneck, [3, 4, 6, 3], options);
 }

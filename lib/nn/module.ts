@@ -458,6 +458,15 @@ export abstract class Module implements Disposable {
    * Needs the runtime: import the models from the package entry point.
    * @throws (rejects with) InvalidArgumentError for an unknown option or a signal that is not an
    *   AbortSignal; `signal.reason` when aborted; the errors of compiling and running otherwise.
+   * @example
+   * ```ts
+   * import { loadPretrained, preprocess, readImage, ResNet50_Weights, IMAGENET_CATEGORIES } from 'resnet-cudnn';
+   * const weights = ResNet50_Weights.IMAGENET1K_V2;
+   * const model = await loadPretrained('resnet50', weights);
+   * const x = preprocess([await readImage('dog.jpg')], weights.transforms());   // [1, 3, 224, 224] float32
+   * const { indices } = (await model.forward(x)).softmax().topk(5);
+   * console.log(indices[0]!.map((i) => IMAGENET_CATEGORIES[i]));
+   * ```
    */
   async forward(x: Tensor, options?: ForwardOptions): Promise<Tensor> {
     const opts = checkForwardOptions(options, 'forward');

@@ -167,6 +167,16 @@ export class Executable implements Disposable {
    * @throws InvalidArgumentError for an input of the wrong type or dtype; ShapeError when its length is
    * wrong; DisposedError after {@link Executable.dispose}; GpuOutOfMemoryError when a GPU run cannot get
    * memory (the executable stays usable).
+   * @example
+   * ```ts
+   * const executable = await compileGraph(graph, {
+   *   backend: 'cuda', batch: 8, precision: 'float16',
+   *   normalization: { scale: 1 / 255, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225], inputs: ['uint8'] },
+   * });
+   * const input = executable.allocateInput({ dtype: 'uint8', layout: 'nhwc' });   // pinned: read in place
+   * input.set(pixels);                                           // 8 × 224 × 224 × 3 bytes from a decoder
+   * const [logits] = await executable.run({ data: input, dtype: 'uint8', layout: 'nhwc' });
+   * ```
    */
   async run(input: Float32Array | Uint8Array | RunInput): Promise<Float32Array[]> {
     const callSite = new Error();
@@ -371,6 +381,14 @@ function nativeOptions(options: CompileOptions): NativeCompileOptions {
  * channel count); BackendUnavailableError when the backend is not built in, or for CUDA one of its
  * subclasses: NoGpuError (no driver, no device, no such ordinal), CudnnNotFoundError, CudnnVersionError;
  * GpuOutOfMemoryError; DisposedError for a disposed PreparedGraph; NativeLoadError when the addon is missing.
+ * @example
+ * ```ts
+ * import { compileGraph, lower, resnet18, Tracer } from 'resnet-cudnn';
+ * const graph = lower(Tracer.trace(resnet18(), [3, 224, 224]));   // BatchNorm folded, ReLU and add fused
+ * const executable = await compileGraph(graph, { backend: 'cpu', batch: 4 });
+ * const [logits] = await executable.run(new Float32Array(4 * 3 * 224 * 224));   // Float32Array of 4 × 1000
+ * executable.dispose();
+ * ```
  */
 export async function compileGraph(graph: Graph | PreparedGraph, options: CompileOptions): Promise<Executable> {
   const callSite = new Error();

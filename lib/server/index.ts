@@ -1,10 +1,10 @@
 /**
  * The Open Inference Protocol (KServe V2) server: `createServer(options)` and its types.
- * @module
+ * @module resnet-cudnn/server
  */
 export { createServer, type InferenceServer } from './server.js';
 export { resolveServerOptions } from './options.js';
-export type { ServedModel } from './served-model.js';
+export type { ServedModel, ModelInput } from './served-model.js';
 export type { ServerMetrics } from './metrics.js';
 export { HttpError, type FailureReason } from './http-error.js';
 export {

@@ -271,7 +271,17 @@ class Server implements InferenceServer {
   }
 }
 
-/** Validates `options` (throws `InvalidArgumentError` naming the bad one) and builds a server; starts nothing. */
+/**
+ * Validates `options` (throws `InvalidArgumentError` naming the bad one) and builds a server; starts nothing.
+ * @example
+ * ```ts
+ * import { createServer } from 'resnet-cudnn/server';
+ * const server = createServer({ port: 8000, models: [{ arch: 'resnet50', weights: 'DEFAULT', device: 'auto', maxBatchSize: 32 }] });
+ * await server.start();                                      // loads the models, then listens
+ * console.log(server.address?.url);                          // POST …/v2/models/resnet50/infer
+ * process.once('SIGTERM', () => void server.close());
+ * ```
+ */
 export function createServer(options: ServerOptions): InferenceServer {
   return new Server(resolveServerOptions(options));
 }

@@ -36,6 +36,14 @@ function describe(source: string | Uint8Array): string {
  *   data, zero width or height, or more than `maxPixels` pixels.
  * @throws InvalidArgumentError when `source` is neither a path nor a byte array, or `maxPixels` is not
  *   a positive integer.
+ * @example
+ * ```ts
+ * import { readFile } from 'node:fs/promises';
+ * import { readImage } from 'resnet-cudnn';
+ * const image = await readImage('dog.jpg');                  // Tensor<'uint8'> [3, H, W], RGB
+ * const [, height, width] = image.shape;
+ * const fromBytes = await readImage(await readFile('photo.webp'), { maxPixels: 4096 * 4096 });
+ * ```
  */
 export async function readImage(source: string | Uint8Array, options: ReadImageOptions = {}): Promise<Tensor<'uint8'>> {
   if (typeof source !== 'string' && !(source instanceof Uint8Array)) {

@@ -196,6 +196,13 @@ export function normalizeInto(cropped: Uint8Array, options: ResolvedPreprocessOp
  * @throws InvalidArgumentError for a bad option (non-integer sizes, mean/std not 3 finite numbers, std not
  *   positive, unknown interpolation) or an empty batch.
  * @throws ShapeError when an image is not `[3, H, W]`.
+ * @example
+ * ```ts
+ * import { preprocess, readImage, ResNet50_Weights } from 'resnet-cudnn';
+ * const images = [await readImage('dog.jpg'), await readImage('cat.png')];
+ * const x = preprocess(images, ResNet50_Weights.IMAGENET1K_V2.transforms());   // [2, 3, 224, 224]: resize 232, crop 224
+ * const small = preprocess(images, { resizeSize: 128, cropSize: 112, interpolation: 'bicubic' });
+ * ```
  */
 export function preprocess(images: Tensor<'uint8'> | readonly Tensor<'uint8'>[], options: PreprocessOptions = {}): Tensor<'float32'> {
   const list = images instanceof Tensor ? [images] : images;
