@@ -33,7 +33,8 @@
 #   GPU_CHECK_GRAPH_BUDGET_MS=5000   that build time per compile in the ops, parity and serve parts
 #   GPU_CHECK_SERVE_CLIENTS     the load generator's client processes (default one per 4 CPUs, 1..4)
 #   GPU_CHECK_PHOTOS=DIR        photos for the serve part's JPEG corpus (default .device/images, which
-#                               pack-device.sh fills, else ../shared/data/images; none: jpeg is skipped)
+#                               pack-device.sh fills, else images/ of RESNET_CUDNN_DATA or
+#                               ../shared/data; none: jpeg is skipped)
 #   GPU_CHECK_WORK=DIR          scratch (weights, partial results); a fresh temporary folder, removed at the end
 #   RESNET_CUDNN_PATH           passed on to our loader; when unset and our loader finds no cuDNN, the script
 #                               tries PyTorch's nvidia/cudnn/lib and says so

@@ -6,8 +6,8 @@
 #   .device/node_modules.tar.xz   npm's production tree (what dist/ imports: sharp and its libvips,
 #                          protobufjs, cli-progress, fastify, prom-client, …) and undici, the one dev
 #                          dependency the check runs (the serve part's load generator; it has no dependencies)
-#   .device/images/        the photos the serve part cuts its JPEG corpus from (../shared/data/images), where
-#                          this checkout has them
+#   .device/images/        the photos the serve part cuts its JPEG corpus from, where there are any: images/ of
+#                          the test data folder (RESNET_CUDNN_DATA, else ../shared/data)
 # gpu-check.sh unpacks them (node and the libraries into its scratch folder, for the Node parts only; the
 # modules into node_modules/ when it has none). Carry to that machine: .device, dist,
 # build/Release/resnet_cudnn.node.
@@ -44,7 +44,7 @@ mapfile -t MODULES < <(npm ls --omit=dev --all --parseable 2>/dev/null | sed "s|
 MODULES+=(node_modules/undici)
 echo "pack-device: ${#MODULES[@]} production packages → .device/node_modules.tar.xz"
 tar -C "$ROOT" -cf - "${MODULES[@]}" | xz -T0 -6 >.device/node_modules.tar.xz
-PHOTOS="$ROOT/../shared/data/images"
+PHOTOS="${RESNET_CUDNN_DATA:-$ROOT/../shared/data}/images"
 if ls "$PHOTOS"/*.jpg >/dev/null 2>&1; then
   mkdir -p .device/images
   cp "$PHOTOS"/*.jpg .device/images/

@@ -16,6 +16,7 @@ import { ResultFile, describeError } from './results.mjs';
 import { repoRoot } from './library.mjs';
 import { mulberry32, uniformArray } from './random.mjs';
 import { relativeL2 } from './stats.mjs';
+import { defaultPhotos } from '../../bench/serve/options.mjs';
 import { evaluateServeTargets, nextServeLevel, SERVE_GOALS } from './targets.mjs';
 import { numberFromEnv } from './subject.mjs';
 
@@ -35,9 +36,9 @@ function settingsFor(subject) {
   };
 }
 
-/** Where the JPEG corpus's photos are: GPU_CHECK_PHOTOS, .device/images (pack-device.sh), ../shared/data/images. */
+/** Where the JPEG corpus's photos are: GPU_CHECK_PHOTOS, .device/images (pack-device.sh), bench:serve's default (the test data's images/). */
 function photoFolder() {
-  const candidates = [process.env.GPU_CHECK_PHOTOS, path.join(repoRoot, '.device', 'images'), path.resolve(repoRoot, '..', 'shared', 'data', 'images')];
+  const candidates = [process.env.GPU_CHECK_PHOTOS, path.join(repoRoot, '.device', 'images'), defaultPhotos];
   return candidates.find((dir) => dir && existsSync(dir)) ?? candidates[2];
 }
 
