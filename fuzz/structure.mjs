@@ -47,7 +47,10 @@ export function fixZipCrcs(bytes, crc32) {
       const len = u16(out, e + 2);
       if (u16(out, e) === 1) {
         let f = e + 4;
-        if (size === 0xffffffff && f + 8 <= n) (size = u64(out, f)), (f += 8);
+        if (size === 0xffffffff && f + 8 <= n) {
+          size = u64(out, f);
+          f += 8;
+        }
         if (u32(out, p + 20) === 0xffffffff) f += 8;
         if (local === 0xffffffff && f + 8 <= n) local = u64(out, f);
       }

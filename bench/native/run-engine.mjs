@@ -35,8 +35,8 @@ if (engine === 'ours') {
   run = async () => (await session.run(feeds))[session.outputNames[0]].data;
 }
 
-let output = await run(); // warm-up
-output = await run();
+await run(); // warm-up
+let output = await run();
 const ms = [];
 for (let i = 0; i < iterations; i++) {
   const start = performance.now();

@@ -78,7 +78,7 @@ export function findPhotos(dir) {
     if (!statSync(dir).isDirectory()) throw new Error('not a folder');
     names = readdirSync(dir);
   } catch (error) {
-    throw new Error(`no photos for the JPEG input: cannot read ${dir} (${error instanceof Error ? error.message : String(error)}); pass --photos DIR with a few .jpg files`);
+    throw new Error(`no photos for the JPEG input: cannot read ${dir} (${error instanceof Error ? error.message : String(error)}); pass --photos DIR with a few .jpg files`, { cause: error });
   }
   const photos = names.filter((name) => /\.(jpe?g|png|webp)$/i.test(name)).sort().map((name) => path.join(dir, name));
   if (photos.length === 0) throw new Error(`no photos for the JPEG input: ${dir} holds no .jpg, .png or .webp file; pass --photos DIR with a few`);

@@ -263,6 +263,8 @@ export abstract class Module implements Disposable {
   getSubmodule(target: string): Module {
     if (typeof target !== 'string') throw invalidArgument('a dotted module path', 'target', target);
     if (target === '') return this;
+    // A cursor that starts here and walks down the path, not an alias kept for a closure.
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
     let m: Module = this;
     for (const item of target.split('.')) {
       m.syncChildAttributes();

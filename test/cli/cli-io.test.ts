@@ -2,7 +2,7 @@
  * The file-handling `resnet` commands (classify, convert, eval-cifar10) as a user runs them: the compiled
  * CLI in a child process (needs `npm run build:ts`; skipped with a message otherwise).
  */
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -37,7 +37,6 @@ import {
   roundToHalf,
   simulatePlan,
   type CudaPlan,
-  type Storage,
 } from '../helpers/cuda-plan-reference.js';
 import { checkStemForm, checkStemWeights, expectedSpaceToDepthSize } from '../helpers/cuda-plan-stem.js';
 

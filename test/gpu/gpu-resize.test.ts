@@ -6,9 +6,8 @@
 // decoded by sharp (standing in for nvJPEG) and compared with the library's Pillow-exact CPU path, for
 // ResNet50_Weights.IMAGENET1K_V1 and V2's transforms: the mean absolute difference of the normalised tensor
 // is printed and must stay within 0.03.
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { ResNet50_Weights } from '../../lib/models/weights.js';

@@ -22,7 +22,7 @@ function scalar(text: string): string {
   return t;
 }
 
-const keyValue = /^([A-Za-z0-9_.\/-]+):(?:\s+(.*))?$/;
+const keyValue = /^([A-Za-z0-9_./-]+):(?:\s+(.*))?$/;
 
 function parseBlock(lines: Line[], start: number, indent: number): [YamlValue, number] {
   const first = lines[start];

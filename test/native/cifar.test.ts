@@ -4,8 +4,7 @@
  * networks on the native engine against the plain float64 reference in cifar-reference.ts.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   CifarBasicBlock, CifarResNet, Conv2d, Generator, Linear, OptionAShortcut, Sequential, Tensor, Tracer,

@@ -6,9 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { Conv2d, resnet18, Tensor, manualSeed, ShapeError, DTypeError, type ResNet } from '../../lib/index.js';
 import { uniform } from '../helpers/helpers.js';
 
-let model: ResNet;
 manualSeed(5);
-model = resnet18({ numClasses: 10 });
+const model: ResNet = resnet18({ numClasses: 10 });
 
 async function rejection(promise: Promise<unknown>): Promise<{ code: string; message: string; error: unknown }> {
   try {

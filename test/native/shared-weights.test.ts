@@ -148,6 +148,8 @@ describe('executables of one prepared graph', () => {
     const registry = new FinalizationRegistry<void>(() => (collected = true));
     registry.register(prepared, undefined);
     using executable = await compileGraph(prepared, { backend: 'cpu', batch: 5 });
+    // Drops the last reference, so that the prepared graph can be collected while the run holds its weights.
+    // eslint-disable-next-line no-useless-assignment
     prepared = undefined;
     const input = inputOf(5);
     const running = executable.run(input);

@@ -9,8 +9,6 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runLoad, stopClients, type LoadResult } from '../../bench/serve/generator.mjs';
 import { fp32Pixels, shmLayout, uint8Pixels, type ModelGeometry } from '../../bench/serve/requests.mjs';

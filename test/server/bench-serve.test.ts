@@ -7,7 +7,6 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
 import { defaultClients, parseOptions, UsageError } from '../../bench/serve/options.mjs';
@@ -24,7 +23,6 @@ import { renderReport } from '../../bench/serve/report.mjs';
 import { rng } from '../helpers/helpers.js';
 import { dataAbsent, dataPath } from '../helpers/test-data.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const photosDir = dataPath('images');
 const havePhotos = dataAbsent('the JPEG corpus encoding (photos to cut it from)', photosDir) === null;
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'bench-serve-test-'));

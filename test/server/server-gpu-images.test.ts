@@ -7,7 +7,6 @@
 // included); errors name the element in the CPU path's words; the pixel limit refuses before decoding; nvJPEG's
 // failures (one image, a whole call) fall back to the CPU. What only a GPU shows (nvJPEG itself, the DMA copies,
 // the worker threads) is the GPU check's (scripts/gpu-check/serve.mjs, its jpeg kind).
-import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { InferenceServer } from '../../lib/server/index.js';
 import { GpuImages, gpuDecodeBatchImages } from '../../lib/server/gpu-images.js';

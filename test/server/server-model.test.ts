@@ -3,11 +3,9 @@
  * chunks checked row by row against the public `forward` / `forwardFeatures` of the same weights, image
  * decoding checked against `preprocess(readImage(…))`, and its errors.
  */
-import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { InferenceServer, ServerOptions } from '../../lib/server/index.js';
 import type { ModelInput } from '../../lib/server/served-model.js';
 import { maxRelativeError, rng, uniform } from '../helpers/helpers.js';
-import { binaryInfer, bytesOf, floatsOf, splitResponse, type InferResponse } from '../helpers/server-helpers.js';
+import { binaryInfer, bytesOf, floatsOf, splitResponse } from '../helpers/server-helpers.js';
 import {
   checkpoint, distCreateServer, holdNextBatch, metric, send, sendThenCut, skipReason, type RawRequest, type RawResponse,
 } from '../helpers/server-threads-helpers.js';

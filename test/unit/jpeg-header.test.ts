@@ -211,8 +211,11 @@ function mutateHeader(rng: Random, bytes: Uint8Array): Uint8Array {
   if (at + width > out.length) return out;
   const value = rng.pick(interesting);
   if (width === 1) out[at] = value & 0xff;
-  else if (width === 2) (rng.chance(0.5) ? out.writeUInt16BE(value & 0xffff, at) : out.writeUInt16LE(value & 0xffff, at));
-  else (rng.chance(0.5) ? out.writeUInt32BE(value >>> 0, at) : out.writeUInt32LE(value >>> 0, at));
+  else if (width === 2) {
+    if (rng.chance(0.5)) out.writeUInt16BE(value & 0xffff, at);
+    else out.writeUInt16LE(value & 0xffff, at);
+  } else if (rng.chance(0.5)) out.writeUInt32BE(value >>> 0, at);
+  else out.writeUInt32LE(value >>> 0, at);
   return out;
 }
 
