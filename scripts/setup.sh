@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Sets up a fresh Debian/Ubuntu machine with Node 20: system packages (oneDNN, cmake, a C++ compiler),
+# Sets up a fresh Debian/Ubuntu machine with Node 20: system packages (oneDNN, cmake, a C++ compiler, clang-format),
 # npm dependencies, the native addon and the compiled TypeScript. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +13,8 @@ command -v g++ >/dev/null 2>&1 || missing+=(g++)
 command -v make >/dev/null 2>&1 || missing+=(make)
 # npm run prebuilds sets RUNPATH $ORIGIN on the libraries it copies beside the addon.
 command -v patchelf >/dev/null 2>&1 || missing+=(patchelf)
+# For `npm run format:check` (scripts/ci/checks.sh): the native sources' formatter.
+command -v clang-format >/dev/null 2>&1 || missing+=(clang-format)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]} with apt-get"
   SUDO=""
