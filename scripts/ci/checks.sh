@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The static checks, each timed: types (lib and tests), lint, the native sources' format, and the API docs built
-# with warnings as errors. Runs them all and exits 1 if any failed, naming which. Needs `npm ci` (and, for the
-# format check, clang-format: bash scripts/setup.sh installs both).
+# The static checks, each timed: types (lib and tests), lint, the native sources' format, the API docs built
+# with warnings as errors, and the docs' @example blocks type-checked against lib/. Runs them all and exits 1
+# if any failed, naming which. Needs `npm ci` (and, for the format check, clang-format: bash scripts/setup.sh
+# installs both).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -26,6 +27,7 @@ step format:check npm run --silent format:check
 docs_out=$(mktemp -d)
 trap 'rm -rf "$docs_out"' EXIT
 step docs npm run --silent docs -- --out "$docs_out"
+step doc-examples node scripts/ci/doc-examples.mjs
 
 if [ ${#failed[@]} -gt 0 ]; then
   echo "checks: failed: ${failed[*]}" >&2
