@@ -1,8 +1,8 @@
 /**
  * The 1000 ImageNet-1k class names in the order of the pretrained classifiers' outputs (index = logit),
  * exactly torchvision's `_IMAGENET_CATEGORIES` (torchvision/models/_meta.py), which `weights.meta.categories`
- * carries. Written from ../shared/data/imagenet/imagenet_classes.txt (pytorch/hub's list, a fact table);
- * torchvision differs from that file in two places only, where it tells repeated names apart:
+ * carries. Written from pytorch/hub's imagenet_classes.txt (a fact table; the tests compare with it when the test
+ * data holds it); torchvision differs from that file in two places only, where it tells repeated names apart:
  * 134 "crane bird" (517 stays "crane", the machine) and 639 "maillot tank suit" (638 stays "maillot").
  * @module
  */

@@ -6,7 +6,7 @@
  * test/fixtures/hide-packages.mjs). No request leaves 127.0.0.1: the proxies point at a closed local port.
  * In-process: the missing-package mapping and the JSON-flag detection.
  */
-import { existsSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,7 +19,8 @@ import { loadServerModule } from '../../lib/cli/serve.js';
 import { cli, cliBuilt, hidingPackages, resnet, resnetWith } from '../helpers/cli-runner.js';
 
 if (!cliBuilt) console.warn(`test/cli/cli-errors.test.ts: skipped the command runs, ${cli} is missing (run npm run build:ts)`);
-const dogJpg = fileURLToPath(new URL('../../../shared/data/images/dog.jpg', import.meta.url));
+// A real JPEG from the repository's fixtures: the download must fail, not the image.
+const fixtureJpg = fileURLToPath(new URL('../fixtures/images/exif6.jpg', import.meta.url));
 const temp = mkdtempSync(join(tmpdir(), 'resnet-cli-errors-'));
 
 /** The one JSON error a `--json` run prints on stdout, checked for its shape. */
@@ -140,7 +141,7 @@ describe.runIf(cliBuilt)('without network access', () => {
     };
   }
 
-  const image = existsSync(dogJpg) ? dogJpg : join(temp, 'no-image.jpg');
+  const image = fixtureJpg;
   const cached = (home: string) => join(home, 'hub', 'checkpoints', 'resnet18-f37072fd.pth');
   const offlineAdvice = (home: string, proxy: string, instead: string) => new RegExp(
     `^resnet: Cannot download ResNet18_Weights\\.IMAGENET1K_V1 from https://download\\.pytorch\\.org/models/resnet18-f37072fd\\.pth: `
@@ -148,7 +149,7 @@ describe.runIf(cliBuilt)('without network access', () => {
     + `with network access, then put the file at ${cached(home).replace(/[.]/g, '\\.')} .* or ${instead.replace(/[.=]/g, '\\$&')} \\[ERR_DOWNLOAD\\]$`,
   );
 
-  it.skipIf(!existsSync(dogJpg))('classify says to download the URL elsewhere and pass --weights FILE; --json carries it too', async () => {
+  it('classify says to download the URL elsewhere and pass --weights FILE; --json carries it too', async () => {
     const { env, home, proxy } = await offline();
     const run = await resnetWith({ env }, 'classify', image, '-m', 'resnet18', '-w', 'IMAGENET1K_V1');
     expect(run.code).toBe(1);
