@@ -20,7 +20,7 @@ export function weightsNames(model: string): string {
  */
 export function weightsEntryOf(model: string, name: string, flag: string, asFile: string): Weights {
   const family = getModelWeights(model);
-  let entry: Weights | null = null;
+  let entry: Weights | null;
   try {
     entry = family.verify(name);
   } catch {

@@ -38,7 +38,7 @@ export interface AllocateInputOptions {
  * `allocateInput`), how many runs and a signal.
  */
 export interface WarmupOptions extends AllocateInputOptions, ForwardOptions {
-  /** The batch sizes to compile, each an integer from 1 to 65536; at most {@link maxWarmBatchSizes}. */
+  /** The batch sizes to compile, each an integer from 1 to 65536; at most `maxWarmBatchSizes` (8). */
   batchSizes: readonly number[];
   /**
    * Runs of each batch size on a zeroed input of `dtype` and `layout` after compiling (default 1): on a
@@ -67,7 +67,7 @@ export const maxWarmBatchSizes = 8;
 
 /** Runs a module's forward pass. The runtime installs one; model code never imports the runtime. */
 export interface ForwardExecutor {
-  /** `options` was checked by {@link checkForwardOptions}; its signal, when given, is not aborted yet. */
+  /** `options` was checked by `checkForwardOptions`; its signal, when given, is not aborted yet. */
   forward(module: Module, x: Tensor, options?: ForwardOptions): Promise<Tensor>;
   /**
    * The outputs of the named submodules (dotted paths, distinct) of `module` on `x`, in that order, from

@@ -9,8 +9,6 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { packageRootOf } from './package-root.js';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Graph } from '../compile/graph.js';
 import type { ComputeDType } from '../nn/placement.js';
 import { addonCandidates, currentPlatform, resolveAddon } from './addon-resolution.js';

@@ -15,8 +15,8 @@ function run(command, args) {
   try {
     return execFileSync(command, args, { encoding: 'utf8', env: cleanLoaderEnv(), stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
   } catch (error) {
-    if (error.code === 'ENOENT') throw new Error(`${command} not found: install binutils (apt-get install binutils)`);
-    throw new Error(`${command} ${args.join(' ')} failed: ${String(error.stderr || error.message).trim()}`);
+    if (error.code === 'ENOENT') throw new Error(`${command} not found: install binutils (apt-get install binutils)`, { cause: error });
+    throw new Error(`${command} ${args.join(' ')} failed: ${String(error.stderr || error.message).trim()}`, { cause: error });
   }
 }
 

@@ -34,8 +34,8 @@ function patchelf(args) {
   try {
     execFileSync('patchelf', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (error) {
-    if (error.code === 'ENOENT') throw new Error('patchelf not found: it sets RUNPATH $ORIGIN on the bundled libraries (apt-get install patchelf)');
-    throw new Error(`patchelf ${args.join(' ')} failed: ${String(error.stderr || error.message).trim()}`);
+    if (error.code === 'ENOENT') throw new Error('patchelf not found: it sets RUNPATH $ORIGIN on the bundled libraries (apt-get install patchelf)', { cause: error });
+    throw new Error(`patchelf ${args.join(' ')} failed: ${String(error.stderr || error.message).trim()}`, { cause: error });
   }
 }
 
@@ -51,7 +51,7 @@ export function addonInfo(file) {
     const out = execFileSync(process.execPath, ['-e', script, file], { encoding: 'utf8', env: cleanLoaderEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
     return JSON.parse(out);
   } catch (error) {
-    throw new Error(`${file} does not load: ${String(error.stderr || error.message).trim()}`);
+    throw new Error(`${file} does not load: ${String(error.stderr || error.message).trim()}`, { cause: error });
   }
 }
 
