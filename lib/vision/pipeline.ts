@@ -133,8 +133,10 @@ function toTask(input: unknown, name: string, maxPixels: number, transform: Reso
  *
  * @example
  * ```ts
+ * import { readFile } from 'node:fs/promises';
  * import { ImagePipeline, ResNet50_Weights } from 'resnet-cudnn';
  *
+ * const jpegBytes = await readFile('cat.jpg');
  * await using pipeline = new ImagePipeline({ threads: 4, maxQueue: 64 });
  * const x = await pipeline.preprocess(['dog.jpg', jpegBytes], ResNet50_Weights.IMAGENET1K_V2.transforms());
  * // x: float32 [2, 3, 224, 224], equal to preprocess([await readImage('dog.jpg'), …], transforms)
@@ -317,6 +319,8 @@ let shared: ImagePipeline | null = null;
  *
  * @example
  * ```ts
+ * import { preprocessAsync, resnet50, ResNet50_Weights } from 'resnet-cudnn';
+ * const model = resnet50({ weights: 'IMAGENET1K_V2' });
  * const x = await preprocessAsync(['dog.jpg', 'cat.png'], ResNet50_Weights.IMAGENET1K_V2.transforms());
  * const logits = await model.forward(x);   // x equals preprocess([await readImage('dog.jpg'), …], …) bit for bit
  * ```
