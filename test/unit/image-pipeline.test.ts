@@ -14,16 +14,18 @@ import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Tensor } from '../../lib/tensor.js';
 import { pngHeader } from '../helpers/png-header.js';
+import { dataAbsent, dataPath, missingData } from '../helpers/test-data.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const distFile = (path: string) => join(root, 'dist', path);
 const built = existsSync(distFile('vision/pipeline-worker.js'));
 if (!built) console.log('image-pipeline: skipped, dist/ is not built (npm run build:ts)');
 const fixtures = join(root, 'test', 'fixtures', 'images');
-const photosDir = join(root, '..', 'shared', 'data', 'images');
+const photosDir = dataPath('images');
 const photoNames = ['dog.jpg', 'grace_hopper.jpg'];
-const havePhotos = photoNames.every((name) => existsSync(join(photosDir, name)));
-if (built && !havePhotos) console.log(`image-pipeline: ${photosDir} not found, the photo comparisons are skipped`);
+const photoFiles = photoNames.map((name) => join(photosDir, name));
+// Said only when the file runs at all (without dist/ the whole file is skipped, and says so above).
+const havePhotos = (built ? dataAbsent('the photo comparisons of the image pipeline', ...photoFiles) : missingData(...photoFiles)) === null;
 
 type Pipeline = typeof import('../../lib/vision/pipeline.js');
 type Transforms = typeof import('../../lib/vision/transforms.js');
@@ -44,7 +46,6 @@ beforeAll(async () => {
 });
 
 const fixtureFiles = ['exif6.jpg', 'grey.png', 'rgba.png', 'lossless.webp'].map((name) => join(fixtures, name));
-const photoFiles = photoNames.map((name) => join(photosDir, name));
 
 /** torchvision's presets and the other interpolations (the bicubic and nearest resamplers differ from bilinear). */
 const presets = [
