@@ -11,10 +11,12 @@ import { describe, expect, it } from 'vitest';
 import type { InferenceServer } from '../../lib/server/index.js';
 import { resnet20Server } from '../helpers/server-helpers.js';
 import { checkpoint, distCreateServer } from '../helpers/server-threads-helpers.js';
+import { dataAbsent } from '../helpers/test-data.js';
 
 const dist = (path: string) => fileURLToPath(new URL(`../../dist/${path}`, import.meta.url));
 const built = existsSync(dist('vision/pipeline-worker.js'));
 if (!built) console.log('server-image-workers: skipped, dist/ is not built (npm run build:ts)');
+const haveCheckpoint = built && dataAbsent('BYTES requests end to end on the compiled server', checkpoint) === null;
 
 type Decoding = typeof import('../../lib/server/image-decode.js');
 type Pipelines = typeof import('../../lib/vision/pipeline.js');
@@ -140,7 +142,7 @@ describe.runIf(built)("the server's image pipeline", () => {
     await images.dispose();
   });
 
-  it.runIf(existsSync(checkpoint))('answers BYTES requests end to end as the calling-thread path does (the compiled server)', async () => {
+  it.runIf(haveCheckpoint)('answers BYTES requests end to end as the calling-thread path does (the compiled server)', async () => {
     const { serverImagePipeline } = await load();
     const createServer = await distCreateServer();
     const model = { arch: 'resnet20' as const, weights: checkpoint, imageDecoder: 'cpu' as const };
