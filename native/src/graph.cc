@@ -40,11 +40,13 @@ class Validator {
       for (int id : op.inputs()) {
         RESNET_RETURN_IF_ERROR(check_id(id, where_));
         RESNET_CHECK(written_[id], Code::kInvalidArgument,
-                     cat(where_, " reads ", value_name(id), " before any op writes it: ops must come in execution order"));
+                     cat(where_, " reads ", value_name(id),
+                         " before any op writes it: ops must come in execution order"));
       }
       RESNET_RETURN_IF_ERROR(check_id(op.dst, where_));
       RESNET_CHECK(!written_[op.dst], Code::kInvalidArgument,
-                   cat(where_, " writes ", value_name(op.dst), ", which is already written (the graph input or an earlier op): each value is written once"));
+                   cat(where_, " writes ", value_name(op.dst),
+                       ", which is already written (the graph input or an earlier op): each value is written once"));
       RESNET_RETURN_IF_ERROR(check_op(op));
       written_[op.dst] = true;
     }
@@ -113,8 +115,8 @@ class Validator {
     RESNET_RETURN_IF_ERROR(expect_at_least(op.dilation.w, 1, "dilation[1]"));
     // Bounded so that the window arithmetic below stays far from overflow.
     const int64_t limit = int64_t{1} << 31;
-    for (int64_t v : {op.kernel.h, op.kernel.w, op.stride.h, op.stride.w, op.padding.h, op.padding.w,
-                      op.dilation.h, op.dilation.w}) {
+    for (int64_t v : {op.kernel.h, op.kernel.w, op.stride.h, op.stride.w, op.padding.h, op.padding.w, op.dilation.h,
+                      op.dilation.w}) {
       RESNET_CHECK(v < limit, Code::kInvalidArgument,
                    cat(where_, " has a kernel, stride, padding or dilation of ", v, ", above 2^31"));
     }

@@ -36,15 +36,15 @@ struct Op {
   OpKind kind = OpKind::kRelu;
   int src = -1;  // `a` for add
   int dst = -1;
-  int src2 = -1;       // add: `b`
-  int residual = -1;   // conv: value added after the bias, or -1
-  bool relu = false;   // conv, add
-  int64_t out_channels = 0;  // conv: O; linear: outFeatures
+  int src2 = -1;                           // add: `b`
+  int residual = -1;                       // conv: value added after the bias, or -1
+  bool relu = false;                       // conv, add
+  int64_t out_channels = 0;                // conv: O; linear: outFeatures
   Pair kernel, stride, padding, dilation;  // conv, maxpool
-  int64_t groups = 1;  // conv
-  bool ceil_mode = false;  // maxpool
-  std::vector<float> weight;  // conv: OIHW; linear: [O, I]
-  std::vector<float> bias;    // conv, linear: [O]
+  int64_t groups = 1;                      // conv
+  bool ceil_mode = false;                  // maxpool
+  std::vector<float> weight;               // conv: OIHW; linear: [O, I]
+  std::vector<float> bias;                 // conv, linear: [O]
 
   /// Values this op reads, in argument order (src, then b or residual).
   std::vector<int> inputs() const;

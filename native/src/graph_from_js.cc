@@ -9,15 +9,15 @@ namespace {
 // Doubles represent every integer up to 2^53 exactly; beyond that "integer" means nothing.
 constexpr double kMaxExactInteger = 9007199254740992.0;
 
-Status read_int(const Napi::Value& value, const std::string& name, int64_t min, int64_t max, Code code,
-                int64_t* out) {
+Status read_int(const Napi::Value& value, const std::string& name, int64_t min, int64_t max, Code code, int64_t* out) {
   const bool is_int = value.IsNumber() && std::isfinite(value.As<Napi::Number>().DoubleValue()) &&
                       std::trunc(value.As<Napi::Number>().DoubleValue()) == value.As<Napi::Number>().DoubleValue();
   const double number = is_int ? value.As<Napi::Number>().DoubleValue() : 0;
   RESNET_CHECK(is_int && number >= static_cast<double>(min) && number <= static_cast<double>(max) &&
                    std::fabs(number) <= kMaxExactInteger,
-               code, cat("Expected an integer between ", min, " and ", max, " for ", name, " but received ",
-                         describe_js_value(value)));
+               code,
+               cat("Expected an integer between ", min, " and ", max, " for ", name, " but received ",
+                   describe_js_value(value)));
   *out = static_cast<int64_t>(number);
   return Status();
 }
@@ -134,8 +134,7 @@ Status read_op(const Napi::Value& value, const std::string& where, Op* op) {
     case OpKind::kAdaptiveAvgPool:
     case OpKind::kRelu:
     case OpKind::kFlatten:
-    case OpKind::kAdd:
-      return Status();
+    case OpKind::kAdd: return Status();
   }
   return Status();
 }
@@ -149,8 +148,8 @@ Status read_shape(const Napi::Value& value, const std::string& where, Shape* sha
   const Napi::Array array = dims.As<Napi::Array>();
   shape->resize(array.Length());
   for (uint32_t i = 0; i < array.Length(); ++i) {
-    RESNET_RETURN_IF_ERROR(read_int(array.Get(i), cat(where, ".shape[", i, "]"), -(int64_t{1} << 53),
-                                    int64_t{1} << 53, Code::kInvalidShape, &(*shape)[i]));
+    RESNET_RETURN_IF_ERROR(read_int(array.Get(i), cat(where, ".shape[", i, "]"), -(int64_t{1} << 53), int64_t{1} << 53,
+                                    Code::kInvalidShape, &(*shape)[i]));
   }
   return Status();
 }
@@ -235,7 +234,8 @@ Result<JsCompileOptions> compile_options_from_js(const Napi::Value& value) {
     else if (name == "bfloat16") compile.precision = Precision::kBFloat16;
     else {
       return Status(Code::kInvalidArgument, cat("Expected \"float32\", \"tf32\", \"float16\" or \"bfloat16\" for "
-                                                "options.precision but received ", describe_js_value(precision)));
+                                                "options.precision but received ",
+                                                describe_js_value(precision)));
     }
   }
   const Napi::Value benchmark = object.Get("benchmark");
@@ -253,7 +253,8 @@ Result<JsCompileOptions> compile_options_from_js(const Napi::Value& value) {
     const Napi::Value scale = norm.Get("scale");
     if (!scale.IsUndefined()) {
       RESNET_CHECK(scale.IsNumber() && std::isfinite(scale.As<Napi::Number>().DoubleValue()), Code::kInvalidArgument,
-                   cat("Expected a finite number for options.normalization.scale but received ", describe_js_value(scale)));
+                   cat("Expected a finite number for options.normalization.scale but received ",
+                       describe_js_value(scale)));
       out.scale = scale.As<Napi::Number>().FloatValue();
     }
     for (const char* field : {"mean", "std"}) {
@@ -291,9 +292,10 @@ Result<JsCompileOptions> compile_options_from_js(const Napi::Value& value) {
       for (uint32_t i = 0; i < array.Length(); ++i) {
         const Napi::Value item = array.Get(i);
         const std::string type = item.IsString() ? item.As<Napi::String>().Utf8Value() : std::string();
-        const int bit = type == "float32" ? static_cast<int>(InputType::kFloat32)
-                        : type == "uint8" ? static_cast<int>(InputType::kUint8)
-                        : type == "float16" ? static_cast<int>(InputType::kFloat16) : -1;
+        const int bit = type == "float32"   ? static_cast<int>(InputType::kFloat32)
+                        : type == "uint8"   ? static_cast<int>(InputType::kUint8)
+                        : type == "float16" ? static_cast<int>(InputType::kFloat16)
+                                            : -1;
         RESNET_CHECK(bit >= 0, Code::kInvalidArgument,
                      cat("Expected \"float32\", \"float16\" or \"uint8\" for ", name, "[", i, "] but received ",
                          describe_js_value(item)));
@@ -326,7 +328,8 @@ Status read_cudnn_settings(const Napi::Value& value, cuda::CudaSettings* setting
   const Napi::Value candidates = object.Get("graphCandidates");
   if (!candidates.IsUndefined()) {
     int64_t count = 0;
-    RESNET_RETURN_IF_ERROR(read_int(candidates, "options.cudnn.graphCandidates", 1, 16, Code::kInvalidArgument, &count));
+    RESNET_RETURN_IF_ERROR(
+        read_int(candidates, "options.cudnn.graphCandidates", 1, 16, Code::kInvalidArgument, &count));
     settings->graph_candidates = static_cast<int>(count);
   }
   const Napi::Value budget = object.Get("graphBudgetMs");
@@ -348,7 +351,8 @@ Status read_cudnn_settings(const Napi::Value& value, cuda::CudaSettings* setting
     const bool known = cuda::stem_form_from_name(name, &form);
     RESNET_CHECK(known || name == "auto", Code::kInvalidArgument,
                  cat("Expected \"auto\", \"direct\", \"space_to_depth\" or \"four_channel\" for options.cudnn.stem but "
-                     "received ", describe_js_value(stem)));
+                     "received ",
+                     describe_js_value(stem)));
     settings->stem = known ? std::optional<cuda::StemForm>(form) : std::nullopt;
   }
   return Status();

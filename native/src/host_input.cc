@@ -67,20 +67,23 @@ void convert_input_to_nchw_float(const HostInput& input, int64_t n, int64_t chan
   // The same float steps for every layout (scale, subtract, divide), so NCHW and NHWC inputs of the same
   // pixels give the same floats bit for bit. Pixels take those steps once per channel and value, as a table.
   const auto normalized = [&](float x, int64_t c) {
-    return normalize ? (x * normalization.scale - normalization.mean[static_cast<size_t>(c)]) / normalization.std[static_cast<size_t>(c)]
+    return normalize ? (x * normalization.scale - normalization.mean[static_cast<size_t>(c)]) /
+                           normalization.std[static_cast<size_t>(c)]
                      : x;
   };
   std::vector<float> pixel_table;
   if (type == InputType::kUint8) {
     pixel_table.resize(static_cast<size_t>(channels) * 256);
     for (int64_t c = 0; c < channels; ++c) {
-      for (int v = 0; v < 256; ++v) pixel_table[static_cast<size_t>(c * 256 + v)] = normalized(static_cast<float>(v), c);
+      for (int v = 0; v < 256; ++v)
+        pixel_table[static_cast<size_t>(c * 256 + v)] = normalized(static_cast<float>(v), c);
     }
   }
   NchwCursor cursor(input.format.layout == InputLayout::kNhwc, channels, h * w);
   int64_t done = 0;
   for (const InputSegment& segment : input.segments) {
-    const int64_t count = std::min<int64_t>(static_cast<int64_t>(segment.bytes / input_element_bytes(type)), total - done);
+    const int64_t count =
+        std::min<int64_t>(static_cast<int64_t>(segment.bytes / input_element_bytes(type)), total - done);
     if (type == InputType::kUint8) {
       const uint8_t* pixels = static_cast<const uint8_t*>(segment.data);
       for (int64_t i = 0; i < count; ++i, cursor.advance()) {

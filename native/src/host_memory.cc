@@ -18,9 +18,11 @@ Status HostMemoryRegistry::add(const void* data, size_t bytes, std::shared_ptr<v
   std::lock_guard<std::mutex> lock(mutex_);
   auto next = ranges_.lower_bound(start);
   const bool overlaps_next = next != ranges_.end() && next->first < start + bytes;
-  const bool overlaps_previous = next != ranges_.begin() && std::prev(next)->first + std::prev(next)->second.bytes > start;
+  const bool overlaps_previous = next != ranges_.begin() &&
+                                 std::prev(next)->first + std::prev(next)->second.bytes > start;
   RESNET_CHECK(!overlaps_next && !overlaps_previous, Code::kInvalidArgument,
-               cat("this memory (", bytes, " bytes) overlaps memory already registered with the engine; dispose "
+               cat("this memory (", bytes,
+                   " bytes) overlaps memory already registered with the engine; dispose "
                    "the earlier registration first, or register the whole buffer once"));
   ranges_.emplace(start, Range{bytes, std::move(loan)});
   return Status();

@@ -62,7 +62,7 @@ class InputBufferPool : public std::enable_shared_from_this<InputBufferPool<Bloc
       }
       dispose_(std::move(block_));
     }
-      void* data() const override { return block_.get(); }
+    void* data() const override { return block_.get(); }
     size_t bytes() const override { return block_.bytes(); }
 
    private:

@@ -99,10 +99,10 @@ Napi::Value compile(const Napi::CallbackInfo& info, EnvState& state) {
     const int64_t input_channels = checked.values[checked.input].empty() ? 0 : checked.values[checked.input][0];
     if (compile_options.normalization.enabled &&
         static_cast<int64_t>(compile_options.normalization.mean.size()) != input_channels) {
-      return rejected(env, Status(Code::kInvalidArgument,
-                                  cat("Expected ", input_channels, " numbers (one per input channel) for "
-                                      "options.normalization.mean and .std but received ",
-                                      compile_options.normalization.mean.size())));
+      return rejected(env, Status(Code::kInvalidArgument, cat("Expected ", input_channels,
+                                                              " numbers (one per input channel) for "
+                                                              "options.normalization.mean and .std but received ",
+                                                              compile_options.normalization.mean.size())));
     }
     auto job = std::make_shared<CompileJob>(env, state, backend.value(), std::move(graph), compile_options);
     // Exclusive: compiles update the weight layouts that executables of one prepared graph share.

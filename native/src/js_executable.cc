@@ -60,9 +60,9 @@ class RunJob final : public AsyncJob {
 
  private:
   std::shared_ptr<ContextPool> pool_;
-  HostInput input_;                        // segments in staging_ or in lent arrays
-  std::unique_ptr<InputBuffer> staging_;   // the copies of the segments that were not lent memory
-  std::vector<napi_ref> lent_;             // arrays in registered memory, read in place: alive until settled
+  HostInput input_;                       // segments in staging_ or in lent arrays
+  std::unique_ptr<InputBuffer> staging_;  // the copies of the segments that were not lent memory
+  std::vector<napi_ref> lent_;            // arrays in registered memory, read in place: alive until settled
   std::vector<std::shared_ptr<const HostLoan>> loans_;  // their ranges' loans (pins), held while the run reads
   RunStats stats_;
   std::vector<int64_t> output_elements_;
@@ -80,23 +80,31 @@ struct JsSegment {
   size_t bytes = 0;
 };
 
-Result<InputFormat> input_format_from_js(const Napi::Value& dtype, const Napi::Value& layout, napi_typedarray_type first) {
+Result<InputFormat> input_format_from_js(const Napi::Value& dtype, const Napi::Value& layout,
+                                         napi_typedarray_type first) {
   InputFormat format;
   if (dtype.IsUndefined()) {
     if (first == napi_float32_array) format.type = InputType::kFloat32;
     else if (first == napi_uint8_array) format.type = InputType::kUint8;
-    else return Status(Code::kInvalidArgument, "Expected a Float32Array or Uint8Array for input, or a dtype naming its elements");
+    else
+      return Status(Code::kInvalidArgument,
+                    "Expected a Float32Array or Uint8Array for input, or a dtype naming its elements");
   } else {
     const std::string name = dtype.IsString() ? dtype.As<Napi::String>().Utf8Value() : std::string();
     if (name == "float32") format.type = InputType::kFloat32;
     else if (name == "uint8") format.type = InputType::kUint8;
     else if (name == "float16") format.type = InputType::kFloat16;
-    else return Status(Code::kInvalidArgument, cat("Expected \"float32\", \"float16\" or \"uint8\" for dtype but received ", describe_js_value(dtype)));
+    else
+      return Status(Code::kInvalidArgument,
+                    cat("Expected \"float32\", \"float16\" or \"uint8\" for dtype but received ",
+                        describe_js_value(dtype)));
   }
   if (!layout.IsUndefined()) {
     const std::string name = layout.IsString() ? layout.As<Napi::String>().Utf8Value() : std::string();
     if (name == "nhwc") format.layout = InputLayout::kNhwc;
-    else if (name != "nchw") return Status(Code::kInvalidArgument, cat("Expected \"nchw\" or \"nhwc\" for layout but received ", describe_js_value(layout)));
+    else if (name != "nchw")
+      return Status(Code::kInvalidArgument,
+                    cat("Expected \"nchw\" or \"nhwc\" for layout but received ", describe_js_value(layout)));
   }
   return format;
 }
@@ -176,9 +184,10 @@ Napi::Value NativeExecutable::run(const Napi::CallbackInfo& info) {
       segments.push_back({input.As<Napi::TypedArray>()});
     }
     if (segments.empty()) {
-      return rejected(env, Status(Code::kInvalidArgument, cat("Expected a Float32Array or Uint8Array, or 1 to ", kMaxSegments,
-                                                              " typed arrays laid end to end, for input but received ",
-                                                              describe_js_value(input))));
+      return rejected(env,
+                      Status(Code::kInvalidArgument,
+                             cat("Expected a Float32Array or Uint8Array, or 1 to ", kMaxSegments,
+                                 " typed arrays laid end to end, for input but received ", describe_js_value(input))));
     }
     Result<InputFormat> format = input_format_from_js(info[1], info[2], segments.front().array.TypedArrayType());
     if (!format.ok()) return rejected(env, format.status());
@@ -187,8 +196,10 @@ Napi::Value NativeExecutable::run(const Napi::CallbackInfo& info) {
     for (size_t i = 0; i < segments.size(); ++i) {
       JsSegment& segment = segments[i];
       if (!carries(segment.array.TypedArrayType(), format.value().type)) {
-        return rejected(env, Status(Code::kInvalidArgument, cat("Expected a Uint8Array or a typed array of ", input_type_name(format.value().type),
-                                                                " elements for input segment ", i, " but received ", describe_js_value(segment.array))));
+        return rejected(env, Status(Code::kInvalidArgument,
+                                    cat("Expected a Uint8Array or a typed array of ",
+                                        input_type_name(format.value().type), " elements for input segment ", i,
+                                        " but received ", describe_js_value(segment.array))));
       }
       // napi_get_typedarray_info gives the data of SharedArrayBuffer-backed arrays too.
       napi_typedarray_type type;
@@ -196,20 +207,23 @@ Napi::Value NativeExecutable::run(const Napi::CallbackInfo& info) {
       void* data = nullptr;
       napi_value buffer;
       size_t offset = 0;
-      NAPI_THROW_IF_FAILED(env, napi_get_typedarray_info(env, segment.array, &type, &length, &data, &buffer, &offset), Napi::Value());
+      NAPI_THROW_IF_FAILED(env, napi_get_typedarray_info(env, segment.array, &type, &length, &data, &buffer, &offset),
+                           Napi::Value());
       segment.data = static_cast<const uint8_t*>(data);
       segment.bytes = segment.array.ByteLength();
       if (segment.bytes % element_bytes != 0) {
-        return rejected(env, Status(Code::kInvalidArgument, cat("input segment ", i, " has ", segment.bytes, " bytes, not a whole number of ",
-                                                                input_type_name(format.value().type), " elements")));
+        return rejected(env, Status(Code::kInvalidArgument,
+                                    cat("input segment ", i, " has ", segment.bytes, " bytes, not a whole number of ",
+                                        input_type_name(format.value().type), " elements")));
       }
       total += segment.bytes;
     }
     const size_t expected = static_cast<size_t>(compiled_.input_elements) * element_bytes;
     if (total != expected) {
       return rejected(env, Status(Code::kInvalidShape,
-                                  cat("Expected ", compiled_.input_elements, " elements for input (batch ", compiled_.batch, " of ",
-                                      format_shape(compiled_.input_shape), ") but received ", total / element_bytes)));
+                                  cat("Expected ", compiled_.input_elements, " elements for input (batch ",
+                                      compiled_.batch, " of ", format_shape(compiled_.input_shape), ") but received ",
+                                      total / element_bytes)));
     }
     // Memory lent to runs (host_memory.h) is read in place, the array kept alive until the run settles. The
     // rest is copied here, on the JS thread: the caller may reuse or detach it as soon as run() returns.

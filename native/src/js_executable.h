@@ -19,9 +19,9 @@ struct CompiledGraph {
   std::shared_ptr<ContextPool> pool;
   Backend* backend = nullptr;
   int threads = 0;
-  int64_t input_elements = 0;               // batch included
-  std::vector<int64_t> output_elements;     // batch included, by graph output
-  Shape input_shape;                        // per sample, for messages
+  int64_t input_elements = 0;            // batch included
+  std::vector<int64_t> output_elements;  // batch included, by graph output
+  Shape input_shape;                     // per sample, for messages
   int64_t batch = 0;
 };
 

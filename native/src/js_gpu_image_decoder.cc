@@ -26,12 +26,14 @@ void channel_values(const Napi::Object& object, const char* name, bool positive,
   const Napi::Value value = object.Get(name);
   if (value.IsUndefined()) return;
   const char* what = positive ? "an array of 3 positive numbers" : "an array of 3 finite numbers";
-  if (!value.IsArray() || value.As<Napi::Array>().Length() != 3) cuda::throw_expected(value, what, cat("options.", name), kWhere);
+  if (!value.IsArray() || value.As<Napi::Array>().Length() != 3)
+    cuda::throw_expected(value, what, cat("options.", name), kWhere);
   const Napi::Array list = value.As<Napi::Array>();
   for (uint32_t c = 0; c < 3; ++c) {
     const Napi::Value element = list.Get(c);
     const double number = element.IsNumber() ? element.As<Napi::Number>().DoubleValue() : NAN;
-    if (!std::isfinite(number) || (positive && !(number > 0))) cuda::throw_expected(value, what, cat("options.", name), kWhere);
+    if (!std::isfinite(number) || (positive && !(number > 0)))
+      cuda::throw_expected(value, what, cat("options.", name), kWhere);
     values[c] = static_cast<float>(number);
   }
 }
@@ -83,7 +85,8 @@ std::vector<Napi::Uint8Array> byte_arrays(const Napi::Value& list, const char* n
 class DecodeJob final : public AsyncJob {
  public:
   DecodeJob(Napi::Env env, std::shared_ptr<cuda::GpuImageDecoderPool> pool, std::vector<cuda::EncodedImage> images,
-            std::vector<uint8_t*> outputs, std::vector<napi_ref> held, std::vector<std::shared_ptr<const HostLoan>> loans)
+            std::vector<uint8_t*> outputs, std::vector<napi_ref> held,
+            std::vector<std::shared_ptr<const HostLoan>> loans)
       : AsyncJob(env), pool_(std::move(pool)), images_(std::move(images)), outputs_(std::move(outputs)),
         held_(std::move(held)), loans_(std::move(loans)) {}
 
@@ -176,16 +179,18 @@ NativeGpuImageDecoder::NativeGpuImageDecoder(const Napi::CallbackInfo& info)
 Napi::Value NativeGpuImageDecoder::decode(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return promise_boundary(env, "decode", [&]() -> Napi::Value {
-    if (!pool_) return rejected(env, Status(Code::kDisposed, "This image decoder was disposed; make a new one to decode"));
+    if (!pool_)
+      return rejected(env, Status(Code::kDisposed, "This image decoder was disposed; make a new one to decode"));
     const std::vector<Napi::Uint8Array> images = byte_arrays(info[0], "images");
     std::vector<Napi::Uint8Array> outputs = byte_arrays(info[1], "outputs");
     if (outputs.size() != images.size()) {
-      return rejected(env, Status(Code::kInvalidArgument, cat(kWhere, ": Expected one output per image (", images.size(),
-                                                               ") but received ", outputs.size())));
+      return rejected(env, Status(Code::kInvalidArgument, cat(kWhere, ": Expected one output per image (",
+                                                              images.size(), ") but received ", outputs.size())));
     }
     for (size_t i = 0; i < outputs.size(); ++i) {
       if (static_cast<double>(outputs[i].ByteLength()) != image_bytes_) {
-        return rejected(env, Status(Code::kInvalidShape, cat(kWhere, ": Expected ", static_cast<size_t>(image_bytes_), " bytes (3 × crop² pixels) for outputs[", i,
+        return rejected(env, Status(Code::kInvalidShape, cat(kWhere, ": Expected ", static_cast<size_t>(image_bytes_),
+                                                             " bytes (3 × crop² pixels) for outputs[", i,
                                                              "] but received ", outputs[i].ByteLength())));
       }
     }

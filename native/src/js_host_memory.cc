@@ -27,8 +27,9 @@ Backend* backend_argument(Napi::Env env, const Napi::Value& value) {
 int device_argument(Napi::Env env, const Napi::Value& value) {
   const double device = value.IsNumber() ? value.As<Napi::Number>().DoubleValue() : -1;
   if (!(device >= 0 && device <= 1023 && device == static_cast<int>(device))) {
-    throw make_error(env, Status(Code::kInvalidArgument, cat("Expected an integer between 0 and 1023 for device but received ",
-                                                             describe_js_value(value))));
+    throw make_error(env, Status(Code::kInvalidArgument,
+                                 cat("Expected an integer between 0 and 1023 for device but received ",
+                                     describe_js_value(value))));
   }
   return static_cast<int>(device);
 }
@@ -45,9 +46,11 @@ Napi::Value allocate_host_memory(const Napi::CallbackInfo& info) {
   Backend* backend = backend_argument(env, info[0]);
   const int device = device_argument(env, info[1]);
   const double requested = info[2].IsNumber() ? info[2].As<Napi::Number>().DoubleValue() : -1;
-  if (!(requested >= 1 && requested <= kMaxHostBytes && requested == static_cast<double>(static_cast<size_t>(requested)))) {
-    throw make_error(env, Status(Code::kInvalidArgument, cat("Expected a byte count from 1 to 2^36 for bytes but received ",
-                                                             describe_js_value(info[2]))));
+  if (!(requested >= 1 && requested <= kMaxHostBytes &&
+        requested == static_cast<double>(static_cast<size_t>(requested)))) {
+    throw make_error(env,
+                     Status(Code::kInvalidArgument, cat("Expected a byte count from 1 to 2^36 for bytes but received ",
+                                                        describe_js_value(info[2]))));
   }
   const size_t bytes = static_cast<size_t>(requested);
   Result<HostMemory> memory = backend->allocate_host(bytes, device);
@@ -73,12 +76,11 @@ Napi::Value allocate_host_memory(const Napi::CallbackInfo& info) {
 }
 
 Napi::Function NativeHostRegistration::define(Napi::Env env) {
-  return DefineClass(env, "NativeHostRegistration",
-                     {InstanceMethod<&NativeHostRegistration::dispose>("dispose")});
+  return DefineClass(env, "NativeHostRegistration", {InstanceMethod<&NativeHostRegistration::dispose>("dispose")});
 }
 
 Napi::Value NativeHostRegistration::register_memory(const Napi::CallbackInfo& info,
-                                                     const Napi::FunctionReference& constructor) {
+                                                    const Napi::FunctionReference& constructor) {
   Napi::Env env = info.Env();
   Backend* backend = backend_argument(env, info[0]);
   const int device = device_argument(env, info[1]);
@@ -94,11 +96,13 @@ Napi::Value NativeHostRegistration::register_memory(const Napi::CallbackInfo& in
   void* data = nullptr;
   napi_value buffer;
   size_t offset = 0;
-  NAPI_THROW_IF_FAILED(env, napi_get_typedarray_info(env, view, &type, &length, &data, &buffer, &offset), Napi::Value());
+  NAPI_THROW_IF_FAILED(env, napi_get_typedarray_info(env, view, &type, &length, &data, &buffer, &offset),
+                       Napi::Value());
   const size_t bytes = view.As<Napi::TypedArray>().ByteLength();
   if (data == nullptr || bytes == 0 || static_cast<double>(bytes) > kMaxHostBytes) {
-    throw make_error(env, Status(Code::kInvalidArgument, cat("Expected 1 byte to 2^36 bytes of memory to register but received ",
-                                                             bytes, " bytes")));
+    throw make_error(env,
+                     Status(Code::kInvalidArgument,
+                            cat("Expected 1 byte to 2^36 bytes of memory to register but received ", bytes, " bytes")));
   }
   Result<HostPin> pin = backend->pin_host(data, bytes, device);
   if (!pin.ok()) throw make_error(env, pin.status());

@@ -17,8 +17,8 @@ namespace {
 int integer_argument(Napi::Env env, const Napi::Value& value, double min, double max, const char* name) {
   const double number = value.IsNumber() ? value.As<Napi::Number>().DoubleValue() : -1;
   if (!(number >= min && number <= max && std::floor(number) == number)) {
-    throw make_error(env, Status(Code::kInvalidArgument, cat("Expected an integer from ", min, " to ", max, " for ", name,
-                                                             " but received ", describe_js_value(value))));
+    throw make_error(env, Status(Code::kInvalidArgument, cat("Expected an integer from ", min, " to ", max, " for ",
+                                                             name, " but received ", describe_js_value(value))));
   }
   return static_cast<int>(number);
 }
@@ -33,8 +33,8 @@ Napi::Value open_listening_socket_js(const Napi::CallbackInfo& info) {
   }
   const int port = integer_argument(env, info[1], 0, 65535, "port");
   if (!info[2].IsBoolean()) {
-    throw make_error(env, Status(Code::kInvalidArgument, cat("Expected a boolean for reusePort but received ",
-                                                             describe_js_value(info[2]))));
+    throw make_error(env, Status(Code::kInvalidArgument,
+                                 cat("Expected a boolean for reusePort but received ", describe_js_value(info[2]))));
   }
   const int backlog = integer_argument(env, info[3], 1, 65535, "backlog");
   ListenRequest request;
@@ -55,11 +55,12 @@ Napi::Value close_listening_socket_js(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const double fd = info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : -1;
   struct stat status {};
-  const bool is_socket = fd >= 0 && fd <= 1 << 30 && std::floor(fd) == fd && ::fstat(static_cast<int>(fd), &status) == 0 &&
-                         S_ISSOCK(status.st_mode);
+  const bool is_socket = fd >= 0 && fd <= 1 << 30 && std::floor(fd) == fd &&
+                         ::fstat(static_cast<int>(fd), &status) == 0 && S_ISSOCK(status.st_mode);
   if (!is_socket) {
-    throw make_error(env, Status(Code::kInvalidArgument, cat("Expected the descriptor of an open socket for fd but received ",
-                                                             describe_js_value(info[0]))));
+    throw make_error(env, Status(Code::kInvalidArgument,
+                                 cat("Expected the descriptor of an open socket for fd but received ",
+                                     describe_js_value(info[0]))));
   }
   close_listening_socket(static_cast<int>(fd));
   return env.Undefined();

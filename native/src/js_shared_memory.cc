@@ -38,7 +38,8 @@ Result<uint64_t> byte_count(const Napi::Value& value, const char* name) {
       return static_cast<uint64_t>(number);
     }
   }
-  return Status(Code::kInvalidArgument, cat("Expected a non-negative integer for ", name, " but received ", describe(value)));
+  return Status(Code::kInvalidArgument,
+                cat("Expected a non-negative integer for ", name, " but received ", describe(value)));
 }
 
 /// The finalizer's share of the region: dropped when the ArrayBuffer is collected.
@@ -61,7 +62,8 @@ NativeSharedMemoryMapping::NativeSharedMemoryMapping(const Napi::CallbackInfo& i
     : Napi::ObjectWrap<NativeSharedMemoryMapping>(info) {
   Napi::Env env = info.Env();
   if (!info[0].IsString()) {
-    throw make_error(env, Status(Code::kInvalidArgument, "Expected a string (\"/my_region\") for the shared memory key"));
+    throw make_error(env,
+                     Status(Code::kInvalidArgument, "Expected a string (\"/my_region\") for the shared memory key"));
   }
   const std::string key = info[0].As<Napi::String>().Utf8Value();
   Result<uint64_t> offset = byte_count(info[1], "offset");
@@ -81,9 +83,11 @@ NativeSharedMemoryMapping::NativeSharedMemoryMapping(const Napi::CallbackInfo& i
     delete hint;
     region_->unmap();
     // 22 is napi_no_external_buffers_allowed (a runtime built with the V8 sandbox, such as Electron's).
-    throw make_error(env, status == 22 ? Status(Code::kUnsupported, "this JavaScript runtime does not allow external ArrayBuffers, "
-                                                                     "so shared memory cannot be mapped in it")
-                                       : Status(Code::kBackend, "could not create an ArrayBuffer over the shared memory mapping"));
+    throw make_error(env, status == 22 ? Status(Code::kUnsupported,
+                                                "this JavaScript runtime does not allow external ArrayBuffers, "
+                                                "so shared memory cannot be mapped in it")
+                                       : Status(Code::kBackend,
+                                                "could not create an ArrayBuffer over the shared memory mapping"));
   }
   buffer_ = Napi::Persistent(Napi::ArrayBuffer(env, array_buffer));
   byte_offset_ = region_->delta();

@@ -42,32 +42,31 @@ std::string endpoint(const std::string& host, uint16_t port) {
 /// Why `call` (socket, setsockopt, bind, listen) failed with `error`, and what to change.
 Status system_error(const char* call, int error, const ListenRequest& request) {
   const std::string where = endpoint(request.host, request.port);
-  const std::string head = cat("cannot listen on ", where, ": ", call, " failed with ", errno_name(error), " (",
-                               std::strerror(error), ")");
+  const std::string head =
+      cat("cannot listen on ", where, ": ", call, " failed with ", errno_name(error), " (", std::strerror(error), ")");
   switch (error) {
     case EADDRINUSE:
       return Status(Code::kInvalidArgument,
-                    cat(head, ": another process (or a socket without SO_REUSEPORT) already listens on port ", request.port,
-                        "; stop it or choose another port (--port, 0 for any free one)"));
+                    cat(head, ": another process (or a socket without SO_REUSEPORT) already listens on port ",
+                        request.port, "; stop it or choose another port (--port, 0 for any free one)"));
     case EADDRNOTAVAIL:
-      return Status(Code::kInvalidArgument,
-                    cat(head, ": ", request.host, " is not an address of this machine; listen on one of its addresses, "
-                        "or on 0.0.0.0 / :: for all of them"));
+      return Status(Code::kInvalidArgument, cat(head, ": ", request.host,
+                                                " is not an address of this machine; listen on one of its addresses, "
+                                                "or on 0.0.0.0 / :: for all of them"));
     case EACCES:
     case EPERM:
       return Status(Code::kInvalidArgument,
-                    cat(head, ": ports below 1024 need privileges (root or CAP_NET_BIND_SERVICE); choose a port "
+                    cat(head,
+                        ": ports below 1024 need privileges (root or CAP_NET_BIND_SERVICE); choose a port "
                         "from 1024 up"));
     case EAFNOSUPPORT:
-      return Status(Code::kInvalidArgument, cat(head, ": this machine has no ", request.host.find(':') != std::string::npos
-                                                                                  ? "IPv6"
-                                                                                  : "IPv4",
-                                                " networking; listen on an address of the other family"));
+      return Status(Code::kInvalidArgument,
+                    cat(head, ": this machine has no ", request.host.find(':') != std::string::npos ? "IPv6" : "IPv4",
+                        " networking; listen on an address of the other family"));
     case EMFILE:
     case ENFILE:
       return Status(Code::kBackend, cat(head, ": too many open files; raise the open-file limit (ulimit -n)"));
-    default:
-      return Status(Code::kBackend, head);
+    default: return Status(Code::kBackend, head);
   }
 }
 
@@ -83,7 +82,8 @@ Result<ListeningSocket> open_listening_socket(const ListenRequest& request) {
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
   RESNET_CHECK(!host.empty() && host.size() <= 255 && host.find('\0') == std::string::npos, Code::kInvalidArgument,
                cat("Expected an IPv4 or IPv6 address for host but received \"", host.substr(0, 64), "\""));
-  RESNET_CHECK(request.backlog >= 1, Code::kInvalidArgument, cat("Expected a backlog of at least 1 but received ", request.backlog));
+  RESNET_CHECK(request.backlog >= 1, Code::kInvalidArgument,
+               cat("Expected a backlog of at least 1 but received ", request.backlog));
 
   // Dotted quads only for IPv4 (getaddrinfo would also take inet_aton's "1.2.3"); IPv6 through getaddrinfo,
   // which knows scope ids ("fe80::1%eth0").
@@ -102,8 +102,8 @@ Result<ListeningSocket> open_listening_socket(const ListenRequest& request) {
   if (resolved != 0 || found == nullptr) {
     if (found != nullptr) ::freeaddrinfo(found);
     return Status(Code::kInvalidArgument,
-                  cat("Expected an IPv4 or IPv6 address for host but received \"", host.substr(0, 64),
-                      "\" (", ::gai_strerror(resolved), "): resolve host names before opening the socket"));
+                  cat("Expected an IPv4 or IPv6 address for host but received \"", host.substr(0, 64), "\" (",
+                      ::gai_strerror(resolved), "): resolve host names before opening the socket"));
   }
   const int family = found->ai_family;
   sockaddr_storage address{};
@@ -119,7 +119,8 @@ Result<ListeningSocket> open_listening_socket(const ListenRequest& request) {
 #ifdef SO_REUSEPORT
     RESNET_RETURN_IF_ERROR(set_flag(fd.get(), SOL_SOCKET, SO_REUSEPORT, 1, "setsockopt(SO_REUSEPORT)", request));
 #else
-    return Status(Code::kUnsupported, "this system has no SO_REUSEPORT: run the server with one HTTP thread (--http-threads 1)");
+    return Status(Code::kUnsupported,
+                  "this system has no SO_REUSEPORT: run the server with one HTTP thread (--http-threads 1)");
 #endif
   }
   // As Node's listen() without ipv6Only: `::` takes IPv4 connections too.

@@ -28,9 +28,10 @@ Status open_error(const std::string& key, int error) {
   const std::string name = shown(key);
   switch (error) {
     case ENOENT:
-      return Status(Code::kInvalidArgument,
-                    cat("no shared memory object ", name,
-                        ": the client creates it (shm_open with O_CREAT, then ftruncate to its size) before registering it"));
+      return Status(
+          Code::kInvalidArgument,
+          cat("no shared memory object ", name,
+              ": the client creates it (shm_open with O_CREAT, then ftruncate to its size) before registering it"));
     case EACCES:
     case EPERM:
       return Status(Code::kInvalidArgument,
@@ -39,15 +40,16 @@ Status open_error(const std::string& key, int error) {
                         "permission (mode 0660 with a shared group)"));
     case ELOOP:
       return Status(Code::kInvalidArgument,
-                    cat("shared memory object ", name, " is a symbolic link, which the server does not follow: register the object itself"));
+                    cat("shared memory object ", name,
+                        " is a symbolic link, which the server does not follow: register the object itself"));
     case EMFILE:
     case ENFILE:
-      return Status(Code::kBackend,
-                    cat("cannot open shared memory object ", name,
-                        ": too many open files; unregister regions no longer used or raise the open-file limit (ulimit -n)"));
+      return Status(
+          Code::kBackend,
+          cat("cannot open shared memory object ", name,
+              ": too many open files; unregister regions no longer used or raise the open-file limit (ulimit -n)"));
     default:
-      return Status(Code::kInvalidArgument,
-                    cat("cannot open shared memory object ", name, ": ", std::strerror(error)));
+      return Status(Code::kInvalidArgument, cat("cannot open shared memory object ", name, ": ", std::strerror(error)));
   }
 }
 
@@ -63,36 +65,40 @@ Status validate_shared_memory_key(const std::string& key) {
     return Status(Code::kInvalidArgument, cat("shared memory key ", shown(key), " contains a NUL byte"));
   }
   if (key.empty() || key[0] != '/') {
-    return Status(Code::kInvalidArgument,
-                  cat("shared memory key ", shown(key),
-                      " must start with '/': it is the POSIX shared-memory name the client gave shm_open (\"/my_region\")"));
+    return Status(
+        Code::kInvalidArgument,
+        cat("shared memory key ", shown(key),
+            " must start with '/': it is the POSIX shared-memory name the client gave shm_open (\"/my_region\")"));
   }
   if (key.find('/', 1) != std::string::npos) {
-    return Status(Code::kInvalidArgument,
-                  cat("shared memory key ", shown(key), " may contain no '/' after the first: a POSIX shared-memory "
-                                                        "name has one leading '/' and no other (\"/my_region\")"));
+    return Status(Code::kInvalidArgument, cat("shared memory key ", shown(key),
+                                              " may contain no '/' after the first: a POSIX shared-memory "
+                                              "name has one leading '/' and no other (\"/my_region\")"));
   }
   if (key == "/" || key == "/." || key == "/..") {
     return Status(Code::kInvalidArgument,
-                  cat("shared memory key ", shown(key), " names no shared memory object: give a name after the '/' (\"/my_region\")"));
+                  cat("shared memory key ", shown(key),
+                      " names no shared memory object: give a name after the '/' (\"/my_region\")"));
   }
   return Status();
 }
 
 Status check_shared_memory_range(const std::string& key, uint64_t offset, uint64_t byte_size, uint64_t object_size) {
   if (byte_size == 0) {
-    return Status(Code::kInvalidArgument, cat("byte_size of the region of ", shown(key), " is 0: register at least one byte"));
+    return Status(Code::kInvalidArgument,
+                  cat("byte_size of the region of ", shown(key), " is 0: register at least one byte"));
   }
   // off_t is signed: the end of the range must be a valid file offset too.
   constexpr uint64_t max_end = static_cast<uint64_t>(std::numeric_limits<off_t>::max());
   if (offset > max_end || byte_size > max_end - offset) {
-    return Status(Code::kInvalidArgument, cat("offset ", offset, " + byte_size ", byte_size, " of the region of ", shown(key),
-                                              " overflows a file offset"));
+    return Status(Code::kInvalidArgument, cat("offset ", offset, " + byte_size ", byte_size, " of the region of ",
+                                              shown(key), " overflows a file offset"));
   }
   if (offset + byte_size > object_size) {
     return Status(Code::kInvalidArgument,
-                  cat("shared memory object ", shown(key), " has ", object_size, " bytes but the region [", offset, ", ",
-                      offset + byte_size, ") ends past it: enlarge the object (ftruncate) or register a smaller region"));
+                  cat("shared memory object ", shown(key), " has ", object_size, " bytes but the region [", offset,
+                      ", ", offset + byte_size,
+                      ") ends past it: enlarge the object (ftruncate) or register a smaller region"));
   }
   return Status();
 }
@@ -107,7 +113,8 @@ Result<std::unique_ptr<SharedMemoryRegion>> SharedMemoryRegion::open(const std::
 
   struct stat status {};
   if (::fstat(fd.get(), &status) != 0) {
-    return Status(Code::kInvalidArgument, cat("cannot read the size of shared memory object ", shown(key), ": ", std::strerror(errno)));
+    return Status(Code::kInvalidArgument,
+                  cat("cannot read the size of shared memory object ", shown(key), ": ", std::strerror(errno)));
   }
   if (!S_ISREG(status.st_mode) || status.st_size < 0) {
     return Status(Code::kInvalidArgument, cat(shown(key), " is not a shared memory object (not a regular file)"));
@@ -129,10 +136,12 @@ Result<std::unique_ptr<SharedMemoryRegion>> SharedMemoryRegion::open(const std::
       return Status(Code::kOutOfMemory, cat("cannot map ", byte_size, " bytes of shared memory object ", shown(key),
                                             ": out of address space or mappings; unregister regions no longer used"));
     }
-    return Status(Code::kInvalidArgument, cat("cannot map shared memory object ", shown(key), ": ", std::strerror(error)));
+    return Status(Code::kInvalidArgument,
+                  cat("cannot map shared memory object ", shown(key), ": ", std::strerror(error)));
   }
-  return std::unique_ptr<SharedMemoryRegion>(new SharedMemoryRegion(
-      key, fd.release(), mapping, static_cast<size_t>(length), static_cast<size_t>(delta), offset, static_cast<size_t>(byte_size)));
+  return std::unique_ptr<SharedMemoryRegion>(
+      new SharedMemoryRegion(key, fd.release(), mapping, static_cast<size_t>(length), static_cast<size_t>(delta),
+                             offset, static_cast<size_t>(byte_size)));
 }
 
 void SharedMemoryRegion::unmap() {
@@ -150,7 +159,8 @@ Result<uint64_t> SharedMemoryRegion::object_size() const {
   if (fd_ < 0) return Status(Code::kDisposed, cat("the mapping of shared memory object ", shown(key_), " was closed"));
   struct stat status {};
   if (::fstat(fd_, &status) != 0 || status.st_size < 0) {
-    return Status(Code::kInvalidArgument, cat("cannot read the size of shared memory object ", shown(key_), ": ", std::strerror(errno)));
+    return Status(Code::kInvalidArgument,
+                  cat("cannot read the size of shared memory object ", shown(key_), ": ", std::strerror(errno)));
   }
   return static_cast<uint64_t>(status.st_size);
 }

@@ -62,13 +62,8 @@ class SharedMemoryRegion {
  private:
   SharedMemoryRegion(std::string key, int fd, void* mapping, size_t mapping_length, size_t delta, uint64_t offset,
                      size_t byte_size)
-      : key_(std::move(key)),
-        fd_(fd),
-        mapping_(mapping),
-        mapping_length_(mapping_length),
-        delta_(delta),
-        offset_(offset),
-        byte_size_(byte_size) {}
+      : key_(std::move(key)), fd_(fd), mapping_(mapping), mapping_length_(mapping_length), delta_(delta),
+        offset_(offset), byte_size_(byte_size) {}
 
   std::string key_;
   int fd_;

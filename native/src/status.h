@@ -19,13 +19,13 @@ enum class Code {
   kBackend,
   kBackendUnavailable,
   kOutOfMemory,
-  kNoGpu,             // no CUDA driver, no device, or the device ordinal does not exist
-  kCudnnNotFound,     // libcudnn.so.9 could not be found or loaded
-  kCudnnVersion,      // a cuDNN of another major version (or sub-libraries that do not match)
-  kGpuOutOfMemory,    // device memory exhausted (the message says how much was needed)
-  kInvalidFile,       // encoded data (an image) that is malformed, truncated or not what it claims to be
-  kNvjpegNotFound,    // libnvjpeg.so.13 / .12 could not be found or loaded
-  kNvjpegVersion,     // an nvJPEG that is not 12.x or 13.x, or lacks a function the decoder calls
+  kNoGpu,           // no CUDA driver, no device, or the device ordinal does not exist
+  kCudnnNotFound,   // libcudnn.so.9 could not be found or loaded
+  kCudnnVersion,    // a cuDNN of another major version (or sub-libraries that do not match)
+  kGpuOutOfMemory,  // device memory exhausted (the message says how much was needed)
+  kInvalidFile,     // encoded data (an image) that is malformed, truncated or not what it claims to be
+  kNvjpegNotFound,  // libnvjpeg.so.13 / .12 could not be found or loaded
+  kNvjpegVersion,   // an nvJPEG that is not 12.x or 13.x, or lacks a function the decoder calls
 };
 
 /// "ERR_INVALID_ARGUMENT", … ("" for kOk).
@@ -50,7 +50,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : state_(std::move(value)) {}  // NOLINT(google-explicit-constructor): `return value;`
+  Result(T value) : state_(std::move(value)) {}         // NOLINT(google-explicit-constructor): `return value;`
   Result(Status status) : state_(std::move(status)) {}  // NOLINT: `return status;` (must not be ok)
 
   bool ok() const { return std::holds_alternative<T>(state_); }
@@ -74,15 +74,15 @@ std::string cat(const Parts&... parts) {
 
 /// Returns Status(code, message) from the enclosing function when `cond` is false. The message is only
 /// built on failure.
-#define RESNET_CHECK(cond, code, message)                 \
-  do {                                                    \
+#define RESNET_CHECK(cond, code, message)                    \
+  do {                                                       \
     if (!(cond)) return ::resnet::Status((code), (message)); \
   } while (0)
 
 /// Returns the Status of `expr` from the enclosing function when it is not ok.
-#define RESNET_RETURN_IF_ERROR(expr)            \
-  do {                                          \
-    ::resnet::Status resnet_status_ = (expr);   \
+#define RESNET_RETURN_IF_ERROR(expr)                 \
+  do {                                               \
+    ::resnet::Status resnet_status_ = (expr);        \
     if (!resnet_status_.ok()) return resnet_status_; \
   } while (0)
 
@@ -90,8 +90,7 @@ std::string cat(const Parts&... parts) {
 #define RESNET_CONCAT_(a, b) RESNET_CONCAT_INNER_(a, b)
 
 /// `RESNET_ASSIGN_OR_RETURN(auto x, make_x());` declares x from a Result, or returns its Status.
-#define RESNET_ASSIGN_OR_RETURN(lhs, expr)                                  \
-  auto RESNET_CONCAT_(resnet_result_, __LINE__) = (expr);                   \
-  if (!RESNET_CONCAT_(resnet_result_, __LINE__).ok())                       \
-    return RESNET_CONCAT_(resnet_result_, __LINE__).status();               \
+#define RESNET_ASSIGN_OR_RETURN(lhs, expr)                                                                      \
+  auto RESNET_CONCAT_(resnet_result_, __LINE__) = (expr);                                                       \
+  if (!RESNET_CONCAT_(resnet_result_, __LINE__).ok()) return RESNET_CONCAT_(resnet_result_, __LINE__).status(); \
   lhs = RESNET_CONCAT_(resnet_result_, __LINE__).take()

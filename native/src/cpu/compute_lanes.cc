@@ -96,9 +96,7 @@ void ComputeLanes::submit(const void* client, JobShape shape, Work work) {
   wake_.notify_all();
 }
 
-bool ComputeLanes::head_fits() const {
-  return !queue_.empty() && busy_cpus_ + queue_.front().cpus <= capacity_;
-}
+bool ComputeLanes::head_fits() const { return !queue_.empty() && busy_cpus_ + queue_.front().cpus <= capacity_; }
 
 int ComputeLanes::startable_jobs() const {
   int free = capacity_ - busy_cpus_;

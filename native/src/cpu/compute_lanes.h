@@ -65,8 +65,8 @@ class ComputeLanes {
  private:
   struct Job {
     const void* client = nullptr;
-    int threads = 1;       // OpenMP threads, 1..capacity
-    int cpus = 1;          // what it takes from the budget: `threads`, or all of it when exclusive
+    int threads = 1;  // OpenMP threads, 1..capacity
+    int cpus = 1;     // what it takes from the budget: `threads`, or all of it when exclusive
     Work work;
   };
 
@@ -80,15 +80,15 @@ class ComputeLanes {
   /// std::thread throws. Caller holds mutex_.
   void add_lane_if_needed();
 
-  std::mutex lifecycle_;  // serialises attach/detach, so a join never races a new start
-  std::mutex mutex_;      // guards everything below
+  std::mutex lifecycle_;              // serialises attach/detach, so a join never races a new start
+  std::mutex mutex_;                  // guards everything below
   std::condition_variable wake_;      // jobs, freed CPUs or stop, for the lanes
   std::condition_variable finished_;  // a job finished (detach waits on it)
   std::deque<Job> queue_;
   std::unordered_map<const void*, int> running_;  // running jobs by client
   const int capacity_ = available_cpus();
-  int busy_cpus_ = 0;    // taken by running jobs
-  int idle_lanes_ = 0;   // lanes waiting for a job
+  int busy_cpus_ = 0;   // taken by running jobs
+  int idle_lanes_ = 0;  // lanes waiting for a job
   int clients_ = 0;
   bool stop_ = false;
   std::vector<std::thread> lanes_;

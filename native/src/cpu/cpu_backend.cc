@@ -61,9 +61,9 @@ class CpuBackend final : public Backend {
 
   Result<std::shared_ptr<Executable>> compile(PreparedGraph& graph, const CompileOptions& options) override {
     if (options.precision != Precision::kFloat32) {
-      return Status(Code::kUnsupported, cat("the CPU backend runs float32 only, not ", precision_name(options.precision),
-                                            "; use dtype 'float32' on the CPU, or device 'cuda' for ",
-                                            precision_name(options.precision)));
+      return Status(Code::kUnsupported,
+                    cat("the CPU backend runs float32 only, not ", precision_name(options.precision),
+                        "; use dtype 'float32' on the CPU, or device 'cuda' for ", precision_name(options.precision)));
     }
     std::shared_ptr<Executable> executable;
     Status status = dnnl_guard("compiling the graph for oneDNN", [&] {
@@ -79,7 +79,8 @@ class CpuBackend final : public Backend {
   Result<HostMemory> allocate_host(size_t bytes, int /*device*/) override {
     auto block = std::make_shared<HeapBlock>(bytes);
     if (block->get() == nullptr) {
-      return Status(Code::kOutOfMemory, cat("out of memory for ", bytes, " bytes of input memory; use a smaller batch"));
+      return Status(Code::kOutOfMemory,
+                    cat("out of memory for ", bytes, " bytes of input memory; use a smaller batch"));
     }
     // Aliasing constructor: the pointer is the block's memory, the ownership the block's.
     return HostMemory(block, block->get());

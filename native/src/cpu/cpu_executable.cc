@@ -100,7 +100,8 @@ Result<std::unique_ptr<InputBuffer>> CpuExecutable::acquire_input(size_t bytes) 
   // Every block as large as the largest input (float32), so that any part of an input a run copies fits.
   const size_t block = std::max(bytes, input_elements_ * sizeof(float));
   std::unique_ptr<InputBuffer> buffer = input_pool_->acquire(block, [](size_t size) { return HeapBlock(size); });
-  if (!buffer) return Status(Code::kOutOfMemory, cat("out of memory for a run's input (", bytes, " bytes); use a smaller batch"));
+  if (!buffer)
+    return Status(Code::kOutOfMemory, cat("out of memory for a run's input (", bytes, " bytes); use a smaller batch"));
   return buffer;
 }
 

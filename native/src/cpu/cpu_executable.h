@@ -27,15 +27,15 @@ class CpuExecutable final : public Executable {
  private:
   dnnl::engine engine_;
   Program program_;
-  MemoryPlan plan_;                  // offsets of the arena buffers, by buffer id (0 for the others)
-  size_t scratchpad_bytes_ = 0;      // the largest scratchpad of any step (steps run one at a time)
-  std::vector<int> input_views_;     // views of the input buffer, bound to the caller's input per run
+  MemoryPlan plan_;                                // offsets of the arena buffers, by buffer id (0 for the others)
+  size_t scratchpad_bytes_ = 0;                    // the largest scratchpad of any step (steps run one at a time)
+  std::vector<int> input_views_;                   // views of the input buffer, bound to the caller's input per run
   std::vector<std::pair<int, int>> output_views_;  // (view, graph output) bound to the result arrays per run
   InputNormalization normalization_;
   // Two idle input buffers: one run computing while the next one's input is copied.
   std::shared_ptr<InputBufferPool<HeapBlock>> input_pool_ =
       std::make_shared<InputBufferPool<HeapBlock>>(2, [](HeapBlock) {});
-  size_t input_elements_ = 0;       // batch included
+  size_t input_elements_ = 0;                      // batch included
   std::array<int64_t, 4> input_dims_{0, 1, 1, 1};  // N, C, H, W of the input
 };
 

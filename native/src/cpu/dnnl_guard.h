@@ -17,8 +17,8 @@ Status dnnl_guard(const char* what, Fn&& fn) {
     return fn();
   } catch (const dnnl::error& e) {
     if (e.status == dnnl_out_of_memory) {
-      return Status(Code::kOutOfMemory, cat(what, ": oneDNN ran out of memory (", e.what(),
-                                            "); use a smaller batch or free memory"));
+      return Status(Code::kOutOfMemory,
+                    cat(what, ": oneDNN ran out of memory (", e.what(), "); use a smaller batch or free memory"));
     }
     return Status(Code::kBackend, cat(what, ": oneDNN failed: ", e.what()));
   } catch (const std::bad_alloc&) {

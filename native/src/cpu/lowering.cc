@@ -17,9 +17,7 @@ memory::desc any(const memory::dims& dims) { return memory::desc(dims, kF32, tag
 
 // oneDNN's reference kernels are orders of magnitude slower than its JIT ones; a layout that only they
 // support is worth a reorder.
-bool is_reference(const dnnl::primitive_desc_base& pd) {
-  return std::string(pd.impl_info_str()).rfind("ref", 0) == 0;
-}
+bool is_reference(const dnnl::primitive_desc_base& pd) { return std::string(pd.impl_info_str()).rfind("ref", 0) == 0; }
 
 // Every primitive takes its scratchpad from the context (one buffer, steps run one at a time) instead of
 // oneDNN's own allocations.
@@ -98,7 +96,9 @@ class Lowering {
     return static_cast<int>(program_.views.size()) - 1;
   }
 
-  int add_arena_view(const memory::desc& desc) { return add_view(desc, add_buffer(BufferKind::kArena, desc.get_size())); }
+  int add_arena_view(const memory::desc& desc) {
+    return add_view(desc, add_buffer(BufferKind::kArena, desc.get_size()));
+  }
 
   // The last op reading each value (INT_MAX for graph outputs, -1 for values nobody reads).
   void find_last_readers() {
@@ -143,7 +143,8 @@ class Lowering {
 
   // User data (plain, PyTorch's layout) of op `op`'s argument `arg` in the layout a primitive wants:
   // shared with another program of the same graph when one placed it so already, else reordered once.
-  memory constant(int op, int arg, const std::vector<float>& data, const memory::desc& user, const memory::desc& wanted) {
+  memory constant(int op, int arg, const std::vector<float>& data, const memory::desc& user,
+                  const memory::desc& wanted) {
     std::shared_ptr<const memory> placed = weights_.find(op, arg, wanted);
     if (!placed) {
       memory source(user, engine_, const_cast<float*>(data.data()));
@@ -178,9 +179,9 @@ class Lowering {
     const memory::dims dst_dims = dims(op.dst);
     const int64_t in_channels = src_dims[1];
     const bool grouped = op.groups > 1;
-    const memory::dims weight_dims =
-        grouped ? memory::dims{op.groups, op.out_channels / op.groups, in_channels / op.groups, op.kernel.h, op.kernel.w}
-                : memory::dims{op.out_channels, in_channels, op.kernel.h, op.kernel.w};
+    const memory::dims weight_dims = grouped ? memory::dims{op.groups, op.out_channels / op.groups,
+                                                            in_channels / op.groups, op.kernel.h, op.kernel.w}
+                                             : memory::dims{op.out_channels, in_channels, op.kernel.h, op.kernel.w};
     const bool has_residual = op.residual >= 0;
     const dnnl::primitive_attr attr = make_attr(has_residual, op.relu);
     // A source already in a blocked layout (nChw16c, which Winograd convs read and write) is taken as it
@@ -188,13 +189,13 @@ class Lowering {
     // Winograd conv cost more than the Winograd conv saved (27.1 ms either way), while taking the blocked
     // source brought it to 24.2 ms. A plain source stays `any`: oneDNN's choice (nhwc) is faster at batch 1.
     const memory::desc& current_src = view(value_view_[op.src]).desc;
-    const bool blocked_src =
-        current_src.data.format_kind == dnnl_blocked && current_src.data.format_desc.blocking.inner_nblks > 0;
+    const bool blocked_src = current_src.data.format_kind == dnnl_blocked &&
+                             current_src.data.format_desc.blocking.inner_nblks > 0;
     auto make_pd = [&](const memory::desc& src, const memory::desc& dst, dnnl::algorithm algorithm) {
-      const dnnl::convolution_forward::desc desc(
-          dnnl::prop_kind::forward_inference, algorithm, src, any(weight_dims),
-          any({op.out_channels}), dst, {op.stride.h, op.stride.w}, {op.dilation.h - 1, op.dilation.w - 1},
-          {op.padding.h, op.padding.w}, {op.padding.h, op.padding.w});
+      const dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference, algorithm, src, any(weight_dims),
+                                                 any({op.out_channels}), dst, {op.stride.h, op.stride.w},
+                                                 {op.dilation.h - 1, op.dilation.w - 1}, {op.padding.h, op.padding.w},
+                                                 {op.padding.h, op.padding.w});
       return dnnl::convolution_forward::primitive_desc(desc, attr, engine_);
     };
 
@@ -238,10 +239,11 @@ class Lowering {
     step.primitive = dnnl::convolution_forward(pd);
     step.views = {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}};
     step.constants = {
-        {DNNL_ARG_WEIGHTS, constant(index, DNNL_ARG_WEIGHTS, op.weight,
-                                    memory::desc(weight_dims, kF32, grouped ? tag::goihw : tag::oihw), pd.weights_desc())},
-        {DNNL_ARG_BIAS, constant(index, DNNL_ARG_BIAS, op.bias, memory::desc({op.out_channels}, kF32, tag::x),
-                                 pd.bias_desc())},
+        {DNNL_ARG_WEIGHTS,
+         constant(index, DNNL_ARG_WEIGHTS, op.weight, memory::desc(weight_dims, kF32, grouped ? tag::goihw : tag::oihw),
+                  pd.weights_desc())},
+        {DNNL_ARG_BIAS,
+         constant(index, DNNL_ARG_BIAS, op.bias, memory::desc({op.out_channels}, kF32, tag::x), pd.bias_desc())},
     };
     step.scratchpad = pd.scratchpad_desc();
     add_step(std::move(step));
@@ -325,11 +327,11 @@ class Lowering {
     step.primitive = dnnl::inner_product_forward(pd);
     step.views = {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}};
     step.constants = {
-        {DNNL_ARG_WEIGHTS, constant(index, DNNL_ARG_WEIGHTS, op.weight,
-                                    memory::desc(weight_dims, kF32, src_dims.size() == 4 ? tag::oihw : tag::oi),
-                                    pd.weights_desc())},
-        {DNNL_ARG_BIAS, constant(index, DNNL_ARG_BIAS, op.bias, memory::desc({op.out_channels}, kF32, tag::x),
-                                 pd.bias_desc())},
+        {DNNL_ARG_WEIGHTS,
+         constant(index, DNNL_ARG_WEIGHTS, op.weight,
+                  memory::desc(weight_dims, kF32, src_dims.size() == 4 ? tag::oihw : tag::oi), pd.weights_desc())},
+        {DNNL_ARG_BIAS,
+         constant(index, DNNL_ARG_BIAS, op.bias, memory::desc({op.out_channels}, kF32, tag::x), pd.bias_desc())},
     };
     step.scratchpad = pd.scratchpad_desc();
     add_step(std::move(step));

@@ -41,10 +41,10 @@ struct View {
 struct Step {
   dnnl::primitive primitive;
   std::optional<AdaptiveAvgPool> adaptive_pool;
-  std::vector<std::pair<int, int>> views;                // (DNNL_ARG_*, view id)
-  std::vector<std::pair<int, dnnl::memory>> constants;   // weights and bias: shared by all contexts, and
-                                                         // by other programs of the same PreparedGraph
-  dnnl::memory::desc scratchpad;                         // empty when the primitive needs none
+  std::vector<std::pair<int, int>> views;               // (DNNL_ARG_*, view id)
+  std::vector<std::pair<int, dnnl::memory>> constants;  // weights and bias: shared by all contexts, and
+                                                        // by other programs of the same PreparedGraph
+  dnnl::memory::desc scratchpad;                        // empty when the primitive needs none
 };
 
 struct Program {

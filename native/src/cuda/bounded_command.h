@@ -12,11 +12,11 @@ namespace cuda {
 
 /// What a bounded run produced.
 struct BoundedOutput {
-  bool started = false;      // the program could be started at all
-  bool timed_out = false;    // killed at the time limit
-  bool truncated = false;    // killed for writing more than the output bound
-  int exit_status = -1;      // the exit code when it exited normally, else -1
-  std::string out;           // what it wrote to stdout (at most max_bytes)
+  bool started = false;    // the program could be started at all
+  bool timed_out = false;  // killed at the time limit
+  bool truncated = false;  // killed for writing more than the output bound
+  int exit_status = -1;    // the exit code when it exited normally, else -1
+  std::string out;         // what it wrote to stdout (at most max_bytes)
 };
 
 /// Runs `argv` (argv[0] a path; no PATH search), waits at most `timeout_ms`, keeps at most `max_bytes` of its

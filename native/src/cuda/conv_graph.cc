@@ -14,7 +14,8 @@ using namespace cudnn;  // NOLINT: cuDNN's own enumerator names read best unqual
 // Room for an engine's notes (cuDNN 9 defines fewer than 16 of each kind).
 constexpr int64_t kMaxNotes = 32;
 // cuDNN's enums are C enums: int-sized, which the notes' int32 arrays rely on.
-static_assert(sizeof(cudnnBackendNumericalNote_t) == sizeof(int32_t) && sizeof(cudnnBackendBehaviorNote_t) == sizeof(int32_t),
+static_assert(sizeof(cudnnBackendNumericalNote_t) == sizeof(int32_t) &&
+                  sizeof(cudnnBackendBehaviorNote_t) == sizeof(int32_t),
               "cuDNN's note enums are 4 bytes");
 
 // Calls into the backend API for one graph, remembering the first failure (the one that explains the rest).
@@ -81,8 +82,10 @@ std::shared_ptr<ConvGraphObjects> build_operation_graph(Builder& b, cudnnHandle_
         b.set(tensor, CUDNN_ATTR_TENSOR_STRIDES, CUDNN_TYPE_INT64, 4, t.strides.data(), "a tensor's strides") &&
         b.set(tensor, CUDNN_ATTR_TENSOR_UNIQUE_ID, CUDNN_TYPE_INT64, 1, &t.uid, "a tensor's unique id") &&
         b.set(tensor, CUDNN_ATTR_TENSOR_BYTE_ALIGNMENT, CUDNN_TYPE_INT64, 1, &t.alignment, "a tensor's alignment") &&
-        b.set(tensor, CUDNN_ATTR_TENSOR_IS_VIRTUAL, CUDNN_TYPE_BOOLEAN, 1, &is_virtual, "whether a tensor is virtual") &&
-        b.finalize(tensor, cat("finalizing tensor ", tensors.size(), " (", graph_tensor_role_name(t.role), ")").c_str());
+        b.set(tensor, CUDNN_ATTR_TENSOR_IS_VIRTUAL, CUDNN_TYPE_BOOLEAN, 1, &is_virtual,
+              "whether a tensor is virtual") &&
+        b.finalize(tensor,
+                   cat("finalizing tensor ", tensors.size(), " (", graph_tensor_role_name(t.role), ")").c_str());
     if (!done) return nullptr;
     tensors.push_back(tensor);
   }
@@ -92,52 +95,66 @@ std::shared_ptr<ConvGraphObjects> build_operation_graph(Builder& b, cudnnHandle_
   const cudnnDataType_t compute = d.compute_type;
   const cudnnConvolutionMode_t mode = CUDNN_CROSS_CORRELATION;
   const int64_t spatial_dims = 2;
-  bool done = conv != nullptr &&
-              b.set(conv, CUDNN_ATTR_CONVOLUTION_COMP_TYPE, CUDNN_TYPE_DATA_TYPE, 1, &compute, "the conv's compute type") &&
-              b.set(conv, CUDNN_ATTR_CONVOLUTION_CONV_MODE, CUDNN_TYPE_CONVOLUTION_MODE, 1, &mode, "the conv's mode") &&
-              b.set(conv, CUDNN_ATTR_CONVOLUTION_SPATIAL_DIMS, CUDNN_TYPE_INT64, 1, &spatial_dims, "the conv's dims") &&
-              b.set(conv, CUDNN_ATTR_CONVOLUTION_DILATIONS, CUDNN_TYPE_INT64, 2, d.dilation.data(), "the conv's dilation") &&
-              b.set(conv, CUDNN_ATTR_CONVOLUTION_FILTER_STRIDES, CUDNN_TYPE_INT64, 2, d.stride.data(), "the conv's stride") &&
-              b.set(conv, CUDNN_ATTR_CONVOLUTION_PRE_PADDINGS, CUDNN_TYPE_INT64, 2, d.pre_padding.data(), "the conv's padding") &&
-              b.set(conv, CUDNN_ATTR_CONVOLUTION_POST_PADDINGS, CUDNN_TYPE_INT64, 2, d.post_padding.data(), "the conv's padding") &&
-              b.finalize(conv, "finalizing the convolution");
+  bool done =
+      conv != nullptr &&
+      b.set(conv, CUDNN_ATTR_CONVOLUTION_COMP_TYPE, CUDNN_TYPE_DATA_TYPE, 1, &compute, "the conv's compute type") &&
+      b.set(conv, CUDNN_ATTR_CONVOLUTION_CONV_MODE, CUDNN_TYPE_CONVOLUTION_MODE, 1, &mode, "the conv's mode") &&
+      b.set(conv, CUDNN_ATTR_CONVOLUTION_SPATIAL_DIMS, CUDNN_TYPE_INT64, 1, &spatial_dims, "the conv's dims") &&
+      b.set(conv, CUDNN_ATTR_CONVOLUTION_DILATIONS, CUDNN_TYPE_INT64, 2, d.dilation.data(), "the conv's dilation") &&
+      b.set(conv, CUDNN_ATTR_CONVOLUTION_FILTER_STRIDES, CUDNN_TYPE_INT64, 2, d.stride.data(), "the conv's stride") &&
+      b.set(conv, CUDNN_ATTR_CONVOLUTION_PRE_PADDINGS, CUDNN_TYPE_INT64, 2, d.pre_padding.data(),
+            "the conv's padding") &&
+      b.set(conv, CUDNN_ATTR_CONVOLUTION_POST_PADDINGS, CUDNN_TYPE_INT64, 2, d.post_padding.data(),
+            "the conv's padding") &&
+      b.finalize(conv, "finalizing the convolution");
   if (!done) return nullptr;
 
   cudnnBackendDescriptor_t conv_op =
       b.create(owned, CUDNN_BACKEND_OPERATION_CONVOLUTION_FORWARD_DESCRIPTOR, "creating the conv_fprop op");
   const float alpha = 1.0f, beta = 0.0f;  // runtime fusion requires beta = 0 (reference/cudnn.md §2.b)
-  done = conv_op != nullptr &&
-         b.set_descriptor(conv_op, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_X, tensors[static_cast<size_t>(d.x)], "the conv's x") &&
-         b.set_descriptor(conv_op, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_W, tensors[static_cast<size_t>(d.w)], "the conv's w") &&
-         b.set_descriptor(conv_op, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_Y, tensors[static_cast<size_t>(d.conv_out)], "the conv's y") &&
-         b.set_descriptor(conv_op, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_CONV_DESC, conv, "the conv's descriptor") &&
-         b.set(conv_op, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_ALPHA, CUDNN_TYPE_FLOAT, 1, &alpha, "the conv's alpha") &&
-         b.set(conv_op, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_BETA, CUDNN_TYPE_FLOAT, 1, &beta, "the conv's beta") &&
-         b.finalize(conv_op, "finalizing the conv_fprop op");
+  done =
+      conv_op != nullptr &&
+      b.set_descriptor(conv_op, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_X, tensors[static_cast<size_t>(d.x)],
+                       "the conv's x") &&
+      b.set_descriptor(conv_op, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_W, tensors[static_cast<size_t>(d.w)],
+                       "the conv's w") &&
+      b.set_descriptor(conv_op, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_Y, tensors[static_cast<size_t>(d.conv_out)],
+                       "the conv's y") &&
+      b.set_descriptor(conv_op, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_CONV_DESC, conv, "the conv's descriptor") &&
+      b.set(conv_op, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_ALPHA, CUDNN_TYPE_FLOAT, 1, &alpha, "the conv's alpha") &&
+      b.set(conv_op, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_BETA, CUDNN_TYPE_FLOAT, 1, &beta, "the conv's beta") &&
+      b.finalize(conv_op, "finalizing the conv_fprop op");
   if (!done) return nullptr;
   ops.push_back(conv_op);
 
   for (const GraphPointwise& p : d.pointwise) {
-    cudnnBackendDescriptor_t pointwise = b.create(owned, CUDNN_BACKEND_POINTWISE_DESCRIPTOR, "creating a pointwise mode");
+    cudnnBackendDescriptor_t pointwise =
+        b.create(owned, CUDNN_BACKEND_POINTWISE_DESCRIPTOR, "creating a pointwise mode");
     const cudnnPointwiseMode_t pointwise_mode = p.mode;
-    done = pointwise != nullptr &&
-           b.set(pointwise, CUDNN_ATTR_POINTWISE_MODE, CUDNN_TYPE_POINTWISE_MODE, 1, &pointwise_mode, "a pointwise mode") &&
-           b.set(pointwise, CUDNN_ATTR_POINTWISE_MATH_PREC, CUDNN_TYPE_DATA_TYPE, 1, &compute, "a pointwise precision") &&
-           b.finalize(pointwise, cat("finalizing pointwise ", graph_pointwise_name(p.mode)).c_str());
+    done =
+        pointwise != nullptr &&
+        b.set(pointwise, CUDNN_ATTR_POINTWISE_MODE, CUDNN_TYPE_POINTWISE_MODE, 1, &pointwise_mode,
+              "a pointwise mode") &&
+        b.set(pointwise, CUDNN_ATTR_POINTWISE_MATH_PREC, CUDNN_TYPE_DATA_TYPE, 1, &compute, "a pointwise precision") &&
+        b.finalize(pointwise, cat("finalizing pointwise ", graph_pointwise_name(p.mode)).c_str());
     if (!done) return nullptr;
-    cudnnBackendDescriptor_t op = b.create(owned, CUDNN_BACKEND_OPERATION_POINTWISE_DESCRIPTOR, "creating a pointwise op");
+    cudnnBackendDescriptor_t op =
+        b.create(owned, CUDNN_BACKEND_OPERATION_POINTWISE_DESCRIPTOR, "creating a pointwise op");
     done = op != nullptr &&
            b.set_descriptor(op, CUDNN_ATTR_OPERATION_POINTWISE_PW_DESCRIPTOR, pointwise, "a pointwise op's mode") &&
-           b.set_descriptor(op, CUDNN_ATTR_OPERATION_POINTWISE_XDESC, tensors[static_cast<size_t>(p.x)], "a pointwise op's x") &&
+           b.set_descriptor(op, CUDNN_ATTR_OPERATION_POINTWISE_XDESC, tensors[static_cast<size_t>(p.x)],
+                            "a pointwise op's x") &&
            (p.b < 0 || b.set_descriptor(op, CUDNN_ATTR_OPERATION_POINTWISE_BDESC, tensors[static_cast<size_t>(p.b)],
                                         "a pointwise op's b")) &&
-           b.set_descriptor(op, CUDNN_ATTR_OPERATION_POINTWISE_YDESC, tensors[static_cast<size_t>(p.y)], "a pointwise op's y") &&
+           b.set_descriptor(op, CUDNN_ATTR_OPERATION_POINTWISE_YDESC, tensors[static_cast<size_t>(p.y)],
+                            "a pointwise op's y") &&
            b.finalize(op, cat("finalizing the pointwise ", graph_pointwise_name(p.mode), " op").c_str());
     if (!done) return nullptr;
     ops.push_back(op);
   }
 
-  cudnnBackendDescriptor_t graph = b.create(owned, CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR, "creating the operation graph");
+  cudnnBackendDescriptor_t graph =
+      b.create(owned, CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR, "creating the operation graph");
   done = graph != nullptr &&
          b.set(graph, CUDNN_ATTR_OPERATIONGRAPH_OPS, CUDNN_TYPE_BACKEND_DESCRIPTOR, static_cast<int64_t>(ops.size()),
                ops.data(), "the graph's ops") &&
@@ -224,12 +241,14 @@ ConvGraphPlans build_conv_graph_plans(const CudnnApi& api, cudnnHandle_t handle,
   std::string first_refusal, first_exclusion;
   for (cudnnBackendHeurMode_t mode : {CUDNN_HEUR_MODE_INSTANT, CUDNN_HEUR_MODE_FALLBACK}) {
     std::vector<BackendDescriptor> owned;
-    cudnnBackendDescriptor_t heuristics = b.create(owned, CUDNN_BACKEND_ENGINEHEUR_DESCRIPTOR, "creating the heuristics");
-    const bool ready = heuristics != nullptr &&
-                       b.set_descriptor(heuristics, CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH, graph->operation_graph,
-                                        "the heuristics' graph") &&
-                       b.set(heuristics, CUDNN_ATTR_ENGINEHEUR_MODE, CUDNN_TYPE_HEUR_MODE, 1, &mode, "the heuristics' mode") &&
-                       b.finalize(heuristics, "finalizing the heuristics");
+    cudnnBackendDescriptor_t heuristics =
+        b.create(owned, CUDNN_BACKEND_ENGINEHEUR_DESCRIPTOR, "creating the heuristics");
+    const bool ready =
+        heuristics != nullptr &&
+        b.set_descriptor(heuristics, CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH, graph->operation_graph,
+                         "the heuristics' graph") &&
+        b.set(heuristics, CUDNN_ATTR_ENGINEHEUR_MODE, CUDNN_TYPE_HEUR_MODE, 1, &mode, "the heuristics' mode") &&
+        b.finalize(heuristics, "finalizing the heuristics");
     int64_t available = 0;
     if (!ready || !b.check(api.cudnnBackendGetAttribute(heuristics, CUDNN_ATTR_ENGINEHEUR_RESULTS,
                                                         CUDNN_TYPE_BACKEND_DESCRIPTOR, 0, &available, nullptr),
@@ -240,7 +259,9 @@ ConvGraphPlans build_conv_graph_plans(const CudnnApi& api, cudnnHandle_t handle,
     std::vector<cudnnBackendDescriptor_t> raw;
     for (int64_t i = 0; i < available; ++i) {
       cudnnBackendDescriptor_t config = nullptr;
-      if (!b.check(api.cudnnBackendCreateDescriptor(CUDNN_BACKEND_ENGINECFG_DESCRIPTOR, &config), "creating an engine config")) break;
+      if (!b.check(api.cudnnBackendCreateDescriptor(CUDNN_BACKEND_ENGINECFG_DESCRIPTOR, &config),
+                   "creating an engine config"))
+        break;
       configs.push_back(std::make_shared<BackendDescriptor>(config, api.cudnnBackendDestroyDescriptor));
       raw.push_back(config);
     }
@@ -251,7 +272,8 @@ ConvGraphPlans build_conv_graph_plans(const CudnnApi& api, cudnnHandle_t handle,
                  "reading the heuristics' results")) {
       continue;
     }
-    for (int64_t i = 0; i < std::min<int64_t>(returned, static_cast<int64_t>(raw.size())) && result.plans.size() < limit; ++i) {
+    for (int64_t i = 0;
+         i < std::min<int64_t>(returned, static_cast<int64_t>(raw.size())) && result.plans.size() < limit; ++i) {
       const EngineInfo info = engine_info(api, raw[static_cast<size_t>(i)]);
       if (const char* why = excluded(info, precision)) {
         if (excluded_count++ == 0) first_exclusion = cat("engine ", info.index, ": ", why);
@@ -259,13 +281,14 @@ ConvGraphPlans build_conv_graph_plans(const CudnnApi& api, cudnnHandle_t handle,
       }
       Builder plan_builder(api);
       std::vector<BackendDescriptor> plan_owner;
-      cudnnBackendDescriptor_t plan = plan_builder.create(plan_owner, CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR, "creating a plan");
-      const bool finalized =
-          plan != nullptr &&
-          plan_builder.set(plan, CUDNN_ATTR_EXECUTION_PLAN_HANDLE, CUDNN_TYPE_HANDLE, 1, &handle, "the plan's handle") &&
-          plan_builder.set_descriptor(plan, CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG, raw[static_cast<size_t>(i)],
-                                      "the plan's engine config") &&
-          plan_builder.finalize(plan, "finalizing the plan");
+      cudnnBackendDescriptor_t plan =
+          plan_builder.create(plan_owner, CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR, "creating a plan");
+      const bool finalized = plan != nullptr &&
+                             plan_builder.set(plan, CUDNN_ATTR_EXECUTION_PLAN_HANDLE, CUDNN_TYPE_HANDLE, 1, &handle,
+                                              "the plan's handle") &&
+                             plan_builder.set_descriptor(plan, CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG,
+                                                         raw[static_cast<size_t>(i)], "the plan's engine config") &&
+                             plan_builder.finalize(plan, "finalizing the plan");
       int64_t workspace = 0, count = 0;
       if (!finalized || !plan_builder.check(api.cudnnBackendGetAttribute(plan, CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE,
                                                                          CUDNN_TYPE_INT64, 1, &count, &workspace),
@@ -290,9 +313,12 @@ ConvGraphPlans build_conv_graph_plans(const CudnnApi& api, cudnnHandle_t handle,
   }
   std::string note;
   if (refused > 0) note += cat(refused, " configuration(s) refused at finalize (first: ", first_refusal, ")");
-  if (excluded_count > 0) note += cat(note.empty() ? "" : "; ", excluded_count, " excluded for ", precision_name(precision), " (first: ", first_exclusion, ")");
+  if (excluded_count > 0)
+    note += cat(note.empty() ? "" : "; ", excluded_count, " excluded for ", precision_name(precision),
+                " (first: ", first_exclusion, ")");
   if (too_big > 0) note += cat(note.empty() ? "" : "; ", too_big, " over the workspace cap");
-  if (result.plans.empty() && note.empty()) note = b.failure().empty() ? "cuDNN's heuristics returned no engine" : b.failure();
+  if (result.plans.empty() && note.empty())
+    note = b.failure().empty() ? "cuDNN's heuristics returned no engine" : b.failure();
   return finish(note);
 }
 

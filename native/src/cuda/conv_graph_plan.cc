@@ -74,10 +74,10 @@ std::string ConvGraphDescription::describe() const {
          << t.dims[3] << ", strides " << t.strides[0] << "," << t.strides[1] << "," << t.strides[2] << ","
          << t.strides[3] << ", alignment " << t.alignment << "\n";
   }
-  text << "conv_fprop: tensor " << x << " * tensor " << w << " -> tensor " << conv_out << ", padding "
-       << pre_padding[0] << "," << pre_padding[1] << " / " << post_padding[0] << "," << post_padding[1]
-       << ", stride " << stride[0] << "," << stride[1] << ", dilation " << dilation[0] << "," << dilation[1]
-       << ", compute " << graph_data_type_name(compute_type) << "\n";
+  text << "conv_fprop: tensor " << x << " * tensor " << w << " -> tensor " << conv_out << ", padding " << pre_padding[0]
+       << "," << pre_padding[1] << " / " << post_padding[0] << "," << post_padding[1] << ", stride " << stride[0] << ","
+       << stride[1] << ", dilation " << dilation[0] << "," << dilation[1] << ", compute "
+       << graph_data_type_name(compute_type) << "\n";
   for (const GraphPointwise& op : pointwise) {
     text << graph_pointwise_name(op.mode) << ": tensor " << op.x;
     if (op.b >= 0) text << ", tensor " << op.b;
@@ -128,9 +128,8 @@ Result<ConvGraphDescription> describe_conv_graph(const CudaPlan& plan, int step_
   bias.strides = {out.stored_channels, 1, out.stored_channels, out.stored_channels};
   const int bias_index = add(bias);
   const int residual_index =
-      step.residual >= 0
-          ? add(activation(GraphTensorRole::kResidual, io, out.n, out.stored_channels, out.h, out.w))
-          : -1;
+      step.residual >= 0 ? add(activation(GraphTensorRole::kResidual, io, out.n, out.stored_channels, out.h, out.w))
+                         : -1;
   const int output_index = add(activation(GraphTensorRole::kOutput, io, out.n, out.stored_channels, out.h, out.w));
 
   // The chain: each op reads the previous op's result as its first input, so a broadcast (the bias) is never

@@ -13,19 +13,15 @@ void add_note(std::string& notes, const std::string& note) { notes += notes.empt
 // The legacy path and its note: what the trial run found of the fused call, then what timing found.
 void choose_legacy(const ConvPathEvidence& evidence, ConvPathChoice& choice) {
   switch (evidence.fused) {
-    case FusedTrial::kRan:
-      choice.legacy_mode = ConvMode::kFused;
-      break;
+    case FusedTrial::kRan: choice.legacy_mode = ConvMode::kFused; break;
     case FusedTrial::kRefused:
-      choice.note = cat("unfused: cuDNN refused the fused call with ", evidence.fused_algorithm, " (",
-                        evidence.fused_why, ")");
+      choice.note =
+          cat("unfused: cuDNN refused the fused call with ", evidence.fused_algorithm, " (", evidence.fused_why, ")");
       break;
     case FusedTrial::kNotFusable:
       if (!evidence.fused_why.empty()) choice.note = cat("unfused: ", evidence.fused_why);
       break;
-    case FusedTrial::kNotTried:
-      choice.note = "unfused: the fused call has not been tried";
-      break;
+    case FusedTrial::kNotTried: choice.note = "unfused: the fused call has not been tried"; break;
   }
   // The legacy fused call was slower than conv + separate bias on some cuDNN 8 releases
   // (reference/cudnn.md §2.a): measured, not assumed.
@@ -51,8 +47,8 @@ double graph_plan_tolerance(Precision precision) {
 ConvPathChoice choose_conv_path(const ConvPathEvidence& evidence) {
   ConvPathChoice choice;
   choose_legacy(evidence, choice);
-  const std::optional<float> legacy_ms =
-      choice.legacy_mode == ConvMode::kFused ? evidence.fused_ms : evidence.unfused_ms;
+  const std::optional<float> legacy_ms = choice.legacy_mode == ConvMode::kFused ? evidence.fused_ms
+                                                                                : evidence.unfused_ms;
   const bool timed = evidence.benchmark && legacy_ms.has_value();
 
   // Plans that agreed with the legacy path in the trial run (the notes say why the others are out)...

@@ -214,7 +214,8 @@ class Planner {
       }
       // Small (a stem's filter): no overflow.
       option.filter_bytes = static_cast<size_t>(plan_.values[static_cast<size_t>(step.dst)].stored_channels *
-                                                option.kernel.h * option.kernel.w * option.stored_channels) * element;
+                                                option.kernel.h * option.kernel.w * option.stored_channels) *
+                            element;
       option.filter_offset = end;
       RESNET_CHECK(add_aligned(option.filter_bytes, &end), Code::kInvalidShape,
                    "The packed weights of this graph need more than 2^60 bytes");

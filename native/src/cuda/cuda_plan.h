@@ -77,14 +77,14 @@ struct DeviceValue {
 };
 
 enum class StepKind {
-  kInput,         // host input (any InputFormat) → device NHWC value `dst`, normalisation fused; with `block` > 1
-                  // a space-to-depth of the zero-padded input (see Step::block)
-  kConv,          // conv + bias [+ residual] [+ relu]; linear layers become 1×1 or full-window convs
+  kInput,  // host input (any InputFormat) → device NHWC value `dst`, normalisation fused; with `block` > 1
+           // a space-to-depth of the zero-padded input (see Step::block)
+  kConv,   // conv + bias [+ residual] [+ relu]; linear layers become 1×1 or full-window convs
   kMaxPool,
   kAdaptiveAvgPool,  // global or adaptive, PyTorch's windows
-  kAdd,           // dst = a + b [relu], elementwise over stored channels
-  kRelu,          // dst = max(src, 0)
-  kOutput,        // device NHWC value `src` → NCHW float32 staging for graph output `output_index`
+  kAdd,              // dst = a + b [relu], elementwise over stored channels
+  kRelu,             // dst = max(src, 0)
+  kOutput,           // device NHWC value `src` → NCHW float32 staging for graph output `output_index`
 };
 
 /// "input", "conv", "maxpool", "adaptive_avgpool", "add", "relu", "output".
@@ -93,8 +93,8 @@ const char* step_kind_name(StepKind kind);
 /// One step of a run, with every number a descriptor or a kernel launch needs.
 struct Step {
   StepKind kind = StepKind::kConv;
-  int src = -1;   // value ids (kAdd: src = a)
-  int src2 = -1;  // kAdd: b
+  int src = -1;       // value ids (kAdd: src = a)
+  int src2 = -1;      // kAdd: b
   int residual = -1;  // kConv: added after the bias, or -1
   int dst = -1;
   bool relu = false;

@@ -36,50 +36,50 @@ using cudnnBackendDescriptor_t = void*;
 // ---- enums: X(name, value) ---------------------------------------------------------------------------------
 // cudnnStatus_t was renumbered in cuDNN 9 (categories of 1000); later 9.x releases added codes, listed apart so
 // that the header check compares each only against headers recent enough to declare it.
-#define RESNET_CUDNN_STATUS_SINCE_9_0(X)                          \
-  X(CUDNN_STATUS_SUCCESS, 0)                                      \
-  X(CUDNN_STATUS_NOT_INITIALIZED, 1001)                           \
-  X(CUDNN_STATUS_SUBLIBRARY_VERSION_MISMATCH, 1002)               \
-  X(CUDNN_STATUS_SERIALIZATION_VERSION_MISMATCH, 1003)            \
-  X(CUDNN_STATUS_DEPRECATED, 1004)                                \
-  X(CUDNN_STATUS_LICENSE_ERROR, 1005)                             \
-  X(CUDNN_STATUS_RUNTIME_IN_PROGRESS, 1006)                       \
-  X(CUDNN_STATUS_RUNTIME_FP_OVERFLOW, 1007)                       \
-  X(CUDNN_STATUS_BAD_PARAM, 2000)                                 \
-  X(CUDNN_STATUS_INVALID_VALUE, 2001)                             \
-  X(CUDNN_STATUS_BAD_PARAM_NULL_POINTER, 2002)                    \
-  X(CUDNN_STATUS_BAD_PARAM_MISALIGNED_POINTER, 2003)              \
-  X(CUDNN_STATUS_BAD_PARAM_NOT_FINALIZED, 2004)                   \
-  X(CUDNN_STATUS_BAD_PARAM_OUT_OF_BOUND, 2005)                    \
-  X(CUDNN_STATUS_BAD_PARAM_SIZE_INSUFFICIENT, 2006)               \
-  X(CUDNN_STATUS_BAD_PARAM_STREAM_MISMATCH, 2007)                 \
-  X(CUDNN_STATUS_BAD_PARAM_SHAPE_MISMATCH, 2008)                  \
-  X(CUDNN_STATUS_BAD_PARAM_DUPLICATED_ENTRIES, 2009)              \
-  X(CUDNN_STATUS_BAD_PARAM_ATTRIBUTE_TYPE, 2010)                  \
-  X(CUDNN_STATUS_NOT_SUPPORTED, 3000)                             \
-  X(CUDNN_STATUS_NOT_SUPPORTED_GRAPH_PATTERN, 3001)               \
-  X(CUDNN_STATUS_NOT_SUPPORTED_SHAPE, 3002)                       \
-  X(CUDNN_STATUS_NOT_SUPPORTED_DATA_TYPE, 3003)                   \
-  X(CUDNN_STATUS_NOT_SUPPORTED_LAYOUT, 3004)                      \
-  X(CUDNN_STATUS_NOT_SUPPORTED_INCOMPATIBLE_CUDA_DRIVER, 3005)    \
-  X(CUDNN_STATUS_NOT_SUPPORTED_INCOMPATIBLE_CUDART, 3006)         \
-  X(CUDNN_STATUS_NOT_SUPPORTED_ARCH_MISMATCH, 3007)               \
+#define RESNET_CUDNN_STATUS_SINCE_9_0(X)                           \
+  X(CUDNN_STATUS_SUCCESS, 0)                                       \
+  X(CUDNN_STATUS_NOT_INITIALIZED, 1001)                            \
+  X(CUDNN_STATUS_SUBLIBRARY_VERSION_MISMATCH, 1002)                \
+  X(CUDNN_STATUS_SERIALIZATION_VERSION_MISMATCH, 1003)             \
+  X(CUDNN_STATUS_DEPRECATED, 1004)                                 \
+  X(CUDNN_STATUS_LICENSE_ERROR, 1005)                              \
+  X(CUDNN_STATUS_RUNTIME_IN_PROGRESS, 1006)                        \
+  X(CUDNN_STATUS_RUNTIME_FP_OVERFLOW, 1007)                        \
+  X(CUDNN_STATUS_BAD_PARAM, 2000)                                  \
+  X(CUDNN_STATUS_INVALID_VALUE, 2001)                              \
+  X(CUDNN_STATUS_BAD_PARAM_NULL_POINTER, 2002)                     \
+  X(CUDNN_STATUS_BAD_PARAM_MISALIGNED_POINTER, 2003)               \
+  X(CUDNN_STATUS_BAD_PARAM_NOT_FINALIZED, 2004)                    \
+  X(CUDNN_STATUS_BAD_PARAM_OUT_OF_BOUND, 2005)                     \
+  X(CUDNN_STATUS_BAD_PARAM_SIZE_INSUFFICIENT, 2006)                \
+  X(CUDNN_STATUS_BAD_PARAM_STREAM_MISMATCH, 2007)                  \
+  X(CUDNN_STATUS_BAD_PARAM_SHAPE_MISMATCH, 2008)                   \
+  X(CUDNN_STATUS_BAD_PARAM_DUPLICATED_ENTRIES, 2009)               \
+  X(CUDNN_STATUS_BAD_PARAM_ATTRIBUTE_TYPE, 2010)                   \
+  X(CUDNN_STATUS_NOT_SUPPORTED, 3000)                              \
+  X(CUDNN_STATUS_NOT_SUPPORTED_GRAPH_PATTERN, 3001)                \
+  X(CUDNN_STATUS_NOT_SUPPORTED_SHAPE, 3002)                        \
+  X(CUDNN_STATUS_NOT_SUPPORTED_DATA_TYPE, 3003)                    \
+  X(CUDNN_STATUS_NOT_SUPPORTED_LAYOUT, 3004)                       \
+  X(CUDNN_STATUS_NOT_SUPPORTED_INCOMPATIBLE_CUDA_DRIVER, 3005)     \
+  X(CUDNN_STATUS_NOT_SUPPORTED_INCOMPATIBLE_CUDART, 3006)          \
+  X(CUDNN_STATUS_NOT_SUPPORTED_ARCH_MISMATCH, 3007)                \
   X(CUDNN_STATUS_NOT_SUPPORTED_RUNTIME_PREREQUISITE_MISSING, 3008) \
-  X(CUDNN_STATUS_NOT_SUPPORTED_SUBLIBRARY_UNAVAILABLE, 3009)      \
-  X(CUDNN_STATUS_NOT_SUPPORTED_SHARED_MEMORY_INSUFFICIENT, 3010)  \
-  X(CUDNN_STATUS_NOT_SUPPORTED_PADDING, 3011)                     \
-  X(CUDNN_STATUS_NOT_SUPPORTED_BAD_LAUNCH_PARAM, 3012)            \
-  X(CUDNN_STATUS_INTERNAL_ERROR, 4000)                            \
-  X(CUDNN_STATUS_INTERNAL_ERROR_COMPILATION_FAILED, 4001)         \
-  X(CUDNN_STATUS_INTERNAL_ERROR_UNEXPECTED_VALUE, 4002)           \
-  X(CUDNN_STATUS_INTERNAL_ERROR_HOST_ALLOCATION_FAILED, 4003)     \
-  X(CUDNN_STATUS_INTERNAL_ERROR_DEVICE_ALLOCATION_FAILED, 4004)   \
-  X(CUDNN_STATUS_INTERNAL_ERROR_BAD_LAUNCH_PARAM, 4005)           \
-  X(CUDNN_STATUS_INTERNAL_ERROR_TEXTURE_CREATION_FAILED, 4006)    \
-  X(CUDNN_STATUS_EXECUTION_FAILED, 5000)                          \
-  X(CUDNN_STATUS_EXECUTION_FAILED_CUDA_DRIVER, 5001)              \
-  X(CUDNN_STATUS_EXECUTION_FAILED_CUBLAS, 5002)                   \
-  X(CUDNN_STATUS_EXECUTION_FAILED_CUDART, 5003)                   \
+  X(CUDNN_STATUS_NOT_SUPPORTED_SUBLIBRARY_UNAVAILABLE, 3009)       \
+  X(CUDNN_STATUS_NOT_SUPPORTED_SHARED_MEMORY_INSUFFICIENT, 3010)   \
+  X(CUDNN_STATUS_NOT_SUPPORTED_PADDING, 3011)                      \
+  X(CUDNN_STATUS_NOT_SUPPORTED_BAD_LAUNCH_PARAM, 3012)             \
+  X(CUDNN_STATUS_INTERNAL_ERROR, 4000)                             \
+  X(CUDNN_STATUS_INTERNAL_ERROR_COMPILATION_FAILED, 4001)          \
+  X(CUDNN_STATUS_INTERNAL_ERROR_UNEXPECTED_VALUE, 4002)            \
+  X(CUDNN_STATUS_INTERNAL_ERROR_HOST_ALLOCATION_FAILED, 4003)      \
+  X(CUDNN_STATUS_INTERNAL_ERROR_DEVICE_ALLOCATION_FAILED, 4004)    \
+  X(CUDNN_STATUS_INTERNAL_ERROR_BAD_LAUNCH_PARAM, 4005)            \
+  X(CUDNN_STATUS_INTERNAL_ERROR_TEXTURE_CREATION_FAILED, 4006)     \
+  X(CUDNN_STATUS_EXECUTION_FAILED, 5000)                           \
+  X(CUDNN_STATUS_EXECUTION_FAILED_CUDA_DRIVER, 5001)               \
+  X(CUDNN_STATUS_EXECUTION_FAILED_CUBLAS, 5002)                    \
+  X(CUDNN_STATUS_EXECUTION_FAILED_CUDART, 5003)                    \
   X(CUDNN_STATUS_EXECUTION_FAILED_CURAND, 5004)
 #define RESNET_CUDNN_STATUS_SINCE_9_2(X) X(CUDNN_STATUS_SUBLIBRARY_LOADING_FAILED, 1008)
 #define RESNET_CUDNN_STATUS_SINCE_9_5(X)              \
@@ -95,11 +95,11 @@ using cudnnBackendDescriptor_t = void*;
   RESNET_CUDNN_STATUS_SINCE_9_6(X)    \
   RESNET_CUDNN_STATUS_SINCE_9_18(X)
 /// cuDNN 9's deprecated second names for values above (cuDNN 8 spellings).
-#define RESNET_CUDNN_STATUS_ALIASES(X)                 \
-  X(CUDNN_STATUS_ALLOC_FAILED, 4003)                   \
-  X(CUDNN_STATUS_ARCH_MISMATCH, 3007)                  \
-  X(CUDNN_STATUS_MAPPING_ERROR, 4006)                  \
-  X(CUDNN_STATUS_RUNTIME_PREREQUISITE_MISSING, 3008)   \
+#define RESNET_CUDNN_STATUS_ALIASES(X)               \
+  X(CUDNN_STATUS_ALLOC_FAILED, 4003)                 \
+  X(CUDNN_STATUS_ARCH_MISMATCH, 3007)                \
+  X(CUDNN_STATUS_MAPPING_ERROR, 4006)                \
+  X(CUDNN_STATUS_RUNTIME_PREREQUISITE_MISSING, 3008) \
   X(CUDNN_STATUS_VERSION_MISMATCH, 1002)
 
 #define RESNET_CUDNN_DATA_TYPE_VALUES(X) \
@@ -128,10 +128,10 @@ using cudnnBackendDescriptor_t = void*;
   X(CUDNN_CONVOLUTION, 0)                       \
   X(CUDNN_CROSS_CORRELATION, 1)
 
-#define RESNET_CUDNN_MATH_TYPE_VALUES(X)        \
-  X(CUDNN_DEFAULT_MATH, 0)                      \
-  X(CUDNN_TENSOR_OP_MATH, 1)                    \
-  X(CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION, 2)   \
+#define RESNET_CUDNN_MATH_TYPE_VALUES(X)      \
+  X(CUDNN_DEFAULT_MATH, 0)                    \
+  X(CUDNN_TENSOR_OP_MATH, 1)                  \
+  X(CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION, 2) \
   X(CUDNN_FMA_MATH, 3)
 
 #define RESNET_CUDNN_CONVOLUTION_FWD_ALGO_VALUES(X)      \
@@ -176,46 +176,46 @@ using cudnnBackendDescriptor_t = void*;
   X(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR, 16)                  \
   X(CUDNN_BACKEND_TENSOR_DESCRIPTOR, 17)
 
-#define RESNET_CUDNN_BACKEND_ATTRIBUTE_NAME_VALUES(X)      \
-  X(CUDNN_ATTR_POINTWISE_MODE, 0)                          \
-  X(CUDNN_ATTR_POINTWISE_MATH_PREC, 1)                     \
-  X(CUDNN_ATTR_CONVOLUTION_COMP_TYPE, 100)                 \
-  X(CUDNN_ATTR_CONVOLUTION_CONV_MODE, 101)                 \
-  X(CUDNN_ATTR_CONVOLUTION_DILATIONS, 102)                 \
-  X(CUDNN_ATTR_CONVOLUTION_FILTER_STRIDES, 103)            \
-  X(CUDNN_ATTR_CONVOLUTION_POST_PADDINGS, 104)             \
-  X(CUDNN_ATTR_CONVOLUTION_PRE_PADDINGS, 105)              \
-  X(CUDNN_ATTR_CONVOLUTION_SPATIAL_DIMS, 106)              \
-  X(CUDNN_ATTR_ENGINEHEUR_MODE, 200)                       \
-  X(CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH, 201)            \
-  X(CUDNN_ATTR_ENGINEHEUR_RESULTS, 202)                    \
-  X(CUDNN_ATTR_ENGINECFG_ENGINE, 300)                      \
-  X(CUDNN_ATTR_EXECUTION_PLAN_HANDLE, 400)                 \
-  X(CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG, 401)          \
-  X(CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE, 402)         \
-  X(CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_ALPHA, 700)   \
-  X(CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_BETA, 701)    \
+#define RESNET_CUDNN_BACKEND_ATTRIBUTE_NAME_VALUES(X)        \
+  X(CUDNN_ATTR_POINTWISE_MODE, 0)                            \
+  X(CUDNN_ATTR_POINTWISE_MATH_PREC, 1)                       \
+  X(CUDNN_ATTR_CONVOLUTION_COMP_TYPE, 100)                   \
+  X(CUDNN_ATTR_CONVOLUTION_CONV_MODE, 101)                   \
+  X(CUDNN_ATTR_CONVOLUTION_DILATIONS, 102)                   \
+  X(CUDNN_ATTR_CONVOLUTION_FILTER_STRIDES, 103)              \
+  X(CUDNN_ATTR_CONVOLUTION_POST_PADDINGS, 104)               \
+  X(CUDNN_ATTR_CONVOLUTION_PRE_PADDINGS, 105)                \
+  X(CUDNN_ATTR_CONVOLUTION_SPATIAL_DIMS, 106)                \
+  X(CUDNN_ATTR_ENGINEHEUR_MODE, 200)                         \
+  X(CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH, 201)              \
+  X(CUDNN_ATTR_ENGINEHEUR_RESULTS, 202)                      \
+  X(CUDNN_ATTR_ENGINECFG_ENGINE, 300)                        \
+  X(CUDNN_ATTR_EXECUTION_PLAN_HANDLE, 400)                   \
+  X(CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG, 401)            \
+  X(CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE, 402)           \
+  X(CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_ALPHA, 700)     \
+  X(CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_BETA, 701)      \
   X(CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_CONV_DESC, 702) \
-  X(CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_W, 703)       \
-  X(CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_X, 704)       \
-  X(CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_Y, 705)       \
-  X(CUDNN_ATTR_OPERATION_POINTWISE_PW_DESCRIPTOR, 750)     \
-  X(CUDNN_ATTR_OPERATION_POINTWISE_XDESC, 751)             \
-  X(CUDNN_ATTR_OPERATION_POINTWISE_BDESC, 752)             \
-  X(CUDNN_ATTR_OPERATION_POINTWISE_YDESC, 753)             \
-  X(CUDNN_ATTR_OPERATIONGRAPH_HANDLE, 800)                 \
-  X(CUDNN_ATTR_OPERATIONGRAPH_OPS, 801)                    \
-  X(CUDNN_ATTR_TENSOR_BYTE_ALIGNMENT, 900)                 \
-  X(CUDNN_ATTR_TENSOR_DATA_TYPE, 901)                      \
-  X(CUDNN_ATTR_TENSOR_DIMENSIONS, 902)                     \
-  X(CUDNN_ATTR_TENSOR_STRIDES, 903)                        \
-  X(CUDNN_ATTR_TENSOR_UNIQUE_ID, 906)                      \
-  X(CUDNN_ATTR_TENSOR_IS_VIRTUAL, 907)                     \
-  X(CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, 1000)              \
-  X(CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, 1001)           \
-  X(CUDNN_ATTR_VARIANT_PACK_WORKSPACE, 1003)               \
-  X(CUDNN_ATTR_ENGINE_GLOBAL_INDEX, 1301)                  \
-  X(CUDNN_ATTR_ENGINE_NUMERICAL_NOTE, 1303)                \
+  X(CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_W, 703)         \
+  X(CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_X, 704)         \
+  X(CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_Y, 705)         \
+  X(CUDNN_ATTR_OPERATION_POINTWISE_PW_DESCRIPTOR, 750)       \
+  X(CUDNN_ATTR_OPERATION_POINTWISE_XDESC, 751)               \
+  X(CUDNN_ATTR_OPERATION_POINTWISE_BDESC, 752)               \
+  X(CUDNN_ATTR_OPERATION_POINTWISE_YDESC, 753)               \
+  X(CUDNN_ATTR_OPERATIONGRAPH_HANDLE, 800)                   \
+  X(CUDNN_ATTR_OPERATIONGRAPH_OPS, 801)                      \
+  X(CUDNN_ATTR_TENSOR_BYTE_ALIGNMENT, 900)                   \
+  X(CUDNN_ATTR_TENSOR_DATA_TYPE, 901)                        \
+  X(CUDNN_ATTR_TENSOR_DIMENSIONS, 902)                       \
+  X(CUDNN_ATTR_TENSOR_STRIDES, 903)                          \
+  X(CUDNN_ATTR_TENSOR_UNIQUE_ID, 906)                        \
+  X(CUDNN_ATTR_TENSOR_IS_VIRTUAL, 907)                       \
+  X(CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, 1000)                \
+  X(CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, 1001)             \
+  X(CUDNN_ATTR_VARIANT_PACK_WORKSPACE, 1003)                 \
+  X(CUDNN_ATTR_ENGINE_GLOBAL_INDEX, 1301)                    \
+  X(CUDNN_ATTR_ENGINE_NUMERICAL_NOTE, 1303)                  \
   X(CUDNN_ATTR_ENGINE_BEHAVIOR_NOTE, 1305)
 
 #define RESNET_CUDNN_BACKEND_ATTRIBUTE_TYPE_VALUES(X) \
@@ -256,30 +256,29 @@ using cudnnBackendDescriptor_t = void*;
 #define RESNET_CUDNN_BEHAVIOR_NOTE_VALUES(X) X(CUDNN_BEHAVIOR_NOTE_RUNTIME_COMPILATION, 0)
 
 /// Every enum: E(type, value list). The status enum also carries its aliases (added below by hand).
-#define RESNET_CUDNN_ENUMS(E)                                               \
-  E(cudnnStatus_t, RESNET_CUDNN_STATUS_VALUES)                              \
-  E(cudnnDataType_t, RESNET_CUDNN_DATA_TYPE_VALUES)                         \
-  E(cudnnTensorFormat_t, RESNET_CUDNN_TENSOR_FORMAT_VALUES)                 \
-  E(cudnnConvolutionMode_t, RESNET_CUDNN_CONVOLUTION_MODE_VALUES)           \
-  E(cudnnMathType_t, RESNET_CUDNN_MATH_TYPE_VALUES)                         \
-  E(cudnnConvolutionFwdAlgo_t, RESNET_CUDNN_CONVOLUTION_FWD_ALGO_VALUES)    \
-  E(cudnnActivationMode_t, RESNET_CUDNN_ACTIVATION_MODE_VALUES)             \
-  E(cudnnNanPropagation_t, RESNET_CUDNN_NAN_PROPAGATION_VALUES)             \
-  E(cudnnDeterminism_t, RESNET_CUDNN_DETERMINISM_VALUES)                    \
+#define RESNET_CUDNN_ENUMS(E)                                                  \
+  E(cudnnStatus_t, RESNET_CUDNN_STATUS_VALUES)                                 \
+  E(cudnnDataType_t, RESNET_CUDNN_DATA_TYPE_VALUES)                            \
+  E(cudnnTensorFormat_t, RESNET_CUDNN_TENSOR_FORMAT_VALUES)                    \
+  E(cudnnConvolutionMode_t, RESNET_CUDNN_CONVOLUTION_MODE_VALUES)              \
+  E(cudnnMathType_t, RESNET_CUDNN_MATH_TYPE_VALUES)                            \
+  E(cudnnConvolutionFwdAlgo_t, RESNET_CUDNN_CONVOLUTION_FWD_ALGO_VALUES)       \
+  E(cudnnActivationMode_t, RESNET_CUDNN_ACTIVATION_MODE_VALUES)                \
+  E(cudnnNanPropagation_t, RESNET_CUDNN_NAN_PROPAGATION_VALUES)                \
+  E(cudnnDeterminism_t, RESNET_CUDNN_DETERMINISM_VALUES)                       \
   E(cudnnBackendDescriptorType_t, RESNET_CUDNN_BACKEND_DESCRIPTOR_TYPE_VALUES) \
   E(cudnnBackendAttributeName_t, RESNET_CUDNN_BACKEND_ATTRIBUTE_NAME_VALUES)   \
   E(cudnnBackendAttributeType_t, RESNET_CUDNN_BACKEND_ATTRIBUTE_TYPE_VALUES)   \
-  E(cudnnPointwiseMode_t, RESNET_CUDNN_POINTWISE_MODE_VALUES)                 \
-  E(cudnnBackendHeurMode_t, RESNET_CUDNN_HEUR_MODE_VALUES)                    \
-  E(cudnnBackendNumericalNote_t, RESNET_CUDNN_NUMERICAL_NOTE_VALUES)          \
+  E(cudnnPointwiseMode_t, RESNET_CUDNN_POINTWISE_MODE_VALUES)                  \
+  E(cudnnBackendHeurMode_t, RESNET_CUDNN_HEUR_MODE_VALUES)                     \
+  E(cudnnBackendNumericalNote_t, RESNET_CUDNN_NUMERICAL_NOTE_VALUES)           \
   E(cudnnBackendBehaviorNote_t, RESNET_CUDNN_BEHAVIOR_NOTE_VALUES)
 
 #define RESNET_CUDNN_ENUMERATOR(name, value) name = value,
 
 // Like cuDNN's, the enums have no fixed underlying type: the compiler picks the same one for both.
 enum cudnnStatus_t {
-  RESNET_CUDNN_STATUS_VALUES(RESNET_CUDNN_ENUMERATOR)
-  RESNET_CUDNN_STATUS_ALIASES(RESNET_CUDNN_ENUMERATOR)
+  RESNET_CUDNN_STATUS_VALUES(RESNET_CUDNN_ENUMERATOR) RESNET_CUDNN_STATUS_ALIASES(RESNET_CUDNN_ENUMERATOR)
 };
 enum cudnnDataType_t { RESNET_CUDNN_DATA_TYPE_VALUES(RESNET_CUDNN_ENUMERATOR) };
 enum cudnnTensorFormat_t { RESNET_CUDNN_TENSOR_FORMAT_VALUES(RESNET_CUDNN_ENUMERATOR) };
@@ -317,80 +316,79 @@ struct cudnnConvolutionFwdAlgoPerf_t {
 #undef RESNET_CUDNN_FIELD
 
 // ---- functions: X(return type, name, (parameters)), cuDNN's exact signatures ----------------------------------
-#define RESNET_CUDNN_FUNCTIONS(X)                                                                              \
-  X(size_t, cudnnGetVersion, (void))                                                                           \
-  X(size_t, cudnnGetCudartVersion, (void))                                                                     \
-  X(const char*, cudnnGetErrorString, (cudnnStatus_t status))                                                  \
-  X(void, cudnnGetLastErrorString, (char* message, size_t max_size))                                           \
-  X(cudnnStatus_t, cudnnCreate, (cudnnHandle_t * handle))                                                      \
-  X(cudnnStatus_t, cudnnDestroy, (cudnnHandle_t handle))                                                       \
-  X(cudnnStatus_t, cudnnSetStream, (cudnnHandle_t handle, cudaStream_t streamId))                              \
-  X(cudnnStatus_t, cudnnCreateTensorDescriptor, (cudnnTensorDescriptor_t * tensorDesc))                        \
-  X(cudnnStatus_t, cudnnSetTensor4dDescriptor,                                                                 \
-    (cudnnTensorDescriptor_t tensorDesc, cudnnTensorFormat_t format, cudnnDataType_t dataType, int n, int c,   \
-     int h, int w))                                                                                            \
-  X(cudnnStatus_t, cudnnSetTensor4dDescriptorEx,                                                               \
-    (cudnnTensorDescriptor_t tensorDesc, cudnnDataType_t dataType, int n, int c, int h, int w, int nStride,    \
-     int cStride, int hStride, int wStride))                                                                   \
-  X(cudnnStatus_t, cudnnDestroyTensorDescriptor, (cudnnTensorDescriptor_t tensorDesc))                         \
-  X(cudnnStatus_t, cudnnCreateFilterDescriptor, (cudnnFilterDescriptor_t * filterDesc))                        \
-  X(cudnnStatus_t, cudnnSetFilter4dDescriptor,                                                                 \
-    (cudnnFilterDescriptor_t filterDesc, cudnnDataType_t dataType, cudnnTensorFormat_t format, int k, int c,   \
-     int h, int w))                                                                                            \
-  X(cudnnStatus_t, cudnnDestroyFilterDescriptor, (cudnnFilterDescriptor_t filterDesc))                         \
-  X(cudnnStatus_t, cudnnCreateConvolutionDescriptor, (cudnnConvolutionDescriptor_t * convDesc))                \
-  X(cudnnStatus_t, cudnnSetConvolution2dDescriptor,                                                            \
-    (cudnnConvolutionDescriptor_t convDesc, int pad_h, int pad_w, int u, int v, int dilation_h,                \
-     int dilation_w, cudnnConvolutionMode_t mode, cudnnDataType_t computeType))                                \
-  X(cudnnStatus_t, cudnnSetConvolutionGroupCount, (cudnnConvolutionDescriptor_t convDesc, int groupCount))     \
-  X(cudnnStatus_t, cudnnSetConvolutionMathType,                                                                \
-    (cudnnConvolutionDescriptor_t convDesc, cudnnMathType_t mathType))                                         \
-  X(cudnnStatus_t, cudnnDestroyConvolutionDescriptor, (cudnnConvolutionDescriptor_t convDesc))                 \
-  X(cudnnStatus_t, cudnnCreateActivationDescriptor, (cudnnActivationDescriptor_t * activationDesc))            \
-  X(cudnnStatus_t, cudnnSetActivationDescriptor,                                                               \
-    (cudnnActivationDescriptor_t activationDesc, cudnnActivationMode_t mode,                                   \
-     cudnnNanPropagation_t reluNanOpt, double coef))                                                           \
-  X(cudnnStatus_t, cudnnDestroyActivationDescriptor, (cudnnActivationDescriptor_t activationDesc))             \
-  X(cudnnStatus_t, cudnnGetConvolutionForwardAlgorithmMaxCount, (cudnnHandle_t handle, int* count))            \
-  X(cudnnStatus_t, cudnnGetConvolutionForwardAlgorithm_v7,                                                     \
-    (cudnnHandle_t handle, cudnnTensorDescriptor_t srcDesc, cudnnFilterDescriptor_t filterDesc,                \
-     cudnnConvolutionDescriptor_t convDesc, cudnnTensorDescriptor_t destDesc, int requestedAlgoCount,          \
-     int* returnedAlgoCount, cudnnConvolutionFwdAlgoPerf_t* perfResults))                                      \
-  X(cudnnStatus_t, cudnnFindConvolutionForwardAlgorithmEx,                                                     \
-    (cudnnHandle_t handle, cudnnTensorDescriptor_t xDesc, const void* x, cudnnFilterDescriptor_t wDesc,        \
-     const void* w, cudnnConvolutionDescriptor_t convDesc, cudnnTensorDescriptor_t yDesc, void* y,             \
-     int requestedAlgoCount, int* returnedAlgoCount, cudnnConvolutionFwdAlgoPerf_t* perfResults,               \
-     void* workSpace, size_t workSpaceSizeInBytes))                                                            \
-  X(cudnnStatus_t, cudnnGetConvolutionForwardWorkspaceSize,                                                    \
-    (cudnnHandle_t handle, cudnnTensorDescriptor_t xDesc, cudnnFilterDescriptor_t wDesc,                       \
-     cudnnConvolutionDescriptor_t convDesc, cudnnTensorDescriptor_t yDesc, cudnnConvolutionFwdAlgo_t algo,     \
-     size_t* sizeInBytes))                                                                                     \
-  X(cudnnStatus_t, cudnnConvolutionForward,                                                                    \
-    (cudnnHandle_t handle, const void* alpha, cudnnTensorDescriptor_t xDesc, const void* x,                    \
-     cudnnFilterDescriptor_t wDesc, const void* w, cudnnConvolutionDescriptor_t convDesc,                      \
-     cudnnConvolutionFwdAlgo_t algo, void* workSpace, size_t workSpaceSizeInBytes, const void* beta,           \
-     cudnnTensorDescriptor_t yDesc, void* y))                                                                  \
-  X(cudnnStatus_t, cudnnConvolutionBiasActivationForward,                                                      \
-    (cudnnHandle_t handle, const void* alpha1, cudnnTensorDescriptor_t xDesc, const void* x,                   \
-     cudnnFilterDescriptor_t wDesc, const void* w, cudnnConvolutionDescriptor_t convDesc,                      \
-     cudnnConvolutionFwdAlgo_t algo, void* workSpace, size_t workSpaceSizeInBytes, const void* alpha2,         \
-     cudnnTensorDescriptor_t zDesc, const void* z, cudnnTensorDescriptor_t biasDesc, const void* bias,         \
-     cudnnActivationDescriptor_t activationDesc, cudnnTensorDescriptor_t yDesc, void* y))                      \
-  X(cudnnStatus_t, cudnnAddTensor,                                                                             \
-    (cudnnHandle_t handle, const void* alpha, cudnnTensorDescriptor_t aDesc, const void* A, const void* beta,  \
-     cudnnTensorDescriptor_t cDesc, void* C))                                                               \
-  X(cudnnStatus_t, cudnnBackendCreateDescriptor,                                                               \
-    (cudnnBackendDescriptorType_t descriptorType, cudnnBackendDescriptor_t * descriptor))                      \
-  X(cudnnStatus_t, cudnnBackendDestroyDescriptor, (cudnnBackendDescriptor_t descriptor))                       \
-  X(cudnnStatus_t, cudnnBackendFinalize, (cudnnBackendDescriptor_t descriptor))                                \
-  X(cudnnStatus_t, cudnnBackendSetAttribute,                                                                   \
-    (cudnnBackendDescriptor_t descriptor, cudnnBackendAttributeName_t attributeName,                           \
-     cudnnBackendAttributeType_t attributeType, int64_t elementCount, const void* arrayOfElements))            \
-  X(cudnnStatus_t, cudnnBackendGetAttribute,                                                                   \
-    (cudnnBackendDescriptor_t descriptor, cudnnBackendAttributeName_t attributeName,                           \
-     cudnnBackendAttributeType_t attributeType, int64_t requestedElementCount, int64_t * elementCount,         \
-     void* arrayOfElements))                                                                                   \
-  X(cudnnStatus_t, cudnnBackendExecute,                                                                        \
+#define RESNET_CUDNN_FUNCTIONS(X)                                                                                      \
+  X(size_t, cudnnGetVersion, (void))                                                                                   \
+  X(size_t, cudnnGetCudartVersion, (void))                                                                             \
+  X(const char*, cudnnGetErrorString, (cudnnStatus_t status))                                                          \
+  X(void, cudnnGetLastErrorString, (char* message, size_t max_size))                                                   \
+  X(cudnnStatus_t, cudnnCreate, (cudnnHandle_t * handle))                                                              \
+  X(cudnnStatus_t, cudnnDestroy, (cudnnHandle_t handle))                                                               \
+  X(cudnnStatus_t, cudnnSetStream, (cudnnHandle_t handle, cudaStream_t streamId))                                      \
+  X(cudnnStatus_t, cudnnCreateTensorDescriptor, (cudnnTensorDescriptor_t * tensorDesc))                                \
+  X(cudnnStatus_t, cudnnSetTensor4dDescriptor,                                                                         \
+    (cudnnTensorDescriptor_t tensorDesc, cudnnTensorFormat_t format, cudnnDataType_t dataType, int n, int c, int h,    \
+     int w))                                                                                                           \
+  X(cudnnStatus_t, cudnnSetTensor4dDescriptorEx,                                                                       \
+    (cudnnTensorDescriptor_t tensorDesc, cudnnDataType_t dataType, int n, int c, int h, int w, int nStride,            \
+     int cStride, int hStride, int wStride))                                                                           \
+  X(cudnnStatus_t, cudnnDestroyTensorDescriptor, (cudnnTensorDescriptor_t tensorDesc))                                 \
+  X(cudnnStatus_t, cudnnCreateFilterDescriptor, (cudnnFilterDescriptor_t * filterDesc))                                \
+  X(cudnnStatus_t, cudnnSetFilter4dDescriptor,                                                                         \
+    (cudnnFilterDescriptor_t filterDesc, cudnnDataType_t dataType, cudnnTensorFormat_t format, int k, int c, int h,    \
+     int w))                                                                                                           \
+  X(cudnnStatus_t, cudnnDestroyFilterDescriptor, (cudnnFilterDescriptor_t filterDesc))                                 \
+  X(cudnnStatus_t, cudnnCreateConvolutionDescriptor, (cudnnConvolutionDescriptor_t * convDesc))                        \
+  X(cudnnStatus_t, cudnnSetConvolution2dDescriptor,                                                                    \
+    (cudnnConvolutionDescriptor_t convDesc, int pad_h, int pad_w, int u, int v, int dilation_h, int dilation_w,        \
+     cudnnConvolutionMode_t mode, cudnnDataType_t computeType))                                                        \
+  X(cudnnStatus_t, cudnnSetConvolutionGroupCount, (cudnnConvolutionDescriptor_t convDesc, int groupCount))             \
+  X(cudnnStatus_t, cudnnSetConvolutionMathType, (cudnnConvolutionDescriptor_t convDesc, cudnnMathType_t mathType))     \
+  X(cudnnStatus_t, cudnnDestroyConvolutionDescriptor, (cudnnConvolutionDescriptor_t convDesc))                         \
+  X(cudnnStatus_t, cudnnCreateActivationDescriptor, (cudnnActivationDescriptor_t * activationDesc))                    \
+  X(cudnnStatus_t, cudnnSetActivationDescriptor,                                                                       \
+    (cudnnActivationDescriptor_t activationDesc, cudnnActivationMode_t mode, cudnnNanPropagation_t reluNanOpt,         \
+     double coef))                                                                                                     \
+  X(cudnnStatus_t, cudnnDestroyActivationDescriptor, (cudnnActivationDescriptor_t activationDesc))                     \
+  X(cudnnStatus_t, cudnnGetConvolutionForwardAlgorithmMaxCount, (cudnnHandle_t handle, int* count))                    \
+  X(cudnnStatus_t, cudnnGetConvolutionForwardAlgorithm_v7,                                                             \
+    (cudnnHandle_t handle, cudnnTensorDescriptor_t srcDesc, cudnnFilterDescriptor_t filterDesc,                        \
+     cudnnConvolutionDescriptor_t convDesc, cudnnTensorDescriptor_t destDesc, int requestedAlgoCount,                  \
+     int* returnedAlgoCount, cudnnConvolutionFwdAlgoPerf_t* perfResults))                                              \
+  X(cudnnStatus_t, cudnnFindConvolutionForwardAlgorithmEx,                                                             \
+    (cudnnHandle_t handle, cudnnTensorDescriptor_t xDesc, const void* x, cudnnFilterDescriptor_t wDesc, const void* w, \
+     cudnnConvolutionDescriptor_t convDesc, cudnnTensorDescriptor_t yDesc, void* y, int requestedAlgoCount,            \
+     int* returnedAlgoCount, cudnnConvolutionFwdAlgoPerf_t* perfResults, void* workSpace,                              \
+     size_t workSpaceSizeInBytes))                                                                                     \
+  X(cudnnStatus_t, cudnnGetConvolutionForwardWorkspaceSize,                                                            \
+    (cudnnHandle_t handle, cudnnTensorDescriptor_t xDesc, cudnnFilterDescriptor_t wDesc,                               \
+     cudnnConvolutionDescriptor_t convDesc, cudnnTensorDescriptor_t yDesc, cudnnConvolutionFwdAlgo_t algo,             \
+     size_t * sizeInBytes))                                                                                            \
+  X(cudnnStatus_t, cudnnConvolutionForward,                                                                            \
+    (cudnnHandle_t handle, const void* alpha, cudnnTensorDescriptor_t xDesc, const void* x,                            \
+     cudnnFilterDescriptor_t wDesc, const void* w, cudnnConvolutionDescriptor_t convDesc,                              \
+     cudnnConvolutionFwdAlgo_t algo, void* workSpace, size_t workSpaceSizeInBytes, const void* beta,                   \
+     cudnnTensorDescriptor_t yDesc, void* y))                                                                          \
+  X(cudnnStatus_t, cudnnConvolutionBiasActivationForward,                                                              \
+    (cudnnHandle_t handle, const void* alpha1, cudnnTensorDescriptor_t xDesc, const void* x,                           \
+     cudnnFilterDescriptor_t wDesc, const void* w, cudnnConvolutionDescriptor_t convDesc,                              \
+     cudnnConvolutionFwdAlgo_t algo, void* workSpace, size_t workSpaceSizeInBytes, const void* alpha2,                 \
+     cudnnTensorDescriptor_t zDesc, const void* z, cudnnTensorDescriptor_t biasDesc, const void* bias,                 \
+     cudnnActivationDescriptor_t activationDesc, cudnnTensorDescriptor_t yDesc, void* y))                              \
+  X(cudnnStatus_t, cudnnAddTensor,                                                                                     \
+    (cudnnHandle_t handle, const void* alpha, cudnnTensorDescriptor_t aDesc, const void* A, const void* beta,          \
+     cudnnTensorDescriptor_t cDesc, void* C))                                                                          \
+  X(cudnnStatus_t, cudnnBackendCreateDescriptor,                                                                       \
+    (cudnnBackendDescriptorType_t descriptorType, cudnnBackendDescriptor_t * descriptor))                              \
+  X(cudnnStatus_t, cudnnBackendDestroyDescriptor, (cudnnBackendDescriptor_t descriptor))                               \
+  X(cudnnStatus_t, cudnnBackendFinalize, (cudnnBackendDescriptor_t descriptor))                                        \
+  X(cudnnStatus_t, cudnnBackendSetAttribute,                                                                           \
+    (cudnnBackendDescriptor_t descriptor, cudnnBackendAttributeName_t attributeName,                                   \
+     cudnnBackendAttributeType_t attributeType, int64_t elementCount, const void* arrayOfElements))                    \
+  X(cudnnStatus_t, cudnnBackendGetAttribute,                                                                           \
+    (cudnnBackendDescriptor_t descriptor, cudnnBackendAttributeName_t attributeName,                                   \
+     cudnnBackendAttributeType_t attributeType, int64_t requestedElementCount, int64_t * elementCount,                 \
+     void* arrayOfElements))                                                                                           \
+  X(cudnnStatus_t, cudnnBackendExecute,                                                                                \
     (cudnnHandle_t handle, cudnnBackendDescriptor_t executionPlan, cudnnBackendDescriptor_t variantPack))
 
 /// PFN_cudnnCreate, …: the pointer type of each function (CUDA's cudaTypedefs.h spelling).

@@ -33,19 +33,19 @@ struct Real<cudnn::cudnnConvolutionFwdAlgoPerf_t> {
 };
 
 // ---- enums: each type's size and underlying type, each value, and that it belongs to the same enum ----------
-#define RESNET_CHECK_ENUM_TYPE(type_name, values)                                                  \
-  static_assert(sizeof(cudnn::type_name) == sizeof(::type_name),                                   \
-                "cudnn_api.h: " #type_name " has another size than in cudnn.h");                   \
-  static_assert(std::is_same<std::underlying_type<cudnn::type_name>::type,                         \
-                             std::underlying_type<::type_name>::type>::value,                      \
-                "cudnn_api.h: " #type_name " has another underlying type than in cudnn.h");
+#define RESNET_CHECK_ENUM_TYPE(type_name, values)                                                                 \
+  static_assert(sizeof(cudnn::type_name) == sizeof(::type_name),                                                  \
+                "cudnn_api.h: " #type_name " has another size than in cudnn.h");                                  \
+  static_assert(                                                                                                  \
+      std::is_same<std::underlying_type<cudnn::type_name>::type, std::underlying_type<::type_name>::type>::value, \
+      "cudnn_api.h: " #type_name " has another underlying type than in cudnn.h");
 RESNET_CUDNN_ENUMS(RESNET_CHECK_ENUM_TYPE)
 #undef RESNET_CHECK_ENUM_TYPE
 
-#define RESNET_CHECK_VALUE(enumerator, number)                                                            \
-  static_assert(static_cast<long long>(cudnn::enumerator) == static_cast<long long>(::enumerator),         \
-                "cudnn_api.h: " #enumerator " has another value than in cudnn.h");                         \
-  static_assert(std::is_same<RealT<decltype(cudnn::enumerator)>, decltype(::enumerator)>::value,           \
+#define RESNET_CHECK_VALUE(enumerator, number)                                                     \
+  static_assert(static_cast<long long>(cudnn::enumerator) == static_cast<long long>(::enumerator), \
+                "cudnn_api.h: " #enumerator " has another value than in cudnn.h");                 \
+  static_assert(std::is_same<RealT<decltype(cudnn::enumerator)>, decltype(::enumerator)>::value,   \
                 "cudnn_api.h: " #enumerator " belongs to another enum than in cudnn.h");
 RESNET_CUDNN_STATUS_SINCE_9_0(RESNET_CHECK_VALUE)
 #if CUDNN_VERSION >= 90200
@@ -83,12 +83,12 @@ static_assert(sizeof(cudnn::cudnnConvolutionFwdAlgoPerf_t) == sizeof(::cudnnConv
               "cudnn_api.h: cudnnConvolutionFwdAlgoPerf_t has another size than in cudnn.h");
 static_assert(alignof(cudnn::cudnnConvolutionFwdAlgoPerf_t) == alignof(::cudnnConvolutionFwdAlgoPerf_t),
               "cudnn_api.h: cudnnConvolutionFwdAlgoPerf_t has another alignment than in cudnn.h");
-#define RESNET_CHECK_FIELD(type, field, extent)                                                             \
-  static_assert(offsetof(cudnn::cudnnConvolutionFwdAlgoPerf_t, field) ==                                    \
-                    offsetof(::cudnnConvolutionFwdAlgoPerf_t, field),                                       \
+#define RESNET_CHECK_FIELD(type, field, extent)                                                                 \
+  static_assert(offsetof(cudnn::cudnnConvolutionFwdAlgoPerf_t, field) ==                                        \
+                    offsetof(::cudnnConvolutionFwdAlgoPerf_t, field),                                           \
                 "cudnn_api.h: cudnnConvolutionFwdAlgoPerf_t::" #field " is at another offset than in cudnn.h"); \
-  static_assert(std::is_same<RealT<decltype(cudnn::cudnnConvolutionFwdAlgoPerf_t::field)>,                  \
-                             decltype(::cudnnConvolutionFwdAlgoPerf_t::field)>::value,                      \
+  static_assert(std::is_same<RealT<decltype(cudnn::cudnnConvolutionFwdAlgoPerf_t::field)>,                      \
+                             decltype(::cudnnConvolutionFwdAlgoPerf_t::field)>::value,                          \
                 "cudnn_api.h: cudnnConvolutionFwdAlgoPerf_t::" #field " has another type than in cudnn.h");
 RESNET_CUDNN_FWD_ALGO_PERF_FIELDS(RESNET_CHECK_FIELD)
 #undef RESNET_CHECK_FIELD

@@ -57,8 +57,9 @@ Status resolve(void* handle, const std::string& path, CudnnLibrary& library) {
   const auto get_version = reinterpret_cast<cudnn::PFN_cudnnGetVersion>(dlsym(handle, "cudnnGetVersion"));
   if (!get_version) {
     return Status(Code::kCudnnVersion,
-                  cat(path, " loaded but does not export cudnnGetVersion, so it is not cuDNN; resnet-cudnn needs cuDNN "
-                            "9.x. Point RESNET_CUDNN_PATH at a cuDNN 9 libcudnn.so.9 (or unset it to search).\n",
+                  cat(path,
+                      " loaded but does not export cudnnGetVersion, so it is not cuDNN; resnet-cudnn needs cuDNN "
+                      "9.x. Point RESNET_CUDNN_PATH at a cuDNN 9 libcudnn.so.9 (or unset it to search).\n",
                       kFixes));
   }
   const size_t version = get_version();

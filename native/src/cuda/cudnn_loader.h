@@ -43,8 +43,8 @@ const char* cudnn_status_name(cudnn::cudnnStatus_t status);
 /// A loaded cuDNN: every function of cudnn_api.h resolved, and where it came from.
 struct CudnnLibrary {
   CudnnApi api;
-  std::string path;     // the file that loaded
-  size_t version = 0;   // cudnnGetVersion(): major·10000 + minor·100 + patch for cuDNN 9
+  std::string path;    // the file that loaded
+  size_t version = 0;  // cudnnGetVersion(): major·10000 + minor·100 + patch for cuDNN 9
 };
 
 /// Loads cuDNN once per process and keeps it loaded; later calls return the same library or the same

@@ -6,9 +6,12 @@ namespace resnet {
 namespace cuda {
 
 const char* const kCudnnSublibraries[7] = {
-    "libcudnn_graph.so.9",     "libcudnn_ops.so.9",
-    "libcudnn_cnn.so.9",       "libcudnn_adv.so.9",
-    "libcudnn_heuristic.so.9", "libcudnn_engines_precompiled.so.9",
+    "libcudnn_graph.so.9",
+    "libcudnn_ops.so.9",
+    "libcudnn_cnn.so.9",
+    "libcudnn_adv.so.9",
+    "libcudnn_heuristic.so.9",
+    "libcudnn_engines_precompiled.so.9",
     "libcudnn_engines_runtime_compiled.so.9",
 };
 

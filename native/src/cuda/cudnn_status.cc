@@ -37,8 +37,7 @@ const char* advice_for(cudnn::cudnnStatus_t status) {
       return "the NVIDIA driver is too old for this cuDNN; update the driver";
     case cudnn::CUDNN_STATUS_NOT_SUPPORTED_ARCH_MISMATCH:
       return "this cuDNN has no kernels for this GPU; use a cuDNN 9 build that supports it, or device 'cpu'";
-    default:
-      break;
+    default: break;
   }
   const int value = static_cast<int>(status);
   if (value >= 3000 && value <= 3999) {
@@ -53,8 +52,7 @@ const char* advice_for(cudnn::cudnnStatus_t status) {
 const char* cudnn_status_name(cudnn::cudnnStatus_t status) {
   switch (status) {
 #define RESNET_STATUS_CASE(name, value) \
-  case cudnn::name:                     \
-    return #name;
+  case cudnn::name: return #name;
     RESNET_CUDNN_STATUS_VALUES(RESNET_STATUS_CASE)
 #undef RESNET_STATUS_CASE
   }

@@ -38,10 +38,8 @@ std::string why_not_nvjpeg(const JpegParse& parse) {
       return cat(jpeg_colour_name(h.colour), " JPEG (4 components): its colour conversion needs the CPU decoder");
     case JpegColour::kRgb:
       return "RGB-coded JPEG (Adobe transform 0, or component ids R, G, B): nvJPEG would read it as YCbCr";
-    case JpegColour::kOther:
-      return cat(h.components, "-component JPEG: nvJPEG decodes grey and YCbCr ones");
-    default:
-      break;
+    case JpegColour::kOther: return cat(h.components, "-component JPEG: nvJPEG decodes grey and YCbCr ones");
+    default: break;
   }
   if (h.subsampling == ChromaSubsampling::kUnknown) {
     const JpegComponent* c = h.component;
@@ -81,8 +79,8 @@ void lay_out_decode_buffer(ImageBatchPlan& batch, const ImageDecodeCapabilities&
     const size_t pitch = static_cast<size_t>(plan.width) * 3;
     const size_t bytes = pitch * static_cast<size_t>(plan.height);
     const size_t offset = (end + kDecodedAlignment - 1) / kDecodedAlignment * kDecodedAlignment;
-    if (capabilities.max_decoded_bytes > 0 && (offset > capabilities.max_decoded_bytes ||
-                                               bytes > capabilities.max_decoded_bytes - offset)) {
+    if (capabilities.max_decoded_bytes > 0 &&
+        (offset > capabilities.max_decoded_bytes || bytes > capabilities.max_decoded_bytes - offset)) {
       plan = to_cpu(plan, cat("the batch's GPU decode memory (", capabilities.max_decoded_bytes,
                               " bytes) is taken by the images before it"));
       continue;

@@ -47,9 +47,9 @@ struct ImagePlan {
   ImageFormat format = ImageFormat::kOther;
   /// Why this route: for kGpu why not the hardware engines, for kCpu why not nvJPEG, for kRefused what is wrong.
   std::string reason;
-  int64_t width = 0, height = 0;  // as coded (before EXIF orientation); 0 when unknown
-  int64_t pixels = 0;             // width × height, the cost bound; 0 when unknown
-  JpegCoding coding = JpegCoding::kBaseline;                 // JPEG only
+  int64_t width = 0, height = 0;                                // as coded (before EXIF orientation); 0 when unknown
+  int64_t pixels = 0;                                           // width × height, the cost bound; 0 when unknown
+  JpegCoding coding = JpegCoding::kBaseline;                    // JPEG only
   ChromaSubsampling subsampling = ChromaSubsampling::kUnknown;  // JPEG only
   int components = 0;                                           // JPEG only
   /// Where nvJPEG writes the decoded RGBI pixels (offset into the batch's decode buffer), and their pitch.
@@ -80,9 +80,9 @@ ImageBatchPlan plan_image_batch(const std::vector<EncodedImage>& images, const I
 /// What nvJPEG said about one image before decoding it (nvjpegGetImageInfo; for hardware-routed images also
 /// nvjpegJpegStreamParseHeader + nvjpegDecodeBatchedSupported).
 struct NvjpegVerdict {
-  bool info_ok = false;      // nvjpegGetImageInfo succeeded
-  int components = 0;        // its nComponents
-  int width = 0, height = 0;  // its widths[0], heights[0]
+  bool info_ok = false;             // nvjpegGetImageInfo succeeded
+  int components = 0;               // its nComponents
+  int width = 0, height = 0;        // its widths[0], heights[0]
   bool hardware_checked = false;    // the batched-support question was asked
   bool hardware_supported = false;  // nvjpegDecodeBatchedSupported said 0 (supported)
   std::string detail;               // nvJPEG's failure, when info_ok is false

@@ -41,7 +41,8 @@ ImageDecoderChoice choose_image_decoder(const ImageDecoderFacts& facts) {
     choice.kind = ImageDecoderKind::kNvjpegHardware;
     choice.hardware_engines = facts.hardware_engines;
     choice.reason = cat(library, ": baseline JPEGs go to the ", facts.hardware_engines, " hardware JPEG engine",
-                        facts.hardware_engines == 1 ? "" : "s", ", other JPEGs to nvJPEG's GPU backend, other "
+                        facts.hardware_engines == 1 ? "" : "s",
+                        ", other JPEGs to nvJPEG's GPU backend, other "
                         "formats to the CPU workers");
     return choice;
   }

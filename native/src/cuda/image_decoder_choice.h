@@ -12,15 +12,15 @@ namespace cuda {
 /// What the machine and the build offer the image decoder.
 struct ImageDecoderFacts {
   bool cuda_built = false;
-  std::string no_cuda_reason;    // why this build has no CUDA
+  std::string no_cuda_reason;  // why this build has no CUDA
   bool gpu = false;
-  std::string no_gpu_reason;     // no driver, no device
+  std::string no_gpu_reason;  // no driver, no device
   bool nvjpeg_loaded = false;
-  std::string nvjpeg_error;      // load_nvjpeg's message: every path tried, and the fixes
+  std::string nvjpeg_error;  // load_nvjpeg's message: every path tried, and the fixes
   std::string nvjpeg_path, nvjpeg_version;
-  bool session = false;          // an nvJPEG handle could be made on device 0
+  bool session = false;  // an nvJPEG handle could be made on device 0
   std::string session_error;
-  int hardware_engines = 0;      // nvjpegGetHardwareDecoderInfo on a hardware-backend handle
+  int hardware_engines = 0;  // nvjpegGetHardwareDecoderInfo on a hardware-backend handle
   std::string no_hardware_reason;
 };
 
@@ -32,7 +32,7 @@ const char* image_decoder_kind_name(ImageDecoderKind kind);
 struct ImageDecoderChoice {
   ImageDecoderKind kind = ImageDecoderKind::kCpuWorkers;
   int hardware_engines = 0;
-  std::string reason;  // one sentence (or the loader's full message) saying why
+  std::string reason;                       // one sentence (or the loader's full message) saying why
   std::string nvjpeg_path, nvjpeg_version;  // when nvJPEG loaded
 };
 

@@ -47,7 +47,9 @@ JpegCoding coding_of(int marker) {
     case 0xC1: return JpegCoding::kExtendedSequential;
     case 0xC2: return JpegCoding::kProgressive;
     case 0xC3: return JpegCoding::kLossless;
-    case 0xC9: case 0xCA: case 0xCB: return JpegCoding::kArithmetic;
+    case 0xC9:
+    case 0xCA:
+    case 0xCB: return JpegCoding::kArithmetic;
     default: return JpegCoding::kHierarchical;  // C5–C7, CD–CF
   }
 }
@@ -125,10 +127,12 @@ class Parser {
       result_.ok = false;
       return result_;
     }
-    if (!seen_frame_) return fail(result_.truncated ? "the stream ends before its frame header (SOF)"
-                                                    : "there is no frame header (SOF) before EOI");
-    if (result_.header.scans == 0) return fail(result_.truncated ? "the stream ends before its first scan (SOS)"
-                                                                 : "there is no scan (SOS) before EOI");
+    if (!seen_frame_)
+      return fail(result_.truncated ? "the stream ends before its frame header (SOF)"
+                                    : "there is no frame header (SOF) before EOI");
+    if (result_.header.scans == 0)
+      return fail(result_.truncated ? "the stream ends before its first scan (SOS)"
+                                    : "there is no scan (SOS) before EOI");
     JpegHeader& header = result_.header;
     header.subsampling = subsampling_of(header);
     header.colour = colour_of(header, jfif_, adobe_transform_);
@@ -191,8 +195,7 @@ class Parser {
       case 0xEE:  // APP14: "Adobe", version (2), flags0 (2), flags1 (2), transform (1)
         if (body.size() >= 12 && body.starts_with(0, "Adobe", 5)) adobe_transform_ = body.u8(11);
         return;
-      default:
-        return;  // tables, comments, other APPn, DNL, …
+      default: return;  // tables, comments, other APPn, DNL, …
     }
   }
 
@@ -221,8 +224,8 @@ class Parser {
       component.h = body.u8(7 + 3 * i) >> 4;
       component.v = body.u8(7 + 3 * i) & 15;
       if (component.h < 1 || component.h > 4 || component.v < 1 || component.v > 4) {
-        return error(cat("component ", i, " has sampling factors ", component.h, "x", component.v,
-                         " (each must be 1 to 4)"));
+        return error(
+            cat("component ", i, " has sampling factors ", component.h, "x", component.v, " (each must be 1 to 4)"));
       }
     }
     if (header.width == 0) return error("the frame's width is 0");

@@ -61,10 +61,10 @@ struct JpegHeader {
   JpegComponent component[kJpegMaxComponents];
   ChromaSubsampling subsampling = ChromaSubsampling::kUnknown;
   JpegColour colour = JpegColour::kOther;
-  int scans = 0;                      // SOS segments before EOI
+  int scans = 0;                        // SOS segments before EOI
   bool first_scan_interleaved = false;  // the first scan codes every component of the frame
-  bool restart_interval = false;      // a DRI segment with a non-zero interval
-  int exif_orientation = 0;           // the first APP1 Exif IFD0 Orientation (1..8), 0 when absent or unreadable
+  bool restart_interval = false;        // a DRI segment with a non-zero interval
+  int exif_orientation = 0;             // the first APP1 Exif IFD0 Orientation (1..8), 0 when absent or unreadable
 };
 
 /// The outcome of parsing: a header, or why the bytes are not a JPEG this code can read. `truncated` says that

@@ -20,7 +20,8 @@ namespace cuda {
 
 [[noreturn]] inline void throw_expected(const Napi::Value& value, const std::string& what, const std::string& name,
                                         const char* where) {
-  throw_invalid(value.Env(), cat(where, ": Expected ", what, " for ", name, " but received ", describe_js_value(value)));
+  throw_invalid(value.Env(),
+                cat(where, ": Expected ", what, " for ", name, " but received ", describe_js_value(value)));
 }
 
 /// `value` as an integer in [min, max].

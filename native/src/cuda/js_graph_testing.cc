@@ -35,9 +35,8 @@ size_t size_option(Napi::Env env, const Napi::Value& options, const char* name, 
   if (value.IsUndefined()) return fallback;
   const double number = value.IsNumber() ? value.As<Napi::Number>().DoubleValue() : -1;
   if (!(number >= 1 && number <= 9007199254740991.0) || static_cast<double>(static_cast<int64_t>(number)) != number) {
-    throw make_error(env, Status(Code::kInvalidArgument,
-                                 cat("Expected a positive integer for options.", name, " but received ",
-                                     describe_js_value(value))));
+    throw make_error(env, Status(Code::kInvalidArgument, cat("Expected a positive integer for options.", name,
+                                                             " but received ", describe_js_value(value))));
   }
   return static_cast<size_t>(number);
 }
@@ -86,7 +85,8 @@ Napi::Value run(const Napi::CallbackInfo& info) {
                                 : nullptr;
         bindings.output = reinterpret_cast<void*>(address(step, GraphTensorRole::kOutput));
         bindings.workspace = reinterpret_cast<void*>(address(step, GraphTensorRole::kVirtual));
-        const cudnn::cudnnStatus_t status = execute_conv_graph(api, handle, plans.plans.front(), described.value(), bindings);
+        const cudnn::cudnnStatus_t status =
+            execute_conv_graph(api, handle, plans.plans.front(), described.value(), bindings);
         result.Set("executeStatus", cudnn_status_name(status));
         Napi::Object addresses = Napi::Object::New(env);
         for (GraphTensorRole role : {GraphTensorRole::kInput, GraphTensorRole::kFilter, GraphTensorRole::kBias,

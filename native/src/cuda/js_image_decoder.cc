@@ -27,7 +27,8 @@ Napi::Object choice_to_js(Napi::Env env, const ImageDecoderChoice& choice) {
 
 // choose(facts) → { decoder, hardwareEngines, reason, nvjpegPath?, nvjpegVersion? }
 Napi::Value choose(const Napi::CallbackInfo& info) {
-  if (info.Length() < 1 || !info[0].IsObject()) throw_invalid(info.Env(), "imageDecoder.choose: Expected a facts object");
+  if (info.Length() < 1 || !info[0].IsObject())
+    throw_invalid(info.Env(), "imageDecoder.choose: Expected a facts object");
   const Napi::Object given = info[0].As<Napi::Object>();
   ImageDecoderFacts facts;
   facts.cuda_built = js_flag_field(given, "cudaBuilt", kWhere);

@@ -60,8 +60,9 @@ class Options {
 
   [[noreturn]] void wrong_length(const char* name, size_t length, int64_t expected_length,
                                  const std::string& why) const {
-    fail(env_, Code::kInvalidShape, cat("cudaKernels.", function_, ": ", name, " has ", length,
-                                        " elements, expected ", expected_length, " (", why, ")"));
+    fail(env_, Code::kInvalidShape,
+         cat("cudaKernels.", function_, ": ", name, " has ", length, " elements, expected ", expected_length, " (", why,
+             ")"));
   }
 
   Napi::Value get(const char* name) const { return object_.Get(name); }
@@ -317,8 +318,8 @@ Napi::Value epilogue(const Napi::CallbackInfo& info) {
   elements(options, {args.count});
   if (args.count % args.stored_channels != 0) {
     fail(info.Env(), Code::kInvalidShape,
-         cat("cudaKernels.epilogue: y has ", args.count, " elements, not a multiple of storedChannels = ",
-             args.stored_channels));
+         cat("cudaKernels.epilogue: y has ", args.count,
+             " elements, not a multiple of storedChannels = ", args.stored_channels));
   }
   const Napi::Float32Array bias = options.floats("bias", args.stored_channels, "one per stored channel");
   args.bias = bias.Data();

@@ -235,9 +235,12 @@ void add_loader_testing(Napi::Env env, Napi::Object& testing) {
   nvjpeg.Set("statusName", Napi::Function::New(env, nvjpeg_status_name_js, "statusName"));
   nvjpeg.Set("error", Napi::Function::New(env, nvjpeg_error_js, "error"));
   nvjpeg.Set("load", Napi::Function::New(env, load_nvjpeg_js, "load"));
-  nvjpeg.Set("functionNames", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {
-    return to_js(info.Env(), nvjpeg_function_names());
-  }, "functionNames"));
+  nvjpeg.Set("functionNames", Napi::Function::New(
+                                  env,
+                                  [](const Napi::CallbackInfo& info) -> Napi::Value {
+                                    return to_js(info.Env(), nvjpeg_function_names());
+                                  },
+                                  "functionNames"));
   testing.Set("nvjpegLoader", nvjpeg);
 }
 

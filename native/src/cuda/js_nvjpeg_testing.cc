@@ -50,7 +50,8 @@ Napi::Value run(const Napi::CallbackInfo& info) {
     const Napi::Value options = info.Length() > 1 ? info[1] : env.Undefined();
     Result<const NvjpegLibrary*> loaded = load_nvjpeg();
     if (!loaded.ok()) throw make_error(env, loaded.status());
-    Result<std::unique_ptr<NvjpegSession>> made = NvjpegSession::create(loaded.value()->api, option(options, "tryHardware", 1) != 0);
+    Result<std::unique_ptr<NvjpegSession>> made =
+        NvjpegSession::create(loaded.value()->api, option(options, "tryHardware", 1) != 0);
     if (!made.ok()) throw make_error(env, made.status());
     std::unique_ptr<NvjpegSession> session = made.take();
 
@@ -66,8 +67,8 @@ Napi::Value run(const Napi::CallbackInfo& info) {
     }
     std::vector<uint8_t> decoded(plan.decoded_bytes, 0);
     int synchronizations = 0;
-    const NvjpegDecodeReport report = session->decode(
-        plan, images, decoded.data(), reinterpret_cast<nvjpeg::cudaStream_t>(kFakeStream), [&]() {
+    const NvjpegDecodeReport report =
+        session->decode(plan, images, decoded.data(), reinterpret_cast<nvjpeg::cudaStream_t>(kFakeStream), [&]() {
           ++synchronizations;
           return Status();
         });

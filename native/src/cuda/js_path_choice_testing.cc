@@ -80,10 +80,9 @@ GraphPlanEvidence plan_from_js(Napi::Env env, const Napi::Value& value, const st
   GraphPlanEvidence plan;
   if (!object.Get("name").IsString()) invalid(env, "a string", where + ".name", object.Get("name"));
   plan.name = string_field(object, "name", where);
-  plan.trial = enum_field<PlanTrial>(object, "trial", where,
-                                     {{"notRun", PlanTrial::kNotRun}, {"ran", PlanTrial::kRan},
-                                      {"refused", PlanTrial::kRefused}},
-                                     PlanTrial::kNotRun);
+  plan.trial = enum_field<PlanTrial>(
+      object, "trial", where,
+      {{"notRun", PlanTrial::kNotRun}, {"ran", PlanTrial::kRan}, {"refused", PlanTrial::kRefused}}, PlanTrial::kNotRun);
   plan.relative_error = number_field(object, "relativeError", where).value_or(0);
   plan.refusal = string_field(object, "refusal", where);
   plan.timing = enum_field<PlanTiming>(object, "timing", where,

@@ -131,7 +131,8 @@ Napi::Object stem_to_js(Napi::Env env, const StemPlan& stem) {
     forms.Set(i, form);
   }
   Napi::Array unavailable = Napi::Array::New(env, stem.unavailable.size());
-  for (uint32_t i = 0; i < stem.unavailable.size(); ++i) unavailable.Set(i, Napi::String::New(env, stem.unavailable[i]));
+  for (uint32_t i = 0; i < stem.unavailable.size(); ++i)
+    unavailable.Set(i, Napi::String::New(env, stem.unavailable[i]));
   Napi::Object object = Napi::Object::New(env);
   object.Set("step", number(env, stem.step));
   object.Set("chosen", Napi::String::New(env, stem_form_name(stem.chosen)));
@@ -165,8 +166,9 @@ Napi::Object plan_to_js(Napi::Env env, const Graph& graph, const CudaPlan& plan)
   object.Set("stem", stem_to_js(env, plan.stem));
   object.Set("describe", Napi::String::New(env, describe(plan)));
   if (plan.weight_blob_bytes > kMaxTestingBlobBytes) {
-    throw make_error(env, Status(Code::kOutOfMemory, cat("testing.cudaPlan: the weight blob has ", plan.weight_blob_bytes,
-                                                         " bytes, more than the testing export copies (2^32)")));
+    throw make_error(env,
+                     Status(Code::kOutOfMemory, cat("testing.cudaPlan: the weight blob has ", plan.weight_blob_bytes,
+                                                    " bytes, more than the testing export copies (2^32)")));
   }
   Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env, plan.weight_blob_bytes);
   uint8_t* blob = static_cast<uint8_t*>(buffer.Data());

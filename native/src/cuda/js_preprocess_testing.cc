@@ -77,7 +77,8 @@ void read_output_options(const Napi::Object& given, PreprocessOptions& options) 
     const Napi::Value value = given.Get(name);
     if (value.IsUndefined()) continue;
     const Napi::Float32Array array = typed<Napi::Float32Array>(value, napi_float32_array, name, "a Float32Array of 3");
-    if (array.ElementLength() != 3) fail(given.Env(), Code::kInvalidArgument, cat("gpuPreprocess: ", name, " needs 3 values"));
+    if (array.ElementLength() != 3)
+      fail(given.Env(), Code::kInvalidArgument, cat("gpuPreprocess: ", name, " needs 3 values"));
     for (int c = 0; c < 3; ++c) (name[0] == 'm' ? options.mean : options.std)[c] = array[c];
   }
 }
@@ -156,26 +157,30 @@ Napi::Value run_js(const Napi::CallbackInfo& info) {
   if (!images_value.IsArray()) fail(env, Code::kInvalidArgument, "gpuPreprocess.run: Expected an array for images");
   const Napi::Array images = images_value.As<Napi::Array>();
   const Napi::Value indices_value = given.Get("outputIndices");
-  const int64_t dst_images = given.Get("dstImages").IsUndefined()
-                                 ? images.Length()
-                                 : integer(given.Get("dstImages"), "dstImages", 0, 1 << 16);
+  const int64_t dst_images =
+      given.Get("dstImages").IsUndefined() ? images.Length() : integer(given.Get("dstImages"), "dstImages", 0, 1 << 16);
   std::vector<PreprocessSource> sources;
   std::vector<uint8_t> src;
   for (uint32_t i = 0; i < images.Length(); ++i) {
-    if (!images.Get(i).IsObject()) fail(env, Code::kInvalidArgument, cat("gpuPreprocess.run: images[", i, "] is not an object"));
+    if (!images.Get(i).IsObject())
+      fail(env, Code::kInvalidArgument, cat("gpuPreprocess.run: images[", i, "] is not an object"));
     const Napi::Object image = images.Get(i).As<Napi::Object>();
     const std::string name = cat("images[", i, "]");
     PreprocessSource source;
     source.width = integer(image.Get("width"), name + ".width", 1, 1 << 15);
     source.height = integer(image.Get("height"), name + ".height", 1, 1 << 15);
-    source.pitch = image.Get("pitch").IsUndefined() ? 3 * source.width
-                                                    : integer(image.Get("pitch"), name + ".pitch", 3 * source.width, 1 << 18);
+    source.pitch = image.Get("pitch").IsUndefined()
+                       ? 3 * source.width
+                       : integer(image.Get("pitch"), name + ".pitch", 3 * source.width, 1 << 18);
     source.output_index = static_cast<int32_t>(
-        indices_value.IsArray() ? integer(indices_value.As<Napi::Array>().Get(i), name + " output index", 0, 1 << 16) : i);
-    const Napi::Uint8Array pixels = typed<Napi::Uint8Array>(image.Get("pixels"), napi_uint8_array, name + ".pixels", "a Uint8Array");
+        indices_value.IsArray() ? integer(indices_value.As<Napi::Array>().Get(i), name + " output index", 0, 1 << 16)
+                                : i);
+    const Napi::Uint8Array pixels =
+        typed<Napi::Uint8Array>(image.Get("pixels"), napi_uint8_array, name + ".pixels", "a Uint8Array");
     if (static_cast<int64_t>(pixels.ElementLength()) != source.pitch * source.height) {
-      fail(env, Code::kInvalidShape, cat("gpuPreprocess.run: ", name, ".pixels has ", pixels.ElementLength(),
-                                         " bytes, expected pitch · height = ", source.pitch * source.height));
+      fail(env, Code::kInvalidShape,
+           cat("gpuPreprocess.run: ", name, ".pixels has ", pixels.ElementLength(),
+               " bytes, expected pitch · height = ", source.pitch * source.height));
     }
     if (static_cast<int64_t>(src.size()) + pixels.ElementLength() > kMaxElements) {
       fail(env, Code::kInvalidArgument, "gpuPreprocess.run: the images are larger than tests may use");
@@ -188,9 +193,11 @@ Napi::Value run_js(const Napi::CallbackInfo& info) {
   Result<PreprocessPlan> plan = plan_preprocess(sources, options, dst_images);
   if (!plan.ok()) throw make_error(env, plan.status());
   const int64_t count = dst_images * 3 * options.crop_size * options.crop_size;
-  if (count > kMaxElements) fail(env, Code::kInvalidArgument, "gpuPreprocess.run: the output is larger than tests may use");
+  if (count > kMaxElements)
+    fail(env, Code::kInvalidArgument, "gpuPreprocess.run: the output is larger than tests may use");
   std::vector<uint8_t> out(static_cast<size_t>(output_image_bytes(options) * dst_images), 0);
-  const Status status = preprocess_host(preprocess_args(plan.value(), src.data(), static_cast<int64_t>(src.size()), out.data()));
+  const Status status =
+      preprocess_host(preprocess_args(plan.value(), src.data(), static_cast<int64_t>(src.size()), out.data()));
   if (!status.ok()) throw make_error(env, status);
   return output_to_js(env, out, count, options.output);
 }
@@ -208,7 +215,8 @@ Napi::Value tables_js(const Napi::CallbackInfo& info) {
   const Napi::Array images_array = images_value.As<Napi::Array>();
   std::vector<PreprocessImage> images;
   for (uint32_t i = 0; i < images_array.Length(); ++i) {
-    if (!images_array.Get(i).IsObject()) fail(env, Code::kInvalidArgument, cat("gpuPreprocess.tables: images[", i, "] is not an object"));
+    if (!images_array.Get(i).IsObject())
+      fail(env, Code::kInvalidArgument, cat("gpuPreprocess.tables: images[", i, "] is not an object"));
     const Napi::Object image = images_array.Get(i).As<Napi::Object>();
     PreprocessImage entry;
     entry.src_offset = integer(image.Get("offset"), "offset", -(int64_t{1} << 40), int64_t{1} << 40);
@@ -225,12 +233,14 @@ Napi::Value tables_js(const Napi::CallbackInfo& info) {
     return list;
   };
   const std::vector<PreprocessWindow> rows = windows("rows"), cols = windows("cols");
-  const Napi::Float32Array weights = typed<Napi::Float32Array>(given.Get("weights"), napi_float32_array, "weights", "a Float32Array");
+  const Napi::Float32Array weights =
+      typed<Napi::Float32Array>(given.Get("weights"), napi_float32_array, "weights", "a Float32Array");
   PreprocessArgs args;
   args.crop = integer(given.Get("crop"), "crop", 0, 1 << 12);
   args.dst_images = integer(given.Get("dstImages"), "dstImages", 0, 1 << 12);
   args.count = static_cast<int64_t>(images.size());
-  if (static_cast<int64_t>(rows.size()) != args.count * args.crop || static_cast<int64_t>(cols.size()) != args.count * args.crop) {
+  if (static_cast<int64_t>(rows.size()) != args.count * args.crop ||
+      static_cast<int64_t>(cols.size()) != args.count * args.crop) {
     fail(env, Code::kInvalidShape, "gpuPreprocess.tables: rows and cols need count · crop windows each");
   }
   const int64_t count = args.dst_images * 3 * args.crop * args.crop;

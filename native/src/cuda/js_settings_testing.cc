@@ -21,8 +21,9 @@ Napi::Value settings(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const Napi::Value given = info[0];
   if (!given.IsObject() || given.IsArray()) {
-    throw make_error(env, Status(Code::kInvalidArgument, cat("Expected an object of strings for environment but received ",
-                                                             describe_js_value(given))));
+    throw make_error(env,
+                     Status(Code::kInvalidArgument, cat("Expected an object of strings for environment but received ",
+                                                        describe_js_value(given))));
   }
   const Napi::Object object = given.As<Napi::Object>();
   std::map<std::string, std::string> variables;

@@ -61,7 +61,8 @@ Napi::Value stem_choice(const Napi::CallbackInfo& info) {
   }
   if (!object.Get("unavailable").IsUndefined()) {
     const Napi::Array lines = array_of(env, object.Get("unavailable"), "unavailable");
-    for (uint32_t i = 0; i < lines.Length(); ++i) stem.unavailable.push_back(string_of(env, lines.Get(i), cat("unavailable[", i, "]")));
+    for (uint32_t i = 0; i < lines.Length(); ++i)
+      stem.unavailable.push_back(string_of(env, lines.Get(i), cat("unavailable[", i, "]")));
   }
   Precision precision = Precision::kFloat16;
   const Napi::Value precision_value = object.Get("precision");
@@ -86,7 +87,8 @@ Napi::Value stem_choice(const Napi::CallbackInfo& info) {
     const Napi::Object entry = entries.Get(i).As<Napi::Object>();
     StemFormEvidence e;
     e.form = form_of(env, entry.Get("form"), cat(where, ".form"));
-    if (const std::optional<double> ms = number_of(env, entry.Get("ms"), cat(where, ".ms"))) e.ms = static_cast<float>(*ms);
+    if (const std::optional<double> ms = number_of(env, entry.Get("ms"), cat(where, ".ms")))
+      e.ms = static_cast<float>(*ms);
     e.path = string_of(env, entry.Get("path"), cat(where, ".path"));
     e.relative_error = number_of(env, entry.Get("relativeError"), cat(where, ".relativeError"));
     e.failure = string_of(env, entry.Get("failure"), cat(where, ".failure"));

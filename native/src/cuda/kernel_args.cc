@@ -48,15 +48,15 @@ Status check_window(const PoolArgs& args) {
   const Pair* pairs[] = {&args.kernel, &args.stride, &args.dilation};
   for (const Pair* pair : pairs) {
     if (pair->h < 1 || pair->w < 1 || pair->h >= kDimensionLimit || pair->w >= kDimensionLimit) {
-      return invalid("maxpool", cat("kernel, stride and dilation must be in [1, 2^31), got [", pair->h, ", ",
-                                    pair->w, "]"));
+      return invalid("maxpool",
+                     cat("kernel, stride and dilation must be in [1, 2^31), got [", pair->h, ", ", pair->w, "]"));
     }
   }
   // PyTorch's rule, which keeps every window partly inside the input.
   if (args.padding.h < 0 || args.padding.w < 0 || args.padding.h > args.kernel.h / 2 ||
       args.padding.w > args.kernel.w / 2) {
-    return invalid("maxpool", cat("padding must be in [0, kernel / 2], got [", args.padding.h, ", ",
-                                  args.padding.w, "] for kernel [", args.kernel.h, ", ", args.kernel.w, "]"));
+    return invalid("maxpool", cat("padding must be in [0, kernel / 2], got [", args.padding.h, ", ", args.padding.w,
+                                  "] for kernel [", args.kernel.h, ", ", args.kernel.w, "]"));
   }
   return Status();
 }
@@ -104,8 +104,8 @@ Status validate_args(const OutputConvertArgs& args) {
   RESNET_RETURN_IF_ERROR(
       check_dimensions("output conversion", {args.n, args.channels, args.h, args.w, args.stored_channels}));
   if (args.stored_channels < args.channels) {
-    return invalid("output conversion", cat("stored channels (", args.stored_channels, ") fewer than channels (",
-                                            args.channels, ")"));
+    return invalid("output conversion",
+                   cat("stored channels (", args.stored_channels, ") fewer than channels (", args.channels, ")"));
   }
   if (element_count(args) == 0) return Status();
   return check_pointers("output conversion", {args.src, args.dst});

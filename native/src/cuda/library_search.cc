@@ -112,9 +112,9 @@ std::vector<std::string> site_packages_patterns(const LibrarySearchSpec& spec) {
   }
   const std::string home = variable("HOME");
   if (!home.empty()) prefixes.push_back(home + "/.local/lib/python3*/site-packages");
-  for (const char* prefix : {"/usr/local/lib/python3*/dist-packages", "/usr/local/lib/python3*/site-packages",
-                             "/usr/lib/python3/dist-packages", "/usr/lib/python3*/site-packages",
-                             "/opt/conda/lib/python3*/site-packages"}) {
+  for (const char* prefix :
+       {"/usr/local/lib/python3*/dist-packages", "/usr/local/lib/python3*/site-packages",
+        "/usr/lib/python3/dist-packages", "/usr/lib/python3*/site-packages", "/opt/conda/lib/python3*/site-packages"}) {
     prefixes.push_back(prefix);
   }
   std::vector<std::string> patterns;

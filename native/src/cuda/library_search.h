@@ -22,7 +22,7 @@ struct LoaderEnvironment {
 /// (LD_LIBRARY_PATH, ld.so.cache)", "CUDA install" (lib64, lib and targets/<arch>/lib of each CUDA home), the
 /// spec's Python source. Each library appears once (folders compared after resolving symbolic links).
 struct LoaderCandidate {
-  std::string path;    // a file path, or a bare soname for the dynamic linker's own search
+  std::string path;  // a file path, or a bare soname for the dynamic linker's own search
   std::string source;
 };
 

@@ -52,25 +52,25 @@ constexpr int kMaxComponent = 4;
 constexpr unsigned int kFlagsDefault = 0;
 
 // ---- enums: X(name, value) ---------------------------------------------------------------------------------
-#define RESNET_NVJPEG_STATUS_VALUES(X)                \
-  X(NVJPEG_STATUS_SUCCESS, 0)                         \
-  X(NVJPEG_STATUS_NOT_INITIALIZED, 1)                 \
-  X(NVJPEG_STATUS_INVALID_PARAMETER, 2)               \
-  X(NVJPEG_STATUS_BAD_JPEG, 3)                        \
-  X(NVJPEG_STATUS_JPEG_NOT_SUPPORTED, 4)              \
-  X(NVJPEG_STATUS_ALLOCATOR_FAILURE, 5)               \
-  X(NVJPEG_STATUS_EXECUTION_FAILED, 6)                \
-  X(NVJPEG_STATUS_ARCH_MISMATCH, 7)                   \
-  X(NVJPEG_STATUS_INTERNAL_ERROR, 8)                  \
-  X(NVJPEG_STATUS_IMPLEMENTATION_NOT_SUPPORTED, 9)    \
+#define RESNET_NVJPEG_STATUS_VALUES(X)             \
+  X(NVJPEG_STATUS_SUCCESS, 0)                      \
+  X(NVJPEG_STATUS_NOT_INITIALIZED, 1)              \
+  X(NVJPEG_STATUS_INVALID_PARAMETER, 2)            \
+  X(NVJPEG_STATUS_BAD_JPEG, 3)                     \
+  X(NVJPEG_STATUS_JPEG_NOT_SUPPORTED, 4)           \
+  X(NVJPEG_STATUS_ALLOCATOR_FAILURE, 5)            \
+  X(NVJPEG_STATUS_EXECUTION_FAILED, 6)             \
+  X(NVJPEG_STATUS_ARCH_MISMATCH, 7)                \
+  X(NVJPEG_STATUS_INTERNAL_ERROR, 8)               \
+  X(NVJPEG_STATUS_IMPLEMENTATION_NOT_SUPPORTED, 9) \
   X(NVJPEG_STATUS_INCOMPLETE_BITSTREAM, 10)
 
-#define RESNET_NVJPEG_BACKEND_VALUES(X)     \
-  X(NVJPEG_BACKEND_DEFAULT, 0)              \
-  X(NVJPEG_BACKEND_HYBRID, 1)               \
-  X(NVJPEG_BACKEND_GPU_HYBRID, 2)           \
-  X(NVJPEG_BACKEND_HARDWARE, 3)             \
-  X(NVJPEG_BACKEND_GPU_HYBRID_DEVICE, 4)    \
+#define RESNET_NVJPEG_BACKEND_VALUES(X)  \
+  X(NVJPEG_BACKEND_DEFAULT, 0)           \
+  X(NVJPEG_BACKEND_HYBRID, 1)            \
+  X(NVJPEG_BACKEND_GPU_HYBRID, 2)        \
+  X(NVJPEG_BACKEND_HARDWARE, 3)          \
+  X(NVJPEG_BACKEND_GPU_HYBRID_DEVICE, 4) \
   X(NVJPEG_BACKEND_HARDWARE_DEVICE, 5)
 
 #define RESNET_NVJPEG_OUTPUT_FORMAT_VALUES(X) \
@@ -100,11 +100,11 @@ constexpr unsigned int kFlagsDefault = 0;
   X(PATCH_LEVEL, 2)
 
 /// Every enum: E(type, value list).
-#define RESNET_NVJPEG_ENUMS(E)                                              \
-  E(nvjpegStatus_t, RESNET_NVJPEG_STATUS_VALUES)                            \
-  E(nvjpegBackend_t, RESNET_NVJPEG_BACKEND_VALUES)                          \
-  E(nvjpegOutputFormat_t, RESNET_NVJPEG_OUTPUT_FORMAT_VALUES)               \
-  E(nvjpegChromaSubsampling_t, RESNET_NVJPEG_CHROMA_SUBSAMPLING_VALUES)     \
+#define RESNET_NVJPEG_ENUMS(E)                                          \
+  E(nvjpegStatus_t, RESNET_NVJPEG_STATUS_VALUES)                        \
+  E(nvjpegBackend_t, RESNET_NVJPEG_BACKEND_VALUES)                      \
+  E(nvjpegOutputFormat_t, RESNET_NVJPEG_OUTPUT_FORMAT_VALUES)           \
+  E(nvjpegChromaSubsampling_t, RESNET_NVJPEG_CHROMA_SUBSAMPLING_VALUES) \
   E(libraryPropertyType, RESNET_LIBRARY_PROPERTY_TYPE_VALUES)
 
 #define RESNET_NVJPEG_ENUMERATOR(name, value) name = value,
@@ -135,9 +135,9 @@ using tPinnedFree = int (*)(void*);
   F(tPinnedFree, pinned_free, )
 
 /// Every struct: S(type, field list).
-#define RESNET_NVJPEG_STRUCTS(S)                                  \
-  S(nvjpegImage_t, RESNET_NVJPEG_IMAGE_FIELDS)                    \
-  S(nvjpegDevAllocator_t, RESNET_NVJPEG_DEV_ALLOCATOR_FIELDS)     \
+#define RESNET_NVJPEG_STRUCTS(S)                              \
+  S(nvjpegImage_t, RESNET_NVJPEG_IMAGE_FIELDS)                \
+  S(nvjpegDevAllocator_t, RESNET_NVJPEG_DEV_ALLOCATOR_FIELDS) \
   S(nvjpegPinnedAllocator_t, RESNET_NVJPEG_PINNED_ALLOCATOR_FIELDS)
 
 #define RESNET_NVJPEG_FIELD(type, field, extent) type field extent;
@@ -150,62 +150,62 @@ RESNET_NVJPEG_STRUCTS(RESNET_NVJPEG_STRUCT)
 #undef RESNET_NVJPEG_FIELD
 
 // ---- functions: X(return type, name, (parameters)), nvJPEG's exact signatures ---------------------------------
-#define RESNET_NVJPEG_FUNCTIONS(X)                                                                              \
-  X(nvjpegStatus_t, nvjpegGetProperty, (libraryPropertyType type, int* value))                                  \
-  X(nvjpegStatus_t, nvjpegCreateEx,                                                                             \
-    (nvjpegBackend_t backend, nvjpegDevAllocator_t * dev_allocator, nvjpegPinnedAllocator_t * pinned_allocator, \
-     unsigned int flags, nvjpegHandle_t* handle))                                                               \
-  X(nvjpegStatus_t, nvjpegDestroy, (nvjpegHandle_t handle))                                                     \
-  X(nvjpegStatus_t, nvjpegGetHardwareDecoderInfo,                                                               \
-    (nvjpegHandle_t handle, unsigned int* num_engines, unsigned int* num_cores_per_engine))                     \
-  X(nvjpegStatus_t, nvjpegJpegStateCreate, (nvjpegHandle_t handle, nvjpegJpegState_t * jpeg_handle))            \
-  X(nvjpegStatus_t, nvjpegJpegStateDestroy, (nvjpegJpegState_t jpeg_handle))                                    \
-  X(nvjpegStatus_t, nvjpegGetImageInfo,                                                                         \
-    (nvjpegHandle_t handle, const unsigned char* data, size_t length, int* nComponents,                         \
-     nvjpegChromaSubsampling_t* subsampling, int* widths, int* heights))                                        \
-  X(nvjpegStatus_t, nvjpegDecodeBatchedInitialize,                                                              \
-    (nvjpegHandle_t handle, nvjpegJpegState_t jpeg_handle, int batch_size, int max_cpu_threads,                 \
-     nvjpegOutputFormat_t output_format))                                                                       \
-  X(nvjpegStatus_t, nvjpegDecodeBatched,                                                                        \
-    (nvjpegHandle_t handle, nvjpegJpegState_t jpeg_handle, const unsigned char* const* data,                    \
-     const size_t* lengths, nvjpegImage_t* destinations, cudaStream_t stream))                                  \
-  X(nvjpegStatus_t, nvjpegJpegStreamCreate, (nvjpegHandle_t handle, nvjpegJpegStream_t * jpeg_stream))          \
-  X(nvjpegStatus_t, nvjpegJpegStreamDestroy, (nvjpegJpegStream_t jpeg_stream))                                  \
-  X(nvjpegStatus_t, nvjpegJpegStreamParse,                                                                      \
-    (nvjpegHandle_t handle, const unsigned char* data, size_t length, int save_metadata, int save_stream,       \
-     nvjpegJpegStream_t jpeg_stream))                                                                           \
-  X(nvjpegStatus_t, nvjpegJpegStreamParseHeader,                                                                \
-    (nvjpegHandle_t handle, const unsigned char* data, size_t length, nvjpegJpegStream_t jpeg_stream))          \
-  X(nvjpegStatus_t, nvjpegDecodeBatchedSupported,                                                               \
-    (nvjpegHandle_t handle, nvjpegJpegStream_t jpeg_stream, int* is_supported))                                 \
-  X(nvjpegStatus_t, nvjpegDecoderCreate,                                                                        \
-    (nvjpegHandle_t nvjpeg_handle, nvjpegBackend_t implementation, nvjpegJpegDecoder_t * decoder_handle))       \
-  X(nvjpegStatus_t, nvjpegDecoderDestroy, (nvjpegJpegDecoder_t decoder_handle))                                 \
-  X(nvjpegStatus_t, nvjpegDecoderStateCreate,                                                                   \
-    (nvjpegHandle_t nvjpeg_handle, nvjpegJpegDecoder_t decoder_handle, nvjpegJpegState_t * decoder_state))      \
-  X(nvjpegStatus_t, nvjpegBufferPinnedCreate,                                                                   \
-    (nvjpegHandle_t handle, nvjpegPinnedAllocator_t * pinned_allocator, nvjpegBufferPinned_t * buffer))         \
-  X(nvjpegStatus_t, nvjpegBufferPinnedDestroy, (nvjpegBufferPinned_t buffer))                                   \
-  X(nvjpegStatus_t, nvjpegBufferDeviceCreate,                                                                   \
-    (nvjpegHandle_t handle, nvjpegDevAllocator_t * device_allocator, nvjpegBufferDevice_t * buffer))            \
-  X(nvjpegStatus_t, nvjpegBufferDeviceDestroy, (nvjpegBufferDevice_t buffer))                                   \
-  X(nvjpegStatus_t, nvjpegStateAttachPinnedBuffer,                                                              \
-    (nvjpegJpegState_t decoder_state, nvjpegBufferPinned_t pinned_buffer))                                      \
-  X(nvjpegStatus_t, nvjpegStateAttachDeviceBuffer,                                                              \
-    (nvjpegJpegState_t decoder_state, nvjpegBufferDevice_t device_buffer))                                      \
-  X(nvjpegStatus_t, nvjpegDecodeParamsCreate, (nvjpegHandle_t handle, nvjpegDecodeParams_t * decode_params))    \
-  X(nvjpegStatus_t, nvjpegDecodeParamsDestroy, (nvjpegDecodeParams_t decode_params))                            \
-  X(nvjpegStatus_t, nvjpegDecodeParamsSetOutputFormat,                                                          \
-    (nvjpegDecodeParams_t decode_params, nvjpegOutputFormat_t output_format))                                   \
-  X(nvjpegStatus_t, nvjpegDecodeJpegHost,                                                                       \
-    (nvjpegHandle_t handle, nvjpegJpegDecoder_t decoder, nvjpegJpegState_t decoder_state,                       \
-     nvjpegDecodeParams_t decode_params, nvjpegJpegStream_t jpeg_stream))                                       \
-  X(nvjpegStatus_t, nvjpegDecodeJpegTransferToDevice,                                                           \
-    (nvjpegHandle_t handle, nvjpegJpegDecoder_t decoder, nvjpegJpegState_t decoder_state,                       \
-     nvjpegJpegStream_t jpeg_stream, cudaStream_t stream))                                                      \
-  X(nvjpegStatus_t, nvjpegDecodeJpegDevice,                                                                     \
-    (nvjpegHandle_t handle, nvjpegJpegDecoder_t decoder, nvjpegJpegState_t decoder_state,                       \
-     nvjpegImage_t* destination, cudaStream_t stream))
+#define RESNET_NVJPEG_FUNCTIONS(X)                                                                                     \
+  X(nvjpegStatus_t, nvjpegGetProperty, (libraryPropertyType type, int* value))                                         \
+  X(nvjpegStatus_t, nvjpegCreateEx,                                                                                    \
+    (nvjpegBackend_t backend, nvjpegDevAllocator_t * dev_allocator, nvjpegPinnedAllocator_t * pinned_allocator,        \
+     unsigned int flags, nvjpegHandle_t* handle))                                                                      \
+  X(nvjpegStatus_t, nvjpegDestroy, (nvjpegHandle_t handle))                                                            \
+  X(nvjpegStatus_t, nvjpegGetHardwareDecoderInfo,                                                                      \
+    (nvjpegHandle_t handle, unsigned int* num_engines, unsigned int* num_cores_per_engine))                            \
+  X(nvjpegStatus_t, nvjpegJpegStateCreate, (nvjpegHandle_t handle, nvjpegJpegState_t * jpeg_handle))                   \
+  X(nvjpegStatus_t, nvjpegJpegStateDestroy, (nvjpegJpegState_t jpeg_handle))                                           \
+  X(nvjpegStatus_t, nvjpegGetImageInfo,                                                                                \
+    (nvjpegHandle_t handle, const unsigned char* data, size_t length, int* nComponents,                                \
+     nvjpegChromaSubsampling_t* subsampling, int* widths, int* heights))                                               \
+  X(nvjpegStatus_t, nvjpegDecodeBatchedInitialize,                                                                     \
+    (nvjpegHandle_t handle, nvjpegJpegState_t jpeg_handle, int batch_size, int max_cpu_threads,                        \
+     nvjpegOutputFormat_t output_format))                                                                              \
+  X(nvjpegStatus_t, nvjpegDecodeBatched,                                                                               \
+    (nvjpegHandle_t handle, nvjpegJpegState_t jpeg_handle, const unsigned char* const* data, const size_t* lengths,    \
+     nvjpegImage_t* destinations, cudaStream_t stream))                                                                \
+  X(nvjpegStatus_t, nvjpegJpegStreamCreate, (nvjpegHandle_t handle, nvjpegJpegStream_t * jpeg_stream))                 \
+  X(nvjpegStatus_t, nvjpegJpegStreamDestroy, (nvjpegJpegStream_t jpeg_stream))                                         \
+  X(nvjpegStatus_t, nvjpegJpegStreamParse,                                                                             \
+    (nvjpegHandle_t handle, const unsigned char* data, size_t length, int save_metadata, int save_stream,              \
+     nvjpegJpegStream_t jpeg_stream))                                                                                  \
+  X(nvjpegStatus_t, nvjpegJpegStreamParseHeader,                                                                       \
+    (nvjpegHandle_t handle, const unsigned char* data, size_t length, nvjpegJpegStream_t jpeg_stream))                 \
+  X(nvjpegStatus_t, nvjpegDecodeBatchedSupported,                                                                      \
+    (nvjpegHandle_t handle, nvjpegJpegStream_t jpeg_stream, int* is_supported))                                        \
+  X(nvjpegStatus_t, nvjpegDecoderCreate,                                                                               \
+    (nvjpegHandle_t nvjpeg_handle, nvjpegBackend_t implementation, nvjpegJpegDecoder_t * decoder_handle))              \
+  X(nvjpegStatus_t, nvjpegDecoderDestroy, (nvjpegJpegDecoder_t decoder_handle))                                        \
+  X(nvjpegStatus_t, nvjpegDecoderStateCreate,                                                                          \
+    (nvjpegHandle_t nvjpeg_handle, nvjpegJpegDecoder_t decoder_handle, nvjpegJpegState_t * decoder_state))             \
+  X(nvjpegStatus_t, nvjpegBufferPinnedCreate,                                                                          \
+    (nvjpegHandle_t handle, nvjpegPinnedAllocator_t * pinned_allocator, nvjpegBufferPinned_t * buffer))                \
+  X(nvjpegStatus_t, nvjpegBufferPinnedDestroy, (nvjpegBufferPinned_t buffer))                                          \
+  X(nvjpegStatus_t, nvjpegBufferDeviceCreate,                                                                          \
+    (nvjpegHandle_t handle, nvjpegDevAllocator_t * device_allocator, nvjpegBufferDevice_t * buffer))                   \
+  X(nvjpegStatus_t, nvjpegBufferDeviceDestroy, (nvjpegBufferDevice_t buffer))                                          \
+  X(nvjpegStatus_t, nvjpegStateAttachPinnedBuffer,                                                                     \
+    (nvjpegJpegState_t decoder_state, nvjpegBufferPinned_t pinned_buffer))                                             \
+  X(nvjpegStatus_t, nvjpegStateAttachDeviceBuffer,                                                                     \
+    (nvjpegJpegState_t decoder_state, nvjpegBufferDevice_t device_buffer))                                             \
+  X(nvjpegStatus_t, nvjpegDecodeParamsCreate, (nvjpegHandle_t handle, nvjpegDecodeParams_t * decode_params))           \
+  X(nvjpegStatus_t, nvjpegDecodeParamsDestroy, (nvjpegDecodeParams_t decode_params))                                   \
+  X(nvjpegStatus_t, nvjpegDecodeParamsSetOutputFormat,                                                                 \
+    (nvjpegDecodeParams_t decode_params, nvjpegOutputFormat_t output_format))                                          \
+  X(nvjpegStatus_t, nvjpegDecodeJpegHost,                                                                              \
+    (nvjpegHandle_t handle, nvjpegJpegDecoder_t decoder, nvjpegJpegState_t decoder_state,                              \
+     nvjpegDecodeParams_t decode_params, nvjpegJpegStream_t jpeg_stream))                                              \
+  X(nvjpegStatus_t, nvjpegDecodeJpegTransferToDevice,                                                                  \
+    (nvjpegHandle_t handle, nvjpegJpegDecoder_t decoder, nvjpegJpegState_t decoder_state,                              \
+     nvjpegJpegStream_t jpeg_stream, cudaStream_t stream))                                                             \
+  X(nvjpegStatus_t, nvjpegDecodeJpegDevice,                                                                            \
+    (nvjpegHandle_t handle, nvjpegJpegDecoder_t decoder, nvjpegJpegState_t decoder_state, nvjpegImage_t * destination, \
+     cudaStream_t stream))
 
 /// PFN_nvjpegCreateEx, …: the pointer type of each function.
 #define RESNET_NVJPEG_POINTER_TYPE(ret, name, params) using PFN_##name = ret(*) params;

@@ -33,19 +33,19 @@ static_assert(nvjpeg::kMaxComponent == NVJPEG_MAX_COMPONENT, "nvjpeg_api.h: kMax
 static_assert(nvjpeg::kFlagsDefault == NVJPEG_FLAGS_DEFAULT, "nvjpeg_api.h: kFlagsDefault is not NVJPEG_FLAGS_DEFAULT");
 
 // ---- enums: each type's size and underlying type, each value, and that it belongs to the same enum ----------
-#define RESNET_CHECK_ENUM_TYPE(type_name, values)                                                  \
-  static_assert(sizeof(nvjpeg::type_name) == sizeof(::type_name),                                  \
-                "nvjpeg_api.h: " #type_name " has another size than in nvjpeg.h");                 \
-  static_assert(std::is_same<std::underlying_type<nvjpeg::type_name>::type,                        \
-                             std::underlying_type<::type_name>::type>::value,                      \
-                "nvjpeg_api.h: " #type_name " has another underlying type than in nvjpeg.h");
+#define RESNET_CHECK_ENUM_TYPE(type_name, values)                                                                  \
+  static_assert(sizeof(nvjpeg::type_name) == sizeof(::type_name),                                                  \
+                "nvjpeg_api.h: " #type_name " has another size than in nvjpeg.h");                                 \
+  static_assert(                                                                                                   \
+      std::is_same<std::underlying_type<nvjpeg::type_name>::type, std::underlying_type<::type_name>::type>::value, \
+      "nvjpeg_api.h: " #type_name " has another underlying type than in nvjpeg.h");
 RESNET_NVJPEG_ENUMS(RESNET_CHECK_ENUM_TYPE)
 #undef RESNET_CHECK_ENUM_TYPE
 
-#define RESNET_CHECK_VALUE(enumerator, number)                                                            \
-  static_assert(static_cast<long long>(nvjpeg::enumerator) == static_cast<long long>(::enumerator),        \
-                "nvjpeg_api.h: " #enumerator " has another value than in nvjpeg.h");                       \
-  static_assert(std::is_same<RealT<decltype(nvjpeg::enumerator)>, decltype(::enumerator)>::value,          \
+#define RESNET_CHECK_VALUE(enumerator, number)                                                      \
+  static_assert(static_cast<long long>(nvjpeg::enumerator) == static_cast<long long>(::enumerator), \
+                "nvjpeg_api.h: " #enumerator " has another value than in nvjpeg.h");                \
+  static_assert(std::is_same<RealT<decltype(nvjpeg::enumerator)>, decltype(::enumerator)>::value,   \
                 "nvjpeg_api.h: " #enumerator " belongs to another enum than in nvjpeg.h");
 #define RESNET_CHECK_VALUES(type_name, values) values(RESNET_CHECK_VALUE)
 RESNET_NVJPEG_ENUMS(RESNET_CHECK_VALUES)
@@ -53,16 +53,16 @@ RESNET_NVJPEG_ENUMS(RESNET_CHECK_VALUES)
 #undef RESNET_CHECK_VALUE
 
 // ---- structs: size, alignment, and each field's offset and type ----------------------------------------------
-#define RESNET_CHECK_STRUCT(type_name, fields)                                                                  \
-  static_assert(sizeof(nvjpeg::type_name) == sizeof(::type_name),                                               \
-                "nvjpeg_api.h: " #type_name " has another size than in nvjpeg.h");                              \
-  static_assert(alignof(nvjpeg::type_name) == alignof(::type_name),                                             \
-                "nvjpeg_api.h: " #type_name " has another alignment than in nvjpeg.h");                         \
+#define RESNET_CHECK_STRUCT(type_name, fields)                                          \
+  static_assert(sizeof(nvjpeg::type_name) == sizeof(::type_name),                       \
+                "nvjpeg_api.h: " #type_name " has another size than in nvjpeg.h");      \
+  static_assert(alignof(nvjpeg::type_name) == alignof(::type_name),                     \
+                "nvjpeg_api.h: " #type_name " has another alignment than in nvjpeg.h"); \
   fields(RESNET_CHECK_FIELD_OF_##type_name)
-#define RESNET_CHECK_FIELD_IN(type_name, field)                                                                 \
-  static_assert(offsetof(nvjpeg::type_name, field) == offsetof(::type_name, field),                             \
-                "nvjpeg_api.h: " #type_name "::" #field " is at another offset than in nvjpeg.h");              \
-  static_assert(std::is_same<RealT<decltype(nvjpeg::type_name::field)>, decltype(::type_name::field)>::value,   \
+#define RESNET_CHECK_FIELD_IN(type_name, field)                                                               \
+  static_assert(offsetof(nvjpeg::type_name, field) == offsetof(::type_name, field),                           \
+                "nvjpeg_api.h: " #type_name "::" #field " is at another offset than in nvjpeg.h");            \
+  static_assert(std::is_same<RealT<decltype(nvjpeg::type_name::field)>, decltype(::type_name::field)>::value, \
                 "nvjpeg_api.h: " #type_name "::" #field " has another type than in nvjpeg.h");
 #define RESNET_CHECK_FIELD_OF_nvjpegImage_t(type, field, extent) RESNET_CHECK_FIELD_IN(nvjpegImage_t, field)
 #define RESNET_CHECK_FIELD_OF_nvjpegDevAllocator_t(type, field, extent) \

@@ -54,7 +54,8 @@ Status resolve(void* handle, const std::string& path, NvjpegLibrary& library) {
     return Status(Code::kNvjpegVersion,
                   cat("nvJPEG ", version_text(library), " at ", path, " does not export ", missing,
                       ", which resnet-cudnn calls: it is an incomplete or altered nvJPEG. Install a complete one and "
-                      "point ", kNvjpegPathVariable, " at it.\n", kFixes));
+                      "point ",
+                      kNvjpegPathVariable, " at it.\n", kFixes));
   }
   library.path = path;
   return Status();
@@ -85,7 +86,8 @@ const char* meaning_of(nvjpeg::nvjpegStatus_t status) {
   switch (status) {
     case nvjpeg::NVJPEG_STATUS_BAD_JPEG: return "the JPEG stream is corrupt";
     case nvjpeg::NVJPEG_STATUS_INCOMPLETE_BITSTREAM: return "the JPEG stream is truncated";
-    case nvjpeg::NVJPEG_STATUS_JPEG_NOT_SUPPORTED: return "nvJPEG does not decode this kind of JPEG; decode it on the CPU";
+    case nvjpeg::NVJPEG_STATUS_JPEG_NOT_SUPPORTED:
+      return "nvJPEG does not decode this kind of JPEG; decode it on the CPU";
     case nvjpeg::NVJPEG_STATUS_IMPLEMENTATION_NOT_SUPPORTED:
       return "this nvJPEG backend does not support the call; decode on the CPU";
     case nvjpeg::NVJPEG_STATUS_ARCH_MISMATCH: return "this GPU does not support the requested backend";
@@ -103,12 +105,11 @@ const char* meaning_of(nvjpeg::nvjpegStatus_t status) {
 }  // namespace
 
 const LibrarySearchSpec& nvjpeg_search_spec() {
-  static const LibrarySearchSpec* spec = new LibrarySearchSpec{
-      kNvjpegPathVariable,
-      {"libnvjpeg.so.13", "libnvjpeg.so.12"},
-      {"nvidia.cu13", "nvidia.nvjpeg"},
-      {"nvidia/cu13/lib", "nvidia/nvjpeg/lib"},
-      "Python package nvidia-nvjpeg"};
+  static const LibrarySearchSpec* spec = new LibrarySearchSpec{kNvjpegPathVariable,
+                                                               {"libnvjpeg.so.13", "libnvjpeg.so.12"},
+                                                               {"nvidia.cu13", "nvidia.nvjpeg"},
+                                                               {"nvidia/cu13/lib", "nvidia/nvjpeg/lib"},
+                                                               "Python package nvidia-nvjpeg"};
   return *spec;
 }
 
@@ -127,8 +128,7 @@ std::vector<std::string> nvjpeg_function_names() {
 const char* nvjpeg_status_name(nvjpeg::nvjpegStatus_t status) {
   switch (status) {
 #define RESNET_STATUS_CASE(name, value) \
-  case nvjpeg::name:                    \
-    return #name;
+  case nvjpeg::name: return #name;
     RESNET_NVJPEG_STATUS_VALUES(RESNET_STATUS_CASE)
 #undef RESNET_STATUS_CASE
   }
@@ -144,8 +144,8 @@ Status nvjpeg_error(nvjpeg::nvjpegStatus_t status, const std::string& what) {
 
 Result<const NvjpegLibrary*> load_nvjpeg() {
   // Local: nothing else needs nvJPEG's symbols, and a PyTorch in the same process may bring its own.
-  static const LibraryLoad<NvjpegLibrary> kLoad{"nvJPEG", nvjpeg_search_spec, RTLD_NOW | RTLD_LOCAL, nullptr, resolve,
-                                                not_found};
+  static const LibraryLoad<NvjpegLibrary> kLoad{"nvJPEG", nvjpeg_search_spec, RTLD_NOW | RTLD_LOCAL, nullptr,
+                                                resolve,  not_found};
   return load_once_per_process(kLoad);
 }
 

@@ -36,7 +36,7 @@ const char* nvjpeg_status_name(nvjpeg::nvjpegStatus_t status);
 /// A loaded nvJPEG: every function of nvjpeg_api.h resolved, and where it came from.
 struct NvjpegLibrary {
   NvjpegApi api;
-  std::string path;  // the file that loaded
+  std::string path;                     // the file that loaded
   int major = 0, minor = 0, patch = 0;  // nvjpegGetProperty
 };
 

@@ -11,12 +11,12 @@ namespace {
 using nvjpeg::NVJPEG_STATUS_SUCCESS;
 
 /// Returns the coded Status of a failed nvJPEG call from the enclosing function.
-#define RESNET_NVJPEG_CHECK(call, what)                              \
-  do {                                                               \
-    const nvjpeg::nvjpegStatus_t resnet_nvjpeg_status_ = (call);     \
-    if (resnet_nvjpeg_status_ != NVJPEG_STATUS_SUCCESS) {            \
-      return nvjpeg_error(resnet_nvjpeg_status_, (what));            \
-    }                                                                \
+#define RESNET_NVJPEG_CHECK(call, what)                          \
+  do {                                                           \
+    const nvjpeg::nvjpegStatus_t resnet_nvjpeg_status_ = (call); \
+    if (resnet_nvjpeg_status_ != NVJPEG_STATUS_SUCCESS) {        \
+      return nvjpeg_error(resnet_nvjpeg_status_, (what));        \
+    }                                                            \
   } while (0)
 
 /// The destination of an image the plan lays out in `decoded`: interleaved RGB in channel 0.
@@ -64,9 +64,9 @@ Status NvjpegSession::make(bool try_hardware) {
     no_hardware_reason_ = "the hardware backend was not asked for";
   }
   if (!handle_.get()) {
-    RESNET_NVJPEG_CHECK(
-        api_.nvjpegCreateEx(nvjpeg::NVJPEG_BACKEND_DEFAULT, nullptr, nullptr, nvjpeg::kFlagsDefault, &handle),
-        "nvjpegCreateEx(NVJPEG_BACKEND_DEFAULT)");
+    RESNET_NVJPEG_CHECK(api_.nvjpegCreateEx(nvjpeg::NVJPEG_BACKEND_DEFAULT, nullptr, nullptr, nvjpeg::kFlagsDefault,
+                                            &handle),
+                        "nvjpegCreateEx(NVJPEG_BACKEND_DEFAULT)");
     handle_ = {handle, api_.nvjpegDestroy};
   }
   if (hardware_engines_ > 0) {
@@ -75,7 +75,8 @@ Status NvjpegSession::make(bool try_hardware) {
     batched_state_ = {state, api_.nvjpegJpegStateDestroy};
   }
   nvjpeg::nvjpegJpegDecoder_t decoder = nullptr;
-  RESNET_NVJPEG_CHECK(api_.nvjpegDecoderCreate(handle, nvjpeg::NVJPEG_BACKEND_DEFAULT, &decoder), "nvjpegDecoderCreate");
+  RESNET_NVJPEG_CHECK(api_.nvjpegDecoderCreate(handle, nvjpeg::NVJPEG_BACKEND_DEFAULT, &decoder),
+                      "nvjpegDecoderCreate");
   decoder_ = {decoder, api_.nvjpegDecoderDestroy};
   for (auto& pinned : pinned_) {
     nvjpeg::nvjpegBufferPinned_t buffer = nullptr;
@@ -137,8 +138,8 @@ NvjpegDecodeReport NvjpegSession::decode(const ImageBatchPlan& plan, const std::
   NvjpegDecodeReport report;
   report.images.resize(plan.images.size());
   if (images.size() != plan.images.size()) {
-    const Status mismatch(Code::kInvalidArgument, cat("nvJPEG decode: a plan of ", plan.images.size(),
-                                                      " images for ", images.size(), " inputs"));
+    const Status mismatch(Code::kInvalidArgument, cat("nvJPEG decode: a plan of ", plan.images.size(), " images for ",
+                                                      images.size(), " inputs"));
     for (Status& status : report.images) status = mismatch;
     return report;
   }
@@ -155,8 +156,9 @@ void NvjpegSession::decode_hardware(const ImageBatchPlan& plan, const std::vecto
     for (int i : chosen) report.images[i] = status;
   };
   if (!batched_state_.get()) {
-    return fail_all(Status(Code::kUnsupported, "nvJPEG decode: the plan routes images to the hardware decoder, "
-                                               "but this session has none"));
+    return fail_all(Status(Code::kUnsupported,
+                           "nvJPEG decode: the plan routes images to the hardware decoder, "
+                           "but this session has none"));
   }
   std::vector<const unsigned char*> data;
   std::vector<size_t> lengths;
@@ -200,14 +202,15 @@ void NvjpegSession::decode_decoupled(const ImageBatchPlan& plan, const std::vect
                           "nvjpegJpegStreamParse");
       RESNET_NVJPEG_CHECK(api_.nvjpegStateAttachPinnedBuffer(decoder_state_.get(), pinned_[buffer].get()),
                           "nvjpegStateAttachPinnedBuffer");
-      RESNET_NVJPEG_CHECK(
-          api_.nvjpegDecodeJpegHost(handle_.get(), decoder_.get(), decoder_state_.get(), params_.get(), jpeg),
-          "nvjpegDecodeJpegHost");
-      RESNET_NVJPEG_CHECK(
-          api_.nvjpegDecodeJpegTransferToDevice(handle_.get(), decoder_.get(), decoder_state_.get(), jpeg, stream),
-          "nvjpegDecodeJpegTransferToDevice");
+      RESNET_NVJPEG_CHECK(api_.nvjpegDecodeJpegHost(handle_.get(), decoder_.get(), decoder_state_.get(), params_.get(),
+                                                    jpeg),
+                          "nvjpegDecodeJpegHost");
+      RESNET_NVJPEG_CHECK(api_.nvjpegDecodeJpegTransferToDevice(handle_.get(), decoder_.get(), decoder_state_.get(),
+                                                                jpeg, stream),
+                          "nvjpegDecodeJpegTransferToDevice");
       nvjpeg::nvjpegImage_t out = destination(plan.images[i], decoded);
-      RESNET_NVJPEG_CHECK(api_.nvjpegDecodeJpegDevice(handle_.get(), decoder_.get(), decoder_state_.get(), &out, stream),
+      RESNET_NVJPEG_CHECK(api_.nvjpegDecodeJpegDevice(handle_.get(), decoder_.get(), decoder_state_.get(), &out,
+                                                      stream),
                           "nvjpegDecodeJpegDevice");
       return Status();
     };

@@ -34,7 +34,9 @@ class NvjpegObject {
   NvjpegObject(Handle handle, Destroy destroy) : handle_(handle), destroy_(destroy) {}
   NvjpegObject(const NvjpegObject&) = delete;
   NvjpegObject& operator=(const NvjpegObject&) = delete;
-  NvjpegObject(NvjpegObject&& other) noexcept : handle_(other.handle_), destroy_(other.destroy_) { other.handle_ = nullptr; }
+  NvjpegObject(NvjpegObject&& other) noexcept : handle_(other.handle_), destroy_(other.destroy_) {
+    other.handle_ = nullptr;
+  }
   NvjpegObject& operator=(NvjpegObject&& other) noexcept {
     if (this != &other) {
       reset();
@@ -61,9 +63,9 @@ struct NvjpegDecodeReport {
   /// One per image of the plan: ok for an image nvJPEG decoded, the failure for one it did not (decode it on the
   /// CPU), ok for images never routed to nvJPEG.
   std::vector<Status> images;
-  int batched_calls = 0;       // nvjpegDecodeBatched calls (0 or 1)
-  int decoupled_images = 0;    // images through the decoupled API
-  int synchronizations = 0;    // times the stream was waited for (a pinned buffer about to be reused)
+  int batched_calls = 0;     // nvjpegDecodeBatched calls (0 or 1)
+  int decoupled_images = 0;  // images through the decoupled API
+  int synchronizations = 0;  // times the stream was waited for (a pinned buffer about to be reused)
 };
 
 class NvjpegSession {

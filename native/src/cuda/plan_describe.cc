@@ -55,8 +55,8 @@ std::string step_text(const Step& s) {
 }
 
 std::string stem_option_text(const StemOption& o) {
-  return cat(stem_form_name(o.form), " (input ", o.h, "x", o.w, "x", o.channels, " stored as ", o.stored_channels,
-             ", ", o.bytes, " bytes; kernel ", pair_text(o.kernel), " stride ", pair_text(o.stride), " padding ",
+  return cat(stem_form_name(o.form), " (input ", o.h, "x", o.w, "x", o.channels, " stored as ", o.stored_channels, ", ",
+             o.bytes, " bytes; kernel ", pair_text(o.kernel), " stride ", pair_text(o.stride), " padding ",
              pair_text(o.padding), "; filter @", o.filter_offset, ", ", o.filter_bytes, " bytes)");
 }
 
@@ -65,8 +65,8 @@ std::string stem_option_text(const StemOption& o) {
 std::string describe(const CudaPlan& plan) {
   std::ostringstream out;
   out << "CUDA plan: batch " << plan.batch << ", " << precision_name(plan.precision) << " (storage "
-      << storage_name(plan.storage) << "), arena " << plan.arena_bytes << " bytes, weights "
-      << plan.weight_blob_bytes << " bytes\n";
+      << storage_name(plan.storage) << "), arena " << plan.arena_bytes << " bytes, weights " << plan.weight_blob_bytes
+      << " bytes\n";
   for (size_t id = 0; id < plan.values.size(); ++id) out << value_text(plan, id) << "\n";
   for (size_t i = 0; i < plan.steps.size(); ++i) out << "step " << i << " " << step_text(plan.steps[i]) << "\n";
   if (plan.stem.step >= 0) {

@@ -76,14 +76,11 @@ Status plan_geometry(const Graph& graph, GraphLayout* layout, LayoutClasses* cla
         classes->unite(op.src2, op.dst);
         break;
       case OpKind::kMaxPool:
-      case OpKind::kAdaptiveAvgPool:
-        classes->unite(op.src, op.dst);
-        break;
+      case OpKind::kAdaptiveAvgPool: classes->unite(op.src, op.dst); break;
       case OpKind::kConv:
         if (op.residual >= 0) classes->unite(op.residual, op.dst);
         break;
-      case OpKind::kLinear:
-        break;
+      case OpKind::kLinear: break;
     }
   }
   return Status();
@@ -125,7 +122,8 @@ void plan_grouped_padding(const Graph& graph, int64_t multiple, GraphLayout* lay
               "fast algorithms for it"));
     }
   }
-  for (size_t id = 0; id < layout->values.size(); ++id) layout->values[id].stored_channels = stored(static_cast<int>(id));
+  for (size_t id = 0; id < layout->values.size(); ++id)
+    layout->values[id].stored_channels = stored(static_cast<int>(id));
 }
 
 }  // namespace

@@ -128,7 +128,8 @@ StemPlan plan_stem(const Graph& graph, const CudaPlan& plan) {
   return stem;
 }
 
-void pack_stem_filter(const Op& op, const StemOption& option, int64_t in_channels, StorageType storage, uint8_t* filter) {
+void pack_stem_filter(const Op& op, const StemOption& option, int64_t in_channels, StorageType storage,
+                      uint8_t* filter) {
   const int64_t block = option.block;
   const int64_t stored = option.stored_channels;
   for (int64_t o = 0; o < op.out_channels; ++o) {
@@ -142,7 +143,8 @@ void pack_stem_filter(const Op& op, const StemOption& option, int64_t in_channel
             const int64_t x = block * b + dx;
             if (x >= op.kernel.w) continue;
             for (int64_t c = 0; c < in_channels; ++c) {
-              const float w = op.weight[static_cast<size_t>(((o * in_channels + c) * op.kernel.h + y) * op.kernel.w + x)];
+              const float w =
+                  op.weight[static_cast<size_t>(((o * in_channels + c) * op.kernel.h + y) * op.kernel.w + x)];
               const int64_t channel = (dy * block + dx) * in_channels + c;
               store(filter, storage, ((o * option.kernel.h + a) * option.kernel.w + b) * stored + channel, w);
             }
@@ -157,13 +159,13 @@ Result<CudaPlan> with_stem_form(const CudaPlan& plan, StemForm form) {
   const StemOption* option = plan.stem.find(form);
   if (option == nullptr) {
     std::string offered;
-    for (const StemOption& each : plan.stem.forms) offered += cat(offered.empty() ? "" : ", ", stem_form_name(each.form));
+    for (const StemOption& each : plan.stem.forms)
+      offered += cat(offered.empty() ? "" : ", ", stem_form_name(each.form));
     std::string reasons;
     for (const std::string& line : plan.stem.unavailable) reasons += cat("; ", line);
     return Status(Code::kInvalidArgument,
                   cat("The stem form '", stem_form_name(form), "' is not available for this graph (offered: ",
-                      offered.empty() ? std::string("none") : offered, reasons,
-                      "): choose one of those, or 'auto'"));
+                      offered.empty() ? std::string("none") : offered, reasons, "): choose one of those, or 'auto'"));
   }
   CudaPlan result = plan;
   for (Step& step : result.steps) {

@@ -34,7 +34,8 @@ StemPlan plan_stem(const Graph& graph, const CudaPlan& plan);
 /// Writes the stem filter of `option` for the conv `op` (OIHW float, `in_channels` real input channels) at
 /// `filter`, KRSC [k, option.kernel, option.stored_channels] in `storage`: the graph's weights placed as the
 /// form reads them (see the top of this file), zero everywhere else. Rows k ≥ op.out_channels stay zero too.
-void pack_stem_filter(const Op& op, const StemOption& option, int64_t in_channels, StorageType storage, uint8_t* filter);
+void pack_stem_filter(const Op& op, const StemOption& option, int64_t in_channels, StorageType storage,
+                      uint8_t* filter);
 
 }  // namespace cuda
 }  // namespace resnet

@@ -18,8 +18,8 @@ Status check_window(const PreprocessWindow& window, int64_t size, int64_t weight
   if (window.start < 0 || window.count < 0 || window.start + int64_t{window.count} > size || window.weights < 0 ||
       window.weights + int64_t{window.count} > weight_count) {
     return invalid(cat("image ", image, " ", axis, " ", index, ": window [", window.start, ", +", window.count,
-                       ") with weights at ", window.weights, " is outside the image (", size,
-                       ") or the weight table (", weight_count, ")"));
+                       ") with weights at ", window.weights, " is outside the image (", size, ") or the weight table (",
+                       weight_count, ")"));
   }
   return Status();
 }

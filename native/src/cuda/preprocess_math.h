@@ -23,7 +23,7 @@ namespace cuda {
 RESNET_HD inline uint8_t round_to_uint8(float value) {
   if (!(value > 0.0f)) return 0;  // also NaN
   if (value >= 255.0f) return 255;
-  const int32_t whole = static_cast<int32_t>(value);  // truncation = floor for value > 0
+  const int32_t whole = static_cast<int32_t>(value);         // truncation = floor for value > 0
   const float fraction = value - static_cast<float>(whole);  // exact: value < 2^8
   const int32_t up = fraction > 0.5f || (fraction == 0.5f && (whole & 1)) ? 1 : 0;
   return static_cast<uint8_t>(whole + up);
@@ -66,9 +66,7 @@ RESNET_HD inline void preprocess_element(const PreprocessArgs& args, int64_t i) 
   const int64_t d = args.layout == PreprocessLayout::kNhwc ? ((out * crop + y) * crop + x) * 3 + c
                                                            : ((out * 3 + c) * crop + y) * crop + x;
   switch (args.output) {
-    case PreprocessOutput::kUint8:
-      static_cast<uint8_t*>(args.dst)[d] = round_to_uint8(sum);
-      return;
+    case PreprocessOutput::kUint8: static_cast<uint8_t*>(args.dst)[d] = round_to_uint8(sum); return;
     case PreprocessOutput::kFloat16:
     case PreprocessOutput::kBFloat16:
     case PreprocessOutput::kFloat32: {

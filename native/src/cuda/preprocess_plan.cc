@@ -71,8 +71,8 @@ void antialias_windows(int64_t in_size, int64_t out_size, int64_t first, int64_t
 Result<PreprocessPlan> plan_preprocess(const std::vector<PreprocessSource>& sources, const PreprocessOptions& options,
                                        int64_t dst_images) {
   if (options.resize_size < 1 || options.resize_size > 65536 || options.crop_size < 1 || options.crop_size > 65536) {
-    return invalid(cat("resize size ", options.resize_size, " and crop size ", options.crop_size,
-                       " must be in [1, 65536]"));
+    return invalid(
+        cat("resize size ", options.resize_size, " and crop size ", options.crop_size, " must be in [1, 65536]"));
   }
   for (int c = 0; c < 3; ++c) {
     if (!(options.std[c] > 0.0f) || !std::isfinite(options.std[c]) || !std::isfinite(options.mean[c])) {
@@ -114,7 +114,9 @@ Result<PreprocessPlan> plan_preprocess(const std::vector<PreprocessSource>& sour
 }
 
 int64_t output_image_bytes(const PreprocessOptions& options) {
-  const int64_t element = options.output == PreprocessOutput::kFloat32 ? 4 : options.output == PreprocessOutput::kUint8 ? 1 : 2;
+  const int64_t element = options.output == PreprocessOutput::kFloat32 ? 4
+                          : options.output == PreprocessOutput::kUint8 ? 1
+                                                                       : 2;
   return 3 * options.crop_size * options.crop_size * element;
 }
 

@@ -41,7 +41,8 @@ StemChoice choose_stem_form(const StemPlan& stem, const std::vector<StemFormEvid
     return choice;
   }
   if (stem.forms.size() == 1) {
-    choice.describe = cat("stem: ", stem_form_name(stem.forms.front().form), " (the only form: ", joined(stem.unavailable), ")");
+    choice.describe =
+        cat("stem: ", stem_form_name(stem.forms.front().form), " (the only form: ", joined(stem.unavailable), ")");
     return choice;
   }
   const double tolerance = graph_plan_tolerance(precision);
@@ -57,8 +58,8 @@ StemChoice choose_stem_form(const StemPlan& stem, const std::vector<StemFormEvid
       choice.form = e.form;
     }
   }
-  choice.describe = cat("stem: ", stem_form_name(choice.form), " (timed, input conversion + conv, ms per call: ",
-                        times, ")");
+  choice.describe =
+      cat("stem: ", stem_form_name(choice.form), " (timed, input conversion + conv, ms per call: ", times, ")");
   return choice;
 }
 

@@ -22,8 +22,9 @@ void choose_fused_algorithm(const CudnnApi& api, cudnnHandle_t handle, ConvLayer
   // cudnnConvolutionBiasActivationForward with CUDNN_ACTIVATION_IDENTITY runs IMPLICIT_PRECOMP_GEMM only.
   layer.fused_algo = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM;
   size_t bytes = 0;
-  const cudnnStatus_t status = api.cudnnGetConvolutionForwardWorkspaceSize(
-      handle, layer.x.get(), layer.w.get(), layer.conv.get(), layer.y.get(), layer.fused_algo, &bytes);
+  const cudnnStatus_t status = api.cudnnGetConvolutionForwardWorkspaceSize(handle, layer.x.get(), layer.w.get(),
+                                                                           layer.conv.get(), layer.y.get(),
+                                                                           layer.fused_algo, &bytes);
   if (status != CUDNN_STATUS_SUCCESS) {
     layer.fusable = false;
     layer.unfusable = cat("the fused call without ReLU needs IMPLICIT_PRECOMP_GEMM, which cuDNN refuses here (",
@@ -52,8 +53,9 @@ Status pick(const CudnnApi& api, cudnnHandle_t handle, Precision precision, Conv
       continue;
     }
     size_t bytes = 0;
-    const cudnnStatus_t status = api.cudnnGetConvolutionForwardWorkspaceSize(
-        handle, layer.x.get(), layer.w.get(), layer.conv.get(), layer.y.get(), result.algo, &bytes);
+    const cudnnStatus_t status = api.cudnnGetConvolutionForwardWorkspaceSize(handle, layer.x.get(), layer.w.get(),
+                                                                             layer.conv.get(), layer.y.get(),
+                                                                             result.algo, &bytes);
     if (status != CUDNN_STATUS_SUCCESS) {
       refused += cat(" ", algorithm_name(result.algo), " (", api.cudnnGetErrorString(status), ")");
       continue;
@@ -67,10 +69,9 @@ Status pick(const CudnnApi& api, cudnnHandle_t handle, Precision precision, Conv
     choose_fused_algorithm(api, handle, layer);
     return Status();
   }
-  return Status(Code::kUnsupported,
-                cat("cuDNN has no algorithm for ", layer.name, " at ", precision_name(precision), " (", source,
-                    " returned ", returned, " candidates; refused:", refused.empty() ? " none usable" : refused,
-                    "); try another dtype"));
+  return Status(Code::kUnsupported, cat("cuDNN has no algorithm for ", layer.name, " at ", precision_name(precision),
+                                        " (", source, " returned ", returned, " candidates; refused:",
+                                        refused.empty() ? " none usable" : refused, "); try another dtype"));
 }
 
 bool fits_int(int64_t value) { return value >= 0 && value <= INT_MAX; }
@@ -99,11 +100,12 @@ Result<ConvLayer> describe_conv(const CudnnApi& api, const CudaPlan& plan, int s
   layer.step = step_index;
   layer.relu = step.relu;
   layer.name = cat("conv step ", step_index, " (graph op ", step.op_index, ")");
-  for (int64_t value : {x.n, x.h, x.w, x.stored_channels, y.h, y.w, y.stored_channels, step.kernel.h, step.kernel.w,
-                        step.stride.h, step.stride.w, step.padding.h, step.padding.w, step.dilation.h,
-                        step.dilation.w, step.groups}) {
+  for (int64_t value :
+       {x.n, x.h, x.w, x.stored_channels, y.h, y.w, y.stored_channels, step.kernel.h, step.kernel.w, step.stride.h,
+        step.stride.w, step.padding.h, step.padding.w, step.dilation.h, step.dilation.w, step.groups}) {
     RESNET_CHECK(fits_int(value), Code::kUnsupported,
-                 cat(layer.name, " has a size over 2^31 - 1, which cuDNN's descriptors cannot hold; use a smaller batch"));
+                 cat(layer.name,
+                     " has a size over 2^31 - 1, which cuDNN's descriptors cannot hold; use a smaller batch"));
   }
   const cudnnDataType_t type = cudnn_data_type(plan.storage);
   const auto i = [](int64_t value) { return static_cast<int>(value); };
@@ -132,8 +134,7 @@ Result<ConvLayer> describe_conv(const CudnnApi& api, const CudaPlan& plan, int s
   RESNET_CUDNN_CHECK(api,
                      api.cudnnSetConvolution2dDescriptor(layer.conv.get(), i(step.padding.h), i(step.padding.w),
                                                          i(step.stride.h), i(step.stride.w), i(step.dilation.h),
-                                                         i(step.dilation.w), CUDNN_CROSS_CORRELATION,
-                                                         CUDNN_DATA_FLOAT),
+                                                         i(step.dilation.w), CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT),
                      cat("describing the convolution of ", layer.name));
   RESNET_CUDNN_CHECK(api, api.cudnnSetConvolutionGroupCount(layer.conv.get(), i(step.groups)),
                      cat("setting the group count of ", layer.name));
@@ -141,8 +142,8 @@ Result<ConvLayer> describe_conv(const CudnnApi& api, const CudaPlan& plan, int s
                      cat("setting the math type of ", layer.name));
   RESNET_ASSIGN_OR_RETURN(layer.bias, create_tensor_descriptor(api));
   RESNET_CUDNN_CHECK(api,
-                     api.cudnnSetTensor4dDescriptor(layer.bias.get(), CUDNN_TENSOR_NCHW, type, 1,
-                                                    i(y.stored_channels), 1, 1),
+                     api.cudnnSetTensor4dDescriptor(layer.bias.get(), CUDNN_TENSOR_NCHW, type, 1, i(y.stored_channels),
+                                                    1, 1),
                      cat("describing the bias of ", layer.name));
   RESNET_ASSIGN_OR_RETURN(layer.activation, create_activation_descriptor(api));
   // NOT_PROPAGATE_NAN, as PyTorch, lc0 and MegEngine pass to the fused call: the combination known to be
@@ -169,8 +170,8 @@ Status choose_algorithm(const CudnnApi& api, cudnnHandle_t handle, Precision pre
   return pick(api, handle, precision, layer, results, returned, "the heuristics");
 }
 
-Status find_algorithm(const CudnnApi& api, cudnnHandle_t handle, Precision precision, ConvLayer& layer,
-                      const void* x, const void* w, void* y, void* workspace, size_t workspace_bytes) {
+Status find_algorithm(const CudnnApi& api, cudnnHandle_t handle, Precision precision, ConvLayer& layer, const void* x,
+                      const void* w, void* y, void* workspace, size_t workspace_bytes) {
   int count = 0;
   RESNET_CUDNN_CHECK(api, api.cudnnGetConvolutionForwardAlgorithmMaxCount(handle, &count),
                      "asking cuDNN how many convolution algorithms it has");

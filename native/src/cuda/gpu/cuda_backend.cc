@@ -92,8 +92,8 @@ class CudaBackend final : public Backend {
     RESNET_ASSIGN_OR_RETURN(std::shared_ptr<const DeviceWeights> weights,
                             cache->get(graph.graph(), plan, options.device, &shared));
     RESNET_ASSIGN_OR_RETURN(std::shared_ptr<CudaExecutable> executable,
-                            CudaExecutable::create(*cudnn, options.device, std::move(plan), std::move(weights),
-                                                   shared, options));
+                            CudaExecutable::create(*cudnn, options.device, std::move(plan), std::move(weights), shared,
+                                                   options));
     return std::shared_ptr<Executable>(std::move(executable));
   }
 
@@ -104,9 +104,8 @@ class CudaBackend final : public Backend {
     // Freed on a GPU worker: cudaFreeHost synchronises with the device, and the last reference may go in a
     // JS finalizer.
     auto owner = std::make_shared<PinnedBuffer>(std::move(pinned));
-    return HostMemory(data, [owner](void*) mutable {
-      GpuWorkers::instance().release([owner]() mutable { owner.reset(); });
-    });
+    return HostMemory(data,
+                      [owner](void*) mutable { GpuWorkers::instance().release([owner]() mutable { owner.reset(); }); });
   }
 
   Result<HostPin> pin_host(void* data, size_t bytes, int device) override {

@@ -38,7 +38,8 @@ Status CudaContext::resize_workspace(size_t bytes) {
   Resources& r = *resources_;
   if (bytes == r.workspace.bytes()) return Status();
   r.workspace = DeviceBuffer();  // freed first, so that the device needs room for the new one only
-  RESNET_ASSIGN_OR_RETURN(r.workspace, DeviceBuffer::allocate(r.device, bytes, "the workspace of an execution context"));
+  RESNET_ASSIGN_OR_RETURN(r.workspace,
+                          DeviceBuffer::allocate(r.device, bytes, "the workspace of an execution context"));
   return Status();
 }
 

@@ -71,7 +71,7 @@ class CudaContext final : public ExecutionContext {
     DeviceBuffer arena, workspace, input, outputs;
     PinnedBuffer pinned_outputs;
     GraphExec graphs[kInputFormatCount];  // by input format (input_format_index)
-    Event started, finished;  // around each run's device work, for RunStats::device_ms
+    Event started, finished;              // around each run's device work, for RunStats::device_ms
   };
 
   CudaContext() = default;

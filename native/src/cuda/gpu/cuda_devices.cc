@@ -14,8 +14,8 @@ Result<int> cuda_device_count() {
   if (cudaDriverGetVersion(&driver) != cudaSuccess || driver == 0) {
     cudaGetLastError();
     return Status(Code::kNoGpu, cat("no NVIDIA driver was found (libcuda.so.1 did not load): install the NVIDIA "
-                                    "driver (R580 or newer for this addon's CUDA ", cuda_version_name(CUDART_VERSION),
-                                    " runtime), or use device 'cpu'"));
+                                    "driver (R580 or newer for this addon's CUDA ",
+                                    cuda_version_name(CUDART_VERSION), " runtime), or use device 'cpu'"));
   }
   int count = 0;
   const cudaError_t error = cudaGetDeviceCount(&count);
@@ -24,8 +24,9 @@ Result<int> cuda_device_count() {
     return cuda_error(error, "looking for CUDA devices");
   }
   if (count == 0) {
-    return Status(Code::kNoGpu, "the NVIDIA driver sees no CUDA device (check nvidia-smi and CUDA_VISIBLE_DEVICES), "
-                                "or use device 'cpu'");
+    return Status(Code::kNoGpu,
+                  "the NVIDIA driver sees no CUDA device (check nvidia-smi and CUDA_VISIBLE_DEVICES), "
+                  "or use device 'cpu'");
   }
   return count;
 }

@@ -38,8 +38,7 @@ CudaExecutable::~CudaExecutable() {
   // normalisation constants are freed where it runs. The spare context releases itself the same way. The
   // graph API's plans go before the handle they were built with.
   GpuWorkers::instance().release(
-      [weights = std::move(weights_),
-       normalization = std::make_shared<DeviceBuffer>(std::move(normalization_)),
+      [weights = std::move(weights_), normalization = std::make_shared<DeviceBuffer>(std::move(normalization_)),
        layers = std::make_shared<std::vector<ConvLayer>>(std::move(layers_)),
        stem_plans = std::make_shared<std::map<std::string, ConvGraphPlans>>(std::move(stem_graph_plans_)),
        handle = std::make_shared<CudnnHandle>(std::move(build_handle_))]() mutable {
@@ -95,14 +94,13 @@ Status CudaExecutable::build_layers(const CompileOptions& options) {
 Status CudaExecutable::upload_normalization(const InputNormalization& normalization) {
   if (normalization_applies_to_ == 0) return Status();
   const size_t channels = static_cast<size_t>(plan_.input_channels);
-  RESNET_CHECK(normalization.mean.size() == channels && normalization.std.size() == channels,
-               Code::kInvalidArgument,
+  RESNET_CHECK(normalization.mean.size() == channels && normalization.std.size() == channels, Code::kInvalidArgument,
                cat("Expected ", channels, " numbers (one per input channel) for options.normalization.mean and .std"));
   // The kernel multiplies by 1/std, computed here in float (kernel_args.h).
   std::vector<float> constants(normalization.mean);
   for (float deviation : normalization.std) constants.push_back(1.0f / deviation);
-  RESNET_ASSIGN_OR_RETURN(normalization_, DeviceBuffer::allocate(device_, constants.size() * sizeof(float),
-                                                                 "the input normalisation"));
+  RESNET_ASSIGN_OR_RETURN(normalization_,
+                          DeviceBuffer::allocate(device_, constants.size() * sizeof(float), "the input normalisation"));
   RESNET_CUDA_CHECK(cudaMemcpy(normalization_.get(), constants.data(), normalization_.bytes(), cudaMemcpyHostToDevice),
                     "copying the input normalisation to the GPU");
   // Pageable: the copy may still be in flight on the legacy stream, which the contexts' streams do not wait for.
@@ -120,7 +118,8 @@ ContextSizes CudaExecutable::context_sizes(size_t workspace) const {
 }
 
 Result<std::unique_ptr<CudaContext>> CudaExecutable::make_context(size_t workspace) const {
-  RESNET_ASSIGN_OR_RETURN(std::unique_ptr<CudaContext> context, CudaContext::create(api_, device_, context_sizes(workspace)));
+  RESNET_ASSIGN_OR_RETURN(std::unique_ptr<CudaContext> context,
+                          CudaContext::create(api_, device_, context_sizes(workspace)));
   context->keep_alive(graph_plans_alive_);
   return context;
 }
@@ -158,7 +157,8 @@ Status CudaExecutable::choose_algorithms(CudaContext& scratch, bool benchmark) {
 bool CudaExecutable::make_build_handle() {
   graph_api_ = settings_.graph_api;
   if (!graph_api_) {
-    graph_off_reason_ = settings_.graph_api_off_by.empty() ? "the settings' graph_api is false" : settings_.graph_api_off_by;
+    graph_off_reason_ = settings_.graph_api_off_by.empty() ? "the settings' graph_api is false"
+                                                           : settings_.graph_api_off_by;
     return false;
   }
   if (build_handle_.get() != nullptr) return true;
@@ -221,7 +221,8 @@ void CudaExecutable::build_graph_plans(bool benchmark) {
   cudaGetLastError();
   // Contexts hold the plans they may run, so that no plan (nor the kernels it compiled) goes before them.
   auto alive = std::make_shared<std::vector<ConvGraphPlan>>();
-  for (const ConvLayer& layer : layers_) alive->insert(alive->end(), layer.graph_plans.begin(), layer.graph_plans.end());
+  for (const ConvLayer& layer : layers_)
+    alive->insert(alive->end(), layer.graph_plans.begin(), layer.graph_plans.end());
   graph_plans_alive_ = std::move(alive);
 }
 

@@ -76,8 +76,8 @@ class CudaExecutable final : public Executable {
 
  private:
   // Pinned blocks given back after the pool is gone are freed on a GPU worker (cudaFreeHost synchronises).
-  std::shared_ptr<InputBufferPool<PinnedBuffer>> input_pool_ = std::make_shared<InputBufferPool<PinnedBuffer>>(
-      4, [](PinnedBuffer block) { release_pinned(std::move(block)); });
+  std::shared_ptr<InputBufferPool<PinnedBuffer>> input_pool_ =
+      std::make_shared<InputBufferPool<PinnedBuffer>>(4, [](PinnedBuffer block) { release_pinned(std::move(block)); });
   static void release_pinned(PinnedBuffer block);
 
   CudaExecutable(const CudnnLibrary& cudnn, int device, CudaPlan plan, std::shared_ptr<const DeviceWeights> weights,
@@ -157,7 +157,7 @@ class CudaExecutable final : public Executable {
   const CudaSettings settings_;
   CudnnHandle build_handle_;  // the graph API's plans were built with it (destroyed after them: see ~)
   std::vector<ConvLayer> layers_;
-  std::vector<int> layer_of_step_;  // by step index: index in layers_, or -1
+  std::vector<int> layer_of_step_;         // by step index: index in layers_, or -1
   uint32_t normalization_applies_to_ = 0;  // a bit per InputType (InputNormalization::applies_to)
   float scale_ = 1.0f;
   DeviceBuffer normalization_;  // mean[C] then inv_std[C], floats
@@ -170,7 +170,7 @@ class CudaExecutable final : public Executable {
   bool graph_api_ = false;
   double graph_build_ms_ = 0;
   std::string graph_capture_note_;
-  std::string graph_off_reason_;  // why the graph API was not tried
+  std::string graph_off_reason_;   // why the graph API was not tried
   std::string graph_budget_note_;  // convs left without plans because building them took too long
   // The stem: how its form was chosen (describe()'s "stem:" line), and the graph plans built for the chosen
   // form's stem while timing it, by graph description, for build_graph_plans to take over.
@@ -185,7 +185,7 @@ class CudaExecutable final : public Executable {
   mutable std::unique_ptr<CudaContext> spare_;
   // Per input format: captures refused (every context would fail alike), and why.
   mutable std::atomic<int> capture_failures_[kInputFormatCount] = {};  // captures refused, by input format
-  mutable std::atomic<bool> format_used_[kInputFormatCount] = {};  // formats runs have taken (describe)
+  mutable std::atomic<bool> format_used_[kInputFormatCount] = {};      // formats runs have taken (describe)
   mutable std::mutex capture_note_mutex_;
   mutable std::string capture_note_[kInputFormatCount];
 };

@@ -15,9 +15,7 @@ std::string mebibytes(size_t bytes) {
   return text;
 }
 
-std::string describe(cudaError_t error) {
-  return cat(cudaGetErrorName(error), " (", cudaGetErrorString(error), ")");
-}
+std::string describe(cudaError_t error) { return cat(cudaGetErrorName(error), " (", cudaGetErrorString(error), ")"); }
 
 }  // namespace
 
@@ -36,10 +34,8 @@ bool is_sticky(cudaError_t error) {
     case cudaErrorLaunchFailure:
     case cudaErrorTensorMemoryLeak:
     case cudaErrorMpsClientTerminated:
-    case cudaErrorExternalDevice:
-      return true;
-    default:
-      return false;
+    case cudaErrorExternalDevice: return true;
+    default: return false;
   }
 }
 
@@ -56,29 +52,37 @@ Status cuda_error(cudaError_t error, const std::string& what) {
                                       "install or update the NVIDIA driver, ",
                                       kUseCpu));
     case cudaErrorNoDevice:
-      return Status(Code::kNoGpu, cat(failed, ". The NVIDIA driver sees no CUDA device (check nvidia-smi and "
-                                      "CUDA_VISIBLE_DEVICES), ", kUseCpu));
+      return Status(Code::kNoGpu, cat(failed,
+                                      ". The NVIDIA driver sees no CUDA device (check nvidia-smi and "
+                                      "CUDA_VISIBLE_DEVICES), ",
+                                      kUseCpu));
     case cudaErrorInvalidDevice:
-      return Status(Code::kNoGpu, cat(failed, ". Check the device ordinal against nvidia-smi and "
-                                      "CUDA_VISIBLE_DEVICES, ", kUseCpu));
+      return Status(Code::kNoGpu, cat(failed,
+                                      ". Check the device ordinal against nvidia-smi and "
+                                      "CUDA_VISIBLE_DEVICES, ",
+                                      kUseCpu));
     case cudaErrorDevicesUnavailable:
-      return Status(Code::kNoGpu, cat(failed, ". The GPU is busy or in exclusive-process mode with another "
-                                      "process on it; free it (nvidia-smi), ", kUseCpu));
+      return Status(Code::kNoGpu, cat(failed,
+                                      ". The GPU is busy or in exclusive-process mode with another "
+                                      "process on it; free it (nvidia-smi), ",
+                                      kUseCpu));
     case cudaErrorInitializationError:
       return Status(Code::kNoGpu, cat(failed, ". The CUDA driver could not initialise; check nvidia-smi, ", kUseCpu));
     case cudaErrorMemoryAllocation:
-      return Status(Code::kGpuOutOfMemory, cat(failed, ". The GPU is out of memory: use a smaller batch or a "
+      return Status(Code::kGpuOutOfMemory, cat(failed,
+                                               ". The GPU is out of memory: use a smaller batch or a "
                                                "16-bit dtype, or free other models"));
     case cudaErrorNoKernelImageForDevice:
     case cudaErrorInvalidKernelImage:
-      return Status(Code::kBackend, cat(failed, ". The addon's kernels were not built for this GPU's architecture; "
+      return Status(Code::kBackend, cat(failed,
+                                        ". The addon's kernels were not built for this GPU's architecture; "
                                         "rebuild with CMAKE_CUDA_ARCHITECTURES naming it "
                                         "(e.g. CMAKE_CUDA_ARCHITECTURES=native npm run build:native)"));
-    default:
-      break;
+    default: break;
   }
   if (is_sticky(error)) {
-    return Status(Code::kBackend, cat(failed, ". CUDA cannot recover from this error: every later GPU call in this "
+    return Status(Code::kBackend, cat(failed,
+                                      ". CUDA cannot recover from this error: every later GPU call in this "
                                       "process fails; restart the process"));
   }
   return Status(Code::kBackend, failed);

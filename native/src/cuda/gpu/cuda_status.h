@@ -33,16 +33,16 @@ Status gpu_out_of_memory(int device, size_t bytes, const std::string& what);
 
 /// Returns the Status for a failed CUDA runtime call `expr` from the enclosing function; `what` (built only
 /// on failure) says what the call was doing, e.g. "copying the input to the GPU".
-#define RESNET_CUDA_CHECK(expr, what)                                              \
-  do {                                                                             \
-    const cudaError_t resnet_cuda_error_ = (expr);                                 \
+#define RESNET_CUDA_CHECK(expr, what)                                                                     \
+  do {                                                                                                    \
+    const cudaError_t resnet_cuda_error_ = (expr);                                                        \
     if (resnet_cuda_error_ != cudaSuccess) return ::resnet::cuda::cuda_error(resnet_cuda_error_, (what)); \
   } while (0)
 
 /// The same for a cuDNN call through the loaded `api` (a CudnnApi): cudnn_error's code and message.
-#define RESNET_CUDNN_CHECK(api, expr, what)                                                    \
-  do {                                                                                         \
-    const ::resnet::cudnn::cudnnStatus_t resnet_cudnn_status_ = (expr);                        \
-    if (resnet_cudnn_status_ != ::resnet::cudnn::CUDNN_STATUS_SUCCESS)                         \
-      return ::resnet::cuda::cudnn_error((api), resnet_cudnn_status_, (what));                 \
+#define RESNET_CUDNN_CHECK(api, expr, what)                                    \
+  do {                                                                         \
+    const ::resnet::cudnn::cudnnStatus_t resnet_cudnn_status_ = (expr);        \
+    if (resnet_cudnn_status_ != ::resnet::cudnn::CUDNN_STATUS_SUCCESS)         \
+      return ::resnet::cuda::cudnn_error((api), resnet_cudnn_status_, (what)); \
   } while (0)

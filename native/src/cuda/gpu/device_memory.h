@@ -57,7 +57,9 @@ class DeviceBuffer {
 
   void* get() const { return pointer_; }
   template <typename T>
-  T* as() const { return static_cast<T*>(pointer_); }
+  T* as() const {
+    return static_cast<T*>(pointer_);
+  }
   size_t bytes() const { return bytes_; }
   int device() const { return device_; }
 
@@ -92,7 +94,9 @@ class PinnedBuffer {
 
   void* get() const { return pointer_; }
   template <typename T>
-  T* as() const { return static_cast<T*>(pointer_); }
+  T* as() const {
+    return static_cast<T*>(pointer_);
+  }
   size_t bytes() const { return bytes_; }
 
  private:

@@ -68,8 +68,8 @@ Result<std::shared_ptr<const DeviceWeights>> DeviceWeights::upload(const Graph& 
       }
     }
   } catch (const std::bad_alloc&) {
-    return Status(Code::kOutOfMemory, cat("out of host memory while packing ", plan.weight_blob_bytes,
-                                          " bytes of weights for the GPU"));
+    return Status(Code::kOutOfMemory,
+                  cat("out of host memory while packing ", plan.weight_blob_bytes, " bytes of weights for the GPU"));
   }
   RESNET_ASSIGN_OR_RETURN(weights->blob_, DeviceBuffer::allocate(device, blob.size(), "the weights"));
   RESNET_RETURN_IF_ERROR(copy_to_device(weights->blob_, blob.data(), blob.size(), "copying the weights to the GPU"));

@@ -44,7 +44,7 @@ class DeviceWeights {
   static std::vector<size_t> layout_of(const CudaPlan& plan);
 
   DeviceBuffer blob_;
-  DeviceBuffer storage_biases_;               // 16-bit storage only
+  DeviceBuffer storage_biases_;                // 16-bit storage only
   std::map<int, size_t> storage_bias_offset_;  // by graph op index
   std::vector<size_t> layout_;
 };

@@ -88,7 +88,8 @@ Status CudaExecutable::settle_workspace_and_capture(CudaContext& scratch) {
   RESNET_ASSIGN_OR_RETURN(const std::string without, try_capture(scratch, InputFormat{}));
   if (without.empty()) {
     record(CaptureCheck::kFailedWithPlansOnly);
-    graph_capture_note_ = cat("the graph API's plans were not used: the forward could not be captured with them (", why, ")");
+    graph_capture_note_ =
+        cat("the graph API's plans were not used: the forward could not be captured with them (", why, ")");
   } else {
     // Not the graph API's doing: the legacy path fails to capture too. Keep the faster plans; runs retry the
     // capture and, refused, launch eagerly (describe() says so).
@@ -97,7 +98,8 @@ Status CudaExecutable::settle_workspace_and_capture(CudaContext& scratch) {
     graph_capture_note_ = cat("the forward could not be captured with the graph API's plans (", why,
                               ") nor without them (", without, ")");
   }
-  if (settings_.verbose) std::fprintf(stderr, "CUDA executable on device %d: %s\n", device_, graph_capture_note_.c_str());
+  if (settings_.verbose)
+    std::fprintf(stderr, "CUDA executable on device %d: %s\n", device_, graph_capture_note_.c_str());
   return Status();
 }
 

@@ -27,9 +27,9 @@ std::string CudaExecutable::describe() const {
       text += cat(input_format_name(format), " input: ",
                   capture_failures_[index] >= kCaptureAttempts
                       ? cat("eager launches (capture failed: ", capture_note_[index], ")")
-                  : capture_failures_[index] > 0
-                      ? cat("CUDA graph replay (", capture_failures_[index].load(), " capture(s) failed: ", capture_note_[index], ")")
-                      : std::string("CUDA graph replay"),
+                  : capture_failures_[index] > 0 ? cat("CUDA graph replay (", capture_failures_[index].load(),
+                                                       " capture(s) failed: ", capture_note_[index], ")")
+                                                 : std::string("CUDA graph replay"),
                   "\n");
     }
   }
@@ -41,8 +41,12 @@ std::string CudaExecutable::describe() const {
     std::string path;
     switch (layer.choice.mode) {
       case ConvMode::kGraph: path = cat("graph API, ", layer.chosen_plan().name()); break;
-      case ConvMode::kFused: path = cat("fused, ", algorithm_name(layer.fused_algo), ", workspace ", layer.fused_workspace); break;
-      case ConvMode::kUnfused: path = cat("unfused, ", algorithm_name(layer.algo), ", workspace ", layer.workspace); break;
+      case ConvMode::kFused:
+        path = cat("fused, ", algorithm_name(layer.fused_algo), ", workspace ", layer.fused_workspace);
+        break;
+      case ConvMode::kUnfused:
+        path = cat("unfused, ", algorithm_name(layer.algo), ", workspace ", layer.workspace);
+        break;
     }
     std::string timed;
     if (evidence.unfused_ms) {
@@ -60,8 +64,8 @@ std::string CudaExecutable::describe() const {
     if (!graph_notes.empty()) notes += cat(notes.empty() ? "" : "; ", "graph API: ", graph_notes);
     text += cat("  ", layer.name, ": ", x.h, "x", x.w, "x", x.stored_channels, " -> ", y.h, "x", y.w, "x",
                 y.stored_channels, ", kernel ", step.kernel.h, "x", step.kernel.w, ", stride ", step.stride.h,
-                ", groups ", step.groups, step.residual >= 0 ? ", residual" : "", step.relu ? ", relu" : "", "; ",
-                path, timed, notes.empty() ? std::string() : cat("; ", notes), "\n");
+                ", groups ", step.groups, step.residual >= 0 ? ", residual" : "", step.relu ? ", relu" : "", "; ", path,
+                timed, notes.empty() ? std::string() : cat("; ", notes), "\n");
   }
   for (const std::string& note : plan_.notes) text += cat("note: ", note, "\n");
   return text;

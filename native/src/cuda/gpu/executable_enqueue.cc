@@ -18,14 +18,17 @@ cudnnStatus_t CudaExecutable::call_fused(CudaContext& context, const ConvLayer& 
   // y = act(alpha1·conv(x) + alpha2·z + bias): z is the residual (alpha2 = 1), or y itself, unread (alpha2 = 0).
   const float alpha1 = 1.0f;
   const float alpha2 = residual ? 1.0f : 0.0f;
-  return api_.cudnnConvolutionBiasActivationForward(
-      context.handle(), &alpha1, layer.x.get(), value_pointer(context, step.src), layer.w.get(),
-      weights_->blob() + step.filter_offset, layer.conv.get(), layer.fused_algo, context.workspace(),
-      context.workspace_bytes(), &alpha2, layer.y.get(), residual ? residual : y, layer.bias.get(),
-      weights_->fused_bias(step), layer.activation.get(), layer.y.get(), y);
+  return api_.cudnnConvolutionBiasActivationForward(context.handle(), &alpha1, layer.x.get(),
+                                                    value_pointer(context, step.src), layer.w.get(),
+                                                    weights_->blob() + step.filter_offset, layer.conv.get(),
+                                                    layer.fused_algo, context.workspace(), context.workspace_bytes(),
+                                                    &alpha2, layer.y.get(), residual ? residual : y, layer.bias.get(),
+                                                    weights_->fused_bias(step), layer.activation.get(), layer.y.get(),
+                                                    y);
 }
 
-cudnnStatus_t CudaExecutable::call_graph(CudaContext& context, const ConvLayer& layer, const ConvGraphPlan& plan) const {
+cudnnStatus_t CudaExecutable::call_graph(CudaContext& context, const ConvLayer& layer,
+                                         const ConvGraphPlan& plan) const {
   const Step& step = plan_.steps[static_cast<size_t>(layer.step)];
   ConvGraphBindings bindings;
   bindings.input = value_pointer(context, step.src);
@@ -157,8 +160,8 @@ Status CudaExecutable::enqueue_step(CudaContext& context, size_t index, InputFor
       args.h = value.h;
       args.w = value.w;
       args.stored_channels = value.stored_channels;
-      RESNET_CUDA_CHECK(launch_output_convert(args, stream), cat("launching the output conversion of output ",
-                                                                 step.output_index));
+      RESNET_CUDA_CHECK(launch_output_convert(args, stream),
+                        cat("launching the output conversion of output ", step.output_index));
       return Status();
     }
   }

@@ -63,7 +63,9 @@ Result<std::unique_ptr<InputBuffer>> CudaExecutable::acquire_input(size_t bytes)
     }
     return pinned.take();
   });
-  if (!buffer) return failure.ok() ? Status(Code::kOutOfMemory, cat("no host memory for a run's input (", bytes, " bytes)")) : failure;
+  if (!buffer)
+    return failure.ok() ? Status(Code::kOutOfMemory, cat("no host memory for a run's input (", bytes, " bytes)"))
+                        : failure;
   return buffer;
 }
 
@@ -84,8 +86,8 @@ Status CudaExecutable::run(ExecutionContext& base, const HostInput& input, const
   Status status;
   size_t offset = 0;
   for (const InputSegment& segment : input.segments) {
-    const cudaError_t copied = cudaMemcpyAsync(static_cast<char*>(context.input()) + offset, segment.data, segment.bytes,
-                                               cudaMemcpyHostToDevice, context.stream());
+    const cudaError_t copied = cudaMemcpyAsync(static_cast<char*>(context.input()) + offset, segment.data,
+                                               segment.bytes, cudaMemcpyHostToDevice, context.stream());
     if (copied != cudaSuccess) {
       status = cuda_error(copied, "copying the input to the GPU");
       break;

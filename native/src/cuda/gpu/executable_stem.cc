@@ -90,7 +90,8 @@ Result<StemFormEvidence> CudaExecutable::try_stem_form(CudaContext& scratch, Ste
 
   // Each path of the conv, after the input conversion: conv + epilogue first (direct's is the reference).
   auto cudnn_call = [&](cudnn::cudnnStatus_t status, const std::string& path) {
-    return status == cudnn::CUDNN_STATUS_SUCCESS ? Status() : cudnn_error(api_, status, cat("running ", what, " (", path, ")"));
+    return status == cudnn::CUDNN_STATUS_SUCCESS ? Status()
+                                                 : cudnn_error(api_, status, cat("running ", what, " (", path, ")"));
   };
   std::vector<std::pair<std::string, std::function<Status()>>> paths;
   paths.emplace_back(cat("unfused ", algorithm_name(layer.algo)),

@@ -52,7 +52,8 @@ Status CudaExecutable::fill_trial_input(CudaContext& scratch) {
   // A zeroed arena, as every context starts with (create_context): the fused call without a residual passes y
   // as z with alpha2 = 0, and stale infinities read there would turn into NaN.
   if (plan_.arena_bytes > 0) {
-    RESNET_CUDA_CHECK(cudaMemsetAsync(scratch.arena(), 0, plan_.arena_bytes, stream), "clearing the activations for the trial run");
+    RESNET_CUDA_CHECK(cudaMemsetAsync(scratch.arena(), 0, plan_.arena_bytes, stream),
+                      "clearing the activations for the trial run");
   }
   RESNET_CUDA_CHECK(cudaMemsetAsync(scratch.input(), 0, input_bytes(InputType::kFloat32), stream),
                     "clearing the input for the trial run");
@@ -67,8 +68,8 @@ Status CudaExecutable::fill_trial_input(CudaContext& scratch) {
   }
   for (size_t first : {size_t{0}, input_elements_ - image}) {
     if (image == 0) break;
-    RESNET_CUDA_CHECK(cudaMemcpyAsync(static_cast<float*>(scratch.input()) + first, values.data(), image * sizeof(float),
-                                      cudaMemcpyHostToDevice, stream),
+    RESNET_CUDA_CHECK(cudaMemcpyAsync(static_cast<float*>(scratch.input()) + first, values.data(),
+                                      image * sizeof(float), cudaMemcpyHostToDevice, stream),
                       "copying the trial run's input to the GPU");
   }
   // `values` is pageable memory the copies read from: wait before it goes.
@@ -156,7 +157,8 @@ Status CudaExecutable::verify_graph_plans(CudaContext& scratch, ConvLayer& layer
                       cat("poisoning the output of ", layer.name, " in the trial run"));
     const cudnnStatus_t status = call_graph(scratch, layer, plan);
     if (status != cudnn::CUDNN_STATUS_SUCCESS) {
-      RESNET_RETURN_IF_ERROR(graph_call_failed(scratch, cat("the trial run of ", layer.name, " (graph API, ", plan.name(), ")")));
+      RESNET_RETURN_IF_ERROR(
+          graph_call_failed(scratch, cat("the trial run of ", layer.name, " (graph API, ", plan.name(), ")")));
       found.trial = PlanTrial::kRefused;
       found.refusal = api_.cudnnGetErrorString(status);
       continue;
@@ -216,7 +218,8 @@ Status CudaExecutable::time_paths(CudaContext& scratch) {
       Result<float> ms = time_calls(scratch, layer.name, call);
       if (!ms.ok() && failed == cudnn::CUDNN_STATUS_SUCCESS) return ms.status();  // a CUDA failure, not the plan's
       if (!ms.ok()) {
-        RESNET_RETURN_IF_ERROR(graph_call_failed(scratch, cat("timing ", layer.name, " (graph API, ", plan.name(), ")")));
+        RESNET_RETURN_IF_ERROR(
+            graph_call_failed(scratch, cat("timing ", layer.name, " (graph API, ", plan.name(), ")")));
         found.timing = PlanTiming::kFailed;
         found.timing_failure = api_.cudnnGetErrorString(failed);
         graph_timings.emplace(plan.plan.get(), -1.0f);

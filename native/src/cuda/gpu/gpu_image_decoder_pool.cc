@@ -40,7 +40,7 @@ GpuImageDecoderPool::GpuImageDecoderPool(int device, PreprocessOptions options, 
       image_bytes_(static_cast<size_t>(output_image_bytes(options))) {}
 
 Result<std::shared_ptr<GpuImageDecoderPool>> GpuImageDecoderPool::create(int device, PreprocessOptions options,
-                                                                        int64_t max_pixels, size_t max_decoded_bytes) {
+                                                                         int64_t max_pixels, size_t max_decoded_bytes) {
   options.output = PreprocessOutput::kUint8;  // pixels: the engine normalises them, as it does the CPU path's
   RESNET_CHECK(max_pixels > 0, Code::kInvalidArgument,
                cat("Expected a positive pixel limit for maxPixels but received ", max_pixels));

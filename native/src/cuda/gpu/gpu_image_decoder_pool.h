@@ -42,7 +42,7 @@ class GpuImageDecoderPool {
   /// (kNvjpegNotFound, kNvjpegVersion) and the options (kInvalidArgument); nvJPEG itself is set up with the
   /// first batch, on a GPU worker.
   static Result<std::shared_ptr<GpuImageDecoderPool>> create(int device, PreprocessOptions options, int64_t max_pixels,
-                                                            size_t max_decoded_bytes);
+                                                             size_t max_decoded_bytes);
   ~GpuImageDecoderPool();
   GpuImageDecoderPool(const GpuImageDecoderPool&) = delete;
   GpuImageDecoderPool& operator=(const GpuImageDecoderPool&) = delete;

@@ -52,8 +52,8 @@ class GpuWorkers {
   GpuWorkers() = default;
   void loop();
 
-  std::mutex lifecycle_;  // serialises attach/detach, so a join never races a new start
-  std::mutex mutex_;      // guards everything below
+  std::mutex lifecycle_;              // serialises attach/detach, so a join never races a new start
+  std::mutex mutex_;                  // guards everything below
   std::condition_variable wake_;      // jobs or stop for the workers
   std::condition_variable finished_;  // a job finished (detach waits on it)
   std::deque<Job> queue_;

@@ -79,9 +79,9 @@ Result<GpuDecodeResult> NvjpegDecoder::decode_and_preprocess(const std::vector<E
     RESNET_RETURN_IF_ERROR(reserve_pinned(tables_staging_, layout.bytes, "preprocessing tables (staging)"));
     RESNET_RETURN_IF_ERROR(reserve_device(tables_, layout.bytes, "preprocessing tables"));
     write_preprocess_tables(plan, layout, tables_staging_.as<uint8_t>());
-    RESNET_CUDA_CHECK(
-        cudaMemcpyAsync(tables_.get(), tables_staging_.get(), layout.bytes, cudaMemcpyHostToDevice, stream),
-        "copying the preprocessing tables to the GPU");
+    RESNET_CUDA_CHECK(cudaMemcpyAsync(tables_.get(), tables_staging_.get(), layout.bytes, cudaMemcpyHostToDevice,
+                                      stream),
+                      "copying the preprocessing tables to the GPU");
     const PreprocessArgs args =
         preprocess_args_at(plan, layout, tables_.as<uint8_t>(), decoded_.as<uint8_t>(), decoded_bytes, output);
     RESNET_CUDA_CHECK(launch_preprocess(args, stream), "launching the image preprocessing kernel");

@@ -38,8 +38,8 @@ class NvjpegDecoder {
   /// A decoder on `device` for `options` (the model's transforms and input layout), refusing images above
   /// `max_pixels` and decoding at most `max_decoded_bytes` of RGB pixels per batch on the GPU (the rest go
   /// to the CPU). kNvjpegNotFound / kNvjpegVersion when nvJPEG cannot be loaded, kNoGpu without a device.
-  static Result<std::unique_ptr<NvjpegDecoder>> create(int device, const PreprocessOptions& options,
-                                                       int64_t max_pixels, size_t max_decoded_bytes);
+  static Result<std::unique_ptr<NvjpegDecoder>> create(int device, const PreprocessOptions& options, int64_t max_pixels,
+                                                       size_t max_decoded_bytes);
 
   /// The hardware JPEG engines in use (0: nvJPEG's GPU backend only).
   int hardware_engines() const { return session_->hardware_engines(); }
@@ -62,8 +62,8 @@ class NvjpegDecoder {
   PreprocessOptions options_;
   ImageDecodeCapabilities capabilities_;
   std::unique_ptr<NvjpegSession> session_;
-  DeviceBuffer decoded_;       // RGB pixels nvJPEG writes
-  DeviceBuffer tables_;        // the preprocessing plan's tables
+  DeviceBuffer decoded_;  // RGB pixels nvJPEG writes
+  DeviceBuffer tables_;   // the preprocessing plan's tables
   PinnedBuffer tables_staging_;
 };
 

@@ -7,8 +7,8 @@ namespace resnet {
 namespace cuda {
 
 cudaError_t launch_adaptive_avgpool(const PoolArgs& args, cudaStream_t stream) {
-  return launch_for_each_element<PoolArgs, adaptive_avgpool_element>(
-      args, validate_adaptive_avgpool_args(args), element_count(args), stream);
+  return launch_for_each_element<PoolArgs, adaptive_avgpool_element>(args, validate_adaptive_avgpool_args(args),
+                                                                     element_count(args), stream);
 }
 
 }  // namespace cuda

@@ -7,8 +7,8 @@ namespace resnet {
 namespace cuda {
 
 cudaError_t launch_elementwise(const ElementwiseArgs& args, cudaStream_t stream) {
-  return launch_for_each_element<ElementwiseArgs, elementwise_element>(
-      args, validate_args(args), element_count(args), stream);
+  return launch_for_each_element<ElementwiseArgs, elementwise_element>(args, validate_args(args), element_count(args),
+                                                                       stream);
 }
 
 }  // namespace cuda

@@ -7,8 +7,8 @@ namespace resnet {
 namespace cuda {
 
 cudaError_t launch_input_convert(const InputConvertArgs& args, cudaStream_t stream) {
-  return launch_for_each_element<InputConvertArgs, input_convert_element>(
-      args, validate_args(args), element_count(args), stream);
+  return launch_for_each_element<InputConvertArgs, input_convert_element>(args, validate_args(args),
+                                                                          element_count(args), stream);
 }
 
 }  // namespace cuda

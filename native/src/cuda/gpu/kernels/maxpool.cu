@@ -7,8 +7,8 @@ namespace resnet {
 namespace cuda {
 
 cudaError_t launch_maxpool(const PoolArgs& args, cudaStream_t stream) {
-  return launch_for_each_element<PoolArgs, maxpool_element>(
-      args, validate_maxpool_args(args), element_count(args), stream);
+  return launch_for_each_element<PoolArgs, maxpool_element>(args, validate_maxpool_args(args), element_count(args),
+                                                            stream);
 }
 
 }  // namespace cuda

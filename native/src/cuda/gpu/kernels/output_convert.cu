@@ -7,8 +7,8 @@ namespace resnet {
 namespace cuda {
 
 cudaError_t launch_output_convert(const OutputConvertArgs& args, cudaStream_t stream) {
-  return launch_for_each_element<OutputConvertArgs, output_convert_element>(
-      args, validate_args(args), element_count(args), stream);
+  return launch_for_each_element<OutputConvertArgs, output_convert_element>(args, validate_args(args),
+                                                                            element_count(args), stream);
 }
 
 }  // namespace cuda
