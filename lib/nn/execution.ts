@@ -1,10 +1,11 @@
 /**
  * What a {@link Module} asks of the runtime, and the options it passes on: the {@link ForwardExecutor}
- * seam (installed by the package entry point, so model code never imports the runtime) and the options of
- * `forward`, `warmup` and `allocateInput`, checked here so that every executor receives them valid.
+ * seam (installed by the package entry point with `setForwardExecutor`, so model code never imports the
+ * runtime) and the options of `forward`, `forwardNodes`, `warmup` and `allocateInput`, checked here so that
+ * every executor receives them valid.
  * @module
  */
-import { InvalidArgumentError, invalidArgument } from '../errors.js';
+import { InvalidArgumentError, UnsupportedError, invalidArgument } from '../errors.js';
 import type { Tensor } from '../tensor.js';
 import type { Module } from './module.js';
 import { checkOptions } from './options.js';
@@ -83,6 +84,74 @@ export interface ForwardExecutor {
    * compiled for the module (device memory included) once the runs using it have finished.
    */
   release?(module: Module): void;
+}
+
+let forwardExecutor: ForwardExecutor | null = null;
+
+/** Installs (or, with null, removes) the process-wide executor behind {@link Module.forward}. @internal */
+export function setForwardExecutor(executor: ForwardExecutor | null): void {
+  if (executor !== null && (typeof executor?.forward !== 'function' || (executor.release !== undefined && typeof executor.release !== 'function'))) {
+    throw invalidArgument('an object with a forward(module, x, options) method (and optionally release(module)), or null', 'executor', executor);
+  }
+  forwardExecutor = executor;
+}
+
+/** The installed executor, or the error that says how to get one (import from the package entry point). */
+function requireExecutor(module: Module, method: string): ForwardExecutor {
+  if (forwardExecutor === null) {
+    throw new UnsupportedError(
+      `${module.constructor.name}.${method} needs the runtime, which is installed by the package entry point: import the models from 'resnet-cudnn' rather than from a file inside the package`,
+    );
+  }
+  return forwardExecutor;
+}
+
+/** Frees what was compiled for each of `modules`, when the installed executor can (see `ForwardExecutor.release`). @internal */
+export function releaseCompiled(modules: Iterable<Module>): void {
+  const release = forwardExecutor?.release;
+  if (release === undefined) return;
+  for (const m of modules) release.call(forwardExecutor, m);
+}
+
+/** {@link Module.forward}: the options checked, then the installed executor's forward. @internal */
+export function runForward(module: Module, x: Tensor, options: ForwardOptions | undefined): Promise<Tensor> {
+  const opts = checkForwardOptions(options, 'forward');
+  const executor = requireExecutor(module, 'forward');
+  opts.signal?.throwIfAborted();
+  return executor.forward(module, x, opts);
+}
+
+/** {@link Module.forwardNodes}: the names and options checked, then one run of the executor, by name. @internal */
+export async function runForwardNodes<K extends string>(module: Module, x: Tensor, returnNodes: readonly K[], options: ForwardOptions | undefined): Promise<Record<K, Tensor>> {
+  if (!Array.isArray(returnNodes) || returnNodes.length === 0 || returnNodes.some((n) => typeof n !== 'string')) {
+    throw invalidArgument('a non-empty array of submodule names', 'returnNodes', returnNodes);
+  }
+  const repeated = returnNodes.find((n, i) => returnNodes.indexOf(n) !== i);
+  if (repeated !== undefined) throw invalidArgument('distinct submodule names', 'returnNodes', returnNodes);
+  const opts = checkForwardOptions(options, 'forwardNodes');
+  const executor = requireExecutor(module, 'forwardNodes');
+  if (executor.forwardNodes === undefined) throw new UnsupportedError(`${module.constructor.name}.forwardNodes: the installed executor cannot return submodule outputs`);
+  opts.signal?.throwIfAborted();
+  const outputs = await executor.forwardNodes(module, x, returnNodes, opts);
+  return Object.fromEntries(returnNodes.map((name, i) => [name, outputs[i]!])) as Record<K, Tensor>;
+}
+
+/** {@link Module.warmup}: the options checked and completed, then the executor's warm-up. @internal */
+export async function runWarmup(module: Module, options: WarmupOptions): Promise<void> {
+  const spec = checkWarmupOptions(options, 'warmup');
+  const executor = requireExecutor(module, 'warmup');
+  spec.signal?.throwIfAborted();
+  if (executor.warmup === undefined) throw new UnsupportedError(`${module.constructor.name}.warmup: the installed executor cannot compile ahead of time`);
+  await executor.warmup(module, spec);
+}
+
+/** {@link Module.allocateInput}: the batch and input form checked, then the executor's allocation. @internal */
+export function allocateInputFor(module: Module, batch: number, options: AllocateInputOptions): Tensor {
+  if (!Number.isSafeInteger(batch) || batch < 1 || batch > 65536) throw invalidArgument('an integer from 1 to 65536', 'batch', batch);
+  const form = checkInputForm(options);
+  const executor = requireExecutor(module, 'allocateInput');
+  if (executor.allocateInput === undefined) throw new UnsupportedError(`${module.constructor.name}.allocateInput: the installed executor cannot allocate inputs`);
+  return executor.allocateInput(module, batch, form);
 }
 
 /** True for an AbortSignal (also one from another realm: it is recognised by its shape). */

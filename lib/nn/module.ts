@@ -10,49 +10,29 @@
  * all read the registration, so they follow.
  * @module
  */
-import { InvalidArgumentError, NotTrainableError, UnsupportedError, invalidArgument } from '../errors.js';
+import { InvalidArgumentError, NotTrainableError, invalidArgument } from '../errors.js';
 import { Tensor } from '../tensor.js';
 import type { DType, TensorData } from '../tensor.js';
 import type { TraceValue, Tracer } from './trace.js';
 import { checkBoolean, checkOptions } from './options.js';
-import { planLoad, toEntries, type StateEntry } from './state-dict.js';
 import {
-  checkForwardOptions, checkInputForm, checkWarmupOptions,
-  type AllocateInputOptions, type ForwardExecutor, type ForwardOptions, type WarmupOptions,
+  planLoad, toEntries, type LoadStateDictOptions, type LoadStateDictResult, type StateDict, type StateEntry,
+} from './state-dict.js';
+import {
+  allocateInputFor, releaseCompiled, runForward, runForwardNodes, runWarmup,
+  type AllocateInputOptions, type ForwardOptions, type WarmupOptions,
 } from './execution.js';
+import { ChildSlots } from './child-slots.js';
+import { descendantAt, firstOfEach, namedDescendants, namedTensors, stateEntries } from './traversal.js';
+import { moduleRepr } from './repr.js';
 import {
-  defaultPlacement, isComputeDType, placementResolver,
+  defaultPlacement, resolvePlacement,
   type ComputeDType, type Device, type DeviceSpec, type Placement, type PlacementOptions,
 } from './placement.js';
 
+export { setForwardExecutor } from './execution.js';
+export type { LoadStateDictOptions, LoadStateDictResult, StateDict } from './state-dict.js';
 export type { AllocateInputOptions, ForwardExecutor, ForwardOptions, WarmupOptions } from './execution.js';
-
-/** Parameters and buffers by dotted name, in PyTorch's order. */
-export type StateDict = Record<string, Tensor>;
-
-/** What {@link Module.loadStateDict} reports (PyTorch's `_IncompatibleKeys`). */
-export interface LoadStateDictResult {
-  /** Keys the module expects that the state dict lacks. */
-  readonly missingKeys: string[];
-  /** Keys of the state dict that the module does not have. */
-  readonly unexpectedKeys: string[];
-}
-
-/** Options of {@link Module.loadStateDict}. */
-export interface LoadStateDictOptions {
-  /** Throw when keys are missing or unexpected (default true). Shape mismatches throw either way. */
-  strict?: boolean;
-}
-
-let forwardExecutor: ForwardExecutor | null = null;
-
-/** Installs (or, with null, removes) the process-wide executor behind {@link Module.forward}. @internal */
-export function setForwardExecutor(executor: ForwardExecutor | null): void {
-  if (executor !== null && (typeof executor?.forward !== 'function' || (executor.release !== undefined && typeof executor.release !== 'function'))) {
-    throw invalidArgument('an object with a forward(module, x, options) method (and optionally release(module)), or null', 'executor', executor);
-  }
-  forwardExecutor = executor;
-}
 
 /**
  * Every version stamp comes from this one clock, so the newest stamp in a subtree is larger than any
@@ -61,12 +41,11 @@ export function setForwardExecutor(executor: ForwardExecutor | null): void {
  */
 let versionClock = 0;
 
-
 /** Base class of every layer and model. */
 export abstract class Module implements Disposable {
-  private readonly childModules = new Map<string, Module | null>();
-  /** The getter of each child's accessor, to tell it from a plain property defined over it. */
-  private readonly childAccessors = new Map<string, () => Module | null>();
+  private readonly childSlots = new ChildSlots(this, (value): value is Module => value instanceof Module, () => {
+    this.versionStamp = ++versionClock;
+  });
   private readonly ownParameters = new Map<string, Tensor<'float32'>>();
   private readonly ownBuffers = new Map<string, Tensor>();
   private versionStamp = 0;
@@ -98,57 +77,8 @@ export abstract class Module implements Disposable {
    */
   protected registerModule<M extends Module | null>(name: string, module: M): M {
     this.checkName(name, 'module');
-    this.syncChildAttributes();
-    if (!this.childModules.has(name)) {
-      const existing: unknown = (this as Record<string, unknown>)[name];
-      // PyTorch's add_module refuses a name that is already an attribute; a declared field not yet assigned is not one.
-      if (name in this && existing !== undefined && existing !== module) {
-        throw new InvalidArgumentError(`${this.constructor.name}: attribute "${name}" already exists (a method or property of that name); choose another child name`);
-      }
-      this.assignChild(name, module);
-      this.installChildAccessor(name);
-    } else {
-      this.assignChild(name, module);
-    }
+    this.childSlots.register(name, module);
     return module;
-  }
-
-  /** Makes `this[name]` the accessor of child `name` (configurable, so that a class field may still define itself over it). */
-  private installChildAccessor(name: string): void {
-    const get = (): Module | null => this.childModules.get(name) ?? null;
-    this.childAccessors.set(name, get);
-    Object.defineProperty(this, name, { enumerable: true, configurable: true, get, set: (value: unknown) => this.assignChild(name, value) });
-  }
-
-  /**
-   * Brings the registrations up to date with what the accessors could not see: a class field (`fc = …` or a
-   * subclass's `fc: Linear`) defines a plain property over the accessor, which later assignments write
-   * without re-registering, and `delete module.fc` removes the accessor. A plain property holding a Module
-   * or null is registered (checked as an assignment), one holding undefined leaves the registration as it
-   * is, and a deleted attribute empties the slot (PyTorch's `del`); then the accessor is put back. Every
-   * reader of the children calls this first.
-   */
-  private syncChildAttributes(): void {
-    for (const [name, get] of this.childAccessors) {
-      const own = Object.getOwnPropertyDescriptor(this, name);
-      if (own?.get === get) continue;
-      if (own === undefined) this.assignChild(name, null);
-      else if ('value' in own && own.value !== undefined) this.assignChild(name, own.value);
-      this.installChildAccessor(name);
-    }
-  }
-
-  /** Sets the registered slot `name`: a new module or null bumps the version, so compiled forms are not reused. */
-  private assignChild(name: string, value: unknown): void {
-    if (value !== null && !(value instanceof Module)) {
-      throw invalidArgument(`a Module or null (null removes the child; new Identity() passes the input through)`, `${this.constructor.name}.${name}`, value);
-    }
-    if (this.childModules.has(name) && this.childModules.get(name) === value) return;
-    if (value !== null && value.modules().includes(this)) {
-      throw new InvalidArgumentError(`${this.constructor.name}.${name}: the ${value.constructor.name} assigned contains this ${this.constructor.name}, which would make the module tree a cycle`);
-    }
-    this.childModules.set(name, value);
-    this.versionStamp = ++versionClock;
   }
 
   /**
@@ -164,11 +94,11 @@ export abstract class Module implements Disposable {
     const dot = target.lastIndexOf('.');
     const parent = this.getSubmodule(dot < 0 ? '' : target.slice(0, dot));
     const name = target.slice(dot + 1);
-    parent.syncChildAttributes();
-    if (!parent.childModules.has(name)) {
-      throw new InvalidArgumentError(`${parent.constructor.name} has no child module \`${name}\` (setting "${target}"); its children are ${[...parent.childModules.keys()].join(', ') || 'none'}`);
+    parent.childSlots.sync();
+    if (!parent.childSlots.has(name)) {
+      throw new InvalidArgumentError(`${parent.constructor.name} has no child module \`${name}\` (setting "${target}"); its children are ${parent.childSlots.names().join(', ') || 'none'}`);
     }
-    parent.assignChild(name, module);
+    parent.childSlots.assign(name, module);
   }
 
   /** Registers (or replaces) the float32 parameter `name`; returns it. */
@@ -196,7 +126,7 @@ export abstract class Module implements Disposable {
       throw invalidArgument(`a non-empty ${kind} name without "."`, `${kind} name`, name);
     }
     const taken =
-      (kind !== 'module' && this.childModules.has(name)) ||
+      (kind !== 'module' && this.childSlots.has(name)) ||
       (kind !== 'parameter' && this.ownParameters.has(name)) ||
       (kind !== 'buffer' && this.ownBuffers.has(name));
     if (taken) throw new InvalidArgumentError(`${this.constructor.name}: attribute "${name}" already exists`);
@@ -210,12 +140,6 @@ export abstract class Module implements Disposable {
     return false;
   }
 
-  /** The registered children, in registration order, without the empty (null) slots. */
-  private *registeredChildren(): Generator<[string, Module]> {
-    this.syncChildAttributes();
-    for (const [name, m] of this.childModules) if (m !== null) yield [name, m];
-  }
-
   /** The immediate children, in registration order. */
   children(): Module[] {
     return this.namedChildren().map(([, m]) => m);
@@ -223,21 +147,12 @@ export abstract class Module implements Disposable {
 
   /** The immediate children with their attribute names, in registration order (each module once). */
   namedChildren(): [string, Module][] {
-    const seen = new Set<Module>();
-    const out: [string, Module][] = [];
-    for (const [name, m] of this.registeredChildren()) {
-      if (seen.has(m)) continue;
-      seen.add(m);
-      out.push([name, m]);
-    }
-    return out;
+    return firstOfEach(this.childSlots.present());
   }
 
   /** The attribute name under which `child` is registered on this module, if it is a child; for null, the first empty slot. */
   childName(child: Module | null): string | undefined {
-    this.syncChildAttributes();
-    for (const [name, m] of this.childModules) if (m === child) return name;
-    return undefined;
+    return this.childSlots.nameOf(child);
   }
 
   /** This module and every descendant, depth first (each module once). */
@@ -247,37 +162,17 @@ export abstract class Module implements Disposable {
 
   /** This module (named '') and every descendant with its dotted path, depth first (each module once). */
   namedModules(): [string, Module][] {
-    const seen = new Set<Module>();
-    const out: [string, Module][] = [];
-    const visit = (prefix: string, m: Module): void => {
-      if (seen.has(m)) return;
-      seen.add(m);
-      out.push([prefix, m]);
-      for (const [name, child] of m.registeredChildren()) visit(prefix ? `${prefix}.${name}` : name, child);
-    };
-    visit('', this);
-    return out;
+    return namedDescendants<Module>(this, (m) => m.childSlots.present());
   }
 
   /** The descendant at a dotted path (`'layer1.0'`; `''` is this module). */
   getSubmodule(target: string): Module {
     if (typeof target !== 'string') throw invalidArgument('a dotted module path', 'target', target);
     if (target === '') return this;
-    // A cursor that starts here and walks down the path, not an alias kept for a closure.
-    // eslint-disable-next-line @typescript-eslint/no-this-alias
-    let m: Module = this;
-    for (const item of target.split('.')) {
-      m.syncChildAttributes();
-      const next = m.childModules.get(item);
-      if (next === undefined) {
-        throw new InvalidArgumentError(`${m.constructor.name} has no attribute \`${item}\` (looking up "${target}")`);
-      }
-      if (next === null) {
-        throw new InvalidArgumentError(`${m.constructor.name}.${item} is null, not a Module (looking up "${target}")`);
-      }
-      m = next;
-    }
-    return m;
+    return descendantAt<Module>(this, target, (m, name) => {
+      m.childSlots.sync();
+      return m.childSlots.get(name);
+    });
   }
 
   /** Every parameter of this module and its descendants (each tensor once). */
@@ -287,30 +182,12 @@ export abstract class Module implements Disposable {
 
   /** Every parameter with its dotted name: a module's own first, then its children's (each tensor once). */
   namedParameters(): [string, Tensor<'float32'>][] {
-    const seen = new Set<Tensor>();
-    const out: [string, Tensor<'float32'>][] = [];
-    for (const [prefix, m] of this.namedModules()) {
-      for (const [name, p] of m.ownParameters) {
-        if (seen.has(p)) continue;
-        seen.add(p);
-        out.push([prefix ? `${prefix}.${name}` : name, p]);
-      }
-    }
-    return out;
+    return namedTensors(this.namedModules(), (m) => m.ownParameters);
   }
 
   /** Every buffer with its dotted name, in the same order as {@link Module.namedParameters} (each tensor once). */
   namedBuffers(): [string, Tensor][] {
-    const seen = new Set<Tensor>();
-    const out: [string, Tensor][] = [];
-    for (const [prefix, m] of this.namedModules()) {
-      for (const [name, b] of m.ownBuffers) {
-        if (seen.has(b)) continue;
-        seen.add(b);
-        out.push([prefix ? `${prefix}.${name}` : name, b]);
-      }
-    }
-    return out;
+    return namedTensors(this.namedModules(), (m) => m.ownBuffers);
   }
 
   /** Total number of parameter elements (PyTorch's `sum(p.numel() for p in m.parameters())`). */
@@ -320,15 +197,13 @@ export abstract class Module implements Disposable {
     return n;
   }
 
+  /** Every parameter and buffer of the tree by dotted key, in PyTorch's order. */
   private stateEntries(): Map<string, StateEntry> {
-    const out = new Map<string, StateEntry>();
-    const visit = (prefix: string, m: Module): void => {
-      for (const [name, tensor] of m.ownParameters) out.set(prefix + name, { tensor, optional: m.isOptionalStateEntry(name) });
-      for (const [name, tensor] of m.ownBuffers) out.set(prefix + name, { tensor, optional: m.isOptionalStateEntry(name) });
-      for (const [name, child] of m.registeredChildren()) visit(`${prefix}${name}.`, child);
-    };
-    visit('', this);
-    return out;
+    return stateEntries<Module>(this, {
+      children: (m) => m.childSlots.present(),
+      ownTensors: (m) => [...m.ownParameters, ...m.ownBuffers],
+      isOptional: (m, name) => m.isOptionalStateEntry(name),
+    });
   }
 
   /**
@@ -426,25 +301,12 @@ export abstract class Module implements Disposable {
    * other than float32 on the CPU.
    */
   to(target: DeviceSpec | ComputeDType | PlacementOptions): this {
-    let request: PlacementOptions;
-    if (typeof target === 'string') request = isComputeDType(target) ? { dtype: target } : { device: target };
-    else if (typeof target === 'object' && target !== null && !Array.isArray(target)) {
-      request = checkOptions(target, ['device', 'dtype', 'benchmark'], 'to');
-    } else {
-      throw invalidArgument(`a device ('cpu', 'cuda', 'cuda:N', 'auto'), a dtype or an options object`, 'to', target);
-    }
-    const resolver = placementResolver();
-    if (resolver === null) {
-      throw new UnsupportedError(
-        `${this.constructor.name}.to needs the runtime, which is installed by the package entry point: import the models from 'resnet-cudnn' rather than from a file inside the package`,
-      );
-    }
-    const placement = resolver.resolve(request, this.placementState);
+    const placement = resolvePlacement(this.constructor.name, target, this.placementState);
     for (const m of this.modules()) {
       const old = m.placementState;
       if (old.device === placement.device && old.dtype === placement.dtype && old.benchmark === placement.benchmark) continue;
       m.placementState = placement;
-      forwardExecutor?.release?.(m);
+      releaseCompiled([m]);
     }
     return this;
   }
@@ -471,20 +333,7 @@ export abstract class Module implements Disposable {
    * ```
    */
   async forward(x: Tensor, options?: ForwardOptions): Promise<Tensor> {
-    const opts = checkForwardOptions(options, 'forward');
-    const executor = this.runtime('forward');
-    opts.signal?.throwIfAborted();
-    return executor.forward(this, x, opts);
-  }
-
-  /** The installed executor, or the error that says how to get one. */
-  private runtime(method: string): ForwardExecutor {
-    if (forwardExecutor === null) {
-      throw new UnsupportedError(
-        `${this.constructor.name}.${method} needs the runtime, which is installed by the package entry point: import the models from 'resnet-cudnn' rather than from a file inside the package`,
-      );
-    }
-    return forwardExecutor;
+    return runForward(this, x, options);
   }
 
   /**
@@ -500,11 +349,7 @@ export abstract class Module implements Disposable {
    *   8 sizes, a bad size, dtype, layout or runs, or an unknown option; the errors of compiling otherwise.
    */
   async warmup(options: WarmupOptions): Promise<void> {
-    const spec = checkWarmupOptions(options, 'warmup');
-    const executor = this.runtime('warmup');
-    spec.signal?.throwIfAborted();
-    if (executor.warmup === undefined) throw new UnsupportedError(`${this.constructor.name}.warmup: the installed executor cannot compile ahead of time`);
-    await executor.warmup(this, spec);
+    await runWarmup(this, options);
   }
 
   /**
@@ -515,9 +360,7 @@ export abstract class Module implements Disposable {
    * freed when garbage-collected. `using model = resnet50()` calls it at the end of the scope. Idempotent.
    */
   dispose(): void {
-    const release = forwardExecutor?.release;
-    if (release === undefined) return;
-    for (const m of this.modules()) release.call(forwardExecutor, m);
+    releaseCompiled(this.modules());
   }
 
   /** `using model = resnet18()` disposes what was compiled for it at the end of the scope (see {@link Module.dispose}). */
@@ -541,11 +384,7 @@ export abstract class Module implements Disposable {
    *   when the module's GPU cannot be used; OutOfMemoryError.
    */
   allocateInput(batch: number, options: AllocateInputOptions = {}): Tensor {
-    if (!Number.isSafeInteger(batch) || batch < 1 || batch > 65536) throw invalidArgument('an integer from 1 to 65536', 'batch', batch);
-    const form = checkInputForm(options);
-    const executor = this.runtime('allocateInput');
-    if (executor.allocateInput === undefined) throw new UnsupportedError(`${this.constructor.name}.allocateInput: the installed executor cannot allocate inputs`);
-    return executor.allocateInput(this, batch, form);
+    return allocateInputFor(this, batch, options);
   }
 
   /**
@@ -560,30 +399,11 @@ export abstract class Module implements Disposable {
    *   names), an empty list or a repeated name.
    */
   async forwardNodes<K extends string>(x: Tensor, returnNodes: readonly K[], options?: ForwardOptions): Promise<Record<K, Tensor>> {
-    if (!Array.isArray(returnNodes) || returnNodes.length === 0 || returnNodes.some((n) => typeof n !== 'string')) {
-      throw invalidArgument('a non-empty array of submodule names', 'returnNodes', returnNodes);
-    }
-    const repeated = returnNodes.find((n, i) => returnNodes.indexOf(n) !== i);
-    if (repeated !== undefined) throw invalidArgument('distinct submodule names', 'returnNodes', returnNodes);
-    const opts = checkForwardOptions(options, 'forwardNodes');
-    const executor = this.runtime('forwardNodes');
-    if (executor.forwardNodes === undefined) throw new UnsupportedError(`${this.constructor.name}.forwardNodes: the installed executor cannot return submodule outputs`);
-    opts.signal?.throwIfAborted();
-    const outputs = await executor.forwardNodes(this, x, returnNodes, opts);
-    return Object.fromEntries(returnNodes.map((name, i) => [name, outputs[i]!])) as Record<K, Tensor>;
+    return runForwardNodes(this, x, returnNodes, options);
   }
 
   /** The module tree as PyTorch prints it, children indented under their attribute names. */
   toString(): string {
-    const extra = this.extraRepr();
-    const extraLines = extra ? extra.split('\n') : [];
-    const childLines = [...this.registeredChildren()].map(
-      ([name, m]) => `(${name}): ${m.toString().split('\n').join('\n  ')}`,
-    );
-    const lines = [...extraLines, ...childLines];
-    let body = '';
-    if (lines.length === 1 && childLines.length === 0) body = extraLines[0]!;
-    else if (lines.length > 0) body = `\n  ${lines.join('\n  ')}\n`;
-    return `${this.constructor.name}(${body})`;
+    return moduleRepr(this.constructor.name, this.extraRepr(), [...this.childSlots.present()].map(([name, m]) => [name, m.toString()]));
   }
 }

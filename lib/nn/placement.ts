@@ -5,7 +5,8 @@
  * as `ForwardExecutor`), so that model code never imports the runtime.
  * @module
  */
-import { invalidArgument } from '../errors.js';
+import { UnsupportedError, invalidArgument } from '../errors.js';
+import { checkOptions } from './options.js';
 
 /**
  * A device as the user may name it: `'cpu'`, `'cuda'` (= `'cuda:0'`), `'cuda:N'` (the N-th GPU) or
@@ -77,4 +78,27 @@ export function setPlacementResolver(next: PlacementResolver | null): void {
 /** The installed resolver, or null when the runtime is not loaded. @internal */
 export function placementResolver(): PlacementResolver | null {
   return resolver;
+}
+
+/**
+ * What `module.to(target)` asks for, resolved against the module's `current` placement by the installed
+ * resolver: `target` is a device name, a dtype name or an options object; `owner` names the module in errors.
+ * @throws InvalidArgumentError for a target of none of those forms or an unknown option; UnsupportedError
+ *   when the runtime is not loaded (so no resolver is installed); the resolver's errors.
+ * @internal
+ */
+export function resolvePlacement(owner: string, target: DeviceSpec | ComputeDType | PlacementOptions, current: Placement): Placement {
+  let request: PlacementOptions;
+  if (typeof target === 'string') request = isComputeDType(target) ? { dtype: target } : { device: target };
+  else if (typeof target === 'object' && target !== null && !Array.isArray(target)) {
+    request = checkOptions(target, ['device', 'dtype', 'benchmark'], 'to');
+  } else {
+    throw invalidArgument(`a device ('cpu', 'cuda', 'cuda:N', 'auto'), a dtype or an options object`, 'to', target);
+  }
+  if (resolver === null) {
+    throw new UnsupportedError(
+      `${owner}.to needs the runtime, which is installed by the package entry point: import the models from 'resnet-cudnn' rather than from a file inside the package`,
+    );
+  }
+  return resolver.resolve(request, current);
 }

@@ -1,9 +1,23 @@
 /**
- * Python spellings for {@link Module.extraRepr}, so that a printed model reads exactly as PyTorch's
- * (`eps=1e-05`, `kernel_size=(3, 3)`, `bias=False`).
+ * A module printed as PyTorch prints it: the tree layout of `Module.toString`, and Python spellings for
+ * {@link Module.extraRepr}, so that a printed model reads exactly as PyTorch's (`eps=1e-05`,
+ * `kernel_size=(3, 3)`, `bias=False`).
  * @internal
  * @module
  */
+/**
+ * One module as PyTorch's `repr` writes it: `Name(extra)` on one line, or its extra lines and its children
+ * (each `(name): repr`, indented under its attribute name) on lines of their own. @internal
+ */
+export function moduleRepr(className: string, extra: string, children: Iterable<[string, string]>): string {
+  const extraLines = extra ? extra.split('\n') : [];
+  const childLines = [...children].map(([name, repr]) => `(${name}): ${repr.split('\n').join('\n  ')}`);
+  const lines = [...extraLines, ...childLines];
+  let body = '';
+  if (lines.length === 1 && childLines.length === 0) body = extraLines[0]!;
+  else if (lines.length > 0) body = `\n  ${lines.join('\n  ')}\n`;
+  return `${className}(${body})`;
+}
 
 /** A number as Python's `repr(float)` writes it: `1e-05`, `0.1`, `1.0`. @internal */
 export function pyFloat(value: number): string {

@@ -1,12 +1,29 @@
 /**
- * The state-dict conversions behind `Module.loadStateDict`: a state dict given as an object or a Map,
- * and each value converted to the dtype of the tensor it fills (PyTorch's `copy_` rules for checkpoints).
- * @internal
+ * State dicts: their types, and the conversions behind `Module.loadStateDict`: a state dict given as an
+ * object or a Map, and each value converted to the dtype of the tensor it fills (PyTorch's `copy_` rules
+ * for checkpoints). The types are public (re-exported by the module tree); the conversions are internal.
  * @module
  */
 import { StateDictError, invalidArgument, type ShapeMismatch } from '../errors.js';
 import { Tensor, formatShape } from '../tensor.js';
 import type { DType, TensorData } from '../tensor.js';
+
+/** Parameters and buffers by dotted name, in PyTorch's order. */
+export type StateDict = Record<string, Tensor>;
+
+/** What {@link Module.loadStateDict} reports (PyTorch's `_IncompatibleKeys`). */
+export interface LoadStateDictResult {
+  /** Keys the module expects that the state dict lacks. */
+  readonly missingKeys: string[];
+  /** Keys of the state dict that the module does not have. */
+  readonly unexpectedKeys: string[];
+}
+
+/** Options of {@link Module.loadStateDict}. */
+export interface LoadStateDictOptions {
+  /** Throw when keys are missing or unexpected (default true). Shape mismatches throw either way. */
+  strict?: boolean;
+}
 
 /** A parameter or buffer of a module tree, by its dotted key. @internal */
 export interface StateEntry {

@@ -155,6 +155,39 @@ describe('naming and order', () => {
     expect(Object.keys(m.stateDict())).toEqual(['a.weight', 'a.bias', 'b.weight', 'b.bias']);
   });
 
+  it('a child under two names and a tensor shared by two modules are listed once (PyTorch remove_duplicate), stateDict keeps every key', () => {
+    const shared = Tensor.from([1, 2], [2]);
+    const count = Tensor.from([7], [1]).to('int64');
+    class Holder extends Module {
+      constructor() {
+        super();
+        this.registerParameter('w', shared);
+        this.registerBuffer('n', count);
+      }
+      override trace(_t: Tracer, x: TraceValue): TraceValue {
+        return x;
+      }
+    }
+    class Tied extends Module {
+      constructor() {
+        super();
+        const p = new Holder();
+        this.registerModule('p', p);
+        this.registerModule('alias', p);
+        this.registerModule('q', new Holder());
+      }
+      override trace(_t: Tracer, x: TraceValue): TraceValue {
+        return x;
+      }
+    }
+    const m = new Tied();
+    expect(m.namedChildren().map(([n]) => n)).toEqual(['p', 'q']);
+    expect(m.namedModules().map(([n]) => n)).toEqual(['', 'p', 'q']);
+    expect(m.namedParameters().map(([n, t]) => [n, t === shared])).toEqual([['p.w', true]]);
+    expect(m.namedBuffers().map(([n, t]) => [n, t === count])).toEqual([['p.n', true]]);
+    expect(Object.keys(m.stateDict())).toEqual(['p.w', 'p.n', 'alias.w', 'alias.n', 'q.w', 'q.n']);
+  });
+
   it('rejects names with dots, empty names and a name taken by another kind of attribute', () => {
     class Bad extends Module {
       constructor(what: 'dot' | 'empty' | 'clash') {
