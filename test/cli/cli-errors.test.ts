@@ -89,7 +89,7 @@ describe.runIf(cliBuilt)('resnet --json errors', () => {
     const cases: [string[], number, string, RegExp][] = [
       [['info', '--json', '--bogus'], 2, 'ERR_USAGE', /^unknown option '--bogus'$/],
       [['bench', '--json', '--batch', '0'], 2, 'ERR_USAGE', /argument '0' is invalid. expected a positive integer/],
-      [['bench', '--json', '--compare', 'tensorflow'], 2, 'ERR_INVALID_ARGUMENT', /^--compare accepts "onnxruntime" but received "tensorflow"$/],
+      [['bench', '--json', '--compare', 'tensorflow'], 2, 'ERR_USAGE', /--compare accepts onnxruntime and pytorch \(comma-separated\) but received "tensorflow"$/],
       [['classify', 'x.jpg', '--json', '-w', 'V9'], 2, 'ERR_INVALID_ARGUMENT', /^Unknown weights "V9" for resnet50 in --weights: choose one of IMAGENET1K_V1, IMAGENET1K_V2, DEFAULT \(= IMAGENET1K_V2\)/],
       [['classify', join(temp, 'absent.png'), '--json', '-m', 'resnet18', '-w', absent], 1, 'ERR_INVALID_FILE', /absent\.png/],
       [['convert', absent, join(temp, 'x.pth'), '--json'], 1, 'ERR_INVALID_FILE', /^Cannot read checkpoint .*absent\.th/],
