@@ -81,6 +81,31 @@ export function pythonType(value: unknown): string {
 /** The longest module or global name a GLOBAL opcode may carry. */
 const maxNameLength = 1024;
 
+/**
+ * The longest LONG1/LONG4 integer, in bytes. A state dict holds at most 64-bit ints (8 bytes); the
+ * bound is generous, and it refuses a hostile LONG4 (up to 2 GiB of digits) before any decoding.
+ */
+export const maxLongBytes = 64;
+
+/** Two lowercase hex digits per byte value, so that decoding an int is one pass over its bytes. */
+const hexByte = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
+
+/** A two's-complement little-endian integer (LONG1/LONG4's payload) in one linear pass. */
+function signedLittleEndian(raw: Uint8Array): bigint {
+  if (raw.length === 0) return 0n;
+  let hex = '';
+  for (let i = raw.length - 1; i >= 0; i--) hex += hexByte[raw[i]!];
+  return BigInt.asIntN(8 * raw.length, BigInt(`0x${hex}`));
+}
+
+/** Python's latin-1: each byte is the code point of the same value (unlike TextDecoder's 'latin1', which is windows-1252). */
+function latin1(raw: Uint8Array): string {
+  let out = '';
+  // Chunks keep the spread under the engine's argument limit; the whole is one pass.
+  for (let i = 0; i < raw.length; i += 8192) out += String.fromCharCode(...raw.subarray(i, i + 8192));
+  return out;
+}
+
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Names of the opcodes this reader knows but refuses, so the message says what the file asked for. */
@@ -231,11 +256,10 @@ export function unpickle(
   };
   const int = (v: bigint): number | bigint =>
     v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
-  const signedLittle = (raw: Uint8Array): number | bigint => {
-    let v = 0n;
-    for (let i = raw.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(raw[i]!);
-    if (raw.length > 0 && raw[raw.length - 1]! & 0x80) v -= 1n << BigInt(8 * raw.length);
-    return int(v);
+  const long = (n: number, op: string): number | bigint => {
+    // Refused before take(): neither the bytes nor their decoding are touched.
+    if (n > maxLongBytes) fail(`${op} integer of ${n} bytes is longer than ${maxLongBytes} bytes; a checkpoint holds no such int, so the file is corrupt or hostile`);
+    return int(signedLittleEndian(take(n, `a ${op}`)));
   };
   const resolveGlobal = (module: string, name: string): void => {
     if (!hooks.findGlobal) fail(`refusing to load global ${module}.${name}: this pickle may not refer to code`);
@@ -284,11 +308,11 @@ export function unpickle(
       case 0x4a: push(i32()); break; // BININT
       case 0x4b: push(u8()); break; // BININT1
       case 0x4d: push(u16()); break; // BININT2
-      case 0x8a: push(signedLittle(take(u8(), 'a LONG1'))); break; // LONG1
+      case 0x8a: push(long(u8(), 'LONG1')); break; // LONG1
       case 0x8b: { // LONG4
         const n = i32();
         if (n < 0) fail(`LONG4 has a negative length ${n}`);
-        push(signedLittle(take(n, 'a LONG4')));
+        push(long(n, 'LONG4'));
         break;
       }
       case 0x47: { // BINFLOAT: big-endian float64
@@ -301,11 +325,11 @@ export function unpickle(
       case 0x58: push(text(take(u32(), 'a BINUNICODE'))); break;
       case 0x8d: push(text(take(u64(), 'a BINUNICODE8'))); break;
       // Python 2 byte strings (old checkpoints): latin-1, as torch.load(encoding='latin1') reads them.
-      case 0x55: push(String.fromCharCode(...take(u8(), 'a SHORT_BINSTRING'))); break;
+      case 0x55: push(latin1(take(u8(), 'a SHORT_BINSTRING'))); break;
       case 0x54: {
         const n = i32();
         if (n < 0) fail(`BINSTRING has a negative length ${n}`);
-        push(new TextDecoder('latin1').decode(take(n, 'a BINSTRING')));
+        push(latin1(take(n, 'a BINSTRING')));
         break;
       }
       case 0x43: push(take(u8(), 'a SHORT_BINBYTES').slice()); break;

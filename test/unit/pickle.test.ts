@@ -1,10 +1,11 @@
 /**
  * The restricted unpickler on hand-made pickles: the values each opcode builds, and hostile inputs
- * refused with their reason. Byte strings are written out so that no Python pickler is involved.
+ * refused with their reason. Byte strings are written out in the test (the big-int pickles were
+ * written by Python 3 once and pasted as hex), so no Python runs here.
  */
 import { describe, expect, it } from 'vitest';
 import { InvalidFileError } from '../../lib/errors.js';
-import { PickleGlobal, unpickle } from '../../lib/io/pickle.js';
+import { maxLongBytes, PickleGlobal, unpickle } from '../../lib/io/pickle.js';
 import { checkpointPickleHooks } from '../../lib/io/torch.js';
 
 /** Bytes from a mix of strings (latin-1 characters as bytes) and byte values. */
@@ -26,6 +27,7 @@ function refusal(data: Uint8Array, hooks = checkpointPickleHooks()): string {
     unpickle(data, { hooks });
   } catch (e) {
     expect(e).toBeInstanceOf(InvalidFileError);
+    expect((e as InvalidFileError).code).toBe('ERR_INVALID_FILE');
     return (e as Error).message;
   }
   throw new Error('the pickle was accepted');
@@ -104,7 +106,7 @@ describe('unpickle: hostile and corrupt input', () => {
   it('checks huge length fields against the bytes that remain', () => {
     expect(refusal(bytes(PROTO2, 0x8d, u64(1n << 62n), 'ab'))).toMatch(/BINUNICODE8 of 4611686018427387904 bytes runs past the end/);
     expect(refusal(bytes(PROTO2, 'B', u32(0xffffffff), 'ab'))).toMatch(/BINBYTES of 4294967295 bytes runs past the end/);
-    expect(refusal(bytes(PROTO2, 0x8b, u32(0x7fffffff), 1))).toMatch(/LONG4 of 2147483647 bytes runs past the end/);
+    expect(refusal(bytes(PROTO2, 0x8b, u32(0x7fffffff), 1))).toMatch(/LONG4 integer of 2147483647 bytes is longer than 64 bytes/);
     expect(refusal(bytes(PROTO2, 0x95, u64(1n << 40n), 'K', 1, '.'))).toMatch(/FRAME of 1099511627776 bytes/);
   });
 
@@ -134,5 +136,69 @@ describe('unpickle: hostile and corrupt input', () => {
     expect(refusal(bytes(PROTO2, 'c', 'os'))).toMatch(/no terminating newline/);
     expect(refusal(bytes(PROTO2, 'c', 'x'.repeat(300_000), '\n'))).toMatch(/GLOBAL module name is longer than 1024 bytes/);
     expect(refusal(bytes(PROTO2, 0x8c, 2, [0xc3, 0x28], '.'))).toMatch(/not valid UTF-8/);
+  });
+});
+
+/** The value of a two's-complement little-endian integer by place values (not by the reader's hex route). */
+function placeValue(raw: readonly number[]): bigint {
+  let v = 0n;
+  raw.forEach((b, i) => (v += BigInt(b) * 256n ** BigInt(i)));
+  return raw.length > 0 && raw[raw.length - 1]! >= 0x80 ? v - 256n ** BigInt(raw.length) : v;
+}
+const hex = (h: string) => Uint8Array.from(h.match(/../g)!, (b) => parseInt(b, 16));
+
+describe('unpickle: LONG1 and LONG4', () => {
+  it('reads pickles of big ints written by Python 3 (pickle.dumps(v, 2))', () => {
+    const written: [string, string][] = [
+      ['80028a40' + 'ff'.repeat(63) + '7f2e', (2n ** 511n - 1n).toString()], // 64 bytes: the bound
+      ['80028a40' + '00'.repeat(63) + '802e', (-(2n ** 511n)).toString()],
+      ['80028a090000000000000080002e', '9223372036854775808'],
+      ['80028a09ffffffffffffff7fff2e', '-9223372036854775809'],
+      ['80028a0acb444271764eb6429d022e', '12345678901234567890123'],
+    ];
+    for (const [pickle, decimal] of written) expect(unpickle(hex(pickle)).value).toBe(BigInt(decimal));
+  });
+
+  it('decodes every length up to the bound, as LONG1 and as LONG4, to the place-value sum', () => {
+    let seed = 12345;
+    const nextByte = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) >>> 16) & 0xff;
+    for (let n = 0; n <= maxLongBytes; n++) {
+      const raw = Array.from({ length: n }, nextByte);
+      const expected = placeValue(raw);
+      const asInt = expected >= BigInt(Number.MIN_SAFE_INTEGER) && expected <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(expected) : expected;
+      expect(unpickle(bytes(PROTO2, 0x8a, n, raw, '.')).value).toBe(asInt);
+      expect(unpickle(bytes(PROTO2, 0x8b, u32(n), raw, '.')).value).toBe(asInt);
+    }
+    expect(unpickle(bytes(PROTO2, 0x8a, 3, [0xff, 0xff, 0x7f], '.')).value).toBe(0x7fffff);
+    expect(unpickle(bytes(PROTO2, 0x8b, u32(2), [0x00, 0x80], '.')).value).toBe(-32768);
+  });
+
+  it('refuses a longer integer before reading or decoding it (ERR_INVALID_FILE)', () => {
+    // One byte past the bound, with its bytes all present: a valid int, refused for its length alone.
+    const over = Array.from({ length: maxLongBytes + 1 }, (_, i) => i);
+    expect(refusal(bytes(PROTO2, 0x8a, over.length, over, '.'))).toMatch(/byte 2: LONG1 integer of 65 bytes is longer than 64 bytes/);
+    expect(refusal(bytes(PROTO2, 0x8b, u32(over.length), over, '.'))).toMatch(/byte 2: LONG4 integer of 65 bytes is longer than 64 bytes/);
+    expect(refusal(bytes(PROTO2, 0x8a, 255, new Array(255).fill(0x41), '.'))).toMatch(/LONG1 integer of 255 bytes/);
+    // The bound comes before the bytes are taken: a 1 MiB length over 3 bytes is named for its length, not as truncated.
+    expect(refusal(bytes(PROTO2, 0x8b, u32(1 << 20), [1, 2, 3]))).toMatch(/LONG4 integer of 1048576 bytes is longer than 64 bytes/);
+    // 200 KB of digits: decoded byte by byte into a BigInt this took minutes.
+    const huge = new Uint8Array(200_000).fill(0x9c);
+    const hostile = new Uint8Array([...PROTO2, 0x8b, ...u32(huge.length), ...huge, 0x2e]);
+    expect(refusal(hostile)).toMatch(/LONG4 integer of 200000 bytes is longer than 64 bytes/);
+  });
+});
+
+describe('unpickle: Python 2 byte strings', () => {
+  it('reads SHORT_BINSTRING and BINSTRING as latin-1: every byte is the code point of its value', () => {
+    const all = Array.from({ length: 256 }, (_, b) => b);
+    const expected = all.map((b) => String.fromCodePoint(b)).join('');
+    expect(unpickle(bytes(PROTO2, 'T', u32(256), all, '.')).value).toBe(expected);
+    expect(unpickle(bytes(PROTO2, 'U', 255, all.slice(0, 255), '.')).value).toBe(expected.slice(0, 255));
+    // 0x80..0x9f are C1 controls in latin-1 (windows-1252 would give '€' and friends).
+    expect(unpickle(bytes(PROTO2, 'T', u32(2), [0x80, 0x9f], '.')).value).toBe('\u0080\u009f');
+    const long = new Uint8Array(100_000).map((_, i) => (i * 7) & 0xff);
+    const value = unpickle(new Uint8Array([...PROTO2, 0x54, ...u32(long.length), ...long, 0x2e])).value as string;
+    expect(value).toHaveLength(long.length);
+    expect([...value].every((c, i) => c.charCodeAt(0) === long[i])).toBe(true);
   });
 });
