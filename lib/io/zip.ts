@@ -73,11 +73,40 @@ function safe(value: bigint, field: string): number {
   return Number(value);
 }
 
+/** A central-directory entry whose local header and data were found inside the data area. */
+interface LocatedEntry {
+  name: string;
+  crc: number;
+  /** Where its local header starts; its data runs [dataStart, dataEnd). */
+  headerStart: number;
+  dataStart: number;
+  dataEnd: number;
+}
+
+/**
+ * Refuses entries whose local header and data, [headerStart, dataEnd), overlap another's: a zip
+ * writer gives each entry its own bytes, and shared bytes are how hostile archives multiply the
+ * work (or the output) of one blob. Sorting keeps this O(n log n) for any entry count.
+ */
+function refuseOverlaps(located: readonly LocatedEntry[]): void {
+  const byOffset = [...located].sort((a, b) => a.headerStart - b.headerStart);
+  for (let k = 1; k < byOffset.length; k++) {
+    const before = byOffset[k - 1]!;
+    const after = byOffset[k]!;
+    if (after.headerStart < before.dataEnd) {
+      fail(
+        `entries ${JSON.stringify(before.name)} [${before.headerStart}, ${before.dataEnd}) and ${JSON.stringify(after.name)} ` +
+          `[${after.headerStart}, ${after.dataEnd}) overlap; each entry needs its own bytes, so the file is corrupt or hostile`,
+      );
+    }
+  }
+}
+
 /**
  * Reads the entries of a zip archive held in memory.
  * @param options.verifyCrc also checks each entry's CRC-32 (default true).
- * @throws InvalidFileError for a truncated or inconsistent archive, a duplicate name, or an offset or
- *   size that points outside the file.
+ * @throws InvalidFileError for a truncated or inconsistent archive, a duplicate name, an offset or
+ *   size that points outside the file, or entries that overlap each other (checked before any CRC).
  * @throws UnsupportedError for compressed or encrypted entries (PyTorch writes neither).
  */
 export function readZip(bytes: Uint8Array, options: { verifyCrc?: boolean } = {}): ZipEntry[] {
@@ -101,8 +130,11 @@ export function readZip(bytes: Uint8Array, options: { verifyCrc?: boolean } = {}
   // Each central entry takes at least 46 bytes: a hostile count cannot make us loop or allocate more.
   if (count * 46 > cdSize) fail(`${count} entries cannot fit in a ${cdSize}-byte central directory`);
 
-  const entries: ZipEntry[] = [];
+  const located: LocatedEntry[] = [];
   const names = new Set<string>();
+  // Stored entries that do not overlap fit in the data area together; a hostile directory that
+  // points thousands of entries at one blob is refused here, before a single CRC is computed.
+  let sizeSum = 0;
   const decoder = new TextDecoder('utf-8', { fatal: true });
   let p = cdOffset;
   const cdEnd = cdOffset + cdSize;
@@ -154,16 +186,26 @@ export function readZip(bytes: Uint8Array, options: { verifyCrc?: boolean } = {}
     if (view.getUint32(localOffset, true) !== localSignature) fail(`no local header for ${JSON.stringify(name)} at offset ${localOffset}`);
     const dataStart = localOffset + 30 + view.getUint16(localOffset + 26, true) + view.getUint16(localOffset + 28, true);
     if (dataStart + size > cdOffset) {
-      fail(`the data of ${JSON.stringify(name)} [${dataStart}, ${dataStart + size}) runs past the data area (${cdOffset} bytes); the file is truncated or corrupt`);
+      fail(`the data of ${JSON.stringify(name)} [${dataStart}, ${dataStart + size}) runs past the data area into the central directory at ${cdOffset}; the file is truncated or corrupt`);
     }
     if (names.has(name)) fail(`entry ${JSON.stringify(name)} appears twice`);
     names.add(name);
-    const data = bytes.subarray(dataStart, dataStart + size);
+    sizeSum += size;
+    if (sizeSum > cdOffset) {
+      fail(`the sizes of entries 0 to ${i} add up to ${sizeSum} bytes, more than the ${cdOffset}-byte data area holds; entries overlap, so the file is corrupt or hostile`);
+    }
+    located.push({ name, crc, headerStart: localOffset, dataStart, dataEnd: dataStart + size });
+    p = next;
+  }
+  refuseOverlaps(located);
+
+  const entries: ZipEntry[] = [];
+  for (const { name, crc, dataStart, dataEnd } of located) {
+    const data = bytes.subarray(dataStart, dataEnd);
     if ((options.verifyCrc ?? true) && crc32(data) !== crc) {
       fail(`entry ${JSON.stringify(name)} fails its CRC-32 check; the file is corrupt`);
     }
     entries.push({ name, data });
-    p = next;
   }
   return entries;
 }
