@@ -1,11 +1,12 @@
 /**
  * Format-aware mutations, which take the fuzzer past the first check of each format: recomputing a
  * zip's CRCs after its bytes changed, mutating one entry of a valid zip and rebuilding the archive,
- * rewriting tokens of a safetensors JSON header (with its length prefix fixed up), and inserting
- * pickle opcode sequences that hostile files use (huge lengths, deep nesting, forbidden globals).
+ * rewriting tokens of a safetensors JSON header (with its length prefix fixed up), inserting
+ * pickle opcode sequences that hostile files use (huge lengths, long LONG4 ints, deep nesting,
+ * forbidden globals), and pointing zip entries at each other's bytes.
  * @module
  */
-import { concat, mutateBytes, writeInt } from './mutate.mjs';
+import { concat, maxInputBytes, mutateBytes, writeInt } from './mutate.mjs';
 
 const u16 = (b, at) => b[at] | (b[at + 1] << 8);
 const u32 = (b, at) => (b[at] | (b[at + 1] << 8) | (b[at + 2] << 16) | (b[at + 3] << 24)) >>> 0;
@@ -69,19 +70,24 @@ export function fixZipCrcs(bytes, crc32) {
   return out;
 }
 
+/** The entries of an archive `readZip` accepts (CRCs unchecked), or undefined when it refuses it or it is empty. */
+function entriesOf(bytes, lib) {
+  try {
+    const entries = lib.readZip(bytes, { verifyCrc: false });
+    return entries.length > 0 ? entries : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Mutates one entry of a valid archive (its data, most often the pickle; or its name; or drops or
  * duplicates it) and rebuilds the archive with valid CRCs, so the mutation reaches the layer below
  * the zip. Returns undefined when `bytes` is not an archive `readZip` accepts.
  */
 export function mutateZipEntry(rng, bytes, others, lib) {
-  let entries;
-  try {
-    entries = lib.readZip(bytes, { verifyCrc: false });
-  } catch {
-    return undefined;
-  }
-  if (entries.length === 0) return undefined;
+  const entries = entriesOf(bytes, lib);
+  if (!entries) return undefined;
   const pickles = entries.filter((e) => e.name.endsWith('.pkl'));
   const target = pickles.length > 0 && rng.chance(0.6) ? rng.pick(pickles) : rng.pick(entries);
   const index = entries.indexOf(target);
@@ -104,6 +110,59 @@ export function mutateZipEntry(rng, bytes, others, lib) {
   } catch {
     return undefined; // duplicate names and the like: writeZip need not accept them
   }
+}
+
+/**
+ * Rebuilds a valid archive (via `writeZip`) with a hostile central directory whose entries share
+ * bytes: one entry fanned out under up to 2,000 extra names at the same offset and size (the
+ * "many entries over one blob" shape, within the 64 KiB input cap), or one entry pointed at another's
+ * local header or into the middle of its data. CRCs stay those of the bytes pointed at, so only the
+ * overlap checks stand between the input and thousands of CRC passes. Returns undefined when
+ * `bytes` is not an archive `readZip` accepts.
+ */
+export function overlapZipEntries(rng, bytes, lib) {
+  const entries = entriesOf(bytes, lib);
+  if (!entries) return undefined;
+  let classic;
+  try {
+    classic = lib.writeZip(entries);
+  } catch {
+    return undefined;
+  }
+  const cdOffset = u32(classic, classic.length - 22 + 16);
+  const records = [];
+  for (let p = cdOffset, i = 0; i < entries.length; i++) {
+    const end = p + 46 + u16(classic, p + 28) + u16(classic, p + 30) + u16(classic, p + 32);
+    records.push(classic.slice(p, end));
+    p = end;
+  }
+  const renamed = (record, suffix) => {
+    const nameLength = u16(record, 28);
+    const name = concat(record.subarray(46, 46 + nameLength), new TextEncoder().encode(suffix));
+    const out = concat(record.subarray(0, 46), name, record.subarray(46 + nameLength));
+    writeInt(out, 28, BigInt(name.length), 2, true);
+    return out;
+  };
+  const source = rng.pick(records);
+  if (records.length > 1 && rng.chance(0.4)) {
+    // Point one entry at another's local header, or a few bytes into it or its data.
+    const victim = rng.pick(records);
+    const other = rng.pick(records.filter((r) => r !== victim));
+    const shift = rng.chance(0.5) ? 0 : rng.below(64 + u32(other, 24));
+    writeInt(victim, 42, BigInt(u32(other, 42) + shift), 4, true);
+  } else {
+    const room = maxInputBytes - classic.length;
+    const perCopy = 46 + u16(source, 28) + 6;
+    const copies = Math.max(1, Math.min(2000, Math.floor(room / perCopy), 1 + rng.below(rng.chance(0.5) ? 8 : 2000)));
+    for (let k = 0; k < copies; k++) records.push(renamed(source, `~${k}`));
+  }
+  if (records.length > 0xffff) return undefined;
+  const cd = concat(...records);
+  const end = classic.slice(classic.length - 22);
+  writeInt(end, 8, BigInt(records.length), 2, true);
+  writeInt(end, 10, BigInt(records.length), 2, true);
+  writeInt(end, 12, BigInt(cd.length), 4, true);
+  return concat(classic.subarray(0, cdOffset), cd, end);
 }
 
 const decimalValues = [
@@ -178,6 +237,10 @@ const pickleSnippets = [
   concat(latin1('T'), le(0xffffffff, 4)), // BINSTRING
   concat(latin1('j'), le(0xffffffff, 4)), // LONG_BINGET
   concat(latin1('r'), le(0xffffffff, 4)), // LONG_BINPUT
+  concat(latin1('\x8b'), le(65, 4), new Uint8Array(65).fill(0x7f)), // LONG4 one byte past the 64-byte bound, all present
+  concat(latin1('\x8b'), le(40_000, 4), new Uint8Array(40_000).fill(0x9c)), // LONG4 of 40,000 bytes: slow to decode byte by byte
+  concat(latin1('\x8b'), le(64, 4), new Uint8Array(64).fill(0xff)), // LONG4 at the bound: -1
+  concat(latin1('\x8a\xff'), new Uint8Array(255).fill(0x80)), // LONG1 of 255 bytes
   latin1('\x8a\x08\xff\xff\xff\xff\xff\xff\xff\x7f'), // LONG1 2^63-1
   latin1('\x8a\x09\x00\x00\x00\x00\x00\x00\x00\x00\x01'), // LONG1 2^64
   latin1('J\xff\xff\xff\xff'), // BININT -1
@@ -197,6 +260,8 @@ const pickleSnippets = [
 export function insertPickleSnippet(rng, bytes) {
   const snippet = rng.pick(pickleSnippets);
   const at = rng.below(bytes.length + 1);
-  if (rng.chance(0.5)) return concat(bytes.subarray(0, at), snippet, bytes.subarray(at));
-  return concat(bytes.subarray(0, at), snippet, bytes.subarray(Math.min(bytes.length, at + snippet.length)));
+  const out = rng.chance(0.5)
+    ? concat(bytes.subarray(0, at), snippet, bytes.subarray(at))
+    : concat(bytes.subarray(0, at), snippet, bytes.subarray(Math.min(bytes.length, at + snippet.length)));
+  return out.length > maxInputBytes ? out.slice(0, maxInputBytes) : out;
 }

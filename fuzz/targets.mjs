@@ -5,7 +5,7 @@
  * @module
  */
 import { mutateBytes } from './mutate.mjs';
-import { fixZipCrcs, insertPickleSnippet, mutateSafetensorsHeader, mutateZipEntry } from './structure.mjs';
+import { fixZipCrcs, insertPickleSnippet, mutateSafetensorsHeader, mutateZipEntry, overlapZipEntries } from './structure.mjs';
 
 /** The target names, in run order; each reads its seeds from `fuzz/corpus/<name>/`. */
 export const targetNames = Object.freeze(['pickle', 'zip', 'torch', 'safetensors']);
@@ -20,6 +20,10 @@ export function makeTargets(lib) {
     if (isZip(seed) && rng.chance(0.35)) {
       const rebuilt = mutateZipEntry(rng, seed, others, lib);
       if (rebuilt) return rebuilt;
+    }
+    if (isZip(seed) && rng.chance(0.08)) {
+      const overlapping = overlapZipEntries(rng, seed, lib);
+      if (overlapping) return overlapping;
     }
     const mutated = mutateBytes(rng, seed, others);
     // Without the fix-up almost every mutation of a zip stops at the CRC check.

@@ -14,7 +14,7 @@ import { parseSafetensorsFile } from '../../lib/io/safetensors.js';
 import { crc32, isZip, readZip, writeZip } from '../../lib/io/zip.js';
 import { fuzzTarget, judge, loadCorpus, type FuzzStats } from '../../fuzz/engine.mjs';
 import { Random } from '../../fuzz/prng.mjs';
-import { fixZipCrcs } from '../../fuzz/structure.mjs';
+import { fixZipCrcs, insertPickleSnippet, overlapZipEntries } from '../../fuzz/structure.mjs';
 import { makeTargets, targetNames, type FuzzTarget } from '../../fuzz/targets.mjs';
 
 const lib = { ResnetError, unpickle, checkpointPickleHooks, readZip, writeZip, crc32, isZip, parseCheckpoint, parseSafetensorsFile };
@@ -78,6 +78,44 @@ describe('the oracle', () => {
     const stats = fuzzTarget(target, [Uint8Array.of(0)], lib, { iterations: 2_000, seed: 1, onFinding: (_v, i) => seen.push(i) });
     expect(stats.findings).toBeGreaterThan(0);
     expect(seen.every((i) => i[0] === 0xff)).toBe(true);
+  });
+});
+
+describe('mutators for shared zip bytes and long ints', () => {
+  it('points zip entries at each other\'s bytes, and readZip refuses every such archive for it', () => {
+    const rng = new Random(5);
+    const reasons = new Set<string>();
+    for (let k = 0; k < 200; k++) {
+      const seed = rng.pick([seedFile('zip/tiny_zip.pt'), seedFile('zip/nested_zip.pt'), seedFile('zip/zip64.zip')]);
+      const hostile = overlapZipEntries(rng, seed, lib)!;
+      expect(hostile).toBeInstanceOf(Uint8Array);
+      expect(hostile.length).toBeLessThanOrEqual(64 * 1024);
+      let message = '';
+      try {
+        readZip(hostile);
+      } catch (e) {
+        expect(e).toBeInstanceOf(InvalidFileError);
+        message = (e as Error).message;
+      }
+      // Shifted offsets mostly land on no local header; the rest must be caught as shared bytes, never by a CRC.
+      expect(message).toMatch(/overlap|no local header|runs past the data area|outside the file's data area/);
+      expect(message).not.toMatch(/CRC/);
+      reasons.add(message.match(/overlap|no local header|runs past|outside/)![0]);
+    }
+    expect(reasons).toContain('overlap');
+    expect(reasons).toContain('no local header');
+  });
+
+  it('inserts long LONG1/LONG4 ints into pickles', () => {
+    const rng = new Random(9);
+    const lengths = new Set<number>();
+    for (let k = 0; k < 2000; k++) {
+      const out = insertPickleSnippet(rng, Uint8Array.of(0x80, 2, 0x2e));
+      expect(out.length).toBeLessThanOrEqual(64 * 1024);
+      if (out[2] === 0x8b && out.length > 7) lengths.add(out[3]! | (out[4]! << 8) | (out[5]! << 16));
+    }
+    expect(lengths).toContain(65);
+    expect(lengths).toContain(40_000);
   });
 });
 
