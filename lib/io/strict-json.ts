@@ -18,8 +18,11 @@ export type JsonObject = Map<string, JsonValue>;
  */
 export type JsonValue = null | boolean | string | number | bigint | JsonValue[] | JsonObject;
 
-/** Deeper nesting than any real header needs; bounds the recursion on hostile input. */
-const maxDepth = 64;
+/**
+ * Deeper nesting than any real header or request needs; bounds the recursion on hostile input (the reader
+ * recurses at most this deep) and the depth of values a caller walks after `JSON.parse`.
+ */
+export const maxJsonDepth = 64;
 
 const whitespace = /[ \t\n\r]*/y;
 const hexDigits = /^[0-9a-fA-F]{4}$/;
@@ -112,7 +115,7 @@ class Reader {
   }
 
   object(depth: number): JsonObject {
-    if (depth > maxDepth) this.fail(`nesting deeper than ${maxDepth} levels`);
+    if (depth > maxJsonDepth) this.fail(`nesting deeper than ${maxJsonDepth} levels`);
     this.pos++;
     const out: JsonObject = new Map();
     if (this.peek('}')) return out;
@@ -133,7 +136,7 @@ class Reader {
   }
 
   array(depth: number): JsonValue[] {
-    if (depth > maxDepth) this.fail(`nesting deeper than ${maxDepth} levels`);
+    if (depth > maxJsonDepth) this.fail(`nesting deeper than ${maxJsonDepth} levels`);
     this.pos++;
     const out: JsonValue[] = [];
     if (this.peek(']')) return out;
@@ -156,4 +159,46 @@ export function parseStrictJson(text: string, what: string): JsonValue {
   reader.skipWhitespace();
   if (reader.pos !== text.length) reader.fail('unexpected text after the JSON value');
   return value;
+}
+
+/** One container met by {@link jsonNestingBeyond}'s walk, linked to its parent to rebuild the path. */
+interface Visit {
+  value: object;
+  depth: number;
+  step: string;
+  parent: Visit | null;
+}
+
+/** Path characters shown: a hostile path (64 levels of long keys) must not bloat an error message. */
+const shownPathChars = 120;
+
+/**
+ * Where an already parsed JSON value (from `JSON.parse`, whose parser does not recurse) nests arrays and
+ * objects more than `limit` levels deep: the path of the first container past the limit (`inputs[0].data[0]`,
+ * `` for the value itself, cut to 120 characters), or null when it stays within. The top-level container is
+ * level 1, as in {@link parseStrictJson}. The walk is iterative and stops at the limit, so a value nested
+ * 200,000 levels costs 65 steps down and no stack.
+ */
+export function jsonNestingBeyond(value: unknown, limit = maxJsonDepth): string | null {
+  if (typeof value !== 'object' || value === null) return null;
+  const pending: Visit[] = [{ value, depth: 1, step: '', parent: null }];
+  for (let visit = pending.pop(); visit !== undefined; visit = pending.pop()) {
+    if (visit.depth > limit) return pathOf(visit);
+    const children = Array.isArray(visit.value) ? visit.value : Object.values(visit.value);
+    const keys = Array.isArray(visit.value) ? null : Object.keys(visit.value);
+    for (let i = 0; i < children.length; i++) {
+      const child: unknown = children[i];
+      if (typeof child !== 'object' || child === null) continue;
+      const step = keys === null ? `[${i}]` : `.${keys[i]!.slice(0, 24)}`;
+      pending.push({ value: child, depth: visit.depth + 1, step, parent: visit });
+    }
+  }
+  return null;
+}
+
+function pathOf(visit: Visit): string {
+  const steps: string[] = [];
+  for (let at: Visit | null = visit; at !== null; at = at.parent) steps.push(at.step);
+  const path = steps.reverse().join('').replace(/^\./, '');
+  return path.length <= shownPathChars ? path : `${path.slice(0, shownPathChars - 1)}…`;
 }
