@@ -175,7 +175,7 @@ const shownPathChars = 120;
 /**
  * Where an already parsed JSON value (from `JSON.parse`, whose parser does not recurse) nests arrays and
  * objects more than `limit` levels deep: the path of the first container past the limit (`inputs[0].data[0]`,
- * `` for the value itself, cut to 120 characters), or null when it stays within. The top-level container is
+ * cut to 120 characters; empty only with a `limit` of 0), or null when it stays within. The top-level container is
  * level 1, as in {@link parseStrictJson}. The walk is iterative and stops at the limit, so a value nested
  * 200,000 levels costs 65 steps down and no stack.
  */
@@ -184,16 +184,37 @@ export function jsonNestingBeyond(value: unknown, limit = maxJsonDepth): string 
   const pending: Visit[] = [{ value, depth: 1, step: '', parent: null }];
   for (let visit = pending.pop(); visit !== undefined; visit = pending.pop()) {
     if (visit.depth > limit) return pathOf(visit);
-    const children = Array.isArray(visit.value) ? visit.value : Object.values(visit.value);
-    const keys = Array.isArray(visit.value) ? null : Object.keys(visit.value);
-    for (let i = 0; i < children.length; i++) {
-      const child: unknown = children[i];
-      if (typeof child !== 'object' || child === null) continue;
-      const step = keys === null ? `[${i}]` : `.${keys[i]!.slice(0, 24)}`;
-      pending.push({ value: child, depth: visit.depth + 1, step, parent: visit });
-    }
+    if (Array.isArray(visit.value)) pushItems(visit.value, visit, pending);
+    else pushFields(visit.value as Record<string, unknown>, visit, pending);
   }
   return null;
+}
+
+/** The containers among an array's items. */
+function pushItems(items: unknown[], parent: Visit, pending: Visit[]): void {
+  for (let i = typeof items[0] === 'number' ? leadingNumbers(items) : 0; i < items.length; i++) {
+    const item = items[i];
+    if (typeof item === 'object' && item !== null) pending.push({ value: item, depth: parent.depth + 1, step: `[${i}]`, parent });
+  }
+}
+
+/**
+ * How many items lead with numbers. `data` arrays of a million doubles are skipped in a loop that only
+ * sees arrays starting with a number (SMI or double arrays), which V8 reads without boxing; in a loop that
+ * also reads arrays of objects each double is boxed (measured on a 196,608-element FP32 request after
+ * JSON.parse: 8 to 10 ms instead of 0.15 ms).
+ */
+function leadingNumbers(items: unknown[]): number {
+  let i = 0;
+  while (i < items.length && typeof items[i] === 'number') i++;
+  return i;
+}
+
+function pushFields(fields: Record<string, unknown>, parent: Visit, pending: Visit[]): void {
+  for (const key of Object.keys(fields)) {
+    const field = fields[key];
+    if (typeof field === 'object' && field !== null) pending.push({ value: field, depth: parent.depth + 1, step: `.${key.slice(0, 24)}`, parent });
+  }
 }
 
 function pathOf(visit: Visit): string {

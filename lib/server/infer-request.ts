@@ -47,7 +47,7 @@ export function splitInferBody(body: Buffer, headerLength: string | undefined): 
   const tooDeep = jsonNestingBeyond(header);
   if (tooDeep !== null) {
     throw badRequest(`the inference request header nests arrays and objects more than ${maxJsonDepth} levels deep (the limit), `
-      + `at ${tooDeep === '' ? 'its top level' : tooDeep}; no field of the protocol nests deeper than a tensor's shape`);
+      + `at ${tooDeep}; no field of the protocol nests deeper than a tensor's shape`);
   }
   return { header, binary: body.subarray(jsonLength) };
 }

@@ -64,6 +64,9 @@ describe('jsonNestingBeyond', () => {
     expect(jsonNestingBeyond({ a: [{ b: [] }] }, 3)).toBe('a[0].b');
     expect(jsonNestingBeyond({ a: [{ b: [] }] }, 4)).toBeNull();
     expect(jsonNestingBeyond(5)).toBeNull();
+    // Containers after leading numbers (the fast skip over number arrays) are still walked.
+    expect(jsonNestingBeyond([1, 2.5, [[]]], 2)).toBe('[2][0]');
+    expect(jsonNestingBeyond({ data: [0.5, 1, { a: [] }] }, 3)).toBe('data[2].a');
   });
 
   it('walks 200,000 levels without overflowing the stack, and wide values without a limit', () => {
