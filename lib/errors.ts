@@ -6,6 +6,7 @@
  * classes (see `fromNative`), so users see one family of errors whatever layer failed.
  * @module
  */
+import { describeValue } from './describe-value.js';
 
 /** The stable error codes. */
 export type ErrorCode =
@@ -302,21 +303,17 @@ export function fromNative(error: unknown, callSite?: Error): ResnetError {
   return typed;
 }
 
-/** sharp's shape for argument errors: "Expected {what} for {name} but received {value}". */
+/**
+ * sharp's shape for argument errors: "Expected {what} for {name} but received {value}", the value shown
+ * bounded ({@link describeValue}: 80 characters, however large or deeply nested it is).
+ */
 export function invalidArgument(what: string, name: string, value: unknown): InvalidArgumentError {
   let shown: string;
   try {
-    shown =
-      typeof value === 'string'
-        ? JSON.stringify(value)
-        : typeof value === 'bigint'
-          ? `${value}n`
-          : typeof value === 'number'
-            ? String(value) // JSON would print NaN and Infinity as null
-            : String(JSON.stringify(value) ?? value);
+    shown = describeValue(value, 80);
   } catch {
-    shown = String(value);
+    // A proxy or a getter that throws: say what it is rather than fail while reporting.
+    shown = `a ${typeof value}`;
   }
-  if (shown.length > 80) shown = `${shown.slice(0, 77)}...`;
   return new InvalidArgumentError(`Expected ${what} for ${name} but received ${shown}`);
 }

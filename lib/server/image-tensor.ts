@@ -8,7 +8,8 @@
  */
 import { floatToHalf } from '../tensor.js';
 import { badRequest } from './http-error.js';
-import { describeValue, formatShape, littleEndianHost } from './tensor-data.js';
+import { describeValue } from '../describe-value.js';
+import { formatShape, littleEndianHost } from './tensor-data.js';
 import type { ImageDatatype, InputSignature, TensorLayout } from './types.js';
 
 /** Bytes per element of each image datatype. */
@@ -83,7 +84,11 @@ export function imageDataFromJson(elements: readonly unknown[], datatype: ImageD
     if (typeof element !== 'number') throw badRequest(`element ${i} of ${what} must be a number (${datatype}), got ${describeValue(element)}`);
     // 1e39 is a finite double but overflows float32; 70000 overflows float16.
     const fits = datatype === 'FP32' ? Number.isFinite(Math.fround(element)) : Math.abs(element) < 65520;
-    if (!fits) throw badRequest(`element ${i} of ${what} is outside the ${datatype} range: ${describeValue(element)}`);
+    if (!fits) {
+      // JSON.parse reads a literal beyond the double range (1e999) as ±Infinity; say so rather than print it as JSON's null.
+      const value = Number.isFinite(element) ? String(element) : `${element} (a literal beyond even the float64 range, such as 1e999)`;
+      throw badRequest(`element ${i} of ${what} is outside the ${datatype} range: ${value}`);
+    }
     values[i] = datatype === 'FP32' ? element : floatToHalf(element);
   }
   const bytes = new Uint8Array(values.buffer);

@@ -12,7 +12,9 @@ import { badRequest } from './http-error.js';
 import { hasClassDimension } from './classification.js';
 import { SharedMemoryLeases } from './shared-memory.js';
 import { sharedMemoryParameterRules, sharedMemoryRange, type SharedMemoryPlacement } from './shared-memory-parameters.js';
-import { bytesFromBinary, bytesFromJson, describeValue, elementCount, flattenJsonData, formatShape, isDimension } from './tensor-data.js';
+import { describeValue, shownText } from '../describe-value.js';
+import { jsonNestingBeyond, maxJsonDepth } from '../io/strict-json.js';
+import { bytesFromBinary, bytesFromJson, elementCount, flattenJsonData, formatShape, isDimension } from './tensor-data.js';
 import { expectedImageShapes, imageDataFromBytes, imageDataFromJson, imageElementBytes, imageLayoutOf } from './image-tensor.js';
 import type {
   ImageDatatype, InputSignature, ModelSignature, OutputSignature, ParsedInferRequest, ParsedInput, RequestedOutput, TensorLayout,
@@ -41,6 +43,11 @@ export function splitInferBody(body: Buffer, headerLength: string | undefined): 
   } catch (error) {
     const detail = error instanceof Error ? error.message : String(error);
     throw badRequest(`malformed JSON in the inference request header (${jsonLength} bytes): ${detail}`);
+  }
+  const tooDeep = jsonNestingBeyond(header);
+  if (tooDeep !== null) {
+    throw badRequest(`the inference request header nests arrays and objects more than ${maxJsonDepth} levels deep (the limit), `
+      + `at ${tooDeep}; no field of the protocol nests deeper than a tensor's shape`);
   }
   return { header, binary: body.subarray(jsonLength) };
 }
@@ -97,7 +104,7 @@ function readInputs(value: unknown, binary: Buffer, signature: ModelSignature, s
     const name = input.name;
     if (typeof name !== 'string') throw badRequest(`'name' of inputs[${i}] must be a string, got ${describeValue(name)}`);
     const declared = signature.inputs.find((candidate) => candidate.name === name);
-    if (declared === undefined) throw badRequest(`unexpected inference input '${name}' for model '${signature.name}'`);
+    if (declared === undefined) throw badRequest(`unexpected inference input '${shownText(name)}' for model '${signature.name}'`);
     if (parsed.some((earlier) => earlier.name === name)) throw badRequest(`input '${name}' appears more than once in the inference request`);
 
     const datatype = readDatatype(input.datatype, declared, signature);
@@ -228,7 +235,7 @@ function readOutputs(
     const name = output.name;
     if (typeof name !== 'string') throw badRequest(`'name' of outputs[${i}] must be a string, got ${describeValue(name)}`);
     const declared = signature.outputs.find((candidate) => candidate.name === name);
-    if (declared === undefined) throw badRequest(`unexpected inference output '${name}' for model '${signature.name}'`);
+    if (declared === undefined) throw badRequest(`unexpected inference output '${shownText(name)}' for model '${signature.name}'`);
     if (requested.some((earlier) => earlier.name === name)) throw badRequest(`output '${name}' is requested more than once`);
     const parameters = readParameters(output.parameters, outputParameterRules, `output '${name}'`);
     const classification = parameters.classification as number | undefined;

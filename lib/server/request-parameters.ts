@@ -5,7 +5,7 @@
  * @module
  */
 import { badRequest } from './http-error.js';
-import { describeValue } from './tensor-data.js';
+import { describeValue } from '../describe-value.js';
 
 /** The type a known parameter must have. */
 export type ParameterRule = 'boolean' | 'string' | 'non-negative integer' | 'positive integer';

@@ -4,6 +4,7 @@
  * defaulting to 0). The region and the byte size come together or not at all; the offset only with them.
  * @module
  */
+import { shownText } from '../describe-value.js';
 import { badRequest } from './http-error.js';
 import type { ParameterRule } from './request-parameters.js';
 import type { SharedMemoryLeases } from './shared-memory.js';
@@ -38,7 +39,7 @@ export function sharedMemoryRange(parameters: Readonly<Record<string, unknown>>,
     return null;
   }
   if (byteSize === undefined) {
-    throw badRequest(`${what} names shared_memory_region '${region}' but has no shared_memory_byte_size parameter; give the tensor's size in bytes`);
+    throw badRequest(`${what} names shared_memory_region '${shownText(region)}' but has no shared_memory_byte_size parameter; give the tensor's size in bytes`);
   }
   return { region, offset: offset ?? 0, byteSize };
 }

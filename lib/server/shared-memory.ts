@@ -21,7 +21,7 @@ import { ResnetError } from '../errors.js';
 import { mapSharedMemory, type SharedMemoryMapping } from '../runtime/shared-memory.js';
 import { registerHostMemory, type HostMemoryRegistration, type HostMemoryTarget } from '../runtime/host-memory.js';
 import { badRequest, notFound } from './http-error.js';
-import { describeValue } from './tensor-data.js';
+import { describeValue, shownText } from '../describe-value.js';
 
 /** One region as `GET v2/systemsharedmemory[/region/NAME]/status` lists it (Triton's field names). */
 export interface SharedMemoryRegionStatus {
@@ -151,7 +151,7 @@ export class SharedMemoryRegistry {
    * @throws HttpError 404 for an unknown region; 400 for a range outside it, or an object that shrank.
    */
   acquire(name: string, offset: number, byteSize: number, what: string): { bytes: Uint8Array; release: () => void } {
-    const region = this.#find(name, `Unable to find shared memory region: '${name}' (named by ${what}); register it first`);
+    const region = this.#find(name, `Unable to find shared memory region: '${shownText(name)}' (named by ${what}); register it first`);
     if (offset >= region.byteSize) {
       throw badRequest(`Invalid offset for shared memory region: '${name}': ${what} starts at shared_memory_offset ${offset}, `
         + `but the region has ${region.byteSize} bytes`);
@@ -247,7 +247,7 @@ export class SharedMemoryLeases {
 
   /** A 400 that says how to turn the extension on, when it is off and `what` names region `name`. */
   requireEnabled(name: string, what: string): void {
-    if (this.#registry === null) throw badRequest(`${what} names shared memory region '${name}', but ${sharedMemoryDisabledMessage}`);
+    if (this.#registry === null) throw badRequest(`${what} names shared memory region '${shownText(name)}', but ${sharedMemoryDisabledMessage}`);
   }
 
   /** The bytes `[offset, offset + byteSize)` of region `name`, held until {@link releaseAll}. */

@@ -7,6 +7,7 @@
  */
 import { endianness } from 'node:os';
 import { badRequest } from './http-error.js';
+import { describeValue } from '../describe-value.js';
 
 /** The tensors' bytes are little-endian on the wire; the engine reads them as the host's. */
 export const littleEndianHost = endianness() === 'LE';
@@ -19,17 +20,8 @@ const shownDims = 8;
 
 /** `[1,3,32,32]`, as Triton prints shapes; long or odd shapes abbreviated. */
 export function formatShape(shape: readonly unknown[]): string {
-  const dims = shape.slice(0, shownDims).map((dim) => (typeof dim === 'number' ? String(dim) : truncate(JSON.stringify(dim) ?? String(dim), 16)));
+  const dims = shape.slice(0, shownDims).map((dim) => (typeof dim === 'number' ? String(dim) : describeValue(dim, 16)));
   return `[${dims.join(',')}${shape.length > shownDims ? `,… (${shape.length} dims)` : ''}]`;
-}
-
-/** A JSON value shown in an error message, cut to `max` characters. */
-export function describeValue(value: unknown, max = 40): string {
-  return truncate(JSON.stringify(value) ?? String(value), max);
-}
-
-function truncate(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
 
 /** A shape dimension the protocol allows: a non-negative safe integer. */

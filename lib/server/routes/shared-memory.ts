@@ -6,6 +6,8 @@
  * @module
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { shownText } from '../../describe-value.js';
+import { jsonNestingBeyond, maxJsonDepth } from '../../io/strict-json.js';
 import { badRequest } from '../http-error.js';
 import { sharedMemoryDisabledMessage, type SharedMemoryRegistry } from '../shared-memory.js';
 import type { ServerContext } from '../server-context.js';
@@ -25,11 +27,18 @@ function enabled(registry: SharedMemoryRegistry | null): SharedMemoryRegistry {
 function jsonBody(request: FastifyRequest, name: string): unknown {
   const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
   if (body.length === 0) return undefined;
+  let parsed: unknown;
   try {
-    return JSON.parse(body.toString('utf8'));
+    parsed = JSON.parse(body.toString('utf8'));
   } catch (error) {
-    throw badRequest(`malformed JSON in the register request of shared memory region '${name}': ${(error as Error).message}`);
+    throw badRequest(`malformed JSON in the register request of shared memory region '${shownText(name)}': ${(error as Error).message}`);
   }
+  const tooDeep = jsonNestingBeyond(parsed);
+  if (tooDeep !== null) {
+    throw badRequest(`the register request of shared memory region '${shownText(name)}' nests arrays and objects more than ${maxJsonDepth} levels deep (the limit); `
+      + 'send {"key", "offset", "byte_size"}');
+  }
+  return parsed;
 }
 
 const cudaUnsupported = 'CUDA shared memory is not supported by this server: register the tensors\' memory as system shared memory '
