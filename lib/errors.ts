@@ -305,7 +305,7 @@ export function fromNative(error: unknown, callSite?: Error): ResnetError {
 
 /**
  * sharp's shape for argument errors: "Expected {what} for {name} but received {value}", the value shown
- * bounded ({@link describeValue}: 80 characters, however large or deeply nested it is).
+ * bounded (`describeValue`: 80 characters, however large or deeply nested it is).
  */
 export function invalidArgument(what: string, name: string, value: unknown): InvalidArgumentError {
   let shown: string;
