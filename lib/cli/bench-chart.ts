@@ -7,7 +7,7 @@
  * @module
  */
 import { writeFile } from 'node:fs/promises';
-import { UnsupportedError } from '../errors.js';
+import { missingPackageError, missingPackageOf } from '../missing-package.js';
 import type { BenchRow } from './bench.js';
 
 /** One plotted point: an engine at a batch size. */
@@ -85,7 +85,7 @@ type VegaLite = typeof import('vega-lite');
 
 /**
  * vega and vega-lite, imported on first use.
- * @throws UnsupportedError saying how to install them when they are missing (`runBench` calls this before
+ * @throws MissingDependencyError saying how to install them when they are missing (`runBench` calls this before
  *   measuring anything, so a missing package costs no benchmark time).
  */
 export async function loadVega(): Promise<{ vega: Vega; vegaLite: VegaLite }> {
@@ -93,7 +93,9 @@ export async function loadVega(): Promise<{ vega: Vega; vegaLite: VegaLite }> {
     const [vega, vegaLite] = await Promise.all([import('vega'), import('vega-lite')]);
     return { vega, vegaLite };
   } catch (cause) {
-    throw new UnsupportedError('--chart draws with vega and vega-lite, which are not installed: run `npm i vega vega-lite`', { cause });
+    const missing = missingPackageOf(cause);
+    if (missing === null) throw cause;
+    throw missingPackageError('--chart', ['vega', 'vega-lite'], missing, cause);
   }
 }
 

@@ -6,7 +6,7 @@
  * imported later still, by `resnet serve` alone (serve.ts).
  * @module
  */
-import { missingPackageError, missingPackageOf } from './missing-package.js';
+import { missingPackageError, missingPackageOf } from '../missing-package.js';
 
 try {
   const { main } = await import('./program.js');

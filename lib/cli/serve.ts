@@ -15,16 +15,14 @@ import { readConfigFile, resolveServerOptions } from '../server/options.js';
 import type { InferenceServer } from '../server/server.js';
 import type { LogLevel, ResolvedServerOptions, ServerOptions } from '../server/types.js';
 import { importWithPackages, nativeImport, type Importer } from './missing-package.js';
+import { serverPackages } from '../server/optional-peers.js';
 import { ReportedError, asUsage } from './outcome.js';
 import { checkModelsLoad } from './serve-check.js';
 import { serveFlags, serveOptions, type ServeFlags } from './serve-options.js';
 
-/** The packages the server needs besides the library's own: optional peers, installed for `resnet serve`. */
-export const serverPackages: readonly string[] = Object.freeze(['fastify', 'prom-client']);
-
 /**
  * The server module, its packages imported first so that a missing one is named.
- * @throws UnsupportedError `resnet serve needs fastify and prom-client, and … is not installed: npm i fastify prom-client`.
+ * @throws MissingDependencyError `resnet serve needs fastify and prom-client, and … is not installed: npm i fastify prom-client`.
  */
 export async function loadServerModule(importer: Importer = nativeImport): Promise<typeof import('../server/server.js')> {
   return importWithPackages('resnet serve', serverPackages, () => import('../server/server.js'), importer);

@@ -5,12 +5,12 @@
  * @module
  */
 import { createRequire } from 'node:module';
-import { MissingDependencyError } from '../errors.js';
+import { missingPackageError, missingPackageOf } from '../missing-package.js';
 
 const require = createRequire(import.meta.url);
 
-/** What the server needs, with the ranges package.json declares as peers. */
-export const serverPeers = ['fastify@^5', 'prom-client@^15'] as const;
+/** What the server needs besides the library's own packages (package.json declares them as optional peers). */
+export const serverPackages: readonly string[] = Object.freeze(['fastify', 'prom-client']);
 
 /**
  * `require(name)` for one of the server's peers.
@@ -20,12 +20,7 @@ export function requireServerPeer<T>(name: 'fastify' | 'prom-client'): T {
   try {
     return require(name) as T;
   } catch (cause) {
-    const code = (cause as { code?: unknown }).code;
-    if (code !== 'MODULE_NOT_FOUND' || !String((cause as Error).message).includes(`'${name}'`)) throw cause;
-    throw new MissingDependencyError(
-      `resnet-cudnn/server needs ${name}, an optional peer dependency that is not installed: run \`npm i ${serverPeers.join(' ')}\``,
-      [...serverPeers],
-      { cause },
-    );
+    if (missingPackageOf(cause) !== name) throw cause;
+    throw missingPackageError('resnet-cudnn/server', serverPackages, name, cause);
   }
 }

@@ -13,7 +13,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Generator, Linear, Tensor, getCifarModel, saveCheckpoint, type StateDict } from '../../lib/index.js';
-import { importWithPackages, missingPackageOf } from '../../lib/cli/missing-package.js';
+import { importWithPackages } from '../../lib/cli/missing-package.js';
+import { missingPackageOf } from '../../lib/missing-package.js';
 import { buildProgram, wantsJson } from '../../lib/cli/program.js';
 import { loadServerModule } from '../../lib/cli/serve.js';
 import { cli, cliBuilt, hidingPackages, resnet, resnetWith } from '../helpers/cli-runner.js';
@@ -189,7 +190,7 @@ describe.runIf(cliBuilt)('packages imported only when needed', () => {
       const run = await resnetWith(hidingPackages([hidden]), 'serve', '--model', 'resnet20', '--port', '0', '--host', '127.0.0.1');
       expect(run.code).toBe(1);
       expect(run.stdout).toBe('');
-      expect(run.stderr).toBe(`resnet: resnet serve needs fastify and prom-client, and ${hidden} is not installed: npm i fastify prom-client [ERR_UNSUPPORTED]\n`);
+      expect(run.stderr).toBe(`resnet: resnet serve needs fastify and prom-client, and ${hidden} is not installed: npm i fastify prom-client [ERR_MISSING_DEPENDENCY]\n`);
     }
   });
 
@@ -220,7 +221,7 @@ describe('missing packages, in process', () => {
       return {};
     };
     await expect(loadServerModule(importer)).rejects.toMatchObject({
-      code: 'ERR_UNSUPPORTED', message: 'resnet serve needs fastify and prom-client, and prom-client is not installed: npm i fastify prom-client',
+      code: 'ERR_MISSING_DEPENDENCY', message: 'resnet serve needs fastify and prom-client, and prom-client is not installed: npm i fastify prom-client',
     });
     expect(seen).toEqual(['fastify', 'prom-client']);
     const broken = new SyntaxError('Unexpected token');
