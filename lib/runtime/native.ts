@@ -340,10 +340,6 @@ export function loadedAddonFile(): string | undefined {
   return loadedFrom;
 }
 
-/** The package root, from `lib/runtime/native.ts` (tests), `dist/runtime/` (ESM) or `dist/cjs/runtime/` (CommonJS). */
-function packageRoot(): string {
-  return packageRootOf(import.meta.url);
-}
 
 function isNativeAddon(value: unknown): value is NativeAddon {
   const addon = value as Partial<NativeAddon> | null;
@@ -362,7 +358,7 @@ export function loadNative(): NativeAddon {
     process.env.OMP_WAIT_POLICY = defaultWaitPolicy;
   }
   const require = createRequire(import.meta.url);
-  const found = addonCandidates(packageRoot(), process.env, currentPlatform());
+  const found = addonCandidates(packageRootOf(import.meta.url), process.env, currentPlatform());
   const { addon, candidate } = resolveAddon(found, { exists: existsSync, load: (file) => require(file) as unknown, isAddon: isNativeAddon });
   cached = addon;
   loadedFrom = candidate.file;

@@ -13,7 +13,7 @@ import { hasClassDimension } from './classification.js';
 import { SharedMemoryLeases } from './shared-memory.js';
 import { sharedMemoryParameterRules, sharedMemoryRange, type SharedMemoryPlacement } from './shared-memory-parameters.js';
 import { describeValue, shownText } from '../describe-value.js';
-import { jsonNestingBeyond, maxJsonDepth } from '../io/strict-json.js';
+import { parseRequestJson } from './request-json.js';
 import { bytesFromBinary, bytesFromJson, elementCount, flattenJsonData, formatShape, isDimension } from './tensor-data.js';
 import { expectedImageShapes, imageDataFromBytes, imageDataFromJson, imageElementBytes, imageLayoutOf } from './image-tensor.js';
 import type {
@@ -37,18 +37,9 @@ export function splitInferBody(body: Buffer, headerLength: string | undefined): 
     }
   }
   const json = body.subarray(0, jsonLength);
-  let header: unknown;
-  try {
-    header = JSON.parse(json.toString('utf8'));
-  } catch (error) {
-    const detail = error instanceof Error ? error.message : String(error);
-    throw badRequest(`malformed JSON in the inference request header (${jsonLength} bytes): ${detail}`);
-  }
-  const tooDeep = jsonNestingBeyond(header);
-  if (tooDeep !== null) {
-    throw badRequest(`the inference request header nests arrays and objects more than ${maxJsonDepth} levels deep (the limit), `
-      + `at ${tooDeep}; no field of the protocol nests deeper than a tensor's shape`);
-  }
+  const header = parseRequestJson(
+    json.toString('utf8'), `the inference request header (${jsonLength} bytes)`, 'no field of the protocol nests deeper than a tensor\'s shape',
+  );
   return { header, binary: body.subarray(jsonLength) };
 }
 

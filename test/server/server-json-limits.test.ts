@@ -160,7 +160,8 @@ describe('the shared-memory register request', () => {
       });
       expect(res.statusCode).toBe(400);
       expect(Buffer.byteLength(res.body)).toBeLessThan(maxMessageBytes);
-      expect(res.json()).toEqual({ error: `the register request of shared memory region 'r' ${depthMessage}; send {"key", "offset", "byte_size"}` });
+      const path = `key${'[0]'.repeat(64)}`.slice(0, 119);
+      expect(res.json()).toEqual({ error: `the register request of shared memory region 'r' ${depthMessage}, at ${path}…; send {"key", "offset", "byte_size"}` });
       expect((await shm.app.inject({ url: '/v2/health/live' })).statusCode).toBe(200);
     } finally {
       await shm.close();

@@ -7,7 +7,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { shownText } from '../../describe-value.js';
-import { jsonNestingBeyond, maxJsonDepth } from '../../io/strict-json.js';
+import { parseRequestJson } from '../request-json.js';
 import { badRequest } from '../http-error.js';
 import { sharedMemoryDisabledMessage, type SharedMemoryRegistry } from '../shared-memory.js';
 import type { ServerContext } from '../server-context.js';
@@ -27,18 +27,7 @@ function enabled(registry: SharedMemoryRegistry | null): SharedMemoryRegistry {
 function jsonBody(request: FastifyRequest, name: string): unknown {
   const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
   if (body.length === 0) return undefined;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body.toString('utf8'));
-  } catch (error) {
-    throw badRequest(`malformed JSON in the register request of shared memory region '${shownText(name)}': ${(error as Error).message}`);
-  }
-  const tooDeep = jsonNestingBeyond(parsed);
-  if (tooDeep !== null) {
-    throw badRequest(`the register request of shared memory region '${shownText(name)}' nests arrays and objects more than ${maxJsonDepth} levels deep (the limit); `
-      + 'send {"key", "offset", "byte_size"}');
-  }
-  return parsed;
+  return parseRequestJson(body.toString('utf8'), `the register request of shared memory region '${shownText(name)}'`, 'send {"key", "offset", "byte_size"}');
 }
 
 const cudaUnsupported = 'CUDA shared memory is not supported by this server: register the tensors\' memory as system shared memory '
