@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Sets up a fresh Debian/Ubuntu machine with Node 20: system packages (oneDNN, cmake, a C++ compiler, clang-format),
+# Sets up a fresh Debian/Ubuntu machine with Node 20: system packages (oneDNN, cmake, a C++ compiler, clang-format,
+# Python grpcio for the gRPC test),
 # npm dependencies, the native addon and the compiled TypeScript. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +16,8 @@ command -v make >/dev/null 2>&1 || missing+=(make)
 command -v patchelf >/dev/null 2>&1 || missing+=(patchelf)
 # For `npm run format:check` (scripts/ci/checks.sh): the native sources' formatter.
 command -v clang-format >/dev/null 2>&1 || missing+=(clang-format)
+# For the gRPC conformance test: a client that is not ours (Python grpcio, stubs compiled by grpcio-tools).
+/usr/bin/python3 -c 'import grpc, grpc_tools' >/dev/null 2>&1 || missing+=(python3-grpcio python3-grpc-tools)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]} with apt-get"
   SUDO=""
