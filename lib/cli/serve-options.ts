@@ -6,7 +6,7 @@
  */
 import { type Command, InvalidArgumentError as CommanderArgumentError, Option } from 'commander';
 import { InvalidArgumentError, invalidArgument } from '../errors.js';
-import type { Check } from '../server/option-checks.js';
+import { integerIn, type Check } from '../server/option-checks.js';
 import { logLevels, modelFieldChecks, parseModelSpec, serverFieldChecks } from '../server/resolve-options.js';
 import type { BatchingOptions, ImageDatatype, LogLevel, ModelOptions, ServerOptions, TensorLayout } from '../server/types.js';
 import type { ComputeDType, DeviceSpec } from '../runtime/device.js';
@@ -20,6 +20,8 @@ export interface ServeFlags {
   model?: ModelOptions[];
   host?: string;
   port?: number;
+  /** null: `--grpc-port off`. */
+  grpcPort?: number | null;
   device?: DeviceSpec;
   dtype?: ComputeDType;
   benchmark?: boolean;
@@ -68,6 +70,12 @@ function stringFlag<T>(flag: string, rule: Check<T>): (value: string, previous: 
   return flagParser((value) => rule(value, flag));
 }
 
+/** `--grpc-port N`, or `off` (null): no gRPC endpoint. */
+function grpcPortFlag(flag: string): (value: string, previous: number | null | undefined) => number | null {
+  const port = integerFlag(flag, integerIn(0, 65535, 'an integer from 0 to 65535, or off for no gRPC endpoint'));
+  return (value, previous) => (value === 'off' ? null : port(value, previous ?? undefined));
+}
+
 /** `--preferred-batch-sizes 4,8`; each at least 1 here, each at most maxBatchSize once resolved. */
 function batchSizesFlag(flag: string): (value: string, previous: number[] | undefined) => number[] {
   const size = modelFieldChecks.maxBatchSize;
@@ -87,6 +95,8 @@ export function serveFlags(command: Command): Command {
       flagParser<ModelOptions[]>((value, previous) => [...(previous ?? []), parseModelSpec(value, '--model')]))
     .option('--host <host>', 'interface to listen on (default 0.0.0.0)', stringFlag('--host', serverFieldChecks.host))
     .option('-p, --port <n>', 'port to listen on, 0 for any free one (default 8000)', integerFlag('--port', serverFieldChecks.port))
+    .option('--grpc-port <n>', 'port of the gRPC endpoint (Triton\'s GRPCInferenceService), 0 for any free one, off for none (default 8001, or 0 with --port 0)',
+      grpcPortFlag('--grpc-port'))
     .option('--device <device>', 'model default: cpu, cuda, cuda:N or auto (default cpu)', stringFlag('--device', modelFieldChecks.device))
     .option('--dtype <dtype>', 'model default: float32, tf32, float16 or bfloat16 (all but float32 need a GPU)', stringFlag('--dtype', modelFieldChecks.dtype))
     .option('--benchmark', 'model default: time cuDNN\'s algorithms when compiling (GPU only)')
@@ -165,6 +175,7 @@ export function serveOptions(config: ServerOptions | undefined, flags: ServeFlag
     ...defined({
       host: flags.host,
       port: flags.port,
+      grpcPort: flags.grpcPort,
       maxBodyBytes: flags.maxBodyBytes,
       shutdownTimeoutMs: flags.shutdownTimeoutMs,
       logLevel: flags.logLevel,
