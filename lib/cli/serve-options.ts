@@ -20,8 +20,8 @@ export interface ServeFlags {
   model?: ModelOptions[];
   host?: string;
   port?: number;
-  /** null: `--grpc-port off`. */
-  grpcPort?: number | null;
+  /** `off`: no gRPC endpoint (commander turns a parsed null into ''). */
+  grpcPort?: number | 'off';
   device?: DeviceSpec;
   dtype?: ComputeDType;
   benchmark?: boolean;
@@ -70,10 +70,10 @@ function stringFlag<T>(flag: string, rule: Check<T>): (value: string, previous: 
   return flagParser((value) => rule(value, flag));
 }
 
-/** `--grpc-port N`, or `off` (null): no gRPC endpoint. */
-function grpcPortFlag(flag: string): (value: string, previous: number | null | undefined) => number | null {
+/** `--grpc-port N`, or `off`: no gRPC endpoint. */
+function grpcPortFlag(flag: string): (value: string, previous: number | 'off' | undefined) => number | 'off' {
   const port = integerFlag(flag, integerIn(0, 65535, 'an integer from 0 to 65535, or off for no gRPC endpoint'));
-  return (value, previous) => (value === 'off' ? null : port(value, previous ?? undefined));
+  return (value) => (value === 'off' ? 'off' : port(value, undefined));
 }
 
 /** `--preferred-batch-sizes 4,8`; each at least 1 here, each at most maxBatchSize once resolved. */
@@ -89,7 +89,7 @@ function batchSizesFlag(flag: string): (value: string, previous: number[] | unde
 /** Registers `serve`'s options and description on `command`; the caller adds the action. */
 export function serveFlags(command: Command): Command {
   return command
-    .description('serve models over HTTP with the Open Inference Protocol (KServe V2, as Triton); logs are JSON lines on stdout')
+    .description('serve models with the Open Inference Protocol (KServe V2, as Triton) over HTTP and gRPC; logs are JSON lines on stdout')
     .option('-c, --config <file>', 'JSON config file with the options of createServer (flags override it)')
     .option('-m, --model <spec>', 'a model to serve, ARCH or ARCH=WEIGHTS (a weights name or a checkpoint file); repeatable; replaces the config file\'s models',
       flagParser<ModelOptions[]>((value, previous) => [...(previous ?? []), parseModelSpec(value, '--model')]))
@@ -175,7 +175,7 @@ export function serveOptions(config: ServerOptions | undefined, flags: ServeFlag
     ...defined({
       host: flags.host,
       port: flags.port,
-      grpcPort: flags.grpcPort,
+      grpcPort: flags.grpcPort === 'off' ? null : flags.grpcPort,
       maxBodyBytes: flags.maxBodyBytes,
       shutdownTimeoutMs: flags.shutdownTimeoutMs,
       logLevel: flags.logLevel,
