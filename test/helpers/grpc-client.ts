@@ -7,6 +7,8 @@
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import { afterAll, beforeAll } from 'vitest';
+import type { InferenceServer } from '../../lib/server/index.js';
 
 /** The project's .proto folder. */
 export const protoFolder = fileURLToPath(new URL('../../proto/', import.meta.url));
@@ -68,4 +70,30 @@ export async function failureOf(promise: Promise<unknown>): Promise<{ code: stri
     return { code: grpc.status[e.code], details: e.details };
   }
   throw new Error('the call succeeded, but a failure was expected');
+}
+
+/**
+ * Starts the server `create` makes before the tests of the enclosing `describe` (or file), with a client of its
+ * gRPC endpoint, and closes both after them. Read `server` and `client` inside the tests.
+ */
+export function servingGrpc(create: () => InferenceServer): { readonly server: InferenceServer; readonly client: InferenceClient } {
+  let server: InferenceServer | undefined;
+  let client: InferenceClient | undefined;
+  beforeAll(async () => {
+    server = create();
+    await server.start();
+    client = inferenceClient(server.grpcAddress!.target);
+  });
+  afterAll(async () => {
+    client?.close();
+    await server?.close();
+  });
+  return {
+    get server() {
+      return server!;
+    },
+    get client() {
+      return client!;
+    },
+  };
 }

@@ -2,13 +2,14 @@
  * The gRPC endpoint beyond single calls: ModelStreamInfer (answers in request order, a bad request answered
  * with its error while the stream goes on, the stream ended by the client's half-close or by the server's
  * close), a full queue (UNAVAILABLE with `retry-after`, counted as REJECTED as over HTTP), the drain (a call in
- * flight when close() begins completes; later calls are refused and the port closes), and Triton's system
- * shared-memory methods and tensors over gRPC, against the engine's own answers.
+ * flight when close() begins completes; later calls are refused and the port closes), where it listens (or
+ * not; a port in use fails start()), and Triton's system shared-memory methods and tensors over gRPC, against
+ * the engine's own answers.
  */
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { InferenceServer } from '../../lib/server/index.js';
-import { failureOf, inferenceClient, type InferenceClient } from '../helpers/grpc-client.js';
+import { createServer } from 'node:net';
+import { afterAll, describe, expect, it } from 'vitest';
+import { failureOf, inferenceClient, servingGrpc, type InferenceClient } from '../helpers/grpc-client.js';
 import { maxRelativeError } from '../helpers/helpers.js';
 import { bytesOf, floatsOf, inputValues, reference, resnet20Server, sampleSize } from '../helpers/server-helpers.js';
 
@@ -31,19 +32,10 @@ async function streamAll(client: InferenceClient, requests: object[]): Promise<{
 }
 
 describe('ModelStreamInfer', () => {
-  let server: InferenceServer;
-  let client: InferenceClient;
-  beforeAll(async () => {
-    server = resnet20Server({ maxQueueDelayMicroseconds: 0 });
-    await server.start();
-    client = inferenceClient(server.grpcAddress!.target);
-  });
-  afterAll(async () => {
-    client?.close();
-    await server?.close();
-  });
+  const serving = servingGrpc(() => resnet20Server({ maxQueueDelayMicroseconds: 0 }));
 
   it('answers each request in order, a bad one with its error, and ends with OK after the client half-closes', async () => {
+    const { server, client } = serving;
     const values = [inputValues(1, 51), inputValues(2, 52), inputValues(1, 53)];
     const requests = [
       { model_name: 'resnet20', id: 'a', inputs: [input(1)], outputs: [{ name: 'output' }], raw_input_contents: [bytesOf(values[0]!)] },
@@ -68,6 +60,7 @@ describe('ModelStreamInfer', () => {
   });
 
   it('more requests than its window at once are all answered', async () => {
+    const { server, client } = serving;
     const requests = Array.from({ length: 40 }, (_, i) => (
       { model_name: 'resnet20', id: String(i), inputs: [input(1)], outputs: [{ name: 'output' }], raw_input_contents: [bytesOf(inputValues(1, 100 + (i % 3)))] }));
     const { responses, code } = await streamAll(client, requests);
@@ -83,21 +76,12 @@ describe('ModelStreamInfer', () => {
 });
 
 describe('a full queue', () => {
-  let server: InferenceServer;
-  let client: InferenceClient;
-  beforeAll(async () => {
-    // One instance, and a delay that holds the first two requests in the queue (they can never fill a batch of
-    // 4 with at most 2 queued): the third meets a full queue.
-    server = resnet20Server({ maxBatchSize: 4, instanceCount: 1, maxQueueSize: 2, maxQueueDelayMicroseconds: 300_000 });
-    await server.start();
-    client = inferenceClient(server.grpcAddress!.target);
-  });
-  afterAll(async () => {
-    client?.close();
-    await server?.close();
-  });
+  // One instance, and a delay that holds the first two requests in the queue (they can never fill a batch of
+  // 4 with at most 2 queued): the third meets a full queue.
+  const serving = servingGrpc(() => resnet20Server({ maxBatchSize: 4, instanceCount: 1, maxQueueSize: 2, maxQueueDelayMicroseconds: 300_000 }));
 
   it('is UNAVAILABLE with retry-after, counted as REJECTED; the queued requests complete', async () => {
+    const { server, client } = serving;
     const values = inputValues(1, 54);
     const request = { model_name: 'resnet20', inputs: [input(1)], outputs: [{ name: 'output' }], raw_input_contents: [bytesOf(values)] };
     const queued = [client.call('ModelInfer', request), client.call('ModelInfer', request)];
@@ -147,25 +131,42 @@ describe('closing', () => {
   });
 });
 
+describe('where it listens', () => {
+  it('no endpoint with grpcPort null or listen: false; a port in use fails start(), naming it, and leaves nothing open', async () => {
+    const off = resnet20Server({}, { grpcPort: null });
+    const unlistened = resnet20Server();
+    await Promise.all([off.start(), unlistened.start({ listen: false })]);
+    expect(off.grpcAddress).toBeNull();
+    expect(unlistened.grpcAddress).toBeNull();
+    expect(off.address).not.toBeNull();
+    await Promise.all([off.close(), unlistened.close()]);
+
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const taken = (holder.address() as { port: number }).port;
+    const clash = resnet20Server({}, { grpcPort: taken });
+    try {
+      await expect(clash.start()).rejects.toThrow(`the gRPC endpoint cannot listen on 127.0.0.1:${taken}`);
+      expect(clash.grpcAddress).toBeNull();
+      // start() closed the server: its HTTP port is gone too.
+      expect(clash.app.server.listening).toBe(false);
+    } finally {
+      await clash.close();
+      await new Promise((resolve) => holder.close(resolve));
+    }
+  });
+});
+
 const shmDir = '/dev/shm';
 const hasShm = process.platform === 'linux' && existsSync(shmDir);
 
 describe.runIf(hasShm)('system shared memory', () => {
   const key = `/resnet-cudnn-grpc-${process.pid}`;
-  let server: InferenceServer;
-  let client: InferenceClient;
-  beforeAll(async () => {
-    server = resnet20Server({ maxQueueDelayMicroseconds: 0 }, { allowShm: true });
-    await server.start();
-    client = inferenceClient(server.grpcAddress!.target);
-  });
-  afterAll(async () => {
-    client?.close();
-    await server?.close();
-    rmSync(`${shmDir}${key}`, { force: true });
-  });
+  const serving = servingGrpc(() => resnet20Server({ maxQueueDelayMicroseconds: 0 }, { allowShm: true }));
+  afterAll(() => rmSync(`${shmDir}${key}`, { force: true }));
 
   it('registers a region, reads an input from it and writes the output into it, as the engine computes', async () => {
+    const { server, client } = serving;
     const values = inputValues(2, 56);
     const inputBytes = 2 * sampleSize * 4;
     const outputAt = inputBytes + 64;

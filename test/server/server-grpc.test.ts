@@ -8,9 +8,8 @@
  * this server lacks UNIMPLEMENTED; and the statistics and metrics counting gRPC as they count HTTP.
  */
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { InferenceServer } from '../../lib/server/index.js';
-import { bearer, failureOf, inferenceClient, type InferenceClient } from '../helpers/grpc-client.js';
+import { describe, expect, it } from 'vitest';
+import { bearer, failureOf, servingGrpc } from '../helpers/grpc-client.js';
 import {
   binaryInfer, bytesOf, floatsOf, inputValues, reference, resnet20Server, sampleSize, splitResponse, type InferResponse,
 } from '../helpers/server-helpers.js';
@@ -20,22 +19,11 @@ const auth = { metadata: bearer(token) };
 /** A limit the tests can exceed cheaply: 5 FP32 samples of resnet20 (12 KiB each) are over it. */
 const maxBodyBytes = 64 * 1024;
 
-let server: InferenceServer;
-let client: InferenceClient;
-
-beforeAll(async () => {
-  server = resnet20Server({ maxQueueDelayMicroseconds: 0 }, { authToken: token, maxBodyBytes });
-  await server.start();
-  client = inferenceClient(server.grpcAddress!.target);
-});
-afterAll(async () => {
-  client?.close();
-  await server?.close();
-});
+const serving = servingGrpc(() => resnet20Server({ maxQueueDelayMicroseconds: 0 }, { authToken: token, maxBodyBytes }));
 
 /** An HTTP request to the same server, with the token. */
 async function http(path: string, init: RequestInit = {}): Promise<Response> {
-  return fetch(`${server.address!.url}${path}`, { ...init, headers: { authorization: `Bearer ${token}`, ...init.headers } });
+  return fetch(`${serving.server.address!.url}${path}`, { ...init, headers: { authorization: `Bearer ${token}`, ...init.headers } });
 }
 
 /** An HTTP binary infer of one input given as raw bytes; the outputs asked for in binary. */
@@ -59,7 +47,7 @@ interface GrpcInferResponse {
 }
 
 async function grpcInfer(request: object, options = auth): Promise<GrpcInferResponse> {
-  return (await client.call('ModelInfer', { model_name: 'resnet20', ...request }, options)) as unknown as GrpcInferResponse;
+  return (await serving.client.call('ModelInfer', { model_name: 'resnet20', ...request }, options)) as unknown as GrpcInferResponse;
 }
 
 /** BYTES elements as the protocol's binary form: each a 4-byte little-endian length, then the bytes. */
@@ -84,16 +72,16 @@ function stringsOf(bytes: Buffer): string[] {
 
 describe('health and metadata', () => {
   it('answers ServerLive and ServerReady without a token, as /v2/health/* does', async () => {
-    expect(await client.call('ServerLive', {})).toEqual({ live: true });
-    expect(await client.call('ServerReady', {})).toEqual({ ready: true });
+    expect(await serving.client.call('ServerLive', {})).toEqual({ live: true });
+    expect(await serving.client.call('ServerReady', {})).toEqual({ ready: true });
     expect((await http('/v2/health/ready', { headers: { authorization: '' } })).status).toBe(200);
   });
 
   it('answers ModelReady with the token; an unknown model or version is NOT_FOUND with the HTTP 404 message', async () => {
-    expect(await client.call('ModelReady', { name: 'resnet20' }, auth)).toEqual({ ready: true });
-    expect(await client.call('ModelReady', { name: 'resnet20', version: '1' }, auth)).toEqual({ ready: true });
+    expect(await serving.client.call('ModelReady', { name: 'resnet20' }, auth)).toEqual({ ready: true });
+    expect(await serving.client.call('ModelReady', { name: 'resnet20', version: '1' }, auth)).toEqual({ ready: true });
     for (const [name, version, path] of [['nope', '', '/v2/models/nope/ready'], ['resnet20', '2', '/v2/models/resnet20/versions/2/ready']] as const) {
-      const failure = await failureOf(client.call('ModelReady', { name, version }, auth));
+      const failure = await failureOf(serving.client.call('ModelReady', { name, version }, auth));
       const res = await http(path);
       expect(res.status).toBe(404);
       expect(failure).toEqual({ code: 'NOT_FOUND', details: ((await res.json()) as { error: string }).error });
@@ -101,16 +89,16 @@ describe('health and metadata', () => {
   });
 
   it('ServerMetadata and ModelMetadata are the HTTP documents', async () => {
-    expect(await client.call('ServerMetadata', {}, auth)).toEqual(await (await http('/v2')).json());
+    expect(await serving.client.call('ServerMetadata', {}, auth)).toEqual(await (await http('/v2')).json());
     const httpModel = await (await http('/v2/models/resnet20')).json();
     expect(httpModel).toMatchObject({ name: 'resnet20', inputs: [{ name: 'input', datatype: 'FP32', shape: [-1, 3, 32, 32] }] });
-    expect(await client.call('ModelMetadata', { name: 'resnet20' }, auth)).toEqual(httpModel);
-    expect(await client.call('ModelMetadata', { name: 'resnet20', version: '1' }, auth)).toEqual(httpModel);
+    expect(await serving.client.call('ModelMetadata', { name: 'resnet20' }, auth)).toEqual(httpModel);
+    expect(await serving.client.call('ModelMetadata', { name: 'resnet20', version: '1' }, auth)).toEqual(httpModel);
   });
 
   it('ModelConfig holds every field of the HTTP /config document, with the same values', async () => {
     const httpConfig = (await (await http('/v2/models/resnet20/config')).json()) as Record<string, unknown>;
-    const { config } = (await client.call('ModelConfig', { name: 'resnet20' }, auth)) as { config: Record<string, unknown> };
+    const { config } = (await serving.client.call('ModelConfig', { name: 'resnet20' }, auth)) as { config: Record<string, unknown> };
     expect(httpConfig).toMatchObject({ max_batch_size: 8, input: [{ data_type: 'TYPE_FP32', format: 'FORMAT_NCHW', dims: [3, 32, 32] }] });
     expect(config).toMatchObject(httpConfig);
     // The fields proto3 adds at their defaults are the only others.
@@ -129,7 +117,7 @@ describe('ModelInfer', () => {
     const viaHttp = await httpInfer({ datatype: 'FP32', shape: [2, 3, 32, 32] }, bytesOf(values));
     expect(viaHttp.status).toBe(200);
     expect(Buffer.concat(response.raw_output_contents)).toEqual(viaHttp.binary);
-    const ref = await reference(server, values, 2);
+    const ref = await reference(serving.server, values, 2);
     expect(floatsOf(response.raw_output_contents[0]!)).toEqual(ref.output);
     expect(floatsOf(response.raw_output_contents[1]!)).toEqual(ref.features);
   });
@@ -141,7 +129,7 @@ describe('ModelInfer', () => {
       outputs: [{ name: 'features' }, { name: 'output' }],
     });
     expect(typed.outputs.map((output) => output.name)).toEqual(['features', 'output']);
-    const ref = await reference(server, values, 1);
+    const ref = await reference(serving.server, values, 1);
     expect(floatsOf(typed.raw_output_contents[0]!)).toEqual(ref.features);
     expect(floatsOf(typed.raw_output_contents[1]!)).toEqual(ref.output);
   });
@@ -193,7 +181,7 @@ describe('bad input', () => {
   const fp32 = (shape: number[]) => ({ name: 'input', datatype: 'FP32', shape });
 
   it('unknown model or version: NOT_FOUND with the HTTP message', async () => {
-    const failure = await failureOf(client.call('ModelInfer', { model_name: 'nope', inputs: [fp32([1, 3, 32, 32])], raw_input_contents: [one] }, auth));
+    const failure = await failureOf(serving.client.call('ModelInfer', { model_name: 'nope', inputs: [fp32([1, 3, 32, 32])], raw_input_contents: [one] }, auth));
     const res = await http('/v2/models/nope/infer', { method: 'POST', body: '{}' });
     expect(res.status).toBe(404);
     expect(failure).toEqual({ code: 'NOT_FOUND', details: ((await res.json()) as { error: string }).error });
@@ -265,18 +253,18 @@ describe('bad input', () => {
       const failure = await failureOf(grpcInfer(request, options as typeof auth));
       expect(failure).toEqual({ code: 'UNAUTHENTICATED', details: 'missing or invalid bearer token (Authorization: Bearer <token>)' });
       for (const method of ['ModelReady', 'ServerMetadata', 'ModelMetadata', 'ModelConfig', 'ModelStatistics', 'SystemSharedMemoryStatus', 'RepositoryIndex']) {
-        expect((await failureOf(client.call(method, { name: 'resnet20' }, options))).code, method).toBe('UNAUTHENTICATED');
+        expect((await failureOf(serving.client.call(method, { name: 'resnet20' }, options))).code, method).toBe('UNAUTHENTICATED');
       }
     }
   });
 
   it('methods this server lacks are UNIMPLEMENTED, saying why; shared memory is refused as over HTTP', async () => {
     for (const method of ['RepositoryIndex', 'RepositoryModelLoad', 'RepositoryModelUnload', 'TraceSetting', 'LogSettings', 'CudaSharedMemoryStatus', 'CudaSharedMemoryRegister']) {
-      const failure = await failureOf(client.call(method, {}, auth));
+      const failure = await failureOf(serving.client.call(method, {}, auth));
       expect(failure.code, method).toBe('UNIMPLEMENTED');
       expect(failure.details.length, method).toBeGreaterThan(30);
     }
-    const shm = await failureOf(client.call('SystemSharedMemoryStatus', {}, auth));
+    const shm = await failureOf(serving.client.call('SystemSharedMemoryStatus', {}, auth));
     const res = await http('/v2/systemsharedmemory/status');
     expect(res.status).toBe(400);
     expect(shm).toEqual({ code: 'INVALID_ARGUMENT', details: ((await res.json()) as { error: string }).error });
@@ -285,7 +273,7 @@ describe('bad input', () => {
 
 describe('statistics and metrics', () => {
   it('ModelStatistics is the HTTP statistics document, and counts gRPC requests as HTTP ones', async () => {
-    const stats = async () => (await client.call('ModelStatistics', { name: 'resnet20' }, auth)) as {
+    const stats = async () => (await serving.client.call('ModelStatistics', { name: 'resnet20' }, auth)) as {
       model_stats: { name: string; version: string; inference_count: number; inference_stats: { success: { count: number }; fail: { count: number } } }[];
     };
     const before = (await stats()).model_stats[0]!;
@@ -301,9 +289,9 @@ describe('statistics and metrics', () => {
     expect(after.inference_stats.fail.count).toBe(before.inference_stats.fail.count + 1);
     expect(after.inference_count).toBe(before.inference_count + 3);
 
-    const all = (await client.call('ModelStatistics', {}, auth)) as { model_stats: unknown[] };
+    const all = (await serving.client.call('ModelStatistics', {}, auth)) as { model_stats: unknown[] };
     expect(all.model_stats).toHaveLength(1);
-    expect((await failureOf(client.call('ModelStatistics', { name: 'nope' }, auth))).code).toBe('NOT_FOUND');
+    expect((await failureOf(serving.client.call('ModelStatistics', { name: 'nope' }, auth))).code).toBe('NOT_FOUND');
   });
 
   it('/metrics counts the gRPC calls by method and status code', async () => {
