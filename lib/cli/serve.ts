@@ -15,7 +15,7 @@ import { readConfigFile, resolveServerOptions } from '../server/options.js';
 import type { InferenceServer } from '../server/server.js';
 import type { LogLevel, ResolvedServerOptions, ServerOptions } from '../server/types.js';
 import { importWithPackages, nativeImport, type Importer } from './missing-package.js';
-import { serverPackages } from '../server/optional-peers.js';
+import { serverPackagesFor } from '../server/optional-peers.js';
 import { ReportedError, asUsage } from './outcome.js';
 import { checkModelsLoad } from './serve-check.js';
 import { serveFlags, serveOptions, type ServeFlags } from './serve-options.js';
@@ -25,8 +25,11 @@ import { serveFlags, serveOptions, type ServeFlags } from './serve-options.js';
  * @throws MissingDependencyError `resnet serve needs fastify, prom-client, @grpc/grpc-js and @grpc/proto-loader, and … is not
  * installed: npm i fastify prom-client @grpc/grpc-js @grpc/proto-loader`.
  */
-export async function loadServerModule(importer: Importer = nativeImport): Promise<typeof import('../server/server.js')> {
-  return importWithPackages('resnet serve', serverPackages, () => import('../server/server.js'), importer);
+export async function loadServerModule(
+  importer: Importer = nativeImport, grpc = true,
+): Promise<typeof import('../server/server.js')> {
+  // With `--grpc-port off` the gRPC packages are never loaded, so they need not be installed.
+  return importWithPackages('resnet serve', serverPackagesFor(grpc), () => import('../server/server.js'), importer);
 }
 
 /**
@@ -114,7 +117,7 @@ export async function runServe(flags: ServeFlags, importer: Importer = nativeImp
   await checkModelsLoad(resolved.models);
   // Loaded here, not by main.ts: the server's packages cost a few hundred ms that other commands skip,
   // and they are optional: a missing one is named before anything starts.
-  const { createServer } = await loadServerModule(importer);
+  const { createServer } = await loadServerModule(importer, resolved.grpcPort !== null);
   tuneGarbageCollection();
   const server = createServer(options);
   const signalled = exitOnSignals(server, resolved.shutdownTimeoutMs);

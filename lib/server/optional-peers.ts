@@ -13,6 +13,11 @@ const require = createRequire(import.meta.url);
 /** What the server needs besides the library's own packages (package.json declares them as optional peers). */
 export const serverPackages: readonly string[] = Object.freeze(['fastify', 'prom-client', '@grpc/grpc-js', '@grpc/proto-loader']);
 
+/** The packages a server needs: all of {@link serverPackages}, or without the gRPC pair when its endpoint is off. */
+export function serverPackagesFor(grpc: boolean): readonly string[] {
+  return grpc ? serverPackages : serverPackages.filter((name) => !name.startsWith('@grpc/'));
+}
+
 /**
  * `require(name)` for one of the server's peers.
  * @throws MissingDependencyError naming the `npm i` line, when the package is not installed.

@@ -230,6 +230,16 @@ describe('missing packages, in process', () => {
         + 'npm i fastify prom-client @grpc/grpc-js @grpc/proto-loader',
     });
     expect(seen).toEqual(['fastify', 'prom-client']);
+    // With the gRPC endpoint off, the gRPC packages are neither imported nor named.
+    seen.length = 0;
+    const withoutGrpc = async (specifier: string) => {
+      seen.push(specifier);
+      if (specifier.startsWith('@grpc/')) throw notFound(specifier);
+      return {};
+    };
+    await expect(loadServerModule(withoutGrpc, false)).resolves.toBeDefined();
+    expect(seen).toEqual(['fastify', 'prom-client']);
+    await expect(loadServerModule(withoutGrpc, true)).rejects.toMatchObject({ code: 'ERR_MISSING_DEPENDENCY', message: expect.stringMatching(/@grpc\/grpc-js is not installed/) });
     const broken = new SyntaxError('Unexpected token');
     await expect(importWithPackages('x', ['a'], async () => { throw broken; }, async () => ({}))).rejects.toBe(broken);
   });
