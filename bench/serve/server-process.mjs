@@ -75,6 +75,8 @@ export async function startServer(args, options) {
     pid: /** @type {number} */ (child.pid),
     /** The server's last output lines. */
     tail: () => tail.join('\n'),
+    /** How the server exited, or null while it runs (the soak tells a crash from its own stop by this). */
+    exitStatus: () => /** @type {{ code: number | null; signal: string | null } | null} */ (exited),
     /** `resnet serve: ready on URL: model (device, images: decoder), …`; '' until it is printed. */
     readyLine: () => readyLine,
     /** Resident memory from /proc (Linux), when `/metrics` lacks it. */
@@ -95,8 +97,12 @@ export async function startServer(args, options) {
       process.off('exit', killOnExit);
       if (exited !== null) return { ...exited, killed: false };
       child.kill('SIGTERM');
-      const timer = sleep(graceMs).then(() => null);
+      /** @type {NodeJS.Timeout | undefined} */
+      let grace;
+      const timer = new Promise((resolve) => { grace = setTimeout(() => resolve(null), graceMs); });
       const ended = await Promise.race([exit, timer]);
+      // A pending grace timer would keep the caller's process alive that long after the server has gone.
+      clearTimeout(grace);
       if (ended !== null) return { ...ended, killed: false };
       child.kill('SIGKILL');
       return { .../** @type {{ code: number | null; signal: string | null }} */ (await exit), killed: true };
