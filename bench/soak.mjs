@@ -64,7 +64,12 @@ process.on('exit', () => rmSync(scratch, { recursive: true, force: true }));
 log(`building ${o.model} and the reference logits of the valid requests`);
 const model = await prepareModel({ arch: o.model, seed: o.seed, weights: o.weights, dir: scratch });
 const serverArgs = ['--model', model.spec, '--log-level', 'warn', '--threads', String(o.threads), ...o.serverArgs];
-const server = await startServer(serverArgs, { readyTimeoutMs: o.readyTimeout * 1000, log });
+/** Ends the soak on an error that leaves nothing to measure (the server would not start, or disagrees from the first answer). @param {unknown} error @returns {never} */
+function giveUp(error) {
+  log(`cannot soak: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+}
+const server = await startServer(serverArgs, { readyTimeoutMs: o.readyTimeout * 1000, log }).catch(giveUp);
 for (const signal of /** @type {const} */ (['SIGINT', 'SIGTERM'])) {
   process.once(signal, () => {
     log(`${signal}: stopping the server`);
@@ -176,7 +181,7 @@ try {
   results = await soak();
 } catch (error) {
   await server.stop(5000);
-  throw error;
+  giveUp(error);
 }
 const checks = checksOf(results);
 const report = { ...results, checks, pass: checks.every((c) => c.pass) };

@@ -6,7 +6,7 @@
  * @module
  */
 import { parseArgs } from 'node:util';
-import { UsageError } from '../serve/options.mjs';
+import { integer, UsageError } from '../serve/options.mjs';
 
 export { UsageError };
 
@@ -15,18 +15,6 @@ export const passThrough = [
   'device', 'max-batch-size', 'preferred-batch-sizes', 'max-queue-delay-us', 'max-queue-size', 'instance-count',
   'default-timeout-us', 'max-body-bytes', 'http-threads', 'body-arena-bytes', 'image-decoder', 'shutdown-timeout-ms',
 ];
-
-/**
- * @param {string} name @param {unknown} value @param {number} min @param {number} max
- * @returns {number}
- */
-function integer(name, value, min, max) {
-  const n = Number(value);
-  if (typeof value !== 'string' || !/^\s*\d+\s*$/.test(value) || n < min || n > max) {
-    throw new UsageError(`--${name} expects an integer in ${min}..${max} but received ${JSON.stringify(value)}`);
-  }
-  return n;
-}
 
 /**
  * Parses the soak's command line.
