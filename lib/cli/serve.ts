@@ -18,7 +18,7 @@ import { importWithPackages, nativeImport, type Importer } from './missing-packa
 import { serverPackagesFor } from '../server/optional-peers.js';
 import { ReportedError, asUsage } from './outcome.js';
 import { checkModelsLoad } from './serve-check.js';
-import { serveFlags, serveOptions, type ServeFlags } from './serve-options.js';
+import { commandLineTokenWarning, serveFlags, serveOptions, tokenFromFileFlag, type ServeFlags } from './serve-options.js';
 
 /**
  * The server module, its packages imported first so that a missing one is named.
@@ -37,12 +37,13 @@ export async function loadServerModule(
  * everything came from the command line, so a refusal is a usage error (exit 2).
  */
 async function resolvedOptions(flags: ServeFlags): Promise<{ options: ServerOptions; resolved: ResolvedServerOptions }> {
+  const fileToken = await tokenFromFileFlag(flags);
   if (flags.config !== undefined) {
-    const options = serveOptions(await readConfigFile(flags.config), flags);
+    const options = serveOptions(await readConfigFile(flags.config), flags, process.env, fileToken);
     return { options, resolved: resolveServerOptions(options) };
   }
   return asUsage(() => {
-    const options = serveOptions(undefined, flags);
+    const options = serveOptions(undefined, flags, process.env, fileToken);
     return { options, resolved: resolveServerOptions(options) };
   });
 }
@@ -114,6 +115,8 @@ function exitOnSignals(server: InferenceServer, shutdownTimeoutMs: number): () =
  */
 export async function runServe(flags: ServeFlags, importer: Importer = nativeImport): Promise<void> {
   const { options, resolved } = await resolvedOptions(flags);
+  const tokenWarning = commandLineTokenWarning(flags);
+  if (tokenWarning !== null) process.stderr.write(`${tokenWarning}\n`);
   await checkModelsLoad(resolved.models);
   // Loaded here, not by main.ts: the server's packages cost a few hundred ms that other commands skip,
   // and they are optional: a missing one is named before anything starts.
