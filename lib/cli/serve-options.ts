@@ -48,6 +48,7 @@ export interface ServeFlags {
   maxShmBytes?: number;
   httpThreads?: number;
   bodyArenaBytes?: number;
+  seed?: number;
 }
 
 /** A commander parser that reports a bad value with the options' own wording. */
@@ -137,7 +138,9 @@ export function serveFlags(command: Command): Command {
     integerFlag('--http-threads', serverFieldChecks.httpThreads))
     .option('--body-arena-bytes <n>', 'bytes of request-body memory registered with the engine (pinned on a GPU, read in place), split between '
       + 'the HTTP threads; 0 for none (default 268435456, 256 MiB, or an eighth of the memory where less)',
-    integerFlag('--body-arena-bytes', serverFieldChecks.bodyArenaBytes));
+    integerFlag('--body-arena-bytes', serverFieldChecks.bodyArenaBytes))
+    .option('--seed <n>', 'seed of the random initialisation of models served without weights: the same seed, the same outputs (default a new one each start)',
+      integerFlag('--seed', serverFieldChecks.seed));
 }
 
 /** Copies the keys of `from` whose value is defined. */
@@ -214,6 +217,7 @@ export function serveOptions(config: ServerOptions | undefined, flags: ServeFlag
       maxShmBytes: flags.maxShmBytes,
       httpThreads: flags.httpThreads,
       bodyArenaBytes: flags.bodyArenaBytes,
+      seed: flags.seed,
     }),
     models,
   };

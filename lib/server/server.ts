@@ -242,7 +242,7 @@ class Server implements InferenceServer {
   async #load(slot: ModelSlot): Promise<void> {
     const { name, version } = slot.options;
     // ServedModel.load logs its own line per model (device, batch sizes compiled, time), labelled with it.
-    const model = await ServedModel.load(slot.options, this.app.log);
+    const model = await ServedModel.load(slot.options, this.app.log, this.#options.seed);
     if (this.#state.closing) {
       // close() ran while this model loaded: it never saw it, so it is disposed here.
       model.dispose();

@@ -267,6 +267,13 @@ export interface ServerOptions {
    * machine's memory where that is less; at most half of it.
    */
   bodyArenaBytes?: number;
+  /**
+   * Seeds the random initialisation of the models served without weights: each starts from
+   * `new Generator(seed)`, as `getModel(arch, { generator: new Generator(seed) })` does, so servers (and
+   * library code) with the same seed compute the same outputs. Default none: a seed from the operating
+   * system, different each start.
+   */
+  seed?: number | null;
 }
 
 /** The defaults the options above document, in one place. */
@@ -353,4 +360,6 @@ export interface ResolvedServerOptions {
   /** null: decided when the server starts, from the devices its models resolve to. */
   httpThreads: number | null;
   bodyArenaBytes: number;
+  /** null: unseeded. */
+  seed: number | null;
 }
