@@ -8,7 +8,9 @@
  *
  * What the drain does instead, once {@link ConnectionDrain.begin} is called:
  * - **Stop accepting.** The listening socket closes (net.Server's close, without http's idle-connection
- *   sweep). Connecting clients are refused and go elsewhere.
+ *   sweep) once the event loop has polled it one more time: closing it resets the connections waiting in
+ *   its accept queue, so those are accepted first and drain as the others. Clients that connect after
+ *   that are refused and go elsewhere.
  * - **Busy connections** finish their requests. The app answers every response from then on with
  *   `Connection: close` (app.ts), and Node closes the connection once that response is written.
  * - **Idle keep-alive connections** are kept for a grace period from their last response (`idleGraceMs`).
@@ -64,6 +66,8 @@ export class ConnectionDrain {
   readonly #server: HttpServer;
   readonly #connections = new Map<Socket, Connection>();
   #times: DrainTimes | null = null;
+  /** The listening socket is closed: no connection can be added any more. */
+  #stoppedAccepting = false;
   #sweep: NodeJS.Timeout | null = null;
   #waiters: (() => void)[] = [];
 
@@ -75,7 +79,7 @@ export class ConnectionDrain {
       this.#connections.set(socket, connection);
       socket.once('close', () => {
         this.#connections.delete(socket);
-        if (this.#connections.size === 0 && this.#times !== null) this.#allClosed();
+        if (this.#connections.size === 0 && this.#stoppedAccepting) this.#allClosed();
       });
     });
     server.on('request', (request, response) => {
@@ -109,19 +113,22 @@ export class ConnectionDrain {
   begin(times: DrainTimes): void {
     if (this.#times !== null) return;
     this.#times = times;
-    // net.Server's close, not http.Server's: the latter destroys the connections it thinks idle.
-    if (this.#server.listening) NetServer.prototype.close.call(this.#server);
-    if (this.#connections.size === 0) {
-      this.#allClosed();
-      return;
-    }
-    this.#sweepIdle();
     this.#sweep = setInterval(() => this.#sweepIdle(), sweepIntervalMs).unref();
+    this.#sweepIdle();
+    // Closing a listening socket resets the connections in its accept queue (handshake done, maybe a request
+    // sent). So the listener closes only after a poll phase of the event loop has accepted those: the second
+    // immediate runs in the next turn's check phase, after its poll.
+    setImmediate(() => setImmediate(() => {
+      // net.Server's close, not http.Server's: the latter destroys the connections it thinks idle.
+      if (this.#server.listening) NetServer.prototype.close.call(this.#server);
+      this.#stoppedAccepting = true;
+      if (this.#connections.size === 0) this.#allClosed();
+    }));
   }
 
-  /** Resolves once {@link begin} was called and no connection is left. */
+  /** Resolves once {@link begin} was called, the listening socket has closed, and no connection is left. */
   closed(): Promise<void> {
-    if (this.#times !== null && this.#connections.size === 0) return Promise.resolve();
+    if (this.#stoppedAccepting && this.#connections.size === 0) return Promise.resolve();
     return new Promise((resolve) => this.#waiters.push(resolve));
   }
 

@@ -1,11 +1,16 @@
 /**
  * How a closing server ends the connections that are open (connection-drain.ts), seen from raw TCP clients.
- * A request whose first bytes have arrived is never cut, even past the idle grace. An idle connection gets
+ * A connection waiting in the accept queue is accepted and answered, not reset. A request whose first bytes
+ * have arrived is never cut, even past the idle grace. An idle connection gets
  * a FIN after the grace (a half-close: no reset for a request that crosses it). A client that never closes
  * its side is let go after the linger. The times come from `shutdownTimeoutMs` (a tenth each, at most a
  * second).
  */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { InferenceServer } from '../../lib/server/index.js';
 import { drainTimes } from '../../lib/server/connection-drain.js';
@@ -64,6 +69,24 @@ describe('closing a server\'s connections', () => {
     client.socket.end();
     await closing;
     expect(performance.now() - endedAt).toBeLessThan(1000);
+  });
+
+  it('answers a connection that was waiting to be accepted when closing began, rather than resetting it', async () => {
+    const server = await started();
+    const answer = join(mkdtempSync(join(tmpdir(), 'resnet-drain-')), 'answer.txt');
+    const request = 'GET /v2/health/live HTTP/1.1\\r\\nHost: test\\r\\n\\r\\n';
+    const script = `(exec 3<>/dev/tcp/127.0.0.1/${server.address!.port}; printf '${request}' >&3; cat <&3 > ${answer}) & sleep 0.3`;
+    // spawnSync holds this process's event loop: the client connects and sends its request, and the connection
+    // waits in the listening socket's accept queue. Closing begins before the event loop looks at it.
+    expect(spawnSync('bash', ['-c', script], { stdio: 'ignore' }).status).toBe(0);
+    await server.close();
+    let text = '';
+    for (let i = 0; i < 100 && !text.includes('\r\n\r\n'); i++) {
+      await sleep(20);
+      text = existsSync(answer) ? readFileSync(answer, 'utf8') : '';
+    }
+    expect(text).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(text).toMatch(/\r\nconnection: close\r\n/i);
   });
 
   it('sends an idle connection a FIN after the grace, and lets go of a client that never closes after the linger', async () => {
