@@ -2,10 +2,10 @@
  * The server's config file: a {@link ServerOptions} as JSON, read strictly.
  * @module
  */
-import { open } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { InvalidArgumentError, ResnetError, invalidArgument } from '../errors.js';
 import { parseStrictJson, type JsonValue } from '../io/strict-json.js';
+import { openOptionFile } from './option-file.js';
 import { resolveServer } from './resolve-options.js';
 import { readTokenFile } from './token-file.js';
 import type { ServerOptions } from './types.js';
@@ -22,12 +22,7 @@ function toPlain(value: JsonValue): unknown {
 }
 
 async function readBounded(path: string, label: string): Promise<Buffer> {
-  let file;
-  try {
-    file = await open(path, 'r');
-  } catch (error) {
-    throw new InvalidArgumentError(`Cannot read ${label}: ${(error as Error).message}`, { cause: error });
-  }
+  const file = await openOptionFile(path, label);
   try {
     const stats = await file.stat();
     const size = stats.size;

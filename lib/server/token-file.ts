@@ -3,8 +3,8 @@
  * reaches the server without showing in `ps`, as a Kubernetes Secret mounted as a file or a Docker secret.
  * @module
  */
-import { open } from 'node:fs/promises';
 import { InvalidArgumentError } from '../errors.js';
+import { cannotRead, openOptionFile } from './option-file.js';
 import { serverFieldChecks } from './resolve-options.js';
 
 /** Far beyond a token (4096 characters at most); bounds what a wrong path (a disk image, /dev/zero) makes us read. */
@@ -15,12 +15,7 @@ export const maxTokenFileBytes = 64 * 1024;
  * `<(…)`, whose size is unknown until it ends.
  */
 async function readHead(path: string, label: string): Promise<Buffer> {
-  let file;
-  try {
-    file = await open(path, 'r');
-  } catch (error) {
-    throw new InvalidArgumentError(`Cannot read ${label}: ${(error as Error).message}`, { cause: error });
-  }
+  const file = await openOptionFile(path, label);
   try {
     const buffer = Buffer.alloc(maxTokenFileBytes + 1);
     let length = 0;
@@ -30,7 +25,7 @@ async function readHead(path: string, label: string): Promise<Buffer> {
       if (bytesRead === 0 || length === buffer.length) return buffer.subarray(0, length);
     }
   } catch (error) {
-    throw new InvalidArgumentError(`Cannot read ${label}: ${(error as Error).message}`, { cause: error });
+    throw cannotRead(label, error);
   } finally {
     await file.close();
   }
