@@ -125,7 +125,7 @@ export function serveFlags(command: Command): Command {
       + `visible to every user in ps: prefer --auth-token-file or ${authTokenVariable}`)
       .argParser(stringFlag('--auth-token', serverFieldChecks.authToken)))
     .option('--auth-token-file <file>', 'the bearer token as --auth-token, read from FILE (a trailing newline is dropped)')
-    .option('--shutdown-timeout-ms <n>', 'how long SIGTERM waits for in-flight requests before exiting 1 (default 30000)',
+    .option('--shutdown-timeout-ms <n>', 'how long SIGTERM waits for in-flight requests and open connections before exiting 1 (default 30000)',
       integerFlag('--shutdown-timeout-ms', serverFieldChecks.shutdownTimeoutMs))
     .addOption(new Option('--log-level <level>', 'log level (default info)').choices(logLevels))
     .option('--allow-shm', 'accept Triton\'s system shared-memory extension: local clients pass tensors through POSIX shared memory (default off)')

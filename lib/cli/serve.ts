@@ -4,9 +4,11 @@
  * cannot load exits 1, each with its message once on stderr and no server log. The server module (and
  * with it fastify, prom-client and the gRPC packages) is imported only then, so the other commands never load it, and a
  * missing one is named with the npm command that installs it. The server logs where it listens and when
- * it is ready (JSON lines on stdout). A signal turns it not-ready and lets in-flight requests finish:
- * exit 0 when they do within `shutdownTimeoutMs`, exit 1 past that deadline or on a second signal. A
- * failure after listening (compiling a model) is in the server's log, and exits 1.
+ * it is ready (JSON lines on stdout). A signal turns it not-ready, stops it accepting connections, lets
+ * in-flight requests finish and closes each connection after its last response (server.ts): exit 0 when
+ * all that is done within `shutdownTimeoutMs`, exit 1 past that deadline or on a second signal. A failure
+ * after listening (compiling a model) is in the server's log, and exits 1. `--auth-token` is warned about
+ * on stderr: `ps` shows it.
  * @module
  */
 import v8 from 'node:v8';

@@ -231,7 +231,11 @@ export interface ServerOptions {
   maxBodyBytes?: number;
   /** When set, every route but `/v2/health/*` needs `Authorization: Bearer <token>` (else 401). */
   authToken?: string | null;
-  /** How long `close()` (and SIGTERM in the CLI) waits for in-flight requests. Default 30000 ms. */
+  /**
+   * How long `close()` (and SIGTERM in the CLI) waits for in-flight requests and for the connections to close
+   * after their last response; a tenth of it (at most 1 s) is an idle keep-alive connection's grace for one
+   * more request. Past it the connections left are cut. Default 30000 ms.
+   */
   shutdownTimeoutMs?: number;
   /** Default `info`; `silent` for none. Logs are JSON lines on stdout (pino). */
   logLevel?: LogLevel;
