@@ -154,9 +154,10 @@ describe.skipIf(skipReason !== null)('resnet serve: SIGTERM under load over keep
     signalledAt = performance.now();
     server.child.kill('SIGTERM');
     await server.logged('shutting down: not ready, finishing in-flight requests');
-    const lateAnswer = await late.request(url, 2);
-    // Stop accepting at once: on every thread (each turns closing as its message arrives).
+    // Stop accepting at once: on every thread (each turns closing as its message arrives, then closes its
+    // listening socket), so from here on every thread is closing.
     await vi.waitFor(async () => expect(await refused(port)).toBe(true), { timeout: 2000, interval: 20 });
+    const lateAnswer = await late.request(url, 2);
 
     const outcomes = await Promise.all(running);
     const exit = await server.exited;
