@@ -98,6 +98,12 @@ export function buildApp(context: AppContext, inFlight: InFlight, routes: AppRou
       throw unauthorized();
     }
   });
+  app.addHook('onSend', async (_request, reply, payload) => {
+    // Once closing, every response is its connection's last: Node closes the connection once it is written,
+    // and the client knows not to send another request on it (connection-drain.ts closes the idle ones).
+    if (context.state.closing) reply.header('connection', 'close');
+    return payload;
+  });
   app.addHook('onResponse', async (request, reply) => {
     request.log.debug({ method: request.method, url: request.url, status: reply.statusCode, ms: reply.elapsedTime }, 'response');
   });

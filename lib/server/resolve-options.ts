@@ -91,6 +91,7 @@ export const serverFieldChecks = Object.freeze({
     const max = maxBodyArenaBytes();
     return integerIn(0, max, `a byte count from 0 to ${max} (half this machine's memory)`)(value, name);
   }, { what: "a byte count from 0 to half this machine's memory" }) satisfies Check<number>,
+  seed: integerIn(0, Number.MAX_SAFE_INTEGER, `a whole number from 0 to ${Number.MAX_SAFE_INTEGER}`),
 });
 
 const modelKeys = [
@@ -100,7 +101,7 @@ const modelKeys = [
 
 const serverKeys = [
   'models', 'host', 'port', 'grpcPort', 'maxBodyBytes', 'authToken', 'shutdownTimeoutMs', 'logLevel', 'threads', 'serverName',
-  'allowShm', 'maxShmRegions', 'maxShmBytes', 'httpThreads', 'bodyArenaBytes',
+  'allowShm', 'maxShmRegions', 'maxShmBytes', 'httpThreads', 'bodyArenaBytes', 'seed',
 ] as const satisfies readonly (keyof ServerOptions)[];
 
 /**
@@ -233,6 +234,7 @@ export function resolveServer(options: unknown, where: string, partial = false):
     maxShmBytes: top('maxShmBytes', serverDefaults.maxShmBytes),
     httpThreads: top('httpThreads', null),
     bodyArenaBytes: top('bodyArenaBytes', defaultBodyArenaBytes()),
+    seed: record.seed === null ? null : top('seed', null),
   };
 }
 

@@ -174,14 +174,15 @@ export class ServedModel {
    * `Module.forward` (trace, lower, prepare once, compile: the executables share one native copy of the
    * weights), with the weights' normalisation fused into the engine's input conversion for pixel (uint8)
    * input, then runs each once per input form, so the first request pays no compilation, capture or
-   * first-run cost. Logs what it compiled, the weight bytes and the time taken.
+   * first-run cost. Logs what it compiled, the weight bytes and the time taken. A model without weights is
+   * initialised from `new Generator(seed)` when `seed` is given (the server's `seed` option).
    * @throws InvalidArgumentError for an unknown architecture or weights name; InvalidFileError /
    *   StateDictError for a weights file that cannot be read or does not fit; ShapeError for an input size
    *   too small for the network; BackendUnavailableError (NoGpuError, …) when the device cannot be used.
    */
-  static async load(options: ResolvedModelOptions, log: ModelLogger): Promise<ServedModel> {
+  static async load(options: ResolvedModelOptions, log: ModelLogger, seed: number | null = null): Promise<ServedModel> {
     const started = performance.now();
-    const source = await loadModelSource(options, log);
+    const source = await loadModelSource(options, log, seed);
     const { model, transforms } = source;
     // Resolved here rather than with model.to: this works without the entry point's resolver installed.
     const placement = resolvePlacement(

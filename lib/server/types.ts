@@ -231,7 +231,11 @@ export interface ServerOptions {
   maxBodyBytes?: number;
   /** When set, every route but `/v2/health/*` needs `Authorization: Bearer <token>` (else 401). */
   authToken?: string | null;
-  /** How long `close()` (and SIGTERM in the CLI) waits for in-flight requests. Default 30000 ms. */
+  /**
+   * How long `close()` (and SIGTERM in the CLI) waits for in-flight requests and for the connections to close
+   * after their last response; a tenth of it (at most 1 s) is an idle keep-alive connection's grace for one
+   * more request. Past it the connections left are cut. Default 30000 ms.
+   */
   shutdownTimeoutMs?: number;
   /** Default `info`; `silent` for none. Logs are JSON lines on stdout (pino). */
   logLevel?: LogLevel;
@@ -267,6 +271,13 @@ export interface ServerOptions {
    * machine's memory where that is less; at most half of it.
    */
   bodyArenaBytes?: number;
+  /**
+   * Seeds the random initialisation of the models served without weights: each starts from
+   * `new Generator(seed)`, as `getModel(arch, { generator: new Generator(seed) })` does, so servers (and
+   * library code) with the same seed compute the same outputs. Default none: a seed from the operating
+   * system, different each start.
+   */
+  seed?: number | null;
 }
 
 /** The defaults the options above document, in one place. */
@@ -353,4 +364,6 @@ export interface ResolvedServerOptions {
   /** null: decided when the server starts, from the devices its models resolve to. */
   httpThreads: number | null;
   bodyArenaBytes: number;
+  /** null: unseeded. */
+  seed: number | null;
 }
