@@ -20,6 +20,7 @@ import type { InputDType, InputLayout } from '../runtime/native.js';
 import { engineFormat, sampleShapeOf } from './image-tensor.js';
 import { getNumThreads } from '../runtime/threads.js';
 import { createImageDecoder, type ServedImageDecoder } from './image-decoder-choice.js';
+import type { ImageDecodeCallOptions } from './image-decode.js';
 import { loadModelSource, type ModelLogger } from './model-source.js';
 import {
   serverDefaults, tensorNames,
@@ -302,10 +303,13 @@ export class ServedModel {
    * into uint8 pixels (NCHW), which the engine normalises itself: on the GPU with nvJPEG where
    * {@link imageDecoder} says so (the images it cannot take on the CPU workers), else on the CPU workers.
    * The input's `release`, when set, gives its memory back once nothing reads it (the model's batcher calls it).
-   * @throws HttpError 400 naming the first element that is not a decodable image.
+   * `options.signal` stops the decoding when the client goes away (499); `options.client` shares the CPU workers
+   * fairly between clients.
+   * @throws HttpError 400 naming the first element that is not a decodable image or too thin for the crop; 499
+   *   once `signal` aborts.
    */
-  decodeImages(images: readonly Buffer[]): Promise<ModelInput> {
-    return this.#images.decode(images);
+  decodeImages(images: readonly Buffer[], options: ImageDecodeCallOptions = {}): Promise<ModelInput> {
+    return this.#images.decode(images, options);
   }
 
   /**
