@@ -46,6 +46,8 @@ export interface Capabilities {
   hardwareEngines?: number;
   gpuBackend?: boolean;
   maxPixels?: number;
+  /** Long side over short side past which a JPEG goes to the CPU workers (default 100; 0: no bound). */
+  maxAspectRatio?: number;
   maxDecodedBytes?: number;
 }
 export interface Verdict {

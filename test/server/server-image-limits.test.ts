@@ -107,6 +107,15 @@ describe('thin images on the GPU decoder\'s CPU fallback (a fake nvJPEG)', () =>
     expect(answer.status).toBe(400);
     expect(answer.body.error).toMatch(thinRefusal(2, thin, 2000, '64000x32'));
   });
+
+  it('sends a thin JPEG, which the GPU could take, to the CPU workers, so it is refused as on a CPU model', async () => {
+    const thinJpeg = await sharp({ create: { width: 2000, height: 8, channels: 3, background: { r: 40, g: 90, b: 160 } } }).jpeg().toBuffer();
+    const answer = await infer(server, [small, thinJpeg]);
+    expect(answer.status).toBe(400);
+    expect(answer.body.error).toMatch(new RegExp(
+      `^input 'input' element 1 cannot be preprocessed within the limits: image buffer \\(${thinJpeg.length} bytes\\) is 2000x8, ` +
+        'an aspect ratio of 250:1, past the limit of 100:1'));
+  });
 });
 
 describe.runIf(built)('thin images, cancelled work and fair shares on the image workers (the compiled server)', () => {

@@ -114,6 +114,16 @@ describe('batch plans', () => {
     expect(decode.planBatch([made.baseline420], { ...h100, maxPixels: W * H }).images[0]!.route).toBe('nvJPEG hardware');
   });
 
+  it('sends a JPEG past the aspect-ratio bound to the CPU workers, whose budget refuses it as on every other route', async () => {
+    const thin = await sharp({ create: { width: 2000, height: 8, channels: 3, background: { r: 9, g: 99, b: 199 } } }).jpeg().toBuffer();
+    const square = await sharp({ create: { width: 800, height: 8, channels: 3, background: { r: 9, g: 99, b: 199 } } }).jpeg().toBuffer();
+    // 2000:8 is 250:1, past the default of 100 (lib/vision/budget.ts); 800:8 is exactly 100:1, within it.
+    expect(decode.planBatch([thin], h100).images[0]).toMatchObject({ route: 'CPU', reason: "an aspect ratio past 100:1: the CPU workers' budget refuses it" });
+    expect(decode.planBatch([square], h100).images[0]!.route).toBe('nvJPEG hardware');
+    expect(decode.planBatch([thin], { ...h100, maxAspectRatio: 300 }).images[0]!.route).toBe('nvJPEG hardware');
+    expect(decode.planBatch([thin], { ...h100, maxAspectRatio: 0 }).images[0]!.route).toBe('nvJPEG hardware');
+  });
+
   it("applies nvJPEG's verdicts: unreadable or differently sized → CPU, refused by the hardware → GPU backend", () => {
     const inputs = [made.baseline420, made.baseline444, made.progressive, made.grey, made.png];
     const ok = { infoOk: true, components: 3, width: W, height: H };

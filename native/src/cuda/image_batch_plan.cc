@@ -1,5 +1,7 @@
 #include "cuda/image_batch_plan.h"
 
+#include <algorithm>
+
 #include "status.h"
 
 namespace resnet {
@@ -10,6 +12,14 @@ ImagePlan to_cpu(ImagePlan plan, std::string reason) {
   plan.route = DecodeRoute::kCpu;
   plan.reason = std::move(reason);
   return plan;
+}
+
+/// Whether an image of known size is longer than the aspect-ratio bound allows.
+bool beyond_aspect_ratio(const ImagePlan& plan, const ImageDecodeCapabilities& capabilities) {
+  if (capabilities.max_aspect_ratio <= 0 || plan.width <= 0 || plan.height <= 0) return false;
+  const double long_side = static_cast<double>(std::max(plan.width, plan.height));
+  const double short_side = static_cast<double>(std::min(plan.width, plan.height));
+  return long_side > capabilities.max_aspect_ratio * short_side;
 }
 
 /// Refuses an image whose known size passes the limit; true when it did.
@@ -137,6 +147,11 @@ ImagePlan plan_image(const EncodedImage& image, const ImageDecodeCapabilities& c
   plan.subsampling = header.subsampling;
   plan.components = header.components;
   if (refuse_if_too_large(plan, capabilities)) return plan;
+  // A thin image is cheap on the GPU (it resizes only the crop's rows and columns), but answering it there and
+  // refusing it on the CPU would make the answer depend on the device: the CPU workers' budget refuses it.
+  if (beyond_aspect_ratio(plan, capabilities)) {
+    return to_cpu(plan, cat("an aspect ratio past ", capabilities.max_aspect_ratio, ":1: the CPU workers' budget refuses it"));
+  }
   const std::string not_nvjpeg = why_not_nvjpeg(parse);
   if (!not_nvjpeg.empty()) return to_cpu(plan, not_nvjpeg);
   const std::string not_hardware = why_not_hardware(header, capabilities.hardware_engines);
