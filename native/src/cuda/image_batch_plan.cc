@@ -150,7 +150,8 @@ ImagePlan plan_image(const EncodedImage& image, const ImageDecodeCapabilities& c
   // A thin image is cheap on the GPU (it resizes only the crop's rows and columns), but answering it there and
   // refusing it on the CPU would make the answer depend on the device: the CPU workers' budget refuses it.
   if (beyond_aspect_ratio(plan, capabilities)) {
-    return to_cpu(plan, cat("an aspect ratio past ", capabilities.max_aspect_ratio, ":1: the CPU workers' budget refuses it"));
+    return to_cpu(plan, cat("an aspect ratio past ", capabilities.max_aspect_ratio,
+                            ":1: the CPU workers' budget refuses it"));
   }
   const std::string not_nvjpeg = why_not_nvjpeg(parse);
   if (!not_nvjpeg.empty()) return to_cpu(plan, not_nvjpeg);

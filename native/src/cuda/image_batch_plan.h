@@ -36,9 +36,9 @@ constexpr double kDefaultMaxAspectRatio = 100;
 
 /// What the machine offers the plan.
 struct ImageDecodeCapabilities {
-  int hardware_engines = 0;      // nvjpegGetHardwareDecoderInfo's engines; 0: no hardware backend
-  bool gpu_backend = false;      // nvJPEG loaded and a GPU to run its GPU backend on
-  int64_t max_pixels = 0;        // width × height above which an image is refused (the server's limit)
+  int hardware_engines = 0;  // nvjpegGetHardwareDecoderInfo's engines; 0: no hardware backend
+  bool gpu_backend = false;  // nvJPEG loaded and a GPU to run its GPU backend on
+  int64_t max_pixels = 0;    // width × height above which an image is refused (the server's limit)
   /// Long side over short side above which a JPEG goes to the CPU workers, whose work budget refuses it with the
   /// same words as for any other image (lib/vision/budget.ts, defaultMaxAspectRatio); 0: no bound.
   double max_aspect_ratio = kDefaultMaxAspectRatio;

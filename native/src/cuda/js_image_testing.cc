@@ -100,8 +100,8 @@ ImageDecodeCapabilities capabilities_of(const Napi::Object& given) {
   capabilities.hardware_engines = static_cast<int>(js_integer_field(given, "hardwareEngines", 0, 0, 1024, kWhere));
   capabilities.gpu_backend = js_flag_field(given, "gpuBackend", kWhere);
   capabilities.max_pixels = js_integer_field(given, "maxPixels", 0, 0, kMaxSafe, kWhere);
-  capabilities.max_aspect_ratio =
-      static_cast<double>(js_integer_field(given, "maxAspectRatio", static_cast<int64_t>(kDefaultMaxAspectRatio), 0, kMaxSafe, kWhere));
+  capabilities.max_aspect_ratio = static_cast<double>(
+      js_integer_field(given, "maxAspectRatio", static_cast<int64_t>(kDefaultMaxAspectRatio), 0, kMaxSafe, kWhere));
   capabilities.max_decoded_bytes =
       static_cast<size_t>(js_integer_field(given, "maxDecodedBytes", 0, 0, kMaxSafe, kWhere));
   return capabilities;
