@@ -27,6 +27,11 @@ export interface GrpcInferOptions {
    * endpoint accepts no new calls once closing begins; a stream's later requests are new work.)
    */
   readonly admitted: boolean;
+  /**
+   * The client whose image requests share the image workers fairly with other clients' (its HTTP/2 connection,
+   * `grpc:` + the call's peer): one connection's images cannot hold every worker while others wait, as over HTTP.
+   */
+  readonly client: string;
 }
 
 /** Answers one `ModelInferRequest`; rejects with the HttpErrors (and the engine's errors) the HTTP route would answer. */
@@ -52,6 +57,7 @@ export async function modelInfer(context: ServerContext, request: ModelInferRequ
     const computed = await dispatch.compute(found, {
       input,
       batchSize: parsed.batchSize,
+      client: options.client,
       ...(parsed.timeoutMicroseconds === undefined ? {} : { timeoutMicroseconds: parsed.timeoutMicroseconds }),
     }, { signal: options.signal, onInputReleased });
     reason = 'OTHER';

@@ -64,7 +64,7 @@ export function inferenceServiceHandlers(context: ServiceContext): UntypedServic
       return server.metrics.statistics(request.name, request.version === '' ? undefined : slot.options.version);
     }),
     ModelInfer: calls.unary('ModelInfer', 'token', (request: ModelInferRequest, call) => (
-      modelInfer(server, request, { signal: cancelSignal(call), admitted: true }))),
+      modelInfer(server, request, { signal: cancelSignal(call), admitted: true, client: `grpc:${call.getPeer()}` }))),
     ModelStreamInfer: calls.bidi<ModelInferRequest, ModelStreamInferResponse>('ModelStreamInfer', (call, finished) => {
       const stream: InferStream = new InferStream(server, call, (error) => calls.logInternal('ModelStreamInfer', error), (code) => {
         streams.delete(stream);

@@ -87,7 +87,7 @@ export class InferStream {
   async #answer(request: ModelInferRequest): Promise<ModelStreamInferResponse> {
     try {
       const admitted = !this.#closing && !this.#context.state.closing;
-      const response = await modelInfer(this.#context, request, { signal: this.#cancel.signal, admitted });
+      const response = await modelInfer(this.#context, request, { signal: this.#cancel.signal, admitted, client: `grpc:${this.#call.getPeer()}` });
       return { error_message: '', infer_response: response };
     } catch (error) {
       const failure = grpcFailureOf(error);
