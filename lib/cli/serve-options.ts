@@ -43,6 +43,10 @@ export interface ServeFlags {
   maxShmBytes?: number;
   httpThreads?: number;
   bodyArenaBytes?: number;
+  maxJsonBodyBytes?: number;
+  maxConnections?: number;
+  idleConnectionTimeoutMs?: number;
+  keepAliveTimeoutMs?: number;
 }
 
 /** A commander parser that reports a bad value with the options' own wording. */
@@ -122,7 +126,15 @@ export function serveFlags(command: Command): Command {
     integerFlag('--http-threads', serverFieldChecks.httpThreads))
     .option('--body-arena-bytes <n>', 'bytes of request-body memory registered with the engine (pinned on a GPU, read in place), split between '
       + 'the HTTP threads; 0 for none (default 268435456, 256 MiB, or an eighth of the memory where less)',
-    integerFlag('--body-arena-bytes', serverFieldChecks.bodyArenaBytes));
+    integerFlag('--body-arena-bytes', serverFieldChecks.bodyArenaBytes))
+    .option('--max-json-body-bytes <n>', 'largest JSON body, or JSON header before binary data; larger gets 413 (default 524288, 512 KiB: '
+      + 'parsing JSON holds the event loop)', integerFlag('--max-json-body-bytes', serverFieldChecks.maxJsonBodyBytes))
+    .option('--max-connections <n>', 'connections held at once, split between the HTTP threads; past it new ones are closed at once '
+      + '(default the open-file limit less 128, at most 10000)', integerFlag('--max-connections', serverFieldChecks.maxConnections))
+    .option('--idle-connection-timeout-ms <n>', 'a new connection that sends nothing within this is closed, and a request head that takes '
+      + 'longer from its first byte gets 408 (default 10000)', integerFlag('--idle-connection-timeout-ms', serverFieldChecks.idleConnectionTimeoutMs))
+    .option('--keep-alive-timeout-ms <n>', 'how long a keep-alive connection stays open between requests (default 5000)',
+      integerFlag('--keep-alive-timeout-ms', serverFieldChecks.keepAliveTimeoutMs));
 }
 
 /** Copies the keys of `from` whose value is defined. */
@@ -175,6 +187,10 @@ export function serveOptions(config: ServerOptions | undefined, flags: ServeFlag
       maxShmBytes: flags.maxShmBytes,
       httpThreads: flags.httpThreads,
       bodyArenaBytes: flags.bodyArenaBytes,
+      maxJsonBodyBytes: flags.maxJsonBodyBytes,
+      maxConnections: flags.maxConnections,
+      idleConnectionTimeoutMs: flags.idleConnectionTimeoutMs,
+      keepAliveTimeoutMs: flags.keepAliveTimeoutMs,
     }),
     models,
   };

@@ -43,7 +43,7 @@ async function run(port: NonNullable<typeof parentPort>, data: HttpThreadData): 
   const app = buildApp(context, inFlight, {
     routes: (instance) => inferRoutes(instance, context),
     notFound: (request, reply) => forwarder.forward(request, reply),
-  });
+  }, data.threads);
 
   const stop = async (): Promise<void> => {
     const closing = app.close();

@@ -90,6 +90,10 @@ export const serverFieldChecks = Object.freeze({
     const max = maxBodyArenaBytes();
     return integerIn(0, max, `a byte count from 0 to ${max} (half this machine's memory)`)(value, name);
   }, { what: "a byte count from 0 to half this machine's memory" }) satisfies Check<number>,
+  maxJsonBodyBytes: integerIn(1024, 2 * 1024 ** 3, 'a byte count from 1024 (1 KiB) to 2147483648 (2 GiB)'),
+  maxConnections: integerIn(1, 1_000_000),
+  idleConnectionTimeoutMs: integerIn(1, hourMilliseconds, `a whole number of milliseconds from 1 to ${hourMilliseconds} (an hour)`),
+  keepAliveTimeoutMs: integerIn(1, hourMilliseconds, `a whole number of milliseconds from 1 to ${hourMilliseconds} (an hour)`),
 });
 
 const modelKeys = [
@@ -100,6 +104,7 @@ const modelKeys = [
 const serverKeys = [
   'models', 'host', 'port', 'maxBodyBytes', 'authToken', 'shutdownTimeoutMs', 'logLevel', 'threads', 'serverName',
   'allowShm', 'maxShmRegions', 'maxShmBytes', 'httpThreads', 'bodyArenaBytes',
+  'maxJsonBodyBytes', 'maxConnections', 'idleConnectionTimeoutMs', 'keepAliveTimeoutMs',
 ] as const satisfies readonly (keyof ServerOptions)[];
 
 /**
@@ -226,6 +231,10 @@ export function resolveServer(options: unknown, where: string, partial = false):
     maxShmBytes: top('maxShmBytes', serverDefaults.maxShmBytes),
     httpThreads: top('httpThreads', null),
     bodyArenaBytes: top('bodyArenaBytes', defaultBodyArenaBytes()),
+    maxJsonBodyBytes: top('maxJsonBodyBytes', serverDefaults.maxJsonBodyBytes),
+    maxConnections: top('maxConnections', null),
+    idleConnectionTimeoutMs: top('idleConnectionTimeoutMs', serverDefaults.idleConnectionTimeoutMs),
+    keepAliveTimeoutMs: top('keepAliveTimeoutMs', serverDefaults.keepAliveTimeoutMs),
   };
 }
 
