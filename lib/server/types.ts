@@ -266,9 +266,9 @@ export interface ServerOptions {
    * JSON header of one with it; larger gets 413 (before the body is read when Content-Length or
    * Inference-Header-Content-Length says so). Bounded apart from `maxBodyBytes` because parsing JSON holds the
    * thread's event loop (health probes and every other request on it wait) for a time that follows the body's
-   * structure, not only its bytes: 512 KiB of the costliest JSON (many small objects or keys) took about
-   * 50–70 ms to parse and check on a 2-core AMD EPYC VM (`npm run bench:json`), FP32 `data` about 10 ms and
-   * base64 images under 1 ms. The smaller of this and `maxBodyBytes` applies. Default 512 KiB; tensors beyond it
+   * structure, not only its bytes: 512 KiB of the costliest JSON (an object of 50,000 keys) took about 55 ms
+   * to parse and check (median; single runs up to about 110 ms) on a 2-core AMD EPYC VM shared with other jobs
+   * (`npm run bench:json`), FP32 `data` 4–9 ms and base64 images under 2 ms. The smaller of this and `maxBodyBytes` applies. Default 512 KiB; tensors beyond it
    * go as binary data (the binary tensor extension), which has no parse cost.
    */
   maxJsonBodyBytes?: number;
