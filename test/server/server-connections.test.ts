@@ -3,12 +3,14 @@
  *
  * - 1,100 connections that never send a byte, against `maxConnections` 50: at most 50 are held (split
  *   25 + 25 over two threads), the rest are closed as soon as they are accepted, the held ones are closed after
- *   `idleConnectionTimeoutMs`, and a new valid request is served meanwhile.
+ *   `idleConnectionTimeoutMs`, and a new valid request is served within that time. Before the fix all 1,100
+ *   were held, for ever.
  * - A connection that never sends a byte is closed after `idleConnectionTimeoutMs` (Node alone held it for
  *   ever); one kept alive after a response closes after `keepAliveTimeoutMs`.
  * - Defect 4 as found: under an open-file limit of 1,024 (`ulimit -n`), with the default `maxConnections`
  *   (the limit less 128), 1,100 silent connections do not stop the server from serving. Before the fix the
- *   server took them all and new requests failed.
+ *   server took them until it ran out of descriptors, and every new request was reset for as long as they
+ *   stayed (5 s of ECONNRESET in the test).
  *
  * The option defaults (open-file limit, the split between threads) are checked here too.
  */
@@ -27,7 +29,7 @@ const built = existsSync(fileURLToPath(new URL('../../dist/server/http-thread.js
 if (!built) console.log('server-connections: skipped the servers, dist/ is not built (npm run build:ts)');
 
 const maxConnections = 50;
-const idleConnectionTimeoutMs = 1500;
+const idleConnectionTimeoutMs = 2000;
 const keepAliveTimeoutMs = 400;
 
 /** Opens `count` connections that send nothing; resolves once each has connected or failed. */
@@ -46,6 +48,18 @@ async function silentConnections(port: number, count: number): Promise<Socket[]>
   }
   await Promise.all(opened);
   return sockets;
+}
+
+/** How many of `sockets` the server still holds open. */
+function heldCount(sockets: readonly Socket[]): number {
+  return sockets.filter((socket) => !socket.destroyed && !socket.readableEnded).length;
+}
+
+/** Waits (up to `withinMs`) until the server holds at most `limit` of `sockets`; how many it then holds. */
+async function heldSettled(sockets: readonly Socket[], limit: number, withinMs: number): Promise<number> {
+  const deadline = Date.now() + withinMs;
+  while (heldCount(sockets) > limit && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 25));
+  return heldCount(sockets);
 }
 
 /** Resolves when `socket` closes, with the milliseconds since `from`. */
@@ -129,20 +143,25 @@ describe.runIf(built).each([1, 2])('httpThreads %i', (httpThreads) => {
   it('holds at most maxConnections of 1,100 silent connections, closes them when idle, and serves a new request', async () => {
     const started = Date.now();
     const sockets = await silentConnections(port, 1100);
-    // Those past the limit are closed as soon as they are accepted.
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    const held = sockets.filter((socket) => !socket.destroyed && !socket.readableEnded).length;
-    expect(held).toBeLessThanOrEqual(maxConnections);
-    expect(held).toBeGreaterThan(0);
-    // A new request is served: at once if a slot is free, else once the idle ones are closed.
-    const outcomes = await servedWithin(url, '/v2/health/live', idleConnectionTimeoutMs + 3000);
-    expect(outcomes.at(-1), JSON.stringify(outcomes)).toBe(200);
-    const closedMs = await Promise.all(sockets.map((socket) => closedAfter(socket, started)));
-    expect(Math.max(...closedMs)).toBeLessThan(idleConnectionTimeoutMs + 3000);
-    for (const socket of sockets) socket.destroy();
+    try {
+      // Those past the limit are closed as soon as they are accepted (the server may take a while to accept them
+      // all on a busy machine); the held ones stay until the idle timeout.
+      const held = await heldSettled(sockets, maxConnections, idleConnectionTimeoutMs / 2);
+      expect(held).toBeLessThanOrEqual(maxConnections);
+      expect(held).toBeGreaterThan(0);
+      // A new request is served: at once if a slot is free, else once the idle ones are closed.
+      const outcomes = await servedWithin(url, '/v2/health/live', idleConnectionTimeoutMs + 3000);
+      expect(outcomes.at(-1), JSON.stringify(outcomes)).toBe(200);
+      const closedMs = await Promise.all(sockets.map((socket) => closedAfter(socket, started)));
+      expect(Math.max(...closedMs)).toBeLessThan(idleConnectionTimeoutMs + 3000);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+    }
   }, 30_000);
 
   it('closes a connection that sends nothing after idleConnectionTimeoutMs', async () => {
+    // The slots of the test before are free again once a request is served.
+    expect((await servedWithin(url, '/v2/health/live', 3000)).at(-1)).toBe(200);
     const [socket] = await silentConnections(port, 1);
     const ms = await closedAfter(socket!, Date.now());
     expect(ms).toBeGreaterThanOrEqual(idleConnectionTimeoutMs - 100);
@@ -150,6 +169,7 @@ describe.runIf(built).each([1, 2])('httpThreads %i', (httpThreads) => {
   }, 10_000);
 
   it('closes a kept-alive connection after keepAliveTimeoutMs', async () => {
+    expect((await servedWithin(url, '/v2/health/live', 3000)).at(-1)).toBe(200);
     const socket = connect(port, '127.0.0.1');
     socket.on('error', () => {});
     let answeredAt = 0;
@@ -177,7 +197,7 @@ describe.runIf(built)('under an open-file limit of 1,024', () => {
 
   beforeAll(async () => {
     server = await startServerProcess({
-      models: [{ arch: 'resnet20', maxBatchSize: 1 }], host: '127.0.0.1', port: 0, logLevel: 'warn', httpThreads: 1, idleConnectionTimeoutMs: 1000,
+      models: [{ arch: 'resnet20', maxBatchSize: 1 }], host: '127.0.0.1', port: 0, logLevel: 'warn', httpThreads: 1, idleConnectionTimeoutMs: 2000,
     }, { openFiles: 1024 });
   }, 120_000);
   afterAll(() => {
@@ -186,12 +206,13 @@ describe.runIf(built)('under an open-file limit of 1,024', () => {
 
   it('serves a new request while 1,100 connections sit silent', async () => {
     const sockets = await silentConnections(server.port, 1100);
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    // The default limit (1,024 less 128) is under the open-file limit: the rest were closed, not left queued.
-    const held = sockets.filter((socket) => !socket.destroyed && !socket.readableEnded).length;
-    expect(held).toBeLessThanOrEqual(896);
-    const outcomes = await servedWithin(server.url, '/v2/health/live', 5000);
-    expect(outcomes.at(-1), JSON.stringify(outcomes)).toBe(200);
-    for (const socket of sockets) socket.destroy();
+    try {
+      // The default limit (1,024 less 128) is under the open-file limit: the rest were closed, not left queued.
+      expect(await heldSettled(sockets, 896, 1000)).toBeLessThanOrEqual(896);
+      const outcomes = await servedWithin(server.url, '/v2/health/live', 5000);
+      expect(outcomes.at(-1), JSON.stringify(outcomes)).toBe(200);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+    }
   }, 30_000);
 });
