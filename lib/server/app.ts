@@ -14,7 +14,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { IncomingMessage } from 'node:http';
 import { readBody } from './body.js';
-import { connectionLimits, httpServerOptions, limitConnections } from './connections.js';
+import { connectionLimits, headersTimeoutMs, httpServerOptions, limitConnections, requestTimeoutMs } from './connections.js';
 import { clientErrorHandler, closeAfterDiscarding, deferContinue, frameworkErrorHandler } from './refusals.js';
 import { requireServerPeer } from './optional-peers.js';
 import { bearerTokenCheck, isPublicPath, unauthorized } from './auth.js';
@@ -26,9 +26,6 @@ import { metadataRoutes } from './routes/metadata.js';
 import { inferRoutes } from './routes/infer.js';
 import { statsRoutes } from './routes/stats.js';
 import { sharedMemoryRoutes } from './routes/shared-memory.js';
-
-/** How long a request may take to arrive (headers and body): a 32 MiB body at 1 MB/s fits. */
-const requestTimeoutMs = 60_000;
 
 /** The longest model name (resolve-options.ts) or version a route parameter carries. */
 const maxParamLength = 128;
@@ -82,12 +79,10 @@ export function buildApp(context: AppContext, inFlight: InFlight, routes: AppRou
   const app = fastify({
     logger: { level: options.logLevel },
     bodyLimit: options.maxBodyBytes,
-    // A request must arrive whole within this: without it (fastify's default is none) a client that
-    // sends headers and then trickles holds its connection and buffered bytes for ever.
     requestTimeout: requestTimeoutMs,
     keepAliveTimeout: limits.keepAliveTimeoutMs,
     http: httpServerOptions(limits),
-    clientErrorHandler: clientErrorHandler({ headersTimeoutMs: limits.idleConnectionTimeoutMs, requestTimeoutMs }),
+    clientErrorHandler: clientErrorHandler({ headersTimeoutMs: headersTimeoutMs(limits), requestTimeoutMs }),
     frameworkErrors: frameworkErrorHandler(maxParamLength),
     // Model names may be 128 characters (resolve-options.ts); fastify's default route parameter is 100.
     routerOptions: { maxParamLength },
@@ -125,8 +120,8 @@ export function buildApp(context: AppContext, inFlight: InFlight, routes: AppRou
   });
 
   // Every body arrives as its raw bytes: the infer route decides between JSON and JSON + binary from
-  // Inference-Header-Content-Length, not from the content type (as Triton). A declared Content-Length over
-  // bodyLimit is refused (413) before anything is read.
+  // Inference-Header-Content-Length, not from the content type (as Triton). A declared Content-Length (or
+  // Inference-Header-Content-Length) over its limit (body.ts) is refused (413) before anything is read.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (request, payload, done) => readBody(payload as IncomingMessage, options, done, bodies));
 

@@ -30,6 +30,13 @@ export const maxDefaultConnections = 10_000;
 /** The default where the open-file limit cannot be read (not Linux). */
 export const fallbackMaxConnections = 1000;
 
+/**
+ * How long a request may take to arrive (headers and body): a 32 MiB body at 1 MB/s fits. Without it
+ * (fastify's default is none) a client that sends headers and then trickles holds its connection and buffered
+ * bytes for ever.
+ */
+export const requestTimeoutMs = 60_000;
+
 /** The connection settings of one thread's server. */
 export interface ConnectionLimits {
   /** Connections this thread's server accepts at once. */
@@ -77,9 +84,14 @@ export function connectionsCheckingInterval(limits: ConnectionLimits): number {
   return Math.max(10, Math.min(1000, Math.floor(limits.idleConnectionTimeoutMs / 4)));
 }
 
+/** How long a request's head may take from its first byte: the idle timeout, within the whole request's time. */
+export function headersTimeoutMs(limits: ConnectionLimits): number {
+  return Math.min(limits.idleConnectionTimeoutMs, requestTimeoutMs);
+}
+
 /** The `http.createServer` options that carry these limits (fastify's `http` option). */
 export function httpServerOptions(limits: ConnectionLimits): { headersTimeout: number; connectionsCheckingInterval: number } {
-  return { headersTimeout: limits.idleConnectionTimeoutMs, connectionsCheckingInterval: connectionsCheckingInterval(limits) };
+  return { headersTimeout: headersTimeoutMs(limits), connectionsCheckingInterval: connectionsCheckingInterval(limits) };
 }
 
 /** How often at most the log says that connections are being closed at the limit. */

@@ -282,7 +282,8 @@ export interface ServerOptions {
   /**
    * How long a new connection may stay open without sending a byte before it is closed (Node itself never
    * closes one), and how long a request's head (request line and headers) may take to arrive from its first
-   * byte, past which it gets 408 and its connection closes (Node's `headersTimeout`). Default 10000 ms.
+   * byte (at most the 60 s a whole request may take), past which it gets 408 and its connection closes (Node's
+   * `headersTimeout`). Default 10000 ms.
    */
   idleConnectionTimeoutMs?: number;
   /**
