@@ -40,10 +40,12 @@ export class UsageError extends Error {
 }
 
 /**
+ * The integer flag `--name`, within min..max.
  * @param {string} name @param {unknown} value @param {number} min @param {number} max
  * @returns {number}
+ * @throws UsageError naming the flag, the range and what was given
  */
-function integer(name, value, min, max) {
+export function integer(name, value, min, max) {
   const n = Number(value);
   if (typeof value !== 'string' || !/^\s*\d+\s*$/.test(value) || n < min || n > max) {
     throw new UsageError(`--${name} expects an integer in ${min}..${max} but received ${JSON.stringify(value)}`);

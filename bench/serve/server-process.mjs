@@ -44,6 +44,10 @@ export async function startServer(args, options) {
   // The last lines of its output, for the error when it dies; bounded so a chatty server cannot grow it.
   /** @type {string[]} */
   const tail = [];
+  // Its first lines too: a server that refuses its flags says why first, then prints its whole help.
+  /** @type {string[]} */
+  const head = [];
+  let lines = 0;
   /** The server's readiness line, kept apart from the tail (which later lines may push it out of). */
   let readyLine = '';
   /** @param {Buffer} chunk */
@@ -51,9 +55,17 @@ export async function startServer(args, options) {
     for (const line of chunk.toString().split('\n')) {
       if (line.trim() === '') continue;
       if (line.startsWith('resnet serve: ready on ')) readyLine = line;
+      lines++;
+      if (head.length < 3) head.push(line);
       tail.push(line);
       if (tail.length > 40) tail.shift();
     }
+  };
+  /** The first lines that the tail no longer holds, and how many more are left out. */
+  const beforeTail = () => {
+    const gone = lines - tail.length;
+    const shown = head.slice(0, Math.min(head.length, gone));
+    return gone > shown.length ? [...shown, `… (${gone - shown.length} lines left out)`] : shown;
   };
   child.stdout.on('data', keep);
   child.stderr.on('data', keep);
@@ -73,8 +85,10 @@ export async function startServer(args, options) {
   const server = {
     url,
     pid: /** @type {number} */ (child.pid),
-    /** The server's last output lines. */
-    tail: () => tail.join('\n'),
+    /** The server's output: its first lines when they are no longer among the last 40, then those. */
+    tail: () => [...beforeTail(), ...tail].join('\n'),
+    /** How the server exited, or null while it runs (the soak tells a crash from its own stop by this). */
+    exitStatus: () => /** @type {{ code: number | null; signal: string | null } | null} */ (exited),
     /** `resnet serve: ready on URL: model (device, images: decoder), …`; '' until it is printed. */
     readyLine: () => readyLine,
     /** Resident memory from /proc (Linux), when `/metrics` lacks it. */
@@ -95,8 +109,12 @@ export async function startServer(args, options) {
       process.off('exit', killOnExit);
       if (exited !== null) return { ...exited, killed: false };
       child.kill('SIGTERM');
-      const timer = sleep(graceMs).then(() => null);
+      /** @type {NodeJS.Timeout | undefined} */
+      let grace;
+      const timer = new Promise((resolve) => { grace = setTimeout(() => resolve(null), graceMs); });
       const ended = await Promise.race([exit, timer]);
+      // A pending grace timer would keep the caller's process alive that long after the server has gone.
+      clearTimeout(grace);
       if (ended !== null) return { ...ended, killed: false };
       child.kill('SIGKILL');
       return { .../** @type {{ code: number | null; signal: string | null }} */ (await exit), killed: true };

@@ -6,7 +6,7 @@
  */
 import { type Command, InvalidArgumentError as CommanderArgumentError, Option } from 'commander';
 import { InvalidArgumentError, invalidArgument } from '../errors.js';
-import type { Check } from '../server/option-checks.js';
+import { integerIn, type Check } from '../server/option-checks.js';
 import { logLevels, modelFieldChecks, parseModelSpec, serverFieldChecks } from '../server/resolve-options.js';
 import type { BatchingOptions, ImageDatatype, LogLevel, ModelOptions, ServerOptions, TensorLayout } from '../server/types.js';
 import type { ComputeDType, DeviceSpec } from '../runtime/device.js';
@@ -20,6 +20,8 @@ export interface ServeFlags {
   model?: ModelOptions[];
   host?: string;
   port?: number;
+  /** `off`: no gRPC endpoint (commander turns a parsed null into ''). */
+  grpcPort?: number | 'off';
   device?: DeviceSpec;
   dtype?: ComputeDType;
   benchmark?: boolean;
@@ -72,6 +74,12 @@ function stringFlag<T>(flag: string, rule: Check<T>): (value: string, previous: 
   return flagParser((value) => rule(value, flag));
 }
 
+/** `--grpc-port N`, or `off`: no gRPC endpoint. */
+function grpcPortFlag(flag: string): (value: string, previous: number | 'off' | undefined) => number | 'off' {
+  const port = integerFlag(flag, integerIn(0, 65535, 'an integer from 0 to 65535, or off for no gRPC endpoint'));
+  return (value) => (value === 'off' ? 'off' : port(value, undefined));
+}
+
 /** `--preferred-batch-sizes 4,8`; each at least 1 here, each at most maxBatchSize once resolved. */
 function batchSizesFlag(flag: string): (value: string, previous: number[] | undefined) => number[] {
   const size = modelFieldChecks.maxBatchSize;
@@ -85,12 +93,14 @@ function batchSizesFlag(flag: string): (value: string, previous: number[] | unde
 /** Registers `serve`'s options and description on `command`; the caller adds the action. */
 export function serveFlags(command: Command): Command {
   return command
-    .description('serve models over HTTP with the Open Inference Protocol (KServe V2, as Triton); logs are JSON lines on stdout')
+    .description('serve models with the Open Inference Protocol (KServe V2, as Triton) over HTTP and gRPC; logs are JSON lines on stdout')
     .option('-c, --config <file>', 'JSON config file with the options of createServer (flags override it)')
     .option('-m, --model <spec>', 'a model to serve, ARCH or ARCH=WEIGHTS (a weights name or a checkpoint file); repeatable; replaces the config file\'s models',
       flagParser<ModelOptions[]>((value, previous) => [...(previous ?? []), parseModelSpec(value, '--model')]))
     .option('--host <host>', 'interface to listen on (default 0.0.0.0)', stringFlag('--host', serverFieldChecks.host))
     .option('-p, --port <n>', 'port to listen on, 0 for any free one (default 8000)', integerFlag('--port', serverFieldChecks.port))
+    .option('--grpc-port <n>', 'port of the gRPC endpoint (Triton\'s GRPCInferenceService), 0 for any free one, off for none (default 8001, or 0 with --port 0)',
+      grpcPortFlag('--grpc-port'))
     .option('--device <device>', 'model default: cpu, cuda, cuda:N or auto (default cpu)', stringFlag('--device', modelFieldChecks.device))
     .option('--dtype <dtype>', 'model default: float32, tf32, float16 or bfloat16 (all but float32 need a GPU)', stringFlag('--dtype', modelFieldChecks.dtype))
     .option('--benchmark', 'model default: time cuDNN\'s algorithms when compiling (GPU only)')
@@ -177,6 +187,7 @@ export function serveOptions(config: ServerOptions | undefined, flags: ServeFlag
     ...defined({
       host: flags.host,
       port: flags.port,
+      grpcPort: flags.grpcPort === 'off' ? null : flags.grpcPort,
       maxBodyBytes: flags.maxBodyBytes,
       shutdownTimeoutMs: flags.shutdownTimeoutMs,
       logLevel: flags.logLevel,

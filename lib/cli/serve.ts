@@ -2,7 +2,7 @@
  * `resnet serve`: runs `createServer` until SIGTERM or SIGINT. Before anything listens, the options are
  * resolved and every model's weights checked (serve-check.ts): a wrong command line exits 2, a model that
  * cannot load exits 1, each with its message once on stderr and no server log. The server module (and
- * with it fastify and prom-client) is imported only then, so the other commands never load it, and a
+ * with it fastify, prom-client and the gRPC packages) is imported only then, so the other commands never load it, and a
  * missing one is named with the npm command that installs it. The server logs where it listens and when
  * it is ready (JSON lines on stdout). A signal turns it not-ready and lets in-flight requests finish:
  * exit 0 when they do within `shutdownTimeoutMs`, exit 1 past that deadline or on a second signal. A
@@ -15,17 +15,21 @@ import { readConfigFile, resolveServerOptions } from '../server/options.js';
 import type { InferenceServer } from '../server/server.js';
 import type { LogLevel, ResolvedServerOptions, ServerOptions } from '../server/types.js';
 import { importWithPackages, nativeImport, type Importer } from './missing-package.js';
-import { serverPackages } from '../server/optional-peers.js';
+import { serverPackagesFor } from '../server/optional-peers.js';
 import { ReportedError, asUsage } from './outcome.js';
 import { checkModelsLoad } from './serve-check.js';
 import { serveFlags, serveOptions, type ServeFlags } from './serve-options.js';
 
 /**
  * The server module, its packages imported first so that a missing one is named.
- * @throws MissingDependencyError `resnet serve needs fastify and prom-client, and … is not installed: npm i fastify prom-client`.
+ * @throws MissingDependencyError `resnet serve needs fastify, prom-client, @grpc/grpc-js and @grpc/proto-loader, and … is not
+ * installed: npm i fastify prom-client @grpc/grpc-js @grpc/proto-loader`.
  */
-export async function loadServerModule(importer: Importer = nativeImport): Promise<typeof import('../server/server.js')> {
-  return importWithPackages('resnet serve', serverPackages, () => import('../server/server.js'), importer);
+export async function loadServerModule(
+  importer: Importer = nativeImport, grpc = true,
+): Promise<typeof import('../server/server.js')> {
+  // With `--grpc-port off` the gRPC packages are never loaded, so they need not be installed.
+  return importWithPackages('resnet serve', serverPackagesFor(grpc), () => import('../server/server.js'), importer);
 }
 
 /**
@@ -111,9 +115,9 @@ function exitOnSignals(server: InferenceServer, shutdownTimeoutMs: number): () =
 export async function runServe(flags: ServeFlags, importer: Importer = nativeImport): Promise<void> {
   const { options, resolved } = await resolvedOptions(flags);
   await checkModelsLoad(resolved.models);
-  // Loaded here, not by main.ts: fastify and prom-client cost a few hundred ms that other commands skip,
+  // Loaded here, not by main.ts: the server's packages cost a few hundred ms that other commands skip,
   // and they are optional: a missing one is named before anything starts.
-  const { createServer } = await loadServerModule(importer);
+  const { createServer } = await loadServerModule(importer, resolved.grpcPort !== null);
   tuneGarbageCollection();
   const server = createServer(options);
   const signalled = exitOnSignals(server, resolved.shutdownTimeoutMs);

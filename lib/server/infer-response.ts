@@ -14,7 +14,7 @@ import type { ComputedOutput, Datatype, ModelSignature, OutputSignature, ParsedI
  * One output of the response JSON: `data`, or `parameters` that say where its bytes are (after the
  * header, or in shared memory).
  */
-interface ResponseOutput {
+export interface ResponseOutput {
   name: string;
   datatype: Datatype;
   shape: number[];
@@ -32,20 +32,9 @@ interface ResponseOutput {
 export function encodeInferResponse(
   signature: ModelSignature, request: ParsedInferRequest, outputs: ComputedOutput[],
 ): { body: Buffer; headers: Record<string, string> } {
-  const entries: ResponseOutput[] = [];
-  const binaryParts: Buffer[] = [];
-  for (const wanted of request.outputs) {
-    const declared = signature.outputs.find((output) => output.name === wanted.name);
-    const computed = outputs.find((output) => output.name === wanted.name);
-    if (declared === undefined || computed === undefined) throw new Error(`encodeInferResponse: no computed output '${wanted.name}' for model '${signature.name}'`);
-    const expected = request.batchSize * elementCount(declared.sampleShape);
-    if (computed.values.length !== expected) {
-      throw new Error(`encodeInferResponse: output '${wanted.name}' has ${computed.values.length} values, expected ${expected}`);
-    }
-    const { entry, binary } = encodeOutput(declared, wanted, computed.values, request.batchSize);
-    entries.push(entry);
-    if (binary !== null) binaryParts.push(binary);
-  }
+  const encoded = encodeOutputs(signature, request, outputs);
+  const entries = encoded.map(({ entry }) => entry);
+  const binaryParts = encoded.flatMap(({ binary }) => (binary === null ? [] : [binary]));
 
   // Key order as the schema lists it: model_name, model_version, id (when the request had one), outputs.
   const response = {
@@ -60,6 +49,26 @@ export function encodeInferResponse(
     body: Buffer.concat([json, ...binaryParts]),
     headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(json.length) },
   };
+}
+
+/**
+ * Each output `request` asked for, in its order: the entry of the response JSON and the output's bytes when it
+ * is binary (null when it is JSON `data` or was written to shared memory). The gRPC endpoint reads these too,
+ * with every output binary. A computed output that is missing or the wrong size is a bug of the caller.
+ */
+export function encodeOutputs(
+  signature: ModelSignature, request: ParsedInferRequest, outputs: ComputedOutput[],
+): { entry: ResponseOutput; binary: Buffer | null }[] {
+  return request.outputs.map((wanted) => {
+    const declared = signature.outputs.find((output) => output.name === wanted.name);
+    const computed = outputs.find((output) => output.name === wanted.name);
+    if (declared === undefined || computed === undefined) throw new Error(`encodeInferResponse: no computed output '${wanted.name}' for model '${signature.name}'`);
+    const expected = request.batchSize * elementCount(declared.sampleShape);
+    if (computed.values.length !== expected) {
+      throw new Error(`encodeInferResponse: output '${wanted.name}' has ${computed.values.length} values, expected ${expected}`);
+    }
+    return encodeOutput(declared, wanted, computed.values, request.batchSize);
+  });
 }
 
 function encodeOutput(

@@ -8,7 +8,8 @@
  * is read from the batcher at each scrape. `resnet_inference_request_duration_seconds` is a histogram of
  * successful requests' durations, for latency percentiles; `resnet_http_connections_total{thread}` counts the
  * connections each thread accepted, and `resnet_http_threads` the threads accepting now (a dead HTTP thread
- * shows there). Process memory, CPU and event-loop lag come from prom-client's default
+ * shows there). Inference over gRPC counts in the same `nv_inference_*` metrics as over HTTP (as Triton's);
+ * `resnet_grpc_calls_total{method,code}` counts the gRPC calls by method and status code. Process memory, CPU and event-loop lag come from prom-client's default
  * metrics.
  *
  * Each instance has its own registry (never prom-client's global one), so several servers in one process
@@ -59,6 +60,7 @@ export class ServerMetrics {
   readonly #computeOutputDuration: Counter<ModelLabel>;
   readonly #requestSeconds: Histogram<ModelLabel>;
   readonly #connections: Counter<'thread'>;
+  readonly #grpcCalls: Counter<'method' | 'code'>;
   #acceptingThreads: () => number = () => 0;
 
   /** Creates the registry, Triton's metrics and prom-client's default process metrics. */
@@ -103,6 +105,12 @@ export class ServerMetrics {
       name: 'resnet_http_connections_total',
       help: 'Connections accepted, by the thread that accepted them (0: the main thread; 1..N: the HTTP threads of --http-threads)',
       labelNames: ['thread'],
+      registers,
+    });
+    this.#grpcCalls = new Counter({
+      name: 'resnet_grpc_calls_total',
+      help: 'gRPC calls answered, by method (GRPCInferenceService\'s) and status code (OK, INVALID_ARGUMENT, …)',
+      labelNames: ['method', 'code'],
       registers,
     });
     const accepting = (): number => this.#acceptingThreads();
@@ -180,6 +188,14 @@ export class ServerMetrics {
   /** Counts a connection accepted by `thread` (0: the main thread, 1..N: HTTP threads). */
   connectionAccepted(thread: number): void {
     this.#connections.inc({ thread: String(thread) }, 1);
+  }
+
+  /**
+   * Counts a gRPC call answered with status `code` (its name). `method` is one of the service's methods,
+   * never a name from the client (grpc-js answers unknown methods itself), so the label set stays bounded.
+   */
+  grpcCallFinished(method: string, code: string): void {
+    this.#grpcCalls.inc({ method, code }, 1);
   }
 
   /** The Prometheus text exposition of every metric, with its content type. */

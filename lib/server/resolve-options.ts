@@ -72,6 +72,7 @@ export const modelFieldChecks = Object.freeze({
 export const serverFieldChecks = Object.freeze({
   host: stringMatching(/^[A-Za-z0-9.:%_-]+$/, 253, 'a host name or IP address (0.0.0.0, ::, 127.0.0.1, localhost)'),
   port: integerIn(0, 65535),
+  grpcPort: integerIn(0, 65535, 'an integer from 0 to 65535, or null for no gRPC endpoint'),
   maxBodyBytes: integerIn(1024, 2 * 1024 ** 3, 'a byte count from 1024 (1 KiB) to 2147483648 (2 GiB)'),
   // It travels in an `Authorization` header, so only characters a header value carries verbatim.
   authToken: secretMatching(/^[\x21-\x7e]+$/, 4096, 'a token of 1 to 4096 visible ASCII characters (no spaces or newlines)'),
@@ -102,7 +103,7 @@ const modelKeys = [
 ] as const satisfies readonly (keyof ModelOptions)[];
 
 const serverKeys = [
-  'models', 'host', 'port', 'maxBodyBytes', 'authToken', 'shutdownTimeoutMs', 'logLevel', 'threads', 'serverName',
+  'models', 'host', 'port', 'grpcPort', 'maxBodyBytes', 'authToken', 'shutdownTimeoutMs', 'logLevel', 'threads', 'serverName',
   'allowShm', 'maxShmRegions', 'maxShmBytes', 'httpThreads', 'bodyArenaBytes',
   'maxJsonBodyBytes', 'maxConnections', 'idleConnectionTimeoutMs', 'keepAliveTimeoutMs',
 ] as const satisfies readonly (keyof ServerOptions)[];
@@ -216,10 +217,16 @@ export function resolveServer(options: unknown, where: string, partial = false):
     const value = record[key];
     return value === undefined ? fallback : (serverFieldChecks[key](value, key) as ReturnType<(typeof serverFieldChecks)[K]>);
   };
+  const port = top('port', serverDefaults.port);
+  const grpcPort = record.grpcPort === null ? null : top('grpcPort', port === 0 ? 0 : serverDefaults.grpcPort);
+  if (grpcPort !== null && grpcPort !== 0 && grpcPort === port && !partial) {
+    throw invalidArgument(`a port other than the HTTP port (${port}), or null for no gRPC endpoint`, 'grpcPort', grpcPort);
+  }
   return {
     models,
     host: top('host', serverDefaults.host),
-    port: top('port', serverDefaults.port),
+    port,
+    grpcPort,
     maxBodyBytes: top('maxBodyBytes', serverDefaults.maxBodyBytes),
     authToken: record.authToken === null ? null : top('authToken', null),
     shutdownTimeoutMs: top('shutdownTimeoutMs', serverDefaults.shutdownTimeoutMs),

@@ -1,8 +1,9 @@
 /**
  * `createServer`: the Open Inference Protocol server's life cycle. `start()` registers the body arenas and
  * listens first (live, not ready) — on the main thread, or on N HTTP threads (`httpThreads`, see
- * http-threads.ts) — then loads, compiles and warms up every model, then turns ready; `close()` turns
- * not-ready, refuses new inferences, lets queued and in-flight work finish within `shutdownTimeoutMs`, then
+ * http-threads.ts) — and opens the gRPC endpoint (`grpcPort`, answered by the main thread: grpc/endpoint.ts),
+ * then loads, compiles and warms up every model, then turns ready; `close()` turns not-ready, refuses new
+ * inferences, lets queued and in-flight work (gRPC calls included) finish within `shutdownTimeoutMs`, then
  * stops the threads and closes.
  * @module
  */
@@ -18,6 +19,7 @@ import { HttpThreads } from './http-threads.js';
 import { InFlight } from './in-flight.js';
 import { localDispatch } from './infer-dispatch.js';
 import { defaultHttpThreads, hostMemoryTarget } from './ingest.js';
+import { GrpcEndpoint, grpcTarget } from './grpc/endpoint.js';
 import { ServerMetrics } from './metrics.js';
 import { createModelBatcher } from './model-batcher.js';
 import { resolveServerOptions } from './options.js';
@@ -41,6 +43,11 @@ export interface InferenceServer {
   readonly httpThreads: number;
   /** Where it listens; null before `start()` or with `listen: false`. */
   readonly address: { host: string; port: number; url: string } | null;
+  /**
+   * Where its gRPC endpoint listens (`target`: what a gRPC client on this machine dials, `127.0.0.1:8001`);
+   * null before `start()`, with `listen: false` or with `grpcPort: null`.
+   */
+  readonly grpcAddress: { host: string; port: number; target: string } | null;
   /** Every model loaded and warmed up, and not closing. */
   readonly ready: boolean;
   /** The loaded models by name (the highest version of each name). */
@@ -57,9 +64,14 @@ function delay(ms: number): { promise: Promise<'timeout'>; cancel: () => void } 
   return { promise, cancel: () => clearTimeout(timer) };
 }
 
-/** The URL a client on this machine uses for `host:port` (a wildcard host means loopback). */
+/** The host a client on this machine reaches a server listening on `host` at (a wildcard host means loopback). */
+function reachableHost(host: string): string {
+  return host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
+}
+
+/** The URL a client on this machine uses for `host:port`. */
 function addressOf(host: string, port: number): { host: string; port: number; url: string } {
-  const reachable = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
+  const reachable = reachableHost(host);
   const hostPart = reachable.includes(':') ? `[${reachable}]` : reachable;
   return { host, port, url: `http://${hostPart}:${port}` };
 }
@@ -78,6 +90,9 @@ class Server implements InferenceServer {
   #threads: HttpThreads | null = null;
   #httpThreads = 0;
   #address: InferenceServer['address'] = null;
+  readonly #context: ServerContext;
+  #grpc: GrpcEndpoint | null = null;
+  #grpcAddress: InferenceServer['grpcAddress'] = null;
   #started = false;
   #closed: Promise<void> | null = null;
 
@@ -102,6 +117,7 @@ class Server implements InferenceServer {
       dispatch: localDispatch(this.#registry),
       leases: () => new SharedMemoryLeases(sharedMemory),
     };
+    this.#context = context;
     this.app = buildApp(context, this.#inFlight, mainRoutes(context));
     this.app.server.on('connection', () => this.metrics.connectionAccepted(0));
   }
@@ -117,6 +133,10 @@ class Server implements InferenceServer {
 
   get address(): InferenceServer['address'] {
     return this.#address;
+  }
+
+  get grpcAddress(): InferenceServer['grpcAddress'] {
+    return this.#grpcAddress;
   }
 
   get ready(): boolean {
@@ -165,6 +185,7 @@ class Server implements InferenceServer {
         this.metrics.reportAcceptingThreads(() => started.alive);
         started.publishModels(this.#threadModels());
       }
+      if (options.listen !== false && this.#options.grpcPort !== null) await this.#startGrpc(this.#options.grpcPort);
       for (const slot of this.#registry.slots) {
         await this.#load(slot);
         this.#threads?.publishModels(this.#threadModels());
@@ -175,7 +196,14 @@ class Server implements InferenceServer {
       throw error;
     }
     this.#state.ready = true;
-    log.info({ address: this.#address?.url ?? null, models: this.#registry.slots.length }, 'server ready');
+    log.info({ address: this.#address?.url ?? null, grpc: this.#grpcAddress?.target ?? null, models: this.#registry.slots.length }, 'server ready');
+  }
+
+  /** Opens the gRPC endpoint on `port` of the server's host (once HTTP listens, as live as it). */
+  async #startGrpc(port: number): Promise<void> {
+    this.#grpc = await GrpcEndpoint.start(this.#context, this.#options.host, port, this.app.log);
+    const { host } = this.#options;
+    this.#grpcAddress = { host, port: this.#grpc.port, target: grpcTarget(reachableHost(host), this.#grpc.port) };
   }
 
   /**
@@ -230,7 +258,7 @@ class Server implements InferenceServer {
     const loaded = this.#registry.slots.flatMap((slot) => (slot.loaded === null ? [] : [slot.loaded]));
     // Requests admitted before closing go on through their model's batcher (a body may still be
     // arriving), so the batchers close only once every admitted response has been sent, on every thread.
-    const responsesDone = Promise.all([this.#inFlight.idle(), this.#threads?.drained()]);
+    const responsesDone = Promise.all([this.#inFlight.idle(), this.#threads?.drained(), this.#grpc?.drain()]);
     let timedOut = (await Promise.race([responsesDone, deadline.promise])) === 'timeout';
     for (const { batcher } of loaded) batcher.close();
     // A model is disposed only once its batcher is idle (a cancelled request's batch may still run):
@@ -255,6 +283,7 @@ class Server implements InferenceServer {
     // is left to wait for, so all go now.
     const closing = this.app.close();
     this.app.server.closeAllConnections();
+    this.#grpc?.forceShutdown();
     await closing;
     // Last, the memory batches read in place: shared-memory regions and the body arenas. Once every request
     // has finished at once; past the deadline only once the models are disposed (their batchers drained), since

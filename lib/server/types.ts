@@ -217,6 +217,13 @@ export interface ServerOptions {
   /** Default 8000 (Triton's HTTP port); 0 picks a free port. */
   port?: number;
   /**
+   * The port of the gRPC endpoint (Triton's `inference.GRPCInferenceService`, on the same host, answered by
+   * the main thread); 0 picks a free port, null: no gRPC endpoint. Default 8001 (Triton's gRPC port), or 0
+   * when `port` is 0 (a server asked for any free HTTP port takes any free gRPC port too, so that several can
+   * run side by side).
+   */
+  grpcPort?: number | null;
+  /**
    * Largest request body in bytes; larger gets 413 (before the body is read when Content-Length says so).
    * Default 32 MiB: a JSON request of 8 ImageNet images at full float precision is about 25 MB (with
    * `maxJsonBodyBytes` raised to take it), a binary one 4.8 MB; Triton's 64 MiB would let a client make the
@@ -299,6 +306,7 @@ export interface ServerOptions {
 export const serverDefaults = Object.freeze({
   host: '0.0.0.0',
   port: 8000,
+  grpcPort: 8001,
   maxBodyBytes: 32 * 1024 * 1024,
   shutdownTimeoutMs: 30_000,
   logLevel: 'info' as LogLevel,
@@ -367,6 +375,8 @@ export interface ResolvedServerOptions {
   models: ResolvedModelOptions[];
   host: string;
   port: number;
+  /** null: no gRPC endpoint. */
+  grpcPort: number | null;
   maxBodyBytes: number;
   authToken: string | null;
   shutdownTimeoutMs: number;

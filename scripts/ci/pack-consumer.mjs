@@ -35,7 +35,7 @@ export function lddProblems(folder, allowed) {
 // mappings), and which heavy packages the import pulled in (ESM imports of CommonJS packages land in the same
 // require cache, so one check serves both).
 const forwardBody = `
-const heavy = /[\\\\/]node_modules[\\\\/](fastify|prom-client|pino|commander|cli-progress|vega|vega-lite|cmake-js)[\\\\/]/;
+const heavy = /[\\\\/]node_modules[\\\\/](fastify|prom-client|pino|@grpc[\\\\/]grpc-js|@grpc[\\\\/]proto-loader|commander|cli-progress|vega|vega-lite|cmake-js)[\\\\/]/;
 const model = resnet18({ numClasses: 10, generator: manualSeed(7) });
 const input = new Float32Array(2 * 3 * 32 * 32).map((_, i) => Math.sin(i * 0.37));
 const output = await model.forward(Tensor.from(input, [2, 3, 32, 32]));
@@ -49,8 +49,11 @@ const serverBody = `
 const server = createServer({ models: [{ arch: 'resnet20' }], host: '127.0.0.1', port: 0, logLevel: 'silent' });
 await server.start();
 const response = await fetch(server.address.url + '/v2/health/ready');
+// The gRPC endpoint opened: the package's proto/ shipped and its peers loaded.
+const grpc = server.grpcAddress;
 await server.close();
 if (response.status !== 200) throw new Error('ready answered ' + response.status);
+if (grpc === null || !(grpc.port > 0)) throw new Error('no gRPC endpoint: ' + JSON.stringify(grpc));
 `;
 
 /** The consumer app's files, by name. */

@@ -144,9 +144,11 @@ check('ldd: every library resolves inside the package', () => {
 check('resnet-cudnn/server with its optional peers', () => {
   const missing = spawnSync(path.join(bin, 'node'), ['server.mjs'], { cwd: app, env: bareEnv, encoding: 'utf8' });
   if (missing.status === 0) throw new Error('resnet-cudnn/server imported without fastify installed');
-  if (!/resnet-cudnn\/server needs fastify and prom-client, and (fastify|prom-client) is not installed: npm i fastify prom-client/.test(missing.stderr)) throw new Error(`the error does not give the npm i line:\n${missing.stderr.slice(-800)}`);
-  const install = spawnSync(path.join(bin, 'npm'), ['install', '--no-package-lock', 'fastify@^5', 'prom-client@^15'], { cwd: app, env: bareEnv, encoding: 'utf8' });
-  if (install.status !== 0) throw new Error(`npm install fastify prom-client failed:\n${install.stderr.slice(-1500)}`);
+  const peers = 'fastify, prom-client, @grpc\\/grpc-js and @grpc\\/proto-loader, and \\S+ is not installed: npm i fastify prom-client @grpc\\/grpc-js @grpc\\/proto-loader';
+  if (!new RegExp(`resnet-cudnn\\/server needs ${peers}`).test(missing.stderr)) throw new Error(`the error does not give the npm i line:\n${missing.stderr.slice(-800)}`);
+  const install = spawnSync(path.join(bin, 'npm'), ['install', '--no-package-lock', 'fastify@^5', 'prom-client@^15', '@grpc/grpc-js@^1.14', '@grpc/proto-loader@^0.8'],
+    { cwd: app, env: bareEnv, encoding: 'utf8' });
+  if (install.status !== 0) throw new Error(`npm install of the server's peers failed:\n${install.stderr.slice(-1500)}`);
   for (const file of ['server.mjs', 'server.cjs']) {
     const run = spawnSync(path.join(bin, 'node'), [file], { cwd: app, env: bareEnv, encoding: 'utf8', timeout: 120_000 });
     if (run.status !== 0) throw new Error(`${file}: exit ${run.status}\n${run.stderr.slice(-1500)}`);
@@ -154,7 +156,7 @@ check('resnet-cudnn/server with its optional peers', () => {
   const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
   const typed = spawnSync(path.join(bin, 'node'), [tsc, '-p', 'tsconfig.server.json'], { cwd: app, env: bareEnv, encoding: 'utf8' });
   if (typed.status !== 0) throw new Error(`server types: ${typed.stdout.slice(-2000)}`);
-  return 'names the npm i line without its peers; with them, ESM and CommonJS answer /v2/health/ready, and its types check';
+  return 'names the npm i line without its peers; with them, ESM and CommonJS answer /v2/health/ready and open gRPC, and its types check';
 });
 
 figures.checks = results.map(({ name, ok }) => ({ name, ok }));

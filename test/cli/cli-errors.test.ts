@@ -19,6 +19,9 @@ import { buildProgram, wantsJson } from '../../lib/cli/program.js';
 import { loadServerModule } from '../../lib/cli/serve.js';
 import { cli, cliBuilt, hidingPackages, resnet, resnetWith } from '../helpers/cli-runner.js';
 
+/** The server's optional peers, as lib/server/optional-peers.ts lists them. */
+const serverPeers = ['fastify', 'prom-client', '@grpc/grpc-js', '@grpc/proto-loader'];
+
 if (!cliBuilt) console.warn(`test/cli/cli-errors.test.ts: skipped the command runs, ${cli} is missing (run npm run build:ts)`);
 // A real JPEG from the repository's fixtures: the download must fail, not the image.
 const fixtureJpg = fileURLToPath(new URL('../fixtures/images/exif6.jpg', import.meta.url));
@@ -174,23 +177,24 @@ describe.runIf(cliBuilt)('without network access', () => {
 });
 
 describe.runIf(cliBuilt)('packages imported only when needed', () => {
-  it('other commands run without fastify and prom-client: nothing imports the server at startup', async () => {
-    const info = await resnetWith(hidingPackages(['fastify', 'prom-client', '/dist/server/server.js', '/dist/server/app.js']), 'info', '--json');
+  it('other commands run without the server\'s packages: nothing imports the server at startup', async () => {
+    const info = await resnetWith(hidingPackages([...serverPeers, '/dist/server/server.js', '/dist/server/app.js']), 'info', '--json');
     expect(info.stderr).toBe('');
     expect(info.code).toBe(0);
     expect(JSON.parse(info.stdout).backends.cpu.library).toBe('oneDNN');
     const weights = join(temp, 'r20.th');
     await saveCheckpoint(getCifarModel('resnet20', { generator: new Generator(2) }).stateDict(), weights);
-    const convert = await resnetWith(hidingPackages(['fastify', 'prom-client']), 'convert', weights, join(temp, 'r20.safetensors'));
+    const convert = await resnetWith(hidingPackages(serverPeers), 'convert', weights, join(temp, 'r20.safetensors'));
     expect(convert.code).toBe(0);
   });
 
-  it('serve names the npm command when fastify or prom-client is missing, before anything starts', async () => {
-    for (const hidden of ['fastify', 'prom-client']) {
+  it('serve names the npm command when fastify, prom-client or a gRPC package is missing, before anything starts', async () => {
+    for (const hidden of ['fastify', 'prom-client', '@grpc/grpc-js', '@grpc/proto-loader']) {
       const run = await resnetWith(hidingPackages([hidden]), 'serve', '--model', 'resnet20', '--port', '0', '--host', '127.0.0.1');
       expect(run.code).toBe(1);
       expect(run.stdout).toBe('');
-      expect(run.stderr).toBe(`resnet: resnet serve needs fastify and prom-client, and ${hidden} is not installed: npm i fastify prom-client [ERR_MISSING_DEPENDENCY]\n`);
+      expect(run.stderr).toBe(`resnet: resnet serve needs fastify, prom-client, @grpc/grpc-js and @grpc/proto-loader, and ${hidden} is not installed: `
+        + 'npm i fastify prom-client @grpc/grpc-js @grpc/proto-loader [ERR_MISSING_DEPENDENCY]\n');
     }
   });
 
@@ -221,9 +225,21 @@ describe('missing packages, in process', () => {
       return {};
     };
     await expect(loadServerModule(importer)).rejects.toMatchObject({
-      code: 'ERR_MISSING_DEPENDENCY', message: 'resnet serve needs fastify and prom-client, and prom-client is not installed: npm i fastify prom-client',
+      code: 'ERR_MISSING_DEPENDENCY',
+      message: 'resnet serve needs fastify, prom-client, @grpc/grpc-js and @grpc/proto-loader, and prom-client is not installed: '
+        + 'npm i fastify prom-client @grpc/grpc-js @grpc/proto-loader',
     });
     expect(seen).toEqual(['fastify', 'prom-client']);
+    // With the gRPC endpoint off, the gRPC packages are neither imported nor named.
+    seen.length = 0;
+    const withoutGrpc = async (specifier: string) => {
+      seen.push(specifier);
+      if (specifier.startsWith('@grpc/')) throw notFound(specifier);
+      return {};
+    };
+    await expect(loadServerModule(withoutGrpc, false)).resolves.toBeDefined();
+    expect(seen).toEqual(['fastify', 'prom-client']);
+    await expect(loadServerModule(withoutGrpc, true)).rejects.toMatchObject({ code: 'ERR_MISSING_DEPENDENCY', message: expect.stringMatching(/@grpc\/grpc-js is not installed/) });
     const broken = new SyntaxError('Unexpected token');
     await expect(importWithPackages('x', ['a'], async () => { throw broken; }, async () => ({}))).rejects.toBe(broken);
   });

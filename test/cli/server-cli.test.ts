@@ -1,8 +1,8 @@
 /**
  * `resnet serve`: how flags, the config file and the environment combine (serveOptions, in process), and
  * the command as a user runs it (the compiled CLI in a child process; needs `npm run build:ts`, skipped
- * with a message otherwise): ready after load, an infer round trip checked against PyTorch's logits, a
- * graceful SIGTERM, a second signal and the shutdown deadline, a model that fails to load, bad flags.
+ * with a message otherwise): ready after load, an infer round trip checked against PyTorch's logits, gRPC beside
+ * HTTP, a graceful SIGTERM, a second signal and the shutdown deadline, a model that fails to load, bad flags.
  */
 import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -18,6 +18,7 @@ import { saveCheckpoint } from '../../lib/io/torch-save.js';
 import { serveFlags, serveOptions, type ServeFlags } from '../../lib/cli/serve-options.js';
 import { Command } from 'commander';
 import type { ServerOptions } from '../../lib/server/types.js';
+import { bearer, inferenceClient } from '../helpers/grpc-client.js';
 import { maxRelativeError } from '../helpers/helpers.js';
 import { dataAbsent, dataPath } from '../helpers/test-data.js';
 
@@ -116,6 +117,19 @@ describe('serveOptions: flags over the config file', () => {
     // --help says the default.
     const help = serveFlags(new Command()).helpInformation().replace(/\s+/g, ' ');
     expect(help).toMatch(/--http-threads <n> .*\(default 1 when every model is on the CPU, else min\(4, CPUs - 1\)\)/);
+  });
+
+  it('parses --grpc-port N, 0 and off (null: no endpoint), and passes it on over the file\'s', () => {
+    const parse = (args: string[]) => serveFlags(new Command()).exitOverride().configureOutput({ writeErr: () => {} })
+      .parse(['--model', 'resnet20', ...args], { from: 'user' }).opts<ServeFlags>();
+    expect(parse(['--grpc-port', '9001']).grpcPort).toBe(9001);
+    expect(parse(['--grpc-port', '0']).grpcPort).toBe(0);
+    expect(parse(['--grpc-port', 'off']).grpcPort).toBe('off');
+    expect(parse([]).grpcPort).toBeUndefined();
+    expect(serveOptions({ ...config, grpcPort: 7001 }, parse(['--grpc-port', 'off']), {}).grpcPort).toBeNull();
+    expect(serveOptions({ ...config, grpcPort: 7001 }, parse([]), {}).grpcPort).toBe(7001);
+    expect(() => parse(['--grpc-port', 'none'])).toThrow('Expected an integer from 0 to 65535, or off for no gRPC endpoint for --grpc-port but received "none"');
+    expect(() => parse(['--grpc-port', '65536'])).toThrow('Expected an integer from 0 to 65535, or off for no gRPC endpoint for --grpc-port but received 65536');
   });
 
   it('parses --image-decoder as a model default, and refuses what is neither auto nor cpu', () => {
@@ -259,6 +273,23 @@ describe.runIf(built)('resnet serve', () => {
       expect(top.body.outputs[0].data[i]).toMatch(new RegExp(`^[0-9.e+-]+:${best}:${cifar10Classes[best]}$`));
     }
     server.child.kill('SIGINT');
+    expect((await server.exited).code).toBe(0);
+  });
+
+  it('serves gRPC on --grpc-port beside HTTP, and says where in its ready log', async () => {
+    const server = await serve(['--model', 'resnet20', '--host', '127.0.0.1', '--port', '0', '--grpc-port', '0', '--auth-token', 'cli-grpc']);
+    const ready = server.logs.find((entry) => entry.msg === 'server ready')!;
+    expect(ready.grpc).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect(ready.grpc).not.toBe(`127.0.0.1:${new URL(server.url).port}`);
+    const client = inferenceClient(ready.grpc as string);
+    try {
+      expect(await client.call('ServerReady', {})).toEqual({ ready: true });
+      const metadata = await client.call('ModelMetadata', { name: 'resnet20' }, { metadata: bearer('cli-grpc') });
+      expect(metadata).toMatchObject({ name: 'resnet20', versions: ['1'] });
+    } finally {
+      client.close();
+    }
+    server.child.kill('SIGTERM');
     expect((await server.exited).code).toBe(0);
   });
 

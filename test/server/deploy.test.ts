@@ -83,8 +83,8 @@ for (const file of ['deploy/Dockerfile', 'deploy/Dockerfile.cuda']) {
     };
     const cmd = JSON.parse(one('CMD')) as string[];
 
-    it('exposes the default port and probes /v2/health/live on it, a route that answers 200', async () => {
-      expect(one('EXPOSE')).toBe(String(serverDefaults.port));
+    it('exposes the default ports (HTTP, gRPC) and probes /v2/health/live on HTTP\'s, a route that answers 200', async () => {
+      expect(one('EXPOSE')).toBe(`${serverDefaults.port} ${serverDefaults.grpcPort}`);
       const url = /http:\/\/127\.0\.0\.1:(\d+)(\/[\w/]+)/.exec(one('HEALTHCHECK'));
       expect(url).not.toBeNull();
       expect(Number(url![1])).toBe(serverDefaults.port);
@@ -114,6 +114,8 @@ for (const file of ['deploy/Dockerfile', 'deploy/Dockerfile.cuda']) {
       const copies = runtime.filter((i) => i.keyword === 'COPY').map((i) => i.args.split(' ').at(-1));
       // lib/runtime/native.ts: <package root>/build/Release/resnet_cudnn.node, the root being dist/..
       expect(copies).toEqual(expect.arrayContaining(['./build/Release/resnet_cudnn.node', './dist', './node_modules', './']));
+      // The gRPC endpoint reads <package root>/proto/grpc_service.proto (lib/server/grpc/proto.ts).
+      expect(runtime.some((i) => i.keyword === 'COPY' && i.args === '--from=build /app/proto ./proto')).toBe(true);
       expect(runtime.some((i) => i.keyword === 'COPY' && i.args.startsWith('--from=build /app/package.json'))).toBe(true);
     });
 

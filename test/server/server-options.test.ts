@@ -48,7 +48,7 @@ describe('resolveServerOptions', () => {
         inputDatatype: 'FP32', inputLayout: 'NCHW', imageDecoder: 'auto',
         batching: { maxBatchSize: 8, preferredBatchSizes: [], maxQueueDelayMicroseconds: 0, maxQueueSize: 64, instanceCount: null, defaultTimeoutMicroseconds: 0 },
       }],
-      host: '0.0.0.0', port: 8000, maxBodyBytes: 32 * 1024 * 1024, authToken: null, shutdownTimeoutMs: 30_000, logLevel: 'info', threads: null,
+      host: '0.0.0.0', port: 8000, grpcPort: 8001, maxBodyBytes: 32 * 1024 * 1024, authToken: null, shutdownTimeoutMs: 30_000, logLevel: 'info', threads: null,
       serverName: 'resnet-cudnn', allowShm: false, maxShmRegions: 256, maxShmBytes: 8 * 1024 ** 3,
       httpThreads: null, bodyArenaBytes: Math.min(256 * 1024 ** 2, Math.floor(totalmem() / 8 / 1024 ** 2) * 1024 ** 2),
       maxJsonBodyBytes: 512 * 1024, maxConnections: null, idleConnectionTimeoutMs: 10_000, keepAliveTimeoutMs: 5000,
@@ -80,7 +80,7 @@ describe('resolveServerOptions', () => {
 
   it('refuses unknown keys at every level, naming the key and listing the valid ones', () => {
     expect(refused(() => resolveWith({}, { prot: 8000 }))).toBe(
-      'Expected one of models, host, port, maxBodyBytes, authToken, shutdownTimeoutMs, logLevel, threads, serverName, allowShm, maxShmRegions, maxShmBytes, '
+      'Expected one of models, host, port, grpcPort, maxBodyBytes, authToken, shutdownTimeoutMs, logLevel, threads, serverName, allowShm, maxShmRegions, maxShmBytes, '
       + 'httpThreads, bodyArenaBytes, maxJsonBodyBytes, maxConnections, idleConnectionTimeoutMs, keepAliveTimeoutMs for an option of server options but received "prot"',
     );
     const message = refused(() => resolveWith({ maxBatch: 4 }));
@@ -135,6 +135,20 @@ describe('resolveServerOptions', () => {
       }
     }
     expect(refused(() => resolveWith({}, { port: 70000 }))).toBe('Expected an integer from 0 to 65535 for port but received 70000');
+  });
+
+  it('takes gRPC on 8001 by default, on any free port with port 0, on none with null; never on the HTTP port', () => {
+    expect(resolveWith({}).grpcPort).toBe(8001);
+    expect(resolveWith({}, { port: 0 }).grpcPort).toBe(0);
+    expect(resolveWith({}, { port: 0, grpcPort: 9001 }).grpcPort).toBe(9001);
+    expect(resolveWith({}, { grpcPort: 0 }).grpcPort).toBe(0);
+    expect(resolveWith({}, { grpcPort: null }).grpcPort).toBeNull();
+    expect(refused(() => resolveWith({}, { grpcPort: 70000 }))).toBe('Expected an integer from 0 to 65535, or null for no gRPC endpoint for grpcPort but received 70000');
+    expect(refused(() => resolveWith({}, { grpcPort: 'off' }))).toBe('Expected an integer from 0 to 65535, or null for no gRPC endpoint for grpcPort but received "off"');
+    expect(refused(() => resolveWith({}, { port: 9000, grpcPort: 9000 }))).toBe(
+      'Expected a port other than the HTTP port (9000), or null for no gRPC endpoint for grpcPort but received 9000');
+    expect(refused(() => resolveWith({}, { port: 8001 }))).toMatch(/^Expected a port other than the HTTP port \(8001\)/);
+    expect(resolveWith({}, { port: 0, grpcPort: 0 }).grpcPort).toBe(0);
   });
 
   it('checks names, versions, host, token, log level and server name', () => {

@@ -35,7 +35,8 @@ function jsonBody(request: FastifyRequest, name: string, maxJsonBodyBytes: numbe
   return parseRequestJson(body.toString('utf8'), `the register request of shared memory region '${shownText(name)}'`, 'send {"key", "offset", "byte_size"}');
 }
 
-const cudaUnsupported = 'CUDA shared memory is not supported by this server: register the tensors\' memory as system shared memory '
+/** The refusal of every CUDA shared-memory request (over HTTP and gRPC). */
+export const cudaSharedMemoryUnsupported = 'CUDA shared memory is not supported by this server: register the tensors\' memory as system shared memory '
   + '(v2/systemsharedmemory, POSIX shm_open) instead';
 
 /** Registers the `v2/systemsharedmemory/…` and `v2/cudasharedmemory/…` routes. */
@@ -63,7 +64,7 @@ export function sharedMemoryRoutes(app: FastifyInstance, context: ServerContext)
 
   const cuda = '/v2/cudasharedmemory';
   const refuse = async (): Promise<never> => {
-    throw badRequest(cudaUnsupported);
+    throw badRequest(cudaSharedMemoryUnsupported);
   };
   route(app, 'GET', `${cuda}/status`, refuse);
   route(app, 'GET', `${cuda}/region/:region/status`, refuse);
