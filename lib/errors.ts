@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'ERR_INVALID_DTYPE'
   | 'ERR_STATE_DICT'
   | 'ERR_INVALID_FILE'
+  | 'ERR_IMAGE_BUDGET'
   | 'ERR_DOWNLOAD'
   | 'ERR_UNSUPPORTED'
   | 'ERR_DISPOSED'
@@ -107,6 +108,21 @@ export class InvalidFileError extends ResnetError {
   readonly element: number | undefined;
   constructor(message: string, options?: { cause?: unknown; element?: number }) {
     super('ERR_INVALID_FILE', message, options);
+    this.element = options?.element;
+  }
+}
+
+/**
+ * An image's preprocessing would exceed its work budget, so it was refused from the image's size alone, before any
+ * pixel was resized (or, for an encoded image, decoded): resized so its shorter side is `resizeSize`, it would
+ * exceed the pixel limit (`maxPixels`), or its aspect ratio is past `maxAspectRatio`, so that the centre crop would
+ * see a sliver of it. The message says which, and what to change.
+ */
+export class ImageBudgetError extends ResnetError {
+  /** For a call over several images (`preprocess`, `ImagePipeline.preprocess`), the index of the one refused. */
+  readonly element: number | undefined;
+  constructor(message: string, options?: { element?: number }) {
+    super('ERR_IMAGE_BUDGET', message);
     this.element = options?.element;
   }
 }
@@ -257,6 +273,7 @@ const byCode: Record<ErrorCode, new (message: string) => ResnetError> = {
     }
   },
   ERR_INVALID_FILE: InvalidFileError,
+  ERR_IMAGE_BUDGET: ImageBudgetError,
   // Raised by io/download.ts's DownloadError (never by native code); kept here so every code maps to a class.
   ERR_DOWNLOAD: class extends ResnetError {
     constructor(m: string) {

@@ -60,7 +60,9 @@ export { readImage, defaultMaxPixels, type ReadImageOptions } from './vision/ima
 export * from './vision/pipeline.js';
 export {
   preprocess, resize, resizedSize, centerCrop, centerCropOffset, imagenetMean, imagenetStd, type PreprocessOptions, type Interpolation,
+  type PixelLimitOptions,
 } from './vision/transforms.js';
+export { defaultMaxAspectRatio } from './vision/budget.js';
 
 // Model code knows nothing of backends (DESIGN.md): the entry point plugs the compiled executor and
 // the device resolver in.

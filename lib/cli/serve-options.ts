@@ -7,9 +7,11 @@
 import { type Command, InvalidArgumentError as CommanderArgumentError, Option } from 'commander';
 import { InvalidArgumentError, invalidArgument } from '../errors.js';
 import { integerIn, type Check } from '../server/option-checks.js';
+import { readTokenFile } from '../server/token-file.js';
 import { logLevels, modelFieldChecks, parseModelSpec, serverFieldChecks } from '../server/resolve-options.js';
 import type { BatchingOptions, ImageDatatype, LogLevel, ModelOptions, ServerOptions, TensorLayout } from '../server/types.js';
 import type { ComputeDType, DeviceSpec } from '../runtime/device.js';
+import { UsageError } from './outcome.js';
 
 /** The environment variable that carries the bearer token when `--auth-token` is not given. */
 export const authTokenVariable = 'RESNET_SERVE_AUTH_TOKEN';
@@ -38,6 +40,7 @@ export interface ServeFlags {
   threads?: number;
   maxBodyBytes?: number;
   authToken?: string;
+  authTokenFile?: string;
   shutdownTimeoutMs?: number;
   logLevel?: LogLevel;
   allowShm?: boolean;
@@ -45,6 +48,7 @@ export interface ServeFlags {
   maxShmBytes?: number;
   httpThreads?: number;
   bodyArenaBytes?: number;
+  seed?: number;
   maxJsonBodyBytes?: number;
   maxConnections?: number;
   idleConnectionTimeoutMs?: number;
@@ -121,9 +125,11 @@ export function serveFlags(command: Command): Command {
       stringFlag('--image-decoder', modelFieldChecks.imageDecoder))
     .option('-t, --threads <n>', 'CPU compute threads, split between a CPU model\'s instances (default all the process may use)', integerFlag('--threads', serverFieldChecks.threads))
     .option('--max-body-bytes <n>', 'largest request body; larger gets 413 (default 33554432, 32 MiB)', integerFlag('--max-body-bytes', serverFieldChecks.maxBodyBytes))
-    .addOption(new Option('--auth-token <token>', `require "Authorization: Bearer <token>" on every route but /v2/health/* (or set ${authTokenVariable})`)
+    .addOption(new Option('--auth-token <token>', `require "Authorization: Bearer <token>" on every route but /v2/health/*; `
+      + `visible to every user in ps: prefer --auth-token-file or ${authTokenVariable}`)
       .argParser(stringFlag('--auth-token', serverFieldChecks.authToken)))
-    .option('--shutdown-timeout-ms <n>', 'how long SIGTERM waits for in-flight requests before exiting 1 (default 30000)',
+    .option('--auth-token-file <file>', 'the bearer token as --auth-token, read from FILE (a trailing newline is dropped)')
+    .option('--shutdown-timeout-ms <n>', 'how long SIGTERM waits for in-flight requests and open connections before exiting 1 (default 30000)',
       integerFlag('--shutdown-timeout-ms', serverFieldChecks.shutdownTimeoutMs))
     .addOption(new Option('--log-level <level>', 'log level (default info)').choices(logLevels))
     .option('--allow-shm', 'accept Triton\'s system shared-memory extension: local clients pass tensors through POSIX shared memory (default off)')
@@ -137,6 +143,8 @@ export function serveFlags(command: Command): Command {
     .option('--body-arena-bytes <n>', 'bytes of request-body memory registered with the engine (pinned on a GPU, read in place), split between '
       + 'the HTTP threads; 0 for none (default 268435456, 256 MiB, or an eighth of the memory where less)',
     integerFlag('--body-arena-bytes', serverFieldChecks.bodyArenaBytes))
+    .option('--seed <n>', 'seed of the random initialisation of models served without weights: the same seed, the same outputs (default a new one each start)',
+      integerFlag('--seed', serverFieldChecks.seed))
     .option('--max-json-body-bytes <n>', 'largest JSON body, or JSON header before binary data; larger gets 413 (default 524288, 512 KiB: '
       + 'parsing JSON holds the event loop)', integerFlag('--max-json-body-bytes', serverFieldChecks.maxJsonBodyBytes))
     .option('--max-connections <n>', 'connections held at once, split between the HTTP threads; past it new ones are closed at once '
@@ -153,12 +161,35 @@ function defined<T extends object>(from: T): Partial<T> {
 }
 
 /**
+ * The warning `resnet serve` prints when the token is on its command line, or null.
+ */
+export function commandLineTokenWarning(flags: ServeFlags): string | null {
+  if (flags.authToken === undefined) return null;
+  return 'resnet serve: warning: --auth-token puts the token on the command line, where every user of this machine can read it '
+    + `(ps, /proc/PID/cmdline): use --auth-token-file FILE or ${authTokenVariable} instead`;
+}
+
+/**
+ * The token `--auth-token-file` names, read; undefined without the flag.
+ * @throws UsageError when `--auth-token` is given too; InvalidArgumentError when the file cannot be read
+ *   or holds no token (see readTokenFile).
+ */
+export async function tokenFromFileFlag(flags: ServeFlags): Promise<string | undefined> {
+  if (flags.authTokenFile === undefined) return undefined;
+  if (flags.authToken !== undefined) {
+    throw new UsageError('--auth-token and --auth-token-file both give the token: use one (--auth-token-file keeps it out of ps)');
+  }
+  return readTokenFile(flags.authTokenFile, `--auth-token-file ${JSON.stringify(flags.authTokenFile)}`);
+}
+
+/**
  * The options `resnet serve` runs with: the config file's (when given) under the flags, as the module
- * comment says; the bearer token from `--auth-token`, else `RESNET_SERVE_AUTH_TOKEN` (when non-empty),
- * else the file's. Validation of the whole is `createServer`'s; this only combines.
+ * comment says; the bearer token from `--auth-token`, else `--auth-token-file` (`fileToken`, read by
+ * {@link tokenFromFileFlag}), else `RESNET_SERVE_AUTH_TOKEN` (when non-empty), else the config file's.
+ * Validation of the whole is `createServer`'s; this only combines.
  * @throws InvalidArgumentError when no model is given anywhere, or the token variable is malformed.
  */
-export function serveOptions(config: ServerOptions | undefined, flags: ServeFlags, env: NodeJS.ProcessEnv = process.env): ServerOptions {
+export function serveOptions(config: ServerOptions | undefined, flags: ServeFlags, env: NodeJS.ProcessEnv = process.env, fileToken?: string): ServerOptions {
   const modelDefaults: Partial<ModelOptions & BatchingOptions> = defined({
     device: flags.device,
     dtype: flags.dtype,
@@ -181,7 +212,7 @@ export function serveOptions(config: ServerOptions | undefined, flags: ServeFlag
   const models = specs.map((model) => ({ ...modelDefaults, ...defined(model) }) as ModelOptions);
   const fromEnv = env[authTokenVariable];
   const envToken = fromEnv === undefined || fromEnv === '' ? undefined : serverFieldChecks.authToken(fromEnv, authTokenVariable);
-  const authToken = flags.authToken ?? envToken;
+  const authToken = flags.authToken ?? fileToken ?? envToken;
   return {
     ...config,
     ...defined({
@@ -198,6 +229,7 @@ export function serveOptions(config: ServerOptions | undefined, flags: ServeFlag
       maxShmBytes: flags.maxShmBytes,
       httpThreads: flags.httpThreads,
       bodyArenaBytes: flags.bodyArenaBytes,
+      seed: flags.seed,
       maxJsonBodyBytes: flags.maxJsonBodyBytes,
       maxConnections: flags.maxConnections,
       idleConnectionTimeoutMs: flags.idleConnectionTimeoutMs,

@@ -4,9 +4,11 @@
  * cannot load exits 1, each with its message once on stderr and no server log. The server module (and
  * with it fastify, prom-client and the gRPC packages) is imported only then, so the other commands never load it, and a
  * missing one is named with the npm command that installs it. The server logs where it listens and when
- * it is ready (JSON lines on stdout). A signal turns it not-ready and lets in-flight requests finish:
- * exit 0 when they do within `shutdownTimeoutMs`, exit 1 past that deadline or on a second signal. A
- * failure after listening (compiling a model) is in the server's log, and exits 1.
+ * it is ready (JSON lines on stdout). A signal turns it not-ready, stops it accepting connections, lets
+ * in-flight requests finish and closes each connection after its last response (server.ts): exit 0 when
+ * all that is done within `shutdownTimeoutMs`, exit 1 past that deadline or on a second signal. A failure
+ * after listening (compiling a model) is in the server's log, and exits 1. `--auth-token` is warned about
+ * on stderr: `ps` shows it.
  * @module
  */
 import v8 from 'node:v8';
@@ -18,7 +20,7 @@ import { importWithPackages, nativeImport, type Importer } from './missing-packa
 import { serverPackagesFor } from '../server/optional-peers.js';
 import { ReportedError, asUsage } from './outcome.js';
 import { checkModelsLoad } from './serve-check.js';
-import { serveFlags, serveOptions, type ServeFlags } from './serve-options.js';
+import { commandLineTokenWarning, serveFlags, serveOptions, tokenFromFileFlag, type ServeFlags } from './serve-options.js';
 
 /**
  * The server module, its packages imported first so that a missing one is named.
@@ -37,12 +39,13 @@ export async function loadServerModule(
  * everything came from the command line, so a refusal is a usage error (exit 2).
  */
 async function resolvedOptions(flags: ServeFlags): Promise<{ options: ServerOptions; resolved: ResolvedServerOptions }> {
+  const fileToken = await tokenFromFileFlag(flags);
   if (flags.config !== undefined) {
-    const options = serveOptions(await readConfigFile(flags.config), flags);
+    const options = serveOptions(await readConfigFile(flags.config), flags, process.env, fileToken);
     return { options, resolved: resolveServerOptions(options) };
   }
   return asUsage(() => {
-    const options = serveOptions(undefined, flags);
+    const options = serveOptions(undefined, flags, process.env, fileToken);
     return { options, resolved: resolveServerOptions(options) };
   });
 }
@@ -114,6 +117,8 @@ function exitOnSignals(server: InferenceServer, shutdownTimeoutMs: number): () =
  */
 export async function runServe(flags: ServeFlags, importer: Importer = nativeImport): Promise<void> {
   const { options, resolved } = await resolvedOptions(flags);
+  const tokenWarning = commandLineTokenWarning(flags);
+  if (tokenWarning !== null) process.stderr.write(`${tokenWarning}\n`);
   await checkModelsLoad(resolved.models);
   // Loaded here, not by main.ts: the server's packages cost a few hundred ms that other commands skip,
   // and they are optional: a missing one is named before anything starts.

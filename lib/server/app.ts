@@ -113,6 +113,9 @@ export function buildApp(context: AppContext, inFlight: InFlight, routes: AppRou
     // Answered before its body arrived whole (401, 413, 404, …): the client reads the answer, then the connection closes.
     // (A request forwarded by an HTTP thread has no `complete`: its thread read the body.)
     if (request.raw.complete === false) closeAfterDiscarding(request.raw, reply.raw);
+    // Once closing, every response is its connection's last: Node closes the connection once it is written,
+    // and the client knows not to send another request on it (connection-drain.ts closes the idle ones).
+    else if (context.state.closing) reply.header('connection', 'close');
     return payload;
   });
   app.addHook('onResponse', async (request, reply) => {

@@ -116,7 +116,8 @@ function nowMicroseconds(): number {
   return Number(process.hrtime.bigint()) / 1000;
 }
 
-function canceled(): HttpError {
+/** The 499 (CANCELED) of a request whose client went away before its answer. */
+export function canceled(): HttpError {
   return new HttpError(499, 'the client closed the request', { reason: 'CANCELED' });
 }
 

@@ -2,11 +2,12 @@
  * The server's config file: a {@link ServerOptions} as JSON, read strictly.
  * @module
  */
-import { open } from 'node:fs/promises';
 import { extname } from 'node:path';
-import { InvalidArgumentError, ResnetError } from '../errors.js';
+import { InvalidArgumentError, ResnetError, invalidArgument } from '../errors.js';
 import { parseStrictJson, type JsonValue } from '../io/strict-json.js';
+import { openOptionFile } from './option-file.js';
 import { resolveServer } from './resolve-options.js';
+import { readTokenFile } from './token-file.js';
 import type { ServerOptions } from './types.js';
 
 /** Far beyond any real config (a few hundred bytes per model); bounds what a wrong path makes us read. */
@@ -21,12 +22,7 @@ function toPlain(value: JsonValue): unknown {
 }
 
 async function readBounded(path: string, label: string): Promise<Buffer> {
-  let file;
-  try {
-    file = await open(path, 'r');
-  } catch (error) {
-    throw new InvalidArgumentError(`Cannot read ${label}: ${(error as Error).message}`, { cause: error });
-  }
+  const file = await openOptionFile(path, label);
   try {
     const stats = await file.stat();
     const size = stats.size;
@@ -50,6 +46,10 @@ async function readBounded(path: string, label: string): Promise<Buffer> {
  * In `resnet serve`, flags override the file's server fields, `--model` flags replace its models, and
  * the model flags (`--device` … `--input-size`) fill fields its models leave unset.
  *
+ * One field is the file's own: `authTokenFile`, a file that holds the bearer token (a path as given,
+ * relative to the working directory, as weights paths are), read here into `authToken` (see
+ * {@link readTokenFile}), so that the token need not be written into the config.
+ *
  * @example
  * ```json
  * {
@@ -64,7 +64,8 @@ async function readBounded(path: string, label: string): Promise<Buffer> {
  * }
  * ```
  * @throws InvalidArgumentError naming the file and the problem: unreadable, too large, not `.json`,
- * not valid UTF-8 JSON, a duplicate key, or a field `resolveServerOptions` refuses.
+ * not valid UTF-8 JSON, a duplicate key, or a field `resolveServerOptions` refuses; an `authTokenFile`
+ * that cannot be read or holds no token, or one given with `authToken`.
  */
 export async function readConfigFile(path: string): Promise<ServerOptions> {
   if (typeof path !== 'string' || path === '') throw new InvalidArgumentError(`Expected a config file path but received ${JSON.stringify(path)}`);
@@ -78,8 +79,10 @@ export async function readConfigFile(path: string): Promise<ServerOptions> {
     throw new InvalidArgumentError(`${label} is not valid UTF-8`, { cause: error });
   }
   let options: unknown;
+  let tokenFile: string | undefined;
   try {
     options = toPlain(parseStrictJson(text, label));
+    tokenFile = takeTokenFile(options);
     // Partial: `models` may come from --model, and a model's device from --device.
     resolveServer(options, label, true);
   } catch (error) {
@@ -88,5 +91,24 @@ export async function readConfigFile(path: string): Promise<ServerOptions> {
     const message = error.message.startsWith(label) ? error.message : `${label}: ${error.message}`;
     throw new InvalidArgumentError(message, { cause: error });
   }
+  if (tokenFile !== undefined) {
+    (options as ServerOptions).authToken = await readTokenFile(tokenFile, `the authTokenFile ${JSON.stringify(tokenFile)} of ${label}`);
+  }
   return options as ServerOptions;
+}
+
+/**
+ * Removes `authTokenFile` (the one field of the file that is no option of `createServer`) from the file's
+ * object and returns it: a path, read into `authToken`. Both at once are refused.
+ */
+function takeTokenFile(options: unknown): string | undefined {
+  if (typeof options !== 'object' || options === null || !Object.hasOwn(options, 'authTokenFile')) return undefined;
+  const record = options as Record<string, unknown>;
+  const path = record.authTokenFile;
+  delete record.authTokenFile;
+  if (typeof path !== 'string' || path === '') throw invalidArgument('a file path', 'authTokenFile', path);
+  if (record.authToken !== undefined && record.authToken !== null) {
+    throw new InvalidArgumentError('authToken and authTokenFile both give the token: keep one (authTokenFile keeps the token out of this file)');
+  }
+  return path;
 }

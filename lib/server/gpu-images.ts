@@ -21,7 +21,8 @@
  */
 import { DynamicBatcher } from './batcher.js';
 import { HostBufferPool } from './host-buffer-pool.js';
-import { decodeImages, decodeOnCpu, noElements, notDecodable } from './images.js';
+import type { ImageDecodeCallOptions } from './image-decode.js';
+import { decodeImages, decodeOnCpu, noElements, refusedElement } from './images.js';
 import type { ImageTransforms, ModelLogger } from './model-source.js';
 import type { ModelInput } from './served-model.js';
 import type { NativeGpuDecodeReport } from '../runtime/native.js';
@@ -121,12 +122,14 @@ export class GpuImages {
   /**
    * One request's images → its input: uint8 NCHW pixels in a pooled buffer, which goes back to the pool
    * through the input's `release` (call it once nothing reads the input any more).
+   * `options` go to the CPU workers' share of the images (the GPU's native call, short and running on hardware
+   * engines, is not stopped midway).
    * @throws HttpError 400 for no elements, or naming the first element that is not a decodable image (the CPU
-   *   path's words).
+   *   path's words); 499 once `options.signal` aborts.
    */
-  async decode(images: readonly Buffer[]): Promise<ModelInput> {
+  async decode(images: readonly Buffer[], options: ImageDecodeCallOptions = {}): Promise<ModelInput> {
     if (images.length === 0) throw noElements(this.#inputName);
-    if (this.#disposed || images.length > this.#maxImages) return decodeImages(images, this.#transforms, this.#inputName);
+    if (this.#disposed || images.length > this.#maxImages) return decodeImages(images, this.#transforms, this.#inputName, options);
     const lease = this.#pool.acquire(images.length);
     try {
       const outputs = images.map((_, i) => lease.bytes.subarray(i * this.#sampleBytes, (i + 1) * this.#sampleBytes));
@@ -141,8 +144,8 @@ export class GpuImages {
       const onCpu = report.routes.flatMap((route, i) => (gpuRoutes.has(route) ? [] : [i]));
       this.#counts.gpu += images.length - onCpu.length;
       if (onCpu.length > 0) {
-        const result = await decodeOnCpu(onCpu.map((i) => images[i]!), this.#transforms);
-        if (!result.ok) throw notDecodable(this.#inputName, onCpu[result.element]!, result.message);
+        const result = await decodeOnCpu(onCpu.map((i) => images[i]!), this.#transforms, options);
+        if (!result.ok) throw refusedElement(this.#inputName, onCpu[result.element]!, result);
         onCpu.forEach((image, k) => {
           lease.bytes.set(result.data.subarray(k * this.#sampleBytes, (k + 1) * this.#sampleBytes), image * this.#sampleBytes);
         });

@@ -37,7 +37,10 @@ export function payloadTooLarge(message: string): HttpError {
   return new HttpError(413, message);
 }
 
-/** 503: not ready, shutting down, queue full or timed out; `retryAfterSeconds` sets `Retry-After`. */
-export function unavailable(message: string, retryAfterSeconds?: number): HttpError {
-  return new HttpError(503, message, retryAfterSeconds === undefined ? {} : { headers: { 'retry-after': String(retryAfterSeconds) } });
+/**
+ * 503: not ready, shutting down, queue full or timed out. Always with `Retry-After` (`retryAfterSeconds`,
+ * default 1): every cause passes, and a client without it may give up or retry at once.
+ */
+export function unavailable(message: string, retryAfterSeconds = 1): HttpError {
+  return new HttpError(503, message, { headers: { 'retry-after': String(retryAfterSeconds) } });
 }

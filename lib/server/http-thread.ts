@@ -10,6 +10,7 @@
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { buildApp } from './app.js';
 import { BodyPool } from './body-pool.js';
+import { ConnectionDrain, drainTimes, settlesWithin } from './connection-drain.js';
 import { Forwarder } from './forward.js';
 import { InFlight } from './in-flight.js';
 import { ModelRegistry } from './registry.js';
@@ -45,10 +46,12 @@ async function run(port: NonNullable<typeof parentPort>, data: HttpThreadData): 
     notFound: (request, reply) => forwarder.forward(request, reply),
   }, data.threads);
 
-  const stop = async (): Promise<void> => {
-    const closing = app.close();
-    app.server.closeAllConnections();
-    await closing;
+  const drain = new ConnectionDrain(app.server);
+  const times = drainTimes(data.options.shutdownTimeoutMs);
+  const stop = async (graceMs: number): Promise<void> => {
+    drain.begin(times);
+    if (!(await settlesWithin(drain.closed(), graceMs))) drain.closeAll();
+    await app.close();
     outbox.send({ type: 'stopped' });
     outbox.flush();
     port.close();
@@ -58,9 +61,10 @@ async function run(port: NonNullable<typeof parentPort>, data: HttpThreadData): 
       if (dispatch.receive(message) || forwarder.receive(message)) continue;
       if (message.type === 'closing') {
         state.closing = true;
+        drain.begin(times);
         void inFlight.idle().then(() => outbox.send({ type: 'drained' }));
       } else if (message.type === 'stop') {
-        void stop().catch((error: unknown) => {
+        void stop(message.graceMs).catch((error: unknown) => {
           app.log.error({ err: error, thread: data.index }, 'closing an HTTP thread failed');
           port.close();
         });

@@ -24,9 +24,10 @@
  *   main thread said `released`: its batch no longer reads it.
  * - **Models** reach the threads as signatures, once each has loaded (`models` messages); until then a
  *   thread answers 503 for it, as the main thread would.
- * - **Closing**: every thread turns closing at once (503 to new inferences), the main thread waits until
- *   each has no response open (within `shutdownTimeoutMs`), closes the batchers and models, then the
- *   threads stop listening and close their connections, then the main thread closes.
+ * - **Closing**: every thread turns closing at once: it stops accepting, answers new inferences 503, and
+ *   closes each connection after its last response (connection-drain.ts). The main thread waits until each
+ *   has no response open (within `shutdownTimeoutMs`), closes the batchers and models, then the threads wait
+ *   for their connections to close (what is left of the deadline) and exit, then the main thread closes.
  * - **A thread that crashes** (a bug: each request's failures are caught) is logged with its error; its
  *   requests are cancelled on the main thread, its socket closes with it (the kernel stops routing
  *   connections to it) and the other threads serve on. It is not restarted: a crash says the code is wrong,
@@ -128,11 +129,14 @@ class HttpThread {
     return this.#failure;
   }
 
-  /** Asks the thread to stop; resolves once it has exited (terminated past the grace period). */
-  async stop(): Promise<void> {
+  /**
+   * Asks the thread to stop, its connections given `graceMs` to close; resolves once it has exited
+   * (terminated when it takes `stopGraceMs` longer).
+   */
+  async stop(graceMs = 0): Promise<void> {
     this.#stopping = true;
-    this.outbox.send({ type: 'stop' });
-    const timer = setTimeout(() => void this.worker.terminate(), stopGraceMs);
+    this.outbox.send({ type: 'stop', graceMs });
+    const timer = setTimeout(() => void this.worker.terminate(), graceMs + stopGraceMs);
     await this.exited.promise;
     clearTimeout(timer);
   }
@@ -264,7 +268,10 @@ export class HttpThreads {
     for (const thread of this.#threads) thread.outbox.send({ type: 'models', models });
   }
 
-  /** Every thread turns closing (503 to new inferences); {@link drained} says when their responses are done. */
+  /**
+   * Every thread turns closing: it stops accepting, answers new inferences 503 and closes each connection
+   * after its last response; {@link drained} says when their responses are done.
+   */
   beginClosing(): void {
     for (const thread of this.#threads) thread.outbox.send({ type: 'closing' });
   }
@@ -274,8 +281,11 @@ export class HttpThreads {
     await Promise.all(this.#threads.map((thread) => thread.drained.promise));
   }
 
-  /** Every thread stops listening, closes its connections and exits. */
-  async stop(): Promise<void> {
-    await Promise.all(this.#threads.map((thread) => thread.stop()));
+  /**
+   * Every thread waits up to `graceMs` for its connections to close (each after its last response, see
+   * connection-drain.ts), destroys those left, and exits.
+   */
+  async stop(graceMs = 0): Promise<void> {
+    await Promise.all(this.#threads.map((thread) => thread.stop(graceMs)));
   }
 }

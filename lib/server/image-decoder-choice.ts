@@ -21,7 +21,7 @@ import { backendInfo } from '../runtime/engine.js';
 import { allocateHostMemory } from '../runtime/host-memory.js';
 import { loadNative, type ImageDecoderInfo, type NativeGpuImageDecoderOptions } from '../runtime/native.js';
 import { GpuImages, type GpuImageDecodeCall } from './gpu-images.js';
-import { maxRequestImagePixels } from './image-decode.js';
+import { maxRequestImagePixels, type ImageDecodeCallOptions } from './image-decode.js';
 import { decodeImages } from './images.js';
 import type { ImageTransforms, ModelLogger } from './model-source.js';
 import type { ModelInput } from './served-model.js';
@@ -41,7 +41,7 @@ export interface ServedImageDecoder {
   /** Why this decoder. */
   readonly reason: string;
   /** One request's encoded images → its input (see gpu-images.ts and images.ts). */
-  decode(images: readonly Buffer[]): Promise<ModelInput>;
+  decode(images: readonly Buffer[], options?: ImageDecodeCallOptions): Promise<ModelInput>;
   /** Lets the GPU decoder go once its calls in flight have finished. */
   dispose(): Promise<void>;
 }
@@ -125,7 +125,7 @@ function cpuDecoder(request: ImageDecoderRequest, reason: string): ServedImageDe
     decoder: 'cpu-workers',
     name: imageDecoderName({ decoder: 'cpu-workers', hardwareEngines: 0 }),
     reason,
-    decode: (images) => decodeImages(images, request.transforms, request.inputName),
+    decode: (images, options) => decodeImages(images, request.transforms, request.inputName, options),
     dispose: () => Promise.resolve(),
   };
 }
@@ -176,7 +176,7 @@ export async function createImageDecoder(request: ImageDecoderRequest): Promise<
     decoder: info.decoder,
     name: imageDecoderName(info),
     reason: info.reason,
-    decode: (encoded) => gpuImages.decode(encoded),
+    decode: (encoded, options) => gpuImages.decode(encoded, options),
     dispose: () => gpuImages.dispose(),
   };
 }

@@ -20,6 +20,11 @@ export interface ComputeRequest {
   readonly batchSize: number;
   /** Triton's `timeout` parameter, in microseconds; undefined: the model's default. */
   readonly timeoutMicroseconds?: number;
+  /**
+   * Who sent it (its connection, see connection-key.ts), so that the image workers are shared fairly between
+   * clients; undefined: a client of its own.
+   */
+  readonly client?: string;
 }
 
 /** A request's outputs (one per signature output, its rows only) and where its time went, in microseconds. */
@@ -74,7 +79,9 @@ export function localDispatch(registry: ModelRegistry): InferDispatch {
         if (request.input.datatype === 'BYTES') {
           // Decoding is the costly part of an image request: a request the queue would refuse is refused first.
           batcher.refuseIfFull();
-          input = await model.decodeImages(request.input.elements.map((element) => Buffer.from(element.buffer, element.byteOffset, element.byteLength)));
+          const images = request.input.elements.map((element) => Buffer.from(element.buffer, element.byteOffset, element.byteLength));
+          // A client that goes away takes its images off the workers; its connection shares them with the others.
+          input = await model.decodeImages(images, { signal, ...(request.client === undefined ? {} : { client: request.client }) });
         } else {
           // Views on the bytes the request came in (no copy): the engine converts them itself.
           const { datatype, layout, data } = request.input;

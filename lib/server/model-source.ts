@@ -12,6 +12,7 @@ import { getModel, listModels } from '../models/registry.js';
 import type { ResNet } from '../models/resnet.js';
 import { getModelWeights, type ImageClassificationTransforms, type Weights } from '../models/weights.js';
 import type { StateDict } from '../nn/module.js';
+import { Generator } from '../random.js';
 import type { ResolvedModelOptions } from './types.js';
 import { isWeightsFile, readWeightsFile, weightsFileExtensions } from './weights-file.js';
 
@@ -91,15 +92,18 @@ function loadInto(model: ResNet | CifarResNet, stateDict: StateDict, arch: strin
   }
 }
 
-function randomWeightsWarning(options: ResolvedModelOptions, log: ModelLogger): void {
+/** The generator of a model without weights (seeded, or the process-wide one), after the warning that says so. */
+function randomInitialisation(options: ResolvedModelOptions, seed: number | null, log: ModelLogger): { generator?: Generator } {
+  const how = seed === null ? 'unseeded (--seed N makes it reproducible)' : `seed ${seed}`;
   log.warn(
-    { model: options.name, arch: options.arch },
-    `model ${options.name}: no weights given, random initialisation; its outputs are meaningless (fine for load tests)`,
+    { model: options.name, arch: options.arch, seed },
+    `model ${options.name}: no weights given, random initialisation, ${how}; its outputs are meaningless (fine for load tests)`,
   );
+  return seed === null ? {} : { generator: new Generator(seed) };
 }
 
 /** A torchvision ResNet (`resnet50`, …) with registry weights, a file, or none. */
-async function imagenetSource(options: ResolvedModelOptions, log: ModelLogger): Promise<ModelSource> {
+async function imagenetSource(options: ResolvedModelOptions, log: ModelLogger, seed: number | null): Promise<ModelSource> {
   const { arch, weights, inputSize } = options;
   const family = getModelWeights(arch);
   const featureModule = 'avgpool';
@@ -112,8 +116,8 @@ async function imagenetSource(options: ResolvedModelOptions, log: ModelLogger): 
   const transforms = entryTransforms(family.DEFAULT, inputSize);
   const imagenetLabels = family.DEFAULT.meta.categories;
   if (weights === null) {
-    randomWeightsWarning(options, log);
-    return { model: getModel(arch, { weights: null }), featureModule, labels: imagenetLabels, transforms, weightsDescription: 'random' };
+    const model = getModel(arch, { weights: null, ...randomInitialisation(options, seed, log) });
+    return { model, featureModule, labels: imagenetLabels, transforms, weightsDescription: 'random' };
   }
   const stateDict = await readWeightsFile(weights, dataParallelPrefix);
   // A fine-tuned checkpoint has its own class count; its class names are then unknown.
@@ -125,13 +129,12 @@ async function imagenetSource(options: ResolvedModelOptions, log: ModelLogger): 
 }
 
 /** A CIFAR-10 ResNet (`resnet20`, …): upstream's checkpoints are files; there is no registry. */
-async function cifarSource(options: ResolvedModelOptions, log: ModelLogger): Promise<ModelSource> {
+async function cifarSource(options: ResolvedModelOptions, log: ModelLogger, seed: number | null): Promise<ModelSource> {
   const { arch, weights, inputSize } = options;
   const transforms = cifarTransforms(inputSize);
   const featureModule = 'avgpool';
   if (weights === null) {
-    randomWeightsWarning(options, log);
-    return { model: getCifarModel(arch), featureModule, labels: cifar10Classes, transforms, weightsDescription: 'random' };
+    return { model: getCifarModel(arch, randomInitialisation(options, seed, log)), featureModule, labels: cifar10Classes, transforms, weightsDescription: 'random' };
   }
   if (!isWeightsFile(weights)) {
     throw new InvalidArgumentError(
@@ -149,14 +152,15 @@ async function cifarSource(options: ResolvedModelOptions, log: ModelLogger): Pro
 /**
  * Builds the model `options.arch` names with its weights, and says how its inputs are preprocessed and
  * what its outputs mean. Registry weights are downloaded into PyTorch's cache when missing; a file's
- * `module.` key prefixes (DataParallel) are stripped; no weights: random initialisation, with a warning.
+ * `module.` key prefixes (DataParallel) are stripped; no weights: random initialisation, with a warning,
+ * from `new Generator(seed)` when a seed is given, else from the process-wide generator.
  * @throws InvalidArgumentError for an unknown architecture (listing both families) or weights name;
  *   InvalidFileError / StateDictError for a file that cannot be read or does not fit.
  */
-export async function loadModelSource(options: ResolvedModelOptions, log: ModelLogger): Promise<ModelSource> {
+export async function loadModelSource(options: ResolvedModelOptions, log: ModelLogger, seed: number | null = null): Promise<ModelSource> {
   const { arch } = options;
-  if ((listModels() as string[]).includes(arch)) return imagenetSource(options, log);
-  if ((listCifarModels() as string[]).includes(arch)) return cifarSource(options, log);
+  if ((listModels() as string[]).includes(arch)) return imagenetSource(options, log, seed);
+  if ((listCifarModels() as string[]).includes(arch)) return cifarSource(options, log, seed);
   throw new InvalidArgumentError(
     `Expected an architecture, one of ${listModels().join(', ')} (ImageNet) or ${listCifarModels().join(', ')} (CIFAR-10), for model ${JSON.stringify(options.name)} but received ${JSON.stringify(arch)}`,
   );

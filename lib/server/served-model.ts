@@ -20,6 +20,7 @@ import type { InputDType, InputLayout } from '../runtime/native.js';
 import { engineFormat, sampleShapeOf } from './image-tensor.js';
 import { getNumThreads } from '../runtime/threads.js';
 import { createImageDecoder, type ServedImageDecoder } from './image-decoder-choice.js';
+import type { ImageDecodeCallOptions } from './image-decode.js';
 import { loadModelSource, type ModelLogger } from './model-source.js';
 import {
   serverDefaults, tensorNames,
@@ -174,14 +175,15 @@ export class ServedModel {
    * `Module.forward` (trace, lower, prepare once, compile: the executables share one native copy of the
    * weights), with the weights' normalisation fused into the engine's input conversion for pixel (uint8)
    * input, then runs each once per input form, so the first request pays no compilation, capture or
-   * first-run cost. Logs what it compiled, the weight bytes and the time taken.
+   * first-run cost. Logs what it compiled, the weight bytes and the time taken. A model without weights is
+   * initialised from `new Generator(seed)` when `seed` is given (the server's `seed` option).
    * @throws InvalidArgumentError for an unknown architecture or weights name; InvalidFileError /
    *   StateDictError for a weights file that cannot be read or does not fit; ShapeError for an input size
    *   too small for the network; BackendUnavailableError (NoGpuError, …) when the device cannot be used.
    */
-  static async load(options: ResolvedModelOptions, log: ModelLogger): Promise<ServedModel> {
+  static async load(options: ResolvedModelOptions, log: ModelLogger, seed: number | null = null): Promise<ServedModel> {
     const started = performance.now();
-    const source = await loadModelSource(options, log);
+    const source = await loadModelSource(options, log, seed);
     const { model, transforms } = source;
     // Resolved here rather than with model.to: this works without the entry point's resolver installed.
     const placement = resolvePlacement(
@@ -301,10 +303,13 @@ export class ServedModel {
    * into uint8 pixels (NCHW), which the engine normalises itself: on the GPU with nvJPEG where
    * {@link imageDecoder} says so (the images it cannot take on the CPU workers), else on the CPU workers.
    * The input's `release`, when set, gives its memory back once nothing reads it (the model's batcher calls it).
-   * @throws HttpError 400 naming the first element that is not a decodable image.
+   * `options.signal` stops the decoding when the client goes away (499); `options.client` shares the CPU workers
+   * fairly between clients.
+   * @throws HttpError 400 naming the first element that is not a decodable image or too thin for the crop; 499
+   *   once `signal` aborts.
    */
-  decodeImages(images: readonly Buffer[]): Promise<ModelInput> {
-    return this.#images.decode(images);
+  decodeImages(images: readonly Buffer[], options: ImageDecodeCallOptions = {}): Promise<ModelInput> {
+    return this.#images.decode(images, options);
   }
 
   /**

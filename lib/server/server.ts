@@ -2,9 +2,10 @@
  * `createServer`: the Open Inference Protocol server's life cycle. `start()` registers the body arenas and
  * listens first (live, not ready) — on the main thread, or on N HTTP threads (`httpThreads`, see
  * http-threads.ts) — and opens the gRPC endpoint (`grpcPort`, answered by the main thread: grpc/endpoint.ts),
- * then loads, compiles and warms up every model, then turns ready; `close()` turns not-ready, refuses new
- * inferences, lets queued and in-flight work (gRPC calls included) finish within `shutdownTimeoutMs`, then
- * stops the threads and closes.
+ * then loads, compiles and warms up every model, then turns ready; `close()` turns not-ready, stops
+ * accepting connections, refuses new inferences (503), lets queued and in-flight work (gRPC calls included)
+ * finish and closes each HTTP connection after its last response (connection-drain.ts), all within
+ * `shutdownTimeoutMs`, then stops the threads and closes.
  * @module
  */
 import { randomBytes } from 'node:crypto';
@@ -15,6 +16,7 @@ import { setNumThreads } from '../runtime/threads.js';
 import { buildApp, mainRoutes } from './app.js';
 import { BodyArenas } from './body-memory.js';
 import { BodyPool } from './body-pool.js';
+import { ConnectionDrain, drainTimes, settlesWithin } from './connection-drain.js';
 import { HttpThreads } from './http-threads.js';
 import { InFlight } from './in-flight.js';
 import { localDispatch } from './infer-dispatch.js';
@@ -53,7 +55,10 @@ export interface InferenceServer {
   /** The loaded models by name (the highest version of each name). */
   readonly models: ReadonlyMap<string, ServedModel>;
   readonly metrics: ServerMetrics;
-  /** Graceful: not ready, new inferences 503, in-flight work finished within `shutdownTimeoutMs`, then closed. */
+  /**
+   * Graceful: not ready, no new connections, new inferences 503, in-flight work finished and every connection
+   * closed after its last response (`Connection: close`) within `shutdownTimeoutMs`, then closed.
+   */
   close(): Promise<void>;
 }
 
@@ -86,6 +91,8 @@ class Server implements InferenceServer {
   readonly #sharedMemory: SharedMemoryRegistry | null;
   readonly #bodies = new BodyPool();
   readonly #forwardSecret = randomBytes(16).toString('hex');
+  /** The main thread's connections (none when HTTP threads listen, or without listening). */
+  readonly #drain: ConnectionDrain;
   #arenas: BodyArenas | null = null;
   #threads: HttpThreads | null = null;
   #httpThreads = 0;
@@ -119,6 +126,7 @@ class Server implements InferenceServer {
     };
     this.#context = context;
     this.app = buildApp(context, this.#inFlight, mainRoutes(context));
+    this.#drain = new ConnectionDrain(this.app.server);
     this.app.server.on('connection', () => this.metrics.connectionAccepted(0));
   }
 
@@ -234,7 +242,7 @@ class Server implements InferenceServer {
   async #load(slot: ModelSlot): Promise<void> {
     const { name, version } = slot.options;
     // ServedModel.load logs its own line per model (device, batch sizes compiled, time), labelled with it.
-    const model = await ServedModel.load(slot.options, this.app.log);
+    const model = await ServedModel.load(slot.options, this.app.log, this.#options.seed);
     if (this.#state.closing) {
       // close() ran while this model loaded: it never saw it, so it is disposed here.
       model.dispose();
@@ -251,9 +259,12 @@ class Server implements InferenceServer {
   }
 
   async #shutDown(): Promise<void> {
+    const started = performance.now();
     this.#state.ready = false;
     this.#state.closing = true;
+    // No new connections from now on, on any thread; each open one is closed after its last response.
     this.#threads?.beginClosing();
+    this.#drain.begin(drainTimes(this.#options.shutdownTimeoutMs));
     const deadline = delay(this.#options.shutdownTimeoutMs);
     const loaded = this.#registry.slots.flatMap((slot) => (slot.loaded === null ? [] : [slot.loaded]));
     // Requests admitted before closing go on through their model's batcher (a body may still be
@@ -271,20 +282,20 @@ class Server implements InferenceServer {
     });
     if (!timedOut) timedOut = (await Promise.race([disposed, deadline.promise])) === 'timeout';
     deadline.cancel();
+    // Every admitted response has been sent (or the deadline passed). The connections close after their last
+    // response, idle ones after a grace (connection-drain.ts), in what is left of the deadline; past it they
+    // are destroyed. The HTTP threads go first: nothing can be forwarded to the main thread's app once it closes.
+    const left = (): number => (timedOut ? 0 : this.#options.shutdownTimeoutMs - (performance.now() - started));
+    await this.#threads?.stop(left());
+    if (!timedOut && !(await settlesWithin(this.#drain.closed(), left()))) timedOut = true;
     if (timedOut) {
-      this.app.log.warn({ inFlight: this.#inFlight.count, shutdownTimeoutMs: this.#options.shutdownTimeoutMs },
+      this.app.log.warn({ inFlight: this.#inFlight.count, connections: this.#drain.connections, shutdownTimeoutMs: this.#options.shutdownTimeoutMs },
         'shutdown deadline passed: closing the remaining connections');
+      this.#drain.closeAll();
     }
-    // Every response has been sent (or the deadline passed). The HTTP threads close their connections and
-    // exit first: nothing can be forwarded to the main thread's app once it closes.
-    await this.#threads?.stop();
-    // Node's server.close() only reaps keep-alive connections that have served a request; a client's spare
-    // connection that never sent one would hold the close until the client drops it (undici: 4 s). Nothing
-    // is left to wait for, so all go now.
-    const closing = this.app.close();
-    this.app.server.closeAllConnections();
+    // Every gRPC call has finished (or the deadline passed): what is left is cancelled.
     this.#grpc?.forceShutdown();
-    await closing;
+    await this.app.close();
     // Last, the memory batches read in place: shared-memory regions and the body arenas. Once every request
     // has finished at once; past the deadline only once the models are disposed (their batchers drained), since
     // a batch still running holds raw pointers into them that detaching a view does not reach.

@@ -58,10 +58,16 @@ export type ToHttpThread =
   | { type: 'released'; id: number }
   | { type: 'forwarded'; id: number; response: ForwardedResponse }
   | { type: 'forwardFailed'; id: number; error: WireError }
-  /** The server is closing: 503 to new inferences, then say 'drained' once no response is open. */
+  /**
+   * The server is closing: stop accepting, 503 to new inferences, close each connection after its last
+   * response (connection-drain.ts), then say 'drained' once no response is open.
+   */
   | { type: 'closing' }
-  /** Stop listening, close every connection, then say 'stopped'. */
-  | { type: 'stop' };
+  /**
+   * Wait up to `graceMs` for the connections to close (0: not at all), destroy what is left, then close and
+   * say 'stopped'.
+   */
+  | { type: 'stop'; graceMs: number };
 
 /** HTTP thread → main thread. */
 export type FromHttpThread =

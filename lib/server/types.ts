@@ -232,7 +232,11 @@ export interface ServerOptions {
   maxBodyBytes?: number;
   /** When set, every route but `/v2/health/*` needs `Authorization: Bearer <token>` (else 401). */
   authToken?: string | null;
-  /** How long `close()` (and SIGTERM in the CLI) waits for in-flight requests. Default 30000 ms. */
+  /**
+   * How long `close()` (and SIGTERM in the CLI) waits for in-flight requests and for the connections to close
+   * after their last response; a tenth of it (at most 1 s) is an idle keep-alive connection's grace for one
+   * more request. Past it the connections left are cut. Default 30000 ms.
+   */
   shutdownTimeoutMs?: number;
   /** Default `info`; `silent` for none. Logs are JSON lines on stdout (pino). */
   logLevel?: LogLevel;
@@ -269,14 +273,22 @@ export interface ServerOptions {
    */
   bodyArenaBytes?: number;
   /**
+   * Seeds the random initialisation of the models served without weights: each starts from
+   * `new Generator(seed)`, as `getModel(arch, { generator: new Generator(seed) })` does, so servers (and
+   * library code) with the same seed compute the same outputs. Default none: a seed from the operating
+   * system, different each start.
+   */
+  seed?: number | null;
+  /**
    * Largest JSON request body in bytes: a body without `Inference-Header-Content-Length` (all JSON), or the
    * JSON header of one with it; larger gets 413 (before the body is read when Content-Length or
    * Inference-Header-Content-Length says so). Bounded apart from `maxBodyBytes` because parsing JSON holds the
    * thread's event loop (health probes and every other request on it wait) for a time that follows the body's
    * structure, not only its bytes: 512 KiB of the costliest JSON (an object of 50,000 keys) took about 55 ms
    * to parse and check (median; single runs up to about 110 ms) on a 2-core AMD EPYC VM shared with other jobs
-   * (`npm run bench:json`), FP32 `data` 4–9 ms and base64 images under 2 ms. The smaller of this and `maxBodyBytes` applies. Default 512 KiB; tensors beyond it
-   * go as binary data (the binary tensor extension), which has no parse cost.
+   * (`npm run bench:json`), FP32 `data` 4–9 ms and base64 images under 2 ms. The smaller of this and
+   * `maxBodyBytes` applies. Default 512 KiB; tensors beyond it go as binary data (the binary tensor
+   * extension), which has no parse cost.
    */
   maxJsonBodyBytes?: number;
   /**
@@ -389,6 +401,8 @@ export interface ResolvedServerOptions {
   /** null: decided when the server starts, from the devices its models resolve to. */
   httpThreads: number | null;
   bodyArenaBytes: number;
+  /** null: unseeded. */
+  seed: number | null;
   maxJsonBodyBytes: number;
   /** null: decided when the server starts, from the process's open-file limit. */
   maxConnections: number | null;

@@ -11,6 +11,7 @@ import { readFile } from 'node:fs/promises';
 import sharp, { type OutputInfo } from 'sharp';
 import { InvalidFileError, invalidArgument } from '../errors.js';
 import { Tensor } from '../tensor.js';
+import { allocate } from './budget.js';
 
 /** Options of {@link readImage}. */
 export interface ReadImageOptions {
@@ -45,7 +46,23 @@ function describe(source: string | Uint8Array): string {
  * const fromBytes = await readImage(await readFile('photo.webp'), { maxPixels: 4096 * 4096 });
  * ```
  */
-export async function readImage(source: string | Uint8Array, options: ReadImageOptions = {}): Promise<Tensor<'uint8'>> {
+export function readImage(source: string | Uint8Array, options: ReadImageOptions = {}): Promise<Tensor<'uint8'>> {
+  return decodeImage(source, options);
+}
+
+/**
+ * Checks an image's size, from its header, before any pixel is decoded: throws to refuse it. `what` names the image
+ * as readImage's errors do.
+ * @internal
+ */
+export type HeaderCheck = (width: number, height: number, what: string) => void;
+
+/**
+ * {@link readImage}, with `beforeDecode` called on the header's size (as coded, before EXIF orientation) once it has
+ * passed `maxPixels` and before anything is decoded: the preprocessing's own budget is checked there.
+ * @internal
+ */
+export async function decodeImage(source: string | Uint8Array, options: ReadImageOptions, beforeDecode?: HeaderCheck): Promise<Tensor<'uint8'>> {
   if (typeof source !== 'string' && !(source instanceof Uint8Array)) {
     throw invalidArgument('a file path or a Uint8Array', 'source', source);
   }
@@ -83,6 +100,7 @@ export async function readImage(source: string | Uint8Array, options: ReadImageO
         '(a possible decompression bomb; raise maxPixels to accept it)',
     );
   }
+  beforeDecode?.(width, height, what);
 
   let data: Buffer;
   let info: OutputInfo;
@@ -104,7 +122,7 @@ function toPlanarRgb(data: Uint8Array, width: number, height: number, channels: 
   if (data.byteLength !== plane * channels || channels < 1 || channels > 4) {
     throw new InvalidFileError(`Cannot decode image: the decoder returned ${channels} channels and ${data.byteLength} bytes for ${width}x${height}`);
   }
-  const out = new Uint8Array(3 * plane);
+  const out = allocate(Uint8Array, 3 * plane, `a decoded ${width}x${height} image`);
   const colour = channels >= 3;
   for (let i = 0; i < plane; i++) {
     const p = i * channels;

@@ -7,10 +7,10 @@
  * @module
  * @internal
  */
-import { ResnetError, type ErrorCode } from '../errors.js';
+import { ResnetError, invalidArgument, type ErrorCode } from '../errors.js';
 import { Tensor } from '../tensor.js';
-import { readImage } from './image.js';
-import { cropPixels, normalizeInto, type ResolvedPreprocessOptions } from './transforms.js';
+import { decodeImage } from './image.js';
+import { checkImage, checkImageBudget, cropPixels, normalizeInto, type ResolvedPreprocessOptions } from './transforms.js';
 
 /** A decoded image, planar RGB `[3, height, width]` uint8, as {@link readImage} gives it. */
 export interface PlanarPixels {
@@ -40,6 +40,30 @@ export type ImageTaskResult =
   | { readonly ok: true; readonly data: Float32Array | Uint8Array; readonly shape: readonly number[] }
   | { readonly ok: false; readonly code: ErrorCode; readonly message: string };
 
+/**
+ * One image of a pipeline call, ready to post: the task and the buffers it hands over. A tensor is checked here,
+ * its budget included, so that a call with a bad one is refused before it is admitted.
+ * @throws InvalidArgumentError, ShapeError or ImageBudgetError naming the image.
+ */
+export function toTask(input: unknown, element: number, name: string, maxPixels: number, transform: ResolvedPreprocessOptions | null,
+  dtype: 'float32' | 'uint8', layout: SampleLayout): { task: ImageTask; transferList: ArrayBuffer[] } {
+  if (typeof input === 'string') return { task: { source: input, maxPixels, transform, dtype, layout }, transferList: [] };
+  if (input instanceof Tensor) {
+    checkImage(input, name);
+    const [, height, width] = input.shape as [number, number, number];
+    // Its size is known here: a tensor too thin for the crop is refused before the call is admitted.
+    if (transform !== null) checkImageBudget(width, height, transform, name, element);
+    // Copied: the caller's tensor stays usable, and only its own bytes travel (not a larger buffer it views).
+    const pixels = new Uint8Array(input.data);
+    return { task: { source: { pixels, height, width }, maxPixels, transform, dtype, layout }, transferList: [pixels.buffer] };
+  }
+  if (input instanceof Uint8Array) {
+    const bytes = new Uint8Array(input);
+    return { task: { source: bytes, maxPixels, transform, dtype, layout }, transferList: [bytes.buffer] };
+  }
+  throw invalidArgument('an encoded image (Uint8Array), a file path or a uint8 Tensor [3, H, W]', name, input);
+}
+
 /** Planes `[3, S, S]` → interleaved `[S, S, 3]`. */
 function interleave<A extends Float32Array | Uint8Array>(planes: A, out: A): A {
   const area = planes.length / 3;
@@ -65,18 +89,23 @@ function transformed(image: Tensor<'uint8'>, task: ImageTask, transform: Resolve
 }
 
 /**
- * Runs `task`. A {@link ResnetError} (a file that is no image, over the pixel limit, …) becomes a failed result
- * with its code and message, which the pipeline turns back into the same typed error on the calling thread.
- * @throws whatever else fails (not the input's fault).
+ * Runs `task`. A {@link ResnetError} (a file that is no image, over the pixel limit, too thin for the crop, …)
+ * becomes a failed result with its code and message, which the pipeline turns back into the same typed error on
+ * the calling thread. An encoded image is checked against the transform's budget from its header, before it is
+ * decoded. `signal` (the calling thread's path) stops the work between the decode and the resize.
+ * @throws whatever else fails (not the input's fault), and `signal.reason` once it aborts.
  */
-export async function runImageTask(task: ImageTask): Promise<ImageTaskResult> {
+export async function runImageTask(task: ImageTask, signal?: AbortSignal): Promise<ImageTaskResult> {
   try {
-    const { source } = task;
+    const { source, transform } = task;
     const image = typeof source === 'string' || source instanceof Uint8Array
-      ? await readImage(source, { maxPixels: task.maxPixels })
+      ? await decodeImage(source, { maxPixels: task.maxPixels }, transform === null ? undefined : (width, height, what) => {
+        checkImageBudget(width, height, transform, what);
+      })
       : Tensor.from(source.pixels, [3, source.height, source.width]);
-    if (task.transform === null) return { ok: true, data: image.data, shape: image.shape };
-    return transformed(image, task, task.transform);
+    signal?.throwIfAborted();
+    if (transform === null) return { ok: true, data: image.data, shape: image.shape };
+    return transformed(image, task, transform);
   } catch (error) {
     if (error instanceof ResnetError) return { ok: false, code: error.code, message: error.message };
     throw error;

@@ -1,7 +1,8 @@
 /**
  * The worker script of an {@link ImagePipeline} (a piscina task handler): runs one {@link ImageTask} and moves
  * its data back to the calling thread in the transfer list (no copy). Its `workerData` sets libvips' thread
- * count, so that the pipeline's threads × libvips' threads stay within the machine's cores.
+ * count, so that the pipeline's threads × libvips' threads stay within the machine's cores, and it turns libvips'
+ * operation cache off.
  * @module
  * @internal
  */
@@ -16,8 +17,11 @@ export interface PipelineWorkerData {
   readonly vipsThreads: number;
 }
 
-// libvips' setting is process-wide: every worker of every pipeline sets it, to the value its pipeline computed.
+// libvips' settings are process-wide: every worker of every pipeline sets them, to the values its pipeline computed.
 sharp.concurrency((workerData as PipelineWorkerData).vipsThreads);
+// No operation cache: every image is decoded once, so the cache (50 MB, 20 open files and 100 operations by default)
+// would only hold the memory of past decodes.
+sharp.cache(false);
 
 /** Runs `task`; a successful result travels with its buffer transferred. */
 export default async function runTask(task: ImageTask): Promise<ImageTaskResult | ReturnType<typeof move>> {

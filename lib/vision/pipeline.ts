@@ -2,21 +2,24 @@
  * Image decoding and preprocessing on worker threads (piscina), so that the event loop stays free: decoding a
  * photo and resizing it as Pillow does holds a thread 40–150 ms. {@link ImagePipeline} gives the same bits as
  * {@link readImage} and {@link preprocess} on the calling thread, with bounds a server needs: a queue limit
- * that refuses work with {@link QueueFullError} rather than letting it pile up, an `AbortSignal` per call, and a
- * `close()` that finishes (or cancels the queued part of) what was accepted. {@link preprocessAsync} runs on a
- * shared pipeline made on first use, whose idle threads neither keep the process alive nor stay around.
+ * that refuses work with {@link QueueFullError} rather than letting it pile up, a work budget per image checked
+ * before the work, threads shared fairly between clients, an `AbortSignal` per call, and a `close()` that finishes
+ * (or cancels the queued part of) what was accepted. {@link preprocessAsync} runs on a shared pipeline made on
+ * first use, whose idle threads neither keep the process alive nor stay around.
  * @module
  */
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
-import { DisposedError, InvalidFileError, QueueFullError, UnsupportedError, fromNative, invalidArgument } from '../errors.js';
+import sharp from 'sharp';
+import { DisposedError, ImageBudgetError, InvalidFileError, QueueFullError, UnsupportedError, fromNative, invalidArgument } from '../errors.js';
 import { Tensor } from '../tensor.js';
+import { FairQueue } from './fair-queue.js';
 import { defaultMaxPixels } from './image.js';
-import type { ImageTask, ImageTaskResult, SampleLayout } from './pipeline-task.js';
+import { toTask, type ImageTask, type ImageTaskResult, type SampleLayout } from './pipeline-task.js';
 import type { PipelineWorkerData } from './pipeline-worker.js';
-import { checkImage, resolvePreprocessOptions, type PreprocessOptions, type ResolvedPreprocessOptions } from './transforms.js';
+import { resolvePreprocessOptions, type PreprocessOptions, type ResolvedPreprocessOptions } from './transforms.js';
 
 /** The compiled worker script; absent when this module runs from its TypeScript source. */
 const workerUrl = new URL('./pipeline-worker.js', import.meta.url);
@@ -33,11 +36,17 @@ export interface ImagePipelineOptions {
    * whole with {@link QueueFullError}. Default 256.
    */
   maxQueue?: number;
-  /** The decoder's pixel limit for encoded images (see {@link ReadImageOptions}). Default {@link defaultMaxPixels}. */
+  /**
+   * The pixel limit of every image: the decoder's for encoded images (see {@link ReadImageOptions}), and the
+   * preprocessing's for the resize target and the crop (see {@link PreprocessOptions}). Default {@link defaultMaxPixels}.
+   */
   maxPixels?: number;
   /**
    * libvips' threads for each decode (`sharp.concurrency`, a process-wide setting that the workers make). Default:
-   * the cores divided by `threads`, at least 1, so that the workers' decodes together do not oversubscribe the cores.
+   * sharp's own default (1 where glibc's allocator is detected, whose per-thread arenas would otherwise keep the
+   * memory of past decodes; else the cores) and at most the cores divided by `threads`, at least 1, so that the
+   * workers' decodes together do not oversubscribe the cores. The workers also turn libvips' operation cache off
+   * (`sharp.cache(false)`, process-wide too): each image is decoded once, so the cache would only hold memory.
    */
   vipsThreads?: number;
   /** A thread idle this long exits (the next image starts one). Default 10,000 ms. */
@@ -50,6 +59,13 @@ export interface ImageDecodeOptions {
   maxPixels?: number;
   /** Aborting it rejects the call with `signal.reason`: queued work is dropped, running work stopped. */
   signal?: AbortSignal;
+  /**
+   * Who the call is for (any value, compared with `===`: a connection, a user id). The threads are shared between
+   * clients: each thread that frees takes the next image of the client with the fewest images running, round-robin
+   * among equals, so one client's many images cannot hold every thread while another's wait. Default: the call
+   * itself (each call a client of its own).
+   */
+  client?: unknown;
 }
 
 /** Options of {@link ImagePipeline.preprocess}: {@link preprocess}'s, and the output's form. */
@@ -70,8 +86,12 @@ export interface ImagePipelineStats {
   threads: number;
   /** Images accepted and not yet done: running, or waiting for a thread. */
   pending: number;
-  /** Images done since the pipeline was made. */
+  /** Images done since the pipeline was made: run to the end on a thread (a result or a refusal), not stopped. */
   completed: number;
+  /** Images whose call's signal aborted before they were done: dropped while waiting, or stopped while running. */
+  cancelled: number;
+  /** Clients with images pending. */
+  clients: number;
 }
 
 /** Options of {@link ImagePipeline.close}. */
@@ -98,25 +118,23 @@ function defaultThreads(): number {
   return Math.min(8, Math.max(2, Math.floor(availableParallelism() / 2)));
 }
 
+/**
+ * libvips' threads per decode that sharp chose for this process when it loaded: 1 with glibc's allocator (unless
+ * jemalloc or `MALLOC_ARENA_MAX` is in use), to keep its per-thread arenas from holding past decodes' memory; else
+ * the cores. Read before any worker sets its own.
+ */
+const sharpDefaultThreads = sharp.concurrency();
+
 /** The longest timer Node allows: piscina's close gives up after it, and the pipeline's own close waits for its work. */
 const longestTimeoutMs = 2 ** 31 - 1;
 
-/** One image of a call, ready to post: the task and the buffers it hands over. */
-function toTask(input: unknown, name: string, maxPixels: number, transform: ResolvedPreprocessOptions | null,
-  dtype: 'float32' | 'uint8', layout: SampleLayout): { task: ImageTask; transferList: ArrayBuffer[] } {
-  if (typeof input === 'string') return { task: { source: input, maxPixels, transform, dtype, layout }, transferList: [] };
-  if (input instanceof Tensor) {
-    checkImage(input, name);
-    // Copied: the caller's tensor stays usable, and only its own bytes travel (not a larger buffer it views).
-    const pixels = new Uint8Array(input.data);
-    const [, height, width] = input.shape as [number, number, number];
-    return { task: { source: { pixels, height, width }, maxPixels, transform, dtype, layout }, transferList: [pixels.buffer] };
-  }
-  if (input instanceof Uint8Array) {
-    const bytes = new Uint8Array(input);
-    return { task: { source: bytes, maxPixels, transform, dtype, layout }, transferList: [bytes.buffer] };
-  }
-  throw invalidArgument('an encoded image (Uint8Array), a file path or a uint8 Tensor [3, H, W]', name, input);
+/** One image of a call, from its admission until it is done. */
+interface Job {
+  readonly task: ImageTask;
+  readonly transferList: ArrayBuffer[];
+  readonly signal: AbortSignal | undefined;
+  readonly resolve: (result: ImageTaskResult) => void;
+  readonly reject: (reason: unknown) => void;
 }
 
 /**
@@ -125,9 +143,12 @@ function toTask(input: unknown, name: string, maxPixels: number, transform: Reso
  * in transfer lists (not copied), and a batch is gathered into one tensor.
  *
  * Bounds: at most `threads` images run and `maxQueue` wait; a call that does not fit is refused whole with
- * {@link QueueFullError} (`ERR_QUEUE_FULL`) before any of it starts. A call's `signal` drops its waiting images
- * and stops its running ones (their threads are replaced). {@link close} (or `await using`) lets what was
- * accepted finish. Idle threads exit after `idleTimeoutMs` and never keep the process alive.
+ * {@link QueueFullError} (`ERR_QUEUE_FULL`) before any of it starts. Each image's preprocessing is checked against
+ * its work budget (`maxPixels` for the resize target and the crop, `maxAspectRatio`) before it is decoded:
+ * {@link ImageBudgetError} (`ERR_IMAGE_BUDGET`) otherwise. Waiting images are served fairly between the calls'
+ * `client`s (see {@link ImageDecodeOptions.client}). A call's `signal` drops its waiting images and stops its
+ * running ones (their threads are replaced). {@link close} (or `await using`) lets what was accepted finish. Idle
+ * threads exit after `idleTimeoutMs` and never keep the process alive.
  *
  * Runs from the compiled package (`dist/`): a worker thread needs JavaScript.
  *
@@ -151,10 +172,13 @@ export class ImagePipeline implements AsyncDisposable {
   /** The decoder's pixel limit for encoded images. */
   readonly maxPixels: number;
   readonly #pool: Piscina;
+  /** The images admitted and not yet posted to a thread; at most `threads` are posted at once. */
+  readonly #queue: FairQueue<Job>;
   readonly #settled = new Set<Promise<unknown>>();
   #pending = 0;
+  #completed = 0;
+  #cancelled = 0;
   #closing: Promise<void> | null = null;
-  #cancelledQueued = false;
 
   /**
    * @throws InvalidArgumentError for a bad option.
@@ -164,15 +188,19 @@ export class ImagePipeline implements AsyncDisposable {
     this.threads = positiveInteger(options.threads ?? defaultThreads(), 'threads');
     this.maxQueue = nonNegativeInteger(options.maxQueue ?? 256, 'maxQueue');
     this.maxPixels = positiveInteger(options.maxPixels ?? defaultMaxPixels, 'maxPixels');
-    const vipsThreads = positiveInteger(options.vipsThreads ?? Math.max(1, Math.floor(availableParallelism() / this.threads)), 'vipsThreads');
+    const vipsThreads = positiveInteger(
+      options.vipsThreads ?? Math.min(sharpDefaultThreads, Math.max(1, Math.floor(availableParallelism() / this.threads))), 'vipsThreads',
+    );
     const idleTimeout = nonNegativeInteger(options.idleTimeoutMs ?? 10_000, 'idleTimeoutMs');
     if (!ImagePipeline.available()) {
       throw new UnsupportedError(`ImagePipeline needs its worker script ${fileURLToPath(workerUrl)}, which is missing: run from the compiled package (npm run build:ts)`);
     }
     const workerData: PipelineWorkerData = { vipsThreads };
+    this.#queue = new FairQueue(this.threads);
     this.#pool = new Piscina({
       filename: workerUrl.href, minThreads: 0, maxThreads: this.threads, idleTimeout, workerData,
-      // The pipeline bounds its own queue (a call is admitted whole or not at all) and waits for its own work on close.
+      // The pipeline queues its images itself (a call is admitted whole or not at all; clients are served fairly) and
+      // posts at most one per thread, and it waits for its own work on close.
       maxQueue: Infinity, closeTimeout: longestTimeoutMs, atomics: 'disabled',
     });
     // A thread that fails while it has no task has nothing to report to (piscina replaces it); without a listener
@@ -185,9 +213,12 @@ export class ImagePipeline implements AsyncDisposable {
     return workerUrl.protocol === 'file:' && existsSync(fileURLToPath(workerUrl));
   }
 
-  /** Threads alive, images pending, images done. */
+  /** Threads alive, images pending, done and cancelled, clients waiting. */
   get stats(): ImagePipelineStats {
-    return { threads: this.#pool.threads.length, pending: this.#pending, completed: this.#pool.completed };
+    return {
+      threads: this.#pool.threads.length, pending: this.#pending, completed: this.#completed, cancelled: this.#cancelled,
+      clients: this.#queue.clients,
+    };
   }
 
   /**
@@ -204,8 +235,10 @@ export class ImagePipeline implements AsyncDisposable {
   /**
    * {@link preprocess} on workers, decoding encoded images first: one image or a list → `[N, 3, S, S]` float32
    * (or the `dtype` and `layout` asked for).
-   * @throws InvalidFileError naming the refused image's index in `element`; InvalidArgumentError or ShapeError as
-   *   {@link preprocess} for bad options or tensors; QueueFullError; DisposedError once the pipeline is closing.
+   * @throws InvalidFileError naming the refused image's index in `element`; ImageBudgetError (with `element`) for an
+   *   image too thin for the crop or whose resize would exceed `maxPixels`, checked before it is decoded;
+   *   InvalidArgumentError or ShapeError as {@link preprocess} for bad options or tensors; QueueFullError;
+   *   DisposedError once the pipeline is closing; `signal.reason` once `signal` aborts.
    */
   preprocess(input: ImageInput | readonly ImageInput[], options: ImagePreprocessOptions & { dtype: 'uint8' }): Promise<Tensor<'uint8'>>;
   preprocess(input: ImageInput | readonly ImageInput[], options?: ImagePreprocessOptions & { dtype?: 'float32' }): Promise<Tensor<'float32'>>;
@@ -213,7 +246,8 @@ export class ImagePipeline implements AsyncDisposable {
   async preprocess(input: ImageInput | readonly ImageInput[], options: ImagePreprocessOptions = {}): Promise<Tensor<'float32'> | Tensor<'uint8'>> {
     const list: readonly unknown[] = Array.isArray(input) ? input : [input];
     if (list.length === 0) throw invalidArgument('an image or a non-empty array of them', 'images', input);
-    const transform = resolvePreprocessOptions(options);
+    // The pipeline's pixel limit is the preprocessing's too, unless the call sets its own.
+    const transform = resolvePreprocessOptions({ ...options, maxPixels: options.maxPixels ?? this.maxPixels });
     const dtype = options.dtype ?? 'float32';
     if (dtype !== 'float32' && dtype !== 'uint8') throw invalidArgument("'float32' or 'uint8'", 'dtype', dtype);
     const layout = options.layout ?? 'nchw';
@@ -233,13 +267,13 @@ export class ImagePipeline implements AsyncDisposable {
    */
   close(options: ImagePipelineCloseOptions = {}): Promise<void> {
     if (this.#closing !== null) return this.#closing;
-    this.#cancelledQueued = options.cancelQueued === true;
+    if (options.cancelQueued === true) {
+      for (const job of this.#queue.drain()) job.reject(new DisposedError('This image was still queued when the ImagePipeline was closed with cancelQueued'));
+    }
     this.#closing = (async () => {
-      // With force, piscina rejects the tasks no thread has taken, synchronously; those running go on. Without it,
-      // the pool closes only once the work is done: a closing piscina starts no thread for tasks still queued.
-      const forced = this.#cancelledQueued ? this.#pool.close({ force: true }) : null;
+      // The images still queued are posted as threads free; the pool closes once everything is done.
       while (this.#settled.size > 0) await Promise.allSettled([...this.#settled]);
-      await (forced ?? this.#pool.close());
+      await this.#pool.close();
     })();
     return this.#closing;
   }
@@ -258,7 +292,7 @@ export class ImagePipeline implements AsyncDisposable {
     if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArgument('an AbortSignal', 'signal', signal);
     signal?.throwIfAborted();
     const maxPixels = positiveInteger(options.maxPixels ?? this.maxPixels, 'maxPixels');
-    const tasks = list.map((image, i) => toTask(image, nameOf(i), maxPixels, transform, dtype, layout));
+    const tasks = list.map((image, i) => toTask(image, i, nameOf(i), maxPixels, transform, dtype, layout));
     const capacity = this.threads + this.maxQueue - this.#pending;
     if (tasks.length > capacity) {
       throw new QueueFullError(
@@ -267,25 +301,44 @@ export class ImagePipeline implements AsyncDisposable {
         'or raise maxQueue (new ImagePipeline({ maxQueue }))',
       );
     }
+    // Each call is a client of its own unless it names one.
+    const client = options.client === undefined ? {} : options.client;
     this.#pending += tasks.length;
+    const jobs: Job[] = [];
     const runs = tasks.map(({ task, transferList }) => {
-      const run = (this.#pool.run(task, { transferList, signal: signal ?? null }) as Promise<ImageTaskResult>)
-        .finally(() => {
-          this.#pending--;
-          this.#settled.delete(run);
-        });
+      const run = new Promise<ImageTaskResult>((resolve, reject) => {
+        const job: Job = { task, transferList, signal, resolve, reject };
+        jobs.push(job);
+        this.#queue.push(client, job);
+      }).finally(() => {
+        this.#pending--;
+        this.#settled.delete(run);
+      });
       this.#settled.add(run);
       return run;
     });
+    // An abort drops the call's images still waiting here; those posted to a thread are stopped by piscina.
+    const dropWaiting = (): void => {
+      for (const job of jobs) {
+        if (!this.#queue.remove(client, job)) continue;
+        this.#cancelled++;
+        job.reject(signal!.reason);
+      }
+    };
+    signal?.addEventListener('abort', dropWaiting, { once: true });
+    this.#startWaiting();
     const settled = await Promise.allSettled(runs);
+    signal?.removeEventListener('abort', dropWaiting);
     // An abort that came after every image was done loses nothing: the results stand.
     if (signal?.aborted && settled.some((outcome) => outcome.status === 'rejected')) throw signal.reason;
     return settled.map((outcome, element) => {
-      if (outcome.status === 'rejected') throw this.#failure(outcome.reason);
+      if (outcome.status === 'rejected') throw outcome.reason;
       const result = outcome.value;
       if (result.ok) return result;
-      if (result.code === 'ERR_INVALID_FILE') {
-        const error = new InvalidFileError(result.message, { element });
+      if (result.code === 'ERR_INVALID_FILE' || result.code === 'ERR_IMAGE_BUDGET') {
+        const error = result.code === 'ERR_INVALID_FILE'
+          ? new InvalidFileError(result.message, { element })
+          : new ImageBudgetError(result.message, { element });
         error.stack = `${error.name}: ${result.message}\n${callSite.stack!.split('\n').slice(1).join('\n')}`;
         throw error;
       }
@@ -293,12 +346,24 @@ export class ImagePipeline implements AsyncDisposable {
     });
   }
 
-  /** A task's rejection as the caller sees it. */
-  #failure(reason: unknown): unknown {
-    if (this.#cancelledQueued && reason instanceof Error && reason.name === 'AbortError') {
-      return new DisposedError('This image was still queued when the ImagePipeline was closed with cancelQueued');
+  /** Posts waiting images to the threads, one per free thread, in the fair queue's order. */
+  #startWaiting(): void {
+    for (let next = this.#queue.next(); next !== undefined; next = this.#queue.next()) {
+      const { client, job } = next;
+      (this.#pool.run(job.task, { transferList: job.transferList, signal: job.signal ?? null }) as Promise<ImageTaskResult>)
+        .then((result) => {
+          this.#completed++;
+          job.resolve(result);
+        }, (reason: unknown) => {
+          if (job.signal?.aborted === true) this.#cancelled++;
+          else this.#completed++;
+          job.reject(reason);
+        })
+        .finally(() => {
+          this.#queue.done(client);
+          this.#startWaiting();
+        });
     }
-    return reason;
   }
 }
 

@@ -8,10 +8,17 @@
  * Python's `round` (half to even) and the padding `F.center_crop`'s split, as torchvision does, and the
  * arithmetic after it is done in float32 in torchvision's order, so for the same decoded pixels the
  * result equals torchvision's PIL path.
+ *
+ * Every size is checked against a work budget before anything is allocated (see `budget.ts`): the resize target
+ * and the crop within `maxPixels`, the aspect ratio within `maxAspectRatio`.
  * @module
  */
 import { invalidArgument, ShapeError } from '../errors.js';
 import { Tensor, formatShape } from '../tensor.js';
+import {
+  allocate, checkAspectRatioOption, checkPreprocessBudget, checkResizeTarget, checkSquareWithinLimit, defaultMaxAspectRatio, type PreprocessBudget,
+} from './budget.js';
+import { defaultMaxPixels } from './image.js';
 import { nearestPlane } from './nearest.js';
 import { resamplePlane, type ResampleFilter } from './resample.js';
 
@@ -35,6 +42,20 @@ export interface PreprocessOptions {
   std?: readonly number[];
   /** The resize's filter (bilinear and bicubic antialiased, as Pillow's). Default `'bilinear'`. */
   interpolation?: Interpolation;
+  /**
+   * Largest width × height of an image after the resize, and of the crop: the work budget of one image, checked
+   * before anything is allocated (an image past it throws {@link ImageBudgetError}; a `resizeSize` or `cropSize`
+   * whose square is past it, {@link InvalidArgumentError}). Default {@link defaultMaxPixels} (Pillow's 89 MP);
+   * `ImagePipeline` uses its own `maxPixels`, the limit it decodes with.
+   */
+  maxPixels?: number;
+  /**
+   * Largest ratio of an image's longer side to its shorter: a thinner image is refused with
+   * {@link ImageBudgetError} before it is resized, since its centre crop would see a sliver of it (at 100, under
+   * 1% of the resized long side) while the resize grows with the ratio (2000×1 becomes 512,000×256). Default
+   * {@link defaultMaxAspectRatio} (100); `Infinity` turns the bound off (the `maxPixels` bound stays).
+   */
+  maxAspectRatio?: number;
 }
 
 /** Throws unless `image` is a uint8 `[3, H, W]` tensor with H, W >= 1. @internal */
@@ -57,18 +78,34 @@ export function resizedSize(height: number, width: number, size: number): [numbe
   return [size, Math.trunc((size * width) / height)];
 }
 
+/** Options of {@link resize} and {@link centerCrop}. */
+export interface PixelLimitOptions {
+  /** Largest width × height of the result, checked before it is allocated. Default {@link defaultMaxPixels}. */
+  maxPixels?: number;
+}
+
+function checkMaxPixels(value: unknown): number {
+  return checkSize(value ?? defaultMaxPixels, 'maxPixels');
+}
+
 /**
  * Resizes a uint8 `[3, H, W]` image so that its shorter side is `size` (torchvision's `Resize(size)` on a
  * PIL image: bilinear and bicubic antialiased, nearest taking Pillow's source pixel).
+ *
+ * @throws ImageBudgetError when the result would have more than `maxPixels` pixels (checked before it is made).
+ * @throws InvalidArgumentError for a bad `size`, `interpolation` or `maxPixels`; ShapeError when the image is not `[3, H, W]`.
  */
-export function resize(image: Tensor<'uint8'>, size: number, interpolation: Interpolation = 'bilinear'): Tensor<'uint8'> {
+export function resize(image: Tensor<'uint8'>, size: number, interpolation: Interpolation = 'bilinear', options: PixelLimitOptions = {}): Tensor<'uint8'> {
   checkImage(image, 'image');
   checkSize(size, 'size');
   checkInterpolation(interpolation);
+  const maxPixels = checkMaxPixels(options.maxPixels);
   const [, h, w] = image.shape as [number, number, number];
-  const [outH, outW] = resizedSize(h, w, size);
+  const target = resizedSize(h, w, size);
+  checkResizeTarget(w, h, target, size, maxPixels, 'image');
+  const [outH, outW] = target;
   if (outH === h && outW === w) return Tensor.from(image.data.slice(), [3, h, w]);
-  const out = new Uint8Array(3 * outH * outW);
+  const out = allocate(Uint8Array, 3 * outH * outW, `a ${outW}x${outH} resize`);
   for (let c = 0; c < 3; c++) {
     const plane = image.data.subarray(c * h * w, (c + 1) * h * w);
     const resized = interpolation === 'nearest'
@@ -99,12 +136,13 @@ export function centerCropOffset(length: number, size: number): number {
  * torchvision's `CenterCrop(size)` of a uint8 `[3, H, W]` image: the centred `size`×`size` square, with
  * zeros where the crop reaches beyond the image (as `F.center_crop` pads before cropping).
  *
- * @throws InvalidArgumentError when `size` is not a positive integer.
+ * @throws InvalidArgumentError when `size` is not a positive integer, or `size²` is over `maxPixels`.
  * @throws ShapeError when the image is not `[3, H, W]`.
  */
-export function centerCrop(image: Tensor<'uint8'>, size: number): Tensor<'uint8'> {
+export function centerCrop(image: Tensor<'uint8'>, size: number, options: PixelLimitOptions = {}): Tensor<'uint8'> {
   checkImage(image, 'image');
   checkSize(size, 'size');
+  checkSquareWithinLimit(size, 'size', checkMaxPixels(options.maxPixels));
   const [, h, w] = image.shape as [number, number, number];
   const top = centerCropOffset(h, size);
   const left = centerCropOffset(w, size);
@@ -113,7 +151,7 @@ export function centerCrop(image: Tensor<'uint8'>, size: number): Tensor<'uint8'
   const y1 = Math.min(size, h - top);
   const x0 = Math.max(0, -left);
   const x1 = Math.min(size, w - left);
-  const out = new Uint8Array(3 * size * size);
+  const out = allocate(Uint8Array, 3 * size * size, `a ${size}x${size} crop`);
   for (let c = 0; c < 3; c++) {
     for (let y = y0; y < y1; y++) {
       const src = (c * h + top + y) * w + left;
@@ -140,9 +178,7 @@ function checkChannelValues(value: unknown, name: string, positive: boolean): re
 }
 
 /** {@link PreprocessOptions} checked, with the defaults filled in and mean/std rounded to float32. @internal */
-export interface ResolvedPreprocessOptions {
-  readonly resizeSize: number;
-  readonly cropSize: number;
+export interface ResolvedPreprocessOptions extends PreprocessBudget {
   readonly mean: readonly number[];
   readonly std: readonly number[];
   readonly interpolation: Interpolation;
@@ -151,7 +187,7 @@ export interface ResolvedPreprocessOptions {
 /**
  * Checks `options` as {@link preprocess} does and fills in its defaults, so that another thread can run the same
  * transform from a plain object.
- * @throws InvalidArgumentError for a bad option.
+ * @throws InvalidArgumentError for a bad option, and for a `resizeSize` or `cropSize` whose square is over `maxPixels`.
  * @internal
  */
 export function resolvePreprocessOptions(options: PreprocessOptions = {}): ResolvedPreprocessOptions {
@@ -161,12 +197,29 @@ export function resolvePreprocessOptions(options: PreprocessOptions = {}): Resol
   const std = checkChannelValues(options.std ?? imagenetStd, 'std', true).map(Math.fround);
   const interpolation = options.interpolation ?? 'bilinear';
   checkInterpolation(interpolation);
-  return { resizeSize, cropSize, mean, std, interpolation };
+  const maxPixels = checkMaxPixels(options.maxPixels);
+  const maxAspectRatio = checkAspectRatioOption(options.maxAspectRatio ?? defaultMaxAspectRatio, 'maxAspectRatio');
+  checkSquareWithinLimit(resizeSize, 'resizeSize', maxPixels);
+  checkSquareWithinLimit(cropSize, 'cropSize', maxPixels);
+  return { resizeSize, cropSize, mean, std, interpolation, maxPixels, maxAspectRatio };
+}
+
+/**
+ * Throws {@link ImageBudgetError} when an image of `width`×`height` cannot be preprocessed with `options` within its
+ * budget (see `budget.ts`): too thin for the crop, or a resize target over `maxPixels`.
+ * @param what the image as the message names it; `element` its index in a call over several images.
+ * @internal
+ */
+export function checkImageBudget(width: number, height: number, options: ResolvedPreprocessOptions, what: string, element?: number): void {
+  checkPreprocessBudget(width, height, resizedSize(height, width, options.resizeSize), options, what, element);
 }
 
 /** One image resized and centre cropped: uint8 planes `[3, cropSize, cropSize]`, not yet scaled. @internal */
-export function cropPixels(image: Tensor<'uint8'>, options: ResolvedPreprocessOptions): Uint8Array {
-  return centerCrop(resize(image, options.resizeSize, options.interpolation), options.cropSize).data;
+export function cropPixels(image: Tensor<'uint8'>, options: ResolvedPreprocessOptions, what = 'image', element?: number): Uint8Array {
+  const [, height, width] = image.shape as [number, number, number];
+  checkImageBudget(width, height, options, what, element);
+  const limit = { maxPixels: options.maxPixels };
+  return centerCrop(resize(image, options.resizeSize, options.interpolation, limit), options.cropSize, limit).data;
 }
 
 /**
@@ -194,8 +247,10 @@ export function normalizeInto(cropped: Uint8Array, options: ResolvedPreprocessOp
  * `preprocessAsync` do the same on worker threads.
  *
  * @throws InvalidArgumentError for a bad option (non-integer sizes, mean/std not 3 finite numbers, std not
- *   positive, unknown interpolation) or an empty batch.
+ *   positive, unknown interpolation), a `resizeSize` or `cropSize` whose square is over `maxPixels`, or an empty batch.
  * @throws ShapeError when an image is not `[3, H, W]`.
+ * @throws ImageBudgetError naming the first image (`element`) too thin for the crop (past `maxAspectRatio`) or whose
+ *   resize would exceed `maxPixels`; every image is checked before any is resized.
  * @example
  * ```ts
  * import { preprocess, readImage, ResNet50_Weights } from 'resnet-cudnn';
@@ -209,8 +264,9 @@ export function preprocess(images: Tensor<'uint8'> | readonly Tensor<'uint8'>[],
   if (!Array.isArray(list) || list.length === 0) throw invalidArgument('a uint8 Tensor or a non-empty array of them', 'images', images);
   list.forEach((image, i) => checkImage(image, `images[${i}]`));
   const resolved = resolvePreprocessOptions(options);
+  list.forEach((image, n) => checkImageBudget(image.shape[2]!, image.shape[1]!, resolved, `images[${n}]`, n));
   const sample = 3 * resolved.cropSize * resolved.cropSize;
-  const out = new Float32Array(list.length * sample);
-  list.forEach((image, n) => normalizeInto(cropPixels(image, resolved), resolved, out, n * sample));
+  const out = allocate(Float32Array, list.length * sample, `a batch of ${list.length} images`);
+  list.forEach((image, n) => normalizeInto(cropPixels(image, resolved, `images[${n}]`, n), resolved, out, n * sample));
   return Tensor.from(out, [list.length, 3, resolved.cropSize, resolved.cropSize]);
 }

@@ -4,11 +4,10 @@
  * with a message otherwise): ready after load, an infer round trip checked against PyTorch's logits, gRPC beside
  * HTTP, a graceful SIGTERM, a second signal and the shutdown deadline, a model that fails to load, bad flags.
  */
-import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../../lib/errors.js';
@@ -20,10 +19,11 @@ import { Command } from 'commander';
 import type { ServerOptions } from '../../lib/server/types.js';
 import { bearer, inferenceClient } from '../helpers/grpc-client.js';
 import { maxRelativeError } from '../helpers/helpers.js';
+import { cli, cliBuilt } from '../helpers/cli-runner.js';
 import { dataAbsent, dataPath } from '../helpers/test-data.js';
+import { killServers, serve, type Serving } from '../helpers/serve-process.js';
 
-const cli = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
-const built = existsSync(cli);
+const built = cliBuilt;
 if (!built) console.warn(`test/server-cli.test.ts: skipped the command, ${cli} is missing (run npm run build:ts)`);
 const checkpoint = dataPath('cifar10-resnets', 'resnet20-12fca82f.th');
 const cifarExact = dataPath('cifar10', 'test_first20_exact.bin');
@@ -148,53 +148,7 @@ describe('serveOptions: flags over the config file', () => {
   });
 });
 
-/** A `resnet serve` child process and what it printed. */
-interface Serving {
-  child: ChildProcessWithoutNullStreams;
-  url: string;
-  logs: { msg?: string; [key: string]: unknown }[];
-  stderr: () => string;
-  /** Resolves when a log line with this `msg` has been printed. */
-  logged: (msg: string) => Promise<void>;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
-}
-
-const children: ChildProcessWithoutNullStreams[] = [];
-afterEach(() => {
-  for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-});
-
-/** Starts `resnet serve …args` and resolves when it logs "server ready" (rejects if it exits first). */
-function serve(args: string[]): Promise<Serving> {
-  const child = spawn(process.execPath, [cli, 'serve', ...args], { stdio: 'pipe' });
-  children.push(child);
-  const logs: Serving['logs'] = [];
-  const waiting: { msg: string; resolve: () => void }[] = [];
-  const logged = (msg: string) => new Promise<void>((resolve) => {
-    if (logs.some((entry) => entry.msg === msg)) resolve();
-    else waiting.push({ msg, resolve });
-  });
-  let stderr = '';
-  let pending = '';
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) => {
-    child.on('exit', (code, signal) => resolve({ code, signal, at: performance.now() }));
-  });
-  child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
-  return new Promise((resolve, reject) => {
-    child.stdout.on('data', (chunk: Buffer) => {
-      pending += chunk.toString();
-      const lines = pending.split('\n');
-      pending = lines.pop()!;
-      for (const line of lines) {
-        const entry = JSON.parse(line) as Serving['logs'][number];
-        logs.push(entry);
-        for (const waiter of waiting) if (waiter.msg === entry.msg) waiter.resolve();
-        if (entry.msg === 'server ready') resolve({ child, url: entry.address as string, logs, stderr: () => stderr, logged, exited });
-      }
-    });
-    void exited.then(({ code }) => reject(new Error(`resnet serve exited with ${code} before it was ready: ${stderr}`)));
-  });
-}
+afterEach(killServers);
 
 /**
  * One inference of FP32 `values` (`n` samples of 3×size×size), asking for `outputs`: JSON, or with

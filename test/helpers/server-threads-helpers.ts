@@ -49,13 +49,17 @@ export interface RawRequest {
   chunked?: boolean;
 }
 
-/** Sends `request` to `server` on `agent` (default: a connection of its own) and reads the whole answer. */
-export function send(server: InferenceServer, request: RawRequest, agent: http.Agent | false = false): Promise<RawResponse> {
+/**
+ * Sends `request` to `server` (or the server at a URL) on `agent` (default: a connection of its own) and
+ * reads the whole answer.
+ */
+export function send(server: InferenceServer | string, request: RawRequest, agent: http.Agent | false = false): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const body = typeof request.body === 'string' ? Buffer.from(request.body) : request.body;
     const headers: Record<string, string> = { ...request.headers };
     if (body !== undefined && !request.chunked) headers['content-length'] = String(body.length);
-    const req = http.request(`${server.address!.url}${request.path}`, { method: request.method ?? 'GET', headers, agent }, (res) => {
+    const base = typeof server === 'string' ? server : server.address!.url;
+    const req = http.request(`${base}${request.path}`, { method: request.method ?? 'GET', headers, agent }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }));

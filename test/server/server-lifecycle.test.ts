@@ -16,12 +16,16 @@ describe('server life cycle', () => {
       const ready = await server.app.inject({ url: '/v2/health/ready' });
       expect(ready.statusCode).toBe(503);
       expect(ready.body).toBe('');
-      expect((await server.app.inject({ url: '/v2/models/resnet20/ready' })).statusCode).toBe(503);
+      // Every 503 says when to try again.
+      expect(ready.headers['retry-after']).toBe('1');
+      const modelReady = await server.app.inject({ url: '/v2/models/resnet20/ready' });
+      expect([modelReady.statusCode, modelReady.headers['retry-after']]).toEqual([503, '1']);
       for (const res of [
         await server.app.inject({ url: '/v2/models/resnet20' }),
         await server.app.inject({ method: 'POST', url: '/v2/models/resnet20/infer', payload: jsonInfer(inputValues(1, 1), 1) }),
       ]) {
         expect(res.statusCode).toBe(503);
+        expect(res.headers['retry-after']).toBe('1');
         expect(Object.keys(res.json())).toEqual(['error']);
       }
       expect(server.models.size).toBe(0);
@@ -51,7 +55,7 @@ describe('server life cycle', () => {
     const closing = server.close();
     expect(server.ready).toBe(false);
     const late = await server.app.inject({ method: 'POST', url: '/v2/models/resnet20/infer', payload: jsonInfer(inputValues(1, 3), 1) });
-    expect(late.statusCode).toBe(503);
+    expect([late.statusCode, late.headers['retry-after'], late.headers.connection]).toEqual([503, '1', 'close']);
     expect((await server.app.inject({ url: '/v2/health/ready' })).statusCode).toBe(503);
     const statuses = await Promise.all(queued.map(async (p) => (await p).status));
     expect(statuses).toEqual([200, 200, 200]);

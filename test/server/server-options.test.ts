@@ -51,6 +51,7 @@ describe('resolveServerOptions', () => {
       host: '0.0.0.0', port: 8000, grpcPort: 8001, maxBodyBytes: 32 * 1024 * 1024, authToken: null, shutdownTimeoutMs: 30_000, logLevel: 'info', threads: null,
       serverName: 'resnet-cudnn', allowShm: false, maxShmRegions: 256, maxShmBytes: 8 * 1024 ** 3,
       httpThreads: null, bodyArenaBytes: Math.min(256 * 1024 ** 2, Math.floor(totalmem() / 8 / 1024 ** 2) * 1024 ** 2),
+      seed: null,
       maxJsonBodyBytes: 512 * 1024, maxConnections: null, idleConnectionTimeoutMs: 10_000, keepAliveTimeoutMs: 5000,
     });
     expect(serverDefaults.port).toBe(8000);
@@ -67,7 +68,7 @@ describe('resolveServerOptions', () => {
         { arch: 'resnet20', weights: 'runs/lr=0.1/best.th', device: 'cuda:1', dtype: 'tf32' },
       ],
       host: '127.0.0.1', port: 0, maxBodyBytes: 1024, authToken: 'abc.DEF-~+/=', shutdownTimeoutMs: 0, logLevel: 'silent', threads: 1,
-      serverName: 'edge-1', allowShm: true, maxShmRegions: 1, maxShmBytes: 4096, httpThreads: 3, bodyArenaBytes: 0,
+      serverName: 'edge-1', allowShm: true, maxShmRegions: 1, maxShmBytes: 4096, httpThreads: 3, bodyArenaBytes: 0, seed: 42,
     });
     expect(resolved.models[0]).toEqual({
       name: 'small.v2_x-1', version: '12', arch: 'resnet18', weights: 'IMAGENET1K_V1', device: 'auto', dtype: 'float16', benchmark: true, inputSize: 64,
@@ -75,13 +76,13 @@ describe('resolveServerOptions', () => {
       batching: { maxBatchSize: 16, preferredBatchSizes: [2, 8, 16], maxQueueDelayMicroseconds: 0, maxQueueSize: 1, instanceCount: 3, defaultTimeoutMicroseconds: 3_600_000_000 },
     });
     expect(resolved.models[1]).toMatchObject({ name: 'resnet20', arch: 'resnet20', weights: 'runs/lr=0.1/best.th', device: 'cuda:1', dtype: 'tf32' });
-    expect(resolved).toMatchObject({ host: '127.0.0.1', port: 0, maxBodyBytes: 1024, authToken: 'abc.DEF-~+/=', shutdownTimeoutMs: 0, logLevel: 'silent', threads: 1, serverName: 'edge-1', allowShm: true, maxShmRegions: 1, maxShmBytes: 4096, httpThreads: 3, bodyArenaBytes: 0 });
+    expect(resolved).toMatchObject({ host: '127.0.0.1', port: 0, maxBodyBytes: 1024, authToken: 'abc.DEF-~+/=', shutdownTimeoutMs: 0, logLevel: 'silent', threads: 1, serverName: 'edge-1', allowShm: true, maxShmRegions: 1, maxShmBytes: 4096, httpThreads: 3, bodyArenaBytes: 0, seed: 42 });
   });
 
   it('refuses unknown keys at every level, naming the key and listing the valid ones', () => {
     expect(refused(() => resolveWith({}, { prot: 8000 }))).toBe(
       'Expected one of models, host, port, grpcPort, maxBodyBytes, authToken, shutdownTimeoutMs, logLevel, threads, serverName, allowShm, maxShmRegions, maxShmBytes, '
-      + 'httpThreads, bodyArenaBytes, maxJsonBodyBytes, maxConnections, idleConnectionTimeoutMs, keepAliveTimeoutMs for an option of server options but received "prot"',
+      + 'httpThreads, bodyArenaBytes, seed, maxJsonBodyBytes, maxConnections, idleConnectionTimeoutMs, keepAliveTimeoutMs for an option of server options but received "prot"',
     );
     const message = refused(() => resolveWith({ maxBatch: 4 }));
     expect(message).toMatch(/^Expected one of arch, name, version, weights, device, dtype, benchmark, inputSize, inputDatatype, inputLayout, imageDecoder, maxBatchSize, preferredBatchSizes, /);
@@ -114,6 +115,7 @@ describe('resolveServerOptions', () => {
       ['maxShmBytes', {}, { maxShmBytes: 2 ** 40 }, 0, 2 ** 40 + 1],
       ['httpThreads', {}, { httpThreads: 64 }, 0, 65],
       ['bodyArenaBytes', {}, { bodyArenaBytes: Math.floor(totalmem() / 2 / 1024 ** 2) * 1024 ** 2 }, -1, Math.floor(totalmem() / 2 / 1024 ** 2) * 1024 ** 2 + 1],
+      ['seed', {}, { seed: Number.MAX_SAFE_INTEGER }, -1, 2 ** 53],
       ['maxJsonBodyBytes', {}, { maxJsonBodyBytes: 1024 }, 1023, 2 * 1024 ** 3 + 1],
       ['maxConnections', {}, { maxConnections: 1 }, 0, 1_000_001],
       ['idleConnectionTimeoutMs', {}, { idleConnectionTimeoutMs: 3_600_000 }, 0, 3_600_001],

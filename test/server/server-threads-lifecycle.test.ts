@@ -1,9 +1,11 @@
 /**
  * The life cycle of a server with HTTP threads, each step set against the single-thread server's: 503 for a
  * model still loading (the threads learn of each model as it loads); on close, every admitted request
- * answered, new ones 503, then no thread listens and the body arenas are unregistered; a thread that dies
- * is reported and the others serve on, and the server still closes cleanly.
+ * answered, new ones on open connections 503 (each the connection's last answer), then no thread listens
+ * and the body arenas are unregistered; a thread that dies is reported and the others serve on, and the
+ * server still closes cleanly.
  */
+import http from 'node:http';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -90,14 +92,17 @@ describe.skipIf(skipReason !== null)('HTTP threads: life cycle (skipped without 
         const text = (await server.app.inject({ url: '/metrics' })).body;
         expect(text).toMatch(/nv_inference_pending_request_count\{model="resnet20",version="1"\} 2/);
       }, { timeout: 10_000, interval: 10 });
+      // Keep-alive connections opened before closing: new connections are refused once it begins.
+      const kept = Array.from({ length: 20 }, () => new http.Agent({ keepAlive: true, maxSockets: 1 }));
+      for (const agent of kept) expect((await send(server, { path: '/v2/health/live' }, agent)).status).toBe(200);
       const closing = server.close();
       expect(server.ready).toBe(false);
       // Each thread turns closing as its message arrives: a request admitted just before is served (it waits
-      // with the in-flight ones), the first one after gets the 503.
+      // with the in-flight ones), the first one after gets the 503. Each is its connection's last.
       const racing: Promise<RawResponse>[] = [];
       let late: RawResponse | null = null;
-      for (let i = 0; i < 100 && late === null; i++) {
-        const answer = send(server, infer(6));
+      for (let i = 0; i < kept.length && late === null; i++) {
+        const answer = send(server, infer(6), kept[i]!);
         const first = await Promise.race([answer, new Promise<null>((resolve) => setTimeout(() => resolve(null), 50))]);
         if (first !== null && first.status === 503) late = first;
         else racing.push(answer);
@@ -106,6 +111,7 @@ describe.skipIf(skipReason !== null)('HTTP threads: life cycle (skipped without 
       const inFlight = (await Promise.all([running, ...queued])).map((res) => res.status);
       const raced = await Promise.all(racing);
       await closing;
+      for (const agent of kept) agent.destroy();
       return { inFlight, late: late!, racing: raced, listening: await accepts(port) };
     } finally {
       hold.open();
@@ -130,6 +136,9 @@ describe.skipIf(skipReason !== null)('HTTP threads: life cycle (skipped without 
       expect(outcome.listening).toBe(false);
     }
     expect([a.late.status, a.late.body.toString()]).toEqual([503, '{"error":"server is shutting down"}']);
+    expect([a.late.headers['retry-after'], a.late.headers.connection]).toEqual(['1', 'close']);
+    expect([b.late.headers['retry-after'], b.late.headers.connection]).toEqual(['1', 'close']);
+    for (const res of [...a.racing, ...b.racing]) expect(res.headers.connection).toBe('close');
     expect([b.late.status, b.late.body.toString()]).toEqual([a.late.status, a.late.body.toString()]);
     expect(await hostMemoryRanges()).toBe(before);
   }, 120_000);

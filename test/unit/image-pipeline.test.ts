@@ -170,6 +170,7 @@ describe.runIf(built)('ImagePipeline: bounds, aborts, hostile files, close', () 
     queued.abort();
     expect((await rejection(waiting)).name).toBe('AbortError');
     expect(pipeline.stats.pending).toBe(fixtureFiles.length);
+    expect(pipeline.stats.cancelled).toBe(1);
     const expected = lib.preprocess(await Promise.all(fixtureFiles.map((file) => lib.readImage(file))));
     expect(sameBits((await running).data, expected.data)).toBe(true);
     expect(pipeline.stats.completed).toBe(done + fixtureFiles.length); // the aborted image never ran
@@ -178,6 +179,7 @@ describe.runIf(built)('ImagePipeline: bounds, aborts, hostile files, close', () 
     const stopped = pipeline.preprocess(small(), { signal: stop.signal });
     setImmediate(() => stop.abort(new Error('stop')));
     expect((await rejection(stopped)).message).toBe('stop');
+    expect(pipeline.stats.cancelled).toBe(2);
     // The thread it ran on was replaced; the pipeline goes on.
     expect(sameBits((await pipeline.preprocess(small())).data, expected.data.subarray(0, 3 * 224 * 224))).toBe(true);
   });

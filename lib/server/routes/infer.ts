@@ -12,6 +12,7 @@
  * @module
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { connectionKey } from '../connection-key.js';
 import { HttpError, unavailable, type FailureReason } from '../http-error.js';
 import { splitInferBody, parseInferRequest } from '../infer-request.js';
 import { encodeInferResponse } from '../infer-response.js';
@@ -32,14 +33,15 @@ function clientGoneSignal(reply: FastifyReply): AbortSignal {
   return controller.signal;
 }
 
-/** What the model computes of a parsed request: its (first) input, as carried. */
-function computeRequestOf(parsed: ParsedInferRequest, signature: ModelSignature): ComputeRequest {
+/** What the model computes of a parsed request: its (first) input, as carried, and the connection it came on. */
+function computeRequestOf(parsed: ParsedInferRequest, signature: ModelSignature, client: string): ComputeRequest {
   const name = signature.inputs[0]!.name;
   // parseInferRequest has checked that every input of the signature is present.
   const input = parsed.inputs.find((i) => i.name === name)!;
   return {
     input,
     batchSize: parsed.batchSize,
+    client,
     ...(parsed.timeoutMicroseconds === undefined ? {} : { timeoutMicroseconds: parsed.timeoutMicroseconds }),
   };
 }
@@ -70,7 +72,7 @@ export function inferRoutes(app: FastifyInstance, context: InferContext): void {
         reason = 'BACKEND';
         let onInputReleased!: () => void;
         inputReleased = new Promise<void>((resolve) => { onInputReleased = resolve; });
-        const computed = await dispatch.compute(found, computeRequestOf(parsed, signature), {
+        const computed = await dispatch.compute(found, computeRequestOf(parsed, signature, connectionKey(request.raw.socket)), {
           signal: clientGoneSignal(reply),
           onInputReleased,
         });
