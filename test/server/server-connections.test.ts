@@ -23,7 +23,8 @@ import type { InferenceServer } from '../../lib/server/index.js';
 import { connectionLimits, defaultMaxConnections, headersTimeoutMs, openFileLimit } from '../../lib/server/connections.js';
 import { createServer } from '../../lib/server/index.js';
 import { resolveServerOptions } from '../../lib/server/options.js';
-import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
+import { cliBuilt } from '../helpers/cli-runner.js';
+import { killServers, serve, type Serving } from '../helpers/serve-process.js';
 import { distCreateServer } from '../helpers/server-threads-helpers.js';
 
 const built = existsSync(fileURLToPath(new URL('../../dist/server/http-thread.js', import.meta.url)));
@@ -153,7 +154,7 @@ describe.runIf(built).each([1, 2])('httpThreads %i', (httpThreads) => {
   beforeAll(async () => {
     const createServer = await distCreateServer();
     server = createServer({
-      models: [{ arch: 'resnet20', maxBatchSize: 1 }], host: '127.0.0.1', port: 0, logLevel: 'silent', httpThreads,
+      models: [{ arch: 'resnet20', maxBatchSize: 1 }], host: '127.0.0.1', port: 0, grpcPort: null, logLevel: 'silent', httpThreads,
       maxConnections, idleConnectionTimeoutMs, keepAliveTimeoutMs,
     });
     await server.start();
@@ -216,20 +217,19 @@ describe.runIf(built).each([1, 2])('httpThreads %i', (httpThreads) => {
   }, 10_000);
 });
 
-describe.runIf(built)('under an open-file limit of 1,024', () => {
-  let server: ServerProcess;
+describe.runIf(cliBuilt)('resnet serve under an open-file limit of 1,024', () => {
+  let server: Serving;
 
   beforeAll(async () => {
-    server = await startServerProcess({
-      models: [{ arch: 'resnet20', maxBatchSize: 1 }], host: '127.0.0.1', port: 0, logLevel: 'warn', httpThreads: 1, idleConnectionTimeoutMs: 3000,
-    }, { openFiles: 1024 });
+    server = await serve(['--model', 'resnet20', '--max-batch-size', '1', '--host', '127.0.0.1', '--port', '0', '--grpc-port', 'off',
+      '--http-threads', '1', '--idle-connection-timeout-ms', '3000'], {}, { openFiles: 1024 });
   }, 120_000);
   afterAll(() => {
-    server?.stop();
+    killServers();
   });
 
   it('serves a new request while 1,100 connections sit silent', async () => {
-    const sockets = await silentConnections(server.port, 1100);
+    const sockets = await silentConnections(Number(new URL(server.url).port), 1100);
     try {
       // The default limit (1,024 less 128) is under the open-file limit: the rest were closed, not left queued.
       expect(await heldSettled(sockets, 896, 2000)).toBeLessThanOrEqual(896);

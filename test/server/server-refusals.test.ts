@@ -22,11 +22,12 @@ import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { request as undiciRequest } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { InferenceServer, ServerOptions } from '../../lib/server/index.js';
+import type { InferenceServer } from '../../lib/server/index.js';
 import { binaryInfer, bytesOf, inputValues } from '../helpers/server-helpers.js';
 import { distCreateServer } from '../helpers/server-threads-helpers.js';
 import { parseRawResponse, rawExchange } from '../helpers/raw-http.js';
-import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
+import { cliBuilt } from '../helpers/cli-runner.js';
+import { killServers, serve } from '../helpers/serve-process.js';
 
 const built = existsSync(fileURLToPath(new URL('../../dist/server/http-thread.js', import.meta.url)));
 if (!built) console.log('server-refusals: skipped, dist/ is not built (npm run build:ts)');
@@ -90,36 +91,38 @@ function expectErrorBody(contentType: string | undefined, body: string, unechoed
 }
 
 /**
- * One thread in a process of its own (a server on the test's own event loop takes turns with its client, which
- * hid the lost 413s), and two HTTP threads in this process (the threads run beside the client).
+ * One thread as `resnet serve` runs it, in a process of its own (a server on the test's own event loop takes
+ * turns with its client, which hid the lost 413s), and two HTTP threads in this process (the threads run
+ * beside the client).
  */
 const layouts = [
-  { name: 'one thread, in a process of its own', httpThreads: 1, ownProcess: true },
+  { name: 'resnet serve, one thread', httpThreads: 1, ownProcess: true },
   { name: 'two HTTP threads', httpThreads: 2, ownProcess: false },
 ];
 
-describe.runIf(built).each(layouts)('$name', ({ httpThreads, ownProcess }) => {
+describe.runIf(built && cliBuilt).each(layouts)('$name', ({ httpThreads, ownProcess }) => {
   let server: InferenceServer | null = null;
-  let serverProcess: ServerProcess | null = null;
   let port: number;
   let url: string;
 
   beforeAll(async () => {
-    const options: ServerOptions = {
-      models: [{ arch: 'resnet20', maxBatchSize: 2 }], host: '127.0.0.1', port: 0, logLevel: ownProcess ? 'warn' : 'silent', authToken: token,
-      maxBodyBytes, maxJsonBodyBytes, idleConnectionTimeoutMs, httpThreads,
-    };
     if (ownProcess) {
-      serverProcess = await startServerProcess(options);
-      ({ url, port } = serverProcess);
+      const serving = await serve(['--model', 'resnet20', '--max-batch-size', '2', '--host', '127.0.0.1', '--port', '0', '--grpc-port', 'off',
+        '--http-threads', '1', '--max-body-bytes', String(maxBodyBytes), '--max-json-body-bytes', String(maxJsonBodyBytes),
+        '--idle-connection-timeout-ms', String(idleConnectionTimeoutMs)], { RESNET_SERVE_AUTH_TOKEN: token });
+      url = serving.url;
+      port = Number(new URL(url).port);
     } else {
-      server = (await distCreateServer())(options);
+      server = (await distCreateServer())({
+        models: [{ arch: 'resnet20', maxBatchSize: 2 }], host: '127.0.0.1', port: 0, grpcPort: null, logLevel: 'silent', authToken: token,
+        maxBodyBytes, maxJsonBodyBytes, idleConnectionTimeoutMs, httpThreads,
+      });
       await server.start();
       ({ url, port } = server.address!);
     }
   }, 120_000);
   afterAll(async () => {
-    serverProcess?.stop();
+    killServers();
     await server?.close();
   }, 60_000);
 
