@@ -49,6 +49,10 @@ export interface ServeFlags {
   httpThreads?: number;
   bodyArenaBytes?: number;
   seed?: number;
+  maxJsonBodyBytes?: number;
+  maxConnections?: number;
+  idleConnectionTimeoutMs?: number;
+  keepAliveTimeoutMs?: number;
 }
 
 /** A commander parser that reports a bad value with the options' own wording. */
@@ -140,7 +144,15 @@ export function serveFlags(command: Command): Command {
       + 'the HTTP threads; 0 for none (default 268435456, 256 MiB, or an eighth of the memory where less)',
     integerFlag('--body-arena-bytes', serverFieldChecks.bodyArenaBytes))
     .option('--seed <n>', 'seed of the random initialisation of models served without weights: the same seed, the same outputs (default a new one each start)',
-      integerFlag('--seed', serverFieldChecks.seed));
+      integerFlag('--seed', serverFieldChecks.seed))
+    .option('--max-json-body-bytes <n>', 'largest JSON body, or JSON header before binary data; larger gets 413 (default 524288, 512 KiB: '
+      + 'parsing JSON holds the event loop)', integerFlag('--max-json-body-bytes', serverFieldChecks.maxJsonBodyBytes))
+    .option('--max-connections <n>', 'connections held at once, split between the HTTP threads; past it new ones are closed at once '
+      + '(default the open-file limit less 128, at most 10000)', integerFlag('--max-connections', serverFieldChecks.maxConnections))
+    .option('--idle-connection-timeout-ms <n>', 'a new connection that sends nothing within this is closed, and a request head that takes '
+      + 'longer from its first byte gets 408 (default 10000)', integerFlag('--idle-connection-timeout-ms', serverFieldChecks.idleConnectionTimeoutMs))
+    .option('--keep-alive-timeout-ms <n>', 'how long a keep-alive connection stays open between requests (default 5000)',
+      integerFlag('--keep-alive-timeout-ms', serverFieldChecks.keepAliveTimeoutMs));
 }
 
 /** Copies the keys of `from` whose value is defined. */
@@ -218,6 +230,10 @@ export function serveOptions(config: ServerOptions | undefined, flags: ServeFlag
       httpThreads: flags.httpThreads,
       bodyArenaBytes: flags.bodyArenaBytes,
       seed: flags.seed,
+      maxJsonBodyBytes: flags.maxJsonBodyBytes,
+      maxConnections: flags.maxConnections,
+      idleConnectionTimeoutMs: flags.idleConnectionTimeoutMs,
+      keepAliveTimeoutMs: flags.keepAliveTimeoutMs,
     }),
     models,
   };

@@ -1,6 +1,8 @@
 /**
  * The fastify instance: pino logging at the configured level, one body parser for every content type,
- * bearer-token auth, `{"error": …}` bodies for every failure (fastify's own included), and the routes.
+ * bearer-token auth, `{"error": …}` bodies for every failure (fastify's and Node's own included, each
+ * readable by a client still sending its body: refusals.ts), the connection bounds (connections.ts), and
+ * the routes.
  * Every thread that answers HTTP builds its app here (the main thread with every route, an HTTP thread with
  * the infer route and a handler that forwards the rest to the main thread), so hooks, limits and error
  * bodies are one piece of code whichever thread a request reached.
@@ -12,6 +14,8 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { IncomingMessage } from 'node:http';
 import { readBody } from './body.js';
+import { connectionLimits, headersTimeoutMs, httpServerOptions, limitConnections, requestTimeoutMs } from './connections.js';
+import { clientErrorHandler, closeAfterDiscarding, deferContinue, frameworkErrorHandler } from './refusals.js';
 import { requireServerPeer } from './optional-peers.js';
 import { bearerTokenCheck, isPublicPath, unauthorized } from './auth.js';
 import { HttpError } from './http-error.js';
@@ -23,8 +27,8 @@ import { inferRoutes } from './routes/infer.js';
 import { statsRoutes } from './routes/stats.js';
 import { sharedMemoryRoutes } from './routes/shared-memory.js';
 
-/** How long a request may take to arrive (headers and body): a 32 MiB JSON body at 1 MB/s fits. */
-const requestTimeoutMs = 60_000;
+/** The longest model name (resolve-options.ts) or version a route parameter carries. */
+const maxParamLength = 128;
 
 /** The status and body of an error that reached fastify's error handler. */
 function errorResponse(error: FastifyError | HttpError | Error): { status: number; message: string; headers: Record<string, string> } {
@@ -58,23 +62,30 @@ export function mainRoutes(context: ServerContext): AppRoutes {
       sharedMemoryRoutes(app, context);
     },
     notFound(request, reply) {
-      reply.code(404).send({ error: `no route ${request.method} ${request.url.split('?')[0]}` });
+      // The path is not echoed: the client knows it, and a refusal repeats nothing the client sent.
+      reply.code(404).send({ error: `no route for ${request.method} at this path (the protocol's routes are under /v2/; metrics at /metrics)` });
     },
   };
 }
 
-/** Builds the fastify app of a thread (no listening yet). */
-export function buildApp(context: AppContext, inFlight: InFlight, routes: AppRoutes): FastifyInstance {
+/**
+ * Builds the fastify app of a thread (no listening yet). `acceptingThreads`: how many threads accept
+ * connections for the server (each takes its share of `maxConnections`).
+ */
+export function buildApp(context: AppContext, inFlight: InFlight, routes: AppRoutes, acceptingThreads = 1): FastifyInstance {
   const { options, bodies } = context;
   const fastify = requireServerPeer<typeof import('fastify').default>('fastify');
+  const limits = connectionLimits(options, acceptingThreads);
   const app = fastify({
     logger: { level: options.logLevel },
     bodyLimit: options.maxBodyBytes,
-    // A request must arrive whole within this: without it (fastify's default is none) a client that
-    // sends headers and then trickles holds its connection and buffered bytes for ever.
     requestTimeout: requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    http: httpServerOptions(limits),
+    clientErrorHandler: clientErrorHandler({ headersTimeoutMs: headersTimeoutMs(limits), requestTimeoutMs }),
+    frameworkErrors: frameworkErrorHandler(maxParamLength),
     // Model names may be 128 characters (resolve-options.ts); fastify's default route parameter is 100.
-    routerOptions: { maxParamLength: 128 },
+    routerOptions: { maxParamLength },
     // fastify's request logs are two lines per inference at `info`; the hooks below log them at debug.
     logController: new fastify.LogController({ disableRequestLogging: true }),
     // fastify's own 503 while closing has a body other than {"error"}; the routes answer it themselves.
@@ -98,10 +109,13 @@ export function buildApp(context: AppContext, inFlight: InFlight, routes: AppRou
       throw unauthorized();
     }
   });
-  app.addHook('onSend', async (_request, reply, payload) => {
+  app.addHook('onSend', async (request, reply, payload) => {
+    // Answered before its body arrived whole (401, 413, 404, …): the client reads the answer, then the connection closes.
+    // (A request forwarded by an HTTP thread has no `complete`: its thread read the body.)
+    if (request.raw.complete === false) closeAfterDiscarding(request.raw, reply.raw);
     // Once closing, every response is its connection's last: Node closes the connection once it is written,
     // and the client knows not to send another request on it (connection-drain.ts closes the idle ones).
-    if (context.state.closing) reply.header('connection', 'close');
+    else if (context.state.closing) reply.header('connection', 'close');
     return payload;
   });
   app.addHook('onResponse', async (request, reply) => {
@@ -109,10 +123,10 @@ export function buildApp(context: AppContext, inFlight: InFlight, routes: AppRou
   });
 
   // Every body arrives as its raw bytes: the infer route decides between JSON and JSON + binary from
-  // Inference-Header-Content-Length, not from the content type (as Triton). A declared Content-Length over
-  // bodyLimit is refused (413) before anything is read.
+  // Inference-Header-Content-Length, not from the content type (as Triton). A declared Content-Length (or
+  // Inference-Header-Content-Length) over its limit (body.ts) is refused (413) before anything is read.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', (request, payload, done) => readBody(payload as IncomingMessage, options.maxBodyBytes, done, bodies));
+  app.addContentTypeParser('*', (request, payload, done) => readBody(payload as IncomingMessage, options, done, bodies));
 
   app.setErrorHandler((error: FastifyError | HttpError, request, reply: FastifyReply) => {
     const { status, message, headers } = errorResponse(error);
@@ -122,5 +136,7 @@ export function buildApp(context: AppContext, inFlight: InFlight, routes: AppRou
   });
   app.setNotFoundHandler((request, reply) => routes.notFound(request, reply));
   routes.routes(app);
+  deferContinue(app.server);
+  limitConnections(app.server, limits, app.log);
   return app;
 }

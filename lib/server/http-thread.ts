@@ -44,7 +44,7 @@ async function run(port: NonNullable<typeof parentPort>, data: HttpThreadData): 
   const app = buildApp(context, inFlight, {
     routes: (instance) => inferRoutes(instance, context),
     notFound: (request, reply) => forwarder.forward(request, reply),
-  });
+  }, data.threads);
 
   const drain = new ConnectionDrain(app.server);
   const times = drainTimes(data.options.shutdownTimeoutMs);

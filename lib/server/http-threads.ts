@@ -233,7 +233,7 @@ export class HttpThreads {
       while (sockets.length < count) sockets.push(openListeningSocket({ host, port, reusePort: true }));
       sockets.forEach((socket, i) => {
         const data: HttpThreadData = {
-          index: i + 1, fd: socket.fd!, host, arena: shared.arenas[i] ?? null, options, forwardSecret: shared.forwardSecret,
+          index: i + 1, fd: socket.fd!, host, arena: shared.arenas[i] ?? null, options, forwardSecret: shared.forwardSecret, threads: count,
         };
         threads.push(new HttpThread(i + 1, new Worker(threadUrl, { workerData: data }), shared));
       });

@@ -59,18 +59,36 @@ export interface ModelConfig {
     };
   };
   instance_group: { count: number; kind: 'KIND_CPU' | 'KIND_GPU' }[];
-  /** Model parameters (model_config.proto's `parameters`): the input forms accepted besides the declared one. */
+  /**
+   * Model parameters (model_config.proto's `parameters`): the input forms accepted besides the declared one,
+   * and the request body limits (`max_body_bytes`, `max_json_body_bytes`) where the server gave them.
+   */
   parameters: Record<string, { string_value: string }>;
+}
+
+/** The server's request body limits, as `/config` reports them. */
+export interface BodyLimitParameters {
+  maxBodyBytes: number;
+  maxJsonBodyBytes: number;
 }
 
 /**
  * `GET /v2/models/{m}/config`. The backend is the platform's project part (`<project>_<format>`, as
  * `onnxruntime` is to `onnxruntime_onnx`). A request's `timeout` parameter overrides the default queue
- * timeout, and a timed-out request is rejected: hence `allow_timeout_override` and `REJECT`.
+ * timeout, and a timed-out request is rejected: hence `allow_timeout_override` and `REJECT`. With `limits`,
+ * `parameters` also says how large a request body may be (`max_body_bytes`) and how large its JSON
+ * (`max_json_body_bytes`: a body without Inference-Header-Content-Length, or the JSON header of one with it).
  */
 export function modelConfig(
-  signature: ModelSignature, batching: ResolvedBatchingOptions & { instanceCount: number }, deviceKind: 'cpu' | 'gpu',
+  signature: ModelSignature, batching: ResolvedBatchingOptions & { instanceCount: number }, deviceKind: 'cpu' | 'gpu', limits?: BodyLimitParameters,
 ): ModelConfig {
+  const parameters: Record<string, { string_value: string }> = Object.fromEntries(
+    signature.inputs.map((input) => [`${input.name}.accepted_forms`, { string_value: acceptedForms(input) }]),
+  );
+  if (limits !== undefined) {
+    parameters.max_body_bytes = { string_value: String(limits.maxBodyBytes) };
+    parameters.max_json_body_bytes = { string_value: String(Math.min(limits.maxJsonBodyBytes, limits.maxBodyBytes)) };
+  }
   return {
     name: signature.name,
     platform: signature.platform,
@@ -89,7 +107,7 @@ export function modelConfig(
       },
     },
     instance_group: [{ count: batching.instanceCount, kind: deviceKind === 'gpu' ? 'KIND_GPU' : 'KIND_CPU' }],
-    parameters: Object.fromEntries(signature.inputs.map((input) => [`${input.name}.accepted_forms`, { string_value: acceptedForms(input) }])),
+    parameters,
   };
 }
 

@@ -92,6 +92,10 @@ export const serverFieldChecks = Object.freeze({
     return integerIn(0, max, `a byte count from 0 to ${max} (half this machine's memory)`)(value, name);
   }, { what: "a byte count from 0 to half this machine's memory" }) satisfies Check<number>,
   seed: integerIn(0, Number.MAX_SAFE_INTEGER, `a whole number from 0 to ${Number.MAX_SAFE_INTEGER}`),
+  maxJsonBodyBytes: integerIn(1024, 2 * 1024 ** 3, 'a byte count from 1024 (1 KiB) to 2147483648 (2 GiB)'),
+  maxConnections: integerIn(1, 1_000_000),
+  idleConnectionTimeoutMs: integerIn(1, hourMilliseconds, `a whole number of milliseconds from 1 to ${hourMilliseconds} (an hour)`),
+  keepAliveTimeoutMs: integerIn(1, hourMilliseconds, `a whole number of milliseconds from 1 to ${hourMilliseconds} (an hour)`),
 });
 
 const modelKeys = [
@@ -102,6 +106,7 @@ const modelKeys = [
 const serverKeys = [
   'models', 'host', 'port', 'grpcPort', 'maxBodyBytes', 'authToken', 'shutdownTimeoutMs', 'logLevel', 'threads', 'serverName',
   'allowShm', 'maxShmRegions', 'maxShmBytes', 'httpThreads', 'bodyArenaBytes', 'seed',
+  'maxJsonBodyBytes', 'maxConnections', 'idleConnectionTimeoutMs', 'keepAliveTimeoutMs',
 ] as const satisfies readonly (keyof ServerOptions)[];
 
 /**
@@ -235,6 +240,10 @@ export function resolveServer(options: unknown, where: string, partial = false):
     httpThreads: top('httpThreads', null),
     bodyArenaBytes: top('bodyArenaBytes', defaultBodyArenaBytes()),
     seed: record.seed === null ? null : top('seed', null),
+    maxJsonBodyBytes: top('maxJsonBodyBytes', serverDefaults.maxJsonBodyBytes),
+    maxConnections: top('maxConnections', null),
+    idleConnectionTimeoutMs: top('idleConnectionTimeoutMs', serverDefaults.idleConnectionTimeoutMs),
+    keepAliveTimeoutMs: top('keepAliveTimeoutMs', serverDefaults.keepAliveTimeoutMs),
   };
 }
 

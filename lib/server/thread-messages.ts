@@ -97,6 +97,8 @@ export interface HttpThreadData {
   options: ResolvedServerOptions;
   /** Marks forwarded requests admitted before closing began (forwardedAdmissionHeader). */
   forwardSecret: string;
+  /** How many HTTP threads accept connections: each takes its share of `maxConnections`. */
+  threads: number;
 }
 
 /** The part of a port an outbox posts on (a MessagePort, a Worker, `parentPort`). */

@@ -225,8 +225,9 @@ export interface ServerOptions {
   grpcPort?: number | null;
   /**
    * Largest request body in bytes; larger gets 413 (before the body is read when Content-Length says so).
-   * Default 32 MiB: a JSON request of 8 ImageNet images at full float precision is about 25 MB, a
-   * binary one 4.8 MB; Triton's 64 MiB would let a client make the server parse twice that per request.
+   * Default 32 MiB: a JSON request of 8 ImageNet images at full float precision is about 25 MB (with
+   * `maxJsonBodyBytes` raised to take it), a binary one 4.8 MB; Triton's 64 MiB would let a client make the
+   * server read twice that per request. JSON is held to the smaller `maxJsonBodyBytes`.
    */
   maxBodyBytes?: number;
   /** When set, every route but `/v2/health/*` needs `Authorization: Bearer <token>` (else 401). */
@@ -278,6 +279,39 @@ export interface ServerOptions {
    * system, different each start.
    */
   seed?: number | null;
+  /**
+   * Largest JSON request body in bytes: a body without `Inference-Header-Content-Length` (all JSON), or the
+   * JSON header of one with it; larger gets 413 (before the body is read when Content-Length or
+   * Inference-Header-Content-Length says so). Bounded apart from `maxBodyBytes` because parsing JSON holds the
+   * thread's event loop (health probes and every other request on it wait) for a time that follows the body's
+   * structure, not only its bytes: 512 KiB of the costliest JSON (an object of 50,000 keys) took about 55 ms
+   * to parse and check (median; single runs up to about 110 ms) on a 2-core AMD EPYC VM shared with other jobs
+   * (`npm run bench:json`), FP32 `data` 4–9 ms and base64 images under 2 ms. The smaller of this and
+   * `maxBodyBytes` applies. Default 512 KiB; tensors beyond it go as binary data (the binary tensor
+   * extension), which has no parse cost.
+   */
+  maxJsonBodyBytes?: number;
+  /**
+   * Connections accepted at once; past it a new connection is closed as soon as it is accepted (no response),
+   * rather than let the process run out of file descriptors. Split evenly between the HTTP threads (each takes
+   * ⌊maxConnections / httpThreads⌋, at least 1). Default: the process's open-file limit (`ulimit -n`) less 128
+   * for the server's own files, at most 10,000; 1,000 where the limit cannot be read.
+   */
+  maxConnections?: number;
+  /**
+   * How long a new connection may stay open without sending a byte before it is closed (Node itself never
+   * closes one), and how long a request's head (request line and headers) may take to arrive from its first
+   * byte (at most the 60 s a whole request may take), past which it gets 408 and its connection closes (Node's
+   * `headersTimeout`). Default 10000 ms.
+   */
+  idleConnectionTimeoutMs?: number;
+  /**
+   * How long a keep-alive connection may stay open between requests: the server advertises it
+   * (`Keep-Alive: timeout=`, in whole seconds) and closes the connection up to 1 s later (Node's margin, so
+   * that the client closes first). Default 5000 ms, Node's; behind a load balancer that keeps idle
+   * connections open longer (AWS ALB: 60 s), set it above the balancer's idle timeout.
+   */
+  keepAliveTimeoutMs?: number;
 }
 
 /** The defaults the options above document, in one place. */
@@ -301,6 +335,9 @@ export const serverDefaults = Object.freeze({
   cpuInstanceCount: 2,
   gpuInstanceCount: 4,
   defaultTimeoutMicroseconds: 0,
+  maxJsonBodyBytes: 512 * 1024,
+  idleConnectionTimeoutMs: 10_000,
+  keepAliveTimeoutMs: 5000,
 });
 
 /** Names of the tensors every served ResNet has. */
@@ -366,4 +403,9 @@ export interface ResolvedServerOptions {
   bodyArenaBytes: number;
   /** null: unseeded. */
   seed: number | null;
+  maxJsonBodyBytes: number;
+  /** null: decided when the server starts, from the process's open-file limit. */
+  maxConnections: number | null;
+  idleConnectionTimeoutMs: number;
+  keepAliveTimeoutMs: number;
 }

@@ -90,6 +90,20 @@ describe('serveOptions: flags over the config file', () => {
       .parse(['--max-shm-regions', '0'], { from: 'user' })).toThrow('Expected an integer from 1 to 65536 for --max-shm-regions but received 0');
   });
 
+  it('parses the JSON body limit and the connection flags and passes them on', () => {
+    const parsed = serveFlags(new Command()).exitOverride()
+      .parse(['--model', 'resnet20', '--max-json-body-bytes', '2048', '--max-connections', '50', '--idle-connection-timeout-ms', '300',
+        '--keep-alive-timeout-ms', '700'], { from: 'user' })
+      .opts<ServeFlags>();
+    const given = { maxJsonBodyBytes: 2048, maxConnections: 50, idleConnectionTimeoutMs: 300, keepAliveTimeoutMs: 700 };
+    expect(parsed).toMatchObject(given);
+    expect(serveOptions({ ...config, maxConnections: 10 }, parsed, {})).toMatchObject(given);
+    expect(serveOptions({ ...config, maxConnections: 10 }, {}, {}).maxConnections).toBe(10);
+    const refuse = (args: string[]) => () => serveFlags(new Command()).exitOverride().configureOutput({ writeErr: () => {} }).parse(args, { from: 'user' });
+    expect(refuse(['--max-connections', '0'])).toThrow('Expected an integer from 1 to 1000000 for --max-connections but received 0');
+    expect(refuse(['--max-json-body-bytes', '1k'])).toThrow('Expected a byte count from 1024 (1 KiB) to 2147483648 (2 GiB) for --max-json-body-bytes but received "1k"');
+  });
+
   it('parses --http-threads and --body-arena-bytes and passes them on', () => {
     const parsed = serveFlags(new Command()).exitOverride()
       .parse(['--model', 'resnet20', '--http-threads', '3', '--body-arena-bytes', '0'], { from: 'user' })

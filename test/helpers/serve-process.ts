@@ -24,9 +24,15 @@ export function killServers(): void {
   for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
 }
 
-/** Starts `resnet serve …args` and resolves when it logs "server ready" (rejects if it exits first). */
-export function serve(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Serving> {
-  const child = spawn(process.execPath, [cli, 'serve', ...args], { stdio: 'pipe', env: { ...process.env, ...env } });
+/**
+ * Starts `resnet serve …args` and resolves when it logs "server ready" (rejects if it exits first). With
+ * `openFiles`, the server runs under that open-file limit (`ulimit -n`).
+ */
+export function serve(args: string[], env: NodeJS.ProcessEnv = {}, limits: { openFiles?: number } = {}): Promise<Serving> {
+  const command = [process.execPath, cli, 'serve', ...args];
+  const child = limits.openFiles === undefined
+    ? spawn(command[0]!, command.slice(1), { stdio: 'pipe', env: { ...process.env, ...env } })
+    : spawn('bash', ['-c', `ulimit -n ${limits.openFiles} && exec "$0" "$@"`, ...command], { stdio: 'pipe', env: { ...process.env, ...env } });
   children.push(child);
   const logs: Serving['logs'] = [];
   const waiting: { msg: string; resolve: () => void }[] = [];

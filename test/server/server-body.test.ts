@@ -1,12 +1,13 @@
 /**
- * The request-body reader (the chunks copied once into one buffer, the limits enforced), the arena
+ * The request-body reader (the chunks copied once into one buffer, the limits enforced: maxBodyBytes, and
+ * maxJsonBodyBytes for JSON by Inference-Header-Content-Length), the arena
  * allocator (first fit, merged on free, checked against a byte-by-byte model of the arena) and the body
  * pool (arena blocks first, shared memory beyond it, memory reused only once every hold is released).
  */
 import { PassThrough } from 'node:stream';
 import type { IncomingMessage } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { readBody } from '../../lib/server/body.js';
+import { readBody, type BodyLimits } from '../../lib/server/body.js';
 import { ArenaAllocator, arenaAlignment } from '../../lib/server/body-arena.js';
 import { BodyPool } from '../../lib/server/body-pool.js';
 import { rng } from '../helpers/helpers.js';
@@ -24,8 +25,10 @@ function request(headers: Record<string, string>, chunks: Buffer[], abort = fals
   return stream;
 }
 
-function read(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => readBody(req, maxBytes, (error, body) => (error ? reject(error) : resolve(body!))));
+/** Reads with one limit for any body, or with `limits`. */
+function read(req: IncomingMessage, limits: number | BodyLimits): Promise<Buffer> {
+  const both = typeof limits === 'number' ? { maxBodyBytes: limits, maxJsonBodyBytes: limits } : limits;
+  return new Promise((resolve, reject) => readBody(req, both, (error, body) => (error ? reject(error) : resolve(body!))));
 }
 
 async function refusal(promise: Promise<unknown>): Promise<HttpError> {
@@ -59,6 +62,32 @@ describe('readBody', () => {
     const error = await refusal(read(request({}, [Buffer.alloc(60), Buffer.alloc(60)]), 100));
     expect(error.status).toBe(413);
     expect(error.message).toBe('request body of more than 100 bytes exceeds the limit of 100 bytes (maxBodyBytes, --max-body-bytes)');
+  });
+
+  it('holds a body without Inference-Header-Content-Length (all JSON) to maxJsonBodyBytes, in its own words', async () => {
+    const limits = { maxBodyBytes: 1000, maxJsonBodyBytes: 100 };
+    const advice = 'send tensors as binary data (the binary tensor extension, with Inference-Header-Content-Length), or raise the limit';
+    const declared = await refusal(read(request({ 'content-length': '101' }, [Buffer.alloc(101)]), limits));
+    expect([declared.status, declared.message]).toEqual([413, `JSON request body of 101 bytes exceeds the limit of 100 bytes for JSON (maxJsonBodyBytes, --max-json-body-bytes): ${advice}`]);
+    const chunked = await refusal(read(request({}, [Buffer.alloc(60), Buffer.alloc(60)]), limits));
+    expect([chunked.status, chunked.message]).toEqual([413, `JSON request body of more than 100 bytes exceeds the limit of 100 bytes for JSON (maxJsonBodyBytes, --max-json-body-bytes): ${advice}`]);
+    expect((await read(request({ 'content-length': '100' }, [Buffer.alloc(100)]), limits)).length).toBe(100);
+    // A JSON limit above maxBodyBytes: maxBodyBytes binds, and says so.
+    const body = await refusal(read(request({ 'content-length': '101' }, [Buffer.alloc(101)]), { maxBodyBytes: 100, maxJsonBodyBytes: 1000 }));
+    expect(body.message).toBe('request body of 101 bytes exceeds the limit of 100 bytes (maxBodyBytes, --max-body-bytes)');
+  });
+
+  it('holds a body with binary data to maxBodyBytes and its JSON header to maxJsonBodyBytes', async () => {
+    const limits = { maxBodyBytes: 1000, maxJsonBodyBytes: 100 };
+    expect((await read(request({ 'content-length': '900', 'inference-header-content-length': '100' }, [Buffer.alloc(900)]), limits)).length).toBe(900);
+    const header = await refusal(read(request({ 'content-length': '900', 'inference-header-content-length': '101' }, [Buffer.alloc(900)]), limits));
+    expect([header.status, header.message]).toEqual([413, 'the JSON header of 101 bytes (Inference-Header-Content-Length) exceeds the limit of 100 bytes '
+      + 'for JSON (maxJsonBodyBytes, --max-json-body-bytes): send tensors as binary data after the header, or raise the limit']);
+    const whole = await refusal(read(request({ 'content-length': '1001', 'inference-header-content-length': '10' }, [Buffer.alloc(1001)]), limits));
+    expect(whole.message).toBe('request body of 1001 bytes exceeds the limit of 1000 bytes (maxBodyBytes, --max-body-bytes)');
+    // A malformed header length, or one past the body, is the infer route's 400 (splitInferBody), not a refusal of the body.
+    expect((await read(request({ 'content-length': '500', 'inference-header-content-length': '501' }, [Buffer.alloc(500)]), limits)).length).toBe(500);
+    expect((await read(request({ 'content-length': '500', 'inference-header-content-length': '1e3' }, [Buffer.alloc(500)]), limits)).length).toBe(500);
   });
 
   it('refuses bodies shorter or longer than their Content-Length, and a client gone mid-body, with 400', async () => {
@@ -219,7 +248,7 @@ describe('BodyPool', () => {
     pool.useArena(arena);
     const body = Buffer.from(Array.from({ length: 70_001 }, (_, i) => (i * 13) & 255));
     const req = request({ 'content-length': String(body.length), 'inference-header-content-length': '5' }, [body.subarray(0, 9), body.subarray(9)]);
-    const got = await new Promise<Buffer>((resolve, reject) => readBody(req, 1 << 20, (error, b) => (error ? reject(error) : resolve(b!)), pool));
+    const got = await new Promise<Buffer>((resolve, reject) => readBody(req, { maxBodyBytes: 1 << 20, maxJsonBodyBytes: 1 << 20 }, (error, b) => (error ? reject(error) : resolve(b!)), pool));
     expect(got.equals(body)).toBe(true);
     expect(got.buffer).toBe(arena);
     expect(pool.stats().arenaBytesInUse).toBe(Math.ceil(70_001 / arenaAlignment) * arenaAlignment);

@@ -55,7 +55,7 @@ export function inferenceServiceHandlers(context: ServiceContext): UntypedServic
     }),
     ModelConfig: calls.unary('ModelConfig', 'token', (request: ModelRequest) => {
       const { model } = registry.findLoaded(request.name, versionOf(request)).loaded;
-      return { config: modelConfig(model.signature, model.batching, model.device.startsWith('cuda') ? 'gpu' : 'cpu') };
+      return { config: modelConfig(model.signature, model.batching, model.device.startsWith('cuda') ? 'gpu' : 'cpu', server.options) };
     }),
     ModelStatistics: calls.unary('ModelStatistics', 'token', (request: ModelRequest) => {
       if (request.name === '') return server.metrics.statistics();

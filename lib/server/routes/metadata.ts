@@ -24,7 +24,7 @@ export function metadataRoutes(app: FastifyInstance, context: ServerContext): vo
       const { model, version } = (request as FastifyRequest<{ Params: ModelParams }>).params;
       const { loaded } = context.registry.findLoaded(model, version);
       const served = loaded.model;
-      return modelConfig(served.signature, served.batching, served.device.startsWith('cuda') ? 'gpu' : 'cpu');
+      return modelConfig(served.signature, served.batching, served.device.startsWith('cuda') ? 'gpu' : 'cpu', context.options);
     });
   }
 }
