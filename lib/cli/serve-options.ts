@@ -50,6 +50,7 @@ export interface ServeFlags {
   bodyArenaBytes?: number;
   seed?: number;
   maxJsonBodyBytes?: number;
+  maxJsonValues?: number;
   maxConnections?: number;
   idleConnectionTimeoutMs?: number;
   keepAliveTimeoutMs?: number;
@@ -145,8 +146,10 @@ export function serveFlags(command: Command): Command {
     integerFlag('--body-arena-bytes', serverFieldChecks.bodyArenaBytes))
     .option('--seed <n>', 'seed of the random initialisation of models served without weights: the same seed, the same outputs (default a new one each start)',
       integerFlag('--seed', serverFieldChecks.seed))
-    .option('--max-json-body-bytes <n>', 'largest JSON body, or JSON header before binary data; larger gets 413 (default 524288, 512 KiB: '
+    .option('--max-json-body-bytes <n>', 'largest JSON body, or JSON header before binary data; larger gets 413 (default 4194304, 4 MiB: '
       + 'parsing JSON holds the event loop)', integerFlag('--max-json-body-bytes', serverFieldChecks.maxJsonBodyBytes))
+    .option('--max-json-values <n>', 'largest JSON request in values, counted before parsing (a number or string 1, an array or object 8, '
+      + 'a key 64); more gets 413 (default 1048576: one FP32 224x224 image is 150528)', integerFlag('--max-json-values', serverFieldChecks.maxJsonValues))
     .option('--max-connections <n>', 'connections held at once, split between the HTTP threads; past it new ones are closed at once '
       + '(default the open-file limit less 128, at most 10000)', integerFlag('--max-connections', serverFieldChecks.maxConnections))
     .option('--idle-connection-timeout-ms <n>', 'a new connection that sends nothing within this is closed, and a request head that takes '
@@ -231,6 +234,7 @@ export function serveOptions(config: ServerOptions | undefined, flags: ServeFlag
       bodyArenaBytes: flags.bodyArenaBytes,
       seed: flags.seed,
       maxJsonBodyBytes: flags.maxJsonBodyBytes,
+      maxJsonValues: flags.maxJsonValues,
       maxConnections: flags.maxConnections,
       idleConnectionTimeoutMs: flags.idleConnectionTimeoutMs,
       keepAliveTimeoutMs: flags.keepAliveTimeoutMs,

@@ -13,19 +13,22 @@ import { hasClassDimension } from './classification.js';
 import { SharedMemoryLeases } from './shared-memory.js';
 import { sharedMemoryParameterRules, sharedMemoryRange, type SharedMemoryPlacement } from './shared-memory-parameters.js';
 import { describeValue, shownText } from '../describe-value.js';
-import { parseRequestJson } from './request-json.js';
+import { checkJsonValueCount, parseRequestJson } from './request-json.js';
 import { bytesFromBinary, bytesFromJson, elementCount, flattenJsonData, formatShape, isDimension } from './tensor-data.js';
 import { expectedImageShapes, imageDataFromBytes, imageDataFromJson, imageElementBytes, imageLayoutOf } from './image-tensor.js';
 import type {
   ImageDatatype, InputSignature, ModelSignature, OutputSignature, ParsedInferRequest, ParsedInput, RequestedOutput, TensorLayout,
 } from './types.js';
+import { serverDefaults } from './types.js';
 
 /**
  * Splits a request body. Without `Inference-Header-Content-Length` the whole body is the JSON header;
  * with it (a decimal byte count no larger than the body), the JSON header is that prefix and the rest is
  * the binary part. Malformed JSON or a bad header length is a 400.
  */
-export function splitInferBody(body: Buffer, headerLength: string | undefined): { header: unknown; binary: Buffer } {
+export function splitInferBody(
+  body: Buffer, headerLength: string | undefined, maxJsonValues: number = serverDefaults.maxJsonValues,
+): { header: unknown; binary: Buffer } {
   let jsonLength = body.length;
   if (headerLength !== undefined) {
     if (!/^[0-9]{1,16}$/.test(headerLength)) {
@@ -37,9 +40,9 @@ export function splitInferBody(body: Buffer, headerLength: string | undefined): 
     }
   }
   const json = body.subarray(0, jsonLength);
-  const header = parseRequestJson(
-    json.toString('utf8'), `the inference request header (${jsonLength} bytes)`, 'no field of the protocol nests deeper than a tensor\'s shape',
-  );
+  const what = `the inference request header (${jsonLength} bytes)`;
+  checkJsonValueCount(json, what, maxJsonValues);
+  const header = parseRequestJson(json.toString('utf8'), what, 'no field of the protocol nests deeper than a tensor\'s shape');
   return { header, binary: body.subarray(jsonLength) };
 }
 

@@ -61,7 +61,7 @@ export interface ModelConfig {
   instance_group: { count: number; kind: 'KIND_CPU' | 'KIND_GPU' }[];
   /**
    * Model parameters (model_config.proto's `parameters`): the input forms accepted besides the declared one,
-   * and the request body limits (`max_body_bytes`, `max_json_body_bytes`) where the server gave them.
+   * and the request body limits (`max_body_bytes`, `max_json_body_bytes`, `max_json_values`) where the server gave them.
    */
   parameters: Record<string, { string_value: string }>;
 }
@@ -70,6 +70,7 @@ export interface ModelConfig {
 export interface BodyLimitParameters {
   maxBodyBytes: number;
   maxJsonBodyBytes: number;
+  maxJsonValues: number;
 }
 
 /**
@@ -88,6 +89,7 @@ export function modelConfig(
   if (limits !== undefined) {
     parameters.max_body_bytes = { string_value: String(limits.maxBodyBytes) };
     parameters.max_json_body_bytes = { string_value: String(Math.min(limits.maxJsonBodyBytes, limits.maxBodyBytes)) };
+    parameters.max_json_values = { string_value: String(limits.maxJsonValues) };
   }
   return {
     name: signature.name,

@@ -93,6 +93,7 @@ export const serverFieldChecks = Object.freeze({
   }, { what: "a byte count from 0 to half this machine's memory" }) satisfies Check<number>,
   seed: integerIn(0, Number.MAX_SAFE_INTEGER, `a whole number from 0 to ${Number.MAX_SAFE_INTEGER}`),
   maxJsonBodyBytes: integerIn(1024, 2 * 1024 ** 3, 'a byte count from 1024 (1 KiB) to 2147483648 (2 GiB)'),
+  maxJsonValues: integerIn(1024, 2 ** 31, 'a count from 1024 to 2147483648'),
   maxConnections: integerIn(1, 1_000_000),
   idleConnectionTimeoutMs: integerIn(1, hourMilliseconds, `a whole number of milliseconds from 1 to ${hourMilliseconds} (an hour)`),
   keepAliveTimeoutMs: integerIn(1, hourMilliseconds, `a whole number of milliseconds from 1 to ${hourMilliseconds} (an hour)`),
@@ -106,7 +107,7 @@ const modelKeys = [
 const serverKeys = [
   'models', 'host', 'port', 'grpcPort', 'maxBodyBytes', 'authToken', 'shutdownTimeoutMs', 'logLevel', 'threads', 'serverName',
   'allowShm', 'maxShmRegions', 'maxShmBytes', 'httpThreads', 'bodyArenaBytes', 'seed',
-  'maxJsonBodyBytes', 'maxConnections', 'idleConnectionTimeoutMs', 'keepAliveTimeoutMs',
+  'maxJsonBodyBytes', 'maxJsonValues', 'maxConnections', 'idleConnectionTimeoutMs', 'keepAliveTimeoutMs',
 ] as const satisfies readonly (keyof ServerOptions)[];
 
 /**
@@ -241,6 +242,7 @@ export function resolveServer(options: unknown, where: string, partial = false):
     bodyArenaBytes: top('bodyArenaBytes', defaultBodyArenaBytes()),
     seed: record.seed === null ? null : top('seed', null),
     maxJsonBodyBytes: top('maxJsonBodyBytes', serverDefaults.maxJsonBodyBytes),
+    maxJsonValues: top('maxJsonValues', serverDefaults.maxJsonValues),
     maxConnections: top('maxConnections', null),
     idleConnectionTimeoutMs: top('idleConnectionTimeoutMs', serverDefaults.idleConnectionTimeoutMs),
     keepAliveTimeoutMs: top('keepAliveTimeoutMs', serverDefaults.keepAliveTimeoutMs),

@@ -282,15 +282,19 @@ export interface ServerOptions {
   /**
    * Largest JSON request body in bytes: a body without `Inference-Header-Content-Length` (all JSON), or the
    * JSON header of one with it; larger gets 413 (before the body is read when Content-Length or
-   * Inference-Header-Content-Length says so). Bounded apart from `maxBodyBytes` because parsing JSON holds the
-   * thread's event loop (health probes and every other request on it wait) for a time that follows the body's
-   * structure, not only its bytes: 512 KiB of the costliest JSON (an object of 50,000 keys) took about 55 ms
-   * to parse and check (median; single runs up to about 110 ms) on a 2-core AMD EPYC VM shared with other jobs
-   * (`npm run bench:json`), FP32 `data` 4–9 ms and base64 images under 2 ms. The smaller of this and
-   * `maxBodyBytes` applies. Default 512 KiB; tensors beyond it go as binary data (the binary tensor
-   * extension), which has no parse cost.
+   * Inference-Header-Content-Length says so). The smaller of this and `maxBodyBytes` applies. Default 4 MiB: one
+   * FP32 224×224 image as JSON (about 3 MB), or base64 photos. With {@link ServerOptions.maxJsonValues} it bounds
+   * how long parsing JSON holds the thread's event loop (health probes and every other request on it wait).
    */
   maxJsonBodyBytes?: number;
+  /**
+   * Largest JSON request, counted in values from its separators before anything parses it: a number or string
+   * counts 1, an array or object 8, an object key 64 (what each costs to parse, about). More gets 413. Parsing
+   * costs per value, not per byte: 4 MiB of base64 images parses in about 2 ms, 4 MiB of `[0,0,…]` in 120 ms,
+   * an object of 130,000 keys in 150 ms. Default 1,048,576: one FP32 224×224 image counts 150,528; at the
+   * defaults the costliest JSON measured took about 100 ms (`npm run bench:json`, 2-core AMD EPYC VM).
+   */
+  maxJsonValues?: number;
   /**
    * Connections accepted at once; past it a new connection is closed as soon as it is accepted (no response),
    * rather than let the process run out of file descriptors. Split evenly between the HTTP threads (each takes
@@ -335,7 +339,8 @@ export const serverDefaults = Object.freeze({
   cpuInstanceCount: 2,
   gpuInstanceCount: 4,
   defaultTimeoutMicroseconds: 0,
-  maxJsonBodyBytes: 512 * 1024,
+  maxJsonBodyBytes: 4 * 1024 * 1024,
+  maxJsonValues: 1024 * 1024,
   idleConnectionTimeoutMs: 10_000,
   keepAliveTimeoutMs: 5000,
 });
@@ -404,6 +409,7 @@ export interface ResolvedServerOptions {
   /** null: unseeded. */
   seed: number | null;
   maxJsonBodyBytes: number;
+  maxJsonValues: number;
   /** null: decided when the server starts, from the process's open-file limit. */
   maxConnections: number | null;
   idleConnectionTimeoutMs: number;

@@ -131,7 +131,7 @@ describe('connection limits from the options', () => {
     expect(connectionLimits(options, 3).maxConnections).toBe(16);
     expect(connectionLimits(resolveServerOptions({ models: [{ arch: 'resnet20' }], maxConnections: 2 }), 4).maxConnections).toBe(1);
     const defaults = resolveServerOptions({ models: [{ arch: 'resnet20' }] });
-    expect(defaults).toMatchObject({ maxConnections: null, maxJsonBodyBytes: 512 * 1024, idleConnectionTimeoutMs: 10_000, keepAliveTimeoutMs: 5000 });
+    expect(defaults).toMatchObject({ maxConnections: null, maxJsonBodyBytes: 4 * 1024 * 1024, maxJsonValues: 1024 * 1024, idleConnectionTimeoutMs: 10_000, keepAliveTimeoutMs: 5000 });
     expect(connectionLimits(defaults, 1).maxConnections).toBe(defaultMaxConnections());
   });
 

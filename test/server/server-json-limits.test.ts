@@ -18,7 +18,7 @@ const values = inputValues(1, 5);
 
 beforeAll(async () => {
   // The JSON limit raised as far as the body limit: the nesting checks are tested on bodies of many MB.
-  server = resnet20Server({ maxQueueDelayMicroseconds: 0, maxBatchSize: 2 }, { maxBodyBytes: 64 * 1024 * 1024, maxJsonBodyBytes: 64 * 1024 * 1024 });
+  server = resnet20Server({ maxQueueDelayMicroseconds: 0, maxBatchSize: 2 }, { maxBodyBytes: 64 * 1024 * 1024, maxJsonBodyBytes: 64 * 1024 * 1024, maxJsonValues: 2 ** 31 });
   await server.start();
 });
 afterAll(async () => {
@@ -152,7 +152,7 @@ describe('literals beyond the double range', () => {
 
 describe('the shared-memory register request', () => {
   it('refuses a body nested 200,000 levels deep with the limit, and the server keeps serving', async () => {
-    const shm = resnet20Server({ maxQueueDelayMicroseconds: 0 }, { allowShm: true });
+    const shm = resnet20Server({ maxQueueDelayMicroseconds: 0 }, { allowShm: true, maxJsonValues: 2 ** 31 });
     await shm.start();
     try {
       const res = await shm.app.inject({
@@ -167,5 +167,47 @@ describe('the shared-memory register request', () => {
     } finally {
       await shm.close();
     }
+  });
+});
+
+describe('the JSON value count (maxJsonValues), checked before anything parses the body', () => {
+  let defaults: InferenceServer;
+  beforeAll(async () => {
+    defaults = resnet20Server({ maxQueueDelayMicroseconds: 0 });
+    await defaults.start();
+  });
+  afterAll(async () => {
+    await defaults?.close();
+  });
+
+  async function post(body: string): Promise<{ status: number; error?: string }> {
+    const res = await defaults.app.inject({ method: 'POST', url, payload: body, headers: { 'content-type': 'application/json' } });
+    return { status: res.statusCode, ...(res.statusCode === 200 ? {} : { error: (res.json() as { error: string }).error }) };
+  }
+
+  it('refuses 1.2 million zeros (2.3 MB, under the 4 MiB byte limit) with 413, naming the count and the limit', async () => {
+    const zeros = `[${new Array(1_200_000).fill('0').join(',')}]`;
+    const body = request({ data: zeros });
+    expect(Buffer.byteLength(body)).toBeLessThan(4 * 1024 * 1024);
+    const refused = await post(body);
+    expect(refused.status).toBe(413);
+    // Commas: 1,199,999 in data, 3 in shape, 3 between the input's fields; 3 arrays and 2 objects (8 each); 5 keys (64 each).
+    expect(refused.error).toBe(`the inference request header (${Buffer.byteLength(body)} bytes) counts ${1_199_999 + 3 + 3 + 5 * 8 + 5 * 64} JSON values `
+      + '(a number or string 1, an array or object 8, a key 64), more than the limit of 1048576 (maxJsonValues, --max-json-values): '
+      + 'send tensors as binary data (the binary tensor extension, with Inference-Header-Content-Length), or raise the limit');
+    expect((await post(jsonInfer(values, 1))).status).toBe(200);
+  });
+
+  it('counts nothing inside strings: an id of 2 million commas and brackets is read, and the request answered', async () => {
+    const id = JSON.stringify(`${',[{:'.repeat(500_000)}\\"`);
+    const answered = await post(request({}, { id }));
+    expect(answered).toEqual({ status: 200 });
+  });
+
+  it('refuses 17,000 keys (each counts 64) in a parameter object, though the body is 250 KB', async () => {
+    const keys = `{${Array.from({ length: 17_000 }, (_, i) => `"k${i}":1`).join(',')}}`;
+    const refused = await post(request({ parameters: keys }));
+    expect(refused.status).toBe(413);
+    expect(refused.error).toMatch(/counts 1\d{6} JSON values .* more than the limit of 1048576/);
   });
 });

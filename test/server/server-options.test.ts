@@ -52,7 +52,7 @@ describe('resolveServerOptions', () => {
       serverName: 'resnet-cudnn', allowShm: false, maxShmRegions: 256, maxShmBytes: 8 * 1024 ** 3,
       httpThreads: null, bodyArenaBytes: Math.min(256 * 1024 ** 2, Math.floor(totalmem() / 8 / 1024 ** 2) * 1024 ** 2),
       seed: null,
-      maxJsonBodyBytes: 512 * 1024, maxConnections: null, idleConnectionTimeoutMs: 10_000, keepAliveTimeoutMs: 5000,
+      maxJsonBodyBytes: 4 * 1024 * 1024, maxJsonValues: 1024 * 1024, maxConnections: null, idleConnectionTimeoutMs: 10_000, keepAliveTimeoutMs: 5000,
     });
     expect(serverDefaults.port).toBe(8000);
   });
@@ -82,7 +82,7 @@ describe('resolveServerOptions', () => {
   it('refuses unknown keys at every level, naming the key and listing the valid ones', () => {
     expect(refused(() => resolveWith({}, { prot: 8000 }))).toBe(
       'Expected one of models, host, port, grpcPort, maxBodyBytes, authToken, shutdownTimeoutMs, logLevel, threads, serverName, allowShm, maxShmRegions, maxShmBytes, '
-      + 'httpThreads, bodyArenaBytes, seed, maxJsonBodyBytes, maxConnections, idleConnectionTimeoutMs, keepAliveTimeoutMs for an option of server options but received "prot"',
+      + 'httpThreads, bodyArenaBytes, seed, maxJsonBodyBytes, maxJsonValues, maxConnections, idleConnectionTimeoutMs, keepAliveTimeoutMs for an option of server options but received "prot"',
     );
     const message = refused(() => resolveWith({ maxBatch: 4 }));
     expect(message).toMatch(/^Expected one of arch, name, version, weights, device, dtype, benchmark, inputSize, inputDatatype, inputLayout, imageDecoder, maxBatchSize, preferredBatchSizes, /);
@@ -117,6 +117,7 @@ describe('resolveServerOptions', () => {
       ['bodyArenaBytes', {}, { bodyArenaBytes: Math.floor(totalmem() / 2 / 1024 ** 2) * 1024 ** 2 }, -1, Math.floor(totalmem() / 2 / 1024 ** 2) * 1024 ** 2 + 1],
       ['seed', {}, { seed: Number.MAX_SAFE_INTEGER }, -1, 2 ** 53],
       ['maxJsonBodyBytes', {}, { maxJsonBodyBytes: 1024 }, 1023, 2 * 1024 ** 3 + 1],
+      ['maxJsonValues', {}, { maxJsonValues: 2 ** 31 }, 1023, 2 ** 31 + 1],
       ['maxConnections', {}, { maxConnections: 1 }, 0, 1_000_001],
       ['idleConnectionTimeoutMs', {}, { idleConnectionTimeoutMs: 3_600_000 }, 0, 3_600_001],
       ['keepAliveTimeoutMs', {}, { keepAliveTimeoutMs: 1 }, 0, 3_600_001],

@@ -65,7 +65,9 @@ export function inferRoutes(app: FastifyInstance, context: InferContext): void {
 
         const inputStart = process.hrtime.bigint();
         const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
-        const { header, binary } = splitInferBody(body, request.headers['inference-header-content-length'] as string | undefined);
+        const { header, binary } = splitInferBody(
+          body, request.headers['inference-header-content-length'] as string | undefined, context.options.maxJsonValues,
+        );
         const parsed = parseInferRequest(header, binary, signature, sharedMemory);
         const parseMicroseconds = microsecondsSince(inputStart);
 

@@ -7,7 +7,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { shownText } from '../../describe-value.js';
-import { parseRequestJson } from '../request-json.js';
+import { checkJsonValueCount, parseRequestJson } from '../request-json.js';
 import { jsonBodyTooLarge } from '../body.js';
 import { badRequest } from '../http-error.js';
 import { sharedMemoryDisabledMessage, type SharedMemoryRegistry } from '../shared-memory.js';
@@ -28,11 +28,13 @@ function enabled(registry: SharedMemoryRegistry | null): SharedMemoryRegistry {
  * A register request's JSON body; empty is `undefined` (the registry says what it needed). The body parser
  * held it to `maxJsonBodyBytes` unless it came with Inference-Header-Content-Length, which means nothing here.
  */
-function jsonBody(request: FastifyRequest, name: string, maxJsonBodyBytes: number): unknown {
+function jsonBody(request: FastifyRequest, name: string, limits: { maxJsonBodyBytes: number; maxJsonValues: number }): unknown {
   const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
   if (body.length === 0) return undefined;
-  if (body.length > maxJsonBodyBytes) throw jsonBodyTooLarge(body.length, maxJsonBodyBytes);
-  return parseRequestJson(body.toString('utf8'), `the register request of shared memory region '${shownText(name)}'`, 'send {"key", "offset", "byte_size"}');
+  if (body.length > limits.maxJsonBodyBytes) throw jsonBodyTooLarge(body.length, limits.maxJsonBodyBytes);
+  const what = `the register request of shared memory region '${shownText(name)}'`;
+  checkJsonValueCount(body, what, limits.maxJsonValues);
+  return parseRequestJson(body.toString('utf8'), what, 'send {"key", "offset", "byte_size"}');
 }
 
 /** The refusal of every CUDA shared-memory request (over HTTP and gRPC). */
@@ -49,7 +51,7 @@ export function sharedMemoryRoutes(app: FastifyInstance, context: ServerContext)
   route(app, 'POST', `${base}/region/:region/register`, async (request, reply) => {
     const registry = enabled(context.sharedMemory);
     const name = regionOf(request);
-    registry.register(name, jsonBody(request, name, context.options.maxJsonBodyBytes));
+    registry.register(name, jsonBody(request, name, context.options));
     request.log.debug({ region: name, mappedBytes: registry.mappedBytes }, 'shared memory region registered');
     reply.code(200).send();
   });
