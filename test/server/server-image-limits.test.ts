@@ -127,7 +127,10 @@ describe.runIf(built)('thin images, cancelled work and fair shares on the image 
     const decoding = (await import(dist('server/image-decode.js'))) as Decoding;
     pipeline = decoding.serverImagePipeline()!;
     const createServer = await distCreateServer();
-    server = createServer({ models: [{ arch: 'resnet20', instanceCount: 1, maxBatchSize: 16 }], host: '127.0.0.1', port: 0, logLevel: 'silent' });
+    // Twelve photos as base64 JSON are about 6 MB: past the default JSON limit, which these tests are not about.
+    server = createServer({
+      models: [{ arch: 'resnet20', instanceCount: 1, maxBatchSize: 16 }], host: '127.0.0.1', port: 0, logLevel: 'silent', maxJsonBodyBytes: 16 * 1024 * 1024,
+    });
     await server.start();
     heavy = await photo(1000, 1000); // a few hundred milliseconds of a worker here
   }, 120_000);
