@@ -49,6 +49,10 @@ export class GrpcEndpoint {
       'grpc.max_receive_message_length': context.options.maxBodyBytes,
       // Responses are logits or features (4 KB for 1000 classes): no limit of ours to hit.
       'grpc.max_send_message_length': -1,
+      // grpc-js turns Node's socket timeout off and, by default, never closes a connection: one that never sends a
+      // byte (or a channel left open with no call) would hold a descriptor for ever, as HTTP's did (issue 14). A
+      // connection with no call in flight for idleConnectionTimeoutMs gets a GOAWAY; clients reconnect on their next call.
+      'grpc.max_connection_idle_ms': context.options.idleConnectionTimeoutMs,
     });
     const streams = new Set<InferStream>();
     server.addService(service, inferenceServiceHandlers({ server: context, log, streams }));
