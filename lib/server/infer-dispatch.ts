@@ -11,7 +11,7 @@ import { engineFormat } from './image-tensor.js';
 import type { RequestTimes } from './model-statistics.js';
 import type { ModelRegistry, ModelSlot } from './registry.js';
 import type { ModelInput } from './served-model.js';
-import type { ModelSignature, ParsedInput } from './types.js';
+import type { ModelSignature, ParsedInferRequest, ParsedInput } from './types.js';
 
 /** What computing a request needs of it, once parsed: plain data, so it can travel between threads. */
 export interface ComputeRequest {
@@ -25,6 +25,19 @@ export interface ComputeRequest {
    * clients; undefined: a client of its own.
    */
   readonly client?: string;
+}
+
+/** What the model computes of a parsed request: its (first) input, as carried, and the connection it came on. */
+export function computeRequestOf(parsed: ParsedInferRequest, signature: ModelSignature, client: string): ComputeRequest {
+  const name = signature.inputs[0]!.name;
+  // parseInferRequest has checked that every input of the signature is present.
+  const input = parsed.inputs.find((i) => i.name === name)!;
+  return {
+    input,
+    batchSize: parsed.batchSize,
+    client,
+    ...(parsed.timeoutMicroseconds === undefined ? {} : { timeoutMicroseconds: parsed.timeoutMicroseconds }),
+  };
 }
 
 /** A request's outputs (one per signature output, its rows only) and where its time went, in microseconds. */

@@ -10,7 +10,7 @@
  * @internal
  */
 import { HttpError, unavailable, type FailureReason } from '../http-error.js';
-import { microsecondsSince } from '../infer-dispatch.js';
+import { computeRequestOf, microsecondsSince } from '../infer-dispatch.js';
 import type { ServerContext } from '../server-context.js';
 import type { ComputedOutput } from '../types.js';
 import { parseModelInferRequest } from './infer-request.js';
@@ -53,13 +53,7 @@ export async function modelInfer(context: ServerContext, request: ModelInferRequ
     reason = 'BACKEND';
     let onInputReleased!: () => void;
     inputReleased = new Promise<void>((resolve) => { onInputReleased = resolve; });
-    const input = parsed.inputs.find((candidate) => candidate.name === signature.inputs[0]!.name)!;
-    const computed = await dispatch.compute(found, {
-      input,
-      batchSize: parsed.batchSize,
-      client: options.client,
-      ...(parsed.timeoutMicroseconds === undefined ? {} : { timeoutMicroseconds: parsed.timeoutMicroseconds }),
-    }, { signal: options.signal, onInputReleased });
+    const computed = await dispatch.compute(found, computeRequestOf(parsed, signature, options.client), { signal: options.signal, onInputReleased });
     reason = 'OTHER';
 
     const outputStart = process.hrtime.bigint();

@@ -16,9 +16,9 @@ import { connectionKey } from '../connection-key.js';
 import { HttpError, unavailable, type FailureReason } from '../http-error.js';
 import { splitInferBody, parseInferRequest } from '../infer-request.js';
 import { encodeInferResponse } from '../infer-response.js';
-import { MainThreadRequired, microsecondsSince, type ComputeRequest } from '../infer-dispatch.js';
+import { MainThreadRequired, computeRequestOf, microsecondsSince } from '../infer-dispatch.js';
 import type { InferContext, ModelParams } from '../server-context.js';
-import type { ComputedOutput, ModelSignature, ParsedInferRequest } from '../types.js';
+import type { ComputedOutput } from '../types.js';
 import { modelUrls, route } from './route.js';
 
 /**
@@ -31,19 +31,6 @@ function clientGoneSignal(reply: FastifyReply): AbortSignal {
   if (response.destroyed && !response.writableFinished) controller.abort();
   else response.once('close', () => { if (!response.writableFinished) controller.abort(); });
   return controller.signal;
-}
-
-/** What the model computes of a parsed request: its (first) input, as carried, and the connection it came on. */
-function computeRequestOf(parsed: ParsedInferRequest, signature: ModelSignature, client: string): ComputeRequest {
-  const name = signature.inputs[0]!.name;
-  // parseInferRequest has checked that every input of the signature is present.
-  const input = parsed.inputs.find((i) => i.name === name)!;
-  return {
-    input,
-    batchSize: parsed.batchSize,
-    client,
-    ...(parsed.timeoutMicroseconds === undefined ? {} : { timeoutMicroseconds: parsed.timeoutMicroseconds }),
-  };
 }
 
 /** Registers the infer routes. */
