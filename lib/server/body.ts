@@ -18,6 +18,7 @@ import type { IncomingMessage } from 'node:http';
 import type { BodyPool } from './body-pool.js';
 import { badRequest, payloadTooLarge, type HttpError } from './http-error.js';
 import { continueIfExpected } from './refusals.js';
+import { jsonAdvice } from './request-json.js';
 
 /** The body limits of the server's options. */
 export interface BodyLimits {
@@ -36,8 +37,6 @@ function declaredLength(value: string | string[] | undefined): number | null {
 function tooLarge(bytes: number | string, maxBytes: number): HttpError {
   return payloadTooLarge(`request body of ${bytes} bytes exceeds the limit of ${maxBytes} bytes (maxBodyBytes, --max-body-bytes)`);
 }
-
-const jsonAdvice = 'send tensors as binary data (the binary tensor extension, with Inference-Header-Content-Length), or raise the limit';
 
 /** 413 for a JSON body over `maxJsonBodyBytes`. */
 export function jsonBodyTooLarge(bytes: number | string, maxBytes: number): HttpError {

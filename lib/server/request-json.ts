@@ -6,6 +6,9 @@
 import { jsonNestingBeyond, maxJsonDepth } from '../io/strict-json.js';
 import { badRequest, payloadTooLarge } from './http-error.js';
 
+/** What a refusal of JSON too large or too costly tells the client to do instead. */
+export const jsonAdvice = 'send tensors as binary data (the binary tensor extension, with Inference-Header-Content-Length), or raise the limit';
+
 /** What one separator of each kind counts in {@link jsonValueCount}: roughly what parsing what follows it costs. */
 export const jsonValueWeights = Object.freeze({ value: 1, container: 8, key: 64 });
 
@@ -55,8 +58,7 @@ export function checkJsonValueCount(bytes: Uint8Array, what: string, maxJsonValu
   const count = jsonValueCount(bytes);
   if (count > maxJsonValues) {
     throw payloadTooLarge(`${what} counts ${count} JSON values (a number or string 1, an array or object 8, a key 64), more than `
-      + `the limit of ${maxJsonValues} (maxJsonValues, --max-json-values): send tensors as binary data (the binary tensor extension, `
-      + 'with Inference-Header-Content-Length), or raise the limit');
+      + `the limit of ${maxJsonValues} (maxJsonValues, --max-json-values): ${jsonAdvice}`);
   }
 }
 
