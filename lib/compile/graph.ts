@@ -10,11 +10,26 @@
  * - Value 0..n-1 are indexed by `values`; `input` and `outputs` name the graph's input and outputs.
  *   The input arrives as NCHW float32; outputs leave as plain row-major float32 (NCHW or [N, F]).
  * - Ops come in execution order; each op writes exactly one new value.
+ *
+ * Quantized graphs (compiled with precision `'int8'`; any other precision ignores the fields below):
+ * - A value with `quant` is held as 8-bit integers q with `real = quant.scale · q` (symmetric, zero point 0;
+ *   q ∈ [0, 255] for `'uint8'`, [−128, 127] for `'int8'`). Writing it rounds half to even and saturates.
+ * - A conv with `weightScales` whose `src` and `dst` (and `residual`, when it has one) are quantized runs in
+ *   integers: its `weight` is already on the grid (`weight[o,…] = weightScales[o] · q`, q ∈ [−127, 127]),
+ *   `acc = Σ q_src · q_w` in int32, then `y = acc · src.scale · weightScales[o] + bias[o] (+ residual's real
+ *   value)`, ReLU, and y is written as `dst` is quantized.
+ * - A maxpool keeps its source's quantization: its dst carries the same `quant` (or none).
+ * - An op that reads a quantized value and does not run in integers reads its real value; a quantized
+ *   value written by such an op (the graph input included) is quantized after it. Outputs leave as float32.
  * @module
  */
 
 /** 2-D integer pair `[height, width]`. */
 export type Pair = readonly [number, number];
+
+import type { ValueQuantization } from '../nn/quantization.js';
+
+export type { QuantizedDType, ValueQuantization } from '../nn/quantization.js';
 
 /**
  * Convolution with its bias, optionally followed by the residual add (`dst = conv(src) + bias +
@@ -37,6 +52,11 @@ export interface ConvOp {
   readonly weight: Float32Array;
   /** Length outChannels (zeros when the conv had no bias and no BatchNorm). */
   readonly bias: Float32Array;
+  /**
+   * Quantized graphs: the scale of each output channel's weights (length outChannels, positive), with
+   * `weight` already rounded to `weightScales[o] · q`, q ∈ [−127, 127].
+   */
+  readonly weightScales?: Float32Array;
 }
 
 /** Max pooling with PyTorch's semantics (implicit -inf padding, `ceilMode`). */
@@ -101,7 +121,7 @@ export type GraphOp = ConvOp | MaxPoolOp | AdaptiveAvgPoolOp | LinearOp | ReluOp
 /** A lowered, fused network ready for `Engine.compile`. */
 export interface Graph {
   /** Per-sample shape of every value, by id. */
-  readonly values: ReadonlyArray<{ readonly shape: readonly number[] }>;
+  readonly values: ReadonlyArray<{ readonly shape: readonly number[]; readonly quant?: ValueQuantization }>;
   readonly input: number;
   /** Values returned by a run, in this order (usually one: the logits). */
   readonly outputs: readonly number[];

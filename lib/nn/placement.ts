@@ -20,13 +20,14 @@ export type Device = 'cpu' | `cuda:${number}`;
 /**
  * The arithmetic of a compiled forward. `float32`: float storage and math (on a GPU with TF32 off);
  * `tf32`: float storage, TF32 tensor-core math; `float16`, `bfloat16`: half-width storage of weights and
- * activations, float32 accumulation. Inputs and outputs stay float32 (or uint8 input) on the host
- * whatever the compute dtype. The CPU backend runs `float32` only.
+ * activations, float32 accumulation; `int8`: the convolutions of a quantized model (see `quantize`) in
+ * 8-bit integers with its scales. Inputs and outputs stay float32 (or uint8 input) on the host whatever
+ * the compute dtype.
  */
-export type ComputeDType = 'float32' | 'tf32' | 'float16' | 'bfloat16';
+export type ComputeDType = 'float32' | 'tf32' | 'float16' | 'bfloat16' | 'int8';
 
 /** Every {@link ComputeDType}, in order of width. */
-export const computeDTypes: readonly ComputeDType[] = ['float32', 'tf32', 'float16', 'bfloat16'];
+export const computeDTypes: readonly ComputeDType[] = ['float32', 'tf32', 'float16', 'bfloat16', 'int8'];
 
 /** True when `value` names a {@link ComputeDType}. */
 export function isComputeDType(value: unknown): value is ComputeDType {

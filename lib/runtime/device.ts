@@ -41,7 +41,7 @@ export function parseDevice(value: unknown, name = 'device'): ParsedDevice {
 
 /**
  * Checks a compute dtype name.
- * @throws InvalidArgumentError "Expected 'float32', 'tf32', 'float16' or 'bfloat16' for dtype but received …".
+ * @throws InvalidArgumentError "Expected 'float32', 'tf32', 'float16', 'bfloat16' or 'int8' for dtype but received …".
  */
 export function checkComputeDType(value: unknown, name = 'dtype'): ComputeDType {
   if (isComputeDType(value)) return value;
@@ -89,9 +89,9 @@ export function resolvePlacement(
     device = resolveDevice(request.device, isCudaAvailable);
     if (parsed.type === 'auto' && device === 'cpu') dtype = 'float32';
   }
-  if (device === 'cpu' && dtype !== 'float32') {
+  if (device === 'cpu' && dtype !== 'float32' && dtype !== 'int8') {
     throw new UnsupportedError(
-      `dtype '${dtype}' needs a CUDA device: the CPU backend runs float32 only; use device 'cuda' (or 'auto', which falls back to float32 on the CPU), or dtype 'float32'`,
+      `dtype '${dtype}' needs a CUDA device: the CPU backend runs float32 and int8 only; use device 'cuda' (or 'auto', which falls back to float32 on the CPU), or dtype 'float32'`,
     );
   }
   return Object.freeze({ device, dtype, benchmark });

@@ -281,7 +281,7 @@ function checkOptions(options: CompileOptions): void {
     throw invalidArgument('an integer between 0 and 1023', 'options.device', options.device);
   }
   if (options.precision !== undefined && !(computeDTypes as readonly unknown[]).includes(options.precision)) {
-    throw invalidArgument('"float32", "tf32", "float16" or "bfloat16"', 'options.precision', options.precision);
+    throw invalidArgument('"float32", "tf32", "float16", "bfloat16" or "int8"', 'options.precision', options.precision);
   }
   if (options.benchmark !== undefined && typeof options.benchmark !== 'boolean') {
     throw invalidArgument('a boolean', 'options.benchmark', options.benchmark);

@@ -54,7 +54,7 @@ export const modelFieldChecks = Object.freeze({
     return value as DeviceSpec;
   }, { what: "'cpu', 'cuda', 'cuda:N' or 'auto'" }) satisfies Check<DeviceSpec>,
   dtype: Object.assign((value: unknown, name: string): ComputeDType => checkComputeDType(value, name), {
-    what: "'float32', 'tf32', 'float16' or 'bfloat16'",
+    what: "'float32', 'tf32', 'float16', 'bfloat16' or 'int8'",
   }) satisfies Check<ComputeDType>,
   benchmark: booleanCheck,
   inputSize: integerIn(16, 4096),

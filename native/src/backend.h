@@ -24,15 +24,16 @@
 
 namespace resnet {
 
-/// Arithmetic of a compiled graph. The CPU backend runs kFloat32 only.
+/// Arithmetic of a compiled graph.
 enum class Precision {
   kFloat32,   // float storage and math, TF32 off (tensor cores not used for float math)
   kTf32,      // float storage, TF32 tensor-core math allowed
   kFloat16,   // half storage (activations and weights), float accumulation
   kBFloat16,  // bfloat16 storage, float accumulation
+  kInt8,      // a quantized graph's convs in 8-bit integers (lib/compile/graph.ts), the rest in float32
 };
 
-/// "float32", "tf32", "float16", "bfloat16".
+/// "float32", "tf32", "float16", "bfloat16", "int8".
 const char* precision_name(Precision precision);
 
 /// What compile() needs besides the graph.

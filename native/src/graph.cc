@@ -1,5 +1,6 @@
 #include "graph.h"
 
+#include <cmath>
 #include <limits>
 
 namespace resnet {
@@ -30,6 +31,9 @@ class Validator {
     RESNET_CHECK(batch_ >= 1, Code::kInvalidArgument, cat("Expected a positive batch size but received ", batch_));
     RESNET_CHECK(!graph_.values.empty(), Code::kInvalidArgument, "Expected a graph with at least one value");
     for (size_t id = 0; id < graph_.values.size(); ++id) RESNET_RETURN_IF_ERROR(check_shape(static_cast<int>(id)));
+    RESNET_CHECK(graph_.quant.empty() || graph_.quant.size() == graph_.values.size(), Code::kInvalidArgument,
+                 cat("graph.quant has ", graph_.quant.size(), " entries for ", graph_.values.size(), " values"));
+    for (size_t id = 0; id < graph_.quant.size(); ++id) RESNET_RETURN_IF_ERROR(check_quant(static_cast<int>(id)));
     written_.assign(graph_.values.size(), false);
     RESNET_RETURN_IF_ERROR(check_id(graph_.input, "graph.input"));
     written_[graph_.input] = true;
@@ -73,6 +77,36 @@ class Validator {
       RESNET_CHECK(checked_mul(elements, d, kMaxTensorBytes / 4, &elements), Code::kInvalidShape,
                    cat(value_name(id), " has shape ", format_shape(s), ", too large at batch ", batch_,
                        " (more than 2^48 bytes): use a smaller input or batch"));
+    }
+    return Status();
+  }
+
+  ValueQuant quant(int id) const { return graph_.quant.empty() ? ValueQuant{} : graph_.quant[id]; }
+
+  Status check_quant(int id) {
+    const ValueQuant& q = graph_.quant[id];
+    if (!q.quantized()) return Status();
+    RESNET_CHECK(std::isfinite(q.scale) && q.scale > 0.f, Code::kInvalidArgument,
+                 cat(value_name(id), " has quantization scale ", q.scale, ": it must be positive and finite"));
+    return Status();
+  }
+
+  // A quantized conv's weights must lie on its channels' grids (within 127 steps): the backends quantize
+  // them with these scales and would otherwise saturate silently.
+  Status check_weight_scales(const Op& op) {
+    if (op.weight_scales.empty()) return Status();
+    RESNET_RETURN_IF_ERROR(expect_length(op.weight_scales, op.out_channels, "weightScales"));
+    const size_t per_channel = op.weight.size() / static_cast<size_t>(op.out_channels);
+    for (int64_t o = 0; o < op.out_channels; ++o) {
+      const float scale = op.weight_scales[o];
+      RESNET_CHECK(std::isfinite(scale) && scale > 0.f, Code::kInvalidArgument,
+                   cat(path_, ".weightScales[", o, "] is ", scale, ": it must be positive and finite"));
+      const float limit = 127.5f * scale;
+      for (size_t i = o * per_channel; i < (o + 1) * per_channel; ++i) {
+        RESNET_CHECK(std::fabs(op.weight[i]) <= limit, Code::kInvalidArgument,
+                     cat(path_, ".weight[", i, "] is ", op.weight[i], ", more than 127 steps of weightScales[", o,
+                         "] = ", scale, ": quantize the weights with these scales first"));
+      }
     }
     return Status();
   }
@@ -152,6 +186,11 @@ class Validator {
         RESNET_RETURN_IF_ERROR(expect_rank(op.src, 3));
         RESNET_RETURN_IF_ERROR(expect_rank(op.dst, 3));
         RESNET_RETURN_IF_ERROR(expect_same_channels(op));
+        RESNET_CHECK(!quant(op.dst).quantized() || quant(op.dst) == quant(op.src), Code::kInvalidArgument,
+                     cat(where_, ": a maxpool's output keeps its input's quantization, but ", value_name(op.dst),
+                         " is quantized as ", quant_type_name(quant(op.dst).type), " scale ", quant(op.dst).scale,
+                         " and ", value_name(op.src), " as ", quant_type_name(quant(op.src).type), " scale ",
+                         quant(op.src).scale));
         return check_window(op, /*is_pool=*/true);
       }
       case OpKind::kAdaptiveAvgPool: {
@@ -216,7 +255,7 @@ class Validator {
     RESNET_RETURN_IF_ERROR(expect_length(op.weight, weights, "weight"));
     RESNET_RETURN_IF_ERROR(expect_length(op.bias, op.out_channels, "bias"));
     if (op.residual >= 0) RESNET_RETURN_IF_ERROR(expect_same_shape(op.residual, op.dst));
-    return Status();
+    return check_weight_scales(op);
   }
 
   const Graph& graph_;
@@ -238,6 +277,22 @@ std::string format_shape(const Shape& shape) {
   std::string out = "[";
   for (size_t i = 0; i < shape.size(); ++i) out += (i ? ", " : "") + std::to_string(shape[i]);
   return out + "]";
+}
+
+const char* quant_type_name(QuantType type) {
+  switch (type) {
+    case QuantType::kNone: return "none";
+    case QuantType::kUint8: return "uint8";
+    case QuantType::kInt8: return "int8";
+  }
+  return "unknown";
+}
+
+bool is_quantized(const Graph& graph) {
+  for (const ValueQuant& q : graph.quant) {
+    if (q.quantized()) return true;
+  }
+  return false;
 }
 
 const char* op_name(OpKind kind) {

@@ -120,6 +120,9 @@ Status read_op(const Napi::Value& value, const std::string& where, Op* op) {
       RESNET_RETURN_IF_ERROR(read_pair(object, "padding", where, &op->padding));
       RESNET_RETURN_IF_ERROR(read_pair(object, "dilation", where, &op->dilation));
       RESNET_RETURN_IF_ERROR(read_floats(object, "weight", where, &op->weight));
+      if (!object.Get("weightScales").IsUndefined()) {
+        RESNET_RETURN_IF_ERROR(read_floats(object, "weightScales", where, &op->weight_scales));
+      }
       return read_floats(object, "bias", where, &op->bias);
     case OpKind::kMaxPool:
       RESNET_RETURN_IF_ERROR(read_pair(object, "kernel", where, &op->kernel));
@@ -154,6 +157,29 @@ Status read_shape(const Napi::Value& value, const std::string& where, Shape* sha
   return Status();
 }
 
+// `values[i].quant`: absent (a float value) or `{ scale, dtype: 'uint8' | 'int8' }`.
+Status read_quant(const Napi::Value& value, const std::string& where, ValueQuant* quant) {
+  Napi::Object object;
+  RESNET_RETURN_IF_ERROR(read_object(value, where, &object));
+  const Napi::Value field = object.Get("quant");
+  if (field.IsUndefined()) return Status();
+  Napi::Object spec;
+  RESNET_RETURN_IF_ERROR(read_object(field, where + ".quant", &spec));
+  const Napi::Value scale = spec.Get("scale");
+  RESNET_CHECK(scale.IsNumber(), Code::kInvalidArgument,
+               cat("Expected a number for ", where, ".quant.scale but received ", describe_js_value(scale)));
+  quant->scale = scale.As<Napi::Number>().FloatValue();
+  const Napi::Value dtype = spec.Get("dtype");
+  const std::string name = dtype.IsString() ? dtype.As<Napi::String>().Utf8Value() : "";
+  if (name == "uint8") quant->type = QuantType::kUint8;
+  else if (name == "int8") quant->type = QuantType::kInt8;
+  else {
+    return Status(Code::kInvalidArgument, cat("Expected \"uint8\" or \"int8\" for ", where,
+                                              ".quant.dtype but received ", describe_js_value(dtype)));
+  }
+  return Status();
+}
+
 }  // namespace
 
 std::string describe_js_value(const Napi::Value& value) {
@@ -182,6 +208,11 @@ Result<Graph> graph_from_js(const Napi::Value& value) {
   // Grown one element at a time: a hostile sparse array may claim a length of 2^32 - 1.
   for (uint32_t i = 0; i < values.Length(); ++i) {
     RESNET_RETURN_IF_ERROR(read_shape(values.Get(i), cat("graph.values[", i, "]"), &graph.values.emplace_back()));
+    ValueQuant quant;
+    RESNET_RETURN_IF_ERROR(read_quant(values.Get(i), cat("graph.values[", i, "]"), &quant));
+    // Kept empty for a float graph; filled to one entry per value from the first quantized one on.
+    if (quant.quantized() && graph.quant.size() < i) graph.quant.resize(i);
+    if (quant.quantized() || !graph.quant.empty()) graph.quant.push_back(quant);
   }
   RESNET_RETURN_IF_ERROR(read_id(object, "input", "graph", false, &graph.input));
 
@@ -232,8 +263,9 @@ Result<JsCompileOptions> compile_options_from_js(const Napi::Value& value) {
     else if (name == "tf32") compile.precision = Precision::kTf32;
     else if (name == "float16") compile.precision = Precision::kFloat16;
     else if (name == "bfloat16") compile.precision = Precision::kBFloat16;
+    else if (name == "int8") compile.precision = Precision::kInt8;
     else {
-      return Status(Code::kInvalidArgument, cat("Expected \"float32\", \"tf32\", \"float16\" or \"bfloat16\" for "
+      return Status(Code::kInvalidArgument, cat("Expected \"float32\", \"tf32\", \"float16\", \"bfloat16\" or \"int8\" for "
                                                 "options.precision but received ",
                                                 describe_js_value(precision)));
     }

@@ -31,6 +31,7 @@ const char* precision_name(Precision precision) {
     case Precision::kTf32: return "tf32";
     case Precision::kFloat16: return "float16";
     case Precision::kBFloat16: return "bfloat16";
+    case Precision::kInt8: return "int8";
   }
   return "float32";
 }

@@ -116,7 +116,7 @@ describe.runIf(built)('resnet CLI', () => {
     expect(device.stderr).toContain(`Expected 'cpu', 'cuda', 'cuda:N' or 'auto' for --device but received "gpu"`);
     const dtype = await resnet('bench', '--dtype', 'half');
     expect(dtype.code).toBe(2);
-    expect(dtype.stderr).toContain(`Expected 'float32', 'tf32', 'float16' or 'bfloat16' for --dtype but received "half"`);
+    expect(dtype.stderr).toContain(`Expected 'float32', 'tf32', 'float16', 'bfloat16' or 'int8' for --dtype but received "half"`);
     const cpuHalf = await resnet('bench', '--model', 'resnet18', '--dtype', 'float16');
     expect(cpuHalf.code).toBe(1);
     expect(cpuHalf.stderr).toContain("dtype 'float16' needs a CUDA device");

@@ -184,7 +184,7 @@ describe('resolveServerOptions', () => {
   it('checks devices and dtypes with the runtime wording, and float32 only on the CPU', () => {
     expect(refused(() => resolveWith({ device: 'gpu' }))).toBe(`Expected 'cpu', 'cuda', 'cuda:N' or 'auto' for models[0].device but received "gpu"`);
     expect(refused(() => resolveWith({ device: 'cuda:01' }))).toMatch(/for models\[0\]\.device but received "cuda:01"$/);
-    expect(refused(() => resolveWith({ dtype: 'half' }))).toBe(`Expected 'float32', 'tf32', 'float16' or 'bfloat16' for models[0].dtype but received "half"`);
+    expect(refused(() => resolveWith({ dtype: 'half' }))).toBe(`Expected 'float32', 'tf32', 'float16', 'bfloat16' or 'int8' for models[0].dtype but received "half"`);
     expect(refused(() => resolveWith({ dtype: 'bfloat16' }))).toMatch(/^Expected 'float32' on device 'cpu' .* for models\[0\]\.dtype but received "bfloat16"$/);
     // 'auto' falls back to float32 on the CPU when it lands there; that is the runtime's decision.
     expect(resolveWith({ device: 'auto', dtype: 'bfloat16' }).models[0]!.dtype).toBe('bfloat16');

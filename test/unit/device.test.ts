@@ -80,7 +80,7 @@ describe('device and dtype names', () => {
     }
     for (const [value, shown] of [['half', '"half"'], ['fp16', '"fp16"'], ['float64', '"float64"'], ['FLOAT32', '"FLOAT32"'], [16, '16']] as const) {
       expect(messageOf(() => checkComputeDType(value))).toBe(
-        `Expected 'float32', 'tf32', 'float16' or 'bfloat16' for dtype but received ${shown}`,
+        `Expected 'float32', 'tf32', 'float16', 'bfloat16' or 'int8' for dtype but received ${shown}`,
       );
     }
   });
@@ -109,7 +109,7 @@ describe('device and dtype names', () => {
     // An explicit CPU does not fall back: asking it for float16 is an error that says what to do.
     expect(() => resolvePlacement({ device: 'cpu' }, onGpu, gpu)).toThrow(UnsupportedError);
     expect(messageOf(() => resolvePlacement({ dtype: 'float16' }, defaultPlacement, gpu))).toBe(
-      "dtype 'float16' needs a CUDA device: the CPU backend runs float32 only; use device 'cuda' (or 'auto', which falls back to float32 on the CPU), or dtype 'float32'",
+      "dtype 'float16' needs a CUDA device: the CPU backend runs float32 and int8 only; use device 'cuda' (or 'auto', which falls back to float32 on the CPU), or dtype 'float32'",
     );
     expect(messageOf(() => resolvePlacement({ benchmark: 'yes' as never }, defaultPlacement, gpu))).toBe('Expected a boolean for benchmark but received "yes"');
   });
@@ -145,7 +145,7 @@ describe('module.to', () => {
   it('rejects bad targets and unknown options', () => {
     const net = smallNet();
     expect(messageOf(() => net.to('gpu' as never))).toBe(`Expected 'cpu', 'cuda', 'cuda:N' or 'auto' for device but received "gpu"`);
-    expect(messageOf(() => net.to({ dtype: 'half' as never }))).toBe(`Expected 'float32', 'tf32', 'float16' or 'bfloat16' for dtype but received "half"`);
+    expect(messageOf(() => net.to({ dtype: 'half' as never }))).toBe(`Expected 'float32', 'tf32', 'float16', 'bfloat16' or 'int8' for dtype but received "half"`);
     expect(messageOf(() => net.to({ devices: 'cpu' } as never))).toBe('to: unknown option "devices"; the options are device, dtype, benchmark');
     expect(codeOf(() => net.to(3 as never))).toBe('ERR_INVALID_ARGUMENT');
     expect(codeOf(() => net.to(null as never))).toBe('ERR_INVALID_ARGUMENT');
@@ -226,7 +226,7 @@ describe('forward on each device', () => {
   });
 
   describe.runIf(hasCuda)('on the GPU', () => {
-    const tolerance: Record<ComputeDType, number> = { float32: 1e-4, tf32: 5e-3, float16: 2e-2, bfloat16: 6e-2 };
+    const tolerance: Record<Exclude<ComputeDType, 'int8'>, number> = { float32: 1e-4, tf32: 5e-3, float16: 2e-2, bfloat16: 6e-2 };
     for (const dtype of ['float32', 'tf32', 'float16', 'bfloat16'] as const) {
       it(`cuda ${dtype} matches the CPU within ${tolerance[dtype]}`, async () => {
         const expected = (await reference.forward(input)).data as Float32Array;
@@ -376,7 +376,7 @@ describe('compile options: normalisation, precision, device', () => {
 
   it('checks precision, device and benchmark in TypeScript with the engine’s wording', async () => {
     const bad: [object, string][] = [
-      [{ precision: 'half' }, 'Expected "float32", "tf32", "float16" or "bfloat16" for options.precision but received "half"'],
+      [{ precision: 'half' }, 'Expected "float32", "tf32", "float16", "bfloat16" or "int8" for options.precision but received "half"'],
       [{ device: -1 }, 'Expected an integer between 0 and 1023 for options.device but received -1'],
       [{ device: 1.5 }, 'Expected an integer between 0 and 1023 for options.device but received 1.5'],
       [{ device: 'cuda:0' }, 'Expected an integer between 0 and 1023 for options.device but received "cuda:0"'],

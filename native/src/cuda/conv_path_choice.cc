@@ -40,6 +40,7 @@ double graph_plan_tolerance(Precision precision) {
     case Precision::kTf32: return 1e-2;
     case Precision::kFloat16: return 1e-2;
     case Precision::kBFloat16: return 5e-2;
+    case Precision::kInt8: return 5e-2;
   }
   return 1e-4;
 }

@@ -249,6 +249,7 @@ StorageType storage_of(Precision precision) {
     case Precision::kTf32: return StorageType::kFloat32;
     case Precision::kFloat16: return StorageType::kFloat16;
     case Precision::kBFloat16: return StorageType::kBFloat16;
+    case Precision::kInt8: return StorageType::kFloat16;  // the layers a quantized graph keeps in floats
   }
   return StorageType::kFloat32;
 }

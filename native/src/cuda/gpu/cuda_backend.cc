@@ -84,6 +84,8 @@ class CudaBackend final : public Backend {
   bool supports(OpKind) const override { return true; }  // every op of graph.h
 
   Result<std::shared_ptr<Executable>> compile(PreparedGraph& graph, const CompileOptions& options) override {
+    RESNET_CHECK(options.precision != Precision::kInt8, Code::kUnsupported,
+                 "the CUDA backend does not run int8 graphs yet; use dtype 'int8' on the CPU, or 'float16' on the GPU");
     RESNET_RETURN_IF_ERROR(select_device(options.device));
     RESNET_ASSIGN_OR_RETURN(const CudnnLibrary* cudnn, load_cudnn());
     RESNET_ASSIGN_OR_RETURN(CudaPlan plan, plan_cuda(graph.graph(), options.batch, options.precision));
