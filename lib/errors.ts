@@ -134,6 +134,12 @@ export class UnsupportedError extends ResnetError {
   }
 }
 
+/**
+ * An int8 forward of a model without quantization scales: calibrate it with `quantize(model, { calibration })`
+ * (or load a quantized weights file) first. Its code is `ERR_UNSUPPORTED`, as for any unsupported request.
+ */
+export class NotQuantizedError extends UnsupportedError {}
+
 /** The object was disposed and can no longer be used. */
 export class DisposedError extends ResnetError {
   constructor(message: string) {

@@ -34,7 +34,11 @@ export * from './io/cifar10.js';
 export * from './io/onnx.js';
 export { loadCheckpoint, parseCheckpoint, extractStateDict, loadStateDictFile, allowedGlobals, type ExtractStateDictOptions } from './io/torch.js';
 export { saveCheckpoint, serializeCheckpoint } from './io/torch-save.js';
-export { lower, batchNormAffine, type LowerOptions } from './compile/lower.js';
+export { lower, lowerWithPaths, batchNormAffine, type LowerOptions, type LoweredGraph } from './compile/lower.js';
+export * from './quantization/index.js';
+export {
+  calibrationMethods, roundHalfEven, quantizeWeightToGrid, type CalibrationMethod, type ModelQuantization,
+} from './nn/quantization.js';
 export type * from './compile/graph.js';
 export { macsPerSample } from './compile/flops.js';
 export { summary, type ModelSummary, type SummaryRow, type SummaryColumn, type SummaryOptions } from './compile/summary.js';

@@ -6,7 +6,10 @@
 import { stat } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { InvalidArgumentError, InvalidFileError, StateDictError } from '../errors.js';
-import { extractStateDict, loadSafetensors, loadStateDictFile, saveCheckpoint, saveSafetensors, type Module, type StateDict } from '../index.js';
+import {
+  applyWeights, extractStateDict, loadSafetensors, loadSafetensorsFile, loadStateDictFile, saveCheckpoint, saveSafetensors, splitQuantized,
+  type Module, type QuantizedWeights, type StateDict,
+} from '../index.js';
 
 /** The two file formats a state dict is read from and written to. */
 export type StateDictFormat = 'torch' | 'safetensors';
@@ -47,6 +50,17 @@ export async function readStateDictFile(path: string, stripPrefix?: string): Pro
   return loadStateDictFile(path, options);
 }
 
+/**
+ * {@link readStateDictFile}, with the quantization scales of a quantized safetensors file apart (see
+ * `saveQuantized`); null for any other file.
+ */
+export async function readWeightsFile(path: string, stripPrefix?: string): Promise<QuantizedWeights> {
+  if (stateDictFormatOf(path, 'weights file') !== 'safetensors') return { stateDict: await readStateDictFile(path, stripPrefix), quantization: null };
+  const contents = await loadSafetensorsFile(path);
+  const tensors = stripPrefix === undefined ? contents.tensors : extractStateDict(contents.tensors, { stripPrefix });
+  return splitQuantized({ tensors, metadata: contents.metadata });
+}
+
 /** `n things (first: a, b, c)`, or null when there are none. */
 function summary(items: readonly string[], what: string): string | null {
   if (items.length === 0) return null;
@@ -55,14 +69,14 @@ function summary(items: readonly string[], what: string): string | null {
 }
 
 /**
- * Loads the weights file into `model` (strict), reporting a mismatch on one line, as a command's error
+ * Loads the weights file into `model` (strict; a quantized safetensors file's scales too), reporting a mismatch on one line, as a command's error
  * should be (`loadStateDict`'s own message lists every key, PyTorch's way).
  * @throws StateDictError naming the file, the model and the first few missing/unexpected/misshaped keys.
  */
 export async function loadWeightsFile(model: Module, modelName: string, path: string, stripPrefix?: string): Promise<void> {
-  const stateDict = await readStateDictFile(path, stripPrefix);
+  const { stateDict, quantization } = await readWeightsFile(path, stripPrefix);
   try {
-    model.loadStateDict(stateDict);
+    applyWeights(model, stateDict, quantization, JSON.stringify(path));
   } catch (error) {
     if (!(error instanceof StateDictError)) throw error;
     const parts = [

@@ -7,11 +7,12 @@
  * requested submodules' outputs as the graph's outputs (and only the ops they need), cached apart.
  * @module
  */
-import { DTypeError, ShapeError, fromNative, invalidArgument } from '../errors.js';
+import { DTypeError, NotQuantizedError, ShapeError, fromNative, invalidArgument } from '../errors.js';
 import { Tensor, formatShape } from '../tensor.js';
 import { Tracer, type Trace } from '../nn/trace.js';
 import type { AllocateInputOptions, ForwardExecutor, ForwardOptions, Module } from '../nn/module.js';
 import type { WarmupSpec } from '../nn/execution.js';
+import type { ModelQuantization } from '../nn/quantization.js';
 import { lower } from './lower.js';
 import { PromiseLru } from './cache.js';
 import { abortable, isAbortReason } from './abort.js';
@@ -54,6 +55,20 @@ interface ModuleCache {
   version: number;
   graphs: Map<string, GraphEntry>;
   executables: PromiseLru<Executable>;
+}
+
+/**
+ * The quantization an int8 forward of `module` lowers with.
+ * @throws NotQuantizedError when the module has none (it was never calibrated).
+ */
+function quantizationOf(module: Module): ModelQuantization {
+  const quantization = module.quantization;
+  if (quantization === null) {
+    throw new NotQuantizedError(
+      `${module.constructor.name} has no quantization scales, so it cannot run at dtype 'int8': calibrate it with \`const q = await quantize(model, { calibration })\` (or load a quantized weights file) and run q, or place it at dtype 'float32'`,
+    );
+  }
+  return quantization;
 }
 
 /** A forward input as the engine takes it: its data as is, its dtype and layout, and its NCHW shape. */
@@ -199,17 +214,20 @@ export class CompiledExecutor implements ForwardExecutor {
    * The prepared graph of `module` for per-sample input shape `[C, H, W]` (cached), returning the module's
    * output, or with `nodes` the outputs of those submodules (dotted paths), in that order.
    */
-  graphFor(module: Module, sampleShape: readonly number[], nodes?: readonly string[], rootName?: string): GraphEntry {
+  graphFor(module: Module, sampleShape: readonly number[], nodes?: readonly string[], rootName?: string, placement: Placement = module.placement): GraphEntry {
+    const quantization = placement.dtype === 'int8' ? quantizationOf(module) : undefined;
     const cache = this.cacheOf(module);
-    // '\n' cannot occur in a shape, and the names were checked to be distinct strings.
-    const key = nodes === undefined ? sampleShape.join('x') : `${sampleShape.join('x')}\n${nodes.join('\n')}\n${rootName ?? ''}`;
+    // '\n' cannot occur in a shape, and the names were checked to be distinct strings; an int8 graph
+    // carries the scales and weights on their grid, so it is cached apart from the float one.
+    const shapeKey = `${quantization ? 'int8:' : ''}${sampleShape.join('x')}`;
+    const key = nodes === undefined ? shapeKey : `${shapeKey}\n${nodes.join('\n')}\n${rootName ?? ''}`;
     let entry = cache.graphs.get(key);
     if (!entry) {
       const trace = Tracer.trace(module, sampleShape);
       const outputs = nodes === undefined ? [trace.output.id] : nodeValues(trace, nodes, rootName);
       // Several names can denote one value (`layer4`, `layer4.2`): the graph returns each value once.
       const distinct = [...new Set(outputs)];
-      const graph = lower(trace, { outputs: distinct });
+      const graph = lower(trace, { outputs: distinct, ...(quantization ? { quantization } : {}) });
       // The lowered graph (a JS copy of the weights) is garbage once prepared.
       entry = {
         prepared: prepareGraph(graph),
@@ -284,8 +302,9 @@ export class CompiledExecutor implements ForwardExecutor {
     const callSite = new Error();
     try {
       const outputs = spec.outputs ?? [rootOutput];
-      const { prepared, outputShapes, slots } = this.graphFor(module, spec.sampleShape, outputs, rootOutput);
-      const executable = await compileGraph(prepared, this.compileOptions(spec.placement ?? module.placement, spec.batch, spec.threads, spec.normalization));
+      const placement = spec.placement ?? module.placement;
+      const { prepared, outputShapes, slots } = this.graphFor(module, spec.sampleShape, outputs, rootOutput, placement);
+      const executable = await compileGraph(prepared, this.compileOptions(placement, spec.batch, spec.threads, spec.normalization));
       // Each requested output once: a name repeated (or two names of one value) would need a copy per run.
       if (slots !== undefined && new Set(slots).size !== slots.length) {
         executable.dispose();

@@ -10,10 +10,15 @@
  * - `flatten` feeding a linear layer disappears (the linear op flattens in C, H, W order itself).
  * Whatever cannot fuse stays a standalone op (a lone BatchNorm becomes a 1×1 depthwise conv).
  * Nodes that no requested output depends on are dropped first (features without the classifier).
+ *
+ * With a {@link ModelQuantization} the fused graph is then annotated for precision `'int8'` (see
+ * `graph.ts`, "Quantized graphs"): the input value and each conv's dst carry their quantization, each conv
+ * its weight scales with its (folded) weight put on their grid, and a maxpool's dst its src's quantization.
  * @module
  */
 import type { Trace, TraceNode } from '../nn/trace.js';
 import type { BatchNorm2d } from '../nn/batchnorm.js';
+import { quantizeWeightToGrid, type ModelQuantization, type ValueQuantization } from '../nn/quantization.js';
 import type { Graph, GraphOp, ConvOp, AddOp, Pair } from './graph.js';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -41,6 +46,18 @@ export interface LowerOptions {
    * pruned, so asking for `avgpool`'s value lowers no `fc`.
    */
   outputs?: readonly number[];
+  /**
+   * Annotate the graph for precision `'int8'` with these scales (keys: conv module paths of the traced
+   * module). A conv without scales stays float.
+   * @throws Error when a conv's weight scales do not have its output channel count.
+   */
+  quantization?: ModelQuantization;
+}
+
+/** A lowered graph and the module path of each conv op that came from a `Conv2d` (lone BatchNorms have none). */
+export interface LoweredGraph {
+  readonly graph: Graph;
+  readonly convPaths: ReadonlyMap<ConvOp, string>;
 }
 
 /** The nodes some output depends on, in trace order (a backward sweep: the trace is topologically sorted). */
@@ -58,6 +75,11 @@ function liveNodes(trace: Trace, outputs: readonly number[]): TraceNode[] {
 
 /** Lowers a trace to a fused graph. Weights are copied: later edits to the module do not leak in. */
 export function lower(trace: Trace, options: LowerOptions = {}): Graph {
+  return lowerWithPaths(trace, options).graph;
+}
+
+/** {@link lower}, also saying which conv module each conv op runs (calibration observes them by path). */
+export function lowerWithPaths(trace: Trace, options: LowerOptions = {}): LoweredGraph {
   const outputs = options.outputs ?? [trace.output.id];
   for (const out of outputs) {
     if (!Number.isInteger(out) || out < 0 || out >= trace.values.length) throw new Error(`lower: no trace value ${out}`);
@@ -68,8 +90,9 @@ export function lower(trace: Trace, options: LowerOptions = {}): Graph {
   for (const node of nodes) for (const input of node.inputs) readers[input]!++;
   for (const out of outputs) readers[out]! += 1; // an output is read by the caller: never fuse it away
 
-  const values: { shape: readonly number[] }[] = [];
+  const values: { shape: readonly number[]; quant?: ValueQuantization }[] = [];
   const ops: Mutable<GraphOp>[] = [];
+  const convPaths = new Map<ConvOp, string>();
   /** Trace value id → graph value id. */
   const valueOf = new Map<number, number>();
   /** Graph value id → index of the op that writes it. */
@@ -115,19 +138,18 @@ export function lower(trace: Trace, options: LowerOptions = {}): Graph {
         const m = node.module;
         const bias = new Float32Array(m.outChannels);
         if (m.bias) bias.set(m.bias.data as Float32Array);
-        emit(
-          conv(node, {
-            outChannels: m.outChannels,
-            kernel: pair(m.kernelSize),
-            stride: pair(m.stride),
-            padding: pair(m.padding),
-            dilation: pair(m.dilation),
-            groups: m.groups,
-            weight: Float32Array.from(m.weight.data as Float32Array),
-            bias,
-          }),
-          node,
-        );
+        const op = conv(node, {
+          outChannels: m.outChannels,
+          kernel: pair(m.kernelSize),
+          stride: pair(m.stride),
+          padding: pair(m.padding),
+          dilation: pair(m.dilation),
+          groups: m.groups,
+          weight: Float32Array.from(m.weight.data as Float32Array),
+          bias,
+        });
+        convPaths.set(op, node.path);
+        emit(op, node);
         break;
       }
       case 'batch_norm2d': {
@@ -231,7 +253,37 @@ export function lower(trace: Trace, options: LowerOptions = {}): Graph {
       }
     }
   }
-  return { values, input, outputs: outputs.map(graphValue), ops };
+  const graph: Graph = { values, input, outputs: outputs.map(graphValue), ops };
+  if (options.quantization) annotateQuantization(graph, values, convPaths, options.quantization);
+  return { graph, convPaths };
+}
+
+/** Writes `quantization` into the fused graph (after every fusion: the scales describe the fused values). */
+function annotateQuantization(
+  graph: Graph,
+  values: { quant?: ValueQuantization }[],
+  convPaths: ReadonlyMap<ConvOp, string>,
+  quantization: ModelQuantization,
+): void {
+  values[graph.input]!.quant = quantization.input;
+  for (const op of graph.ops as Mutable<GraphOp>[]) {
+    if (op.op === 'maxpool') {
+      const quant = values[op.src]!.quant;
+      if (quant) values[op.dst]!.quant = quant;
+      continue;
+    }
+    const path = op.op === 'conv' ? convPaths.get(op) : undefined;
+    if (op.op !== 'conv' || path === undefined) continue;
+    const activation = quantization.activations.get(path);
+    if (activation) values[op.dst]!.quant = activation;
+    const scales = quantization.weightScales.get(path);
+    if (!scales) continue;
+    if (scales.length !== op.outChannels) {
+      throw new Error(`lower: ${path} has ${op.outChannels} output channels but its quantization has ${scales.length} weight scales`);
+    }
+    op.weightScales = Float32Array.from(scales);
+    quantizeWeightToGrid(op.weight as Float32Array, op.weightScales);
+  }
 }
 
 function pair(p: readonly number[]): Pair {

@@ -25,6 +25,7 @@ import {
 import { ChildSlots } from './child-slots.js';
 import { descendantAt, firstOfEach, namedDescendants, namedTensors, stateEntries } from './traversal.js';
 import { moduleRepr } from './repr.js';
+import type { ModelQuantization } from './quantization.js';
 import {
   defaultPlacement, resolvePlacement,
   type ComputeDType, type Device, type DeviceSpec, type Placement, type PlacementOptions,
@@ -50,6 +51,7 @@ export abstract class Module implements Disposable {
   private readonly ownBuffers = new Map<string, Tensor>();
   private versionStamp = 0;
   private placementState: Placement = defaultPlacement;
+  private quantizationState: ModelQuantization | null = null;
 
   /** Describes this module's forward pass on `x` by calling `t` (see `Tracer`). */
   abstract trace(t: Tracer, x: TraceValue): TraceValue;
@@ -248,6 +250,71 @@ export abstract class Module implements Disposable {
   markWeightsChanged(): void {
     const stamp = ++versionClock;
     for (const m of this.modules()) m.versionStamp = stamp;
+  }
+
+  /**
+   * The scales of post-training static quantization (see `quantize`), keyed by conv module paths relative
+   * to this module, or null for a float model. Read when the module runs at dtype `'int8'`; other dtypes
+   * run the float weights. Setting it counts as a change of weights (what was compiled is not reused).
+   * The scales belong to the weights they were computed from: after loading other weights, quantize again.
+   */
+  get quantization(): ModelQuantization | null {
+    return this.quantizationState;
+  }
+
+  set quantization(value: ModelQuantization | null) {
+    if (value !== null && (typeof value !== 'object' || !(value.activations instanceof Map) || !(value.weightScales instanceof Map))) {
+      throw invalidArgument('a ModelQuantization (from quantize() or a quantized weights file) or null', 'quantization', value);
+    }
+    this.quantizationState = value;
+    this.versionStamp = ++versionClock;
+  }
+
+  /**
+   * A deep copy (PyTorch's `copy.deepcopy(model)`): the same classes and settings, its own copies of every
+   * parameter and buffer, the same placement and quantization. A module shared by two parents stays shared
+   * in the copy. The copy compiles on its own; editing one leaves the other as it was.
+   */
+  clone(): this {
+    return Module.copyOf(this, new Map()) as this;
+  }
+
+  /** The copy of `source` (made once per module and tensor, through `memo`). */
+  private static copyOf(source: Module, memo: Map<object, object>): Module {
+    const done = memo.get(source);
+    if (done) return done as Module;
+    // Module's own fields only: the subclass constructor (and its argument checks) does not run again.
+    const copy = Reflect.construct(Module as unknown as new () => Module, [], source.constructor) as Module;
+    memo.set(source, copy);
+    source.childSlots.sync();
+    for (const name of source.childSlots.names()) {
+      const child = source.childSlots.get(name)!;
+      copy.childSlots.register(name, child === null ? null : Module.copyOf(child, memo));
+    }
+    const remap = (value: unknown): unknown => {
+      if (value instanceof Module) return Module.copyOf(value, memo);
+      if (!(value instanceof Tensor)) return value;
+      let tensor = memo.get(value) as Tensor | undefined;
+      if (!tensor) {
+        tensor = Tensor.from((value.data as { slice(): TensorData }).slice() as Float32Array, value.shape, value.dtype).asLayout(value.layout);
+        memo.set(value, tensor);
+      }
+      return tensor;
+    };
+    for (const [name, t] of source.ownParameters) copy.ownParameters.set(name, remap(t) as Tensor<'float32'>);
+    for (const [name, t] of source.ownBuffers) copy.ownBuffers.set(name, remap(t) as Tensor);
+    // The subclass's own fields (settings, and the attributes that name its parameters: `conv.weight`).
+    const moduleFields = new Set(Object.keys(copy));
+    for (const key of Reflect.ownKeys(source)) {
+      if (typeof key === 'string' && (moduleFields.has(key) || source.childSlots.has(key))) continue;
+      const descriptor = Object.getOwnPropertyDescriptor(source, key)!;
+      if (!('value' in descriptor)) continue;
+      Object.defineProperty(copy, key, { ...descriptor, value: remap(descriptor.value) });
+    }
+    copy.placementState = source.placementState;
+    copy.quantizationState = source.quantizationState;
+    copy.versionStamp = ++versionClock;
+    return copy;
   }
 
   /** Always false: modules always behave as in PyTorch's `eval()`. */

@@ -13,6 +13,7 @@ import type { ResNet } from '../models/resnet.js';
 import { getModelWeights, type ImageClassificationTransforms, type Weights } from '../models/weights.js';
 import type { StateDict } from '../nn/module.js';
 import { Generator } from '../random.js';
+import { applyWeights, type QuantizedWeights } from '../quantization/file.js';
 import type { ResolvedModelOptions } from './types.js';
 import { isWeightsFile, readWeightsFile, weightsFileExtensions } from './weights-file.js';
 
@@ -74,12 +75,12 @@ function classCountOf(stateDict: StateDict, classifier: string): number | undefi
 }
 
 /**
- * Loads a state dict into `model` strictly, naming the file and the first few mismatched keys on one line.
+ * Loads a state dict (and a quantized file's scales) into `model` strictly, naming the file and the first few mismatched keys on one line.
  * @throws StateDictError
  */
-function loadInto(model: ResNet | CifarResNet, stateDict: StateDict, arch: string, path: string): void {
+function loadInto(model: ResNet | CifarResNet, { stateDict, quantization }: QuantizedWeights, arch: string, path: string): void {
   try {
-    model.loadStateDict(stateDict);
+    applyWeights(model, stateDict, quantization, JSON.stringify(path));
   } catch (error) {
     if (!(error instanceof StateDictError)) throw error;
     const first = (keys: readonly string[]) => keys.slice(0, 3).join(', ') + (keys.length > 3 ? ', …' : '');
@@ -119,11 +120,11 @@ async function imagenetSource(options: ResolvedModelOptions, log: ModelLogger, s
     const model = getModel(arch, { weights: null, ...randomInitialisation(options, seed, log) });
     return { model, featureModule, labels: imagenetLabels, transforms, weightsDescription: 'random' };
   }
-  const stateDict = await readWeightsFile(weights, dataParallelPrefix);
+  const file = await readWeightsFile(weights, dataParallelPrefix);
   // A fine-tuned checkpoint has its own class count; its class names are then unknown.
-  const numClasses = classCountOf(stateDict, 'fc') ?? imagenetLabels.length;
+  const numClasses = classCountOf(file.stateDict, 'fc') ?? imagenetLabels.length;
   const model = getModel(arch, { weights: null, numClasses });
-  loadInto(model, stateDict, arch, weights);
+  loadInto(model, file, arch, weights);
   const labels = numClasses === imagenetLabels.length ? imagenetLabels : null;
   return { model, featureModule, labels, transforms, weightsDescription: weights };
 }
@@ -141,10 +142,10 @@ async function cifarSource(options: ResolvedModelOptions, log: ModelLogger, seed
       `Expected a checkpoint file (${weightsFileExtensions.join(', ')}) for the weights of ${arch} but received ${JSON.stringify(weights)}: the CIFAR-10 models have no registry weights`,
     );
   }
-  const stateDict = await readWeightsFile(weights, dataParallelPrefix);
-  const numClasses = classCountOf(stateDict, 'linear') ?? cifar10Classes.length;
+  const file = await readWeightsFile(weights, dataParallelPrefix);
+  const numClasses = classCountOf(file.stateDict, 'linear') ?? cifar10Classes.length;
   const model = getCifarModel(arch, { numClasses });
-  loadInto(model, stateDict, arch, weights);
+  loadInto(model, file, arch, weights);
   const labels = numClasses === cifar10Classes.length ? cifar10Classes : null;
   return { model, featureModule, labels, transforms, weightsDescription: weights };
 }

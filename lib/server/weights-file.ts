@@ -5,9 +5,9 @@
  * @module
  */
 import { extname } from 'node:path';
-import { loadSafetensors } from '../io/safetensors.js';
+import { loadSafetensorsFile } from '../io/safetensors.js';
 import { extractStateDict, loadStateDictFile } from '../io/torch.js';
-import type { StateDict } from '../nn/module.js';
+import { splitQuantized, type QuantizedWeights } from '../quantization/file.js';
 
 // .th is what akamaster's CIFAR-10 checkpoints use; .tar the ImageNet training script's checkpoints.
 const torchExtensions = ['.pth', '.pt', '.th', '.tar'];
@@ -23,10 +23,11 @@ export const weightsFileExtensions: readonly string[] = Object.freeze([...torchE
 
 /**
  * The state dict of a weights file, `stripPrefix` removed from the keys that have it (`module.` of
- * `DataParallel` checkpoints).
+ * `DataParallel` checkpoints), and the scales of a quantized safetensors file (see `saveQuantized`).
  * @throws InvalidFileError when the file cannot be read or parsed.
  */
-export async function readWeightsFile(path: string, stripPrefix: string): Promise<StateDict> {
-  if (extname(path).toLowerCase() === '.safetensors') return extractStateDict(await loadSafetensors(path), { stripPrefix });
-  return loadStateDictFile(path, { stripPrefix });
+export async function readWeightsFile(path: string, stripPrefix: string): Promise<QuantizedWeights> {
+  if (extname(path).toLowerCase() !== '.safetensors') return { stateDict: await loadStateDictFile(path, { stripPrefix }), quantization: null };
+  const { tensors, metadata } = await loadSafetensorsFile(path);
+  return splitQuantized({ tensors: extractStateDict(tensors, { stripPrefix }), metadata });
 }
