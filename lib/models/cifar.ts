@@ -37,8 +37,8 @@ export class OptionAShortcut extends Module {
   readonly planes: number;
   /** Zero channels added before (and after) the input's channels: `planes / 4` as upstream. */
   readonly pad: number;
-  /** The fixed embedding; deliberately not registered, so it is neither a parameter nor in the state dict. */
-  readonly #embedding: Conv2d;
+  /** The fixed embedding; deliberately not registered, so it is neither a parameter nor in the state dict (a TypeScript private, not `#`: `Module.clone` copies own fields). */
+  private readonly embedding: Conv2d;
 
   constructor(inPlanes: number, planes: number) {
     super();
@@ -51,14 +51,14 @@ export class OptionAShortcut extends Module {
       );
     }
     // A private generator: building the constant must not consume the model's random stream.
-    this.#embedding = new Conv2d(this.inPlanes, this.planes, 1, { stride: 2, bias: false, generator: new Generator(0) });
-    const weight = this.#embedding.weight.data as Float32Array; // [planes, inPlanes, 1, 1]
+    this.embedding = new Conv2d(this.inPlanes, this.planes, 1, { stride: 2, bias: false, generator: new Generator(0) });
+    const weight = this.embedding.weight.data as Float32Array; // [planes, inPlanes, 1, 1]
     weight.fill(0);
     for (let i = 0; i < this.inPlanes; i++) weight[(this.pad + i) * this.inPlanes + i] = 1;
   }
 
   override trace(t: Tracer, x: TraceValue): TraceValue {
-    return t.conv2d(this.#embedding, x);
+    return t.conv2d(this.embedding, x);
   }
 
   override extraRepr(): string {

@@ -296,7 +296,8 @@ export abstract class Module implements Disposable {
       if (!(value instanceof Tensor)) return value;
       let tensor = memo.get(value) as Tensor | undefined;
       if (!tensor) {
-        tensor = Tensor.from((value.data as { slice(): TensorData }).slice() as Float32Array, value.shape, value.dtype).asLayout(value.layout);
+        tensor = Tensor.from((value.data as { slice(): TensorData }).slice() as Float32Array, value.shape, value.dtype);
+        if (value.layout !== 'nchw') tensor = tensor.asLayout(value.layout);
         memo.set(value, tensor);
       }
       return tensor;
