@@ -15,8 +15,8 @@
  *   `levels` is 128 for `int8` and 256 for `uint8`. onnxruntime's default "entropy" is not this: with its
  *   default bins it has a single candidate and equals minmax.
  *
- * The histogram has {@link histogramBins} bins over [0, range]; range starts at the first batch's largest
- * |x| and doubles (merging bins in pairs, which keeps every count exact) whenever a later batch goes beyond it.
+ * The histogram has {@link histogramBins} bins over [0, range); range starts just above the first batch's
+ * largest |x| and doubles (merging bins in pairs, which keeps every count exact) whenever a later batch goes beyond it.
  * @module
  */
 import type { CalibrationMethod } from '../nn/quantization.js';
@@ -53,8 +53,10 @@ export class MagnitudeHistogram {
       this.counts[0]! += data.length;
       return;
     }
-    if (this.range === 0) this.range = batchMax;
-    while (batchMax > this.range) this.doubleRange();
+    // Every value strictly below the range, so that no bin is clamped and doubling moves each count to
+    // the bin a direct histogram over the new range would give it.
+    if (this.range === 0) this.range = batchMax * (1 + 2 ** -16);
+    while (batchMax >= this.range) this.doubleRange();
     const perUnit = histogramBins / this.range;
     const last = histogramBins - 1;
     for (let i = 0; i < data.length; i++) {

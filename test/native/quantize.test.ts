@@ -8,12 +8,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
-  NotQuantizedError, StateDictError, Tensor, Tracer, loadQuantized, loadSafetensorsFile, lowerWithPaths, quantize, quantizedSafetensors,
+  NotQuantizedError, StateDictError, Tensor, Tracer, compileGraph, loadQuantized, lower, loadSafetensorsFile, lowerWithPaths, quantize, quantizedSafetensors,
   resnet20, resnet32, saveQuantized, saveSafetensors, weightScalesOf, type ConvOp, type ModelQuantization,
 } from '../../lib/index.js';
 import { loadWeightsFile } from '../../lib/cli/convert.js';
 import { loadModelSource } from '../../lib/server/model-source.js';
-import { randomizeBatchNorms, uniform } from '../helpers/helpers.js';
+import { randomizeBatchNorms, relativeL2, uniform } from '../helpers/helpers.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'quantize-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -111,6 +111,19 @@ describe('quantize', () => {
       expect(error).not.toBeInstanceOf(NotQuantizedError);
       expect((error as { code?: string }).code).toBe('ERR_UNSUPPORTED');
     }
+  });
+
+  it('its annotated graph passes the native graph validation and runs at float32 (annotations ignored, weights on the grid)', async () => {
+    const trace = Tracer.trace(q, [3, 32, 32]);
+    const annotated = lower(trace, { quantization: q.quantization! });
+    expect(annotated.values.filter((v) => v.quant !== undefined).length).toBe(22); // input + 21 convs
+    const x = calibration[1]!;
+    using executable = await compileGraph(annotated, { backend: 'cpu', batch: 4, precision: 'float32' });
+    const [logits] = await executable.run(x.data as Float32Array);
+    const want = (await model.forward(x)).data as Float32Array;
+    // Weights rounded to 8 bits move the logits a little, not the predictions of a healthy net.
+    expect(relativeL2(logits!, want)).toBeLessThan(0.05);
+    expect(relativeL2(logits!, want)).toBeGreaterThan(0);
   });
 
   it('refuses int8 on a model that was never quantized, saying to call quantize()', async () => {
