@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
-  Tracer, lower, lowerWithPaths, manualSeed, quantizeWeightToGrid, resnet18, roundHalfEven,
+  Conv2d, Tracer, lower, lowerWithPaths, manualSeed, quantizeWeightToGrid, resnet18, roundHalfEven,
   type ConvOp, type ModelQuantization, type ValueQuantization,
 } from '../../lib/index.js';
 import { randomizeBatchNorms } from '../helpers/helpers.js';
@@ -72,14 +72,14 @@ describe('lower with quantization', () => {
   });
 
   it('leaves a conv without scales float, and the module untouched', () => {
-    const before = Float32Array.from(model.layer1[0]!.conv1.weight.data as Float32Array);
+    const before = Float32Array.from((model.getSubmodule('layer1.0.conv1') as Conv2d).weight.data as Float32Array);
     const graph = lower(trace, { quantization: handMadeQuantization(['layer2.0.downsample.0']) });
     const i = paths.indexOf('layer2.0.downsample.0');
     const op = graph.ops.filter((o): o is ConvOp => o.op === 'conv')[i]!;
     expect(op.weightScales).toBeUndefined();
     expect(graph.values[op.dst]!.quant).toBeUndefined();
     expect(mismatches(op.weight, floatConvs[i]!.weight)).toBe(0);
-    expect([...(model.layer1[0]!.conv1.weight.data as Float32Array)]).toEqual([...before]);
+    expect([...((model.getSubmodule('layer1.0.conv1') as Conv2d).weight.data as Float32Array)]).toEqual([...before]);
   });
 
   it('without quantization the graph carries no annotation', () => {
