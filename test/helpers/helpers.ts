@@ -81,3 +81,14 @@ export function randomizeBatchNorms(module: Module, seed: number): void {
   }
   module.markWeightsChanged();
 }
+
+/** Index of the largest of `classes` values per row. */
+export function argmaxRows(logits: ArrayLike<number>, classes: number): number[] {
+  const out: number[] = [];
+  for (let r = 0; r < logits.length / classes; r++) {
+    let best = 0;
+    for (let k = 1; k < classes; k++) if (logits[r * classes + k]! > logits[r * classes + best]!) best = k;
+    out.push(best);
+  }
+  return out;
+}

@@ -13,7 +13,7 @@ import {
 } from '../../lib/index.js';
 import { cifarResNet, basicBlock, normalizePixels, optionA, type Map64 } from '../helpers/cifar-reference.js';
 import { ReferenceWorkers } from '../helpers/cifar-reference-workers.js';
-import { codeOf, maxRelativeError, randomizeBatchNorms, rng, uniform } from '../helpers/helpers.js';
+import { argmaxRows, codeOf, maxRelativeError, randomizeBatchNorms, rng, uniform } from '../helpers/helpers.js';
 import { dataAbsent, dataPath } from '../helpers/test-data.js';
 
 const dataDir = dataPath('cifar10') + '/';
@@ -247,17 +247,6 @@ describe('CIFAR ResNets on the native engine vs the float64 reference', () => {
     expect(maxRelativeError(got!, want)).toBeLessThan(1e-4);
   });
 });
-
-/** Index of the largest of `classes` values per row. */
-function argmaxRows(logits: ArrayLike<number>, classes: number): number[] {
-  const out: number[] = [];
-  for (let r = 0; r < logits.length / classes; r++) {
-    let best = 0;
-    for (let k = 1; k < classes; k++) if (logits[r * classes + k]! > logits[r * classes + best]!) best = k;
-    out.push(best);
-  }
-  return out;
-}
 
 const countCorrect = (predictions: readonly number[], labels: Uint8Array) => predictions.filter((p, i) => p === labels[i]).length;
 

@@ -9,7 +9,7 @@ import {
   Tensor, Tracer, compileGraph, cifarResNetNormalization, extractStateDict, getCifarModel, loadCheckpoint, lower, manualSeed,
   quantize, readCifar10, resnet18, resnet20, resnet50, type Cifar10Batch, type Module,
 } from '../../lib/index.js';
-import { relativeL2 } from '../helpers/helpers.js';
+import { argmaxRows, relativeL2 } from '../helpers/helpers.js';
 import { FakeQuantRunner } from '../helpers/fake-quant.js';
 import { dataAbsent, dataPath } from '../helpers/test-data.js';
 import { photoCrops, photoFiles } from '../helpers/photo-crops.js';
@@ -56,16 +56,6 @@ function normalised(batch: Cifar10Batch, start: number, count: number): Tensor<'
   const pixels = (batch.images.data as Uint8Array).subarray(start * 3072, (start + count) * 3072);
   const plane = 32 * 32;
   return Tensor.from(Float32Array.from(pixels, (p, i) => (p / 255 - mean[Math.floor(i / plane) % 3]!) / std[Math.floor(i / plane) % 3]!), [count, 3, 32, 32]);
-}
-
-function argmaxRows(logits: Float32Array, classes: number): number[] {
-  const out: number[] = [];
-  for (let r = 0; r < logits.length / classes; r++) {
-    let best = 0;
-    for (let c = 1; c < classes; c++) if (logits[r * classes + c]! > logits[r * classes + best]!) best = c;
-    out.push(best);
-  }
-  return out;
 }
 
 const correct = (predictions: number[], labels: Uint8Array) => predictions.filter((p, i) => p === labels[i]).length;
