@@ -306,7 +306,8 @@ describe('int8 refusals', () => {
 
 // Without VNNI, oneDNN's u8 × s8 kernels add pairs of products in saturating 16-bit arithmetic (VPMADDUBSW):
 // 255 · 127 · 2 overflows, so full-range u8 activations give wrong integers there, while activations
-// kept to [0, 127] cannot overflow. Each case runs in a child process with oneDNN's ISA capped.
+// kept to [0, 127] cannot overflow. Its s8 × s8 path halves the weights, so the backend runs s8-source convs
+// as float convs there. Each case runs in a child process with oneDNN's ISA capped.
 const addonPath = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'build', 'Release', 'resnet_cudnn.node');
 const childSource = `
   const addon = require(process.env.ADDON);
@@ -349,7 +350,7 @@ describe('int8 without VNNI (oneDNN capped to avx512_core and avx2)', () => {
   const input = u8Input(n * 32 * 10 * 10);
 
   for (const isa of ['avx512_core', 'avx2']) {
-    it(`${isa}: u8 activations kept to [0, 127] are exact; full-range u8 is not`, (context) => {
+    it(`${isa}: u8 activations kept to [0, 127] are exact, full-range u8 is not; an s8 source (the stem) is exact`, (context) => {
       const narrow = u8Chain(112, input, n); // margin: rescaling the input moves later maxima a little
       const capped = runCapped(isa, narrow, input, n);
       if (capped.isa !== isa) context.skip(`this CPU's oneDNN ISA capped to ${isa} is ${capped.isa}`);
@@ -359,6 +360,16 @@ describe('int8 without VNNI (oneDNN capped to avx512_core and avx2)', () => {
       const wide = compareOps(full, input, n, runCapped(isa, full, input, n).outputs);
       // The 16-bit saturation: many steps off (the research measured 10-20 steps on such convs).
       expect(wide.maxSteps).toBeGreaterThan(1);
+
+      const stemInput = randomArray(n * 3 * 16 * 16, 2);
+      const stem = calibrate([[3, 16, 16], [3, 16, 16], [24, 8, 8], [24, 8, 8]], [undefined, 'int8', 'uint8', 'uint8'], [
+        { op: 'maxpool', src: 0, dst: 1, kernel: [1, 1], stride: [1, 1], padding: [0, 0], dilation: [1, 1], ceilMode: false },
+        int8Conv({ src: 1, dst: 2, inChannels: 3, outChannels: 24, kernel: [7, 7], stride: [2, 2], padding: [3, 3], relu: true }),
+        int8Conv({ src: 2, dst: 3, inChannels: 24, outChannels: 24, padding: [1, 1], relu: true }),
+      ], stemInput, n, { scale: 2 / 127, dtype: 'int8' });
+      // u8 values to [0, 127]: calibrate put 80 % of the largest at 255, so the largest at about 122
+      const narrowStem = { ...stem, values: stem.values.map((v, i) => (i >= 2 ? { ...v, quant: { ...v.quant!, scale: Math.fround(v.quant!.scale * 2.6) } } : v)) };
+      expectExact(compareOps(narrowStem, stemInput, n, runCapped(isa, narrowStem, stemInput, n).outputs));
     });
   }
 });

@@ -21,6 +21,21 @@ memory::data_type data_type(QuantType type) {
   return type == QuantType::kUint8 ? memory::data_type::u8 : memory::data_type::s8;
 }
 
+// VPDPBUSD (VNNI) accumulates u8 · s8 products in int32. Without it oneDNN multiplies an s8 source by
+// weights it halved (its s8 compensation, to dodge 16-bit overflow): measured 1-2 steps off the contract on
+// 6-20 % of outputs at avx512_core and avx2, so such convs run as float convs there (the contract's numbers,
+// slower). u8 sources stay integer: exact there as long as activations stay within [0, 127] (the quantizer's
+// job on such CPUs; full-range u8 saturates 16-bit pair sums and was measured 30-40 steps off).
+bool has_vnni() {
+  switch (dnnl::get_effective_cpu_isa()) {
+    case dnnl::cpu_isa::avx2_vnni:
+    case dnnl::cpu_isa::avx512_core_vnni:
+    case dnnl::cpu_isa::avx512_core_bf16:
+    case dnnl::cpu_isa::avx512_core_amx: return true;
+    default: return false;
+  }
+}
+
 bool is_integer(const memory::desc& desc) {
   return desc.data_type() == memory::data_type::u8 || desc.data_type() == memory::data_type::s8;
 }
@@ -29,7 +44,8 @@ bool is_integer(const memory::desc& desc) {
 
 bool Lowering::runs_int8(const Op& op) const {
   return op.kind == OpKind::kConv && !op.weight_scales.empty() && quant_[op.src].quantized() &&
-         quant_[op.dst].quantized() && (op.residual < 0 || quant_[op.residual].quantized());
+         quant_[op.dst].quantized() && (op.residual < 0 || quant_[op.residual].quantized()) &&
+         (quant_[op.src].type == QuantType::kUint8 || has_vnni());
 }
 
 float Lowering::stored_scale(int value, const memory::desc& desc) const {

@@ -83,7 +83,8 @@ class Lowering {
 
   // ---- quantized graphs (lowering_int8.cc) ------------------------------------------------------------
 
-  /// True for a conv that runs in integers (graph.h: weight scales, src, dst and residual quantized).
+  /// True for a conv that runs in integers (graph.h: weight scales, src, dst and residual quantized), but
+  /// for an s8 source on a CPU without VNNI (see lowering_int8.cc).
   bool runs_int8(const Op& op) const;
   void conv_int8(const Op& op, int index);
   int int8_residual_destination(int residual, const memory::desc& dst_desc, float dst_scale, int src_view, int index);
