@@ -363,15 +363,21 @@ describe('compile options: normalisation, precision, device', () => {
     expect(Array.from((await knobs.run(input))[0]!)).toEqual(Array.from((await plain.run(input))[0]!));
   });
 
-  it('the CPU backend refuses every precision but float32, saying so', async () => {
+  it('the CPU backend refuses every precision but float32 and int8 (on quantized graphs), saying so', async () => {
     using ok = await compileGraph(convGraph(), { backend: 'cpu', batch: 1, precision: 'float32' });
     expect(ok.weightBytes).toBeGreaterThan(0);
     for (const precision of ['tf32', 'float16', 'bfloat16'] as const) {
       const error = await rejection(compileGraph(convGraph(), { backend: 'cpu', batch: 1, precision }));
       expect(error).toBeInstanceOf(UnsupportedError);
       expect(error.code).toBe('ERR_UNSUPPORTED');
-      expect(error.message).toContain(`the CPU backend runs float32 only, not ${precision}`);
+      expect(error.message).toContain(`the CPU backend runs float32 and int8 only, not ${precision}`);
     }
+    const float = await rejection(compileGraph(convGraph(), { backend: 'cpu', batch: 1, precision: 'int8' }));
+    expect(float).toBeInstanceOf(UnsupportedError);
+    expect(float.message).toContain('precision int8 needs a quantized graph: quantize the model first');
+    const quantized: Graph = { ...convGraph(), values: [{ shape: [3, 5, 5], quant: { scale: 0.05, dtype: 'int8' } }, { shape: [4, 5, 5] }] };
+    using int8 = await compileGraph(quantized, { backend: 'cpu', batch: 1, precision: 'int8' });
+    expect(int8.weightBytes).toBeGreaterThan(0);
   });
 
   it('checks precision, device and benchmark in TypeScript with the engine’s wording', async () => {

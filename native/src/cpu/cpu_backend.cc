@@ -60,15 +60,19 @@ class CpuBackend final : public Backend {
   bool supports(OpKind) const override { return true; }  // every op of graph.h
 
   Result<std::shared_ptr<Executable>> compile(PreparedGraph& graph, const CompileOptions& options) override {
-    if (options.precision != Precision::kFloat32) {
+    if (options.precision != Precision::kFloat32 && options.precision != Precision::kInt8) {
       return Status(Code::kUnsupported,
-                    cat("the CPU backend runs float32 only, not ", precision_name(options.precision),
+                    cat("the CPU backend runs float32 and int8 only, not ", precision_name(options.precision),
                         "; use dtype 'float32' on the CPU, or device 'cuda' for ", precision_name(options.precision)));
+    }
+    if (options.precision == Precision::kInt8 && !is_quantized(graph.graph())) {
+      return Status(Code::kUnsupported,
+                    "precision int8 needs a quantized graph: quantize the model first (quantize(model, { calibration }))");
     }
     std::shared_ptr<Executable> executable;
     Status status = dnnl_guard("compiling the graph for oneDNN", [&] {
       auto weights = graph.backend_state<WeightCache>(this, [] { return std::make_shared<WeightCache>(); });
-      Program program = lower_graph(graph.graph(), options.batch, engine(), *weights);
+      Program program = lower_graph(graph.graph(), options.batch, options.precision, engine(), *weights);
       executable = std::make_shared<CpuExecutable>(engine(), std::move(program), options.normalization);
       return Status();
     });
