@@ -16,7 +16,6 @@ import { quantizeReal, referenceOp, referenceRun, store } from '../helpers/quant
 
 const random = rng(20261206);
 const { randomArray, conv } = graphBuilders(random);
-const numel = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 
 /** A conv with per-channel weight scales (max |w[o]| / 127) and its weight on that grid. */
 function int8Conv(spec: ConvSpec): ConvOp {
