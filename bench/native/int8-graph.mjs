@@ -3,7 +3,8 @@
 // Lowers a random-weight model to a graph, puts every conv's weights on per-channel grids and gives every
 // conv output (and the input) a made-up but plausible scale (uint8 after a ReLU, int8 otherwise), then times
 // the same graph at float32 and at int8 in this process. `float-stem` leaves the first conv in float (its
-// input unquantized, its output quantized after it). Prints one JSON line with the median ms of each.
+// input unquantized, its output quantized after it). Prints one JSON line: median and min ms of each,
+// and the median of the per-round speedups.
 // The scales only move numbers, not the work: this measures speed, never accuracy.
 const [model, batchArg, iterationsArg, stemArg] = process.argv.slice(2);
 const batch = Number(batchArg);
@@ -33,21 +34,22 @@ const quantized = { ...graph, values, ops };
 const input = new Float32Array(batch * 3 * 224 * 224);
 for (let i = 0; i < input.length; i++) input[i] = Math.sin(i * 0.001) * 2;
 
-async function time(precision) {
-  const executable = await compileGraph(quantized, { backend: 'cpu', batch, precision });
-  await executable.run(input); // warm-up
-  const ms = [];
-  let output;
-  for (let i = 0; i < iterations; i++) {
-    const start = performance.now();
-    output = await executable.run(input);
-    ms.push(performance.now() - start);
-  }
-  executable[Symbol.dispose]?.();
-  ms.sort((a, b) => a - b);
-  return { median: ms[Math.floor(ms.length / 2)], min: ms[0], first: Array.from(output[0].slice(0, 4)) };
-}
-
-const float32 = await time('float32');
-const int8 = await time('int8');
-console.log(JSON.stringify({ model: model ?? 'resnet50', batch, iterations, floatStem, float32, int8, speedup: float32.median / int8.median }));
+// The two executables run alternately, one of each per round, so that load from other processes hits both
+// alike; the per-round ratio is reported besides each median.
+const float32 = await compileGraph(quantized, { backend: 'cpu', batch, precision: 'float32' });
+const int8 = await compileGraph(quantized, { backend: 'cpu', batch, precision: 'int8' });
+const timeRun = async (executable) => {
+  const start = performance.now();
+  await executable.run(input);
+  return performance.now() - start;
+};
+await timeRun(float32); // warm-up
+await timeRun(int8);
+const rounds = [];
+for (let i = 0; i < iterations; i++) rounds.push({ float32: await timeRun(float32), int8: await timeRun(int8) });
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const summary = (key) => ({ median: median(rounds.map((r) => r[key])), min: Math.min(...rounds.map((r) => r[key])) });
+console.log(JSON.stringify({
+  model: model ?? 'resnet50', batch, iterations, floatStem, float32: summary('float32'), int8: summary('int8'),
+  speedup: median(rounds.map((r) => r.float32 / r.int8)),
+}));

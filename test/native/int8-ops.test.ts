@@ -9,14 +9,13 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { ConvOp, Graph, GraphOp } from '../../lib/compile/graph.js';
 import { quantizeWeightToGrid, type QuantizedDType, type ValueQuantization } from '../../lib/nn/quantization.js';
-import { compileGraph } from '../../lib/runtime/engine.js';
+import { compileGraph, prepareGraph } from '../../lib/runtime/engine.js';
 import { graphBuilders, type ConvSpec } from '../helpers/graph-builders.js';
 import { maxRelativeError, rng } from '../helpers/helpers.js';
 import { quantizeReal, referenceOp, referenceRun, store } from '../helpers/quantized-reference.js';
 
 const random = rng(20261206);
 const { randomArray, conv } = graphBuilders(random);
-const numel = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 
 /** A conv with per-channel weight scales (max |w[o]| / 127) and its weight on that grid. */
 function int8Conv(spec: ConvSpec): ConvOp {
@@ -211,8 +210,8 @@ describe('quantize and dequantize around float ops', () => {
     const n = 2;
     const input = u8Input(n * 8 * 6 * 6);
     const graph = calibrate(
-      [[8, 6, 6], [8, 6, 6], [8, 6, 6], [8, 1, 1], [8], [10], [8, 6, 6], [8, 6, 6], [8, 6, 6], [12, 6, 6], [12, 1, 1], [12], [10]],
-      [undefined, 'uint8', 'int8', undefined, undefined, 'int8', undefined, 'uint8', undefined, 'uint8', 'uint8', undefined, undefined], [
+      [[8, 6, 6], [8, 6, 6], [8, 6, 6], [8, 1, 1], [8], [10], [8, 6, 6], [8, 6, 6], [8, 6, 6], [12, 6, 6], [12, 1, 1], [12], [10], [8, 6, 6], [8, 6, 6]],
+      [undefined, 'uint8', 'int8', undefined, undefined, 'int8', undefined, 'uint8', undefined, 'uint8', 'uint8', undefined, undefined, 'uint8', 'int8'], [
         { op: 'maxpool', src: 0, dst: 1, kernel: [1, 1], stride: [1, 1], padding: [0, 0], dilation: [1, 1], ceilMode: false },
         int8Conv({ src: 1, dst: 2, inChannels: 8, outChannels: 8, padding: [1, 1] }),
         { op: 'adaptive_avgpool', src: 2, dst: 3 },
@@ -226,6 +225,9 @@ describe('quantize and dequantize around float ops', () => {
         { op: 'adaptive_avgpool', src: 9, dst: 10 },
         { op: 'flatten', src: 10, dst: 11 },
         { op: 'linear', src: 11, dst: 12, outFeatures: 10, weight: randomArray(120, 0.3), bias: randomArray(10, 0.1) },
+        // float convs with a quantized residual: from a float source, and (no weight scales) from a quantized one
+        conv({ src: 8, dst: 13, inChannels: 8, outChannels: 8, padding: [1, 1], residual: 7, relu: true }),
+        conv({ src: 13, dst: 14, inChannels: 8, outChannels: 8, kernel: [1, 1], residual: 2 }),
       ], input, n, { scale: 2 / 255, dtype: 'uint8' });
     await checkOps(graph, input, n);
   });
@@ -267,6 +269,21 @@ describe('a resnet-shaped quantized graph', () => {
     using float = await compileGraph(plain, { backend: 'cpu', batch: n, precision: 'float32' });
     const [a, b] = [await quantized.run(input), await float.run(input)];
     expect(a.map((x) => Array.from(x))).toEqual(b.map((x) => Array.from(x)));
+  });
+
+  it('one prepared graph compiled at float32 and int8 keeps both sets of weights apart', async () => {
+    using prepared = prepareGraph(graph);
+    using float = await compileGraph(prepared, { backend: 'cpu', batch: n, precision: 'float32' });
+    using int8 = await compileGraph(prepared, { backend: 'cpu', batch: n, precision: 'int8' });
+    using floatAgain = await compileGraph(prepared, { backend: 'cpu', batch: n, precision: 'float32' });
+    using int8Alone = await compileGraph(graph, { backend: 'cpu', batch: n, precision: 'int8' });
+    using floatAlone = await compileGraph(graph, { backend: 'cpu', batch: n, precision: 'float32' });
+    const [floatOut] = await floatAlone.run(input);
+    const [int8Out] = await int8Alone.run(input);
+    expect(Array.from((await float.run(input))[0]!)).toEqual(Array.from(floatOut!));
+    expect(Array.from((await floatAgain.run(input))[0]!)).toEqual(Array.from(floatOut!));
+    expect(Array.from((await int8.run(input))[0]!)).toEqual(Array.from(int8Out!));
+    expect(Array.from(int8Out!)).not.toEqual(Array.from(floatOut!));
   });
 });
 

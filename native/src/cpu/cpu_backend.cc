@@ -66,8 +66,9 @@ class CpuBackend final : public Backend {
                         "; use dtype 'float32' on the CPU, or device 'cuda' for ", precision_name(options.precision)));
     }
     if (options.precision == Precision::kInt8 && !is_quantized(graph.graph())) {
-      return Status(Code::kUnsupported,
-                    "precision int8 needs a quantized graph: quantize the model first (quantize(model, { calibration }))");
+      return Status(
+          Code::kUnsupported,
+          "precision int8 needs a quantized graph: quantize the model first (quantize(model, { calibration }))");
     }
     std::shared_ptr<Executable> executable;
     Status status = dnnl_guard("compiling the graph for oneDNN", [&] {

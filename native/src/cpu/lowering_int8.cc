@@ -102,11 +102,11 @@ void Lowering::conv_int8(const Op& op, int index) {
   attr.set_post_ops(post_ops);
 
   auto make_pd = [&](const memory::desc& src, const memory::desc& dst) {
-    const dnnl::convolution_forward::desc desc(
-        dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src,
-        memory::desc(weight_dims, memory::data_type::s8, tag::any), any({op.out_channels}), dst,
-        {op.stride.h, op.stride.w}, {op.dilation.h - 1, op.dilation.w - 1}, {op.padding.h, op.padding.w},
-        {op.padding.h, op.padding.w});
+    const dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
+                                               src, memory::desc(weight_dims, memory::data_type::s8, tag::any),
+                                               any({op.out_channels}), dst, {op.stride.h, op.stride.w},
+                                               {op.dilation.h - 1, op.dilation.w - 1}, {op.padding.h, op.padding.w},
+                                               {op.padding.h, op.padding.w});
     return dnnl::convolution_forward::primitive_desc(desc, attr, engine_);
   };
   // As the float conv: the source's own layout first (integer values flow in nhwc, so no reorder between
@@ -141,9 +141,9 @@ void Lowering::conv_int8(const Op& op, int index) {
   step.primitive = dnnl::convolution_forward(pd);
   step.views = {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}};
   step.constants = {
-      {DNNL_ARG_WEIGHTS, constant(index, DNNL_ARG_WEIGHTS | kInt8CacheKey, op.weight,
-                                  memory::desc(weight_dims, kF32, grouped ? tag::goihw : tag::oihw), pd.weights_desc(),
-                                  &weight_attr)},
+      {DNNL_ARG_WEIGHTS,
+       constant(index, DNNL_ARG_WEIGHTS | kInt8CacheKey, op.weight,
+                memory::desc(weight_dims, kF32, grouped ? tag::goihw : tag::oihw), pd.weights_desc(), &weight_attr)},
       {DNNL_ARG_BIAS, constant(index, DNNL_ARG_BIAS | kInt8CacheKey, bias,
                                memory::desc({op.out_channels}, kF32, tag::x), pd.bias_desc())},
   };

@@ -63,8 +63,8 @@ class Lowering {
   int view_as(int value, const memory::desc& desc);
   void add_step(Step step);
   void add_reorder(int from, int to);
-  memory constant(int op, int arg, const std::vector<float>& data, const memory::desc& user,
-                  const memory::desc& wanted, const dnnl::primitive_attr* reorder_attr = nullptr);
+  memory constant(int op, int arg, const std::vector<float>& data, const memory::desc& user, const memory::desc& wanted,
+                  const dnnl::primitive_attr* reorder_attr = nullptr);
   void find_buffer_lifetimes();
 
   // ---- ops (lowering.cc) -------------------------------------------------------------------------------
