@@ -304,7 +304,7 @@ describe('readConfigFile', () => {
     // float16 with no device: `--device cuda` may still come; resolving the merged options decides.
     const half = { models: [{ arch: 'resnet50', dtype: 'float16' }] };
     expect(await readConfigFile(file('half.json', JSON.stringify(half)))).toEqual(half);
-    expect(() => resolveServerOptions(half)).toThrow("Expected 'float32' on device 'cpu'");
+    expect(() => resolveServerOptions(half)).toThrow("Expected 'float32' or 'bfloat16' on device 'cpu'");
     expect(resolveServerOptions({ models: [{ ...half.models[0], device: 'cuda' }] }).models[0]).toMatchObject({ device: 'cuda', dtype: 'float16' });
     // A models field that is not a list is refused all the same.
     expect(await refusedAsync(() => readConfigFile(file('empty.json', JSON.stringify({ models: 3 }))))).toMatch(/an array of at least one model/);

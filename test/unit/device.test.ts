@@ -159,7 +159,6 @@ function warningsDuring(f: () => void): [string, string | undefined][] {
   }
 }
 
-
 /** conv1 → relu → conv2, with the modules' own weights. */
 function smallNet(): Sequential {
   manualSeed(11);
@@ -185,6 +184,13 @@ describe('module.to', () => {
     // A child moved alone does not move its parent.
     net.getSubmodule('2').to('cuda:2');
     expect([net.device, net.getSubmodule('2').device, net.getSubmodule('2.0').device, net.getSubmodule('0').device]).toEqual(['cpu', 'cuda:2', 'cuda:2', 'cpu']);
+  });
+
+  it.runIf(!hasCuda)("warns once per move when 'auto' lands on the CPU in float32 rather than the dtype asked, however many modules move", () => {
+    const net = smallNet().to({ device: 'cuda:0', dtype: 'float16' });
+    const warnings = warningsDuring(() => net.to('auto'));
+    expect(warnings).toEqual([[`device 'auto' runs on the CPU here, in float32 rather than float16: float16 needs a CUDA device, and none works`, dtypeFallbackWarning]]);
+    for (const m of net.modules()) expect([m.device, m.dtype]).toEqual(['cpu', 'float32']);
   });
 
   it('rejects bad targets and unknown options', () => {
@@ -219,7 +225,7 @@ describe('module.to', () => {
     expect(resnet18({ numClasses: 3, device: 'cpu', dtype: 'float32' }).device).toBe('cpu');
     const m = getModel('resnet18', { numClasses: 3, device: 'cuda:1', dtype: 'float16' });
     expect([m.device, m.dtype, m.fc.device, m.layer4.getSubmodule('1.conv2').dtype]).toEqual(['cuda:1', 'float16', 'cuda:1', 'float16']);
-    expect(getModel('resnet18', { numClasses: 3, device: 'auto', dtype: 'bfloat16' }).dtype).toBe(hasCuda ? 'bfloat16' : 'float32');
+    expect(getModel('resnet18', { numClasses: 3, device: 'auto', dtype: 'bfloat16' }).dtype).toBe(hasCuda || cpuPrecisionSupport()!.bfloat16 ? 'bfloat16' : 'float32');
     expect(messageOf(() => resnet18({ device: 'cpu', dtype: 'float16' }))).toMatch(/^dtype 'float16' needs a CUDA device/);
     expect(codeOf(() => resnet18({ device: 'tpu' as never }))).toBe('ERR_INVALID_ARGUMENT');
     expect(messageOf(() => resnet18({ Device: 'cuda' } as never))).toMatch(/^resnet18: unknown option "Device" \(did you mean "device"\?\)/);
