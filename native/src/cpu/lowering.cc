@@ -92,6 +92,14 @@ void Lowering::conv(const Op& op, int index) {
   std::vector<dnnl::algorithm> algorithms{dnnl::algorithm::convolution_direct};
   if (winograd_eligible(op)) algorithms.insert(algorithms.begin(), dnnl::algorithm::convolution_winograd);
   std::vector<std::pair<memory::desc, memory::desc>> layouts;  // (src, dst) in order of preference
+  // bf16: nChw16c first (oneDNN's jit_bf16 kernels), measured on resnet50 here (AVX512-BF16, 1 thread, CPU
+  // time per forward) at 170-180 ms for batch 8 against 200 ms with oneDNN's own choice (nhwc, brgconv), and
+  // level at batch 1 (25 ms). A residual written by an earlier conv is then nChw16c too.
+  if (compute_ == memory::data_type::bf16) {
+    const memory::desc blocked_dst(dst_dims, compute_, tag::nChw16c);
+    layouts.emplace_back(in_channels % 16 == 0 ? memory::desc(src_dims, compute_, tag::nChw16c) : compute_any(src_dims),
+                         blocked_dst);
+  }
   for (const memory::desc& src : sources) {
     if (has_residual) layouts.emplace_back(src, view(value_view_[op.residual]).desc);
     layouts.emplace_back(src, compute_any(dst_dims));
