@@ -74,7 +74,7 @@ void Lowering::conv(const Op& op, int index) {
   const bool blocked_src = current_src.data.format_kind == dnnl_blocked &&
                            current_src.data.format_desc.blocking.inner_nblks > 0;
   auto make_pd = [&](const memory::desc& src, const memory::desc& dst, dnnl::algorithm algorithm) {
-    const dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference, algorithm, src, any(weight_dims),
+    const dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference, algorithm, src, compute_any(weight_dims),
                                                any({op.out_channels}), dst, {op.stride.h, op.stride.w},
                                                {op.dilation.h - 1, op.dilation.w - 1}, {op.padding.h, op.padding.w},
                                                {op.padding.h, op.padding.w});
@@ -88,13 +88,21 @@ void Lowering::conv(const Op& op, int index) {
   // a reference (unoptimised) kernel is never taken while another candidate remains.
   std::vector<memory::desc> sources;
   if (blocked_src) sources.push_back(current_src);
-  sources.push_back(any(src_dims));
+  sources.push_back(compute_any(src_dims));
   std::vector<dnnl::algorithm> algorithms{dnnl::algorithm::convolution_direct};
   if (winograd_eligible(op)) algorithms.insert(algorithms.begin(), dnnl::algorithm::convolution_winograd);
   std::vector<std::pair<memory::desc, memory::desc>> layouts;  // (src, dst) in order of preference
+  // bf16: nChw16c first (oneDNN's jit_bf16 kernels), measured on resnet50 here (AVX512-BF16, 1 thread, CPU
+  // time per forward) at 170-180 ms for batch 8 against 200 ms with oneDNN's own choice (nhwc, brgconv), and
+  // level at batch 1 (25 ms). A residual written by an earlier conv is then nChw16c too.
+  if (compute_ == memory::data_type::bf16) {
+    const memory::desc blocked_dst(dst_dims, compute_, tag::nChw16c);
+    layouts.emplace_back(in_channels % 16 == 0 ? memory::desc(src_dims, compute_, tag::nChw16c) : compute_any(src_dims),
+                         blocked_dst);
+  }
   for (const memory::desc& src : sources) {
     if (has_residual) layouts.emplace_back(src, view(value_view_[op.residual]).desc);
-    layouts.emplace_back(src, any(dst_dims));
+    layouts.emplace_back(src, compute_any(dst_dims));
   }
   dnnl::convolution_forward::primitive_desc pd;
   bool chosen = false;
@@ -112,7 +120,7 @@ void Lowering::conv(const Op& op, int index) {
     }
   }
   // Nothing but reference kernels (or nothing at all): oneDNN's own choice of direct, whatever it is.
-  if (!chosen) pd = make_pd(any(src_dims), any(dst_dims), dnnl::algorithm::convolution_direct);
+  if (!chosen) pd = make_pd(compute_any(src_dims), compute_any(dst_dims), dnnl::algorithm::convolution_direct);
 
   const int src = view_as(op.src, pd.src_desc());
   const int dst = has_residual ? residual_destination(op.residual, pd.dst_desc(), src, index)
@@ -202,7 +210,8 @@ void Lowering::linear(const Op& op, int index) {
   // The weight [O, I] read as [O, C, H, W] is the same numbers: src is flattened in C, H, W order.
   memory::dims weight_dims{op.out_channels};
   weight_dims.insert(weight_dims.end(), src_dims.begin() + 1, src_dims.end());
-  const dnnl::inner_product_forward::desc desc(dnnl::prop_kind::forward_inference, any(src_dims), any(weight_dims),
+  const dnnl::inner_product_forward::desc desc(dnnl::prop_kind::forward_inference, compute_any(src_dims),
+                                               compute_any(weight_dims),
                                                any({op.out_channels}), any({batch_, op.out_channels}));
   const dnnl::inner_product_forward::primitive_desc pd(desc, make_attr(false, false), engine_);
   const int src = view_as(op.src, pd.src_desc());
@@ -255,8 +264,9 @@ void Lowering::add(const Op& op, int index) {
 // Flatten is free once src is plain: dst is the same bytes read as [N, F]. The two values then share a
 // buffer, so neither may be overwritten while the other is still read.
 void Lowering::flatten(const Op& op) {
-  const int src = view_as(op.src, plain(op.src));
-  value_view_[op.dst] = add_view(plain(op.dst), view(src).buffer);
+  const memory::data_type type = view(value_view_[op.src]).desc.data_type();
+  const int src = view_as(op.src, plain(op.src, type));
+  value_view_[op.dst] = add_view(plain(op.dst, type), view(src).buffer);
   const int last = std::max(last_reader_[op.src], last_reader_[op.dst]);
   last_reader_[op.src] = last_reader_[op.dst] = last;
 }

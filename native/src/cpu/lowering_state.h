@@ -51,7 +51,11 @@ class Lowering {
   // ---- values, views and buffers (lowering_views.cc) -------------------------------------------------
 
   memory::dims dims(int value) const;
-  memory::desc plain(int value) const;
+  memory::desc plain(int value, memory::data_type type = kF32) const;
+  /// Conv and linear activations and weights in the compute type (f32, or bf16 at Precision::kBFloat16),
+  /// layout left to oneDNN. Biases, linear outputs and the run's input and outputs stay f32 (any(), plain()):
+  /// oneDNN's bf16 primitives accumulate in f32 and take an f32 bias.
+  memory::desc compute_any(const memory::dims& dims) const { return memory::desc(dims, compute_, tag::any); }
   const View& view(int id) const { return program_.views[id]; }
   const Buffer& buffer_of(int view_id) const { return program_.buffers[view(view_id).buffer]; }
   int add_buffer(BufferKind kind, size_t bytes);
@@ -100,6 +104,7 @@ class Lowering {
   const dnnl::engine& engine_;
   dnnl::stream stream_;  // for the one-time weight reorders
   WeightCache& weights_;
+  const memory::data_type compute_;  // f32, or bf16 (conv and linear weights and activations)
   Program program_;
   std::vector<ValueQuant> quant_;              // by value: graph_.quant at precision int8, else all none
   std::vector<float> view_scale_;              // by view: real = scale · stored element

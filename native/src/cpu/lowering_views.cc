@@ -38,7 +38,12 @@ memory::dims conv_weight_dims(const Op& op, int64_t in_channels) {
 
 Lowering::Lowering(const Graph& graph, int64_t batch, Precision precision, const dnnl::engine& engine,
                    WeightCache& weights)
-    : graph_(graph), batch_(batch), engine_(engine), stream_(engine), weights_(weights) {
+    : graph_(graph),
+      batch_(batch),
+      engine_(engine),
+      stream_(engine),
+      weights_(weights),
+      compute_(precision == Precision::kBFloat16 ? memory::data_type::bf16 : kF32) {
   // Other precisions ignore the quantization (graph.ts, "Quantized graphs").
   const bool int8 = precision == Precision::kInt8 && !graph_.quant.empty();
   quant_ = int8 ? graph_.quant : std::vector<ValueQuant>(graph_.values.size());
@@ -50,8 +55,8 @@ memory::dims Lowering::dims(int value) const {
   return {batch_, shape[0]};
 }
 
-memory::desc Lowering::plain(int value) const {
-  return memory::desc(dims(value), kF32, graph_.values[value].size() == 3 ? tag::nchw : tag::nc);
+memory::desc Lowering::plain(int value, memory::data_type type) const {
+  return memory::desc(dims(value), type, graph_.values[value].size() == 3 ? tag::nchw : tag::nc);
 }
 
 int Lowering::add_buffer(BufferKind kind, size_t bytes) {
