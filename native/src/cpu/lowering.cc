@@ -264,7 +264,9 @@ void Lowering::add(const Op& op, int index) {
 // Flatten is free once src is plain: dst is the same bytes read as [N, F]. The two values then share a
 // buffer, so neither may be overwritten while the other is still read.
 void Lowering::flatten(const Op& op) {
-  const memory::data_type type = view(value_view_[op.src]).desc.data_type();
+  // bf16 stays bf16; a quantized value is read as its real numbers (f32), as every float op reads it.
+  memory::data_type type = view(value_view_[op.src]).desc.data_type();
+  if (type == memory::data_type::u8 || type == memory::data_type::s8) type = kF32;
   const int src = view_as(op.src, plain(op.src, type));
   value_view_[op.dst] = add_view(plain(op.dst, type), view(src).buffer);
   const int last = std::max(last_reader_[op.src], last_reader_[op.dst]);
