@@ -17,6 +17,8 @@ import type { Tensor } from '../tensor.js';
 import { version } from '../version.js';
 import { littleEndianBytes } from './endian.js';
 import { AttributeType, DataType, ModelProto } from './onnx-schema.js';
+import type { ModelQuantization, ValueQuantization } from '../nn/quantization.js';
+import { toQdqOnnxBytes } from './onnx-qdq.js';
 
 /** Options of {@link exportOnnx} and {@link toOnnxBytes}. */
 export interface OnnxExportOptions {
@@ -32,19 +34,30 @@ export interface OnnxExportOptions {
   outputName?: string;
   /** Fold each BatchNorm into the convolution before it (default false: keep BatchNormalization nodes). */
   foldBatchNorm?: boolean;
+  /**
+   * Export as a quantized QDQ model with these scales (default: the module's own `quantization`, when it
+   * has one). BatchNorm is then always folded (see `lib/io/onnx-qdq.ts`).
+   */
+  quantization?: ModelQuantization;
+  /**
+   * With `quantization`: the range of each residual conv's output before its add (by conv path), so that
+   * onnxruntime fuses the conv and the add into integer kernels (see `lib/io/onnx-qdq.ts`).
+   */
+  preResidual?: ReadonlyMap<string, ValueQuantization>;
 }
 
 /**
  * The IR version that goes with each supported opset: the IR version of the ONNX release that
  * introduced the opset (onnx/helper.py's VERSION_TABLE), the newest a runtime for that opset must read.
  */
-const irVersionForOpset: Readonly<Record<number, number>> = {
+export const irVersionForOpset: Readonly<Record<number, number>> = {
   13: 7, 14: 7, 15: 8, 16: 8, 17: 8, 18: 8, 19: 9, 20: 9, 21: 10, 22: 10, 23: 11,
 };
 
 const optionNames = ['opset', 'dynamicBatch', 'inputShape', 'inputName', 'outputName', 'foldBatchNorm'] as const;
 
-interface Resolved {
+/** {@link OnnxExportOptions} checked, with their defaults. @internal */
+export interface Resolved {
   opset: number;
   dynamicBatch: boolean;
   inputShape: number[];
@@ -53,8 +66,9 @@ interface Resolved {
   foldBatchNorm: boolean;
 }
 
-function resolveOptions(options: OnnxExportOptions | undefined): Resolved {
-  const o = checkOptions(options, optionNames, 'exportOnnx');
+/** Checks the options shared by every export; `extra` names options a caller checks itself. @internal */
+export function resolveOptions(options: OnnxExportOptions | undefined, extra: readonly string[] = []): Resolved {
+  const o = checkOptions(options, [...optionNames, ...extra], 'exportOnnx') as OnnxExportOptions;
   const opset = o.opset ?? 17;
   if (!Number.isInteger(opset) || !(opset in irVersionForOpset)) {
     const known = Object.keys(irVersionForOpset).map(Number);
@@ -82,29 +96,34 @@ function resolveOptions(options: OnnxExportOptions | undefined): Resolved {
 }
 
 // Plain-object forms of the ONNX messages, as protobufjs's `fromObject` takes them.
-interface Attribute {
+/** @internal */
+export interface Attribute {
   name: string;
   type: number;
   i?: number;
   f?: number;
   ints?: number[];
 }
-interface Node {
+/** @internal */
+export interface Node {
   name: string;
   op_type: string;
   input: string[];
   output: string[];
   attribute: Attribute[];
 }
-interface Initializer {
+/** @internal */
+export interface Initializer {
   name: string;
   dims: number[];
   data_type: number;
   raw_data: Uint8Array;
 }
 
-const ints = (name: string, values: readonly number[]): Attribute => ({ name, type: AttributeType.INTS, ints: [...values] });
-const int = (name: string, value: number): Attribute => ({ name, type: AttributeType.INT, i: value });
+/** @internal */
+export const ints = (name: string, values: readonly number[]): Attribute => ({ name, type: AttributeType.INTS, ints: [...values] });
+/** @internal */
+export const int = (name: string, value: number): Attribute => ({ name, type: AttributeType.INT, i: value });
 const float = (name: string, value: number): Attribute => ({ name, type: AttributeType.FLOAT, f: value });
 
 /** Builds the ONNX graph of one trace. Names: nodes by module path, initializers by state-dict key. */
@@ -233,49 +252,52 @@ function foldBatchNorm(conv: Conv2d, bn: BatchNorm2d): { weight: Float32Array; b
 }
 
 /**
- * MaxPool with PyTorch's output size. PyTorch's ceil mode drops a last window that would start in the
- * right padding; ONNX before opset 22 does not (its shape inference then disagrees with runtimes that
- * follow PyTorch). So `ceil_mode` is set only where ceiling really adds a window, which is exactly
- * where the two agree; elsewhere floor mode gives PyTorch's size already.
+ * MaxPool's attributes for PyTorch's output size. PyTorch's ceil mode drops a last window that would start
+ * in the right padding; ONNX before opset 22 does not (its shape inference then disagrees with runtimes
+ * that follow PyTorch). So `ceil_mode` is set only where ceiling really adds a window, which is exactly
+ * where the two agree; elsewhere floor mode gives PyTorch's size already. `input` and `output` are
+ * per-sample `[C, H, W]` shapes. @internal
  */
-function maxPool(b: GraphBuilder, trace: Trace, node: TraceNode & { op: 'max_pool2d' }): void {
-  const m = node.module;
-  const input = trace.values[node.inputs[0]!]!.shape.slice(1);
-  const output = trace.values[node.output]!.shape.slice(1);
-  const span = (i: number): number => input[i]! + 2 * m.padding[i]! - m.dilation[i]! * (m.kernelSize[i]! - 1) - 1;
+export function maxPoolAttributes(
+  m: { kernel: readonly number[]; stride: readonly number[]; padding: readonly number[]; dilation: readonly number[] },
+  input: readonly number[],
+  output: readonly number[],
+  where: string,
+): Attribute[] {
+  const span = (i: number): number => input[i + 1]! + 2 * m.padding[i]! - m.dilation[i]! * (m.kernel[i]! - 1) - 1;
   const floorSize = (i: number): number => Math.floor(span(i) / m.stride[i]!) + 1;
   const ceilSize = (i: number): number => Math.ceil(span(i) / m.stride[i]!) + 1;
-  const needsCeil = [0, 1].some((i) => output[i] !== floorSize(i));
-  if (needsCeil && [0, 1].some((i) => output[i] !== ceilSize(i))) {
+  const needsCeil = [0, 1].some((i) => output[i + 1] !== floorSize(i));
+  if (needsCeil && [0, 1].some((i) => output[i + 1] !== ceilSize(i))) {
     throw new UnsupportedError(
-      `exportOnnx: MaxPool2d at "${b.modulePath(node)}" with ceilMode adds a last window in one dimension but drops it (as PyTorch does when it would start in the padding) in the other at input size ${input.join('x')}, which ONNX's MaxPool cannot express; export with another inputShape`,
+      `exportOnnx: MaxPool2d at "${where}" with ceilMode adds a last window in one dimension but drops it (as PyTorch does when it would start in the padding) in the other at input size ${input.slice(1).join('x')}, which ONNX's MaxPool cannot express; export with another inputShape`,
     );
   }
-  b.emit(node, 'MaxPool', [b.input(node)], [
-    ints('kernel_shape', m.kernelSize),
+  return [
+    ints('kernel_shape', m.kernel),
     ints('strides', m.stride),
-    ints('pads', [m.padding[0], m.padding[1], m.padding[0], m.padding[1]]),
+    ints('pads', [m.padding[0]!, m.padding[1]!, m.padding[0]!, m.padding[1]!]),
     ints('dilations', m.dilation),
     int('ceil_mode', needsCeil ? 1 : 0),
-  ]);
+  ];
 }
 
-/** The ONNX node(s) for an adaptive average pool: global when 1×1, fixed windows when they divide evenly. */
-function adaptivePool(b: GraphBuilder, trace: Trace, node: TraceNode & { op: 'adaptive_avg_pool2d' }): void {
-  const [, h, w] = trace.values[node.inputs[0]!]!.shape as [number, number, number];
-  const [, oh, ow] = trace.values[node.output]!.shape as [number, number, number];
-  if (oh === 1 && ow === 1) {
-    b.emit(node, 'GlobalAveragePool', [b.input(node)], []);
-    return;
-  }
+/**
+ * The ONNX op for an adaptive average pool from per-sample `[C, H, W]` shapes: global when 1×1, fixed
+ * windows when they divide evenly. @internal
+ */
+export function adaptivePoolNode(input: readonly number[], output: readonly number[], where: string): { opType: string; attributes: Attribute[] } {
+  const [, h, w] = input as [number, number, number];
+  const [, oh, ow] = output as [number, number, number];
+  if (oh === 1 && ow === 1) return { opType: 'GlobalAveragePool', attributes: [] };
   if (h % oh !== 0 || w % ow !== 0) {
     throw new UnsupportedError(
-      `exportOnnx: AdaptiveAvgPool2d at "${b.modulePath(node)}" pools a ${h}x${w} map to ${oh}x${ow}, which does not divide evenly; ` +
+      `exportOnnx: AdaptiveAvgPool2d at "${where}" pools a ${h}x${w} map to ${oh}x${ow}, which does not divide evenly; ` +
         'ONNX has no adaptive pooling, so only 1x1 outputs or sizes that divide the input can be exported. Choose an inputShape whose feature map divides evenly',
     );
   }
   const kernel = [h / oh, w / ow];
-  b.emit(node, 'AveragePool', [b.input(node)], [ints('kernel_shape', kernel), ints('strides', kernel)]);
+  return { opType: 'AveragePool', attributes: [ints('kernel_shape', kernel), ints('strides', kernel)] };
 }
 
 function buildGraph(root: Module, trace: Trace, options: Resolved): GraphBuilder {
@@ -329,12 +351,18 @@ function buildGraph(root: Module, trace: Trace, options: Resolved): GraphBuilder
       case 'add':
         b.emit(node, 'Add', [b.input(node, 0), b.input(node, 1)], []);
         break;
-      case 'max_pool2d':
-        maxPool(b, trace, node);
+      case 'max_pool2d': {
+        const m = node.module;
+        const shapes = [trace.values[node.inputs[0]!]!.shape, trace.values[node.output]!.shape] as const;
+        const pool = { kernel: m.kernelSize, stride: m.stride, padding: m.padding, dilation: m.dilation };
+        b.emit(node, 'MaxPool', [b.input(node)], maxPoolAttributes(pool, ...shapes, path));
         break;
-      case 'adaptive_avg_pool2d':
-        adaptivePool(b, trace, node);
+      }
+      case 'adaptive_avg_pool2d': {
+        const { opType, attributes } = adaptivePoolNode(trace.values[node.inputs[0]!]!.shape, trace.values[node.output]!.shape, path);
+        b.emit(node, opType, [b.input(node)], attributes);
         break;
+      }
       case 'flatten':
         b.emit(node, 'Flatten', [b.input(node)], [int('axis', 1)]);
         break;
@@ -354,7 +382,8 @@ function buildGraph(root: Module, trace: Trace, options: Resolved): GraphBuilder
   return b;
 }
 
-function valueInfo(name: string, shape: readonly number[], dynamicBatch: boolean): object {
+/** A graph input/output/value_info entry of a float32 tensor with a leading batch dimension. @internal */
+export function valueInfo(name: string, shape: readonly number[], dynamicBatch: boolean): object {
   const batch = dynamicBatch ? { dim_param: 'batch' } : { dim_value: 1 };
   return {
     name,
@@ -371,7 +400,10 @@ function valueInfo(name: string, shape: readonly number[], dynamicBatch: boolean
  */
 export function toOnnxBytes(module: Module, options?: OnnxExportOptions): Uint8Array {
   if (!(module instanceof Module)) throw invalidArgument('a Module', 'module', module === null ? null : typeof module);
-  const o = resolveOptions(options);
+  const o = resolveOptions(options, ['quantization', 'preResidual']);
+  const quantization = options?.quantization ?? (module as { quantization?: ModelQuantization }).quantization;
+  if (quantization !== undefined) return toQdqOnnxBytes(module, quantization, o, options?.preResidual);
+  if (options?.preResidual !== undefined) throw new InvalidArgumentError('exportOnnx: preResidual goes with a quantized export: give quantization too (or a quantized model)');
   const trace = Tracer.trace(module, o.inputShape);
   const b = buildGraph(module, trace, o);
   if (trace.output.id === trace.input.id) {
@@ -392,6 +424,11 @@ export function toOnnxBytes(module: Module, options?: OnnxExportOptions): Uint8A
       value_info: internal.map((v) => valueInfo(b.valueName[v.id]!, v.shape, o.dynamicBatch)),
     },
   };
+  return encodeModel(model);
+}
+
+/** The bytes of a ModelProto given as a plain object. @internal */
+export function encodeModel(model: object): Uint8Array {
   const encoded = ModelProto.encode(ModelProto.fromObject(model)).finish();
   // protobufjs hands back a Node Buffer, small ones slices of a shared pool: return a plain array of our own.
   const out = new Uint8Array(encoded.length);
