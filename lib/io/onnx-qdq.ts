@@ -46,6 +46,19 @@ function checkValueQuantization(q: unknown, what: string): ValueQuantization {
 }
 
 /**
+ * The module lowered (`lower`, float) and the module path of each of its conv ops, in op order: the
+ * lowering emits one conv op per conv node, in trace order (a BatchNorm it cannot fold becomes a conv of its
+ * own, which a quantized export refuses).
+ */
+export function loweredWithConvPaths(module: Module, inputShape: readonly number[]): { graph: QuantizedGraph; convPaths: string[] } {
+  const trace = Tracer.trace(module, inputShape);
+  const graph = lower(trace) as QuantizedGraph;
+  const pathOf = new Map<Module, string>();
+  for (const [path, m] of module.namedModules()) pathOf.set(m, path);
+  return { graph, convPaths: trace.nodes.flatMap((n) => (n.op === 'conv2d' ? [pathOf.get(n.module) ?? n.path] : [])) };
+}
+
+/**
  * The module lowered (`lower`) with a model quantization laid on as the contract says: the input and each
  * conv's output quantized, each conv's weight put on its grid with its `weightScales`, a maxpool keeping its
  * source's quantization. Returns the graph and each conv op's module path, in op order.
@@ -54,12 +67,7 @@ export function quantizedLowering(module: Module, inputShape: readonly number[],
   if (!(quantization?.activations instanceof Map) || !(quantization.weightScales instanceof Map)) {
     throw new InvalidArgumentError('exportOnnx: quantization must be a ModelQuantization (activations and weightScales Maps keyed by conv path), as quantize() returns');
   }
-  const trace = Tracer.trace(module, inputShape);
-  const graph = lower(trace) as QuantizedGraph;
-  const pathOf = new Map<Module, string>();
-  for (const [path, m] of module.namedModules()) pathOf.set(m, path);
-  // The lowering emits one conv op per conv node, in trace order; a BatchNorm it cannot fold becomes a conv of its own.
-  const convPaths = trace.nodes.flatMap((n) => (n.op === 'conv2d' ? [pathOf.get(n.module) ?? n.path] : []));
+  const { graph, convPaths } = loweredWithConvPaths(module, inputShape);
   const convs = graph.ops.filter((op): op is Mutable<ConvOp> => op.op === 'conv');
   if (convs.length !== convPaths.length) {
     throw new UnsupportedError('exportOnnx: a quantized export needs every BatchNorm to follow a conv it folds into; this model has a BatchNorm on its own');
@@ -175,8 +183,61 @@ function integerConvParameters(conv: ConvOp, weightScales: Float32Array, inputSc
 export function toQdqOnnxBytes(module: Module, quantization: ModelQuantization, o: Resolved, preResidual?: ReadonlyMap<string, ValueQuantization>): Uint8Array {
   if (preResidual !== undefined && !(preResidual instanceof Map)) throw new InvalidArgumentError('exportOnnx: preResidual must be a Map from conv path to { scale, dtype }');
   const { graph, convPaths } = quantizedLowering(module, o.inputShape, quantization);
+  return encodeGraph(module, writeGraph(graph, convPaths, o, preResidual), o, graph, []);
+}
+
+/** What a calibration model returns besides the logits: per conv path, the ONNX output names. */
+export interface CalibrationOutputs {
+  /** Each conv's output (after its residual add and ReLU): what `ModelQuantization.activations` quantizes. */
+  readonly activations: ReadonlyMap<string, string>;
+  /** Each residual conv's output before its add: what `preResidual` quantizes. */
+  readonly preResidual: ReadonlyMap<string, string>;
+}
+
+/**
+ * The float model of the lowered graph (the network `quantize` calibrates) with every conv's output, and
+ * each residual conv's output before its add, as extra graph outputs: run in onnxruntime, their ranges
+ * give a minmax calibration. @internal
+ */
+export function calibrationOnnxBytes(module: Module, o: Resolved): { bytes: Uint8Array; outputs: CalibrationOutputs } {
+  const { graph, convPaths } = loweredWithConvPaths(module, o.inputShape);
+  const written = writeGraph(graph, convPaths, o, undefined);
+  const extra = [...written.activations, ...written.preResidual].map(([, name]) => name);
+  return { bytes: encodeGraph(module, written, o, graph, extra), outputs: written };
+}
+
+interface WrittenGraph extends CalibrationOutputs {
+  readonly writer: QdqWriter;
+  /** Every extra output's per-sample shape, by name. */
+  readonly shapes: ReadonlyMap<string, readonly number[]>;
+}
+
+function encodeGraph(module: Module, written: WrittenGraph, o: Resolved, graph: Graph, extraOutputs: readonly string[]): Uint8Array {
+  return encodeModel({
+    ir_version: irVersionForOpset[o.opset]!,
+    opset_import: [{ domain: '', version: o.opset }],
+    producer_name: 'resnet-cudnn',
+    producer_version: version,
+    graph: {
+      name: `${module.constructor.name}_qdq`,
+      node: written.writer.nodes,
+      initializer: written.writer.initializers,
+      input: [valueInfo(o.inputName, graph.values[graph.input]!.shape, o.dynamicBatch)],
+      output: [
+        valueInfo(o.outputName, graph.values[graph.outputs[0]!]!.shape, o.dynamicBatch),
+        ...extraOutputs.map((name) => valueInfo(name, written.shapes.get(name)!, o.dynamicBatch)),
+      ],
+    },
+  });
+}
+
+/** Writes the graph's ops as ONNX nodes (Q/DQ where values are quantized). */
+function writeGraph(graph: QuantizedGraph, convPaths: readonly string[], o: Resolved, preResidual: ReadonlyMap<string, ValueQuantization> | undefined): WrittenGraph {
   if (graph.outputs.length !== 1) throw new UnsupportedError('exportOnnx: a quantized export writes one output');
   const w = new QdqWriter([o.inputName, o.outputName]);
+  const activations = new Map<string, string>();
+  const preResidualNames = new Map<string, string>();
+  const shapes = new Map<string, readonly number[]>();
   const output = graph.outputs[0]!;
   /** ONNX name of the float (real) value of each graph value. */
   const real: string[] = [];
@@ -219,12 +280,16 @@ export function toQdqOnnxBytes(module: Module, quantization: ModelQuantization, 
           if (op.residual >= 0) {
             const pre = preResidual?.get(path);
             unusedPreResidual.delete(path);
+            preResidualNames.set(path, x);
+            shapes.set(x, graph.values[op.dst]!.shape);
             if (pre && quantized) x = w.quantizeDequantize(`${path}.pre_residual`, x, checkValueQuantization(pre, `preResidual "${path}"`));
             x = w.node(`${path}.add`, 'Add', [x, real[op.residual]!], [], last(op.relu));
           }
           if (op.relu) x = w.node(`${path}.relu`, 'Relu', [x], [], out);
           return x;
         });
+        activations.set(path, real[op.dst]!);
+        shapes.set(real[op.dst]!, graph.values[op.dst]!.shape);
         break;
       }
       case 'maxpool':
@@ -270,17 +335,5 @@ export function toQdqOnnxBytes(module: Module, quantization: ModelQuantization, 
     throw new InvalidArgumentError(`exportOnnx: preResidual names ${[...unusedPreResidual].map((p) => `"${p}"`).join(', ')}, which ${unusedPreResidual.size > 1 ? 'are not convs' : 'is not a conv'} with a residual add`);
   }
   if (real[output] !== o.outputName) w.node('output', 'Identity', [real[output]!], [], o.outputName);
-  return encodeModel({
-    ir_version: irVersionForOpset[o.opset]!,
-    opset_import: [{ domain: '', version: o.opset }],
-    producer_name: 'resnet-cudnn',
-    producer_version: version,
-    graph: {
-      name: `${module.constructor.name}_qdq`,
-      node: w.nodes,
-      initializer: w.initializers,
-      input: [valueInfo(o.inputName, graph.values[graph.input]!.shape, o.dynamicBatch)],
-      output: [valueInfo(o.outputName, graph.values[output]!.shape, o.dynamicBatch)],
-    },
-  });
+  return { writer: w, activations, preResidual: preResidualNames, shapes };
 }

@@ -401,8 +401,9 @@ export function valueInfo(name: string, shape: readonly number[], dynamicBatch: 
 export function toOnnxBytes(module: Module, options?: OnnxExportOptions): Uint8Array {
   if (!(module instanceof Module)) throw invalidArgument('a Module', 'module', module === null ? null : typeof module);
   const o = resolveOptions(options, ['quantization', 'preResidual']);
-  const quantization = options?.quantization ?? (module as { quantization?: ModelQuantization }).quantization;
-  if (quantization !== undefined) return toQdqOnnxBytes(module, quantization, o, options?.preResidual);
+  // A module's own quantization is null (or absent) until quantize() or a quantized weights file sets it.
+  const quantization = options?.quantization ?? (module as { quantization?: ModelQuantization | null }).quantization;
+  if (quantization != null) return toQdqOnnxBytes(module, quantization, o, options?.preResidual);
   if (options?.preResidual !== undefined) throw new InvalidArgumentError('exportOnnx: preResidual goes with a quantized export: give quantization too (or a quantized model)');
   const trace = Tracer.trace(module, o.inputShape);
   const b = buildGraph(module, trace, o);

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConvOp, Graph } from '../../lib/compile/graph.js';
 import { lower } from '../../lib/compile/lower.js';
 import { InvalidArgumentError } from '../../lib/errors.js';
-import { toOnnxBytes } from '../../lib/io/onnx.js';
+import { exportOnnx, toOnnxBytes } from '../../lib/io/onnx.js';
 import { ModelProto } from '../../lib/io/onnx-schema.js';
 import { quantizeWeightToGrid, type ModelQuantization, type ValueQuantization } from '../../lib/nn/quantization.js';
 import { Tracer } from '../../lib/nn/trace.js';
@@ -216,6 +216,20 @@ describe('QDQ export options', () => {
     expect(() => toOnnxBytes(c.model, { preResidual: c.preResidual, inputShape: shape })).toThrow(InvalidArgumentError);
     const wrong = new Map([['layer1.0.conv1', { scale: 0.1, dtype: 'int8' as const }]]);
     expect(() => toOnnxBytes(c.model, { quantization: c.quantization, preResidual: wrong, inputShape: shape })).toThrow(/layer1\.0\.conv1.*residual/);
+  });
+
+  it("exports a model's own quantization as QDQ, and a null one as float", async () => {
+    const c = buildCase(BasicBlock, 7);
+    const holder = c.model as unknown as { quantization: ModelQuantization | null };
+    holder.quantization = c.quantization;
+    const file = join(dir, 'own.onnx');
+    await exportOnnx(c.model, file, { inputShape: shape });
+    const own = decode(new Uint8Array(await readFile(file)));
+    expect(count(own, 'QuantizeLinear')).toBeGreaterThan(0);
+    expect(own.graph.node.map((n) => n.op_type)).toEqual(decode(toOnnxBytes(c.model, { quantization: c.quantization, inputShape: shape })).graph.node.map((n) => n.op_type));
+    holder.quantization = null;
+    const float = decode(toOnnxBytes(c.model, { inputShape: shape }));
+    expect(count(float, 'QuantizeLinear') + count(float, 'DequantizeLinear')).toBe(0);
   });
 
   it('refuses a quantization that misses a conv', () => {
