@@ -89,7 +89,7 @@ export interface BenchRow {
   ratio?: number;
   /** ‖this engine's logits − the reference's‖ / ‖the reference's‖ on the fixed input (see the module comment). */
   relL2?: number;
-  /** Set when the engine could not run (the timings are then NaN): why. */
+  /** Set when the engine could not run (the timings are then NaN, null in --json): why. */
   notRun?: string;
 }
 
