@@ -10,7 +10,8 @@
 import type { Module } from '../nn/module.js';
 import type { ModelQuantization, ValueQuantization } from '../nn/quantization.js';
 import { calibrationOnnxBytes, loweredWithConvPaths } from '../io/onnx-qdq.js';
-import { resolveOptions, toOnnxBytes } from '../io/onnx.js';
+import { toOnnxBytes } from '../io/onnx.js';
+import { resolveOptions } from '../io/onnx-writer.js';
 
 type OrtModule = typeof import('onnxruntime-node');
 

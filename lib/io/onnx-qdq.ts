@@ -27,8 +27,8 @@ import type { Module } from '../nn/module.js';
 import { quantizeWeightToGrid, roundHalfEven, type ModelQuantization, type ValueQuantization } from '../nn/quantization.js';
 import { Tracer } from '../nn/trace.js';
 import { littleEndianBytes } from './endian.js';
-import { adaptivePoolNode, encodeModel, int, ints, irVersionForOpset, maxPoolAttributes, valueInfo } from './onnx.js';
-import type { Attribute, Initializer, Node, Resolved } from './onnx.js';
+import { adaptivePoolNode, encodeModel, int, ints, irVersionForOpset, maxPoolAttributes, valueInfo } from './onnx-writer.js';
+import type { Attribute, Initializer, Node, Resolved } from './onnx-writer.js';
 import { DataType } from './onnx-schema.js';
 import { version } from '../version.js';
 
