@@ -1,6 +1,6 @@
 /**
  * QDQ export of a quantized model, run in onnxruntime-node and compared with a float64 reference of the
- * quantized graph contract (test/helpers/quantized-reference.ts). Small random ResNets at 32×32 keep it fast.
+ * quantized graph contract (test/helpers/qdq-reference.ts). Small random ResNets at 32×32 keep it fast.
  * The scales come from a float run of the reference (max |x| of every conv output, calibrated on the very
  * inputs compared, so nothing saturates).
  */
@@ -19,7 +19,7 @@ import { Tracer } from '../../lib/nn/trace.js';
 import { Generator } from '../../lib/random.js';
 import { BasicBlock, Bottleneck, ResNet } from '../../lib/models/resnet.js';
 import { randomizeBatchNorms, uniform } from '../helpers/helpers.js';
-import { runReference } from '../helpers/quantized-reference.js';
+import { runReference } from '../helpers/qdq-reference.js';
 
 const shape = [3, 32, 32];
 const batch = 4;
