@@ -46,11 +46,11 @@ export {
   allocateHostMemory, registerHostMemory, HostMemoryRegistration, type HostMemoryTarget,
 } from './runtime/host-memory.js';
 export type {
-  NativeInfo, CpuBackendInfo, CudaBackendInfo, UnavailableBackendInfo, ImageDecoderInfo, BackendName, Precision,
+  NativeInfo, CpuBackendInfo, LowPrecisionIsa, CudaBackendInfo, UnavailableBackendInfo, ImageDecoderInfo, BackendName, Precision,
   InputNormalization, InputDType, InputLayout, CudnnOptions, StemForm,
 } from './runtime/native.js';
 export {
-  parseDevice, resolveDevice, cudaAvailable, checkComputeDType, computeDTypes,
+  parseDevice, resolveDevice, cudaAvailable, checkComputeDType, computeDTypes, dtypeFallbackWarning,
   type ParsedDevice, type DeviceSpec, type Device, type ComputeDType, type Placement, type PlacementOptions,
 } from './runtime/device.js';
 export { setNumThreads, getNumThreads } from './runtime/threads.js';

@@ -330,7 +330,7 @@ interface TableContext {
 
 function printTable(options: BenchOptions, rows: readonly BenchRow[], c: TableContext): void {
   const where = c.device === 'cpu' ? `cpu, ${c.threads} thread(s)` : c.device;
-  const fellBack = options.dtype !== undefined && options.dtype !== c.dtype ? `, not ${options.dtype}: no usable GPU` : '';
+  const fellBack = options.dtype !== undefined && options.dtype !== c.dtype ? `, not ${options.dtype}: see the warning above` : '';
   const picked = options.device === 'auto' ? ` (taken by --device auto${fellBack})` : '';
   const interleaved = rows.some((r) => r.engine.startsWith('onnxruntime')) ? ', ours and onnxruntime interleaved; onnxruntime spins only during its own runs' : '';
   console.log(

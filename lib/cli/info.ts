@@ -3,7 +3,7 @@
  * @module
  */
 import {
-  backendInfo, getNumThreads, resolveDevice, version, type CudaBackendInfo, type ImageDecoderInfo, type UnavailableBackendInfo,
+  backendInfo, getNumThreads, resolveDevice, version, type CpuBackendInfo, type CudaBackendInfo, type ImageDecoderInfo, type UnavailableBackendInfo,
 } from '../index.js';
 import { imageDecoderName } from '../server/image-decoder-choice.js';
 
@@ -30,6 +30,16 @@ export function describeImageDecoder(info: ImageDecoderInfo): string[] {
   return lines;
 }
 
+/**
+ * The CPU's low-precision line: the instruction sets found, and whether bfloat16 runs, e.g.
+ * "low-precision ISAs: avx512_vnni avx512_bf16 (bfloat16 native)".
+ */
+export function describeLowPrecision(cpu: CpuBackendInfo): string {
+  const found = cpu.lowPrecisionIsas.length > 0 ? cpu.lowPrecisionIsas.join(' ') : 'none';
+  const bf16 = cpu.bfloat16 ? 'bfloat16 native' : `no bfloat16: oneDNN's ISA is ${cpu.isa}`;
+  return `low-precision ISAs: ${found} (${bf16})`;
+}
+
 /** Prints the version, the backends found and their details. */
 export function runInfo(options: { json?: boolean }): void {
   const info = backendInfo();
@@ -42,6 +52,7 @@ export function runInfo(options: { json?: boolean }): void {
   const cpu = info.backends.cpu;
   console.log(`resnet-cudnn ${version} (addon ${info.addonVersion}), Node ${process.version}`);
   console.log(`cpu:  ${cpu.library} ${cpu.version}, ISA ${cpu.isa}, ${cpu.runtime} runtime, ${getNumThreads()} thread(s) per forward`);
+  console.log(`      ${describeLowPrecision(cpu)}`);
   for (const line of describeCuda(info.backends.cuda)) console.log(line);
   for (const line of describeImageDecoder(info.imageDecoder)) console.log(line);
   console.log(`device 'auto' takes: ${autoDevice}`);

@@ -98,7 +98,7 @@ export function buildProgram(): Command {
     .option('-t, --threads <n>', 'CPU threads for each engine', positiveInt)
     .option('--input-size <n>', 'square input size (default 224; 32 for the CIFAR-10 networks)', positiveInt)
     .option('--device <device>', 'cpu, cuda, cuda:N or auto (the GPU when one works, else the CPU)', deviceOption, 'cpu')
-    .option('--dtype <dtype>', 'float32, tf32, float16, bfloat16 or int8 (tf32, float16 and bfloat16 need a GPU; int8 a quantized model)', dtypeOption, 'float32')
+    .option('--dtype <dtype>', 'float32, tf32, float16, bfloat16 or int8 (tf32 and float16 need a GPU; bfloat16 a GPU or a CPU with AVX512-BF16 or AMX; int8 a quantized model)', dtypeOption, 'float32')
     .option('--compare <engines>', 'competitors on the same weights, comma-separated: onnxruntime (interleaved with ours, --device cpu only), pytorch (eager and torch.compile in a Python process: RESNET_CUDNN_PYTHON or python3, with torch and torchvision)', competitorList)
     .addOption(new Option('--torch-compile <on|off>', 'with --compare pytorch: time torch.compile too (it compiles for minutes on a small CPU)').choices(['on', 'off']).default('on'))
     .option('--torch-timeout <s>', 'with --compare pytorch: time limit of the PyTorch process, seconds', positiveInt, 900)

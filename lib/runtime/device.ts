@@ -1,11 +1,13 @@
 /**
  * Devices and compute dtypes: parsing what the user wrote (`'cuda:1'`, `'bfloat16'`), resolving `'auto'`
- * against what this machine offers, and the rules that tie the two together (the CPU runs float32 only).
- * This is the {@link PlacementResolver} behind `module.to(...)`, installed by the package entry point.
+ * against what this machine offers, and the rules that tie the two together (the CPU runs float32, int8,
+ * and bfloat16 where it has AVX512-BF16 or AMX). This is the {@link PlacementResolver} behind
+ * `module.to(...)`, installed by the package entry point.
  *
  * `'auto'` takes `cuda:0` when `backendInfo().backends.cuda.available` (a driver, a device and cuDNN all
- * work) and the CPU otherwise, silently. When it falls back to the CPU it also falls back to `float32`
- * whatever dtype was asked, since the CPU runs nothing else; `module.dtype` reports the dtype really used.
+ * work) and the CPU otherwise. On the CPU a dtype it cannot run (tf32, float16; bfloat16 without native
+ * bfloat16) falls back to `float32`, with a process warning of code {@link dtypeFallbackWarning} that says
+ * why; `module.dtype` reports the dtype really used.
  * @module
  */
 import { UnsupportedError, invalidArgument } from '../errors.js';
@@ -49,6 +51,40 @@ export function checkComputeDType(value: unknown, name = 'dtype'): ComputeDType 
   throw invalidArgument(`${choices.slice(0, -1).join(', ')} or ${choices.at(-1)}`, name, value);
 }
 
+/** The `code` of the process warning emitted when `'auto'` lands on the CPU and runs float32 instead of the dtype asked. */
+export const dtypeFallbackWarning = 'RESNET_DTYPE_FALLBACK';
+
+/** What the CPU backend runs besides float32 and int8, as placement needs it (from `backendInfo().backends.cpu`). */
+export interface CpuPrecisionSupport {
+  /** oneDNN's effective instruction set, e.g. `avx512_core_bf16`. */
+  readonly isa: string;
+  /** True when that instruction set computes bfloat16 in hardware (AVX512-BF16 or AMX). */
+  readonly bfloat16: boolean;
+}
+
+let cpuSupport: CpuPrecisionSupport | undefined;
+
+/**
+ * This CPU's {@link CpuPrecisionSupport}, read from the addon once; null when the addon cannot be loaded
+ * (compiling then says why, and refuses what the CPU cannot run).
+ */
+export function cpuPrecisionSupport(): CpuPrecisionSupport | null {
+  if (cpuSupport === undefined) {
+    try {
+      const { isa, bfloat16 } = backendInfo().backends.cpu;
+      cpuSupport = { isa, bfloat16 };
+    } catch {
+      return null;
+    }
+  }
+  return cpuSupport;
+}
+
+/** Why this CPU does not run bfloat16: the same words as the CPU backend's refusal to compile it. */
+export function cpuBFloat16Refusal(isa: string): string {
+  return `bfloat16 on the CPU needs AVX512-BF16 or AMX (this CPU's oneDNN ISA is ${isa}); use dtype 'float32'`;
+}
+
 /** True when the CUDA backend is built in and a driver, a device and cuDNN all work here. */
 export function cudaAvailable(): boolean {
   return backendInfo().backends.cuda.available;
@@ -66,16 +102,19 @@ export function resolveDevice(spec: DeviceSpec, isCudaAvailable: () => boolean =
 
 /**
  * Validates `request` and resolves it against `current` (what the request leaves out stays as it is).
- * `'auto'` is resolved now, once; when it lands on the CPU the dtype becomes `float32`.
+ * `'auto'` is resolved now, once; when it lands on the CPU a dtype the CPU cannot run becomes `float32`,
+ * and one process warning (code {@link dtypeFallbackWarning}) says so and why.
  * Whether an explicitly named GPU works is found out by the first forward (which then rejects with a
  * `BackendUnavailableError`), not here.
- * @throws InvalidArgumentError for a misspelt device, dtype or benchmark flag; UnsupportedError for a
- * dtype other than float32 on the CPU.
+ * @param cpu what the CPU runs natively; null when unknown (the compile then decides).
+ * @throws InvalidArgumentError for a misspelt device, dtype or benchmark flag; UnsupportedError for tf32
+ * or float16 on the CPU, and for bfloat16 on a CPU without AVX512-BF16 or AMX.
  */
 export function resolvePlacement(
   request: PlacementOptions,
   current: Placement,
   isCudaAvailable: () => boolean = cudaAvailable,
+  cpu: () => CpuPrecisionSupport | null = cpuPrecisionSupport,
 ): Placement {
   let dtype = request.dtype === undefined ? current.dtype : checkComputeDType(request.dtype);
   let benchmark = current.benchmark;
@@ -84,17 +123,36 @@ export function resolvePlacement(
     benchmark = request.benchmark;
   }
   let device = current.device;
+  let auto = false;
   if (request.device !== undefined) {
-    const parsed = parseDevice(request.device);
+    auto = parseDevice(request.device).type === 'auto';
     device = resolveDevice(request.device, isCudaAvailable);
-    if (parsed.type === 'auto' && device === 'cpu') dtype = 'float32';
   }
-  if (device === 'cpu' && dtype !== 'float32' && dtype !== 'int8') {
-    throw new UnsupportedError(
-      `dtype '${dtype}' needs a CUDA device: the CPU backend runs float32 and int8 only; use device 'cuda' (or 'auto', which falls back to float32 on the CPU), or dtype 'float32'`,
-    );
+  if (device === 'cpu') {
+    const refusal = cpuRefusal(dtype, cpu);
+    if (refusal !== null && auto) {
+      process.emitWarning(`device 'auto' runs on the CPU here, in float32 rather than ${dtype}: ${refusal.reason}`, { code: dtypeFallbackWarning });
+      dtype = 'float32';
+    } else if (refusal !== null) {
+      throw new UnsupportedError(refusal.message);
+    }
   }
   return Object.freeze({ device, dtype, benchmark });
+}
+
+/** Why the CPU cannot run `dtype` (a short reason, and the full message of an explicit request), or null when it can. */
+function cpuRefusal(dtype: ComputeDType, cpu: () => CpuPrecisionSupport | null): { reason: string; message: string } | null {
+  if (dtype === 'tf32' || dtype === 'float16') {
+    return {
+      reason: `${dtype} needs a CUDA device, and none works`,
+      message: `dtype '${dtype}' needs a CUDA device: the CPU backend runs float32, bfloat16 and int8 only; use device 'cuda' (or 'auto', which falls back to float32 on the CPU), or dtype 'float32'`,
+    };
+  }
+  if (dtype !== 'bfloat16') return null;
+  const support = cpu();
+  if (support === null || support.bfloat16) return null;
+  const message = cpuBFloat16Refusal(support.isa);
+  return { reason: message.slice(0, message.indexOf(';')), message };
 }
 
 /** The {@link PlacementResolver} the package entry point installs. @internal */

@@ -24,7 +24,18 @@ export interface CpuBackendInfo {
   /** The CPU budget and default thread count: the CPUs this process may use (affinity, capped by a cgroup CPU quota). */
   readonly threads: number;
   readonly runtime: 'OpenMP' | 'TBB' | 'threadpool' | 'sequential' | 'other';
+  /**
+   * The low-precision instruction sets this CPU has and the OS enabled (CPUID), in Linux's `/proc/cpuinfo`
+   * spelling, among `avx_vnni`, `avx512_vnni`, `avx512_bf16`, `amx_int8`, `amx_bf16`, in that order. `isa`
+   * may use fewer of them (oneDNN's `ONEDNN_MAX_CPU_ISA` caps it).
+   */
+  readonly lowPrecisionIsas: readonly LowPrecisionIsa[];
+  /** True when `isa` computes bfloat16 in hardware (`avx512_core_bf16` or `avx512_core_amx`): dtype `bfloat16` runs here. */
+  readonly bfloat16: boolean;
 }
+
+/** A low-precision instruction set as Linux's `/proc/cpuinfo` names it. */
+export type LowPrecisionIsa = 'avx_vnni' | 'avx512_vnni' | 'avx512_bf16' | 'amx_int8' | 'amx_bf16';
 
 /** The CUDA backend as the addon reports it when a driver, a device and cuDNN all work. */
 export interface CudaBackendInfo {
@@ -88,7 +99,10 @@ export interface NativeInfo {
 /** The backends the addon knows. */
 export type BackendName = 'cpu' | 'cuda';
 
-/** The arithmetic of a compiled graph: a {@link ComputeDType}; the CPU backend runs `float32` only. */
+/**
+ * The arithmetic of a compiled graph: a {@link ComputeDType}; the CPU backend runs `float32`, `int8`, and
+ * `bfloat16` where {@link CpuBackendInfo.bfloat16}.
+ */
 export type Precision = ComputeDType;
 
 /**

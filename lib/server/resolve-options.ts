@@ -164,8 +164,9 @@ function resolveModel(value: unknown, at: string, partial: boolean): ResolvedMod
   const dtype = field(record, 'dtype', at, modelFieldChecks.dtype, 'float32');
   // resolvePlacement refuses this too, but only when the model loads; say it before anything starts.
   // Not for a config file on its own: the CLI's --device may still fill an unset device.
-  if (!partial && device === 'cpu' && dtype !== 'float32') {
-    throw invalidArgument("'float32' on device 'cpu' (the CPU backend runs float32 only; use device 'cuda' or 'auto')", `${at}.dtype`, dtype);
+  // bfloat16 passes: whether this CPU runs it natively is resolvePlacement's to say, with the ISA it lacks.
+  if (!partial && device === 'cpu' && dtype !== 'float32' && dtype !== 'bfloat16') {
+    throw invalidArgument("'float32' or 'bfloat16' on device 'cpu' (the CPU backend runs float32, and bfloat16 with AVX512-BF16 or AMX; use device 'cuda' or 'auto')", `${at}.dtype`, dtype);
   }
   const inputDatatype = field(record, 'inputDatatype', at, modelFieldChecks.inputDatatype, serverDefaults.inputDatatype);
   return {

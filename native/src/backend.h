@@ -135,7 +135,7 @@ class Executable {
 };
 
 /// One value of a backend's self-description in info().
-using InfoValue = std::variant<bool, double, std::string>;
+using InfoValue = std::variant<bool, double, std::string, std::vector<std::string>>;
 
 /// A backend's self-description: `{ available, …fields }` or `{ available: false, reason }`.
 struct BackendInfo {

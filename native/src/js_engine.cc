@@ -66,6 +66,11 @@ class CompileJob final : public AsyncJob {
 Napi::Value to_js(Napi::Env env, const InfoValue& value) {
   if (const bool* flag = std::get_if<bool>(&value)) return Napi::Boolean::New(env, *flag);
   if (const double* number = std::get_if<double>(&value)) return Napi::Number::New(env, *number);
+  if (const auto* list = std::get_if<std::vector<std::string>>(&value)) {
+    Napi::Array array = Napi::Array::New(env, list->size());
+    for (size_t i = 0; i < list->size(); ++i) array.Set(static_cast<uint32_t>(i), Napi::String::New(env, (*list)[i]));
+    return array;
+  }
   return Napi::String::New(env, std::get<std::string>(value));
 }
 

@@ -334,7 +334,7 @@ describe.runIf(built)('resnet serve', () => {
       `resnet: config file ${JSON.stringify(duplicate)} is not valid JSON: duplicate key "port" at position 12 [ERR_INVALID_ARGUMENT]`,
       'resnet: resnet serve needs a model: --model ARCH[=WEIGHTS] (repeatable), or a config file with "models" [ERR_INVALID_ARGUMENT]',
       'resnet: Expected a name and version no other model has (models[0] is resnet20 version 1) for models[1].name but received "resnet20" [ERR_INVALID_ARGUMENT]',
-      "resnet: Expected 'float32' on device 'cpu'",
+      "resnet: Expected 'float32' or 'bfloat16' on device 'cpu'",
     ];
     // The config file (index 5) is no command-line mistake; the rest are.
     results.forEach((result, i) => {

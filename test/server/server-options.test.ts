@@ -181,11 +181,13 @@ describe('resolveServerOptions', () => {
     expect(refused(() => resolveWith({ imageDecoder: 'gpu' }))).toBe("Expected 'auto' or 'cpu' for models[0].imageDecoder but received \"gpu\"");
   });
 
-  it('checks devices and dtypes with the runtime wording, and float32 only on the CPU', () => {
+  it('checks devices and dtypes with the runtime wording, and float32 or bfloat16 only on the CPU', () => {
     expect(refused(() => resolveWith({ device: 'gpu' }))).toBe(`Expected 'cpu', 'cuda', 'cuda:N' or 'auto' for models[0].device but received "gpu"`);
     expect(refused(() => resolveWith({ device: 'cuda:01' }))).toMatch(/for models\[0\]\.device but received "cuda:01"$/);
     expect(refused(() => resolveWith({ dtype: 'half' }))).toBe(`Expected 'float32', 'tf32', 'float16', 'bfloat16' or 'int8' for models[0].dtype but received "half"`);
-    expect(refused(() => resolveWith({ dtype: 'bfloat16' }))).toMatch(/^Expected 'float32' on device 'cpu' .* for models\[0\]\.dtype but received "bfloat16"$/);
+    expect(refused(() => resolveWith({ dtype: 'float16' }))).toMatch(/^Expected 'float32' or 'bfloat16' on device 'cpu' .* for models\[0\]\.dtype but received "float16"$/);
+    // Whether this CPU runs bfloat16 natively is resolvePlacement's decision, when the model loads.
+    expect(resolveWith({ dtype: 'bfloat16' }).models[0]!.dtype).toBe('bfloat16');
     // 'auto' falls back to float32 on the CPU when it lands there; that is the runtime's decision.
     expect(resolveWith({ device: 'auto', dtype: 'bfloat16' }).models[0]!.dtype).toBe('bfloat16');
   });
@@ -302,7 +304,7 @@ describe('readConfigFile', () => {
     // float16 with no device: `--device cuda` may still come; resolving the merged options decides.
     const half = { models: [{ arch: 'resnet50', dtype: 'float16' }] };
     expect(await readConfigFile(file('half.json', JSON.stringify(half)))).toEqual(half);
-    expect(() => resolveServerOptions(half)).toThrow("Expected 'float32' on device 'cpu'");
+    expect(() => resolveServerOptions(half)).toThrow("Expected 'float32' or 'bfloat16' on device 'cpu'");
     expect(resolveServerOptions({ models: [{ ...half.models[0], device: 'cuda' }] }).models[0]).toMatchObject({ device: 'cuda', dtype: 'float16' });
     // A models field that is not a list is refused all the same.
     expect(await refusedAsync(() => readConfigFile(file('empty.json', JSON.stringify({ models: 3 }))))).toMatch(/an array of at least one model/);

@@ -6,7 +6,7 @@
  * Here (no GPU) an explicit 'cuda' forward rejects and the model keeps working on the CPU; on a machine
  * with a GPU the same file checks CUDA forwards against the CPU instead.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   BackendUnavailableError, CudnnNotFoundError, CudnnVersionError, GpuOutOfMemoryError, NoGpuError, OutOfMemoryError,
   Module, ResnetError, Sequential, Conv2d, ReLU, Tensor, UnsupportedError, fromNative, getModel, manualSeed, resnet18, setForwardExecutor,
@@ -15,10 +15,14 @@ import {
 import type { ConvOp, Graph } from '../../lib/compile/graph.js';
 import { CompiledExecutor } from '../../lib/compile/executor.js';
 import { defaultPlacement } from '../../lib/nn/placement.js';
-import { backendOf, checkComputeDType, cudaAvailable, parseDevice, resolveDevice, resolvePlacement } from '../../lib/runtime/device.js';
+import {
+  backendOf, checkComputeDType, cpuBFloat16Refusal, cpuPrecisionSupport, cudaAvailable, dtypeFallbackWarning, parseDevice, resolveDevice, resolvePlacement,
+  type CpuPrecisionSupport,
+} from '../../lib/runtime/device.js';
 import { compileGraph } from '../../lib/runtime/engine.js';
 import { loadNative } from '../../lib/runtime/native.js';
 import { codeOf, maxRelativeError, randomizeBatchNorms, uniform } from '../helpers/helpers.js';
+import { cpuFlags, cpuHasNativeBFloat16 } from '../helpers/cpu-flags.js';
 
 const hasCuda = cudaAvailable();
 if (!hasCuda) console.warn('test/device.test.ts: CUDA forwards skipped, backendInfo().backends.cuda is unavailable here');
@@ -96,24 +100,64 @@ describe('device and dtype names', () => {
     expect(backendOf('cuda:2')).toEqual({ backend: 'cuda', device: 2 });
   });
 
-  it("keeps the asked dtype on a GPU and falls back to float32 when 'auto' lands on the CPU", () => {
+  it("keeps the asked dtype on a GPU and falls back to float32, with a warning, when 'auto' lands on a CPU that cannot run it", () => {
     const gpu = () => true;
     const noGpu = () => false;
-    expect(resolvePlacement({ device: 'auto', dtype: 'float16' }, defaultPlacement, gpu)).toEqual({ device: 'cuda:0', dtype: 'float16', benchmark: false });
-    expect(resolvePlacement({ device: 'auto', dtype: 'float16' }, defaultPlacement, noGpu)).toEqual({ device: 'cpu', dtype: 'float32', benchmark: false });
+    const bf16Cpu = (): CpuPrecisionSupport => ({ isa: 'avx512_core_bf16', bfloat16: true });
+    const avx2Cpu = (): CpuPrecisionSupport => ({ isa: 'avx2', bfloat16: false });
+    const warnings = warningsDuring(() => {
+      expect(resolvePlacement({ device: 'auto', dtype: 'float16' }, defaultPlacement, gpu, avx2Cpu)).toEqual({ device: 'cuda:0', dtype: 'float16', benchmark: false });
+      expect(resolvePlacement({ device: 'auto', dtype: 'float16' }, defaultPlacement, noGpu, bf16Cpu)).toEqual({ device: 'cpu', dtype: 'float32', benchmark: false });
+    });
+    expect(warnings).toEqual([[`device 'auto' runs on the CPU here, in float32 rather than float16: float16 needs a CUDA device, and none works`, dtypeFallbackWarning]]);
     // What the request leaves out keeps its value.
-    const onGpu = resolvePlacement({ device: 'cuda:1', dtype: 'bfloat16', benchmark: true }, defaultPlacement, noGpu);
+    const onGpu = resolvePlacement({ device: 'cuda:1', dtype: 'bfloat16', benchmark: true }, defaultPlacement, noGpu, avx2Cpu);
     expect(onGpu).toEqual({ device: 'cuda:1', dtype: 'bfloat16', benchmark: true });
-    expect(resolvePlacement({ dtype: 'tf32' }, onGpu, noGpu)).toEqual({ device: 'cuda:1', dtype: 'tf32', benchmark: true });
-    expect(resolvePlacement({ device: 'auto' }, onGpu, noGpu)).toEqual({ device: 'cpu', dtype: 'float32', benchmark: true });
-    // An explicit CPU does not fall back: asking it for float16 is an error that says what to do.
-    expect(() => resolvePlacement({ device: 'cpu' }, onGpu, gpu)).toThrow(UnsupportedError);
-    expect(messageOf(() => resolvePlacement({ dtype: 'float16' }, defaultPlacement, gpu))).toBe(
-      "dtype 'float16' needs a CUDA device: the CPU backend runs float32 and int8 only; use device 'cuda' (or 'auto', which falls back to float32 on the CPU), or dtype 'float32'",
+    expect(resolvePlacement({ dtype: 'tf32' }, onGpu, noGpu, avx2Cpu)).toEqual({ device: 'cuda:1', dtype: 'tf32', benchmark: true });
+    // bfloat16 stays bfloat16 on a CPU that computes it natively, and falls back, naming the ISA, on one that does not.
+    expect(warningsDuring(() => {
+      expect(resolvePlacement({ device: 'auto' }, onGpu, noGpu, bf16Cpu)).toEqual({ device: 'cpu', dtype: 'bfloat16', benchmark: true });
+    })).toEqual([]);
+    expect(warningsDuring(() => {
+      expect(resolvePlacement({ device: 'auto' }, onGpu, noGpu, avx2Cpu)).toEqual({ device: 'cpu', dtype: 'float32', benchmark: true });
+    })).toEqual([[`device 'auto' runs on the CPU here, in float32 rather than bfloat16: bfloat16 on the CPU needs AVX512-BF16 or AMX (this CPU's oneDNN ISA is avx2)`, dtypeFallbackWarning]]);
+    // int8 runs on the CPU: no fallback.
+    expect(resolvePlacement({ device: 'auto', dtype: 'int8' }, defaultPlacement, noGpu, avx2Cpu).dtype).toBe('int8');
+    // An explicit CPU does not fall back: asking it for float16, or for bfloat16 without the ISA, is an error that says what to do.
+    expect(() => resolvePlacement({ device: 'cpu' }, { ...onGpu, dtype: 'float16' }, gpu, bf16Cpu)).toThrow(UnsupportedError);
+    expect(messageOf(() => resolvePlacement({ dtype: 'float16' }, defaultPlacement, gpu, bf16Cpu))).toBe(
+      "dtype 'float16' needs a CUDA device: the CPU backend runs float32, bfloat16 and int8 only; use device 'cuda' (or 'auto', which falls back to float32 on the CPU), or dtype 'float32'",
     );
+    expect(resolvePlacement({ device: 'cpu' }, onGpu, gpu, bf16Cpu)).toEqual({ device: 'cpu', dtype: 'bfloat16', benchmark: true });
+    expect(codeOf(() => resolvePlacement({ device: 'cpu' }, onGpu, gpu, avx2Cpu))).toBe('ERR_UNSUPPORTED');
+    expect(messageOf(() => resolvePlacement({ device: 'cpu' }, onGpu, gpu, avx2Cpu))).toBe(
+      "bfloat16 on the CPU needs AVX512-BF16 or AMX (this CPU's oneDNN ISA is avx2); use dtype 'float32'",
+    );
+    // Unknown support (no addon) leaves the decision to the compile.
+    expect(resolvePlacement({ device: 'cpu' }, onGpu, gpu, () => null).dtype).toBe('bfloat16');
     expect(messageOf(() => resolvePlacement({ benchmark: 'yes' as never }, defaultPlacement, gpu))).toBe('Expected a boolean for benchmark but received "yes"');
   });
+
+  it("reads this CPU's bfloat16 support from the addon, which agrees with /proc/cpuinfo's flags", () => {
+    const support = cpuPrecisionSupport();
+    expect(support).not.toBeNull();
+    const flags = cpuFlags();
+    // oneDNN caps its ISA with ONEDNN_MAX_CPU_ISA; unset (as here) it uses what the CPU has.
+    if (flags !== null && !process.env.ONEDNN_MAX_CPU_ISA) expect(support!.bfloat16).toBe(cpuHasNativeBFloat16(flags));
+    expect(cpuBFloat16Refusal(support!.isa)).toContain(`this CPU's oneDNN ISA is ${support!.isa}`);
+  });
 });
+
+/** The (message, code) of every process warning `f` emits. */
+function warningsDuring(f: () => void): [string, string | undefined][] {
+  const spy = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+  try {
+    f();
+    return spy.mock.calls.map(([warning, options]) => [String(warning), (options as { code?: string } | undefined)?.code]);
+  } finally {
+    spy.mockRestore();
+  }
+}
 
 /** conv1 → relu → conv2, with the modules' own weights. */
 function smallNet(): Sequential {
@@ -140,6 +184,13 @@ describe('module.to', () => {
     // A child moved alone does not move its parent.
     net.getSubmodule('2').to('cuda:2');
     expect([net.device, net.getSubmodule('2').device, net.getSubmodule('2.0').device, net.getSubmodule('0').device]).toEqual(['cpu', 'cuda:2', 'cuda:2', 'cpu']);
+  });
+
+  it.runIf(!hasCuda)("warns once per move when 'auto' lands on the CPU in float32 rather than the dtype asked, however many modules move", () => {
+    const net = smallNet().to({ device: 'cuda:0', dtype: 'float16' });
+    const warnings = warningsDuring(() => net.to('auto'));
+    expect(warnings).toEqual([[`device 'auto' runs on the CPU here, in float32 rather than float16: float16 needs a CUDA device, and none works`, dtypeFallbackWarning]]);
+    for (const m of net.modules()) expect([m.device, m.dtype]).toEqual(['cpu', 'float32']);
   });
 
   it('rejects bad targets and unknown options', () => {
@@ -174,7 +225,7 @@ describe('module.to', () => {
     expect(resnet18({ numClasses: 3, device: 'cpu', dtype: 'float32' }).device).toBe('cpu');
     const m = getModel('resnet18', { numClasses: 3, device: 'cuda:1', dtype: 'float16' });
     expect([m.device, m.dtype, m.fc.device, m.layer4.getSubmodule('1.conv2').dtype]).toEqual(['cuda:1', 'float16', 'cuda:1', 'float16']);
-    expect(getModel('resnet18', { numClasses: 3, device: 'auto', dtype: 'bfloat16' }).dtype).toBe(hasCuda ? 'bfloat16' : 'float32');
+    expect(getModel('resnet18', { numClasses: 3, device: 'auto', dtype: 'bfloat16' }).dtype).toBe(hasCuda || cpuPrecisionSupport()!.bfloat16 ? 'bfloat16' : 'float32');
     expect(messageOf(() => resnet18({ device: 'cpu', dtype: 'float16' }))).toMatch(/^dtype 'float16' needs a CUDA device/);
     expect(codeOf(() => resnet18({ device: 'tpu' as never }))).toBe('ERR_INVALID_ARGUMENT');
     expect(messageOf(() => resnet18({ Device: 'cuda' } as never))).toMatch(/^resnet18: unknown option "Device" \(did you mean "device"\?\)/);
@@ -363,15 +414,21 @@ describe('compile options: normalisation, precision, device', () => {
     expect(Array.from((await knobs.run(input))[0]!)).toEqual(Array.from((await plain.run(input))[0]!));
   });
 
-  it('the CPU backend refuses every precision but float32, saying so', async () => {
+  it('the CPU backend refuses tf32 and float16, and int8 on a graph not quantized, saying so', async () => {
     using ok = await compileGraph(convGraph(), { backend: 'cpu', batch: 1, precision: 'float32' });
     expect(ok.weightBytes).toBeGreaterThan(0);
-    for (const precision of ['tf32', 'float16', 'bfloat16'] as const) {
+    for (const precision of ['tf32', 'float16'] as const) {
       const error = await rejection(compileGraph(convGraph(), { backend: 'cpu', batch: 1, precision }));
       expect(error).toBeInstanceOf(UnsupportedError);
       expect(error.code).toBe('ERR_UNSUPPORTED');
-      expect(error.message).toContain(`the CPU backend runs float32 only, not ${precision}`);
+      expect(error.message).toContain(`the CPU backend runs float32, bfloat16 and int8 only, not ${precision}`);
     }
+    const float = await rejection(compileGraph(convGraph(), { backend: 'cpu', batch: 1, precision: 'int8' }));
+    expect(float).toBeInstanceOf(UnsupportedError);
+    expect(float.message).toContain('precision int8 needs a quantized graph: quantize the model first');
+    const quantized: Graph = { ...convGraph(), values: [{ shape: [3, 5, 5], quant: { scale: 0.05, dtype: 'int8' } }, { shape: [4, 5, 5] }] };
+    using int8 = await compileGraph(quantized, { backend: 'cpu', batch: 1, precision: 'int8' });
+    expect(int8.weightBytes).toBeGreaterThan(0);
   });
 
   it('checks precision, device and benchmark in TypeScript with the engine’s wording', async () => {

@@ -3,31 +3,17 @@
 #include <dnnl.hpp>
 
 #include <mutex>
+#include <string>
 
 #include "cpu/cpu_executable.h"
 #include "cpu/dnnl_guard.h"
 #include "cpu/compute_lanes.h"
+#include "cpu/cpu_features.h"
 #include "cpu/lowering.h"
 #include "cpu/weight_cache.h"
 
 namespace resnet {
 namespace {
-
-const char* isa_name(dnnl::cpu_isa isa) {
-  switch (isa) {
-    case dnnl::cpu_isa::sse41: return "sse41";
-    case dnnl::cpu_isa::avx: return "avx";
-    case dnnl::cpu_isa::avx2: return "avx2";
-    case dnnl::cpu_isa::avx2_vnni: return "avx2_vnni";
-    case dnnl::cpu_isa::avx512_mic: return "avx512_mic";
-    case dnnl::cpu_isa::avx512_mic_4ops: return "avx512_mic_4ops";
-    case dnnl::cpu_isa::avx512_core: return "avx512_core";
-    case dnnl::cpu_isa::avx512_core_vnni: return "avx512_core_vnni";
-    case dnnl::cpu_isa::avx512_core_bf16: return "avx512_core_bf16";
-    case dnnl::cpu_isa::avx512_core_amx: return "avx512_core_amx";
-    default: return "generic";
-  }
-}
 
 const char* runtime_name(unsigned runtime) {
   switch (runtime) {
@@ -37,6 +23,20 @@ const char* runtime_name(unsigned runtime) {
     case DNNL_RUNTIME_THREADPOOL: return "threadpool";
     default: return "other";
   }
+}
+
+// The implementation name of the first step that runs a oneDNN reference kernel, or null.
+const char* reference_kernel(const Program& program) {
+  for (const Step& step : program.steps) {
+    if (!step.primitive) continue;  // the hand-written adaptive pool
+    const char* impl = nullptr;
+    if (dnnl_primitive_desc_query(step.primitive.get_primitive_desc(), dnnl_query_impl_info_str, 0, &impl) ==
+            dnnl_success &&
+        impl != nullptr && std::string(impl).rfind("ref", 0) == 0) {
+      return impl;
+    }
+  }
+  return nullptr;
 }
 
 class CpuBackend final : public Backend {
@@ -53,6 +53,8 @@ class CpuBackend final : public Backend {
         {"isa", std::string(isa_name(dnnl::get_effective_cpu_isa()))},
         {"threads", static_cast<double>(ComputeLanes::available_cpus())},
         {"runtime", std::string(runtime_name(version->cpu_runtime))},
+        {"lowPrecisionIsas", low_precision_isas()},
+        {"bfloat16", native_bfloat16(dnnl::get_effective_cpu_isa())},
     };
     return info;
   }
@@ -60,15 +62,31 @@ class CpuBackend final : public Backend {
   bool supports(OpKind) const override { return true; }  // every op of graph.h
 
   Result<std::shared_ptr<Executable>> compile(PreparedGraph& graph, const CompileOptions& options) override {
-    if (options.precision != Precision::kFloat32) {
+    if (options.precision == Precision::kBFloat16) {
+      Status native = check_bfloat16(dnnl::get_effective_cpu_isa());
+      if (!native.ok()) return native;
+    } else if (options.precision != Precision::kFloat32 && options.precision != Precision::kInt8) {
       return Status(Code::kUnsupported,
-                    cat("the CPU backend runs float32 only, not ", precision_name(options.precision),
+                    cat("the CPU backend runs float32, bfloat16 and int8 only, not ", precision_name(options.precision),
                         "; use dtype 'float32' on the CPU, or device 'cuda' for ", precision_name(options.precision)));
+    }
+    if (options.precision == Precision::kInt8 && !is_quantized(graph.graph())) {
+      return Status(
+          Code::kUnsupported,
+          "precision int8 needs a quantized graph: quantize the model first (quantize(model, { calibration }))");
     }
     std::shared_ptr<Executable> executable;
     Status status = dnnl_guard("compiling the graph for oneDNN", [&] {
       auto weights = graph.backend_state<WeightCache>(this, [] { return std::make_shared<WeightCache>(); });
-      Program program = lower_graph(graph.graph(), options.batch, engine(), *weights);
+      Program program = lower_graph(graph.graph(), options.batch, options.precision, engine(), *weights);
+      if (options.precision == Precision::kBFloat16) {
+        // bfloat16 is for speed: a primitive oneDNN could only run with its reference kernel would make it
+        // slower than float32, so that graph is refused rather than run.
+        if (const char* reference = reference_kernel(program)) {
+          return Status(Code::kUnsupported, cat("bfloat16 on the CPU: oneDNN has only its reference kernel (", reference,
+                                                ") for a step of this graph; use dtype 'float32'"));
+        }
+      }
       executable = std::make_shared<CpuExecutable>(engine(), std::move(program), options.normalization);
       return Status();
     });
