@@ -1,9 +1,11 @@
 // Measurement aid: onnxruntime-node FP32 against its INT8 QDQ model (the QDQ export of lib/io/onnx-qdq.ts,
-// quantized by a minmax calibration on one input, every conv and residual add fused), one engine per child
-// process, rounds interleaved so that load drifts hit both alike. This is the bar the native int8 engine is
-// measured against (`resnet bench --dtype int8 --compare onnxruntime` puts all three side by side).
+// quantized by a minmax calibration on one input, every conv and residual add fused; `int8-exact` leaves the
+// residual convs in float, as the contract computes them), and our CPU engine's int8 on the same lowered
+// graph with the same scales (`ours-int8`, compileGraph), one engine per child process, rounds interleaved
+// so that load drifts hit all alike. Until `quantize()` gives Module an int8 forward this is how ours is
+// timed next to onnxruntime's int8.
 //   node bench/native/ort-int8.mjs [rounds] [model:batch:iterations ...]      (npm run build first)
-//   node bench/native/ort-int8.mjs --child <fp32|int8|int8-exact> <model> <batch> <iterations> [threads]
+//   node bench/native/ort-int8.mjs --child <fp32|int8|int8-exact|ours-int8> <model> <batch> <iterations> [threads]
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
@@ -13,21 +15,30 @@ if (process.argv[2] === '--child') {
   const threads = Number(threadsArg ?? 2);
   const { getModel, manualSeed, toOnnxBytes } = await import('../../dist/index.js');
   const { ortInt8Model } = await import('../../dist/cli/bench-qdq.js');
+  const { quantizedLowering } = await import('../../dist/io/onnx-qdq.js');
+  const { compileGraph } = await import('../../dist/index.js');
   const ort = await import('onnxruntime-node');
   manualSeed(1);
   const network = getModel(model);
   const sample = [3, 224, 224];
   const input = new Float32Array(batch * 3 * 224 * 224);
   for (let i = 0; i < input.length; i++) input[i] = 2 * Math.sin(i * 0.001) * Math.cos(i * 0.37);
-  let bytes;
-  if (engine === 'fp32') bytes = toOnnxBytes(network, { inputShape: sample });
-  else {
-    const int8 = await ortInt8Model(ort, network, sample, input.subarray(0, 3 * 224 * 224), 1, threads);
-    bytes = engine === 'int8' ? int8.bytes : toOnnxBytes(network, { inputShape: sample, quantization: int8.quantization });
+  let run;
+  if (engine === 'ours-int8') {
+    const { quantization } = await ortInt8Model(ort, network, sample, input.subarray(0, 3 * 224 * 224), 1, threads);
+    const executable = await compileGraph(quantizedLowering(network, sample, quantization).graph, { backend: 'cpu', batch, threads, precision: 'int8' });
+    run = async () => (await executable.run(input))[0];
+  } else {
+    let bytes;
+    if (engine === 'fp32') bytes = toOnnxBytes(network, { inputShape: sample });
+    else {
+      const int8 = await ortInt8Model(ort, network, sample, input.subarray(0, 3 * 224 * 224), 1, threads);
+      bytes = engine === 'int8' ? int8.bytes : toOnnxBytes(network, { inputShape: sample, quantization: int8.quantization });
+    }
+    const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' });
+    const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', input, [batch, ...sample]) };
+    run = async () => (await session.run(feeds))[session.outputNames[0]].data;
   }
-  const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' });
-  const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', input, [batch, ...sample]) };
-  const run = async () => (await session.run(feeds))[session.outputNames[0]].data;
   await run();
   let output = await run();
   const ms = [];
@@ -42,7 +53,7 @@ if (process.argv[2] === '--child') {
 
 const self = fileURLToPath(import.meta.url);
 const rounds = Number(process.argv[2] ?? 3);
-const engines = ['fp32', 'int8', 'int8-exact'];
+const engines = ['fp32', 'int8', 'int8-exact', 'ours-int8'];
 const cells = (process.argv.length > 3 ? process.argv.slice(3) : ['resnet50:1:20', 'resnet50:8:4']).map((cell) => {
   const [model, batch, iterations] = cell.split(':');
   return { model, batch: Number(batch), iterations: Number(iterations) };
@@ -63,10 +74,11 @@ for (let round = 0; round < rounds; round++) {
   }
 }
 const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
-console.log('| model | batch | ORT FP32 ms | ORT INT8 QDQ fused ms | ORT INT8 QDQ exact-residual ms | INT8 fused / FP32 speed-up | top-1 FP32 vs INT8 fused |');
-console.log('| --- | --- | --- | --- | --- | --- | --- |');
+console.log('| model | batch | ORT FP32 ms | ORT INT8 QDQ fused ms | ORT INT8 QDQ exact-residual ms | ours INT8 ms | ORT INT8 fused / ORT FP32 | ours INT8 / ORT FP32 | ours INT8 / ORT INT8 fused | top-1 FP32 vs ORT INT8, ours INT8 |');
+console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
 for (const [key, e] of results) {
   const [model, batch] = key.split('|');
-  const agree = e.fp32.top1.filter((c, i) => c === e.int8.top1[i]).length;
-  console.log(`| ${model} | ${batch} | ${median(e.fp32.ms).toFixed(1)} | ${median(e.int8.ms).toFixed(1)} | ${median(e['int8-exact'].ms).toFixed(1)} | ${(median(e.fp32.ms) / median(e.int8.ms)).toFixed(2)}x | ${agree}/${e.fp32.top1.length} |`);
+  const agree = (other) => `${e.fp32.top1.filter((c, i) => c === other.top1[i]).length}/${e.fp32.top1.length}`;
+  const [fp32, int8, exact, ours] = [e.fp32, e.int8, e['int8-exact'], e['ours-int8']].map((x) => median(x.ms));
+  console.log(`| ${model} | ${batch} | ${fp32.toFixed(1)} | ${int8.toFixed(1)} | ${exact.toFixed(1)} | ${ours.toFixed(1)} | ${(fp32 / int8).toFixed(2)}x | ${(fp32 / ours).toFixed(2)}x | ${(int8 / ours).toFixed(2)}x | ${agree(e.int8)}, ${agree(e['ours-int8'])} |`);
 }

@@ -4,32 +4,21 @@
  * scale))`; a conv whose src, dst (and residual) are quantized and that has weightScales sums integer
  * products, then `acc · s_x · s_w[o] + bias[o] (+ residual) → ReLU → quantize`; a maxpool keeps its source's
  * grid; everything else runs on real values. Run without quantization it is the float network, which is
- * where the tests take their calibration ranges from (max |x| of every value).
+ * where the tests take their calibration ranges from (max |x| of every value). It extends the int8 backend
+ * tests' reference (quantized-reference.ts, whose convolution sums and rounding it uses) with what the QDQ
+ * export needs: float runs, the pre-residual rounding and onnxruntime's int32 bias.
  */
 import type { ConvOp, Graph, GraphOp } from '../../lib/compile/graph.js';
-import type { ValueQuantization } from '../../lib/nn/quantization.js';
+import { roundHalfEven, type ValueQuantization } from '../../lib/nn/quantization.js';
+import { convSums, quantizeReal } from './quantized-reference.js';
 
 interface Act {
   data: Float64Array;
   shape: number[]; // [N, ...per-sample shape]
 }
 
-function roundHalfEven(x: number): number {
-  const f = Math.floor(x);
-  const d = x - f;
-  if (d > 0.5) return f + 1;
-  if (d < 0.5) return f;
-  return f % 2 === 0 ? f : f + 1;
-}
-
-/** The integer q of a real value on a quantization's grid (saturating). */
-export function quantizeInteger(x: number, q: ValueQuantization): number {
-  const [lo, hi] = q.dtype === 'uint8' ? [0, 255] : [-128, 127];
-  return Math.min(hi, Math.max(lo, roundHalfEven(x / q.scale)));
-}
-
 const onGrid = (a: Act, q: ValueQuantization | undefined): Act =>
-  q ? { data: a.data.map((x) => q.scale * quantizeInteger(x, q)), shape: a.shape } : a;
+  q ? { data: a.data.map((x) => q.scale * quantizeReal(x, q)), shape: a.shape } : a;
 
 /** Options of {@link runReference}. */
 export interface ReferenceOptions {
@@ -58,41 +47,21 @@ export interface ReferenceRun {
 }
 
 function conv(op: ConvOp, x: Act, quantized: boolean, srcQuant: ValueQuantization | undefined, int32Bias: boolean): Act {
-  const [n, c, h, w] = x.shape as [number, number, number, number];
-  const [kh, kw] = op.kernel;
-  const [sh, sw] = op.stride;
-  const [ph, pw] = op.padding;
-  const [dh, dw] = op.dilation;
-  const oh = Math.floor((h + 2 * ph - dh * (kh - 1) - 1) / sh) + 1;
-  const ow = Math.floor((w + 2 * pw - dw * (kw - 1) - 1) / sw) + 1;
-  const o = op.outChannels;
-  const cg = c / op.groups;
-  const og = o / op.groups;
+  const [n, ...shape] = x.shape as [number, number, number, number];
+  const perChannel = op.weight.length / op.outChannels;
   // Integers: q_src (exact from the grid) and q_w = weight / weightScales[o] (the weight is on its grid).
   const integer = quantized && op.weightScales !== undefined && srcQuant !== undefined;
   const src = integer ? x.data.map((v) => Math.round(v / srcQuant.scale)) : x.data;
-  const wt = integer ? Float64Array.from(op.weight, (v, i) => Math.round(v / op.weightScales![Math.floor(i / (cg * kh * kw))]!)) : Float64Array.from(op.weight);
-  const out = new Float64Array(n * o * oh * ow);
-  for (let b = 0; b < n; b++)
-    for (let oc = 0; oc < o; oc++) {
-      const g = Math.floor(oc / og);
-      const scale = integer ? srcQuant.scale * op.weightScales![oc]! : 1;
-      const bias = integer && int32Bias ? roundHalfEven(op.bias[oc]! / scale) * scale : op.bias[oc]!;
-      for (let y = 0; y < oh; y++)
-        for (let xx = 0; xx < ow; xx++) {
-          let acc = 0;
-          for (let ic = 0; ic < cg; ic++)
-            for (let ky = 0; ky < kh; ky++)
-              for (let kx = 0; kx < kw; kx++) {
-                const iy = y * sh - ph + ky * dh;
-                const ix = xx * sw - pw + kx * dw;
-                if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
-                acc += src[((b * c + g * cg + ic) * h + iy) * w + ix]! * wt[((oc * cg + ic) * kh + ky) * kw + kx]!;
-              }
-          out[((b * o + oc) * oh + y) * ow + xx] = acc * scale + bias;
-        }
-    }
-  return { data: out, shape: [n, o, oh, ow] };
+  const weight = integer ? Float64Array.from(op.weight, (v, i) => Math.round(v / op.weightScales![Math.floor(i / perChannel)]!)) : op.weight;
+  const sums = convSums(src, n, shape, op, weight);
+  const plane = sums.data.length / (n * op.outChannels);
+  for (let i = 0; i < sums.data.length; i++) {
+    const oc = Math.floor(i / plane) % op.outChannels;
+    const scale = integer ? srcQuant.scale * op.weightScales![oc]! : 1;
+    const bias = integer && int32Bias ? roundHalfEven(op.bias[oc]! / scale) * scale : op.bias[oc]!;
+    sums.data[i] = sums.data[i]! * scale + bias;
+  }
+  return { data: sums.data, shape: [n, ...sums.shape] };
 }
 
 function maxPool(op: GraphOp & { op: 'maxpool' }, x: Act, outShape: readonly number[]): Act {
