@@ -13,6 +13,11 @@
  * Every engine also runs one fixed float32 input (the first batch size's pixels), and the table gives the
  * relative L2 of each engine's logits against PyTorch eager's (against onnxruntime's without PyTorch).
  *
+ * With `--dtype int8`, onnxruntime runs two models next to ours: the float32 export and the QDQ export of
+ * the model quantized as ours is (`bench-qdq.ts`; every conv and residual add fused into its integer
+ * kernels), so the table gives both targets. Where our int8 model cannot run (no quantization, or a
+ * backend without int8), its row says so and onnxruntime's rows are still timed.
+ *
  * The onnxruntime comparison is CPU only (onnxruntime-node's npm package ships its CPU provider), so it
  * is refused when the model runs on a GPU: a GPU against a CPU is not a comparison of engines. PyTorch
  * runs where ours runs (its CUDA device, or the CPU) in the same dtype.
@@ -31,6 +36,8 @@ import { startProgress } from './progress.js';
 import { fillInput, randomInput, relativeL2 } from './bench-input.js';
 import { runPyTorchBench, type PyTorchBenchResult } from './pytorch.js';
 import { loadVega, writeChart, type ChartTitle } from './bench-chart.js';
+import { ortInt8Model } from './bench-qdq.js';
+import type { ModelQuantization } from '../nn/quantization.js';
 
 /** An engine `resnet bench` can compare ours with. */
 export type BenchCompetitor = 'onnxruntime' | 'pytorch';
@@ -82,6 +89,8 @@ export interface BenchRow {
   ratio?: number;
   /** ‖this engine's logits − the reference's‖ / ‖the reference's‖ on the fixed input (see the module comment). */
   relL2?: number;
+  /** Set when the engine could not run (the timings are then NaN, null in --json): why. */
+  notRun?: string;
 }
 
 type OrtModule = typeof import('onnxruntime-node');
@@ -167,18 +176,24 @@ export async function runBench(options: BenchOptions): Promise<BenchRow[]> {
   }
 
   const ort = competitors.has('onnxruntime') ? await loadOnnxRuntime() : undefined;
-  const session = ort
-    ? await ort.InferenceSession.create(toOnnxBytes(model, { inputShape: sample, dynamicBatch: true }), {
-        intraOpNumThreads: threads,
-        interOpNumThreads: 1,
-        executionMode: 'sequential',
-        graphOptimizationLevel: 'all',
-        // onnxruntime's workers spin after a run; interleaved in one process they would still be spinning
-        // on our cores during our timed run (measured: resnet18 batch 1 went from 11.5 to 20 ms). This stops
-        // the spinning when its run ends and keeps it during its run, so its own speed is untouched.
-        extra: { session: { force_spinning_stop: '1' } },
-      })
-    : undefined;
+  const ortSession = async (bytes: Uint8Array) =>
+    ort!.InferenceSession.create(bytes, {
+      intraOpNumThreads: threads,
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+      graphOptimizationLevel: 'all',
+      // onnxruntime's workers spin after a run; interleaved in one process they would still be spinning
+      // on our cores during our timed run (measured: resnet18 batch 1 went from 11.5 to 20 ms). This stops
+      // the spinning when its run ends and keeps it during its run, so its own speed is untouched.
+      extra: { session: { force_spinning_stop: '1' } },
+    });
+  const floatModel = model.dtype === 'int8' ? buildNamedModel(options.model, { device: 'cpu' }) : model;
+  if (floatModel !== model) floatModel.loadStateDict(model.stateDict());
+  const session = ort ? await ortSession(toOnnxBytes(floatModel, { inputShape: sample, dynamicBatch: true })) : undefined;
+  // int8: onnxruntime's QDQ model, quantized as ours (calibrated on the fixed input where ours has no quantization).
+  const int8 = ort && model.dtype === 'int8' ? await ortInt8Model(ort, model, sample, checkInput, checkShape[0], threads) : undefined;
+  const int8Session = int8 ? await ortSession(int8.bytes) : undefined;
+  const oursNotRun = await whyOursCannotRun(model, sample);
 
   const rows: BenchRow[] = [];
   const logits = new Map<string, Float32Array>();
@@ -198,53 +213,64 @@ export async function runBench(options: BenchOptions): Promise<BenchRow[]> {
   };
   const ours = `resnet-cudnn (${model.device})`;
   const ortName = ort ? `onnxruntime-node ${ort.env.versions.common}` : '';
+  const ortInt8Name = `${ortName} int8 QDQ`;
   try {
     for (const batch of options.batches) {
       const data = batch === checkShape[0] ? checkInput : randomInput(batch * 3 * size * size, batch);
       const x = model.allocateInput(batch, { dtype: inputDType, layout: inputLayout, size });
       fillInput(x, data);
       const feeds = ort ? { input: new ort.Tensor('float32', data, [batch, ...sample]) } : undefined;
-      const times: { ours: number[]; ort: number[] } = { ours: [], ort: [] };
+      const times: { ours: number[]; ort: number[]; int8: number[] } = { ours: [], ort: [], int8: [] };
       for (let i = 0; i < options.warmup + options.iters; i++) {
         const label = `${options.model} batch ${batch}: ${i < options.warmup ? 'warm-up' : 'run'} ${i + 1}/${options.warmup + options.iters}`;
         progress.update(done, label);
         let t0 = performance.now();
-        await model.forward(x);
-        const oursMs = performance.now() - t0;
+        if (!oursNotRun) await model.forward(x);
+        const oursMs = oursNotRun ? NaN : performance.now() - t0;
         let theirs = NaN;
+        let theirsInt8 = NaN;
         if (session && feeds) {
           t0 = performance.now();
           await session.run(feeds);
           theirs = performance.now() - t0;
         }
+        if (int8Session && feeds) {
+          t0 = performance.now();
+          await int8Session.run(feeds);
+          theirsInt8 = performance.now() - t0;
+        }
         if (i >= options.warmup) {
           times.ours.push(oursMs);
           if (session) times.ort.push(theirs);
+          if (int8Session) times.int8.push(theirsInt8);
         }
         progress.update(++done);
       }
-      const batchRows = [row(batch, ours, model.device, model.dtype, times.ours)];
+      const batchRows = [{ ...row(batch, ours, model.device, model.dtype, times.ours), ...(oursNotRun ? { notRun: oursNotRun } : {}) }];
       if (session) batchRows.push(row(batch, ortName, 'cpu', 'float32', times.ort));
+      if (int8Session) batchRows.push(row(batch, ortInt8Name, 'cpu', 'int8', times.int8));
       for (const [engine, result] of torch ? torchEngines(torch) : []) {
         const timing = result.timings.find((t) => t.batch === batch);
         if (timing) batchRows.push(row(batch, engine, model.device, model.dtype, timing.timesMs));
       }
-      for (const r of batchRows.slice(1)) r.ratio = batchRows[0]!.imgPerSec / r.imgPerSec;
+      if (!oursNotRun) for (const r of batchRows.slice(1)) r.ratio = batchRows[0]!.imgPerSec / r.imgPerSec;
       rows.push(...batchRows);
     }
     if (torch || session) {
       // Every engine's logits for the fixed input, in float32 NCHW (not our timed input's dtype/layout).
       const input = Tensor.from(checkInput, [...checkShape]);
-      logits.set(ours, (await model.forward(input)).toFloat32().data);
-      if (session && ort) {
-        const out = await session.run({ input: new ort.Tensor('float32', checkInput, [...checkShape]) });
-        logits.set(ortName, Float32Array.from(Object.values(out)[0]!.data as Float32Array));
+      if (!oursNotRun) logits.set(ours, (await model.forward(input)).toFloat32().data);
+      for (const [name, s] of [[ortName, session], [ortInt8Name, int8Session]] as const) {
+        if (!s || !ort) continue;
+        const out = await s.run({ input: new ort.Tensor('float32', checkInput, [...checkShape]) });
+        logits.set(name, Float32Array.from(Object.values(out)[0]!.data as Float32Array));
       }
       for (const [engine, result] of torch ? torchEngines(torch) : []) logits.set(engine, result.logits);
     }
   } finally {
     progress.stop();
     await session?.release();
+    await int8Session?.release();
   }
 
   const reference = torch ? torchEngines(torch)[0]![0] : session ? ortName : undefined;
@@ -256,8 +282,31 @@ export async function runBench(options: BenchOptions): Promise<BenchRow[]> {
     }
   }
   if (options.chart) await writeChart(options.chart, rows, chartTitle(options.model, size, model.dtype, model.device, threads));
-  if (!options.json) printTable(options, rows, { threads, size, inputDType, inputLayout, device: model.device, dtype: model.dtype, torch, reference, checkBatch: checkShape[0] });
+  if (!options.json) {
+    printTable(options, rows, { threads, size, inputDType, inputLayout, device: model.device, dtype: model.dtype, torch, reference, checkBatch: checkShape[0] });
+    if (oursNotRun) console.log(`${ours} ${model.dtype}: not run: ${oursNotRun}`);
+    if (int8) {
+      console.log(
+        `${ortInt8Name}: the QDQ export with every conv and residual add fused (QLinearConv, QLinearAdd); ${int8.calibratedHere ? 'scales from a minmax calibration on the fixed input (our model has no quantization)' : 'our model\'s scales, with the residual convs\' pre-add ranges calibrated on the fixed input'}`,
+      );
+    }
+  }
   return rows;
+}
+
+/** Why our model cannot run (int8 without a quantization, or a backend that refuses), or undefined when it can. */
+async function whyOursCannotRun(model: ReturnType<typeof buildNamedModel>, sample: readonly number[]): Promise<string | undefined> {
+  if (model.dtype !== 'int8') return undefined;
+  if ((model as { quantization?: ModelQuantization | null }).quantization == null) {
+    return 'int8 runs a quantized model (quantize() with calibration data), and this build has no quantize()';
+  }
+  try {
+    await model.forward(Tensor.from(new Float32Array(sample.reduce((a, b) => a * b, 1)), [1, ...sample]));
+    return undefined;
+  } catch (error) {
+    if (error instanceof UnsupportedError || (error as { code?: string }).code === 'ERR_UNSUPPORTED') return (error as Error).message;
+    throw error;
+  }
 }
 
 /** PyTorch's engines that ran: eager, then torch.compile when it was timed. */
@@ -304,11 +353,11 @@ function printTable(options: BenchOptions, rows: readonly BenchRow[], c: TableCo
       rows.map((r) => [
         r.model,
         r.batch,
-        r.engine,
-        r.imgPerSec.toFixed(2),
-        r.msMedian.toFixed(1),
-        r.msP90.toFixed(1),
-        r.gflops.toFixed(1),
+        r.notRun ? `${r.engine}: not run` : r.engine,
+        r.notRun ? '-' : r.imgPerSec.toFixed(2),
+        r.notRun ? '-' : r.msMedian.toFixed(1),
+        r.notRun ? '-' : r.msP90.toFixed(1),
+        r.notRun ? '-' : r.gflops.toFixed(1),
         r.ratio === undefined ? '' : `${r.ratio.toFixed(3)}x`,
         ...(hasRel ? [r.relL2 === undefined ? (r.engine === c.reference ? 'ref' : '') : r.relL2.toExponential(1)] : []),
       ]),

@@ -158,7 +158,7 @@ const root = protobuf.parse(onnxProto, { keepCase: true }).root;
 export const ModelProto = root.lookupType('onnx.ModelProto');
 
 /** `onnx.TensorProto.DataType` values used by the exporter. */
-export const DataType = { FLOAT: 1, INT64: 7 } as const;
+export const DataType = { FLOAT: 1, UINT8: 2, INT8: 3, INT32: 6, INT64: 7 } as const;
 
 /** `onnx.AttributeProto.AttributeType` values used by the exporter. */
 export const AttributeType = { FLOAT: 1, INT: 2, INTS: 7 } as const;

@@ -9,103 +9,21 @@
 import { writeFile } from 'node:fs/promises';
 import { InvalidArgumentError, UnsupportedError, invalidArgument } from '../errors.js';
 import { Module } from '../nn/module.js';
-import { checkBoolean, checkOptions } from '../nn/options.js';
 import { Tracer, type Trace, type TraceNode } from '../nn/trace.js';
 import type { BatchNorm2d } from '../nn/batchnorm.js';
 import type { Conv2d } from '../nn/conv.js';
 import type { Tensor } from '../tensor.js';
 import { version } from '../version.js';
 import { littleEndianBytes } from './endian.js';
-import { AttributeType, DataType, ModelProto } from './onnx-schema.js';
+import { DataType } from './onnx-schema.js';
+import type { ModelQuantization } from '../nn/quantization.js';
+import { toQdqOnnxBytes } from './onnx-qdq.js';
+import {
+  adaptivePoolNode, encodeModel, float, int, ints, irVersionForOpset, maxPoolAttributes, resolveOptions, valueInfo,
+  type Attribute, type Initializer, type Node, type OnnxExportOptions, type Resolved,
+} from './onnx-writer.js';
 
-/** Options of {@link exportOnnx} and {@link toOnnxBytes}. */
-export interface OnnxExportOptions {
-  /** ONNX opset version (default 17; 13 to 23 are supported). */
-  opset?: number;
-  /** Give the batch dimension the symbolic size `'batch'` (default true); false fixes it to 1. */
-  dynamicBatch?: boolean;
-  /** Per-sample input shape the model is traced at (default `[3, 224, 224]`); H and W are fixed in the file. */
-  inputShape?: readonly number[];
-  /** Name of the graph input (default `'input'`). */
-  inputName?: string;
-  /** Name of the graph output (default `'output'`). */
-  outputName?: string;
-  /** Fold each BatchNorm into the convolution before it (default false: keep BatchNormalization nodes). */
-  foldBatchNorm?: boolean;
-}
-
-/**
- * The IR version that goes with each supported opset: the IR version of the ONNX release that
- * introduced the opset (onnx/helper.py's VERSION_TABLE), the newest a runtime for that opset must read.
- */
-const irVersionForOpset: Readonly<Record<number, number>> = {
-  13: 7, 14: 7, 15: 8, 16: 8, 17: 8, 18: 8, 19: 9, 20: 9, 21: 10, 22: 10, 23: 11,
-};
-
-const optionNames = ['opset', 'dynamicBatch', 'inputShape', 'inputName', 'outputName', 'foldBatchNorm'] as const;
-
-interface Resolved {
-  opset: number;
-  dynamicBatch: boolean;
-  inputShape: number[];
-  inputName: string;
-  outputName: string;
-  foldBatchNorm: boolean;
-}
-
-function resolveOptions(options: OnnxExportOptions | undefined): Resolved {
-  const o = checkOptions(options, optionNames, 'exportOnnx');
-  const opset = o.opset ?? 17;
-  if (!Number.isInteger(opset) || !(opset in irVersionForOpset)) {
-    const known = Object.keys(irVersionForOpset).map(Number);
-    throw invalidArgument(`an opset from ${Math.min(...known)} to ${Math.max(...known)}`, 'opset', opset);
-  }
-  const inputShape = o.inputShape ?? [3, 224, 224];
-  if (!Array.isArray(inputShape) || inputShape.length === 0 || !inputShape.every((d) => Number.isSafeInteger(d) && d > 0)) {
-    throw invalidArgument('a non-empty array of positive integers (the per-sample shape, e.g. [3, 224, 224])', 'inputShape', inputShape);
-  }
-  const name = (value: unknown, what: string): string => {
-    if (typeof value !== 'string' || value === '') throw invalidArgument('a non-empty string', what, value);
-    return value;
-  };
-  const inputName = name(o.inputName ?? 'input', 'inputName');
-  const outputName = name(o.outputName ?? 'output', 'outputName');
-  if (inputName === outputName) throw new InvalidArgumentError(`exportOnnx: inputName and outputName must differ (both are "${inputName}")`);
-  return {
-    opset,
-    dynamicBatch: checkBoolean(o.dynamicBatch ?? true, 'dynamicBatch'),
-    inputShape: [...inputShape],
-    inputName,
-    outputName,
-    foldBatchNorm: checkBoolean(o.foldBatchNorm ?? false, 'foldBatchNorm'),
-  };
-}
-
-// Plain-object forms of the ONNX messages, as protobufjs's `fromObject` takes them.
-interface Attribute {
-  name: string;
-  type: number;
-  i?: number;
-  f?: number;
-  ints?: number[];
-}
-interface Node {
-  name: string;
-  op_type: string;
-  input: string[];
-  output: string[];
-  attribute: Attribute[];
-}
-interface Initializer {
-  name: string;
-  dims: number[];
-  data_type: number;
-  raw_data: Uint8Array;
-}
-
-const ints = (name: string, values: readonly number[]): Attribute => ({ name, type: AttributeType.INTS, ints: [...values] });
-const int = (name: string, value: number): Attribute => ({ name, type: AttributeType.INT, i: value });
-const float = (name: string, value: number): Attribute => ({ name, type: AttributeType.FLOAT, f: value });
+export type { OnnxExportOptions } from './onnx-writer.js';
 
 /** Builds the ONNX graph of one trace. Names: nodes by module path, initializers by state-dict key. */
 class GraphBuilder {
@@ -232,52 +150,6 @@ function foldBatchNorm(conv: Conv2d, bn: BatchNorm2d): { weight: Float32Array; b
   return { weight, bias };
 }
 
-/**
- * MaxPool with PyTorch's output size. PyTorch's ceil mode drops a last window that would start in the
- * right padding; ONNX before opset 22 does not (its shape inference then disagrees with runtimes that
- * follow PyTorch). So `ceil_mode` is set only where ceiling really adds a window, which is exactly
- * where the two agree; elsewhere floor mode gives PyTorch's size already.
- */
-function maxPool(b: GraphBuilder, trace: Trace, node: TraceNode & { op: 'max_pool2d' }): void {
-  const m = node.module;
-  const input = trace.values[node.inputs[0]!]!.shape.slice(1);
-  const output = trace.values[node.output]!.shape.slice(1);
-  const span = (i: number): number => input[i]! + 2 * m.padding[i]! - m.dilation[i]! * (m.kernelSize[i]! - 1) - 1;
-  const floorSize = (i: number): number => Math.floor(span(i) / m.stride[i]!) + 1;
-  const ceilSize = (i: number): number => Math.ceil(span(i) / m.stride[i]!) + 1;
-  const needsCeil = [0, 1].some((i) => output[i] !== floorSize(i));
-  if (needsCeil && [0, 1].some((i) => output[i] !== ceilSize(i))) {
-    throw new UnsupportedError(
-      `exportOnnx: MaxPool2d at "${b.modulePath(node)}" with ceilMode adds a last window in one dimension but drops it (as PyTorch does when it would start in the padding) in the other at input size ${input.join('x')}, which ONNX's MaxPool cannot express; export with another inputShape`,
-    );
-  }
-  b.emit(node, 'MaxPool', [b.input(node)], [
-    ints('kernel_shape', m.kernelSize),
-    ints('strides', m.stride),
-    ints('pads', [m.padding[0], m.padding[1], m.padding[0], m.padding[1]]),
-    ints('dilations', m.dilation),
-    int('ceil_mode', needsCeil ? 1 : 0),
-  ]);
-}
-
-/** The ONNX node(s) for an adaptive average pool: global when 1×1, fixed windows when they divide evenly. */
-function adaptivePool(b: GraphBuilder, trace: Trace, node: TraceNode & { op: 'adaptive_avg_pool2d' }): void {
-  const [, h, w] = trace.values[node.inputs[0]!]!.shape as [number, number, number];
-  const [, oh, ow] = trace.values[node.output]!.shape as [number, number, number];
-  if (oh === 1 && ow === 1) {
-    b.emit(node, 'GlobalAveragePool', [b.input(node)], []);
-    return;
-  }
-  if (h % oh !== 0 || w % ow !== 0) {
-    throw new UnsupportedError(
-      `exportOnnx: AdaptiveAvgPool2d at "${b.modulePath(node)}" pools a ${h}x${w} map to ${oh}x${ow}, which does not divide evenly; ` +
-        'ONNX has no adaptive pooling, so only 1x1 outputs or sizes that divide the input can be exported. Choose an inputShape whose feature map divides evenly',
-    );
-  }
-  const kernel = [h / oh, w / ow];
-  b.emit(node, 'AveragePool', [b.input(node)], [ints('kernel_shape', kernel), ints('strides', kernel)]);
-}
-
 function buildGraph(root: Module, trace: Trace, options: Resolved): GraphBuilder {
   const b = new GraphBuilder(root, trace, options);
   const folds = options.foldBatchNorm ? foldablePairs(trace) : new Map<TraceNode, TraceNode & { op: 'batch_norm2d' }>();
@@ -329,12 +201,18 @@ function buildGraph(root: Module, trace: Trace, options: Resolved): GraphBuilder
       case 'add':
         b.emit(node, 'Add', [b.input(node, 0), b.input(node, 1)], []);
         break;
-      case 'max_pool2d':
-        maxPool(b, trace, node);
+      case 'max_pool2d': {
+        const m = node.module;
+        const shapes = [trace.values[node.inputs[0]!]!.shape, trace.values[node.output]!.shape] as const;
+        const pool = { kernel: m.kernelSize, stride: m.stride, padding: m.padding, dilation: m.dilation };
+        b.emit(node, 'MaxPool', [b.input(node)], maxPoolAttributes(pool, ...shapes, path));
         break;
-      case 'adaptive_avg_pool2d':
-        adaptivePool(b, trace, node);
+      }
+      case 'adaptive_avg_pool2d': {
+        const { opType, attributes } = adaptivePoolNode(trace.values[node.inputs[0]!]!.shape, trace.values[node.output]!.shape, path);
+        b.emit(node, opType, [b.input(node)], attributes);
         break;
+      }
       case 'flatten':
         b.emit(node, 'Flatten', [b.input(node)], [int('axis', 1)]);
         break;
@@ -354,14 +232,6 @@ function buildGraph(root: Module, trace: Trace, options: Resolved): GraphBuilder
   return b;
 }
 
-function valueInfo(name: string, shape: readonly number[], dynamicBatch: boolean): object {
-  const batch = dynamicBatch ? { dim_param: 'batch' } : { dim_value: 1 };
-  return {
-    name,
-    type: { tensor_type: { elem_type: DataType.FLOAT, shape: { dim: [batch, ...shape.map((d) => ({ dim_value: d }))] } } },
-  };
-}
-
 /**
  * Encodes a module as an ONNX model (the bytes of an `.onnx` file). The module is traced at
  * `inputShape`; weights are read as they are now.
@@ -371,7 +241,11 @@ function valueInfo(name: string, shape: readonly number[], dynamicBatch: boolean
  */
 export function toOnnxBytes(module: Module, options?: OnnxExportOptions): Uint8Array {
   if (!(module instanceof Module)) throw invalidArgument('a Module', 'module', module === null ? null : typeof module);
-  const o = resolveOptions(options);
+  const o = resolveOptions(options, ['quantization', 'preResidual']);
+  // A module's own quantization is null (or absent) until quantize() or a quantized weights file sets it.
+  const quantization = options?.quantization ?? (module as { quantization?: ModelQuantization | null }).quantization;
+  if (quantization != null) return toQdqOnnxBytes(module, quantization, o, options?.preResidual);
+  if (options?.preResidual !== undefined) throw new InvalidArgumentError('exportOnnx: preResidual goes with a quantized export: give quantization too (or a quantized model)');
   const trace = Tracer.trace(module, o.inputShape);
   const b = buildGraph(module, trace, o);
   if (trace.output.id === trace.input.id) {
@@ -392,11 +266,7 @@ export function toOnnxBytes(module: Module, options?: OnnxExportOptions): Uint8A
       value_info: internal.map((v) => valueInfo(b.valueName[v.id]!, v.shape, o.dynamicBatch)),
     },
   };
-  const encoded = ModelProto.encode(ModelProto.fromObject(model)).finish();
-  // protobufjs hands back a Node Buffer, small ones slices of a shared pool: return a plain array of our own.
-  const out = new Uint8Array(encoded.length);
-  out.set(encoded);
-  return out;
+  return encodeModel(model);
 }
 
 /**

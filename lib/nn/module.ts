@@ -359,14 +359,15 @@ export abstract class Module implements Disposable {
    * (`to('cuda')`, `to('cuda:1')`, `to('auto')`) or a dtype name (`to('float16')`); what is not given
    * keeps this module's value, and the whole subtree takes the resulting placement.
    *
-   * `'auto'` is resolved now: `'cuda:0'` when a GPU with cuDNN works, else `'cpu'`, and then the dtype
-   * becomes `'float32'` (the CPU runs nothing else) whatever was asked; {@link Module.device} and
+   * `'auto'` is resolved now: `'cuda:0'` when a GPU with cuDNN works, else `'cpu'`, and then a dtype the
+   * CPU cannot run (tf32, float16; bfloat16 without AVX512-BF16 or AMX) becomes `'float32'`, with a process
+   * warning (code `RESNET_DTYPE_FALLBACK`) that says why; {@link Module.device} and
    * {@link Module.dtype} report what was taken. An explicit `'cuda'` is not checked here: the first
    * forward rejects with a `BackendUnavailableError` when no GPU works, and the module can be moved back.
    * What was compiled for the old placement is freed once its runs have finished. A module registered
    * later as a child keeps its own placement (the default), as in PyTorch.
-   * @throws InvalidArgumentError for a misspelt device, dtype or option; UnsupportedError for a dtype
-   * other than float32 on the CPU.
+   * @throws InvalidArgumentError for a misspelt device, dtype or option; UnsupportedError for tf32 or
+   * float16 on the CPU, or bfloat16 on a CPU without AVX512-BF16 or AMX (the message names its ISA).
    */
   to(target: DeviceSpec | ComputeDType | PlacementOptions): this {
     const placement = resolvePlacement(this.constructor.name, target, this.placementState);

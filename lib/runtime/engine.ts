@@ -377,7 +377,8 @@ function nativeOptions(options: CompileOptions): NativeCompileOptions {
  * was already, and executables compiled from it share weight memory. The compilation itself (weight
  * reorders, memory plan) runs off the JS thread.
  * @throws InvalidArgumentError, ShapeError or UnsupportedError for a graph or options the engine cannot
- * run (a precision other than float32 on the CPU, a normalisation whose length is not the input's
+ * run (tf32 or float16 on the CPU, bfloat16 on a CPU without AVX512-BF16 or AMX, int8 on a graph not
+ * quantized, a normalisation whose length is not the input's
  * channel count); BackendUnavailableError when the backend is not built in, or for CUDA one of its
  * subclasses: NoGpuError (no driver, no device, no such ordinal), CudnnNotFoundError, CudnnVersionError;
  * GpuOutOfMemoryError; DisposedError for a disposed PreparedGraph; NativeLoadError when the addon is missing.

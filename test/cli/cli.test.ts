@@ -5,11 +5,12 @@
 import { mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cli, cliBuilt, resnet } from '../helpers/cli-runner.js';
+import { cli, cliBuilt, resnet, resnetWith } from '../helpers/cli-runner.js';
 import { describe, expect, it } from 'vitest';
 import * as ort from 'onnxruntime-node';
 import { backendInfo } from '../../lib/index.js';
 import { describeCuda, describeImageDecoder } from '../../lib/cli/info.js';
+import { cpuFlags, cpuHasNativeBFloat16 } from '../helpers/cpu-flags.js';
 
 const built = cliBuilt;
 if (!built) console.warn(`test/cli.test.ts: skipped, ${cli} is missing (run npm run build)`);
@@ -25,6 +26,19 @@ describe.runIf(built)('resnet CLI', () => {
     expect(info.backends.cpu.version).toMatch(/^\d+\.\d+/);
     expect(info.backends.cpu.isa.length).toBeGreaterThan(0);
     expect(info.backends.cuda.available).toBe(false);
+  });
+
+  it("info lists the CPU's low-precision ISAs as /proc/cpuinfo does, and whether bfloat16 runs natively", async () => {
+    const flags = cpuFlags();
+    const [text, json] = await Promise.all([resnet('info'), resnet('info', '--json')]);
+    const cpu = JSON.parse(json.stdout).backends.cpu as { isa: string; lowPrecisionIsas: string[]; bfloat16: boolean };
+    if (flags !== null) {
+      const expected = ['avx_vnni', 'avx512_vnni', 'avx512_bf16', 'amx_int8', 'amx_bf16'].filter((name) => flags.has(name));
+      expect(cpu.lowPrecisionIsas).toEqual(expected);
+      if (!process.env.ONEDNN_MAX_CPU_ISA) expect(cpu.bfloat16).toBe(cpuHasNativeBFloat16(flags));
+      const found = expected.length > 0 ? expected.join(' ') : 'none';
+      expect(text.stdout).toContain(`low-precision ISAs: ${found} (${cpu.bfloat16 ? 'bfloat16 native' : `no bfloat16: oneDNN's ISA is ${cpu.isa}`})`);
+    }
   });
 
   it('bench --compare onnxruntime prints both engines, and --json gives the rows', async () => {
@@ -108,6 +122,24 @@ describe.runIf(built)('resnet CLI', () => {
     const [row] = JSON.parse(stdout) as { device: string; dtype: string; engine: string }[];
     const gpu = backendInfo().backends.cuda.available;
     expect(row).toMatchObject(gpu ? { device: 'cuda:0', dtype: 'float16', engine: 'resnet-cudnn (cuda:0)' } : { device: 'cpu', dtype: 'float32', engine: 'resnet-cudnn (cpu)' });
+  });
+
+  it('bench --dtype bfloat16 runs on a CPU with native bfloat16, and elsewhere says which ISA is missing', async () => {
+    const cpu = backendInfo().backends.cpu;
+    const { stdout, stderr, code } = await resnet('bench', '--model', 'resnet18', '--input-size', '64', '--batch', '1', '--iters', '2', '--warmup', '1', '--threads', '1', '--dtype', 'bfloat16', '--json');
+    if (cpu.bfloat16) {
+      expect(code, stderr).toBe(0);
+      const [row] = JSON.parse(stdout) as { dtype: string; device: string; msMedian: number }[];
+      expect(row).toMatchObject({ dtype: 'bfloat16', device: 'cpu' });
+      expect(row!.msMedian).toBeGreaterThan(0);
+    } else {
+      expect(code).toBe(1);
+      expect(stderr).toContain(`bfloat16 on the CPU needs AVX512-BF16 or AMX (this CPU's oneDNN ISA is ${cpu.isa})`);
+    }
+    // oneDNN capped below bfloat16, as on a CPU without it: refused before anything is compiled, with the fix.
+    const capped = await resnetWith({ env: { ONEDNN_MAX_CPU_ISA: 'AVX2' } }, 'bench', '--model', 'resnet18', '--input-size', '64', '--batch', '1', '--iters', '1', '--dtype', 'bfloat16');
+    expect(capped.code).toBe(1);
+    expect(capped.stderr).toMatch(/bfloat16 on the CPU needs AVX512-BF16 or AMX \(this CPU's oneDNN ISA is (avx2|avx|sse41)\); use dtype 'float32' \[ERR_UNSUPPORTED\]/);
   });
 
   it('bench refuses bad devices and dtypes, float16 on the CPU, and onnxruntime against a GPU', async () => {

@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { UnsupportedError, backendInfo, compileGraph, getModel, manualSeed, Tensor } from '../../lib/index.js';
+import { UnsupportedError, backendInfo, compileGraph, getModel, manualSeed, prepareGraph, Tensor } from '../../lib/index.js';
 import type { Graph, GraphOp } from '../../lib/compile/graph.js';
 import { cpuBFloat16Refusal, resolvePlacement } from '../../lib/runtime/device.js';
 import { defaultPlacement } from '../../lib/nn/placement.js';
@@ -66,24 +66,7 @@ describe.runIf(cpu.bfloat16)('bfloat16 vs float32 on the CPU (random torchvision
   }
 
   it('every op kind (strided conv, max pool, fused and unfused relu and add, residual, both adaptive pools, linear) within 1e-2, weights stored in half the bytes', async () => {
-    const { conv, randomArray } = graphBuilders(rng(5));
-    const ops: GraphOp[] = [
-      conv({ src: 0, dst: 1, inChannels: 3, outChannels: 32, kernel: [7, 7], stride: [2, 2], padding: [3, 3], relu: true }),
-      { op: 'maxpool', src: 1, dst: 2, kernel: [3, 3], stride: [2, 2], padding: [1, 1], dilation: [1, 1], ceilMode: false },
-      conv({ src: 2, dst: 3, inChannels: 32, outChannels: 32, padding: [1, 1] }),
-      { op: 'relu', src: 3, dst: 4 },
-      conv({ src: 4, dst: 5, inChannels: 32, outChannels: 32, kernel: [1, 1], residual: 2, relu: true }),
-      { op: 'add', a: 5, b: 4, dst: 6, relu: true },
-      { op: 'adaptive_avgpool', src: 6, dst: 7 },
-      { op: 'flatten', src: 7, dst: 8 },
-      { op: 'linear', src: 8, dst: 9, outFeatures: 10, weight: randomArray(10 * 32, 0.2), bias: randomArray(10, 0.1) },
-      { op: 'adaptive_avgpool', src: 6, dst: 10 },
-    ];
-    const graph: Graph = graphOf(
-      [[3, 40, 40], [32, 20, 20], [32, 10, 10], [32, 10, 10], [32, 10, 10], [32, 10, 10], [32, 10, 10], [32, 1, 1], [32], [10], [32, 3, 3]],
-      ops,
-      [9, 10, 6],
-    );
+    const graph = opMixGraph();
     const input = uniform(2 * 3 * 40 * 40, 3);
     using float = await compileGraph(graph, { backend: 'cpu', batch: 2 });
     using bf16 = await compileGraph(graph, { backend: 'cpu', batch: 2, precision: 'bfloat16' });
@@ -97,6 +80,26 @@ describe.runIf(cpu.bfloat16)('bfloat16 vs float32 on the CPU (random torchvision
     }
     // Conv and linear weights in bf16 (2 bytes), biases f32 (4 bytes), both padded to the kernels' blocking.
     expect(bf16.weightBytes).toBeLessThan(0.75 * float.weightBytes);
+  });
+
+  it('one prepared graph compiled at float32 and bfloat16 keeps both weight copies apart: each equals its own compile alone', async () => {
+    const graph = opMixGraph();
+    const input = uniform(2 * 3 * 40 * 40, 4);
+    using prepared = prepareGraph(graph);
+    // Alternate the precisions so that each finds the other's weights in the prepared graph's cache.
+    using floatShared = await compileGraph(prepared, { backend: 'cpu', batch: 2 });
+    using bf16Shared = await compileGraph(prepared, { backend: 'cpu', batch: 2, precision: 'bfloat16' });
+    using floatAgain = await compileGraph(prepared, { backend: 'cpu', batch: 2 });
+    using floatAlone = await compileGraph(graph, { backend: 'cpu', batch: 2 });
+    using bf16Alone = await compileGraph(graph, { backend: 'cpu', batch: 2, precision: 'bfloat16' });
+    const [floatWant, bf16Want] = [await floatAlone.run(input), await bf16Alone.run(input)];
+    expect(await floatShared.run(input)).toEqual(floatWant);
+    expect(await floatAgain.run(input)).toEqual(floatWant);
+    expect(await bf16Shared.run(input)).toEqual(bf16Want);
+    expect(bf16Want).not.toEqual(floatWant);
+    // Only the f32 biases are shared between the two precisions; the second float32 compile shares everything.
+    expect(bf16Shared.sharedWeightBytes).toBeLessThan(0.2 * bf16Shared.weightBytes);
+    expect(floatAgain.sharedWeightBytes).toBe(floatAgain.weightBytes);
   });
 
   it('runs native bfloat16 kernels, never a reference one (ONEDNN_VERBOSE in a child process)', () => {
@@ -155,6 +158,28 @@ describe('bfloat16 refused on a CPU without AVX512-BF16 or AMX', () => {
     });
   }
 });
+
+/** Every op kind once: strided stem conv, max pool, conv, unfused relu, 1x1 conv with residual, unfused add, both adaptive pools, flatten, linear. */
+function opMixGraph(): Graph {
+  const { conv, randomArray } = graphBuilders(rng(5));
+  const ops: GraphOp[] = [
+    conv({ src: 0, dst: 1, inChannels: 3, outChannels: 32, kernel: [7, 7], stride: [2, 2], padding: [3, 3], relu: true }),
+    { op: 'maxpool', src: 1, dst: 2, kernel: [3, 3], stride: [2, 2], padding: [1, 1], dilation: [1, 1], ceilMode: false },
+    conv({ src: 2, dst: 3, inChannels: 32, outChannels: 32, padding: [1, 1] }),
+    { op: 'relu', src: 3, dst: 4 },
+    conv({ src: 4, dst: 5, inChannels: 32, outChannels: 32, kernel: [1, 1], residual: 2, relu: true }),
+    { op: 'add', a: 5, b: 4, dst: 6, relu: true },
+    { op: 'adaptive_avgpool', src: 6, dst: 7 },
+    { op: 'flatten', src: 7, dst: 8 },
+    { op: 'linear', src: 8, dst: 9, outFeatures: 10, weight: randomArray(10 * 32, 0.2), bias: randomArray(10, 0.1) },
+    { op: 'adaptive_avgpool', src: 6, dst: 10 },
+  ];
+  return graphOf(
+    [[3, 40, 40], [32, 20, 20], [32, 10, 10], [32, 10, 10], [32, 10, 10], [32, 10, 10], [32, 10, 10], [32, 1, 1], [32], [10], [32, 3, 3]],
+    ops,
+    [9, 10, 6],
+  );
+}
 
 function smallGraph(): Graph {
   const { conv } = graphBuilders(rng(9));
