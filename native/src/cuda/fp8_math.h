@@ -6,13 +6,8 @@
 #pragma once
 
 #include <cstdint>
-#include <cstring>
 
-#if defined(__CUDACC__)
-#define RESNET_FP8_HD __host__ __device__
-#else
-#define RESNET_FP8_HD
-#endif
+#include "cuda/float_bits.h"
 
 namespace resnet {
 namespace cuda {
@@ -20,31 +15,11 @@ namespace cuda {
 /// Largest finite E4M3 value: what a saturating conversion clamps to.
 constexpr float kFp8E4M3Max = 448.0f;
 
-RESNET_FP8_HD inline uint32_t fp8_float_bits(float value) {
-#ifdef __CUDA_ARCH__
-  return __float_as_uint(value);
-#else
-  uint32_t bits;
-  std::memcpy(&bits, &value, sizeof bits);
-  return bits;
-#endif
-}
-
-RESNET_FP8_HD inline float fp8_bits_float(uint32_t bits) {
-#ifdef __CUDA_ARCH__
-  return __uint_as_float(bits);
-#else
-  float value;
-  std::memcpy(&value, &bits, sizeof value);
-  return value;
-#endif
-}
-
 /// float → E4M3, round to nearest even, saturating: |x| ≥ 448 (infinities included) → ±448, NaN → 0x7f (the
 /// sign of a NaN is not kept, as CUDA's __nv_cvt_float_to_fp8(…, __NV_SATFINITE, __NV_E4M3) gives 0x7f), zero
 /// keeps its sign, |x| ≤ 2^-10 (half the smallest subnormal; the tie goes to the even side) → ±0.
-RESNET_FP8_HD inline uint8_t float_to_e4m3_bits(float value) {
-  const uint32_t x = fp8_float_bits(value);
+RESNET_HD inline uint8_t float_to_e4m3_bits(float value) {
+  const uint32_t x = float_bits(value);
   const uint32_t sign = (x >> 24) & 0x80u;
   const uint32_t a = x & 0x7fffffffu;
   if (a > 0x7f800000u) return 0x7fu;
@@ -72,13 +47,13 @@ RESNET_FP8_HD inline uint8_t float_to_e4m3_bits(float value) {
 }
 
 /// E4M3 → float, exactly (0x7f and 0xff are NaN).
-RESNET_FP8_HD inline float e4m3_bits_to_float(uint8_t code) {
+RESNET_HD inline float e4m3_bits_to_float(uint8_t code) {
   const uint32_t sign = (static_cast<uint32_t>(code) & 0x80u) << 24;
   const uint32_t exponent = (code >> 3) & 0xfu;
   const uint32_t mantissa = code & 0x7u;
-  if (exponent == 0xfu && mantissa == 0x7u) return fp8_bits_float(sign | 0x7fc00000u);
-  if (exponent != 0) return fp8_bits_float(sign | ((exponent + 120u) << 23) | (mantissa << 20));
-  if (mantissa == 0) return fp8_bits_float(sign);
+  if (exponent == 0xfu && mantissa == 0x7u) return bits_float(sign | 0x7fc00000u);
+  if (exponent != 0) return bits_float(sign | ((exponent + 120u) << 23) | (mantissa << 20));
+  if (mantissa == 0) return bits_float(sign);
   // Subnormal: mantissa · 2^-9 = a normal float with the mantissa's leading bit as its implicit one.
   uint32_t shift = 0;
   uint32_t m = mantissa;
@@ -87,7 +62,7 @@ RESNET_FP8_HD inline float e4m3_bits_to_float(uint8_t code) {
     ++shift;
   }
   // m·2^-9 with m = 1.xx · 2^(2 − shift): exponent −7 − shift, the bits below the leading one as fraction.
-  return fp8_bits_float(sign | ((120u - shift) << 23) | ((m & 0x3u) << 21));
+  return bits_float(sign | ((120u - shift) << 23) | ((m & 0x3u) << 21));
 }
 
 }  // namespace cuda

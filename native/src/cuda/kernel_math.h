@@ -15,39 +15,14 @@
 #include <cstdint>
 #include <cstring>
 
+#include "cuda/float_bits.h"
 #include "cuda/fp8_math.h"
 #include "cuda/kernel_args.h"
-
-#if defined(__CUDACC__)
-#define RESNET_HD __host__ __device__
-#else
-#define RESNET_HD
-#endif
 
 namespace resnet {
 namespace cuda {
 
-// ---- bits and rounding-exact float arithmetic ------------------------------------------------------------
-
-RESNET_HD inline uint32_t float_bits(float value) {
-#ifdef __CUDA_ARCH__
-  return __float_as_uint(value);
-#else
-  uint32_t bits;
-  std::memcpy(&bits, &value, sizeof bits);
-  return bits;
-#endif
-}
-
-RESNET_HD inline float bits_float(uint32_t bits) {
-#ifdef __CUDA_ARCH__
-  return __uint_as_float(bits);
-#else
-  float value;
-  std::memcpy(&value, &bits, sizeof value);
-  return value;
-#endif
-}
+// ---- rounding-exact float arithmetic (float_bits / bits_float: float_bits.h) -------------------------------
 
 /// True for every NaN, whatever the compiler's floating-point flags.
 RESNET_HD inline bool is_nan(float value) { return (float_bits(value) & 0x7fffffffu) > 0x7f800000u; }
