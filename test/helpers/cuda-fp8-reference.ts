@@ -9,7 +9,7 @@
 import type { Graph } from '../../lib/index.js';
 import { quantizeWithRanges } from '../../scripts/gpu-check/int8-graph.mjs';
 import { quantizeWeightToGrid } from '../../lib/nn/quantization.js';
-import { readElements, roundToHalf, type CudaPlan, type PlanStep } from './cuda-plan-reference.js';
+import { convolveNhwc, readElements, roundToHalf, type CudaPlan, type PlanStep } from './cuda-plan-reference.js';
 
 /** The value of E4M3 code `code` by the format's definition (S.EEEE.MMM, bias 7, no infinities, S.1111.111 NaN). */
 export function e4m3Value(code: number): number {
@@ -174,33 +174,6 @@ export function runInt8Plan(plan: Int8Plan, input: Float32Array, mode: Fp8ConvMo
 type Step = Int8Plan['steps'][number];
 type Memory = (id: number) => Float64Array;
 
-/** The NHWC conv of `step`'s geometry: weight(k, fy, fx, c) and the inputs' element reader, plus an epilogue. */
-function convolve(plan: Int8Plan, step: Step, x: Float64Array, weight: (k: number, fy: number, fx: number, c: number) => number, epilogue: (k: number, sum: number, i: number) => number, out: Float64Array): void {
-  const [xv, yv] = [plan.values[step.src]!, plan.values[step.dst]!];
-  const [r, s] = step.kernel;
-  const inPerGroup = xv.storedChannels / step.groups;
-  const outPerGroup = yv.storedChannels / step.groups;
-  for (let n = 0; n < yv.n; n++)
-    for (let oy = 0; oy < yv.h; oy++)
-      for (let ox = 0; ox < yv.w; ox++)
-        for (let k = 0; k < yv.storedChannels; k++) {
-          const group = Math.floor(k / outPerGroup);
-          let sum = 0;
-          for (let fy = 0; fy < r; fy++) {
-            const iy = oy * step.stride[0] - step.padding[0] + fy * step.dilation[0];
-            if (iy < 0 || iy >= xv.h) continue;
-            for (let fx = 0; fx < s; fx++) {
-              const ix = ox * step.stride[1] - step.padding[1] + fx * step.dilation[1];
-              if (ix < 0 || ix >= xv.w) continue;
-              const xi = ((n * xv.h + iy) * xv.w + ix) * xv.storedChannels + group * inPerGroup;
-              for (let c = 0; c < inPerGroup; c++) sum += x[xi + c]! * weight(k, fy, fx, c);
-            }
-          }
-          const yi = ((n * yv.h + oy) * yv.w + ox) * yv.storedChannels + k;
-          out[yi] = epilogue(k, sum, yi);
-        }
-}
-
 /** A float conv of the plan (FP16 filter and float bias from the blob, as the float16 plan runs it). */
 function floatConv(plan: Int8Plan, step: Step, memory: Memory, out: Float64Array, store: (x: number) => number): void {
   const [xv, yv] = [plan.values[step.src]!, plan.values[step.dst]!];
@@ -209,12 +182,11 @@ function floatConv(plan: Int8Plan, step: Step, memory: Memory, out: Float64Array
   const filter = readElements(plan.weightBlob, step.filterOffset, yv.storedChannels * r * s * inPerGroup, 'float16');
   const bias = readElements(plan.weightBlob, step.biasOffset, step.biasBytes / 4, 'float32');
   const residual = step.residual >= 0 ? memory(step.residual) : undefined;
-  convolve(plan, step, memory(step.src), (k, fy, fx, c) => filter[((k * r + fy) * s + fx) * inPerGroup + c]!, (k, sum, i) => {
+  convolveNhwc(xv, yv, step, memory(step.src), 0, filter, (k, sum, i) => {
     const value = sum + bias[k]! + (residual ? residual[i]! : 0);
-    return store(step.relu ? Math.max(value, 0) : value);
-  }, out);
+    out[i] = store(step.relu ? Math.max(value, 0) : value);
+  });
 }
-
 
 /**
  * The independent reference of an FP8 conv: y = relu(Σ x·w + b + r) in reals, with x and r the stored values'
@@ -226,23 +198,28 @@ function referenceConv(plan: Int8Plan, step: Step, graph: Graph, memory: Memory,
   if (op.op !== 'conv' || !op.weightScales) throw new Error(`graph.ops[${step.opIndex}] is not a quantized conv`);
   const [r, s] = step.kernel;
   const c = graph.values[op.src]!.shape[0]!;
-  const q = (k: number, fy: number, fx: number, ch: number): number => {
-    if (k >= op.outChannels || ch >= c) return 0;
-    const scale = op.weightScales![k]!;
-    return scale * roundToE4M3(Math.round(op.weight[((k * c + ch) * r + fy) * s + fx]! / scale));
-  };
+  const [xv, yv] = [plan.values[step.src]!, plan.values[step.dst]!];
+  // The real weights KRSC over stored channels (zero in padding), from the graph's OIHW weights.
+  const filter = new Float64Array(yv.storedChannels * r * s * xv.storedChannels);
+  for (let k = 0; k < op.outChannels; k++)
+    for (let fy = 0; fy < r; fy++)
+      for (let fx = 0; fx < s; fx++)
+        for (let ch = 0; ch < c; ch++) {
+          const scale = op.weightScales[k]!;
+          filter[((k * r + fy) * s + fx) * xv.storedChannels + ch] = scale * roundToE4M3(Math.round(op.weight[((k * c + ch) * r + fy) * s + fx]! / scale));
+        }
   // A plan value's graph value (a converted copy's is its conversion's source), and the real value of an element
   // stored in it: FP8 codes times T / 448 from the graph's quant, FP16 as is.
   const graphId = (id: number): number => (id < graph.values.length ? id : plan.steps.find((t) => t.kind === 'convert' && t.dst === id)!.src);
   const real = (id: number, stored: number): number => (plan.values[id]!.storage === 'float8_e4m3' ? stored * fp8ScaleOf(graph, graphId(id)) : stored);
   const x = memory(step.src).map((v) => real(step.src, v));
   const residual = step.residual >= 0 ? memory(step.residual) : undefined;
-  const s8 = plan.values[step.dst]!.storage === 'float8_e4m3' ? fp8ScaleOf(graph, step.dst) : 1;
-  convolve(plan, step, x, q, (k, sum, i) => {
+  const s8 = yv.storage === 'float8_e4m3' ? fp8ScaleOf(graph, step.dst) : 1;
+  convolveNhwc(xv, yv, step, x, 0, filter, (k, sum, i) => {
     const bias = k < op.outChannels ? op.bias[k]! : 0;
     const value = sum + bias + (residual ? real(step.residual, residual[i]!) : 0);
-    return store((step.relu ? Math.max(value, 0) : value) / s8);
-  }, out);
+    out[i] = store((step.relu ? Math.max(value, 0) : value) / s8);
+  });
 }
 
 /** T / 448 of graph value `id` (T = 127·scale for int8, 255·scale for uint8), from the graph's quant alone. */
