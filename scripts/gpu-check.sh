@@ -7,6 +7,9 @@
 #   torch_reference  torchvision models with random weights → safetensors + PyTorch's FP32 logits (background)
 #   parity           those models through our public API on the GPU in every precision vs PyTorch's logits
 #   bench            resnet50 at batch 1..256 in fp32/tf32/fp16/bf16, ours end to end
+#   int8             resnet50 quantized (made-up scales until quantize() lands) at precision int8 (FP8 E4M3 convs on
+#                    Hopper): device-only img/s at batch 32..256 beside bench's FP16, top-1 agreement with the CPU's
+#                    int8 (its log goes into bench.log)
 #   serve            `resnet serve` with resnet50 FP16 on the GPU under bench:serve's load generator (client
 #                    processes, perf_analyzer's concurrency mode): each concurrent client's row, then uint8,
 #                    shm, jpeg and fp32 inputs at rising concurrency, against the serving targets (its log
@@ -24,9 +27,10 @@
 # Environment (all optional):
 #   GPU_CHECK_BUDGET=345        seconds for everything; the parts share what is left as they go
 #   GPU_CHECK_PYTHON=python3    the Python that has torch and torchvision
-#   GPU_CHECK_PARTS=ops,torch_reference,parity,bench,serve,torch_bench   a subset, to rerun some (env always runs)
+#   GPU_CHECK_PARTS=ops,torch_reference,parity,bench,int8,serve,torch_bench   a subset, to rerun some (env always runs)
 #   GPU_CHECK_DRY_RUN=cpu       rehearse the check's own code with the CPU backend standing in for the GPU
 #   GPU_CHECK_VARIANTS, GPU_CHECK_REFERENCE_MODELS, GPU_CHECK_DTYPES, GPU_CHECK_BATCHES  comma lists
+#   GPU_CHECK_INT8_BATCHES=256,32,64,128   the int8 part's batches
 #   GPU_CHECK_LEGACY_CELLS=float16:1,float16:256   bench cells measured again with the graph API off
 #   RESNET_CUDNN_GRAPH=0        every conv on cuDNN's legacy API (passed on to the library; so is
 #                               RESNET_CUDNN_GRAPH_BUDGET_MS, the graph plans' build time per compile)
@@ -58,7 +62,7 @@ START=$(date +%s)
 BUDGET=${GPU_CHECK_BUDGET:-345}
 DEADLINE=$((START + BUDGET))
 PY=${GPU_CHECK_PYTHON:-python3}
-PARTS=${GPU_CHECK_PARTS:-ops,torch_reference,parity,bench,serve,torch_bench}
+PARTS=${GPU_CHECK_PARTS:-ops,torch_reference,parity,bench,int8,serve,torch_bench}
 if [ -n "${GPU_CHECK_WORK:-}" ]; then
   WORK=$GPU_CHECK_WORK
   mkdir -p "$WORK"
@@ -86,11 +90,12 @@ record() { printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" >>"$WORK/parts
 status_of() { case "$1" in 0) echo ok ;; 124 | 137) echo timeout ;; *) echo failed ;; esac; }
 
 # The least time each part needs to be worth starting, in the order they run (summary last): a part
-# leaves that much to every later part that will run.
-PART_ORDER=(ops parity bench serve torch_bench summary)
-declare -A MIN_SECONDS=([ops]=30 [parity]=20 [bench]=40 [serve]=40 [torch_bench]=60 [summary]=15)
+# leaves that much to every later part that will run. The int8 part reserves nothing: it runs on what the
+# parts before it leave (issue 15's row is extra to issue 3's check, whose budget stays as it was).
+PART_ORDER=(ops parity bench int8 serve torch_bench summary)
+declare -A MIN_SECONDS=([ops]=30 [parity]=20 [bench]=40 [int8]=0 [serve]=40 [torch_bench]=60 [summary]=15)
 # A part that logs into another's file (OUTDIR holds at most eight files).
-declare -A PART_LOG=([serve]=bench)
+declare -A PART_LOG=([serve]=bench [int8]=bench)
 reserve_after() {
   local name=$1 later=0 sum=0 p
   for p in "${PART_ORDER[@]}"; do
@@ -230,7 +235,7 @@ elif [ ! -f "$ROOT/build/Release/resnet_cudnn.node" ] && [ -z "${RESNET_CUDNN_AD
 fi
 if [ -n "$NODE_PROBLEM" ]; then
   log "cannot run the Node parts: $NODE_PROBLEM"
-  for p in ops parity bench serve; do SKIP_REASON[$p]="$NODE_PROBLEM"; done
+  for p in ops parity bench int8 serve; do SKIP_REASON[$p]="$NODE_PROBLEM"; done
 else
   log "node $(node --version) at $(command -v node)"
 fi
@@ -335,6 +340,7 @@ finish_background torch_compile_prewarm stop
 
 # ---- benchmarks --------------------------------------------------------------------------------------------
 run_part bench 110 "${NODE[@]}" bench --work "$WORK" --budget @BUDGET@
+run_part int8 60 env RESNET_CUDNN_GRAPH_BUDGET_MS="$CHECK_GRAPH_BUDGET" "${NODE[@]}" int8 --work "$WORK" --budget @BUDGET@
 # The server compiles resnet50 for 7 batch sizes: each compile's graph-plan building is capped as in ops.
 run_part serve 100 env RESNET_CUDNN_GRAPH_BUDGET_MS="$CHECK_GRAPH_BUDGET" "${NODE[@]}" serve --work "$WORK" --budget @BUDGET@
 run_part torch_bench 400 "$PY" "$GC/torch_bench.py" bench "$WORK/torch_bench.json" --budget @BUDGET@ \

@@ -33,6 +33,7 @@ class Addon : public Napi::Addon<Addon> {
     cuda::add_kernel_testing(env, testing);
     cuda::add_loader_testing(env, testing);
     cuda::add_graph_testing(env, testing);
+    cuda::add_fp8_testing(env, testing);
     cuda::add_path_choice_testing(env, testing);
     cuda::add_settings_testing(env, testing);
     cuda::add_stem_testing(env, testing);

@@ -6,6 +6,7 @@
 //   node check.mjs ops     --work DIR --budget SECONDS
 //   node check.mjs parity  --work DIR --budget SECONDS
 //   node check.mjs bench   --work DIR --budget SECONDS
+//   node check.mjs int8    --work DIR --budget SECONDS   (resnet50 quantized at precision int8, beside bench's FP16)
 //   node check.mjs serve   --work DIR --budget SECONDS   (resnet serve on the GPU under the load generator)
 //   node check.mjs summary --work DIR --out OUTDIR      (exit 0: all checks passed; 10: a check failed)
 import { parseArgs } from 'node:util';
@@ -20,7 +21,7 @@ const { positionals, values } = parseArgs({
 const [command] = positionals;
 const work = values.work;
 if (!command || !work) {
-  console.error('usage: node check.mjs env|ops|parity|bench|serve|summary --work DIR [--budget SECONDS] [--label TEXT] [--out OUTDIR]');
+  console.error('usage: node check.mjs env|ops|parity|bench|int8|serve|summary --work DIR [--budget SECONDS] [--label TEXT] [--out OUTDIR]');
   process.exit(2);
 }
 const deadline = new Deadline(Number(values.budget ?? 60));
@@ -63,6 +64,12 @@ switch (command) {
     const { runBench } = await import('./bench.mjs');
     const { lib, subject } = await library();
     await runBench(lib, subject, work, deadline);
+    break;
+  }
+  case 'int8': {
+    const { runInt8 } = await import('./int8.mjs');
+    const { lib, subject } = await library();
+    await runInt8(lib, subject, work, deadline);
     break;
   }
   case 'serve': {

@@ -29,6 +29,7 @@ export function writeSummary(work, out) {
     ops: readJson(at('ops.json')),
     parity: readJson(at('parity.json')),
     bench: readJson(at('bench.json')),
+    int8: readJson(at('int8.json')),
     serve: readJson(at('serve.json')),
     torchRef: readJson(at(path.join('torch_ref', 'manifest.json'))),
     torchBench: readJson(at('torch_bench.json')),

@@ -1,6 +1,7 @@
 // The GPU check's verdict: every part's results gathered into one summary object (summary.json) and
 // rendered as text (summary.md, printed last). Pure: the parts' JSON comes in, the summary goes out.
 import { evaluateTargets, RESNET50_FLOP_PER_IMAGE } from './targets.mjs';
+import { evaluateInt8Targets, int8RowsOf } from './int8-summary.mjs';
 import { renderServe, serveChecks, serveOf } from './serve-summary.mjs';
 import { hostPathOf, renderHostPath } from './host-path-summary.mjs';
 import { MISSING, formatError, formatMs, formatPercent, formatRate, formatRatio, formatTable, oneLine } from './table.mjs';
@@ -28,6 +29,7 @@ import { stemLine } from './paths.mjs';
  * @property {any} [ops]
  * @property {any} [parity]
  * @property {any} [bench]
+ * @property {any} [int8]
  * @property {any} [serve]
  * @property {any} [torchRef]
  * @property {any} [torchBench]
@@ -256,6 +258,7 @@ export function buildSummary(inputs) {
           fp32ParityWorst: inputs.parity?.skipped ?? 'no FP32 GPU logits were compared with torchvision',
         },
       });
+  const int8Rows = int8RowsOf(inputs.int8, inputs.bench?.cells ?? []);
   const failed = checks.filter((c) => !c.skipped && !c.passed);
   const passed = checks.filter((c) => !c.skipped && c.passed);
   const skipped = checks.filter((c) => c.skipped);
@@ -281,6 +284,13 @@ export function buildSummary(inputs) {
     },
     serve: serveOf(inputs),
     hostPath: hostPathOf(inputs, b256?.oursDevice?.imgPerSec),
+    int8: {
+      rows: int8Rows,
+      agreement: inputs.int8?.agreement ?? null,
+      quantization: inputs.int8?.quantization ?? null,
+      skipped: inputs.int8?.skipped ?? null,
+      targets: evaluateInt8Targets(inputs.int8, int8Rows, inputs.dryRun ? dryNote : undefined),
+    },
     targets,
     torchReference: inputs.torchRef ?? null,
   };
@@ -399,6 +409,12 @@ export function renderSummary(summary) {
 
   lines.push(...renderHostPath(summary.hostPath));
   lines.push(...renderServe(summary.serve));
+  lines.push('', '## INT8 (FP8 E4M3 convs on Hopper): resnet50 device-only img/s and targets (issue 15)', '');
+  if (summary.int8.quantization) lines.push(`Quantization: ${summary.int8.quantization}.`, '');
+  if (summary.int8.rows.length > 0) {
+    lines.push(formatTable(['batch', 'int8 img/s', 'float16 img/s', 'int8/float16', 'note'], summary.int8.rows.map((r) => [String(r.batch), r.int8DeviceImgPerSec ? formatRate(r.int8DeviceImgPerSec) : MISSING, r.float16DeviceImgPerSec ? formatRate(r.float16DeviceImgPerSec) : MISSING, r.ratio ? formatRatio(r.ratio) : MISSING, oneLine(r.error ?? '', 200)])), '');
+  }
+  lines.push(formatTable(['target', 'status', 'measured'], summary.int8.targets.map((x) => [x.label, x.status, oneLine(x.text, 300)])));
 
   lines.push('', '## Targets (issue 3)', '');
   lines.push(formatTable(['target', 'status', 'measured'], summary.targets.map((x) => [x.label, x.status, oneLine(x.text, 300)])));

@@ -17,7 +17,8 @@ import { lower, manualSeed, resnet18, Tracer, type Graph } from '../../lib/index
 import { graphBuilders, graphOf } from '../helpers/graph-builders.js';
 import { rng } from '../helpers/helpers.js';
 import { addonPathVariable, loadNative } from '../../lib/runtime/native.js';
-import { cudaConvGraphs } from '../helpers/cuda-plan-reference.js';
+import { cudaConvGraphs, cudaPlan } from '../helpers/cuda-plan-reference.js';
+import { quantizeForTest, type Int8Plan } from '../helpers/cuda-fp8-reference.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const addonPath = process.env[addonPathVariable] ? path.resolve(process.env[addonPathVariable]) : path.join(root, 'build', 'Release', 'resnet_cudnn.node');
@@ -81,6 +82,18 @@ function endsFile(): string {
     { op: 'flatten', src: 4, dst: 5 },
     { op: 'linear', src: 5, dst: 6, outFeatures: 10, weight: randomArray(10 * 16, 0.25), bias: randomArray(10) },
   ], [6]));
+}
+
+/**
+ * resnet18's layer1 quantized (made-up scales): its first conv reads the graph input (FP16), the other three are FP8,
+ * the two with a residual (FP16 in the first block, FP8 in the second) with a final MUL by γ.
+ */
+let quantizedLayer1Path: string | undefined;
+function quantizedLayer1(): string {
+  manualSeed(33);
+  const graph = lower(Tracer.trace(resnet18().layer1, [64, 8, 8]));
+  quantizedLayer1Path ??= graphFile('layer1-int8', quantizeForTest(graph, graph.values.map((_, i) => 1 + i / 4)));
+  return quantizedLayer1Path;
 }
 
 let runs = 0;
@@ -162,6 +175,29 @@ describe.runIf(hasGxx)('the graph API path against a fake cuDNN that checks the 
     const tf32 = run({ precision: 'tf32', limit: 1 }, engines);
     for (const r of tf32.results) expect(engineList(r)).toEqual([5]);
     expect(tf32.log.at(-1)).toBe('live 0');
+  });
+
+  it('int8: FP8 conv graphs keep engines noted for reduced-precision reduction (FP16 ones do not); α and γ bound to their buffers', () => {
+    const file = quantizedLayer1();
+    const int8 = run({ precision: 'int8', limit: 2 }, '6:dci,7:rpr,12:rc', '', file);
+    expect(int8.log.filter((line) => line.startsWith('error:'))).toEqual([]);
+    expect(int8.log.at(-1)).toBe('live 0');
+    const plan = cudaPlan(readGraph(file), { batch: 2, precision: 'int8' }) as unknown as Int8Plan;
+    const graphs = cudaConvGraphs(readGraph(file), { batch: 2, precision: 'int8' });
+    expect(int8.results.map((r) => plan.steps[r.step]!.fp8)).toEqual([false, true, true, true]);
+    const executes = int8.log.filter((line) => line.startsWith('execute '));
+    for (const [i, r] of int8.results.entries()) {
+      const fp8 = plan.steps[r.step]!.fp8;
+      expect(engineList(r)).toEqual(fp8 ? [7, 12] : [12]);
+      expect(r.note).toBe(fp8 ? '1 excluded for int8 (first: engine 6: down-converted inputs)' : '2 excluded for int8 (first: engine 6: down-converted inputs)');
+      const bound = Object.fromEntries([...executes[i]!.matchAll(/ (\d+)=(0x[0-9a-f]+)/g)].map((m) => [Number(m[1]), m[2]]));
+      const byRole = Object.fromEntries(graphs[i]!.tensors.filter((t) => !t.virtual).map((t) => [t.uid, hex(r.addresses![t.role]!)]));
+      expect(bound).toEqual(byRole);
+      expect('scale' in r.addresses!).toBe(fp8);
+    }
+    // γ where the chain has it: the blocks' second convs (d / o: the residual's divisor over the output's).
+    expect(int8.results.map((r) => 'output_scale' in r.addresses!)).toEqual([false, true, false, true]);
+    expect(int8.results.map((r) => plan.steps[r.step]!.residual >= 0)).toEqual([false, true, false, true]);
   });
 
   it('an engine that refuses, or wants more workspace than the cap, is passed over for the next; `limit` caps the list', () => {

@@ -430,10 +430,32 @@ function runConv(plan: CudaPlan, step: PlanStep, arena: Float64Array, base: (id:
   const yv = plan.values[step.dst]!;
   const [r, s] = step.kernel;
   const inPerGroup = xv.storedChannels / step.groups;
-  const outPerGroup = yv.storedChannels / step.groups;
   const filter = readElements(plan.weightBlob, step.filterOffset, yv.storedChannels * r * s * inPerGroup, plan.storage);
   const bias = storageBias ? readBias(plan, step).map((b) => roundTo(plan.storage, b)) : readBias(plan, step);
-  const [xb, yb, zb] = [base(step.src), base(step.dst), step.residual >= 0 ? base(step.residual) : -1];
+  const [yb, zb] = [base(step.dst), step.residual >= 0 ? base(step.residual) : -1];
+  convolveNhwc(xv, yv, step, arena, base(step.src), filter, (k, sum, yi) => {
+    let value = sum + bias[k]!;
+    if (zb >= 0) value += arena[zb + yi]!;
+    store(yb + yi, step.relu ? Math.max(value, 0) : value);
+  });
+}
+
+/**
+ * The sums of a conv step over stored channels: x NHWC at `x[xBase…]`, `filter` KRSC [K, R, S, C/groups]; calls
+ * `epilogue(k, sum, yi)` once per output element, yi its NHWC index within y.
+ */
+export function convolveNhwc(
+  xv: Pick<PlanValue, 'h' | 'w' | 'storedChannels'>,
+  yv: Pick<PlanValue, 'n' | 'h' | 'w' | 'storedChannels'>,
+  step: Pick<PlanStep, 'kernel' | 'stride' | 'padding' | 'dilation' | 'groups'>,
+  x: Float64Array,
+  xBase: number,
+  filter: ArrayLike<number>,
+  epilogue: (k: number, sum: number, yi: number) => void,
+): void {
+  const [r, s] = step.kernel;
+  const inPerGroup = xv.storedChannels / step.groups;
+  const outPerGroup = yv.storedChannels / step.groups;
   for (let n = 0; n < yv.n; n++)
     for (let oy = 0; oy < yv.h; oy++)
       for (let ox = 0; ox < yv.w; ox++)
@@ -446,15 +468,12 @@ function runConv(plan: CudaPlan, step: PlanStep, arena: Float64Array, base: (id:
             for (let fx = 0; fx < s; fx++) {
               const ix = ox * step.stride[1] - step.padding[1] + fx * step.dilation[1];
               if (ix < 0 || ix >= xv.w) continue;
-              const xi = xb + ((n * xv.h + iy) * xv.w + ix) * xv.storedChannels + group * inPerGroup;
+              const xi = xBase + ((n * xv.h + iy) * xv.w + ix) * xv.storedChannels + group * inPerGroup;
               const fi = ((k * r + fy) * s + fx) * inPerGroup;
-              for (let c = 0; c < inPerGroup; c++) sum += arena[xi + c]! * filter[fi + c]!;
+              for (let c = 0; c < inPerGroup; c++) sum += x[xi + c]! * filter[fi + c]!;
             }
           }
-          const yi = ((n * yv.h + oy) * yv.w + ox) * yv.storedChannels + k;
-          let value = sum + bias[k]!;
-          if (zb >= 0) value += arena[zb + yi]!;
-          store(yb + yi, step.relu ? Math.max(value, 0) : value);
+          epilogue(k, sum, ((n * yv.h + oy) * yv.w + ox) * yv.storedChannels + k);
         }
 }
 

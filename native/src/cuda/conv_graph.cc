@@ -131,11 +131,12 @@ std::shared_ptr<ConvGraphObjects> build_operation_graph(Builder& b, cudnnHandle_
     cudnnBackendDescriptor_t pointwise =
         b.create(owned, CUDNN_BACKEND_POINTWISE_DESCRIPTOR, "creating a pointwise mode");
     const cudnnPointwiseMode_t pointwise_mode = p.mode;
+    const cudnnDataType_t precision = d.pointwise_type;
     done =
         pointwise != nullptr &&
         b.set(pointwise, CUDNN_ATTR_POINTWISE_MODE, CUDNN_TYPE_POINTWISE_MODE, 1, &pointwise_mode,
               "a pointwise mode") &&
-        b.set(pointwise, CUDNN_ATTR_POINTWISE_MATH_PREC, CUDNN_TYPE_DATA_TYPE, 1, &compute, "a pointwise precision") &&
+        b.set(pointwise, CUDNN_ATTR_POINTWISE_MATH_PREC, CUDNN_TYPE_DATA_TYPE, 1, &precision, "a pointwise precision") &&
         b.finalize(pointwise, cat("finalizing pointwise ", graph_pointwise_name(p.mode)).c_str());
     if (!done) return nullptr;
     cudnnBackendDescriptor_t op =
@@ -206,13 +207,16 @@ EngineInfo engine_info(const CudnnApi& api, cudnnBackendDescriptor_t config) {
 }
 
 // Why `precision` rules the engine out, or nullptr. PyTorch filters alike: no tensor cores for float32 unless
-// TF32 is allowed, never down-converted inputs.
-const char* excluded(const EngineInfo& info, Precision precision) {
+// TF32 is allowed, never down-converted inputs. An FP8 conv (`fp8`) accepts a reduced-precision reduction: the
+// precision of the accumulation inside FP8 tensor cores is the compute type's (cuDNN's graph API guide), and
+// cuDNN may note it on every FP8 engine, which would leave none; the trial run's check of each plan on real
+// data against the tolerance of int8 is what guards the numerics there.
+const char* excluded(const EngineInfo& info, Precision precision, bool fp8) {
   if (!info.readable) return precision == Precision::kFloat32 ? "notes unreadable" : nullptr;
   for (int32_t note : info.numerical) {
     if (note == CUDNN_NUMERICAL_NOTE_TENSOR_CORE && precision == Precision::kFloat32) return "tensor cores (TF32)";
     if (note == CUDNN_NUMERICAL_NOTE_DOWN_CONVERT_INPUTS) return "down-converted inputs";
-    if (note == CUDNN_NUMERICAL_NOTE_REDUCED_PRECISION_REDUCTION) return "reduced-precision reduction";
+    if (note == CUDNN_NUMERICAL_NOTE_REDUCED_PRECISION_REDUCTION && !fp8) return "reduced-precision reduction";
   }
   return nullptr;
 }
@@ -237,6 +241,8 @@ ConvGraphPlans build_conv_graph_plans(const CudnnApi& api, cudnnHandle_t handle,
   std::shared_ptr<const ConvGraphObjects> graph = build_operation_graph(b, handle, description);
   if (!graph) return finish(cat("cuDNN refused the operation graph (", b.failure(), ")"));
 
+  const bool fp8 = description.x >= 0 &&
+                   description.tensors[static_cast<size_t>(description.x)].type == CUDNN_DATA_FP8_E4M3;
   int refused = 0, excluded_count = 0, too_big = 0;
   std::string first_refusal, first_exclusion;
   for (cudnnBackendHeurMode_t mode : {CUDNN_HEUR_MODE_INSTANT, CUDNN_HEUR_MODE_FALLBACK}) {
@@ -275,7 +281,7 @@ ConvGraphPlans build_conv_graph_plans(const CudnnApi& api, cudnnHandle_t handle,
     for (int64_t i = 0;
          i < std::min<int64_t>(returned, static_cast<int64_t>(raw.size())) && result.plans.size() < limit; ++i) {
       const EngineInfo info = engine_info(api, raw[static_cast<size_t>(i)]);
-      if (const char* why = excluded(info, precision)) {
+      if (const char* why = excluded(info, precision, fp8)) {
         if (excluded_count++ == 0) first_exclusion = cat("engine ", info.index, ": ", why);
         continue;
       }
@@ -336,6 +342,8 @@ cudnnStatus_t execute_conv_graph(const CudnnApi& api, cudnnHandle_t handle, cons
       case GraphTensorRole::kBias: pointer = const_cast<void*>(bindings.bias); break;
       case GraphTensorRole::kResidual: pointer = const_cast<void*>(bindings.residual); break;
       case GraphTensorRole::kOutput: pointer = bindings.output; break;
+      case GraphTensorRole::kScale: pointer = const_cast<void*>(bindings.scale); break;
+      case GraphTensorRole::kOutputScale: pointer = const_cast<void*>(bindings.output_scale); break;
       case GraphTensorRole::kVirtual: break;
     }
     pointers[count] = pointer;

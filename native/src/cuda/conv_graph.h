@@ -61,7 +61,8 @@ struct ConvGraphPlans {
 /// Builds the operation graph of `description` on `handle` and finalizes execution plans for the engine
 /// configurations cuDNN's heuristics return (instant mode, then the fallback list when it yields none), best
 /// first, up to `limit`. Skipped: engines whose numerics `precision` forbids (tensor cores for float32, i.e.
-/// TF32; down-converted inputs; reduced-precision reduction, as accumulation is FP32), plans wanting more than
+/// TF32; down-converted inputs; reduced-precision reduction, as accumulation is FP32, except in an FP8 conv,
+/// see excluded() in conv_graph.cc), plans wanting more than
 /// `workspace_cap` bytes, and configurations that fail to finalize. Never fails: a graph cuDNN cannot run
 /// gives no plans and a note saying why.
 ConvGraphPlans build_conv_graph_plans(const CudnnApi& api, cudnn::cudnnHandle_t handle,
@@ -76,6 +77,8 @@ struct ConvGraphBindings {
   const void* residual = nullptr;
   void* output = nullptr;
   void* workspace = nullptr;
+  const void* scale = nullptr;         // FP8 convs: α
+  const void* output_scale = nullptr;  // FP8 convs: γ, when the graph has it
 };
 
 /// Enqueues `plan` on the handle's stream with `bindings`: cuDNN's status as is (the caller decides what a

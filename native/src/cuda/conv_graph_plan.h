@@ -12,6 +12,18 @@
 // epilogue runs in FP32 inside the conv kernel (runtime fusion) and nothing but y reaches memory. The
 // bias is the one the legacy fused call takes (the storage type; float32 for float32 storage). Each
 // non-virtual tensor has a role that says which buffer the executable binds to its unique id.
+//
+// An FP8 conv of an int8 plan (Step::fp8, plan_fp8.h) has x and w in FP8 E4M3, FP32 compute, and the folded
+// epilogue with FLOAT scale tensors:
+//
+//     conv = conv_fprop(x, w)                 virtual, float (FP8 tensor cores, FP32 accumulation)
+//     v    = conv · α                         α [1, K, 1, 1] float (the scale role)
+//     v    = v + β                            β [1, K, 1, 1] float (the bias role)
+//     v    = v + residual                     FP8 or FP16, as the residual is stored
+//     v    = relu(v)
+//     y    = v · γ                            γ [1, 1, 1, 1] float (the output scale role), when γ ≠ 1
+//
+// y is FP8 or FP16 as the plan stores the step's output.
 #pragma once
 
 #include <array>
@@ -34,12 +46,14 @@ enum class GraphTensorRole {
   kResidual,  // the step's residual value
   kOutput,    // the step's dst value
   kVirtual,   // an intermediate that never reaches memory
+  kScale,        // FP8 convs: α, [1, K, 1, 1] float (weights blob + scale_offset)
+  kOutputScale,  // FP8 convs: γ, [1, 1, 1, 1] float (weights blob + output_scale_offset)
 };
 
-/// cuDNN's data type for a storage type (of every activation, filter and fused bias).
+/// cuDNN's data type for a storage type (of an activation or a filter; of the fused bias but in FP8 convs).
 cudnn::cudnnDataType_t cudnn_data_type(StorageType storage);
 
-/// "input", "filter", "bias", "residual", "output", "virtual".
+/// "input", "filter", "bias", "residual", "output", "virtual", "scale", "output_scale".
 const char* graph_tensor_role_name(GraphTensorRole role);
 
 /// "FLOAT", "HALF", "BFLOAT16", … (cuDNN's names without the CUDNN_DATA_ prefix).
@@ -71,7 +85,10 @@ struct ConvGraphDescription {
   /// The convolution op: tensors[x] * tensors[w] → tensors[conv_out].
   int x = -1, w = -1, conv_out = -1;
   std::array<int64_t, 2> pre_padding{}, post_padding{}, stride{}, dilation{};
-  cudnn::cudnnDataType_t compute_type = cudnn::CUDNN_DATA_FLOAT;  // of the conv and of every pointwise op
+  cudnn::cudnnDataType_t compute_type = cudnn::CUDNN_DATA_FLOAT;  // of the conv
+  /// Of every pointwise op: FLOAT always (cuDNN's pointwise ops compute in FP32 or INT32; FP8's conv-only
+  /// FAST_FLOAT_FOR_FP8 is not a pointwise precision), kept apart from compute_type for that reason.
+  cudnn::cudnnDataType_t pointwise_type = cudnn::CUDNN_DATA_FLOAT;
   std::vector<GraphPointwise> pointwise;  // in execution order; the last writes the kOutput tensor
 
   /// One line per tensor and op. Two steps with the same text have the same graph (and may share a plan).

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "cuda/plan_fp8.h"
 #include "cuda/plan_layout.h"
 #include "cuda/plan_stem.h"
 #include "memory_plan.h"
@@ -34,9 +35,13 @@ class Planner {
   Result<CudaPlan> run() {
     RESNET_ASSIGN_OR_RETURN(layout_, plan_layout(graph_, channel_multiple(plan_.storage)));
     plan_.notes = layout_.notes;
+    if (plan_.precision == Precision::kInt8) {
+      fp8_ = plan_fp8(graph_, layout_);
+      plan_.notes.insert(plan_.notes.end(), fp8_.notes.begin(), fp8_.notes.end());
+    }
     place_values();
-    first_.assign(graph_.values.size(), -1);
-    last_.assign(graph_.values.size(), -1);
+    first_.assign(plan_.values.size(), -1);
+    last_.assign(plan_.values.size(), -1);
     add_input_step();
     for (size_t i = 0; i < graph_.ops.size(); ++i) add_op_step(static_cast<int>(i));
     add_output_steps();
@@ -47,9 +52,9 @@ class Planner {
   }
 
  private:
-  // Geometry and size of every value (no offsets yet).
+  // Geometry and size of every value (no offsets yet); in an int8 plan each value's storage, and after the
+  // graph's values the copies that conversion steps write in the other storage (plan_fp8.h).
   void place_values() {
-    const size_t element = storage_bytes(plan_.storage);
     plan_.values.resize(graph_.values.size());
     for (size_t id = 0; id < graph_.values.size(); ++id) {
       const ValueLayout& layout = layout_.values[id];
@@ -60,13 +65,66 @@ class Planner {
       value.channels = layout.channels;
       value.stored_channels = layout.stored_channels;
       value.alias_of = layout.alias_of;
-      // validate() bounds batch·numel·4 by 2^48 and padding multiplies channels by at most 8: no overflow.
-      value.bytes = static_cast<size_t>(value.n * value.h * value.w * value.stored_channels) * element;
+      value.storage = fp8_.storage.empty() ? plan_.storage : fp8_.storage[id];
+      set_bytes(value, id);
+    }
+    copy_.assign(graph_.values.size(), -1);
+    for (size_t id = 0; id < fp8_.storage.size(); ++id) {
+      if (!fp8_.needs_fp8_copy[id] && !fp8_.needs_fp16_copy[id]) continue;
+      DeviceValue copy = plan_.values[id];
+      copy.output_index = -1;
+      copy.storage = fp8_.needs_fp8_copy[id] ? StorageType::kFloat8E4M3 : StorageType::kFloat16;
+      set_bytes(copy, id);
+      copy_[id] = static_cast<int>(plan_.values.size());
+      plan_.values.push_back(copy);
     }
     const Shape& input = graph_.values[graph_.input];
     plan_.input_channels = input[0];
     plan_.input_h = input.size() == 3 ? input[1] : 1;
     plan_.input_w = input.size() == 3 ? input[2] : 1;
+  }
+
+  // Bytes and FP8 scale of `value`, the device form of graph value `id`.
+  void set_bytes(DeviceValue& value, size_t id) const {
+    // validate() bounds batch·numel·4 by 2^48 and padding multiplies channels by at most 8: no overflow.
+    value.bytes =
+        static_cast<size_t>(value.n * value.h * value.w * value.stored_channels) * storage_bytes(value.storage);
+    value.fp8_scale = value.storage == StorageType::kFloat8E4M3 ? fp8_scale_of(graph_.quant[id]) : 0.0f;
+  }
+
+  // The form of graph value `id` a reader takes: FP8 for an FP8 conv's source, FP16 (or the plan's storage)
+  // for every other reader; the value itself when it is stored so, else its converted copy.
+  int read_as(int id, bool fp8) const {
+    if (id < 0 || copy_.empty()) return id;
+    const bool stored_fp8 = plan_.values[static_cast<size_t>(id)].storage == StorageType::kFloat8E4M3;
+    return stored_fp8 == fp8 || copy_[static_cast<size_t>(id)] < 0 ? id : copy_[static_cast<size_t>(id)];
+  }
+
+  // After the step that writes graph value `id`: the conversion into its copy in the other storage, if any.
+  void add_conversion(int id) {
+    if (copy_.empty() || copy_[static_cast<size_t>(id)] < 0) return;
+    const DeviceValue& copy = plan_.values[static_cast<size_t>(copy_[static_cast<size_t>(id)])];
+    Step step;
+    step.kind = StepKind::kConvert;
+    step.src = id;
+    step.dst = copy_[static_cast<size_t>(id)];
+    const float s8 = fp8_scale_of(graph_.quant[static_cast<size_t>(id)]);
+    step.scale = copy.storage == StorageType::kFloat8E4M3 ? 1.0f / s8 : s8;
+    add_step(step);
+  }
+
+  // The folded epilogue of an FP8 conv (plan_fp8.h): d, o and γ from the storages of what it reads and writes.
+  void set_fp8_epilogue(Step& step) const {
+    step.fp8 = true;
+    const DeviceValue& y = plan_.values[static_cast<size_t>(step.dst)];
+    const float o = y.storage == StorageType::kFloat8E4M3 ? y.fp8_scale : 1.0f;
+    float d = o;
+    if (step.residual >= 0) {
+      const DeviceValue& r = plan_.values[static_cast<size_t>(step.residual)];
+      d = r.storage == StorageType::kFloat8E4M3 ? r.fp8_scale : 1.0f;
+    }
+    step.fp8_divisor = d;
+    step.output_scale = d / o;
   }
 
   // The value whose memory `id` uses.
@@ -96,6 +154,7 @@ class Planner {
     step.kind = StepKind::kInput;
     step.dst = graph_.input;
     add_step(step);
+    add_conversion(graph_.input);
   }
 
   void add_op_step(int index) {
@@ -142,19 +201,28 @@ class Planner {
         break;
       case OpKind::kFlatten: return;  // an alias: its readers read the source's memory (plan_layout)
     }
+    const bool fp8 = !fp8_.fp8_conv.empty() && fp8_.fp8_conv[static_cast<size_t>(index)];
+    step.src = read_as(step.src, fp8);
+    step.src2 = read_as(step.src2, false);
+    if (fp8) {
+      set_fp8_epilogue(step);  // the residual read as stored, FP8 or FP16
+    } else {
+      step.residual = read_as(step.residual, false);
+    }
     add_step(step);
+    add_conversion(op.dst);
   }
 
   void add_output_steps() {
     for (size_t i = 0; i < graph_.outputs.size(); ++i) {
-      const int id = graph_.outputs[i];
+      const int id = read_as(graph_.outputs[i], false);
       Step step;
       step.kind = StepKind::kOutput;
       step.src = id;
       step.output_index = static_cast<int>(i);
       add_step(step);
       if (plan_.values[id].output_index < 0) plan_.values[id].output_index = static_cast<int>(i);
-      plan_.output_elements.push_back(plan_.batch * numel(graph_.values[id]));
+      plan_.output_elements.push_back(plan_.batch * numel(graph_.values[graph_.outputs[i]]));
     }
   }
 
@@ -192,6 +260,10 @@ class Planner {
     size_t end = 0;
     for (Step& step : plan_.steps) {
       if (step.kind != StepKind::kConv) continue;
+      if (step.fp8) {
+        RESNET_RETURN_IF_ERROR(place_fp8_weights(step, &end));
+        continue;
+      }
       const DeviceValue& x = plan_.values[step.src];
       const DeviceValue& y = plan_.values[step.dst];
       const size_t k = static_cast<size_t>(y.stored_channels);
@@ -224,21 +296,55 @@ class Planner {
     return Status();
   }
 
+  // An FP8 conv's entries: its filter codes (1 byte each), β, α and, when γ ≠ 1, γ.
+  Status place_fp8_weights(Step& step, size_t* end) {
+    const DeviceValue& x = plan_.values[static_cast<size_t>(step.src)];
+    const size_t k = static_cast<size_t>(plan_.values[static_cast<size_t>(step.dst)].stored_channels);
+    step.filter_bytes = k * static_cast<size_t>(step.kernel.h * step.kernel.w * x.stored_channels);
+    step.bias_bytes = k * sizeof(float);
+    step.scale_bytes = k * sizeof(float);
+    step.output_scale_bytes = step.output_scale != 1.0f ? sizeof(float) : 0;
+    bool fits = true;
+    step.filter_offset = *end;
+    fits = fits && add_aligned(step.filter_bytes, end);
+    step.bias_offset = *end;
+    fits = fits && add_aligned(step.bias_bytes, end);
+    step.scale_offset = *end;
+    fits = fits && add_aligned(step.scale_bytes, end);
+    if (step.output_scale_bytes > 0) {
+      step.output_scale_offset = *end;
+      fits = fits && add_aligned(step.output_scale_bytes, end);
+    }
+    RESNET_CHECK(fits, Code::kInvalidShape, "The packed weights of this graph need more than 2^60 bytes");
+    return Status();
+  }
+
   const Graph& graph_;
   CudaPlan plan_;
   GraphLayout layout_;
+  Fp8Layout fp8_;         // int8 plans only (empty otherwise)
+  std::vector<int> copy_;  // by graph value: the id of its converted copy, or -1
   std::vector<int> first_, last_;  // by value id (owners of memory only): steps of the first write, last use
 };
 
 }  // namespace
 
-size_t storage_bytes(StorageType type) { return type == StorageType::kFloat32 ? 4 : 2; }
+size_t storage_bytes(StorageType type) {
+  switch (type) {
+    case StorageType::kFloat32: return 4;
+    case StorageType::kFloat16:
+    case StorageType::kBFloat16: return 2;
+    case StorageType::kFloat8E4M3: return 1;
+  }
+  return 4;
+}
 
 const char* storage_name(StorageType type) {
   switch (type) {
     case StorageType::kFloat32: return "float32";
     case StorageType::kFloat16: return "float16";
     case StorageType::kBFloat16: return "bfloat16";
+    case StorageType::kFloat8E4M3: return "float8_e4m3";
   }
   return "unknown";
 }
@@ -265,6 +371,7 @@ const char* step_kind_name(StepKind kind) {
     case StepKind::kAdd: return "add";
     case StepKind::kRelu: return "relu";
     case StepKind::kOutput: return "output";
+    case StepKind::kConvert: return "convert";
   }
   return "unknown";
 }

@@ -36,13 +36,14 @@
 namespace resnet {
 namespace cuda {
 
-/// Element type in device memory.
-enum class StorageType { kFloat32, kFloat16, kBFloat16 };
+/// Element type in device memory. kFloat8E4M3 holds the quantized values between FP8 convs of an int8 plan
+/// (plan_fp8.h): the stored code is real / scale, the scale being the plan's for that value.
+enum class StorageType { kFloat32, kFloat16, kBFloat16, kFloat8E4M3 };
 
 /// Bytes per element of `type`.
 size_t storage_bytes(StorageType type);
 
-/// "float32", "float16", "bfloat16".
+/// "float32", "float16", "bfloat16", "float8_e4m3".
 const char* storage_name(StorageType type);
 
 /// Storage of activations and weights for a precision: float32 and tf32 store float.
@@ -63,7 +64,11 @@ struct DeviceValue {
   int64_t n = 0, h = 1, w = 1;
   int64_t channels = 0;         // logical
   int64_t stored_channels = 0;  // a multiple of channel_multiple(storage), or = channels (see `notes`)
-  size_t bytes = 0;             // n·h·w·stored_channels·storage_bytes
+  size_t bytes = 0;             // n·h·w·stored_channels·storage_bytes(storage)
+  /// Element type: the plan's storage, except in an int8 plan, whose values between FP8 convs are kFloat8E4M3
+  /// (plan_fp8.h) with `fp8_scale` (the real value is code · fp8_scale; 0 for other storages).
+  StorageType storage = StorageType::kFloat32;
+  float fp8_scale = 0.0f;
   /// Where it lives: an offset into the context's arena. An alias carries its source's offset.
   size_t arena_offset = 0;
   /// A graph output: the context converts it to NCHW float32 for the host after the last step.
@@ -85,9 +90,10 @@ enum class StepKind {
   kAdd,              // dst = a + b [relu], elementwise over stored channels
   kRelu,             // dst = max(src, 0)
   kOutput,           // device NHWC value `src` → NCHW float32 staging for graph output `output_index`
+  kConvert,          // int8 plans: dst = src · scale in dst's storage (FP16 ↔ FP8 at a boundary, plan_fp8.h)
 };
 
-/// "input", "conv", "maxpool", "adaptive_avgpool", "add", "relu", "output".
+/// "input", "conv", "maxpool", "adaptive_avgpool", "add", "relu", "output", "convert".
 const char* step_kind_name(StepKind kind);
 
 /// One step of a run, with every number a descriptor or a kernel launch needs.
@@ -118,6 +124,15 @@ struct Step {
   int op_index = -1;
   /// kOutput: which graph output.
   int output_index = -1;
+  /// kConvert: the factor applied before rounding to dst's storage (1 / fp8_scale into FP8, fp8_scale out of it).
+  float scale = 1.0f;
+  /// kConv of an int8 plan run as an FP8 conv (plan_fp8.h: y / o = γ·relu(α[k]·acc + β[k] [+ r / d])): the
+  /// blob holds the FP8 filter codes (the weights' integers q), β at bias_offset, α (k_stored floats) at
+  /// scale_offset and, when γ ≠ 1, γ (one float) at output_scale_offset. `fp8_divisor` is d, `output_scale` γ.
+  bool fp8 = false;
+  size_t scale_offset = 0, scale_bytes = 0;
+  size_t output_scale_offset = 0, output_scale_bytes = 0;
+  float fp8_divisor = 1.0f, output_scale = 1.0f;
 };
 
 /// One form of the stem: the input value as the input conversion writes it, and the conv over it.
@@ -176,7 +191,9 @@ struct CudaPlan {
 };
 
 /// Plans `graph` (validated) for `batch` samples at `precision`. Fails with kUnsupported for an op the CUDA
-/// backend does not run, naming it, and with kInvalidShape when a padded size would not fit in memory.
+/// backend does not run, naming it, and with kInvalidShape when a padded size would not fit in memory. At
+/// precision int8 the graph's FP8 convs, value storages and boundary conversions follow plan_fp8.h; the
+/// other layers are planned as for float16 (the plan's `storage`).
 Result<CudaPlan> plan_cuda(const Graph& graph, int64_t batch, Precision precision);
 
 /// The same plan laid out for stem form `form`: the input value's geometry, the kInput step's arrangement and

@@ -21,6 +21,9 @@ void add_loader_testing(Napi::Env env, Napi::Object& testing);
 /// `testing.cudnnGraph.run`: the graph API's plan building and execution through the loaded cuDNN, for a
 /// fake cuDNN in the tests (js_graph_testing.cc).
 void add_graph_testing(Napi::Env env, Napi::Object& testing);
+/// `testing.fp8.*`: the E4M3 conversions, the boundary kernel's host emulation and the device check of int8
+/// plans (js_fp8_testing.cc).
+void add_fp8_testing(Napi::Env env, Napi::Object& testing);
 /// `testing.cudaPathChoice(evidence)`: each conv's path as choose_conv_path decides it (js_path_choice_testing.cc).
 void add_path_choice_testing(Napi::Env env, Napi::Object& testing);
 /// `testing.cudaSettings(environment, cudnn?)`: the settings an environment and a compile's `cudnn` option

@@ -85,13 +85,23 @@ Napi::Value run(const Napi::CallbackInfo& info) {
                                 : nullptr;
         bindings.output = reinterpret_cast<void*>(address(step, GraphTensorRole::kOutput));
         bindings.workspace = reinterpret_cast<void*>(address(step, GraphTensorRole::kVirtual));
+        bindings.scale = reinterpret_cast<const void*>(address(step, GraphTensorRole::kScale));
+        bindings.output_scale = reinterpret_cast<const void*>(address(step, GraphTensorRole::kOutputScale));
         const cudnn::cudnnStatus_t status =
             execute_conv_graph(api, handle, plans.plans.front(), described.value(), bindings);
         result.Set("executeStatus", cudnn_status_name(status));
         Napi::Object addresses = Napi::Object::New(env);
+        const ConvGraphDescription& d = described.value();
+        const auto has = [&](GraphTensorRole role) {
+          for (const GraphTensor& t : d.tensors) {
+            if (t.role == role) return true;
+          }
+          return false;
+        };
         for (GraphTensorRole role : {GraphTensorRole::kInput, GraphTensorRole::kFilter, GraphTensorRole::kBias,
-                                     GraphTensorRole::kResidual, GraphTensorRole::kOutput}) {
-          if (role == GraphTensorRole::kResidual && bindings.residual == nullptr) continue;
+                                     GraphTensorRole::kResidual, GraphTensorRole::kOutput, GraphTensorRole::kScale,
+                                     GraphTensorRole::kOutputScale}) {
+          if (!has(role)) continue;
           addresses.Set(graph_tensor_role_name(role), static_cast<double>(address(step, role)));
         }
         addresses.Set("workspace", static_cast<double>(address(step, GraphTensorRole::kVirtual)));

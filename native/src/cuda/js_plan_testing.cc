@@ -50,14 +50,15 @@ Result<PlanOptions> plan_options_from_js(const Napi::Value& value) {
   const Napi::Value precision = object.Get("precision");
   if (precision.IsUndefined()) return options;
   const std::string name = precision.IsString() ? precision.As<Napi::String>().Utf8Value() : "";
-  for (Precision p : {Precision::kFloat32, Precision::kTf32, Precision::kFloat16, Precision::kBFloat16}) {
+  for (Precision p :
+       {Precision::kFloat32, Precision::kTf32, Precision::kFloat16, Precision::kBFloat16, Precision::kInt8}) {
     if (name == precision_name(p)) {
       options.precision = p;
       return options;
     }
   }
   return Status(Code::kInvalidArgument,
-                cat("Expected \"float32\", \"tf32\", \"float16\" or \"bfloat16\" for options.precision but received ",
+                cat("Expected \"float32\", \"tf32\", \"float16\", \"bfloat16\" or \"int8\" for options.precision but received ",
                     describe_js_value(precision)));
 }
 
@@ -83,6 +84,8 @@ Napi::Object value_to_js(Napi::Env env, const DeviceValue& v) {
   object.Set("arenaOffset", number(env, v.arena_offset));
   object.Set("aliasOf", number(env, v.alias_of));
   object.Set("outputIndex", number(env, v.output_index));
+  object.Set("storage", Napi::String::New(env, storage_name(v.storage)));
+  object.Set("fp8Scale", Napi::Number::New(env, v.fp8_scale));
   return object;
 }
 
@@ -107,6 +110,14 @@ Napi::Object step_to_js(Napi::Env env, const Step& s) {
   object.Set("biasBytes", number(env, s.bias_bytes));
   object.Set("opIndex", number(env, s.op_index));
   object.Set("outputIndex", number(env, s.output_index));
+  object.Set("scale", Napi::Number::New(env, s.scale));
+  object.Set("fp8", Napi::Boolean::New(env, s.fp8));
+  object.Set("scaleOffset", number(env, s.scale_offset));
+  object.Set("scaleBytes", number(env, s.scale_bytes));
+  object.Set("outputScaleOffset", number(env, s.output_scale_offset));
+  object.Set("outputScaleBytes", number(env, s.output_scale_bytes));
+  object.Set("fp8Divisor", Napi::Number::New(env, s.fp8_divisor));
+  object.Set("outputScale", Napi::Number::New(env, s.output_scale));
   return object;
 }
 
@@ -207,6 +218,7 @@ Napi::Object conv_graph_to_js(Napi::Env env, int step, const ConvGraphDescriptio
   conv.Set("stride", numbers_to_js(env, graph.stride.data(), 2));
   conv.Set("dilation", numbers_to_js(env, graph.dilation.data(), 2));
   conv.Set("computeType", Napi::String::New(env, graph_data_type_name(graph.compute_type)));
+  conv.Set("pointwiseType", Napi::String::New(env, graph_data_type_name(graph.pointwise_type)));
   Napi::Array pointwise = Napi::Array::New(env, graph.pointwise.size());
   for (uint32_t i = 0; i < graph.pointwise.size(); ++i) {
     const GraphPointwise& op = graph.pointwise[i];

@@ -131,6 +131,20 @@ Status validate_args(const ElementwiseArgs& args) {
   return check_pointers("elementwise", {args.a, args.dst});
 }
 
+int64_t element_count(const ScaleConvertArgs& args) { return args.count; }
+
+Status validate_args(const ScaleConvertArgs& args) {
+  if (args.count < 0 || args.count > kMaxTensorBytes) {
+    return invalid("scale conversion", cat("count ", args.count, " is out of range"));
+  }
+  // A finite positive scale: 0, a negative or a non-finite one would turn every value into 0, NaN or ±448.
+  if (!(args.scale > 0.0f && args.scale < 3.0e38f)) {
+    return invalid("scale conversion", cat("scale ", args.scale, " must be positive and finite"));
+  }
+  if (args.count == 0) return Status();
+  return check_pointers("scale conversion", {args.src, args.dst});
+}
+
 Status validate_maxpool_args(const PoolArgs& args) {
   RESNET_RETURN_IF_ERROR(check_dimensions("maxpool", {args.n, args.channels, args.in_h, args.in_w}));
   RESNET_RETURN_IF_ERROR(check_dimensions("maxpool", {args.n, args.channels, args.out_h, args.out_w}));

@@ -64,6 +64,18 @@ struct ElementwiseArgs {
   bool relu = false;
 };
 
+/// dst = src · scale, converted from `src_storage` to `dst_storage`, `count` elements (stored channels
+/// included: zero padding stays zero). The boundaries of an int8 plan (plan_fp8.h): FP16 real values → FP8
+/// codes with scale = 1 / s_fp8 (saturating at ±448), FP8 codes → FP16 real values with scale = s_fp8.
+struct ScaleConvertArgs {
+  const void* src = nullptr;
+  void* dst = nullptr;
+  StorageType src_storage = StorageType::kFloat16;
+  StorageType dst_storage = StorageType::kFloat8E4M3;
+  float scale = 1.0f;
+  int64_t count = 0;
+};
+
 /// NHWC pooling over `channels` (= stored channels: padding channels pool to zero). Max pool follows
 /// PyTorch (implicit −inf padding, ceil mode, dilation, NaN propagates); the adaptive average pool uses
 /// PyTorch's windows start = ⌊i·in/out⌋, end = ⌈(i+1)·in/out⌉. The output sizes are the caller's (the
@@ -82,6 +94,7 @@ int64_t element_count(const OutputConvertArgs& args);
 int64_t element_count(const EpilogueArgs& args);
 int64_t element_count(const ElementwiseArgs& args);
 int64_t element_count(const PoolArgs& args);
+int64_t element_count(const ScaleConvertArgs& args);
 
 /// Whether the arguments describe a launch the per-element functions handle: sizes non-negative and
 /// consistent, pointers present where elements are read or written, windows PyTorch would accept. The
@@ -90,6 +103,7 @@ Status validate_args(const InputConvertArgs& args);
 Status validate_args(const OutputConvertArgs& args);
 Status validate_args(const EpilogueArgs& args);
 Status validate_args(const ElementwiseArgs& args);
+Status validate_args(const ScaleConvertArgs& args);
 Status validate_maxpool_args(const PoolArgs& args);
 Status validate_adaptive_avgpool_args(const PoolArgs& args);
 

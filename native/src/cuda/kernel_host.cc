@@ -42,6 +42,10 @@ Status adaptive_avgpool_host(const PoolArgs& args) {
   return for_each_element_host<PoolArgs, adaptive_avgpool_element>(args, validate_adaptive_avgpool_args(args));
 }
 
+Status scale_convert_host(const ScaleConvertArgs& args) {
+  return for_each_element_host<ScaleConvertArgs, scale_convert_element>(args, validate_args(args));
+}
+
 Status preprocess_host(const PreprocessArgs& args) {
   return for_each_element_host<PreprocessArgs, preprocess_element>(args, validate_preprocess_tables(args));
 }

@@ -17,6 +17,7 @@ Status epilogue_host(const EpilogueArgs& args);
 Status elementwise_host(const ElementwiseArgs& args);
 Status maxpool_host(const PoolArgs& args);
 Status adaptive_avgpool_host(const PoolArgs& args);
+Status scale_convert_host(const ScaleConvertArgs& args);
 /// Checks every table entry first (validate_preprocess_tables), so a bad plan never reads out of bounds.
 Status preprocess_host(const PreprocessArgs& args);
 

@@ -15,38 +15,14 @@
 #include <cstdint>
 #include <cstring>
 
+#include "cuda/float_bits.h"
+#include "cuda/fp8_math.h"
 #include "cuda/kernel_args.h"
-
-#if defined(__CUDACC__)
-#define RESNET_HD __host__ __device__
-#else
-#define RESNET_HD
-#endif
 
 namespace resnet {
 namespace cuda {
 
-// ---- bits and rounding-exact float arithmetic ------------------------------------------------------------
-
-RESNET_HD inline uint32_t float_bits(float value) {
-#ifdef __CUDA_ARCH__
-  return __float_as_uint(value);
-#else
-  uint32_t bits;
-  std::memcpy(&bits, &value, sizeof bits);
-  return bits;
-#endif
-}
-
-RESNET_HD inline float bits_float(uint32_t bits) {
-#ifdef __CUDA_ARCH__
-  return __uint_as_float(bits);
-#else
-  float value;
-  std::memcpy(&value, &bits, sizeof value);
-  return value;
-#endif
-}
+// ---- rounding-exact float arithmetic (float_bits / bits_float: float_bits.h) -------------------------------
 
 /// True for every NaN, whatever the compiler's floating-point flags.
 RESNET_HD inline bool is_nan(float value) { return (float_bits(value) & 0x7fffffffu) > 0x7f800000u; }
@@ -152,6 +128,7 @@ RESNET_HD inline float bfloat16_bits_to_float(uint16_t bf16) { return bits_float
 RESNET_HD inline float load(const void* data, StorageType storage, int64_t index) {
   if (storage == StorageType::kFloat16) return half_bits_to_float(static_cast<const uint16_t*>(data)[index]);
   if (storage == StorageType::kBFloat16) return bfloat16_bits_to_float(static_cast<const uint16_t*>(data)[index]);
+  if (storage == StorageType::kFloat8E4M3) return e4m3_bits_to_float(static_cast<const uint8_t*>(data)[index]);
   return static_cast<const float*>(data)[index];
 }
 
@@ -161,6 +138,8 @@ RESNET_HD inline void store(void* data, StorageType storage, int64_t index, floa
     static_cast<uint16_t*>(data)[index] = float_to_half_bits(value);
   } else if (storage == StorageType::kBFloat16) {
     static_cast<uint16_t*>(data)[index] = float_to_bfloat16_bits(value);
+  } else if (storage == StorageType::kFloat8E4M3) {
+    static_cast<uint8_t*>(data)[index] = float_to_e4m3_bits(value);  // saturating at ±448
   } else {
     static_cast<float*>(data)[index] = value;
   }
@@ -241,6 +220,11 @@ RESNET_HD inline void elementwise_element(const ElementwiseArgs& args, int64_t i
   if (args.b != nullptr) value = add_rn(value, load(args.b, args.storage, i));
   if (args.relu) value = relu(value);
   store(args.dst, args.storage, i, value);
+}
+
+/// One element across an int8 plan's storage boundary: dst = round(src · scale) in dst's storage (kernel_args.h).
+RESNET_HD inline void scale_convert_element(const ScaleConvertArgs& args, int64_t i) {
+  store(args.dst, args.dst_storage, i, mul_rn(load(args.src, args.src_storage, i), args.scale));
 }
 
 /// The coordinates of element `i` of an NHWC pooling output.

@@ -22,6 +22,7 @@ cudaError_t launch_epilogue(const EpilogueArgs& args, cudaStream_t stream);
 cudaError_t launch_elementwise(const ElementwiseArgs& args, cudaStream_t stream);
 cudaError_t launch_maxpool(const PoolArgs& args, cudaStream_t stream);
 cudaError_t launch_adaptive_avgpool(const PoolArgs& args, cudaStream_t stream);
+cudaError_t launch_scale_convert(const ScaleConvertArgs& args, cudaStream_t stream);
 /// Checks only the scalars (validate_preprocess_shape): the tables are device memory here, so the caller
 /// validates them on the host before uploading (validate_preprocess_tables).
 cudaError_t launch_preprocess(const PreprocessArgs& args, cudaStream_t stream);

@@ -13,7 +13,8 @@ std::string value_text(const CudaPlan& plan, size_t id) {
   const DeviceValue& v = plan.values[id];
   std::string line = cat("value ", id, ": NHWC [", v.n, ", ", v.h, ", ", v.w, ", ", v.channels);
   if (v.stored_channels != v.channels) line += cat(" stored as ", v.stored_channels);
-  line += cat("] ", storage_name(plan.storage), ", ", v.bytes, " bytes");
+  line += cat("] ", storage_name(v.storage), ", ", v.bytes, " bytes");
+  if (v.storage == StorageType::kFloat8E4M3) line += cat(" (scale ", v.fp8_scale, ")");
   if (v.alias_of >= 0) {
     line += cat(", alias of value ", v.alias_of);
   } else {
@@ -41,7 +42,12 @@ std::string step_text(const Step& s) {
       if (s.residual >= 0) line += cat(", + residual value ", s.residual);
       line += cat(", filter @", s.filter_offset, " (", s.filter_bytes, " bytes), bias @", s.bias_offset, " (",
                   s.bias_bytes, " bytes)");
+      if (s.fp8) {
+        line += cat(", fp8: scale @", s.scale_offset, " (", s.scale_bytes, " bytes), residual divisor ", s.fp8_divisor,
+                    ", output scale ", s.output_scale);
+      }
       break;
+    case StepKind::kConvert: line += cat("value ", s.src, " -> value ", s.dst, ", scale ", s.scale); break;
     case StepKind::kMaxPool:
       line += cat("value ", s.src, " -> value ", s.dst, ", kernel ", pair_text(s.kernel), " stride ",
                   pair_text(s.stride), " padding ", pair_text(s.padding), " dilation ", pair_text(s.dilation),

@@ -1,5 +1,6 @@
 // pack_weights(): the graph's float weights in the device's layout and storage type, rounded by the very
 // conversions the kernels use for activations (kernel_math.h).
+#include <cmath>
 #include <cstring>
 
 #include "cuda/cuda_plan.h"
@@ -47,6 +48,30 @@ void pack_linear_filter(const Op& op, const DeviceValue& source, StorageType sto
   }
 }
 
+// An FP8 conv's entries (plan_fp8.h): the filter as E4M3 codes of the weights' integers q = weight / w[o] (on
+// the grid already: the rounding only removes float32's error in weight = w[o]·q), β = bias / d, α = s8x·w / d,
+// and γ. Padded output channels keep zeros everywhere.
+void pack_fp8_conv(const Op& op, const Step& step, const DeviceValue& source, uint8_t* blob) {
+  const int64_t r = step.kernel.h, s = step.kernel.w, c = source.channels, stored = source.stored_channels;
+  uint8_t* filter = blob + step.filter_offset;
+  float* beta = reinterpret_cast<float*>(blob + step.bias_offset);
+  float* alpha = reinterpret_cast<float*>(blob + step.scale_offset);
+  for (int64_t o = 0; o < op.out_channels; ++o) {
+    const float scale = op.weight_scales[static_cast<size_t>(o)];
+    for (int64_t y = 0; y < r; ++y) {
+      for (int64_t x = 0; x < s; ++x) {
+        for (int64_t i = 0; i < c; ++i) {
+          const float w = op.weight[static_cast<size_t>(((o * c + i) * r + y) * s + x)];
+          filter[((o * r + y) * s + x) * stored + i] = float_to_e4m3_bits(std::nearbyint(w / scale));
+        }
+      }
+    }
+    beta[o] = op.bias[static_cast<size_t>(o)] / step.fp8_divisor;
+    alpha[o] = source.fp8_scale * scale / step.fp8_divisor;
+  }
+  if (step.output_scale_bytes > 0) std::memcpy(blob + step.output_scale_offset, &step.output_scale, sizeof(float));
+}
+
 }  // namespace
 
 void pack_weights(const Graph& graph, const CudaPlan& plan, uint8_t* blob) {
@@ -56,6 +81,10 @@ void pack_weights(const Graph& graph, const CudaPlan& plan, uint8_t* blob) {
     const Op& op = graph.ops[static_cast<size_t>(step.op_index)];
     const DeviceValue& source = plan.values[static_cast<size_t>(step.src)];
     uint8_t* filter = blob + step.filter_offset;
+    if (step.fp8) {
+      pack_fp8_conv(op, step, source, blob);
+      continue;
+    }
     if (static_cast<int>(index) == plan.stem.step) {
       // Every form's filter, wherever the plan is laid out for: the blob is one for all of them.
       const int64_t in_channels = graph.values[static_cast<size_t>(graph.input)][0];

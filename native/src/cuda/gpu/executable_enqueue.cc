@@ -164,6 +164,19 @@ Status CudaExecutable::enqueue_step(CudaContext& context, size_t index, InputFor
                         cat("launching the output conversion of output ", step.output_index));
       return Status();
     }
+    case StepKind::kConvert: {  // int8 plans (plan_fp8.h), which compile() refuses until FP8 convs run
+      const DeviceValue& in = plan_.values[static_cast<size_t>(step.src)];
+      const DeviceValue& out = plan_.values[static_cast<size_t>(step.dst)];
+      ScaleConvertArgs args;
+      args.src = value_pointer(context, step.src);
+      args.dst = value_pointer(context, step.dst);
+      args.src_storage = in.storage;
+      args.dst_storage = out.storage;
+      args.scale = step.scale;
+      args.count = out.n * out.h * out.w * out.stored_channels;
+      RESNET_CUDA_CHECK(launch_scale_convert(args, stream), cat("launching the scale conversion of step ", index));
+      return Status();
+    }
   }
   return Status(Code::kBackend, cat("step ", index, " has an unknown kind"));
 }
