@@ -133,11 +133,12 @@ export async function runQuantize(options: QuantizeCommandOptions): Promise<Quan
   const family = checkModelName(options.model);
   const method = options.method ?? 'entropy';
   const perChannel = !options.perTensor;
+  // The calibration input first: opening it is cheap, and a wrong path should not wait for a large checkpoint.
+  const input = await modelCalibration(options.model, options.calibration, options.calibrationImages ?? 256, options.batch ?? 32);
   const model = buildNamedModel(options.model);
   await loadWeightsFile(model, options.model, options.weights, checkpointPrefix(family));
   // A quantized file's own scales are replaced: calibration starts from its float weights.
   model.quantization = null;
-  const input = await modelCalibration(options.model, options.calibration, options.calibrationImages ?? 256, options.batch ?? 32);
   const { quantized, seconds } = await calibrate(model, input, { method, perChannel, label: options.model });
   await saveQuantized(options.out, quantized);
   const quantization = quantized.quantization!;
