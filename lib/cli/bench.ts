@@ -14,7 +14,7 @@
  * relative L2 of each engine's logits against PyTorch eager's (against onnxruntime's without PyTorch).
  *
  * With `--dtype int8`, our model is quantized with `quantize()` on a few random inputs like the timed ones
- * ({@link int8CalibrationImages} of them, the first being the fixed input below), unless `--weights` is a
+ * (`int8CalibrationImages` of them, see bench-model.ts; the first being the fixed input below), unless `--weights` is a
  * quantized file (`resnet quantize`), whose scales it then runs. onnxruntime runs two models next to ours:
  * the float32 export and the QDQ export of the same quantized model (`bench-qdq.ts`; every conv and
  * residual add fused into its integer kernels), so the table gives both targets. Where our int8 model
@@ -28,7 +28,7 @@
 import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import {
-  setNumThreads, getNumThreads, toOnnxBytes, Tracer, macsPerSample, manualSeed, backendInfo, Tensor,
+  setNumThreads, getNumThreads, toOnnxBytes, Tracer, macsPerSample, backendInfo, Tensor,
   type ComputeDType, type Device, type DeviceSpec,
 } from '../index.js';
 import { PyTorchUnavailableError, UnsupportedError } from '../errors.js';
@@ -39,10 +39,7 @@ import { fillInput, randomInput, relativeL2 } from './bench-input.js';
 import { runPyTorchBench, type PyTorchBenchResult } from './pytorch.js';
 import { loadVega, writeChart, type ChartTitle } from './bench-chart.js';
 import { ortInt8Model } from './bench-qdq.js';
-import { loadWeightsFile } from './convert.js';
-import { checkpointPrefix } from './quantize.js';
-import { quantize } from '../quantization/quantize.js';
-import type { ModelQuantization } from '../nn/quantization.js';
+import { benchModel, whyOursCannotRun } from './bench-model.js';
 
 /** An engine `resnet bench` can compare ours with. */
 export type BenchCompetitor = 'onnxruntime' | 'pytorch';
@@ -302,53 +299,6 @@ export async function runBench(options: BenchOptions): Promise<BenchRow[]> {
     }
   }
   return rows;
-}
-
-/** How many random inputs calibrate our int8 model when no quantized weights file is given. */
-export const int8CalibrationImages = 8;
-
-/**
- * Our model, placed: random weights (seeded) or `options.weights`; at int8 quantized with `quantize()` on
- * {@link int8CalibrationImages} random inputs of the bench (`randomInput` seeded as the fixed input, so
- * it comes first) unless the weights file is quantized. `scales` says where an int8 model's scales came from.
- */
-async function benchModel(options: BenchOptions, family: ReturnType<typeof checkModelName>, sample: readonly number[]): Promise<{ model: ReturnType<typeof buildNamedModel>; scales?: string }> {
-  const placement = { device: options.device ?? 'cpu', dtype: options.dtype ?? 'float32' };
-  manualSeed(0);
-  let model = buildNamedModel(options.model);
-  if (options.weights !== undefined) await loadWeightsFile(model, options.model, options.weights, checkpointPrefix(family));
-  let scales: string | undefined;
-  if (placement.dtype === 'int8') {
-    if (model.quantization) {
-      scales = `the scales of ${options.weights} (${model.quantization.method})`;
-    } else {
-      const images = int8CalibrationImages;
-      const length = sample.reduce((a, b) => a * b, 1);
-      const calibration = Tensor.from(randomInput(images * length, options.batches[0]!), [images, ...sample]);
-      model = await quantize(model, { calibration });
-      scales = `quantize() (entropy, per-channel) on ${images} random inputs like the timed ones (-1..1, the fixed input first)${options.weights === undefined ? '' : ` with the float weights of ${options.weights}`}`;
-    }
-  } else {
-    // A quantized file's scales would make the onnxruntime export QDQ: the float dtypes compare float models.
-    model.quantization = null;
-  }
-  model.to(placement);
-  return scales === undefined ? { model } : { model, scales };
-}
-
-/** Why our model cannot run (int8 without a quantization, or a backend that refuses), or undefined when it can. */
-async function whyOursCannotRun(model: ReturnType<typeof buildNamedModel>, sample: readonly number[]): Promise<string | undefined> {
-  if (model.dtype !== 'int8') return undefined;
-  if ((model as { quantization?: ModelQuantization | null }).quantization == null) {
-    return 'int8 runs a quantized model: quantize() it with calibration data, or pass a quantized --weights file (resnet quantize)';
-  }
-  try {
-    await model.forward(Tensor.from(new Float32Array(sample.reduce((a, b) => a * b, 1)), [1, ...sample]));
-    return undefined;
-  } catch (error) {
-    if (error instanceof UnsupportedError || (error as { code?: string }).code === 'ERR_UNSUPPORTED') return (error as Error).message;
-    throw error;
-  }
 }
 
 /** PyTorch's engines that ran: eager, then torch.compile when it was timed. */
