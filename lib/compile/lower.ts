@@ -13,12 +13,13 @@
  *
  * With a {@link ModelQuantization} the fused graph is then annotated for precision `'int8'` (see
  * `graph.ts`, "Quantized graphs"): the input value and each conv's dst carry their quantization, each conv
- * its weight scales with its (folded) weight put on their grid, and a maxpool's dst its src's quantization.
+ * that reads a quantized value its weight scales with its (folded) weight put on their grid and its bias
+ * on the accumulator's grid, and a maxpool's dst its src's quantization.
  * @module
  */
 import type { Trace, TraceNode } from '../nn/trace.js';
 import type { BatchNorm2d } from '../nn/batchnorm.js';
-import { quantizeWeightToGrid, type ModelQuantization, type ValueQuantization } from '../nn/quantization.js';
+import { quantizeWeightToGrid, roundHalfEven, type ModelQuantization, type ValueQuantization } from '../nn/quantization.js';
 import type { Graph, GraphOp, ConvOp, AddOp, Pair } from './graph.js';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -265,7 +266,7 @@ function annotateQuantization(
   convPaths: ReadonlyMap<ConvOp, string>,
   quantization: ModelQuantization,
 ): void {
-  values[graph.input]!.quant = quantization.input;
+  if (quantization.input) values[graph.input]!.quant = quantization.input;
   for (const op of graph.ops as Mutable<GraphOp>[]) {
     if (op.op === 'maxpool') {
       const quant = values[op.src]!.quant;
@@ -277,12 +278,30 @@ function annotateQuantization(
     const activation = quantization.activations.get(path);
     if (activation) values[op.dst]!.quant = activation;
     const scales = quantization.weightScales.get(path);
-    if (!scales) continue;
+    // A conv reading a float value (the stem, when the input stays float) runs in float with its weights.
+    const source = values[op.src]!.quant;
+    if (!scales || !source) continue;
     if (scales.length !== op.outChannels) {
       throw new Error(`lower: ${path} has ${op.outChannels} output channels but its quantization has ${scales.length} weight scales`);
     }
     op.weightScales = Float32Array.from(scales);
     quantizeWeightToGrid(op.weight as Float32Array, op.weightScales);
+    biasToAccumulatorGrid(op.bias as Float32Array, source.scale, op.weightScales);
+  }
+}
+
+const int32Max = 2 ** 31 - 1;
+
+/**
+ * Puts an integer conv's bias on its accumulator's grid, `s_x · s_w[o] · q` with q an int32 (ties to
+ * even), the scale computed in float32: the bias ONNX's QLinearConv (and so onnxruntime) adds, so that
+ * every engine adds the same integers.
+ */
+function biasToAccumulatorGrid(bias: Float32Array, inputScale: number, weightScales: Float32Array): void {
+  for (let o = 0; o < bias.length; o++) {
+    const step = Math.fround(Math.fround(inputScale) * weightScales[o]!);
+    const q = Math.min(int32Max, Math.max(-int32Max, roundHalfEven(bias[o]! / step)));
+    bias[o] = q * step;
   }
 }
 

@@ -3,7 +3,7 @@
  * runs as an integer model. It writes the lowered graph (`lib/compile/lower.ts`: BatchNorm folded, residual
  * add and ReLU fused into the conv) with the quantization of the contract in `lib/compile/graph.ts`
  * ("Quantized graphs"), so onnxruntime is an independent engine for the same numbers:
- * - the input: `Q → DQ` with the input's scale;
+ * - the input: `Q → DQ` with the input's scale (or float, with the stem conv, when it stays float);
  * - each conv: its weight as an int8 initializer (the integers of `quantizeWeightToGrid`) through
  *   `DQ(axis 0, per-channel scales, zero point 0)`, its bias as int32 on the scale `s_x · s_w[o]` through a
  *   DQ, then the conv (`+ residual`, `Relu`) and `Q → DQ` of its output (uint8 after a ReLU, int8 otherwise,
@@ -21,10 +21,10 @@
  * @module
  */
 import { InvalidArgumentError, UnsupportedError } from '../errors.js';
-import { lower } from '../compile/lower.js';
+import { lowerWithPaths } from '../compile/lower.js';
 import type { ConvOp, Graph, GraphOp } from '../compile/graph.js';
 import type { Module } from '../nn/module.js';
-import { quantizeWeightToGrid, roundHalfEven, type ModelQuantization, type ValueQuantization } from '../nn/quantization.js';
+import { roundHalfEven, type ModelQuantization, type ValueQuantization } from '../nn/quantization.js';
 import { Tracer } from '../nn/trace.js';
 import { littleEndianBytes } from './endian.js';
 import { adaptivePoolNode, encodeModel, int, ints, irVersionForOpset, maxPoolAttributes, valueInfo } from './onnx-writer.js';
@@ -45,50 +45,36 @@ function checkValueQuantization(q: unknown, what: string): ValueQuantization {
   return { scale: v.scale, dtype: v.dtype };
 }
 
-/**
- * The module lowered (`lower`, float) and the module path of each of its conv ops, in op order: the
- * lowering emits one conv op per conv node, in trace order (a BatchNorm it cannot fold becomes a conv of its
- * own, which a quantized export refuses).
- */
+/** A lowered graph's conv ops' module paths, in op order (a lone BatchNorm's conv is named by its index). */
+function convPathList(graph: Graph, convPaths: ReadonlyMap<ConvOp, string>): string[] {
+  return graph.ops.filter((op): op is ConvOp => op.op === 'conv').map((op, i) => convPaths.get(op) ?? `conv_${i}`);
+}
+
+/** The module lowered (`lower`, float) and the module path of each of its conv ops, in op order. */
 export function loweredWithConvPaths(module: Module, inputShape: readonly number[]): { graph: QuantizedGraph; convPaths: string[] } {
-  const trace = Tracer.trace(module, inputShape);
-  const graph = lower(trace) as QuantizedGraph;
-  const pathOf = new Map<Module, string>();
-  for (const [path, m] of module.namedModules()) pathOf.set(m, path);
-  return { graph, convPaths: trace.nodes.flatMap((n) => (n.op === 'conv2d' ? [pathOf.get(n.module) ?? n.path] : [])) };
+  const { graph, convPaths } = lowerWithPaths(Tracer.trace(module, inputShape));
+  return { graph: graph as QuantizedGraph, convPaths: convPathList(graph, convPaths) };
 }
 
 /**
- * The module lowered (`lower`) with a model quantization laid on as the contract says: the input and each
- * conv's output quantized, each conv's weight put on its grid with its `weightScales`, a maxpool keeping its
- * source's quantization. Returns the graph and each conv op's module path, in op order.
+ * The module lowered with its quantization laid on by the lowering itself (`lowerWithPaths`, the graph every
+ * engine of ours runs): the input (unless it stays float) and each conv's output quantized, each integer
+ * conv's weight and bias on their grids, a maxpool keeping its source's quantization. A conv reading a float
+ * value (the stem, when the input stays float) is written as a float Conv. Returns the graph and each conv
+ * op's module path, in op order.
  */
 export function quantizedLowering(module: Module, inputShape: readonly number[], quantization: ModelQuantization): { graph: QuantizedGraph; convPaths: string[] } {
   if (!(quantization?.activations instanceof Map) || !(quantization.weightScales instanceof Map)) {
     throw new InvalidArgumentError('exportOnnx: quantization must be a ModelQuantization (activations and weightScales Maps keyed by conv path), as quantize() returns');
   }
-  const { graph, convPaths } = loweredWithConvPaths(module, inputShape);
-  const convs = graph.ops.filter((op): op is Mutable<ConvOp> => op.op === 'conv');
-  if (convs.length !== convPaths.length) {
-    throw new UnsupportedError('exportOnnx: a quantized export needs every BatchNorm to follow a conv it folds into; this model has a BatchNorm on its own');
-  }
-  graph.values[graph.input] = { ...graph.values[graph.input]!, quant: checkValueQuantization(quantization.input, 'quantization.input') };
-  convs.forEach((conv, i) => {
-    const path = convPaths[i]!;
-    const scales = quantization.weightScales.get(path);
-    if (!(scales instanceof Float32Array) || scales.length !== conv.outChannels || !scales.every((s) => s > 0 && Number.isFinite(s))) {
-      throw new InvalidArgumentError(`exportOnnx: quantization.weightScales has no valid entry for conv "${path}" (${conv.outChannels} positive scales as a Float32Array)`);
-    }
-    const activation = quantization.activations.get(path);
-    if (activation === undefined) throw new InvalidArgumentError(`exportOnnx: quantization.activations has no entry for conv "${path}"`);
-    quantizeWeightToGrid(conv.weight as Float32Array, scales);
-    conv.weightScales = scales;
-    graph.values[conv.dst] = { ...graph.values[conv.dst]!, quant: checkValueQuantization(activation, `quantization.activations "${path}"`) };
+  if (quantization.input !== null) checkValueQuantization(quantization.input, 'quantization.input');
+  for (const [path, activation] of quantization.activations) checkValueQuantization(activation, `quantization.activations "${path}"`);
+  const { graph, convPaths } = lowerWithPaths(Tracer.trace(module, inputShape), { quantization });
+  const paths = convPathList(graph, convPaths);
+  graph.ops.filter((op): op is ConvOp => op.op === 'conv').forEach((op, i) => {
+    if (graph.values[op.dst]!.quant === undefined) throw new InvalidArgumentError(`exportOnnx: quantization.activations has no entry for conv "${paths[i]}"`);
   });
-  for (const op of graph.ops) {
-    if (op.op === 'maxpool' && graph.values[op.src]!.quant) graph.values[op.dst] = { ...graph.values[op.dst]!, quant: graph.values[op.src]!.quant };
-  }
-  return { graph, convPaths };
+  return { graph: graph as QuantizedGraph, convPaths: paths };
 }
 
 /** Collects nodes and initializers with unique names. */

@@ -7,6 +7,8 @@
  * - Activations: q ∈ [0, 255] (`uint8`) for values after a ReLU, [−128, 127] (`int8`) otherwise.
  * - Weights: per output channel (or one scale repeated), q ∈ [−127, 127], taken from the conv's weights
  *   with its BatchNorm folded in (the lowering's fold, `lib/compile/lower.ts`).
+ * - Biases of integer convs: on the accumulator's grid, `s_x · s_w[o] · q` with q an int32 (the lowering
+ *   rounds them), as ONNX's QLinearConv and onnxruntime take them.
  * @module
  */
 
@@ -31,8 +33,12 @@ export interface ModelQuantization {
   readonly method: CalibrationMethod;
   /** False when every conv has one weight scale (repeated per channel in `weightScales`). */
   readonly perChannel: boolean;
-  /** The model's input (after normalisation), as the first conv reads it. */
-  readonly input: ValueQuantization;
+  /**
+   * The model's input (after normalisation), as the first conv reads it; null keeps the input in float32,
+   * and with it the convs that read it (the stem), whose output is quantized as usual. `quantize` leaves
+   * it null unless asked: 8 bits of a normalised input are coarser than its pixels' own steps.
+   */
+  readonly input: ValueQuantization | null;
   /**
    * The value each conv writes: after its folded BatchNorm and, where the lowering fuses them, the
    * residual add and the ReLU that follow it (so `layer1.0.conv3` names the block's output).

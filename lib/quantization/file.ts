@@ -3,9 +3,9 @@
  * weights, so any reader loads the float model) plus the quantization scales:
  * - `P.weight_scale`: F32 `[O]`, the weight scale of each output channel of the conv at module path `P`;
  * - `P.output_scale`: F32 `[]`, the scale of the value that conv writes (after its fused add and ReLU);
- * - `input_scale`: F32 `[]`, the scale of the model's (normalised) input;
- * - `__metadata__.quantization`: JSON `{"format":1,"method":…,"perChannel":…,"input":"int8","outputs":{P: "uint8"|"int8"}}`,
- *   the 8-bit type of each quantized value.
+ * - `input_scale`: F32 `[]`, the scale of the model's (normalised) input, absent when the input stays float;
+ * - `__metadata__.quantization`: JSON `{"format":1,"method":…,"perChannel":…,"input":"int8"|null,"outputs":{P: "uint8"|"int8"}}`,
+ *   the 8-bit type of each quantized value (`input` null: the input and the convs reading it stay float).
  *
  * Weights stay float: the int8 graph puts them on the grid of their scales when it is built, with the one
  * rounding every engine uses (`quantizeWeightToGrid`), so the file is the float model plus a few kilobytes.
@@ -50,14 +50,14 @@ export function quantizedSafetensors(model: Module): SafetensorsContents {
     if (Object.hasOwn(tensors, key)) throw new InvalidFileError(`Cannot save the quantization: the state dict already has a tensor ${key}`);
     tensors[key] = t;
   };
-  add(inputScaleKey, scalar(q.input.scale));
+  if (q.input) add(inputScaleKey, scalar(q.input.scale));
   const outputs: Record<string, QuantizedDType> = {};
   for (const [path, value] of q.activations) {
     add(`${path}${outputScaleSuffix}`, scalar(value.scale));
     outputs[path] = value.dtype;
   }
   for (const [path, scales] of q.weightScales) add(`${path}${weightScaleSuffix}`, Tensor.from(Float32Array.from(scales), [scales.length]));
-  const metadata = { format: formatVersion, method: q.method, perChannel: q.perChannel, input: q.input.dtype, outputs };
+  const metadata = { format: formatVersion, method: q.method, perChannel: q.perChannel, input: q.input?.dtype ?? null, outputs };
   return { tensors, metadata: { [quantizationMetadataKey]: JSON.stringify(metadata) } };
 }
 
@@ -122,7 +122,8 @@ export function splitQuantized(contents: SafetensorsContents): QuantizedWeights 
     scales.delete(key);
     return t;
   };
-  const input: ValueQuantization = { scale: positiveScales(inputScaleKey, take(inputScaleKey), 'scalar')[0]!, dtype: quantizedDType(meta.input, 'input') };
+  const input: ValueQuantization | null =
+    meta.input === null ? null : { scale: positiveScales(inputScaleKey, take(inputScaleKey), 'scalar')[0]!, dtype: quantizedDType(meta.input, 'input') };
   const activations = new Map<string, ValueQuantization>();
   for (const [path, dtype] of Object.entries(outputs as Record<string, unknown>)) {
     const key = `${path}${outputScaleSuffix}`;
@@ -135,7 +136,7 @@ export function splitQuantized(contents: SafetensorsContents): QuantizedWeights 
   }
   if (scales.size > 0) throw bad(`${[...scales.keys()].join(', ')} ${scales.size === 1 ? 'is' : 'are'} not described by its outputs`);
   const quantization: ModelQuantization = Object.freeze({
-    method: meta.method as CalibrationMethod, perChannel: meta.perChannel, input: Object.freeze(input), activations, weightScales,
+    method: meta.method as CalibrationMethod, perChannel: meta.perChannel, input: input && Object.freeze(input), activations, weightScales,
   });
   return { stateDict, quantization };
 }

@@ -47,7 +47,7 @@ describe('quantize', () => {
 
   it('returns a new model at int8 on the CPU with the scales, leaving the argument as it was', async () => {
     const before = Object.entries(model.stateDict()).map(([k, t]) => [k, Array.from(t.data as Float32Array)]);
-    q = await quantize(model, { calibration, method: 'minmax' });
+    q = await quantize(model, { calibration, method: 'minmax', quantizeInput: true });
     expect(q).not.toBe(model);
     expect(q).toBeInstanceOf(model.constructor);
     expect(q.placement).toEqual({ device: 'cpu', dtype: 'int8', benchmark: false });
@@ -70,11 +70,29 @@ describe('quantize', () => {
     expect([...quantization.activations.keys()].sort()).toEqual(convs.map((op) => convPaths.get(op)!).sort());
     for (const op of convs) {
       const path = convPaths.get(op)!;
-      // uint8 exactly where the fused conv ends with a ReLU.
-      expect(quantization.activations.get(path)!.dtype).toBe(op.relu ? 'uint8' : 'int8');
+      // uint8 where the fused conv ends with a ReLU, and for the option-A shortcuts (a 0/1 embedding of a
+      // ReLU output, never negative); int8 nowhere else in this network.
+      const nonNegative = op.relu || path.endsWith('.shortcut');
+      expect(quantization.activations.get(path)!.dtype).toBe(nonNegative ? 'uint8' : 'int8');
       expect(quantization.weightScales.get(path)).toEqual(weightScalesOf(op, true));
     }
-    expect(quantization.input.dtype).toBe('int8');
+    expect(quantization.input!.dtype).toBe('int8');
+  });
+
+  it('keeps the input and the stem conv in float unless asked (quantizeInput), its output quantized', async () => {
+    const d = await quantize(model, { calibration, method: 'minmax' });
+    expect(d.quantization!.input).toBeNull();
+    expect(d.quantization!.activations.get('conv1')).toEqual(q.quantization!.activations.get('conv1'));
+    const graph = lower(Tracer.trace(d, [3, 32, 32]), { quantization: d.quantization! });
+    const stem = graph.ops.find((op): op is ConvOp => op.op === 'conv' && op.src === graph.input)!;
+    expect(graph.values[graph.input]!.quant).toBeUndefined();
+    expect(stem.weightScales).toBeUndefined();
+    expect(graph.values[stem.dst]!.quant).toEqual(d.quantization!.activations.get('conv1'));
+    // Its float weights as they are (BatchNorm folded, not on a grid); the next conv is an integer one.
+    const next = graph.ops.find((op): op is ConvOp => op.op === 'conv' && op.src === stem.dst)!;
+    expect(next.weightScales).toBeDefined();
+    const out = await d.forward(calibration[0]!);
+    expect(out.shape).toEqual([calibration[0]!.shape[0], 10]);
   });
 
   it('minmax: each scale is the largest |x| the float model writes there (observed by forwardNodes), / 255 or / 127', async () => {
@@ -92,7 +110,7 @@ describe('quantize', () => {
     // bn1 is followed by the ReLU fused into conv1: the pre-ReLU value is not what is stored.
     expect(quantization.activations.get('layer2.1.conv1')!.scale).toBeLessThanOrEqual(Math.fround(observed('layer2.1.bn1') / 255));
     const inputMax = Math.max(...calibration.map((x) => maxAbs(x.data as Float32Array)));
-    expect(quantization.input.scale).toBe(Math.fround(inputMax / 127));
+    expect(quantization.input!.scale).toBe(Math.fround(inputMax / 127));
   });
 
   it('runs its float weights at float32, exactly as the original', async () => {
@@ -135,7 +153,7 @@ describe('quantize', () => {
   });
 
   it('percentile and entropy clip no more than minmax; perChannel false repeats one scale per conv', async () => {
-    const p = (await quantize(model, { calibration, method: 'percentile', percentile: 99 })).quantization!;
+    const p = (await quantize(model, { calibration, method: 'percentile', percentile: 99, quantizeInput: true })).quantization!;
     const e = (await quantize(model, { calibration, method: 'entropy', perChannel: false })).quantization!;
     for (const [path, m] of q.quantization!.activations) {
       expect(p.activations.get(path)!.scale).toBeLessThanOrEqual(m.scale);
@@ -143,7 +161,7 @@ describe('quantize', () => {
       expect(p.activations.get(path)!.dtype).toBe(m.dtype);
     }
     // 99% of a uniform input is well inside its range.
-    expect(p.input.scale).toBeLessThan(q.quantization!.input.scale * 0.995);
+    expect(p.input!.scale).toBeLessThan(q.quantization!.input!.scale * 0.995);
     const { graph, convPaths } = lowerWithPaths(Tracer.trace(model, [3, 32, 32]));
     for (const op of graph.ops) {
       if (op.op !== 'conv') continue;
@@ -157,7 +175,7 @@ describe('quantize', () => {
     async function* batches() {
       yield* calibration;
     }
-    const fromAsync = await quantize(model, { calibration: batches(), method: 'minmax' });
+    const fromAsync = await quantize(model, { calibration: batches(), method: 'minmax', quantizeInput: true });
     expectSameQuantization(q.quantization!, fromAsync.quantization!);
     const controller = new AbortController();
     controller.abort(new Error('stop'));

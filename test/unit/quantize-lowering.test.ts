@@ -60,8 +60,17 @@ describe('lower with quantization', () => {
       }
       expect(offGrid).toBe(0);
       expect(mismatches(op.weight, quantizeWeightToGrid(Float32Array.from(folded), op.weightScales!))).toBe(0);
+      // The bias on the accumulator's grid (s_x · s_w[o] in float32, a whole number of steps, ties to even):
+      // the nearest such point to the folded float bias, as onnxruntime's int32 bias.
+      const sx = graph.values[op.src]!.quant!.scale;
+      op.bias.forEach((b, o) => {
+        const step = Math.fround(Math.fround(sx) * op.weightScales![o]!);
+        const steps = b / step;
+        // Exact but for float32's storage of q · step (24-bit mantissa: a few ulps of a large q).
+        expect(Math.abs(steps - Math.round(steps))).toBeLessThanOrEqual(Math.max(1e-3, Math.abs(steps) * 2 ** -21));
+        expect(Math.round(steps)).toBe(roundHalfEven(floatConvs[i]!.bias[o]! / step));
+      });
       // Everything else is the float graph's.
-      expect([...op.bias]).toEqual([...floatConvs[i]!.bias]);
       expect({ ...op, weight: 0, bias: 0, weightScales: 0 }).toEqual({ ...floatConvs[i]!, weight: 0, bias: 0, weightScales: 0 });
     });
     const pool = graph.ops.find((op) => op.op === 'maxpool')!;
