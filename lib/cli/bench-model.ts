@@ -35,7 +35,7 @@ export async function benchModel(options: BenchOptions, family: ReturnType<typeo
       const length = sample.reduce((a, b) => a * b, 1);
       const calibration = Tensor.from(randomInput(images * length, options.batches[0]!), [images, ...sample]);
       model = await quantize(model, { calibration });
-      scales = `quantize() (entropy, per-channel) on ${images} random inputs like the timed ones (-1..1, the fixed input first)${options.weights === undefined ? '' : ` with the float weights of ${options.weights}`}`;
+      scales = `quantize() (${model.quantization!.method}, per-channel, float stem) on ${images} random inputs like the timed ones (-1..1, the fixed input first)${options.weights === undefined ? '' : ` with the float weights of ${options.weights}`}`;
     }
   } else {
     // A quantized file's scales would make the onnxruntime export QDQ: the float dtypes compare float models.

@@ -32,8 +32,10 @@ export interface EvalCifar10Options {
   calibration?: string;
   /** With `int8` and float weights: calibrate on at most this many images (the first ones); default 256. */
   calibrationImages?: number;
-  /** With `int8` and float weights: how activation ranges are chosen; default `'entropy'`. */
+  /** With `int8` and float weights: how activation ranges are chosen; default `quantize()`'s. */
   method?: CalibrationMethod;
+  /** With `int8` and float weights: quantize the input too (the stem conv in integers). */
+  quantizeInput?: boolean;
 }
 
 /** How the int8 model of {@link runEvalCifar10} got its scales. */
@@ -64,7 +66,7 @@ export interface Cifar10Accuracy {
   quantization?: EvalQuantization;
 }
 
-const calibrationOptions = ['calibration', 'calibrationImages', 'method'] as const;
+const calibrationOptions = ['calibration', 'calibrationImages', 'method', 'quantizeInput'] as const;
 
 /**
  * The model at `options.dtype`, and with int8 the float model beside it. The int8 model is the file's when
@@ -93,13 +95,12 @@ async function placedModels(options: EvalCifar10Options): Promise<{ model: Cifar
     float.quantization = null;
     return { model: place(loaded, 'int8'), float: place(float, 'float32'), quantization: { source: 'file', method: own.method } };
   }
-  const method = options.method ?? 'entropy';
   const input = await modelCalibration(options.model, options.calibration ?? options.data, options.calibrationImages ?? 256, options.batch);
-  const { quantized, seconds } = await calibrate(loaded, input, { method, perChannel: true, label: options.model });
+  const { quantized, seconds } = await calibrate(loaded, input, { method: options.method, perChannel: true, quantizeInput: options.quantizeInput, label: options.model });
   return {
     model: place(quantized, 'int8'),
     float: place(loaded, 'float32'),
-    quantization: { source: 'calibrated', method, calibration: input.description, images: input.images, seconds },
+    quantization: { source: 'calibrated', method: quantized.quantization!.method, calibration: input.description, images: input.images, seconds },
   };
 }
 

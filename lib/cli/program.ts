@@ -179,15 +179,16 @@ export function buildProgram(): Command {
     .requiredOption('-w, --weights <file>', 'the float weights: .safetensors or a PyTorch checkpoint (.pth/.pt/.th/.tar; a CIFAR checkpoint\'s module. prefix is stripped)')
     .requiredOption('-c, --calibration <dir|file>', "calibration inputs: a directory of images or one image (the DEFAULT weights' preprocessing; CIFAR-10 models: 32x32 and CIFAR normalisation), a CIFAR-10 .bin file, or a .safetensors file with one float32 [N, 3, H, W] tensor of normalised inputs")
     .requiredOption('-o, --out <file>', 'the quantized .safetensors file to write')
-    .addOption(new Option('--method <method>', 'how activation ranges are chosen').choices(['entropy', 'percentile', 'minmax']).default('entropy'))
+    .addOption(new Option('--method <method>', 'how activation ranges are chosen (default minmax)').choices(['minmax', 'percentile', 'entropy']))
     .option('--per-tensor', 'one weight scale per convolution instead of one per output channel')
+    .option('--quantize-input', 'quantize the input too, so that the stem conv runs in integers (default: both stay float)')
     .option('--calibration-images <n>', 'at most this many calibration images (the first ones)', positiveInt, 256)
     .option('-b, --batch <n>', 'images per calibration run', positiveInt, 32)
     .option('--json', 'print the report as JSON (with every conv output\'s scale)')
     .action(async (opts) => {
       const options = {
         model: opts.model, weights: opts.weights, calibration: opts.calibration, out: opts.out, method: opts.method,
-        perTensor: Boolean(opts.perTensor), calibrationImages: opts.calibrationImages, batch: opts.batch,
+        perTensor: Boolean(opts.perTensor), quantizeInput: Boolean(opts.quantizeInput), calibrationImages: opts.calibrationImages, batch: opts.batch,
       };
       await asUsage(() => checkQuantizeOptions(options));
       const report = await runQuantize(options);
@@ -205,12 +206,13 @@ export function buildProgram(): Command {
     .option('--dtype <dtype>', 'float32, tf32, float16, bfloat16 or int8 (int8: quantized first unless --weights is a quantized file; the float32 count is printed beside)', dtypeOption)
     .option('-c, --calibration <dir|file>', 'with --dtype int8: calibration inputs (a CIFAR-10 .bin file, a directory of images, an image or a .safetensors tensor; default the --data file)')
     .option('--calibration-images <n>', 'with --dtype int8: calibrate on at most this many images, the first ones (default 256)', positiveInt)
-    .addOption(new Option('--method <method>', 'with --dtype int8: how activation ranges are chosen (default entropy)').choices(['entropy', 'percentile', 'minmax']))
+    .addOption(new Option('--method <method>', 'with --dtype int8: how activation ranges are chosen (default minmax)').choices(['minmax', 'percentile', 'entropy']))
+    .option('--quantize-input', 'with --dtype int8: quantize the input too, so that the stem conv runs in integers')
     .option('--json', 'print the result as JSON')
     .action(async (opts) => {
       const result = await runEvalCifar10({
         model: opts.model, weights: opts.weights, data: opts.data, batch: opts.batch, device: opts.device, dtype: opts.dtype,
-        calibration: opts.calibration, calibrationImages: opts.calibrationImages, method: opts.method,
+        calibration: opts.calibration, calibrationImages: opts.calibrationImages, method: opts.method, quantizeInput: opts.quantizeInput,
       });
       console.log(opts.json ? JSON.stringify(result, null, 2) : formatAccuracy(result));
     });

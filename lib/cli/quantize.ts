@@ -27,10 +27,12 @@ export interface QuantizeCommandOptions {
   calibration: string;
   /** The quantized `.safetensors` file to write. */
   out: string;
-  /** Default `'entropy'`. */
+  /** Default `quantize()`'s (`'minmax'`). */
   method?: CalibrationMethod;
   /** One weight scale per conv instead of one per output channel. */
   perTensor?: boolean;
+  /** Quantize the input too, so that the stem conv runs in integers (default: both stay float). */
+  quantizeInput?: boolean;
   /** At most this many calibration images (the first ones); default 256. */
   calibrationImages?: number;
   /** Images per calibration run; default 32. */
@@ -47,6 +49,8 @@ export interface QuantizeReport {
   images: number;
   method: CalibrationMethod;
   perChannel: boolean;
+  /** The input's scale, or null when the input and the stem conv stay float. */
+  inputScale: number | null;
   seconds: number;
   /** How many convolutions run in integers (each has weight and output scales in the file). */
   quantizedConvs: number;
@@ -94,7 +98,7 @@ export function modelCalibration(model: string, path: string, limit: number, bat
 export async function calibrate<M extends Module>(
   model: M,
   input: CalibrationInput,
-  options: { method: CalibrationMethod; perChannel: boolean; label: string },
+  options: { method?: CalibrationMethod | undefined; perChannel: boolean; quantizeInput?: boolean | undefined; label: string },
 ): Promise<{ quantized: M; seconds: number }> {
   if (input.images === 0) throw new InvalidArgumentError(`The calibration input (${input.description}) holds no image: give a few hundred typical inputs`);
   const progress = startProgress(input.images, `${options.label}: calibrating on ${input.description}`);
@@ -108,7 +112,12 @@ export async function calibrate<M extends Module>(
   })();
   const started = performance.now();
   try {
-    const quantized = await quantize(model, { calibration: counted, method: options.method, perChannel: options.perChannel });
+    const quantized = await quantize(model, {
+      calibration: counted,
+      perChannel: options.perChannel,
+      ...(options.method === undefined ? {} : { method: options.method }),
+      ...(options.quantizeInput === undefined ? {} : { quantizeInput: options.quantizeInput }),
+    });
     return { quantized, seconds: (performance.now() - started) / 1000 };
   } finally {
     progress.stop();
@@ -131,7 +140,6 @@ export function checkQuantizeOptions(options: QuantizeCommandOptions): void {
 export async function runQuantize(options: QuantizeCommandOptions): Promise<QuantizeReport> {
   checkQuantizeOptions(options);
   const family = checkModelName(options.model);
-  const method = options.method ?? 'entropy';
   const perChannel = !options.perTensor;
   // The calibration input first: opening it is cheap, and a wrong path should not wait for a large checkpoint.
   const input = await modelCalibration(options.model, options.calibration, options.calibrationImages ?? 256, options.batch ?? 32);
@@ -139,7 +147,7 @@ export async function runQuantize(options: QuantizeCommandOptions): Promise<Quan
   await loadWeightsFile(model, options.model, options.weights, checkpointPrefix(family));
   // A quantized file's own scales are replaced: calibration starts from its float weights.
   model.quantization = null;
-  const { quantized, seconds } = await calibrate(model, input, { method, perChannel, label: options.model });
+  const { quantized, seconds } = await calibrate(model, input, { method: options.method, perChannel, quantizeInput: options.quantizeInput, label: options.model });
   await saveQuantized(options.out, quantized);
   const quantization = quantized.quantization!;
   const outputs: QuantizeReport['outputs'] = {};
@@ -150,8 +158,9 @@ export async function runQuantize(options: QuantizeCommandOptions): Promise<Quan
     out: options.out,
     calibration: input.description,
     images: input.images,
-    method,
+    method: quantization.method,
     perChannel,
+    inputScale: quantization.input?.scale ?? null,
     seconds,
     quantizedConvs: quantization.weightScales.size,
     outputs,
@@ -162,6 +171,6 @@ export async function runQuantize(options: QuantizeCommandOptions): Promise<Quan
 export function formatQuantizeReport(report: QuantizeReport): string {
   return [
     `${report.model}: calibrated on ${report.calibration} (${report.method}, ${report.perChannel ? 'per-channel' : 'per-tensor'} weight scales) in ${report.seconds.toFixed(1)} s`,
-    `wrote ${report.out}: ${report.quantizedConvs} int8 convolutions, their scales beside the float weights of ${report.weights}`,
+    `wrote ${report.out}: ${report.quantizedConvs} int8 convolutions${report.inputScale === null ? ' (the input and the stem conv stay float)' : ` (the input too, scale ${report.inputScale})`}, their scales beside the float weights of ${report.weights}`,
   ].join('\n');
 }

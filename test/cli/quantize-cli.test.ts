@@ -91,17 +91,38 @@ describe.skipIf(absent !== null || !cliBuilt)('resnet quantize, eval-cifar10 --d
     // Every traced convolution: the 19 Conv2d modules and the two option-A shortcuts, which trace as convs.
     const convs = new Set(Tracer.trace(resnet20(), [3, 32, 32]).nodes.filter((n) => n.op === 'conv2d').map((n) => n.path)).size;
     expect(convs).toBe(21);
-    expect(report).toMatchObject({ images: calibrationImages, method: 'entropy', perChannel: true, quantizedConvs: convs });
+    expect(report).toMatchObject({ images: calibrationImages, method: 'minmax', perChannel: true, inputScale: null, quantizedConvs: convs });
     const { quantization } = await readWeightsFile(quantizedFile);
     expect(quantization).not.toBeNull();
     expect(Object.fromEntries(quantization!.activations)).toEqual(report.outputs);
     expect(quantization!.weightScales.size).toBe(convs);
 
-    const expected = (await quantize(await floatResnet20(), { calibration: normalizedSlice(pixels, 0, calibrationImages), method: 'entropy' })).quantization!;
+    // quantize()'s defaults, as the command's: minmax, per-channel, the input and stem float.
+    const expected = (await quantize(await floatResnet20(), { calibration: normalizedSlice(pixels, 0, calibrationImages) })).quantization!;
     expect(Object.fromEntries(quantization!.activations)).toEqual(Object.fromEntries(expected.activations));
     for (const [path, scales] of expected.weightScales) expect(quantization!.weightScales.get(path), path).toEqual(scales);
-    expect(quantization!.input).toEqual(expected.input);
+    expect(quantization!.input).toBeNull();
+    expect(expected.input).toBeNull();
   });
+
+  it('quantize --quantize-input --method entropy --per-tensor writes the input scale and per-tensor weight scales quantize() gives', async () => {
+    const out = join(dir, 'resnet20-int8-input.safetensors');
+    const { stdout, stderr, code } = await resnet(
+      'quantize', '--model', 'resnet20', '--weights', checkpoint, '--calibration', subset, '--calibration-images', '16', '--batch', '8',
+      '--method', 'entropy', '--per-tensor', '--quantize-input', '--out', out,
+    );
+    expect(code, stderr).toBe(0);
+    const { quantization } = await readWeightsFile(out);
+    const calibration = [normalizedSlice(pixels, 0, 8), normalizedSlice(pixels, 8, 8)];
+    const expected = (await quantize(await floatResnet20(), { calibration, method: 'entropy', perChannel: false, quantizeInput: true })).quantization!;
+    expect(quantization).toMatchObject({ method: 'entropy', perChannel: false });
+    expect(quantization!.input).toEqual(expected.input);
+    expect(quantization!.input).not.toBeNull();
+    expect(Object.fromEntries(quantization!.activations)).toEqual(Object.fromEntries(expected.activations));
+    for (const [path, scales] of expected.weightScales) expect(quantization!.weightScales.get(path), path).toEqual(scales);
+    expect(stdout).toContain(`(the input too, scale ${expected.input!.scale})`);
+    expect(stdout).toContain('calibrated on the first 16 images');
+  }, 60_000);
 
   it('eval-cifar10 --dtype int8 counts what the quantized model counts in process, with the float32 count', async () => {
     const quantized = await loadQuantized(resnet20(), quantizedFile);
@@ -113,7 +134,7 @@ describe.skipIf(absent !== null || !cliBuilt)('resnet quantize, eval-cifar10 --d
     expect(fromFile.code, fromFile.stderr).toBe(0);
     expect(JSON.parse(fromFile.stdout)).toEqual({
       model: 'resnet20', dtype: 'int8', images: labels.length, correct: int8Correct, accuracy: int8Correct / labels.length,
-      float32: { correct: floatCorrect, accuracy: floatCorrect / labels.length }, quantization: { source: 'file', method: 'entropy' },
+      float32: { correct: floatCorrect, accuracy: floatCorrect / labels.length }, quantization: { source: 'file', method: 'minmax' },
     });
 
     // Calibrating itself on the same first 32 images (one batch of 32, as quantize ran) gives the same model.
@@ -123,7 +144,7 @@ describe.skipIf(absent !== null || !cliBuilt)('resnet quantize, eval-cifar10 --d
     );
     expect(calibrated.code, calibrated.stderr).toBe(0);
     const result = JSON.parse(calibrated.stdout) as EvalJson;
-    expect(result).toMatchObject({ dtype: 'int8', correct: int8Correct, float32: { correct: floatCorrect }, quantization: { source: 'calibrated', method: 'entropy', images: calibrationImages } });
+    expect(result).toMatchObject({ dtype: 'int8', correct: int8Correct, float32: { correct: floatCorrect }, quantization: { source: 'calibrated', method: 'minmax', images: calibrationImages } });
     console.log(`resnet20 on ${labels.length} subset images: int8 ${int8Correct}, float32 ${floatCorrect} (calibrated on ${calibrationImages})`);
   }, 60_000);
 
@@ -155,7 +176,7 @@ describe.skipIf(absent !== null || !cliBuilt)('resnet quantize, eval-cifar10 --d
   it('bench --weights of a quantized file runs its scales, without calibrating', async () => {
     const { stdout, stderr, code } = await resnet('bench', '--model', 'resnet20', '--weights', quantizedFile, '--dtype', 'int8', '--batch', '4', '--iters', '2', '--warmup', '1', '--threads', '1');
     expect(code, stderr).toBe(0);
-    expect(stdout).toContain(`resnet-cudnn (cpu) int8: the scales of ${quantizedFile} (entropy)`);
+    expect(stdout).toContain(`resnet-cudnn (cpu) int8: the scales of ${quantizedFile} (minmax)`);
     expect(stdout).not.toContain('not run');
     expect(stdout).toMatch(/resnet20\s+4\s+resnet-cudnn \(cpu\)\s+\d+\.\d+/);
   }, 60_000);
