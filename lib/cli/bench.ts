@@ -13,10 +13,12 @@
  * Every engine also runs one fixed float32 input (the first batch size's pixels), and the table gives the
  * relative L2 of each engine's logits against PyTorch eager's (against onnxruntime's without PyTorch).
  *
- * With `--dtype int8`, onnxruntime runs two models next to ours: the float32 export and the QDQ export of
- * the model quantized as ours is (`bench-qdq.ts`; every conv and residual add fused into its integer
- * kernels), so the table gives both targets. Where our int8 model cannot run (no quantization, or a
- * backend without int8), its row says so and onnxruntime's rows are still timed.
+ * With `--dtype int8`, our model is quantized with `quantize()` on a few random inputs like the timed ones
+ * (`int8CalibrationImages` of them, see bench-model.ts; the first being the fixed input below), unless `--weights` is a
+ * quantized file (`resnet quantize`), whose scales it then runs. onnxruntime runs two models next to ours:
+ * the float32 export and the QDQ export of the same quantized model (`bench-qdq.ts`; every conv and
+ * residual add fused into its integer kernels), so the table gives both targets. Where our int8 model
+ * cannot run (a backend without int8), its row says so and onnxruntime's rows are still timed.
  *
  * The onnxruntime comparison is CPU only (onnxruntime-node's npm package ships its CPU provider), so it
  * is refused when the model runs on a GPU: a GPU against a CPU is not a comparison of engines. PyTorch
@@ -26,7 +28,7 @@
 import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import {
-  setNumThreads, getNumThreads, toOnnxBytes, Tracer, macsPerSample, manualSeed, backendInfo, Tensor,
+  setNumThreads, getNumThreads, toOnnxBytes, Tracer, macsPerSample, backendInfo, Tensor,
   type ComputeDType, type Device, type DeviceSpec,
 } from '../index.js';
 import { PyTorchUnavailableError, UnsupportedError } from '../errors.js';
@@ -37,7 +39,7 @@ import { fillInput, randomInput, relativeL2 } from './bench-input.js';
 import { runPyTorchBench, type PyTorchBenchResult } from './pytorch.js';
 import { loadVega, writeChart, type ChartTitle } from './bench-chart.js';
 import { ortInt8Model } from './bench-qdq.js';
-import type { ModelQuantization } from '../nn/quantization.js';
+import { benchModel, whyOursCannotRun } from './bench-model.js';
 
 /** An engine `resnet bench` can compare ours with. */
 export type BenchCompetitor = 'onnxruntime' | 'pytorch';
@@ -56,6 +58,11 @@ export interface BenchOptions {
   device?: DeviceSpec;
   /** Our model's compute dtype; default `'float32'`. */
   dtype?: ComputeDType;
+  /**
+   * The weights (`.safetensors` or a PyTorch checkpoint; a CIFAR checkpoint's `module.` prefix stripped);
+   * default random ones (seeded). A quantized file's scales are what `int8` runs.
+   */
+  weights?: string;
   /** Competitors, run on the same weights. */
   compare?: BenchCompetitor | readonly BenchCompetitor[];
   /** With `pytorch`: time torch.compile as well as eager (default true). */
@@ -143,17 +150,16 @@ export async function runBench(options: BenchOptions): Promise<BenchRow[]> {
   const family = checkModelName(options.model);
   if (options.threads !== undefined) setNumThreads(options.threads);
   const threads = getNumThreads();
-  manualSeed(0);
-  const model = buildNamedModel(options.model, { device: options.device ?? 'cpu', dtype: options.dtype ?? 'float32' });
-  const competitors = checkCompetitors(options, model.device, family);
-  if (options.chart) await loadVega();
   const inputDType = options.inputDType ?? 'float32';
   const inputLayout = options.inputLayout ?? 'nchw';
   const size = options.inputSize ?? defaultInputSize(options.model);
   const sample = [3, size, size];
-  const macs = macsPerSample(Tracer.trace(model, sample));
   const checkShape = [options.batches[0]!, 3, size, size] as const;
   const checkInput = randomInput(checkShape[0] * 3 * size * size, checkShape[0]);
+  const { model, scales } = await benchModel(options, family, sample);
+  const competitors = checkCompetitors(options, model.device, family);
+  if (options.chart) await loadVega();
+  const macs = macsPerSample(Tracer.trace(model, sample));
 
   let torch: PyTorchBenchResult | undefined;
   if (competitors.has('pytorch')) {
@@ -284,6 +290,7 @@ export async function runBench(options: BenchOptions): Promise<BenchRow[]> {
   if (options.chart) await writeChart(options.chart, rows, chartTitle(options.model, size, model.dtype, model.device, threads));
   if (!options.json) {
     printTable(options, rows, { threads, size, inputDType, inputLayout, device: model.device, dtype: model.dtype, torch, reference, checkBatch: checkShape[0] });
+    if (scales) console.log(`${ours} int8: ${scales}`);
     if (oursNotRun) console.log(`${ours} ${model.dtype}: not run: ${oursNotRun}`);
     if (int8) {
       console.log(
@@ -292,21 +299,6 @@ export async function runBench(options: BenchOptions): Promise<BenchRow[]> {
     }
   }
   return rows;
-}
-
-/** Why our model cannot run (int8 without a quantization, or a backend that refuses), or undefined when it can. */
-async function whyOursCannotRun(model: ReturnType<typeof buildNamedModel>, sample: readonly number[]): Promise<string | undefined> {
-  if (model.dtype !== 'int8') return undefined;
-  if ((model as { quantization?: ModelQuantization | null }).quantization == null) {
-    return 'int8 runs a quantized model (quantize() with calibration data), and this build has no quantize()';
-  }
-  try {
-    await model.forward(Tensor.from(new Float32Array(sample.reduce((a, b) => a * b, 1)), [1, ...sample]));
-    return undefined;
-  } catch (error) {
-    if (error instanceof UnsupportedError || (error as { code?: string }).code === 'ERR_UNSUPPORTED') return (error as Error).message;
-    throw error;
-  }
 }
 
 /** PyTorch's engines that ran: eager, then torch.compile when it was timed. */

@@ -1,9 +1,12 @@
 /**
- * `resnet export`: a model (random or with weights from a safetensors file) as an ONNX file.
+ * `resnet export`: a model (random or with weights from a file) as an ONNX file; a quantized weights file
+ * (`resnet quantize`) is written as QDQ nodes with its scales, the form onnxruntime runs in integers.
  * @module
  */
-import { exportOnnx, loadSafetensors } from '../index.js';
-import { buildNamedModel, defaultInputSize } from './model-names.js';
+import { exportOnnx } from '../index.js';
+import { loadWeightsFile } from './convert.js';
+import { buildNamedModel, checkModelName, defaultInputSize } from './model-names.js';
+import { checkpointPrefix } from './quantize.js';
 
 /** Options of {@link runExport}. */
 export interface ExportOptions {
@@ -23,12 +26,13 @@ export interface ExportOptions {
 export async function runExport(options: ExportOptions): Promise<void> {
   const model = buildNamedModel(options.model, options.numClasses === undefined ? {} : { numClasses: options.numClasses });
   const inputSize = options.inputSize ?? defaultInputSize(options.model);
-  if (options.weights) model.loadStateDict(await loadSafetensors(options.weights));
+  if (options.weights) await loadWeightsFile(model, options.model, options.weights, checkpointPrefix(checkModelName(options.model)));
   await exportOnnx(model, options.out, {
     opset: options.opset,
     dynamicBatch: !options.staticBatch,
     inputShape: [3, inputSize, inputSize],
     foldBatchNorm: Boolean(options.foldBatchNorm),
   });
-  console.log(`wrote ${options.out} (${options.model}, opset ${options.opset}, ${options.staticBatch ? 'batch 1' : 'dynamic batch'})`);
+  const quantized = model.quantization ? `, int8 QDQ with the scales of ${options.weights} (${model.quantization.method})` : '';
+  console.log(`wrote ${options.out} (${options.model}, opset ${options.opset}, ${options.staticBatch ? 'batch 1' : 'dynamic batch'}${quantized})`);
 }

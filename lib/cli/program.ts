@@ -13,6 +13,7 @@ import { runExport } from './export.js';
 import { checkClassifyOptions, formatClassifications, runClassify } from './classify.js';
 import { checkConvertPaths, formatConvertReport, runConvert } from './convert.js';
 import { formatAccuracy, runEvalCifar10 } from './eval-cifar10.js';
+import { checkQuantizeOptions, formatQuantizeReport, runQuantize } from './quantize.js';
 import { checkModelName, type ModelFamily } from './model-names.js';
 import { asUsage, reportError, type Output } from './outcome.js';
 import { defineServeCommand } from './serve.js';
@@ -98,7 +99,8 @@ export function buildProgram(): Command {
     .option('-t, --threads <n>', 'CPU threads for each engine', positiveInt)
     .option('--input-size <n>', 'square input size (default 224; 32 for the CIFAR-10 networks)', positiveInt)
     .option('--device <device>', 'cpu, cuda, cuda:N or auto (the GPU when one works, else the CPU)', deviceOption, 'cpu')
-    .option('--dtype <dtype>', 'float32, tf32, float16, bfloat16 or int8 (tf32 and float16 need a GPU; bfloat16 a GPU or a CPU with AVX512-BF16 or AMX; int8 a quantized model)', dtypeOption, 'float32')
+    .option('--dtype <dtype>', 'float32, tf32, float16, bfloat16 or int8 (tf32 and float16 need a GPU; bfloat16 a GPU or a CPU with AVX512-BF16 or AMX; int8 the CPU: quantized on 8 random inputs unless --weights is quantized)', dtypeOption, 'float32')
+    .option('-w, --weights <file>', 'the weights (.safetensors, or a PyTorch checkpoint; a quantized file from resnet quantize gives --dtype int8 its scales); default random ones')
     .option('--compare <engines>', 'competitors on the same weights, comma-separated: onnxruntime (interleaved with ours, --device cpu only), pytorch (eager and torch.compile in a Python process: RESNET_CUDNN_PYTHON or python3, with torch and torchvision)', competitorList)
     .addOption(new Option('--torch-compile <on|off>', 'with --compare pytorch: time torch.compile too (it compiles for minutes on a small CPU)').choices(['on', 'off']).default('on'))
     .option('--torch-timeout <s>', 'with --compare pytorch: time limit of the PyTorch process, seconds', positiveInt, 900)
@@ -118,6 +120,7 @@ export function buildProgram(): Command {
         inputLayout: opts.inputLayout,
         device: opts.device,
         dtype: opts.dtype,
+        weights: opts.weights,
         compare: opts.compare,
         torchCompile: opts.torchCompile === 'on',
         torchTimeoutS: opts.torchTimeout,
@@ -129,10 +132,10 @@ export function buildProgram(): Command {
 
   program
     .command('export')
-    .description('write a model as ONNX (random weights, or --weights FILE.safetensors)')
+    .description('write a model as ONNX (random weights, or --weights FILE; a quantized weights file from resnet quantize is written as int8 QDQ)')
     .requiredOption('-m, --model <name>', 'a torchvision ResNet (resnet18 … wide_resnet101_2) or a CIFAR-10 one (resnet20 … resnet1202)', modelOption(['imagenet', 'cifar10']))
     .requiredOption('-o, --out <file>', 'output .onnx file')
-    .option('-w, --weights <file>', 'state dict in safetensors format')
+    .option('-w, --weights <file>', 'the weights: .safetensors (a quantized one gives a QDQ model) or a PyTorch checkpoint (.pth/.pt/.th/.tar)')
     .option('--num-classes <n>', 'classifier size', positiveInt)
     .option('--opset <n>', 'ONNX opset', positiveInt, 17)
     .option('--input-size <n>', 'square input size recorded in the graph (default 224; 32 for the CIFAR-10 networks)', positiveInt)
@@ -170,6 +173,29 @@ export function buildProgram(): Command {
     });
 
   program
+    .command('quantize')
+    .description('post-training static quantization: calibrate a model on images and write its int8 weights file (safetensors with the scales)')
+    .requiredOption('-m, --model <name>', 'a torchvision ResNet (resnet18 … wide_resnet101_2) or a CIFAR-10 one (resnet20 … resnet1202)', modelOption(['imagenet', 'cifar10']))
+    .requiredOption('-w, --weights <file>', 'the float weights: .safetensors or a PyTorch checkpoint (.pth/.pt/.th/.tar; a CIFAR checkpoint\'s module. prefix is stripped)')
+    .requiredOption('-c, --calibration <dir|file>', "calibration inputs: a directory of images or one image (the DEFAULT weights' preprocessing; CIFAR-10 models: 32x32 and CIFAR normalisation), a CIFAR-10 .bin file, or a .safetensors file with one float32 [N, 3, H, W] tensor of normalised inputs")
+    .requiredOption('-o, --out <file>', 'the quantized .safetensors file to write')
+    .addOption(new Option('--method <method>', 'how activation ranges are chosen (default minmax)').choices(['minmax', 'percentile', 'entropy']))
+    .option('--per-tensor', 'one weight scale per convolution instead of one per output channel')
+    .option('--quantize-input', 'quantize the input too, so that the stem conv runs in integers (default: both stay float)')
+    .option('--calibration-images <n>', 'at most this many calibration images (the first ones)', positiveInt, 256)
+    .option('-b, --batch <n>', 'images per calibration run', positiveInt, 32)
+    .option('--json', 'print the report as JSON (with every conv output\'s scale)')
+    .action(async (opts) => {
+      const options = {
+        model: opts.model, weights: opts.weights, calibration: opts.calibration, out: opts.out, method: opts.method,
+        perTensor: Boolean(opts.perTensor), quantizeInput: Boolean(opts.quantizeInput), calibrationImages: opts.calibrationImages, batch: opts.batch,
+      };
+      await asUsage(() => checkQuantizeOptions(options));
+      const report = await runQuantize(options);
+      console.log(opts.json ? JSON.stringify(report, null, 2) : formatQuantizeReport(report));
+    });
+
+  program
     .command('eval-cifar10')
     .description('top-1 accuracy of a CIFAR-10 ResNet checkpoint on a CIFAR-10 binary file (progress on stderr)')
     .option('-m, --model <name>', 'CIFAR ResNet name (resnet20 … resnet1202)', modelOption(['cifar10']), 'resnet20')
@@ -177,9 +203,17 @@ export function buildProgram(): Command {
     .requiredOption('-d, --data <file>', 'CIFAR-10 binary file (test_batch.bin)')
     .option('-b, --batch <n>', 'images per forward pass', positiveInt, 100)
     .option('--device <device>', 'cpu, cuda, cuda:N or auto (the GPU when one works, else the CPU)', deviceOption)
+    .option('--dtype <dtype>', 'float32, tf32, float16, bfloat16 or int8 (int8: quantized first unless --weights is a quantized file; the float32 count is printed beside)', dtypeOption)
+    .option('-c, --calibration <dir|file>', 'with --dtype int8: calibration inputs (a CIFAR-10 .bin file, a directory of images, an image or a .safetensors tensor; default the --data file)')
+    .option('--calibration-images <n>', 'with --dtype int8: calibrate on at most this many images, the first ones (default 256)', positiveInt)
+    .addOption(new Option('--method <method>', 'with --dtype int8: how activation ranges are chosen (default minmax)').choices(['minmax', 'percentile', 'entropy']))
+    .option('--quantize-input', 'with --dtype int8: quantize the input too, so that the stem conv runs in integers')
     .option('--json', 'print the result as JSON')
     .action(async (opts) => {
-      const result = await runEvalCifar10({ model: opts.model, weights: opts.weights, data: opts.data, batch: opts.batch, device: opts.device });
+      const result = await runEvalCifar10({
+        model: opts.model, weights: opts.weights, data: opts.data, batch: opts.batch, device: opts.device, dtype: opts.dtype,
+        calibration: opts.calibration, calibrationImages: opts.calibrationImages, method: opts.method, quantizeInput: opts.quantizeInput,
+      });
       console.log(opts.json ? JSON.stringify(result, null, 2) : formatAccuracy(result));
     });
 

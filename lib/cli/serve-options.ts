@@ -107,7 +107,7 @@ export function serveFlags(command: Command): Command {
     .option('--grpc-port <n>', 'port of the gRPC endpoint (Triton\'s GRPCInferenceService), 0 for any free one, off for none (default 8001, or 0 with --port 0)',
       grpcPortFlag('--grpc-port'))
     .option('--device <device>', 'model default: cpu, cuda, cuda:N or auto (default cpu)', stringFlag('--device', modelFieldChecks.device))
-    .option('--dtype <dtype>', 'model default: float32, tf32, float16 or bfloat16 (tf32 and float16 need a GPU; bfloat16 a GPU or a CPU with AVX512-BF16 or AMX)', stringFlag('--dtype', modelFieldChecks.dtype))
+    .option('--dtype <dtype>', 'model default: float32, tf32, float16, bfloat16 or int8 (tf32 and float16 need a GPU; bfloat16 a GPU or a CPU with AVX512-BF16 or AMX; int8 the CPU and a quantized weights file from resnet quantize)', stringFlag('--dtype', modelFieldChecks.dtype))
     .option('--benchmark', 'model default: time cuDNN\'s algorithms when compiling (GPU only)')
     .option('--max-batch-size <n>', 'model default: largest batch formed, and largest a request may carry (default 8)', integerFlag('--max-batch-size', modelFieldChecks.maxBatchSize))
     .option('--preferred-batch-sizes <list>', 'model default: comma-separated batch sizes the batcher prefers (e.g. 4,8)', batchSizesFlag('--preferred-batch-sizes'))

@@ -165,8 +165,13 @@ function resolveModel(value: unknown, at: string, partial: boolean): ResolvedMod
   // resolvePlacement refuses this too, but only when the model loads; say it before anything starts.
   // Not for a config file on its own: the CLI's --device may still fill an unset device.
   // bfloat16 passes: whether this CPU runs it natively is resolvePlacement's to say, with the ISA it lacks.
-  if (!partial && device === 'cpu' && dtype !== 'float32' && dtype !== 'bfloat16') {
-    throw invalidArgument("'float32' or 'bfloat16' on device 'cpu' (the CPU backend runs float32, and bfloat16 with AVX512-BF16 or AMX; use device 'cuda' or 'auto')", `${at}.dtype`, dtype);
+  // int8 passes with a weights file: whether it is quantized is known when the model loads (ServedModel.load).
+  const weightsFile = typeof record.weights === 'string' && isWeightsFile(record.weights);
+  if (!partial && device === 'cpu' && dtype !== 'float32' && dtype !== 'bfloat16' && !(dtype === 'int8' && weightsFile)) {
+    throw invalidArgument(
+      "'float32' or 'bfloat16' on device 'cpu', or 'int8' with a quantized weights file (the CPU backend runs float32, bfloat16 with AVX512-BF16 or AMX, and int8 models written by resnet quantize; use device 'cuda' or 'auto')",
+      `${at}.dtype`, dtype,
+    );
   }
   const inputDatatype = field(record, 'inputDatatype', at, modelFieldChecks.inputDatatype, serverDefaults.inputDatatype);
   return {

@@ -11,7 +11,7 @@
  * @module
  */
 import { performance } from 'node:perf_hooks';
-import { DisposedError, InvalidArgumentError, ShapeError } from '../errors.js';
+import { DisposedError, InvalidArgumentError, NotQuantizedError, ShapeError } from '../errors.js';
 import { compiledExecutor, rootOutput } from '../compile/executor.js';
 import { backendOf, resolvePlacement } from '../runtime/device.js';
 import { backendInfo, type Executable } from '../runtime/engine.js';
@@ -191,6 +191,11 @@ export class ServedModel {
       model.placement,
     );
     const { device } = placement;
+    if (placement.dtype === 'int8' && model.quantization === null) {
+      throw new NotQuantizedError(
+        `model ${options.name}: dtype 'int8' runs a quantized weights file, and ${options.weights === null ? 'random weights have' : `${JSON.stringify(options.weights)} has`} no quantization scales: write one with \`resnet quantize --model ${options.arch} --weights FLOAT_WEIGHTS --calibration IMAGES --out FILE.safetensors\` and serve that, or serve dtype 'float32'`,
+      );
+    }
     const { maxBatchSize, preferredBatchSizes } = options.batching;
     for (const size of preferredBatchSizes) {
       if (!Number.isSafeInteger(size) || size < 1 || size > maxBatchSize) {

@@ -185,7 +185,7 @@ export interface ModelOptions extends BatchingOptions {
   weights?: string | null;
   /** Where it runs: `cpu`, `cuda`, `cuda:N` or `auto`. Default `cpu`. */
   device?: DeviceSpec;
-  /** Compute dtype. Default `float32`. */
+  /** Compute dtype. Default `float32`. `int8` runs a quantized weights file (`resnet quantize`, `saveQuantized`) on the CPU. */
   dtype?: ComputeDType;
   /** Time cuDNN's algorithms when compiling (GPU only). Default false. */
   benchmark?: boolean;

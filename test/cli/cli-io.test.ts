@@ -144,7 +144,7 @@ describe.runIf(built)('resnet eval-cifar10', () => {
   it.skipIf(!hasCifar)('resnet20 gets the 20 exact test images right (README table), with progress on stderr', async () => {
     const { stdout, stderr, code } = await resnet('eval-cifar10', '--model', 'resnet20', '--weights', cifarCheckpoint, '--data', cifarData, '--batch', '8', '--json');
     expect(code).toBe(0);
-    expect(JSON.parse(stdout)).toEqual({ model: 'resnet20', images: 20, correct: 20, accuracy: 1 });
+    expect(JSON.parse(stdout)).toEqual({ model: 'resnet20', dtype: 'float32', images: 20, correct: 20, accuracy: 1 });
     // Not a terminal here: the progress helper writes a line per step (8, 16, then the last 4).
     expect(stderr.trim().split('\n')).toEqual(['… resnet20: 8/20 images', '… resnet20: 16/20 images', '… resnet20: 20/20 images']);
   }, 120_000);

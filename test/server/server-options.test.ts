@@ -181,11 +181,15 @@ describe('resolveServerOptions', () => {
     expect(refused(() => resolveWith({ imageDecoder: 'gpu' }))).toBe("Expected 'auto' or 'cpu' for models[0].imageDecoder but received \"gpu\"");
   });
 
-  it('checks devices and dtypes with the runtime wording, and float32 or bfloat16 only on the CPU', () => {
+  it('checks devices and dtypes with the runtime wording, and float32, bfloat16 or int8 with a weights file only on the CPU', () => {
     expect(refused(() => resolveWith({ device: 'gpu' }))).toBe(`Expected 'cpu', 'cuda', 'cuda:N' or 'auto' for models[0].device but received "gpu"`);
     expect(refused(() => resolveWith({ device: 'cuda:01' }))).toMatch(/for models\[0\]\.device but received "cuda:01"$/);
     expect(refused(() => resolveWith({ dtype: 'half' }))).toBe(`Expected 'float32', 'tf32', 'float16', 'bfloat16' or 'int8' for models[0].dtype but received "half"`);
-    expect(refused(() => resolveWith({ dtype: 'float16' }))).toMatch(/^Expected 'float32' or 'bfloat16' on device 'cpu' .* for models\[0\]\.dtype but received "float16"$/);
+    expect(refused(() => resolveWith({ dtype: 'float16' }))).toMatch(/^Expected 'float32' or 'bfloat16' on device 'cpu', or 'int8' with a quantized weights file .* for models\[0\]\.dtype but received "float16"$/);
+    // int8 runs a quantized weights file: refused with none (random weights) or a registry name, passed with a file (checked when it loads).
+    expect(refused(() => resolveWith({ dtype: 'int8' }))).toMatch(/or 'int8' with a quantized weights file .* but received "int8"$/);
+    expect(refused(() => resolveWith({ dtype: 'int8', arch: 'resnet18', weights: 'IMAGENET1K_V1' }))).toMatch(/or 'int8' with a quantized weights file/);
+    expect(resolveWith({ dtype: 'int8', weights: 'resnet20-int8.safetensors' }).models[0]!.dtype).toBe('int8');
     // Whether this CPU runs bfloat16 natively is resolvePlacement's decision, when the model loads.
     expect(resolveWith({ dtype: 'bfloat16' }).models[0]!.dtype).toBe('bfloat16');
     // 'auto' falls back to float32 on the CPU when it lands there; that is the runtime's decision.
