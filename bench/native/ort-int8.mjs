@@ -1,11 +1,10 @@
 // Measurement aid: onnxruntime-node FP32 against its INT8 QDQ model (the QDQ export of lib/io/onnx-qdq.ts,
 // quantized by a minmax calibration on one input, every conv and residual add fused; `int8-exact` leaves the
-// residual convs in float, as the contract computes them), and our CPU engine's int8 on the same lowered
-// graph with the same scales (`ours-int8`, compileGraph), one engine per child process, rounds interleaved
-// so that load drifts hit all alike. Until `quantize()` gives Module an int8 forward this is how ours is
-// timed next to onnxruntime's int8.
+// residual convs in float, as the contract computes them), and ours: float32, and int8 as shipped (quantize()
+// on the same calibration input: minmax, the input and stem float) and with an s8 input, all through
+// Module.forward; one engine per child process, rounds interleaved so that load drifts hit all alike.
 //   node bench/native/ort-int8.mjs [rounds] [model:batch:iterations ...]      (npm run build first)
-//   node bench/native/ort-int8.mjs --child <fp32|int8|int8-exact|ours-int8> <model> <batch> <iterations> [threads]
+//   node bench/native/ort-int8.mjs --child <fp32|int8|int8-exact|ours-fp32|ours-int8|ours-int8-s8-input> <model> <batch> <iterations> [threads]
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
@@ -15,8 +14,6 @@ if (process.argv[2] === '--child') {
   const threads = Number(threadsArg ?? 2);
   const { getModel, manualSeed, toOnnxBytes } = await import('../../dist/index.js');
   const { ortInt8Model } = await import('../../dist/cli/bench-qdq.js');
-  const { quantizedLowering } = await import('../../dist/io/onnx-qdq.js');
-  const { compileGraph } = await import('../../dist/index.js');
   const ort = await import('onnxruntime-node');
   manualSeed(1);
   const network = getModel(model);
@@ -24,10 +21,15 @@ if (process.argv[2] === '--child') {
   const input = new Float32Array(batch * 3 * 224 * 224);
   for (let i = 0; i < input.length; i++) input[i] = 2 * Math.sin(i * 0.001) * Math.cos(i * 0.37);
   let run;
-  if (engine === 'ours-int8') {
-    const { quantization } = await ortInt8Model(ort, network, sample, input.subarray(0, 3 * 224 * 224), 1, threads);
-    const executable = await compileGraph(quantizedLowering(network, sample, quantization).graph, { backend: 'cpu', batch, threads, precision: 'int8' });
-    run = async () => (await executable.run(input))[0];
+  if (engine.startsWith('ours-')) {
+    // Our shipped path: quantize() (minmax, per channel; the input and stem float unless s8-input) on the
+    // one calibration input the onnxruntime models get, then Module.forward.
+    const { quantize, Tensor } = await import('../../dist/index.js');
+    const calibration = Tensor.from(input.slice(0, 3 * 224 * 224), [1, ...sample]);
+    network.to({ device: 'cpu' });
+    const model = engine === 'ours-fp32' ? network : await quantize(network, { calibration, quantizeInput: engine === 'ours-int8-s8-input' });
+    const x = Tensor.from(input, [batch, ...sample]);
+    run = async () => (await model.forward(x)).data;
   } else {
     let bytes;
     if (engine === 'fp32') bytes = toOnnxBytes(network, { inputShape: sample });
@@ -53,7 +55,7 @@ if (process.argv[2] === '--child') {
 
 const self = fileURLToPath(import.meta.url);
 const rounds = Number(process.argv[2] ?? 3);
-const engines = ['fp32', 'int8', 'int8-exact', 'ours-int8'];
+const engines = ['fp32', 'int8', 'int8-exact', 'ours-fp32', 'ours-int8', 'ours-int8-s8-input'];
 const cells = (process.argv.length > 3 ? process.argv.slice(3) : ['resnet50:1:20', 'resnet50:8:4']).map((cell) => {
   const [model, batch, iterations] = cell.split(':');
   return { model, batch: Number(batch), iterations: Number(iterations) };
@@ -74,11 +76,12 @@ for (let round = 0; round < rounds; round++) {
   }
 }
 const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
-console.log('| model | batch | ORT FP32 ms | ORT INT8 QDQ fused ms | ORT INT8 QDQ exact-residual ms | ours INT8 ms | ORT INT8 fused / ORT FP32 | ours INT8 / ORT FP32 | ours INT8 / ORT INT8 fused | top-1 FP32 vs ORT INT8, ours INT8 |');
-console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+console.log('| model | batch | ORT FP32 ms | ORT INT8 QDQ ms | ORT INT8 QDQ exact-residual ms | ours FP32 ms | ours INT8 ms | ours INT8, s8 input ms | ours INT8 / ORT FP32 | ours INT8 / ORT INT8 | ours INT8 / ours FP32 | top-1 vs ORT FP32: ORT INT8, ours INT8 |');
+console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
 for (const [key, e] of results) {
   const [model, batch] = key.split('|');
   const agree = (other) => `${e.fp32.top1.filter((c, i) => c === other.top1[i]).length}/${e.fp32.top1.length}`;
-  const [fp32, int8, exact, ours] = [e.fp32, e.int8, e['int8-exact'], e['ours-int8']].map((x) => median(x.ms));
-  console.log(`| ${model} | ${batch} | ${fp32.toFixed(1)} | ${int8.toFixed(1)} | ${exact.toFixed(1)} | ${ours.toFixed(1)} | ${(fp32 / int8).toFixed(2)}x | ${(fp32 / ours).toFixed(2)}x | ${(int8 / ours).toFixed(2)}x | ${agree(e.int8)}, ${agree(e['ours-int8'])} |`);
+  const [fp32, int8, exact, oursFp32, ours, oursS8] = engines.map((name) => median(e[name].ms));
+  const f = (x) => x.toFixed(1);
+  console.log(`| ${model} | ${batch} | ${f(fp32)} | ${f(int8)} | ${f(exact)} | ${f(oursFp32)} | ${f(ours)} | ${f(oursS8)} | ${(fp32 / ours).toFixed(2)}x | ${(int8 / ours).toFixed(2)}x | ${(oursFp32 / ours).toFixed(2)}x | ${agree(e.int8)}, ${agree(e['ours-int8'])} |`);
 }
