@@ -1,5 +1,5 @@
 // A typedoc plugin (typedoc.json "plugin"): puts each export of the entry points in a group named after the
-// folder of lib/ that defines it, so the API reference reads by subject (Models, Modules, Tensors, IO, Images,
+// folder of lib/ that defines it, so the API reference reads by subject (Models, Modules, Tensors, IO, Images, Quantization,
 // Engine, Serving, Errors) instead of by kind (Classes, Functions, …). One table here instead of a `@group`
 // tag on every export; an explicit `@group` tag in a doc comment still wins. An export from a file the table
 // does not cover fails the docs build, so a new folder cannot slip into "Functions".
@@ -19,6 +19,7 @@ const groups = [
   ['nn/', 'Modules'],
   ['io/', 'IO'],
   ['vision/', 'Images'],
+  ['quantization/', 'Quantization'],
   ['compile/', 'Engine'],
   ['runtime/', 'Engine'],
   ['version.ts', 'Engine'],

@@ -104,8 +104,13 @@ export function nonNegativeConvs(graph: Graph, convPaths: ReadonlyMap<ConvOp, st
  * conv's output after fusion. Save the result with `saveQuantized` and load it back with `loadQuantized`.
  * @example
  * ```ts
- * const q = await quantize(model, { calibration: preprocess(images, weights.transforms()) });
- * const logits = await q.forward(x);            // int8 convolutions on the CPU
+ * import { ResNet50_Weights, preprocess, quantize, readImage, resnet50, saveQuantized } from 'resnet-cudnn';
+ * const weights = ResNet50_Weights.DEFAULT;
+ * const model = await resnet50({ weights });
+ * const images = await Promise.all(['a.jpg', 'b.jpg'].map((file) => readImage(file)));
+ * const calibration = preprocess(images, weights.transforms());
+ * const q = await quantize(model, { calibration });
+ * const logits = await q.forward(calibration);   // int8 convolutions on the CPU
  * await saveQuantized('resnet50-int8.safetensors', q);
  * ```
  * @throws (rejects with) InvalidArgumentError for bad options or an empty calibration; DTypeError and

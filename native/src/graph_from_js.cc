@@ -265,9 +265,10 @@ Result<JsCompileOptions> compile_options_from_js(const Napi::Value& value) {
     else if (name == "bfloat16") compile.precision = Precision::kBFloat16;
     else if (name == "int8") compile.precision = Precision::kInt8;
     else {
-      return Status(Code::kInvalidArgument, cat("Expected \"float32\", \"tf32\", \"float16\", \"bfloat16\" or \"int8\" for "
-                                                "options.precision but received ",
-                                                describe_js_value(precision)));
+      return Status(Code::kInvalidArgument,
+                    cat("Expected \"float32\", \"tf32\", \"float16\", \"bfloat16\" or \"int8\" for "
+                        "options.precision but received ",
+                        describe_js_value(precision)));
     }
   }
   const Napi::Value benchmark = object.Get("benchmark");

@@ -83,8 +83,8 @@ class CpuBackend final : public Backend {
         // bfloat16 is for speed: a primitive oneDNN could only run with its reference kernel would make it
         // slower than float32, so that graph is refused rather than run.
         if (const char* reference = reference_kernel(program)) {
-          return Status(Code::kUnsupported, cat("bfloat16 on the CPU: oneDNN has only its reference kernel (", reference,
-                                                ") for a step of this graph; use dtype 'float32'"));
+          return Status(Code::kUnsupported, cat("bfloat16 on the CPU: oneDNN has only its reference kernel (",
+                                                reference, ") for a step of this graph; use dtype 'float32'"));
         }
       }
       executable = std::make_shared<CpuExecutable>(engine(), std::move(program), options.normalization);

@@ -55,9 +55,9 @@ std::vector<std::string> low_precision_isas() {
   std::vector<std::string> found;
 #if defined(__x86_64__) || defined(__i386__)
   const uint64_t xcr0 = os_enabled_state();
-  const bool avx_state = (xcr0 & 0x6) == 0x6;                // XMM and YMM
+  const bool avx_state = (xcr0 & 0x6) == 0x6;                    // XMM and YMM
   const bool avx512_state = avx_state && (xcr0 & 0xe0) == 0xe0;  // opmask, ZMM upper halves, ZMM16-31
-  const bool amx_state = (xcr0 & 0x60000) == 0x60000;        // XTILECFG and XTILEDATA
+  const bool amx_state = (xcr0 & 0x60000) == 0x60000;            // XTILECFG and XTILEDATA
   if (cpuid(0, 0).eax < 7) return found;
   const Registers leaf7 = cpuid(7, 0);
   const Registers leaf7_1 = leaf7.eax >= 1 ? cpuid(7, 1) : Registers{};

@@ -74,10 +74,10 @@ void Lowering::conv(const Op& op, int index) {
   const bool blocked_src = current_src.data.format_kind == dnnl_blocked &&
                            current_src.data.format_desc.blocking.inner_nblks > 0;
   auto make_pd = [&](const memory::desc& src, const memory::desc& dst, dnnl::algorithm algorithm) {
-    const dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference, algorithm, src, compute_any(weight_dims),
-                                               any({op.out_channels}), dst, {op.stride.h, op.stride.w},
-                                               {op.dilation.h - 1, op.dilation.w - 1}, {op.padding.h, op.padding.w},
-                                               {op.padding.h, op.padding.w});
+    const dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference, algorithm, src,
+                                               compute_any(weight_dims), any({op.out_channels}), dst,
+                                               {op.stride.h, op.stride.w}, {op.dilation.h - 1, op.dilation.w - 1},
+                                               {op.padding.h, op.padding.w}, {op.padding.h, op.padding.w});
     return dnnl::convolution_forward::primitive_desc(desc, attr, engine_);
   };
 
@@ -211,8 +211,8 @@ void Lowering::linear(const Op& op, int index) {
   memory::dims weight_dims{op.out_channels};
   weight_dims.insert(weight_dims.end(), src_dims.begin() + 1, src_dims.end());
   const dnnl::inner_product_forward::desc desc(dnnl::prop_kind::forward_inference, compute_any(src_dims),
-                                               compute_any(weight_dims),
-                                               any({op.out_channels}), any({batch_, op.out_channels}));
+                                               compute_any(weight_dims), any({op.out_channels}),
+                                               any({batch_, op.out_channels}));
   const dnnl::inner_product_forward::primitive_desc pd(desc, make_attr(false, false), engine_);
   const int src = view_as(op.src, pd.src_desc());
   const int dst = add_arena_view(pd.dst_desc());

@@ -38,11 +38,7 @@ memory::dims conv_weight_dims(const Op& op, int64_t in_channels) {
 
 Lowering::Lowering(const Graph& graph, int64_t batch, Precision precision, const dnnl::engine& engine,
                    WeightCache& weights)
-    : graph_(graph),
-      batch_(batch),
-      engine_(engine),
-      stream_(engine),
-      weights_(weights),
+    : graph_(graph), batch_(batch), engine_(engine), stream_(engine), weights_(weights),
       compute_(precision == Precision::kBFloat16 ? memory::data_type::bf16 : kF32) {
   // Other precisions ignore the quantization (graph.ts, "Quantized graphs").
   const bool int8 = precision == Precision::kInt8 && !graph_.quant.empty();

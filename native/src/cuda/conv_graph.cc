@@ -132,12 +132,12 @@ std::shared_ptr<ConvGraphObjects> build_operation_graph(Builder& b, cudnnHandle_
         b.create(owned, CUDNN_BACKEND_POINTWISE_DESCRIPTOR, "creating a pointwise mode");
     const cudnnPointwiseMode_t pointwise_mode = p.mode;
     const cudnnDataType_t precision = d.pointwise_type;
-    done =
-        pointwise != nullptr &&
-        b.set(pointwise, CUDNN_ATTR_POINTWISE_MODE, CUDNN_TYPE_POINTWISE_MODE, 1, &pointwise_mode,
-              "a pointwise mode") &&
-        b.set(pointwise, CUDNN_ATTR_POINTWISE_MATH_PREC, CUDNN_TYPE_DATA_TYPE, 1, &precision, "a pointwise precision") &&
-        b.finalize(pointwise, cat("finalizing pointwise ", graph_pointwise_name(p.mode)).c_str());
+    done = pointwise != nullptr &&
+           b.set(pointwise, CUDNN_ATTR_POINTWISE_MODE, CUDNN_TYPE_POINTWISE_MODE, 1, &pointwise_mode,
+                 "a pointwise mode") &&
+           b.set(pointwise, CUDNN_ATTR_POINTWISE_MATH_PREC, CUDNN_TYPE_DATA_TYPE, 1, &precision,
+                 "a pointwise precision") &&
+           b.finalize(pointwise, cat("finalizing pointwise ", graph_pointwise_name(p.mode)).c_str());
     if (!done) return nullptr;
     cudnnBackendDescriptor_t op =
         b.create(owned, CUDNN_BACKEND_OPERATION_POINTWISE_DESCRIPTOR, "creating a pointwise op");

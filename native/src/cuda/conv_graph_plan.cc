@@ -144,8 +144,8 @@ Result<ConvGraphDescription> describe_conv_graph(const CudaPlan& plan, int step_
     residual_index = add(activation(GraphTensorRole::kResidual, cudnn_data_type(residual.storage), out.n,
                                     out.stored_channels, out.h, out.w));
   }
-  const int output_index = add(
-      activation(GraphTensorRole::kOutput, cudnn_data_type(out.storage), out.n, out.stored_channels, out.h, out.w));
+  const int output_index =
+      add(activation(GraphTensorRole::kOutput, cudnn_data_type(out.storage), out.n, out.stored_channels, out.h, out.w));
   int output_scale_index = -1;
   if (step.fp8 && step.output_scale_bytes > 0) {
     GraphTensor gamma;

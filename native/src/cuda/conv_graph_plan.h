@@ -40,12 +40,12 @@ namespace cuda {
 
 /// Which buffer a tensor of a conv graph is at run time.
 enum class GraphTensorRole {
-  kInput,     // the step's src value
-  kFilter,    // the packed filter (weights blob + filter_offset)
-  kBias,      // the bias in the fused call's type (DeviceWeights::fused_bias)
-  kResidual,  // the step's residual value
-  kOutput,    // the step's dst value
-  kVirtual,   // an intermediate that never reaches memory
+  kInput,        // the step's src value
+  kFilter,       // the packed filter (weights blob + filter_offset)
+  kBias,         // the bias in the fused call's type (DeviceWeights::fused_bias)
+  kResidual,     // the step's residual value
+  kOutput,       // the step's dst value
+  kVirtual,      // an intermediate that never reaches memory
   kScale,        // FP8 convs: α, [1, K, 1, 1] float (weights blob + scale_offset)
   kOutputScale,  // FP8 convs: γ, [1, 1, 1, 1] float (weights blob + output_scale_offset)
 };

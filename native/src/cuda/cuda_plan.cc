@@ -87,8 +87,8 @@ class Planner {
   // Bytes and FP8 scale of `value`, the device form of graph value `id`.
   void set_bytes(DeviceValue& value, size_t id) const {
     // validate() bounds batch·numel·4 by 2^48 and padding multiplies channels by at most 8: no overflow.
-    value.bytes =
-        static_cast<size_t>(value.n * value.h * value.w * value.stored_channels) * storage_bytes(value.storage);
+    value.bytes = static_cast<size_t>(value.n * value.h * value.w * value.stored_channels) *
+                  storage_bytes(value.storage);
     value.fp8_scale = value.storage == StorageType::kFloat8E4M3 ? fp8_scale_of(graph_.quant[id]) : 0.0f;
   }
 
@@ -322,8 +322,8 @@ class Planner {
   const Graph& graph_;
   CudaPlan plan_;
   GraphLayout layout_;
-  Fp8Layout fp8_;         // int8 plans only (empty otherwise)
-  std::vector<int> copy_;  // by graph value: the id of its converted copy, or -1
+  Fp8Layout fp8_;                  // int8 plans only (empty otherwise)
+  std::vector<int> copy_;          // by graph value: the id of its converted copy, or -1
   std::vector<int> first_, last_;  // by value id (owners of memory only): steps of the first write, last use
 };
 

@@ -32,8 +32,7 @@ constexpr size_t kMaxElements = size_t{1} << 26;
 }
 
 template <typename Array>
-Array typed(Napi::Env env, const Napi::Value& value, napi_typedarray_type type, const char* what,
-            const char* where) {
+Array typed(Napi::Env env, const Napi::Value& value, napi_typedarray_type type, const char* what, const char* where) {
   if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != type) {
     throw_invalid(env, cat(where, ": Expected ", what, " but received ", describe_js_value(value)));
   }
@@ -43,8 +42,8 @@ Array typed(Napi::Env env, const Napi::Value& value, napi_typedarray_type type, 
 }
 
 Napi::Value encode(const Napi::CallbackInfo& info) {
-  const Napi::Float32Array values = typed<Napi::Float32Array>(info.Env(), info[0], napi_float32_array,
-                                                              "a Float32Array", "encode");
+  const Napi::Float32Array values =
+      typed<Napi::Float32Array>(info.Env(), info[0], napi_float32_array, "a Float32Array", "encode");
   Napi::Uint8Array codes = Napi::Uint8Array::New(info.Env(), values.ElementLength());
   for (size_t i = 0; i < values.ElementLength(); ++i) codes[i] = float_to_e4m3_bits(values[i]);
   return codes;
@@ -80,14 +79,16 @@ Napi::Value scale_convert(const Napi::CallbackInfo& info) {
   args.scale = scale.IsNumber() ? static_cast<float>(scale.As<Napi::Number>().DoubleValue()) : NAN;
   args.count = static_cast<int64_t>(src.ElementLength());
   std::vector<uint8_t> stored(src.ElementLength() * storage_bytes(args.src_storage));
-  for (size_t i = 0; i < src.ElementLength(); ++i) store(stored.data(), args.src_storage, static_cast<int64_t>(i), src[i]);
+  for (size_t i = 0; i < src.ElementLength(); ++i)
+    store(stored.data(), args.src_storage, static_cast<int64_t>(i), src[i]);
   std::vector<uint8_t> dst(src.ElementLength() * storage_bytes(args.dst_storage));
   args.src = stored.data();
   args.dst = dst.data();
   const Status status = scale_convert_host(args);
   if (!status.ok()) throw make_error(env, status);
   Napi::Float32Array result = Napi::Float32Array::New(env, src.ElementLength());
-  for (size_t i = 0; i < src.ElementLength(); ++i) result[i] = load(dst.data(), args.dst_storage, static_cast<int64_t>(i));
+  for (size_t i = 0; i < src.ElementLength(); ++i)
+    result[i] = load(dst.data(), args.dst_storage, static_cast<int64_t>(i));
   return result;
 }
 

@@ -98,9 +98,9 @@ Napi::Value run(const Napi::CallbackInfo& info) {
           }
           return false;
         };
-        for (GraphTensorRole role : {GraphTensorRole::kInput, GraphTensorRole::kFilter, GraphTensorRole::kBias,
-                                     GraphTensorRole::kResidual, GraphTensorRole::kOutput, GraphTensorRole::kScale,
-                                     GraphTensorRole::kOutputScale}) {
+        for (GraphTensorRole role :
+             {GraphTensorRole::kInput, GraphTensorRole::kFilter, GraphTensorRole::kBias, GraphTensorRole::kResidual,
+              GraphTensorRole::kOutput, GraphTensorRole::kScale, GraphTensorRole::kOutputScale}) {
           if (!has(role)) continue;
           addresses.Set(graph_tensor_role_name(role), static_cast<double>(address(step, role)));
         }

@@ -57,9 +57,10 @@ Result<PlanOptions> plan_options_from_js(const Napi::Value& value) {
       return options;
     }
   }
-  return Status(Code::kInvalidArgument,
-                cat("Expected \"float32\", \"tf32\", \"float16\", \"bfloat16\" or \"int8\" for options.precision but received ",
-                    describe_js_value(precision)));
+  return Status(
+      Code::kInvalidArgument,
+      cat("Expected \"float32\", \"tf32\", \"float16\", \"bfloat16\" or \"int8\" for options.precision but received ",
+          describe_js_value(precision)));
 }
 
 Napi::Array pair_to_js(Napi::Env env, const Pair& pair) {

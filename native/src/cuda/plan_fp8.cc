@@ -75,8 +75,7 @@ Fp8Layout plan_fp8(const Graph& graph, const GraphLayout& layout) {
   for (int id : graph.outputs) float_reader[static_cast<size_t>(id)] = true;
 
   for (size_t id = 0; id < values; ++id) {
-    const bool fp8 = fp8_writer[id] && !aliased[id] &&
-                     (fp8_source[id] || (fp8_residual[id] && !float_reader[id]));
+    const bool fp8 = fp8_writer[id] && !aliased[id] && (fp8_source[id] || (fp8_residual[id] && !float_reader[id]));
     result.storage[id] = fp8 ? StorageType::kFloat8E4M3 : StorageType::kFloat16;
     result.needs_fp8_copy[id] = !fp8 && fp8_source[id];
     result.needs_fp16_copy[id] = fp8 && float_reader[id];

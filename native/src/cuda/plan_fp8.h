@@ -50,11 +50,11 @@ float fp8_scale_of(const ValueQuant& quant);
 
 /// What plan_fp8 decides for an int8 plan.
 struct Fp8Layout {
-  std::vector<bool> fp8_conv;            // by op: runs as an FP8 conv
-  std::vector<StorageType> storage;      // by value: the storage its writer writes
-  std::vector<bool> needs_fp8_copy;      // by value: stored FP16, and an FP8 conv reads it as its source
-  std::vector<bool> needs_fp16_copy;     // by value: stored FP8, and a float op or an output reads it
-  std::vector<std::string> notes;        // per conv left in FP16, why
+  std::vector<bool> fp8_conv;         // by op: runs as an FP8 conv
+  std::vector<StorageType> storage;   // by value: the storage its writer writes
+  std::vector<bool> needs_fp8_copy;   // by value: stored FP16, and an FP8 conv reads it as its source
+  std::vector<bool> needs_fp16_copy;  // by value: stored FP8, and a float op or an output reads it
+  std::vector<std::string> notes;     // per conv left in FP16, why
 };
 
 /// The FP8 layout of a validated quantized graph laid out by plan_layout (FP16 channel padding).
